@@ -1,0 +1,9 @@
+export { NndError } from './nnd-error.js';
+export { BackendError } from './backend-error.js';
+export { ConfigError } from './config-error.js';
+export { DTypeError } from './dtype-error.js';
+export { GraphError } from './graph-error.js';
+export { HookNotFoundError } from './hook-not-found-error.js';
+export { SafetensorsError } from './safetensors-error.js';
+export { ShapeError } from './shape-error.js';
+export { UnsupportedOpError } from './unsupported-op-error.js';

@@ -1,0 +1,14 @@
+export * from './errors/index.js';
+export { DTYPES, allocate, dtypeOfData, hostTensor, isFloatDType, sizeOf } from './dtype.js';
+export type { DType, HostData, HostTensor, TypedArrayOf } from './dtype.js';
+export { broadcastShapes, dimFactors, dimsEqual, evaluateDim, formatShape, isStatic, mulDims, normalizeAxis } from './shape.js';
+export type { Dim, Shape } from './shape.js';
+export { COMPARISONS, ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, OP_NAMES, REDUCTIONS } from './op-set.js';
+export type { CustomVjpRule, OpAttributes, OpName } from './op-set.js';
+export { Graph } from './graph.js';
+export type { Node } from './node.js';
+export { Tensor } from './tensor.js';
+export * from './primitives.js';
+export { isDeviceTensor } from './backend.js';
+export type { Backend, BackendCapabilities, CompileOptions, DeviceTensor, Feed, Program } from './backend.js';
+export { symbolSources } from './symbol-sources.js';
