@@ -220,6 +220,13 @@ export function inferOutputs<O extends OpName>(op: O, inputs: readonly Tensor[],
       const to = end === undefined ? x.rank : end < 0 ? end + x.rank : end;
       return [{ dtype: 'int64', shape: [Math.max(0, Math.min(to, x.rank) - Math.max(from, 0))] }];
     }
+    case 'Range': {
+      sameDType(op, inputs);
+      for (const bound of inputs) {
+        if (bound.rank !== 0) throw new ShapeError(`${where}: Range takes scalar start, limit and delta; got ${formatShape(bound.shape)}.`);
+      }
+      return [{ dtype: x.dtype, shape: [(a as OpAttributes['Range']).length] }];
+    }
     case 'Gather': {
       const axis = normalizeAxis((a as OpAttributes['Gather']).axis, x.rank, where);
       expectDType(op, inputs[1], ['int64'], 'the indices');

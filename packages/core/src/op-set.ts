@@ -31,6 +31,8 @@ export interface OpAttributes {
   Slice: { starts: Dim[]; ends: Dim[]; axes: number[]; steps: number[] };
   Expand: { shape: Dim[] };
   Shape: { start: number; end?: number };
+  /** Inputs: scalar start, limit, delta. `length` names the output size. */
+  Range: { length: Dim };
   // Indexing.
   Gather: { axis: number };
   GatherElements: { axis: number };
@@ -78,6 +80,6 @@ export const REDUCTIONS: readonly OpName[] = ['ReduceSum', 'ReduceMean', 'Reduce
 
 export const OP_NAMES: readonly OpName[] = [
   ...ELEMENTWISE_BINARY, ...COMPARISONS, ...ELEMENTWISE_UNARY, 'Where', 'Cast', 'MatMul', 'Reshape', 'Transpose',
-  'Unsqueeze', 'Squeeze', 'Concat', 'Slice', 'Expand', 'Shape', 'Gather', 'GatherElements', 'ScatterElements',
+  'Unsqueeze', 'Squeeze', 'Concat', 'Slice', 'Expand', 'Shape', 'Range', 'Gather', 'GatherElements', 'ScatterElements',
   'ScatterND', 'TopK', ...REDUCTIONS, 'Softmax', 'LogSoftmax', 'Trilu', 'LayerNormalization', 'Constant', 'CustomVjp',
 ];

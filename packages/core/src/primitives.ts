@@ -115,6 +115,26 @@ export function shapeOf(x: Tensor, start = 0, end?: number): Tensor {
   return x.graph.apply('Shape', [x], end === undefined ? { start } : { start, end })[0];
 }
 
+/**
+ * ONNX Range: start, start + delta, ... below limit. Number bounds make a
+ * static length; tensor bounds need `length`, the output size's name.
+ */
+export function range(start: Operand, limit: Operand, delta: Operand, options: { dtype?: DType; length?: Dim; graph?: Tensor['graph'] } = {}): Tensor {
+  const anchor = [start, limit, delta].find((bound): bound is Tensor => bound instanceof Tensor);
+  const graph = anchor?.graph ?? options.graph;
+  if (!graph) throw new GraphError('range: with only number bounds, pass options.graph.');
+  const dtype = anchor?.dtype ?? options.dtype ?? 'int64';
+  const bounds = [start, limit, delta].map((bound) => (bound instanceof Tensor ? bound : graph.scalar(bound, dtype)));
+  let length = options.length;
+  if (length === undefined) {
+    if (typeof start !== 'number' || typeof limit !== 'number' || typeof delta !== 'number') {
+      throw new GraphError('range: tensor bounds need options.length (the output size, possibly symbolic).');
+    }
+    length = Math.max(0, Math.ceil((limit - start) / delta));
+  }
+  return graph.apply('Range', bounds, { length })[0];
+}
+
 // Indexing.
 export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   return x.graph.apply('Gather', [x, indices], { axis })[0];

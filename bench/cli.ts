@@ -1,0 +1,20 @@
+import { parseArgs } from 'node:util';
+import { benchmarks } from './benchmarks.js';
+
+/**
+ * `pnpm -s bench <name> [--flags] [--json]`: runs one benchmark; with --json
+ * the last stdout line is a JSON object with the results.
+ */
+const [name, ...rest] = process.argv.slice(2);
+const benchmark = name ? benchmarks[name] : undefined;
+if (!benchmark) {
+  console.error(`Usage: pnpm -s bench <${Object.keys(benchmarks).join('|')}> [options] [--json]`);
+  process.exit(1);
+}
+const { values } = parseArgs({ args: rest, options: { ...benchmark.options, json: { type: 'boolean', default: false } }, strict: true });
+const result = await benchmark.run(values as Record<string, string | boolean | undefined>, (line) => {
+  if (!values.json) console.log(line);
+  else console.error(line);
+});
+if (values.json) console.log(JSON.stringify(result));
+else console.log(result);
