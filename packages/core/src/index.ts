@@ -19,3 +19,4 @@ export { axisSize, zeros } from './gradient-helpers.js';
 export { crossEntropy, geluTanh, rmsNorm } from './composites.js';
 export { Rng } from './rng.js';
 export type { RngState } from './rng.js';
+export * from './safetensors/index.js';

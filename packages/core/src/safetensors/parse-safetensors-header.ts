@@ -32,6 +32,13 @@ function where(source: string | undefined): string {
   return source === undefined ? 'safetensors data' : `safetensors file ${JSON.stringify(source)}`;
 }
 
+/** Keeps messages short when the offending value is a large chunk of a corrupt header. */
+function preview(value: unknown): string {
+  if (value === undefined) return '(missing)';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -57,8 +64,8 @@ export function readSafetensorsHeaderLength(prefix: Uint8Array, fileSize: number
   }
   if (headerLength > BigInt(fileSize - headerLengthPrefixSize)) {
     throw new SafetensorsError(
-      `${where(source)}: header length ${headerLength} (bytes 0..8) is larger than the ${fileSize - headerLengthPrefixSize} ` +
-        'bytes that follow the prefix; the file is truncated or not a safetensors file',
+      `${where(source)}: header length ${headerLength} (bytes 0..8) is larger than the ` +
+        `${fileSize - headerLengthPrefixSize} bytes that follow the prefix; the file is truncated or not a safetensors file`,
     );
   }
   return Number(headerLength);
@@ -67,12 +74,12 @@ export function readSafetensorsHeaderLength(prefix: Uint8Array, fileSize: number
 function parseMetadata(value: unknown, source: string | undefined): Record<string, string> {
   const fix = 'it must map strings to strings';
   if (!isPlainObject(value)) {
-    throw new SafetensorsError(`${where(source)}: "__metadata__" is ${JSON.stringify(value)}; ${fix}`);
+    throw new SafetensorsError(`${where(source)}: "__metadata__" is ${preview(value)}; ${fix}`);
   }
   for (const [key, entry] of Object.entries(value)) {
     if (typeof entry !== 'string') {
       throw new SafetensorsError(
-        `${where(source)}: "__metadata__" entry ${JSON.stringify(key)} is ${JSON.stringify(entry)}, not a string; ${fix}`,
+        `${where(source)}: "__metadata__" entry ${preview(key)} is ${preview(entry)}, not a string; ${fix}`,
       );
     }
   }
@@ -87,27 +94,31 @@ function parseTensorInfo(
   dataStart: number,
   source: string | undefined,
 ): SafetensorsTensorInfo {
-  const context = `${where(source)}: tensor ${JSON.stringify(name)}`;
+  const context = `${where(source)}: tensor ${preview(name)}`;
   if (!isPlainObject(entry)) {
-    throw new SafetensorsError(`${context}: header entry is ${JSON.stringify(entry)}, not an object with dtype, shape, data_offsets`);
+    throw new SafetensorsError(
+      `${context}: header entry is ${preview(entry)}, not an object with dtype, shape and data_offsets`,
+    );
   }
   const { dtype, shape, data_offsets: offsets } = entry;
   if (!isSafetensorsDType(dtype)) {
     throw new SafetensorsError(
-      `${context}: unknown dtype ${JSON.stringify(dtype)}; supported dtypes are F32, F64, F16, BF16, I64, I32, U8, BOOL`,
+      `${context}: unknown dtype ${preview(dtype)}; supported dtypes are F32, F64, F16, BF16, I64, I32, U8, BOOL`,
     );
   }
   if (!isValidShape(shape)) {
-    throw new SafetensorsError(`${context}: shape ${JSON.stringify(shape)} is not an array of non-negative safe integers`);
+    throw new SafetensorsError(`${context}: shape ${preview(shape)} is not an array of non-negative safe integers`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !isValidShape(offsets)) {
     throw new SafetensorsError(
-      `${context}: data_offsets ${JSON.stringify(offsets)} is not a pair [begin, end] of non-negative safe integers`,
+      `${context}: data_offsets ${preview(offsets)} is not a pair [begin, end] of non-negative safe integers`,
     );
   }
   const [begin, end] = offsets;
   if (begin > end) {
-    throw new SafetensorsError(`${context}: data_offsets [${begin}, ${end}] begin after they end`);
+    throw new SafetensorsError(
+      `${context}: data_offsets [${begin}, ${end}]: begin ${begin} is after end ${end}; begin must not exceed end`,
+    );
   }
   if (end > bufferLength) {
     throw new SafetensorsError(
@@ -140,15 +151,15 @@ function checkTiling(
     const [begin, end] = info.dataOffsets;
     if (begin < expectedBegin) {
       throw new SafetensorsError(
-        `${where(source)}: tensor ${JSON.stringify(name)} data_offsets [${begin}, ${end}] overlap tensor ` +
-          `${JSON.stringify(previousName)} which ends at ${expectedBegin} (file byte ${dataStart + expectedBegin}); ` +
+        `${where(source)}: tensor ${preview(name)} data_offsets [${begin}, ${end}] overlap tensor ` +
+          `${preview(previousName)} which ends at ${expectedBegin} (file byte ${dataStart + expectedBegin}); ` +
           'each tensor needs its own byte range',
       );
     }
     if (begin > expectedBegin) {
       throw new SafetensorsError(
         `${where(source)}: gap in the byte buffer from ${expectedBegin} to ${begin} (file bytes ` +
-          `${dataStart + expectedBegin}..${dataStart + begin}) before tensor ${JSON.stringify(name)}; tensors must be ` +
+          `${dataStart + expectedBegin}..${dataStart + begin}) before tensor ${preview(name)}; tensors must be ` +
           'contiguous, so rewrite the file with a safetensors writer',
       );
     }
@@ -194,7 +205,7 @@ export function parseSafetensorsHeader(
   }
   if (!isPlainObject(header)) {
     throw new SafetensorsError(
-      `${where(source)}: header (bytes 8..${dataStart}) is ${Array.isArray(header) ? 'an array' : JSON.stringify(header)}, ` +
+      `${where(source)}: header (bytes 8..${dataStart}) is ${Array.isArray(header) ? 'an array' : preview(header)}, ` +
         'not a JSON object mapping tensor names to entries',
     );
   }
@@ -206,7 +217,9 @@ export function parseSafetensorsHeader(
     else entries.push([name, parseTensorInfo(name, entry, bufferLength, dataStart, source)]);
   }
   // Zero-length tensors sort before a tensor starting at the same offset, so they are not mistaken for overlaps.
-  entries.sort(([, left], [, right]) => left.dataOffsets[0] - right.dataOffsets[0] || left.dataOffsets[1] - right.dataOffsets[1]);
+  entries.sort(([, left], [, right]) => {
+    return left.dataOffsets[0] - right.dataOffsets[0] || left.dataOffsets[1] - right.dataOffsets[1];
+  });
   checkTiling(entries, bufferLength, dataStart, source);
   return { dataStart, tensors: new Map(entries), metadata };
 }

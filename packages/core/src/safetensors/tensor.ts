@@ -38,7 +38,8 @@ function swapBytesOnBigEndianHost(bytes: Uint8Array, elementSize: number): void 
 
 /** Copies the bytes into a fresh, aligned buffer so the result never aliases file data. */
 function alignedCopy(tensor: SafetensorsTensor): ArrayBuffer {
-  const copy = tensor.data.slice();
+  // The constructor, not slice(): on a Node Buffer slice() returns a view of a shared pool.
+  const copy = new Uint8Array(tensor.data);
   swapBytesOnBigEndianHost(copy, dtypeByteSize(tensor.dtype));
   return copy.buffer;
 }
@@ -56,7 +57,9 @@ function checkTensor(tensor: SafetensorsTensor, context: string): number {
   }
   const count = elementCount(tensor.shape);
   if (count === undefined) {
-    throw new SafetensorsError(`${context}: shape ${formatShape(tensor.shape)} has more elements than fit a safe integer`);
+    throw new SafetensorsError(
+      `${context}: shape ${formatShape(tensor.shape)} has more elements than fit a safe integer`,
+    );
   }
   return count;
 }
@@ -68,8 +71,8 @@ export function checkSafetensorsTensor(tensor: SafetensorsTensor, context: strin
   if (!(tensor.data instanceof Uint8Array) || tensor.data.length !== expectedBytes) {
     const actual = tensor.data instanceof Uint8Array ? `${tensor.data.length} bytes` : 'not a Uint8Array';
     throw new SafetensorsError(
-      `${context}: shape ${formatShape(tensor.shape)} with dtype ${tensor.dtype} needs ${expectedBytes} bytes of data ` +
-        `but data is ${actual}; pass a Uint8Array of exactly that length or fix the shape`,
+      `${context}: shape ${formatShape(tensor.shape)} with dtype ${tensor.dtype} needs ${expectedBytes} bytes ` +
+        `of data but data is ${actual}; pass a Uint8Array of exactly that length or fix the shape`,
     );
   }
   return count;
@@ -149,10 +152,14 @@ export function fromTypedArray<D extends SafetensorsDType>(
     for (let index = 0; index < count; index += 1) halves[index] = encode(array[index] as number);
     data = new Uint8Array(halves.buffer);
   } else if (dtype === 'BOOL') {
-    data = (array as Uint8Array).map((value) => (value === 0 ? 0 : 1));
+    data = Uint8Array.from(array as Uint8Array, (value) => (value === 0 ? 0 : 1));
   } else {
-    const typed = dtype === 'F32' ? Float32Array.from(array as Float64Array) : dtype === 'F64' ? Float64Array.from(array as Float32Array) : array.slice();
-    data = new Uint8Array(typed.buffer);
+    // Float dtypes accept either float array, so values are converted to the stored width.
+    let stored: HostArray = array;
+    if (dtype === 'F32') stored = Float32Array.from(array as Float64Array);
+    if (dtype === 'F64') stored = Float64Array.from(array as Float32Array);
+    // Copied through a plain Uint8Array view: the input may be a Buffer whose slice() would alias its pool.
+    data = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength).slice();
   }
   swapBytesOnBigEndianHost(data, dtypeByteSize(dtype));
   return { dtype, shape: [...shape], data };
