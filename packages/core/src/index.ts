@@ -20,3 +20,5 @@ export { crossEntropy, geluTanh, rmsNorm } from './composites.js';
 export { Rng } from './rng.js';
 export type { RngState } from './rng.js';
 export * from './safetensors/index.js';
+export { createDecompositionRegistry, defineDecomposition, lookupDecomposition } from './decomposition.js';
+export type { Decomposition, DecompositionDefinition, DecompositionRegistry, ForwardOutput, TensorMap } from './decomposition.js';
