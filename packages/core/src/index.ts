@@ -22,3 +22,4 @@ export type { RngState } from './rng.js';
 export * from './safetensors/index.js';
 export { createDecompositionRegistry, defineDecomposition, lookupDecomposition } from './decomposition.js';
 export type { Decomposition, DecompositionDefinition, DecompositionRegistry, ForwardOutput, TensorMap } from './decomposition.js';
+export { createReferenceBackend, evaluateGraph } from './reference/index.js';

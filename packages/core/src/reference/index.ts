@@ -1,0 +1,2 @@
+export { createReferenceBackend } from './backend.js';
+export { evaluateGraph } from './evaluate.js';
