@@ -1,0 +1,194 @@
+import {
+  COMPARISONS, ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, GraphError, REDUCTIONS, Tensor, UnsupportedOpError, symbolSources,
+  type DType, type Dim, type Graph, type Node, type OpAttributes, type OpName,
+} from '@nnd/core';
+import onnxProto from 'onnx-proto';
+import { onnxDataType } from './onnx-dtype.js';
+import { OnnxGraphWriter, floatAttribute, intAttribute, intsAttribute, stringAttribute } from './onnx-graph-writer.js';
+
+const { onnx } = onnxProto;
+
+/** LayerNormalization needs opset 17; 18 moves every reduction's axes to an input. */
+export const ONNX_OPSET = 18;
+/** IR version 8 shipped with opset 18 (ONNX 1.13); onnxruntime 1.30 loads it. */
+export const ONNX_IR_VERSION = 8;
+
+export interface OnnxValueInfo {
+  /** The IR name: a graph input's name, or the requested output name. */
+  readonly name: string;
+  /** The ONNX value name; differs from `name` for an input whose name an output reuses. */
+  readonly onnxName: string;
+  readonly dtype: DType;
+  readonly shape: readonly Dim[];
+}
+
+export interface OnnxModel {
+  /** The serialized ModelProto. */
+  readonly bytes: Uint8Array;
+  /** Graph inputs the outputs depend on, named as in the IR graph. */
+  readonly inputs: readonly OnnxValueInfo[];
+  /** The requested outputs, under their requested names. */
+  readonly outputs: readonly OnnxValueInfo[];
+}
+
+// Ops whose IR signature is exactly the ONNX one, attributes included (none).
+const ONE_TO_ONE = new Set<OpName>([...ELEMENTWISE_BINARY, ...COMPARISONS, ...ELEMENTWISE_UNARY, 'Where', 'MatMul']);
+
+/**
+ * Compiles the part of `graph` that `outputs` depend on into an ONNX model
+ * (opset 18). Values are named `t<id>` after IR tensors, graph inputs keep
+ * their names, and outputs take the requested names.
+ */
+export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Tensor>>): OnnxModel {
+  const entries = Object.entries(outputs);
+  if (entries.length === 0) throw new GraphError('compileToOnnx: no outputs requested; pass at least one named output.');
+  for (const [name, tensor] of entries) {
+    if (!(tensor instanceof Tensor) || tensor.graph !== graph) {
+      throw new GraphError(`compileToOnnx: output '${name}' is ${String(tensor)}, not a tensor of the graph being compiled.`);
+    }
+  }
+  const nodes = graph.ancestors(entries.map(([, tensor]) => tensor));
+  const inputTensors = nodes.filter((node) => node.op === 'Input').map((node) => node.outputs[0]);
+  const inputName = (tensor: Tensor) => (tensor.node as Node<'Input'>).attributes.name;
+  const prefix = valuePrefix([...inputTensors.map(inputName), ...entries.map(([name]) => name)]);
+  // An output may reuse an input's name (state in, state out); ONNX names must be unique, so such an input is renamed.
+  const onnxInputName = (tensor: Tensor) => (Object.hasOwn(outputs, inputName(tensor)) ? `${prefix}${tensor.id}` : inputName(tensor));
+
+  // A tensor exported under exactly one name is computed straight into it; graph
+  // inputs, initializers and tensors exported twice reach their names through Identity.
+  const exports = new Map<Tensor, string[]>();
+  for (const [name, tensor] of entries) exports.set(tensor, [...(exports.get(tensor) ?? []), name]);
+  const direct = new Map<Tensor, string>();
+  for (const [tensor, names] of exports) {
+    if (names.length === 1 && tensor.node.op !== 'Input' && tensor.node.op !== 'Constant') direct.set(tensor, names[0]);
+  }
+  const valueName = (tensor: Tensor): string =>
+    tensor.node.op === 'Input' ? onnxInputName(tensor) : direct.get(tensor) ?? `${prefix}${tensor.id}`;
+
+  const writer = new OnnxGraphWriter(prefix, symbolSources(nodes), valueName);
+  for (const node of nodes) emitNode(writer, node, valueName);
+  for (const [name, tensor] of entries) {
+    if (valueName(tensor) !== name) writer.add('Identity', [valueName(tensor)], [name], tensor.node);
+  }
+
+  const modelInputs = inputTensors.map((tensor) => ({ name: inputName(tensor), onnxName: onnxInputName(tensor), dtype: tensor.dtype, shape: tensor.shape }));
+  const modelOutputs = entries.map(([name, tensor]) => ({ name, onnxName: name, dtype: tensor.dtype, shape: tensor.shape }));
+  const bytes = onnx.ModelProto.encode({
+    irVersion: ONNX_IR_VERSION,
+    producerName: '@nnd/backend-onnx',
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    graph: {
+      name: 'nnd',
+      node: writer.nodes,
+      initializer: writer.initializers,
+      input: modelInputs.map(valueInfo),
+      output: modelOutputs.map(valueInfo),
+    },
+  }).finish();
+  return { bytes, inputs: modelInputs, outputs: modelOutputs };
+}
+
+function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string): void {
+  const inputs = node.inputs.map(valueName);
+  const outputs = node.outputs.map(valueName);
+  const emit = (opType: string, extraInputs: string[] = [], attributes: onnxProto.onnx.IAttributeProto[] = []) =>
+    writer.add(opType, [...inputs, ...extraInputs], outputs, node, attributes);
+  if (node.op === 'Input') return;
+  const op: OpName = node.op;
+  if (op === 'StopGradient') return emit('Identity');
+  if (op === 'Erf' && node.inputs[0].dtype === 'float64') return emitThroughFloat32(writer, node, inputs[0], outputs[0]);
+  if (op === 'Where' && node.outputs[0].dtype === 'bool') return emitBoolWhere(writer, node, inputs, outputs[0]);
+  if (ONE_TO_ONE.has(op)) return emit(op);
+  if (REDUCTIONS.includes(op)) {
+    const { axes, keepdims } = node.attributes as OpAttributes['ReduceSum'];
+    // No axes input means "reduce all" (noop_with_empty_axes stays 0).
+    return emit(op, axes.length > 0 ? [writer.int64Constant(axes, node)] : [], [intAttribute('keepdims', keepdims)]);
+  }
+  switch (op) {
+    case 'Constant':
+      return writer.initializer(outputs[0], (node.attributes as OpAttributes['Constant']).value);
+    case 'Cast':
+      return emit('Cast', [], [intAttribute('to', onnxDataType((node.attributes as OpAttributes['Cast']).to))]);
+    case 'Reshape':
+    case 'Expand':
+      return emit(op, [writer.dimsTensor((node.attributes as OpAttributes['Reshape']).shape, node)]);
+    case 'Transpose':
+      return emit(op, [], [intsAttribute('perm', (node.attributes as OpAttributes['Transpose']).perm)]);
+    case 'Unsqueeze':
+    case 'Squeeze':
+      return emit(op, [writer.int64Constant((node.attributes as OpAttributes['Squeeze']).axes, node)]);
+    case 'Concat':
+    case 'Gather':
+    case 'GatherElements':
+    case 'Softmax':
+    case 'LogSoftmax':
+      return emit(op, [], [intAttribute('axis', (node.attributes as OpAttributes['Concat']).axis)]);
+    case 'Slice': {
+      const { starts, ends, axes, steps } = node.attributes as OpAttributes['Slice'];
+      const bounds = [writer.dimsTensor(starts, node), writer.dimsTensor(ends, node)];
+      return emit(op, [...bounds, writer.int64Constant(axes, node), writer.int64Constant(steps, node)]);
+    }
+    case 'Range':
+      // `length` only names the output size for shape inference; ONNX computes it from the bounds.
+      return emit(op);
+    case 'Shape': {
+      const { start, end } = node.attributes as OpAttributes['Shape'];
+      return emit(op, [], end === undefined ? [intAttribute('start', start)] : [intAttribute('start', start), intAttribute('end', end)]);
+    }
+    case 'ScatterElements': {
+      const { axis, reduction } = node.attributes as OpAttributes['ScatterElements'];
+      return emit(op, [], [intAttribute('axis', axis), stringAttribute('reduction', reduction)]);
+    }
+    case 'ScatterND':
+      return emit(op, [], [stringAttribute('reduction', (node.attributes as OpAttributes['ScatterND']).reduction)]);
+    case 'TopK': {
+      const { axis, largest, sorted } = node.attributes as OpAttributes['TopK'];
+      return emit(op, [], [intAttribute('axis', axis), intAttribute('largest', largest), intAttribute('sorted', sorted)]);
+    }
+    case 'Trilu': {
+      const { upper, k } = node.attributes as OpAttributes['Trilu'];
+      return emit(op, [writer.int64Constant([k], node, [])], [intAttribute('upper', upper)]);
+    }
+    case 'LayerNormalization': {
+      const { axis, epsilon } = node.attributes as OpAttributes['LayerNormalization'];
+      return emit(op, [], [intAttribute('axis', axis), floatAttribute('epsilon', epsilon)]);
+    }
+    case 'CustomVjp': {
+      // The rule only matters to autodiff; at run time the outputs are the forward results it wraps.
+      const { primalCount } = node.attributes as OpAttributes['CustomVjp'];
+      return outputs.forEach((output, index) => writer.add('Identity', [inputs[primalCount + index]], [output], node));
+    }
+    default:
+      throw new UnsupportedOpError(`${op} (node ${node.id}): the ONNX compiler has no mapping for this op.`);
+  }
+}
+
+/** onnxruntime's CPU provider has no float64 Erf kernel: evaluate in float32 (about 1e-7 relative error). */
+function emitThroughFloat32(writer: OnnxGraphWriter, node: Node, input: string, output: string): void {
+  const narrow = writer.helperName(node);
+  const result = writer.helperName(node);
+  writer.add('Cast', [input], [narrow], node, [intAttribute('to', onnxDataType('float32'))]);
+  writer.add(node.op, [narrow], [result], node);
+  writer.add('Cast', [result], [output], node, [intAttribute('to', onnxDataType('float64'))]);
+}
+
+/** onnxruntime's CPU provider has no bool Where kernel: (c and x) or (not c and y), with the same broadcasting. */
+function emitBoolWhere(writer: OnnxGraphWriter, node: Node, [condition, whenTrue, whenFalse]: string[], output: string): void {
+  const [kept, negated, alternative] = [writer.helperName(node), writer.helperName(node), writer.helperName(node)];
+  writer.add('And', [condition, whenTrue], [kept], node);
+  writer.add('Not', [condition], [negated], node);
+  writer.add('And', [negated, whenFalse], [alternative], node);
+  writer.add('Or', [kept, alternative], [output], node);
+}
+
+function valueInfo(info: OnnxValueInfo): onnxProto.onnx.IValueInfoProto {
+  const dim = info.shape.map((size) => (typeof size === 'number' ? { dimValue: size } : { dimParam: size }));
+  return { name: info.onnxName, type: { tensorType: { elemType: onnxDataType(info.dtype), shape: { dim } } } };
+}
+
+/** 't', or '_t', '__t'...: the first prefix that no input or output name starts with, followed by a digit. */
+function valuePrefix(userNames: readonly string[]): string {
+  let prefix = 't';
+  while (userNames.some((name) => name.startsWith(prefix) && /^\d/.test(name.slice(prefix.length)))) prefix = `_${prefix}`;
+  return prefix;
+}

@@ -1,0 +1,153 @@
+import { availableParallelism } from 'node:os';
+import {
+  ConfigError, DTYPES, GraphError, isDeviceTensor,
+  type Backend, type BackendCapabilities, type CompileOptions, type DType, type DeviceTensor, type Feed, type Graph,
+  type HostData, type HostTensor, type Program,
+} from '@nnd/core';
+import { compileToOnnx } from './compile-to-onnx.js';
+import { identityModel } from './identity-model.js';
+import { OnnxDeviceTensor } from './onnx-device-tensor.js';
+import { OnnxProgram, type ProgramHost } from './onnx-program.js';
+import { loadOnnxRuntime, type OnnxRuntime, type OnnxRuntimeTensor, type SessionOptions } from './onnx-runtime.js';
+import { sessionCreationError, type OnnxDevice } from './runtime-errors.js';
+import { SessionCache, type SessionLease } from './session-cache.js';
+
+export type OnnxLogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+
+export interface OnnxBackendSettings {
+  /** Execution provider: 'cpu' (default), 'webgpu' (Dawn on Vulkan/Metal/D3D12) or 'cuda' (opt-in download). */
+  device?: OnnxDevice;
+  /** Intra-op threads; defaults to the number of cores. */
+  threads?: number;
+  /** onnxruntime's log level for our sessions; defaults to 'error'. */
+  logLevel?: OnnxLogLevel;
+}
+
+const DEVICES: readonly OnnxDevice[] = ['cpu', 'webgpu', 'cuda'];
+const LOG_LEVELS: readonly OnnxLogLevel[] = ['verbose', 'info', 'warning', 'error', 'fatal'];
+type OutputLocation = 'cpu' | 'gpu-buffer';
+
+/** Compiles IR graphs to ONNX and runs them with onnxruntime-node. */
+export function createOnnxBackend(settings: OnnxBackendSettings = {}): Backend {
+  return new OnnxBackend(settings);
+}
+
+let defaultBackend: Backend | undefined;
+
+/** A shared CPU backend, created on first call. */
+export function onnxBackend(): Backend {
+  return (defaultBackend ??= createOnnxBackend());
+}
+
+class OnnxBackend implements Backend, ProgramHost {
+  readonly specificationVersion = 'nnd-backend-v1';
+  readonly name = 'onnx';
+  readonly capabilities: BackendCapabilities;
+  readonly device: OnnxDevice;
+  private readonly threads: number;
+  private readonly logLevel: OnnxLogLevel;
+  private readonly sessions: SessionCache;
+  private readonly transfers = new Map<string, Promise<SessionLease>>();
+
+  constructor(settings: OnnxBackendSettings) {
+    const { device = 'cpu', threads = availableParallelism(), logLevel = 'error' } = settings;
+    if (!DEVICES.includes(device)) throw new ConfigError(`createOnnxBackend: device '${String(device)}' is not one of ${DEVICES.join(', ')}.`);
+    if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`createOnnxBackend: threads must be a positive integer, got ${threads}.`);
+    if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`createOnnxBackend: logLevel '${String(logLevel)}' is not one of ${LOG_LEVELS.join(', ')}.`);
+    this.device = device;
+    this.threads = threads;
+    this.logLevel = logLevel;
+    // onnxruntime-node's WebGPU outputs can stay in GPU buffers; its CUDA provider has no such binding in Node.
+    this.capabilities = { dtypes: DTYPES, device, deviceResidentTensors: device === 'webgpu' };
+    this.sessions = new SessionCache(async (bytes, options) => {
+      const runtime = await loadOnnxRuntime();
+      try {
+        return await runtime.InferenceSession.create(bytes, options);
+      } catch (error) {
+        throw sessionCreationError(error, device);
+      }
+    });
+  }
+
+  async compile(graph: Graph, options: CompileOptions): Promise<Program> {
+    const model = compileToOnnx(graph, options.outputs);
+    const hostOutputs = new Set(options.hostOutputs ?? []);
+    for (const name of hostOutputs) {
+      if (!Object.hasOwn(options.outputs, name)) {
+        throw new GraphError(`compile: hostOutputs names '${name}', which is not among the outputs [${Object.keys(options.outputs).join(', ')}].`);
+      }
+    }
+    const locations = Object.fromEntries(
+      model.outputs.map((output) => [output.name, hostOutputs.has(output.name) ? 'cpu' : this.deviceLocation(output.dtype)]),
+    );
+    const lease = await this.sessions.acquire(model.bytes, this.sessionOptions(locations));
+    return new OnnxProgram(model, new Set(graph.inputs.keys()), lease, this);
+  }
+
+  async upload(tensor: HostTensor): Promise<DeviceTensor> {
+    const runtime = await loadOnnxRuntime();
+    const value = new runtime.Tensor(tensor.dtype, tensor.data, tensor.shape);
+    if (this.deviceLocation(tensor.dtype) === 'cpu') return this.wrap(value, tensor.dtype);
+    const { y } = await (await this.transferSession(tensor.dtype, 'gpu-buffer')).run({ x: value });
+    return this.wrap(y as OnnxRuntimeTensor, tensor.dtype);
+  }
+
+  /** Releases every session; the backend stays usable and compiles afresh. */
+  async dispose(): Promise<void> {
+    this.transfers.clear();
+    await this.sessions.clear();
+  }
+
+  // ProgramHost: used by OnnxProgram.
+
+  async toRuntimeTensor(feed: Feed): Promise<OnnxRuntimeTensor> {
+    if (feed instanceof OnnxDeviceTensor) {
+      feed.assertLive();
+      // A GPU buffer is fed as is only to sessions on the same device; another backend's CPU session would read garbage.
+      if (feed.location === 'cpu' || feed.owner === this) return feed.value;
+    }
+    const host = isDeviceTensor(feed) ? await feed.toHost() : feed;
+    const runtime: OnnxRuntime = await loadOnnxRuntime();
+    return new runtime.Tensor(host.dtype, host.data, host.shape);
+  }
+
+  wrap(value: OnnxRuntimeTensor, dtype: DType): OnnxDeviceTensor {
+    return new OnnxDeviceTensor(value, dtype, this, (tensor) => this.download(tensor));
+  }
+
+  release(lease: SessionLease): Promise<void> {
+    return this.sessions.release(lease);
+  }
+
+  private async download(tensor: OnnxDeviceTensor): Promise<HostTensor> {
+    const { y } = await (await this.transferSession(tensor.dtype, 'cpu')).run({ x: tensor.value });
+    return { dtype: tensor.dtype, shape: [...y.dims], data: (y as OnnxRuntimeTensor).data as HostData };
+  }
+
+  /** An identity session that moves tensors of one dtype to `location`, held until the backend is disposed. */
+  private async transferSession(dtype: DType, location: OutputLocation) {
+    const key = `${dtype}:${location}`;
+    let lease = this.transfers.get(key);
+    if (lease === undefined) {
+      lease = this.sessions.acquire(identityModel(dtype), this.sessionOptions({ y: location }));
+      this.transfers.set(key, lease);
+      lease.catch(() => this.transfers.delete(key));
+    }
+    return (await lease).session;
+  }
+
+  /** Where outputs of a dtype live by default: GPU buffers on WebGPU, except float64, which onnxruntime-node cannot hand out as one. */
+  private deviceLocation(dtype: DType): OutputLocation {
+    return this.device === 'webgpu' && dtype !== 'float64' ? 'gpu-buffer' : 'cpu';
+  }
+
+  private sessionOptions(locations: Record<string, OutputLocation>): SessionOptions {
+    return {
+      executionProviders: [this.device],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: this.threads,
+      logSeverityLevel: LOG_LEVELS.indexOf(this.logLevel) as 0 | 1 | 2 | 3 | 4,
+      ...(this.device === 'webgpu' ? { preferredOutputLocation: locations } : {}),
+    };
+  }
+}
