@@ -12,6 +12,7 @@ let loading: Promise<OnnxRuntime> | undefined;
  * on first use: importing this package stays free of side effects.
  */
 export function loadOnnxRuntime(): Promise<OnnxRuntime> {
-  // A CommonJS package: its exports object is the ES module's default export.
-  return (loading ??= import('onnxruntime-node').then((module) => module.default));
+  // A CommonJS package: Node's ESM loader exposes its exports as `default`;
+  // loaders that read its named exports (tsx) may not add one.
+  return (loading ??= import('onnxruntime-node').then((module) => (module.default ?? module) as OnnxRuntime));
 }
