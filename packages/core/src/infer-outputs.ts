@@ -16,6 +16,7 @@ export interface OutputType {
 
 const FLOAT_ONLY = new Set<OpName>(['Sqrt', 'Exp', 'Log', 'Tanh', 'Erf', 'Sigmoid', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'Pow']);
 const INT64_BOUND = 2 ** 31;
+const NUMERIC: readonly DType[] = ['float32', 'float64', 'int64'];
 
 function expectDType(op: string, tensor: Tensor, allowed: readonly DType[], role: string): void {
   if (!allowed.includes(tensor.dtype)) {
@@ -123,9 +124,11 @@ export function inferOutputs<O extends OpName>(op: O, inputs: readonly Tensor[],
   if (ELEMENTWISE_UNARY.includes(op)) {
     if (FLOAT_ONLY.has(op)) expectDType(op, x, ['float32', 'float64'], 'the input');
     if (op === 'Not') expectDType(op, x, ['bool'], 'the input');
+    else if (op !== 'Identity' && op !== 'StopGradient') expectDType(op, x, NUMERIC, 'the input');
     return [{ dtype: x.dtype, shape: [...x.shape] }];
   }
   if (REDUCTIONS.includes(op)) {
+    expectDType(op, x, NUMERIC, 'the input');
     const { axes, keepdims } = a as OpAttributes['ReduceSum'];
     const reduced = new Set(axes.length === 0 ? x.shape.map((_, i) => i) : checkAxes(axes, x.rank, where));
     const shape: Dim[] = [];
@@ -146,6 +149,7 @@ export function inferOutputs<O extends OpName>(op: O, inputs: readonly Tensor[],
     case 'MatMul': {
       const [left, right] = inputs;
       sameDType(op, inputs);
+      expectDType(op, left, NUMERIC, 'the left operand');
       if (left.rank === 0 || right.rank === 0) throw new ShapeError(`${where}: MatMul operands must have rank >= 1, got ${formatShape(left.shape)} and ${formatShape(right.shape)}.`);
       const l = left.rank === 1 ? [1, left.shape[0]] : [...left.shape];
       const r = right.rank === 1 ? [right.shape[0], 1] : [...right.shape];
@@ -222,6 +226,7 @@ export function inferOutputs<O extends OpName>(op: O, inputs: readonly Tensor[],
     }
     case 'Range': {
       sameDType(op, inputs);
+      expectDType(op, x, NUMERIC, 'start');
       for (const bound of inputs) {
         if (bound.rank !== 0) throw new ShapeError(`${where}: Range takes scalar start, limit and delta; got ${formatShape(bound.shape)}.`);
       }
@@ -263,6 +268,7 @@ export function inferOutputs<O extends OpName>(op: O, inputs: readonly Tensor[],
     }
     case 'TopK': {
       const { axis, kDim } = a as OpAttributes['TopK'];
+      expectDType(op, x, NUMERIC, 'the input');
       const normalized = normalizeAxis(axis, x.rank, where);
       expectDType(op, inputs[1], ['int64'], 'k');
       const shape = [...x.shape];
