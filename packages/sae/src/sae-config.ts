@@ -1,0 +1,178 @@
+import { ConfigError } from '@nnd/core';
+import { z } from 'zod';
+
+/** Architecture ids, as the reference's `sae_type` spells them. */
+export const SAE_ARCHITECTURES = ['vanilla', 'topk', 'batchtopk', 'jumprelu'] as const;
+export type SaeArchitecture = (typeof SAE_ARCHITECTURES)[number];
+
+/**
+ * What each key accepts, in words. Error messages quote it so that a user
+ * sees the allowed values next to the rejected one.
+ */
+const ALLOWED: Record<string, string> = {
+  architecture: `one of ${SAE_ARCHITECTURES.map((id) => `'${id}'`).join(', ')}`,
+  act_size: 'an integer >= 1 (the width of the input activations)',
+  dict_size: 'an integer >= 1 (the number of dictionary features)',
+  seed: 'a safe integer',
+  batch_size: 'an integer >= 1',
+  lr: 'a number > 0',
+  beta1: 'a number in [0, 1)',
+  beta2: 'a number in [0, 1)',
+  max_grad_norm: 'a number > 0',
+  l1_coeff: 'a number >= 0',
+  n_batches_to_dead: 'an integer >= 0',
+  input_unit_norm: 'true or false',
+  top_k: 'an integer >= 1 and <= dict_size',
+  top_k_aux: 'an integer >= 1',
+  aux_penalty: 'a number >= 0',
+  sparse_decoder: 'true or false',
+  bandwidth: 'a number > 0',
+};
+
+// The reference's defaults (bartbussmann/BatchTopK config.py), except
+// input_unit_norm: the reference turns it on, this project's issue text
+// chose off. act_size and dict_size have no default: they must be stated.
+const baseShape = {
+  act_size: z.number().int().min(1),
+  dict_size: z.number().int().min(1),
+  seed: z.number().int().default(49),
+  batch_size: z.number().int().min(1).default(4096),
+  lr: z.number().positive().default(3e-4),
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.99),
+  max_grad_norm: z.number().positive().default(100000),
+  l1_coeff: z.number().min(0).default(0),
+  n_batches_to_dead: z.number().int().min(0).default(5),
+  input_unit_norm: z.boolean().default(false),
+};
+
+const topKShape = {
+  top_k: z.number().int().min(1).default(32),
+  top_k_aux: z.number().int().min(1).default(512),
+  aux_penalty: z.number().min(0).default(1 / 32),
+  /** Decode from the k kept features only, with hand-written sparse gradients. */
+  sparse_decoder: z.boolean().default(true),
+};
+
+interface CrossFieldInput {
+  act_size: number;
+  dict_size: number;
+  input_unit_norm: boolean;
+  top_k?: number;
+}
+
+function checkCrossFields(config: CrossFieldInput, context: z.RefinementCtx): void {
+  if (config.top_k !== undefined && config.top_k > config.dict_size) {
+    context.addIssue({
+      code: 'custom',
+      path: ['top_k'],
+      message: `top_k = ${config.top_k} exceeds dict_size = ${config.dict_size}; top_k must be <= dict_size (lower top_k or raise dict_size)`,
+    });
+  }
+  if (config.input_unit_norm && config.act_size < 2) {
+    context.addIssue({
+      code: 'custom',
+      path: ['input_unit_norm'],
+      message: `input_unit_norm = true needs act_size >= 2 (the standard deviation uses Bessel's correction, n - 1), but act_size = ${config.act_size}`,
+    });
+  }
+}
+
+export const vanillaConfigSchema = z
+  .strictObject({ architecture: z.literal('vanilla').default('vanilla'), ...baseShape })
+  .superRefine(checkCrossFields);
+
+export const topKConfigSchema = z
+  .strictObject({ architecture: z.literal('topk').default('topk'), ...baseShape, ...topKShape })
+  .superRefine(checkCrossFields);
+
+export const batchTopKConfigSchema = z
+  .strictObject({ architecture: z.literal('batchtopk').default('batchtopk'), ...baseShape, ...topKShape })
+  .superRefine(checkCrossFields);
+
+export const jumpReluConfigSchema = z
+  .strictObject({ architecture: z.literal('jumprelu').default('jumprelu'), ...baseShape, bandwidth: z.number().positive().default(0.001) })
+  .superRefine(checkCrossFields);
+
+export type VanillaSaeConfig = z.output<typeof vanillaConfigSchema>;
+export type TopKSaeConfig = z.output<typeof topKConfigSchema>;
+export type BatchTopKSaeConfig = z.output<typeof batchTopKConfigSchema>;
+export type JumpReluSaeConfig = z.output<typeof jumpReluConfigSchema>;
+export type SaeConfig = VanillaSaeConfig | TopKSaeConfig | BatchTopKSaeConfig | JumpReluSaeConfig;
+
+/** What a user may pass: defaults filled in by parsing. */
+export type VanillaSaeConfigInput = z.input<typeof vanillaConfigSchema>;
+export type TopKSaeConfigInput = z.input<typeof topKConfigSchema>;
+export type BatchTopKSaeConfigInput = z.input<typeof batchTopKConfigSchema>;
+export type JumpReluSaeConfigInput = z.input<typeof jumpReluConfigSchema>;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The architecture a raw config names. The reference calls the key
+ * `sae_type`; files and this package call it `architecture`. Either is
+ * accepted at the boundary; both must agree when both are given.
+ */
+export function architectureOf(config: unknown): SaeArchitecture {
+  if (!isRecord(config)) throw new ConfigError(`SAE config must be an object, got ${describe(config)}.`);
+  const { architecture, sae_type: saeType } = config;
+  if (architecture !== undefined && saeType !== undefined && architecture !== saeType) {
+    throw new ConfigError(`SAE config: architecture = ${describe(architecture)} and sae_type = ${describe(saeType)} disagree; give one of them, ${ALLOWED.architecture}.`);
+  }
+  const named = architecture ?? saeType;
+  if (named === undefined) throw new ConfigError(`SAE config: architecture (or sae_type) is required; allowed: ${ALLOWED.architecture}.`);
+  if (!SAE_ARCHITECTURES.includes(named as SaeArchitecture)) {
+    throw new ConfigError(`SAE config: architecture = ${describe(named)} is not supported; allowed: ${ALLOWED.architecture}.`);
+  }
+  return named as SaeArchitecture;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) value = isRecord(value) ? value[key as string] : undefined;
+  return value;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, input: unknown, allowedKeys: readonly string[]): string {
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}; allowed keys: ${allowedKeys.join(', ')}`;
+  }
+  if (issue.code === 'custom') return issue.message;
+  const key = issue.path.map(String).join('.');
+  const value = valueAt(input, issue.path);
+  const allowed = ALLOWED[key] ?? 'see the schema';
+  if (value === undefined) return `${key} is required; allowed: ${allowed}`;
+  return `${key} = ${describe(value)} is invalid (${issue.message}); allowed: ${allowed}`;
+}
+
+/**
+ * Parses a raw config with a schema, turning zod's issues into one
+ * ConfigError that names every offending key, its value and what is allowed.
+ */
+export function parseWithSchema<Shape extends z.core.$ZodLooseShape, T>(
+  schema: z.ZodObject<Shape> & z.ZodType<T>,
+  architecture: SaeArchitecture,
+  config: unknown,
+): T {
+  if (!isRecord(config)) throw new ConfigError(`${architecture} SAE config must be an object, got ${describe(config)}.`);
+  // `sae_type` (the reference's key) becomes `architecture` so that the strict schema sees one name.
+  const { sae_type: saeType, ...rest } = config;
+  const normalized = saeType === undefined ? rest : { architecture: architectureOf(config), ...rest };
+  const result = schema.safeParse(normalized);
+  if (result.success) return result.data;
+  const allowedKeys = Object.keys(schema.shape);
+  const problems = result.error.issues.map((issue) => formatIssue(issue, normalized, allowedKeys));
+  throw new ConfigError(`Invalid ${architecture} SAE config: ${problems.join('; ')}.`);
+}

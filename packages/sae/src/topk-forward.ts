@@ -1,0 +1,88 @@
+import { add, axisSize, matmul, mul, reduceSum, relu, sub, type ForwardOutput, type Tensor, type TensorMap } from '@nnd/core';
+import { auxiliaryLoss } from './auxiliary-loss.js';
+import { centeredEncoder } from './centered-encoder.js';
+import { updateDeadFeatures } from './dead-features.js';
+import { normalizeInput } from './input-normalization.js';
+import { denseActivations, keptFeatureTotals, keptNorms, type KeptActivations } from './kept-activations.js';
+import { denseNorms, l2Loss } from './reconstruction-metrics.js';
+import type { BatchTopKSaeConfig, TopKSaeConfig } from './sae-config.js';
+import { checkBatchInput, requireTensors } from './sparse-autoencoder.js';
+import { sparseDecode } from './sparse-decoder.js';
+import { withSparseEncoderGradient } from './sparse-encoder-gradient.js';
+
+export const TOPK_PARAMETERS = ['b_dec', 'b_enc', 'W_enc', 'W_dec'] as const;
+
+export interface TopKForward {
+  readonly output: ForwardOutput;
+  /** The kept activations, for state that depends on them (BatchTopK's threshold). */
+  readonly kept: KeptActivations;
+}
+
+/**
+ * The forward pass TopK and BatchTopK share; they differ only in `keep`, the
+ * selection of activations (per sample or over the batch).
+ *
+ * pre = relu((x - b_dec) @ W_enc) (no b_enc, as the reference);
+ * recon = kept acts @ W_dec + b_dec; loss = l2 + l1_coeff * l1_norm + aux.
+ *
+ * With `sparse_decoder` the decoder and its gradients touch only the kept
+ * features (see sparse-decoder.ts); the encoder gradient is sparse too when
+ * no auxiliary loss needs the dense one (see sparse-encoder-gradient.ts).
+ */
+export function topKForward(
+  config: TopKSaeConfig | BatchTopKSaeConfig,
+  keep: (preactivations: Tensor) => KeptActivations,
+  x: Tensor,
+  params: TensorMap,
+  state: TensorMap,
+): TopKForward {
+  const { architecture } = config;
+  checkBatchInput(x, config.act_size, architecture);
+  const { b_dec: bDec, W_enc: wEnc, W_dec: wDec } = requireTensors(params, TOPK_PARAMETERS, 'params', architecture);
+  const { num_batches_not_active: counter } = requireTensors(state, ['num_batches_not_active'], 'state', architecture);
+  const input = normalizeInput(x, config.input_unit_norm);
+  const encoding = centeredEncoder(input.x, bDec, wEnc);
+  const preactivations = relu(encoding.preactivations);
+  const auxiliary = config.aux_penalty > 0;
+
+  let kept = keep(preactivations);
+  let reconstruction: Tensor;
+  let featureActs: Tensor;
+  let featureTotals: Tensor;
+  let norms: { l1Norm: Tensor; l0Norm: Tensor };
+  if (config.sparse_decoder) {
+    if (!auxiliary) kept = withSparseEncoderGradient(kept, { input: input.x, bDec, wEnc, centered: encoding.centered });
+    reconstruction = add(sparseDecode(kept, wDec), bDec);
+    // Built only if a program asks for it: the dense acts are an output, not an intermediate.
+    featureActs = denseActivations(kept);
+    featureTotals = keptFeatureTotals(kept);
+    norms = keptNorms(kept, axisSize(x, 0, x.dtype));
+  } else {
+    featureActs = denseActivations(kept);
+    reconstruction = add(matmul(featureActs, wDec), bDec);
+    featureTotals = reduceSum(featureActs, 0);
+    norms = denseNorms(featureActs);
+  }
+
+  const dead = updateDeadFeatures(counter, featureTotals, config.n_batches_to_dead, x.dtype);
+  const auxLoss = auxiliary
+    ? auxiliaryLoss({
+      preactivations,
+      dead: dead.dead,
+      residual: sub(input.x, reconstruction),
+      wDec,
+      topKAux: config.top_k_aux,
+      auxPenalty: config.aux_penalty,
+    })
+    : x.graph.scalar(0, x.dtype);
+  return {
+    kept,
+    output: {
+      reconstruction: input.restore(reconstruction),
+      featureActs,
+      losses: { l2_loss: l2Loss(reconstruction, input.x), l1_loss: mul(norms.l1Norm, config.l1_coeff), aux_loss: auxLoss },
+      metrics: { l0_norm: norms.l0Norm, l1_norm: norms.l1Norm, num_dead_features: dead.numDeadFeatures, n_dead_in_batch: dead.deadInBatch },
+      nextState: { num_batches_not_active: dead.counter },
+    },
+  };
+}

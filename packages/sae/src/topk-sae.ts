@@ -1,0 +1,43 @@
+import { add, defineDecomposition, matmul, relu, Rng, type Tensor, type TensorMap } from '@nnd/core';
+import { centeredEncoder } from './centered-encoder.js';
+import { constrainDecoder } from './decoder-constraint.js';
+import { initialDeadFeatureState, initialSaeParameters } from './initial-parameters.js';
+import { normalizeInput } from './input-normalization.js';
+import { denseActivations, keepTopKPerSample } from './kept-activations.js';
+import { parseWithSchema, topKConfigSchema, type TopKSaeConfig } from './sae-config.js';
+import { inferOnSamples, requireTensors, type SparseAutoencoder } from './sparse-autoencoder.js';
+import { TOPK_PARAMETERS, topKForward } from './topk-forward.js';
+
+/**
+ * The reference's TopKSAE: pre = relu((x - b_dec) @ W_enc); the top_k largest
+ * per sample are kept; loss = l2 + l1_coeff * l1_norm + aux.
+ */
+export function createTopKSae(config: TopKSaeConfig): SparseAutoencoder<TopKSaeConfig> {
+  const keep = (preactivations: Tensor) => keepTopKPerSample(preactivations, config.top_k);
+  return {
+    architecture: 'topk',
+    config,
+    parameterNames: TOPK_PARAMETERS,
+    initialParams: (rng: Rng = new Rng(config.seed)) => initialSaeParameters(config.act_size, config.dict_size, rng),
+    initialState: () => initialDeadFeatureState(config.dict_size),
+    forward: (_graph, x, params, state) => topKForward(config, keep, x, params, state).output,
+    infer(_graph, x, params: TensorMap) {
+      const { b_dec: bDec, W_enc: wEnc, W_dec: wDec } = requireTensors(params, TOPK_PARAMETERS, 'params', 'topk');
+      return inferOnSamples(x, config.act_size, 'topk', (samples) => {
+        const input = normalizeInput(samples, config.input_unit_norm);
+        const featureActs = denseActivations(keep(relu(centeredEncoder(input.x, bDec, wEnc).preactivations)));
+        return { featureActs, reconstruction: input.restore(add(matmul(featureActs, wDec), bDec)) };
+      });
+    },
+    constrain: constrainDecoder,
+  };
+}
+
+export const topKSae = {
+  ...defineDecomposition<TopKSaeConfig>({
+    architecture: 'topk',
+    parseConfig: (config) => parseWithSchema(topKConfigSchema, 'topk', config),
+    create: createTopKSae,
+  }),
+  configSchema: topKConfigSchema,
+};
