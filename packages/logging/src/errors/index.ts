@@ -1,0 +1,3 @@
+export { LoggingError } from './logging-error.js';
+export { RunDirectoryError } from './run-directory-error.js';
+export { WandbError } from './wandb-error.js';

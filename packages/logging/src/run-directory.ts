@@ -1,0 +1,163 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RunDirectoryError } from './errors/index.js';
+import { messageOf, readJsonFile, readJsonLines } from './crash-safe-files.js';
+import type { Metrics, RunConfig, Summary } from './logger.js';
+
+/**
+ * The files of a run directory, `runs/<name>/`:
+ *
+ *     config.json          the run's config, written once (a resumed run keeps it)
+ *     metrics.jsonl        one line per logged step: {"step":0,"time":1700000000.123,"loss":0.5,...}
+ *     artifacts.jsonl      one line per artifact: {"name","files","metadata","time"}
+ *     checkpoints/<step>/  written by the trainer; `checkpointDirectory(runDirectory, step)` names it
+ *     summary.json         written by finish
+ *     wandb-run.json       the W&B run this directory uploads to, so a resumed run and a later sync reuse it
+ */
+export const RUN_FILES = {
+  config: 'config.json',
+  metrics: 'metrics.jsonl',
+  artifacts: 'artifacts.jsonl',
+  checkpoints: 'checkpoints',
+  summary: 'summary.json',
+  wandbRun: 'wandb-run.json',
+} as const;
+
+/** One logged step as read back. `time` is Unix time in seconds. */
+export interface MetricsRow {
+  step: number;
+  time: number;
+  metrics: Metrics;
+}
+
+/** One `artifact` call. File paths inside the run directory are relative to it; others are absolute. */
+export interface ArtifactRecord {
+  name: string;
+  files: string[];
+  metadata: Record<string, unknown>;
+  time: number;
+}
+
+/** Where a run directory uploads on W&B. */
+export interface WandbRunIdentity {
+  runId: string;
+  project: string;
+  /** Unknown until the server has answered once (it picks the key's default entity). */
+  entity: string | undefined;
+  displayName: string;
+  baseUrl: string;
+}
+
+export interface RunDirectoryContents {
+  directory: string;
+  config: RunConfig;
+  /** In file order; a resumed run that restarted from an earlier checkpoint logs some steps twice, and both rows stay. */
+  metrics: MetricsRow[];
+  summary: Summary | undefined;
+  /** Steps that have a `checkpoints/<step>/` directory, ascending. */
+  checkpointSteps: number[];
+  artifacts: ArtifactRecord[];
+  wandbRun: WandbRunIdentity | undefined;
+}
+
+/** `runs/<name>` for a run name; `/` (as in `EleutherAI/pythia-70m`) becomes `__`, as the reference does for artifact names. */
+export function runDirectoryFor(runsDirectory: string, name: string): string {
+  return path.join(runsDirectory, safeRunName(name));
+}
+
+export function safeRunName(name: string): string {
+  const safe = name.replaceAll('/', '__').replaceAll('\\', '__');
+  if (safe === '' || safe === '.' || safe === '..') throw new RunDirectoryError(`'${name}' cannot name a run directory`);
+  return safe;
+}
+
+/** `<run directory>/checkpoints/<step>`: where the trainer writes the checkpoint of `step`. */
+export function checkpointDirectory(runDirectory: string, step: number): string {
+  if (!Number.isSafeInteger(step) || step < 0) {
+    throw new RunDirectoryError(`checkpointDirectory: step must be a non-negative integer, got ${String(step)}`);
+  }
+  return path.join(runDirectory, RUN_FILES.checkpoints, String(step));
+}
+
+/**
+ * One metrics.jsonl line. Non-finite values are written as the strings
+ * `"NaN"`, `"Infinity"`, `"-Infinity"` (JSON has no literal for them and
+ * would write `null`); `readRunDirectory` turns them back into numbers.
+ */
+export function metricsLine(step: number, time: number, metrics: Metrics): string {
+  return JSON.stringify({ step, time, ...metrics }, (_key, value: unknown) =>
+    typeof value === 'number' && !Number.isFinite(value) ? String(value) : value,
+  );
+}
+
+const NON_FINITE: Record<string, number> = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+function metricsRowOf(value: unknown, file: string, index: number): MetricsRow {
+  const record = value as Record<string, unknown>;
+  if (typeof record !== 'object' || record === null || typeof record.step !== 'number' || typeof record.time !== 'number') {
+    throw new RunDirectoryError(`${file} line ${index + 1} is not a metrics row ({"step", "time", ...metrics})`);
+  }
+  const metrics: Metrics = {};
+  for (const [name, entry] of Object.entries(record)) {
+    if (name === 'step' || name === 'time') continue;
+    const number = typeof entry === 'string' ? NON_FINITE[entry] : entry;
+    if (typeof number !== 'number') throw new RunDirectoryError(`${file} line ${index + 1}: metric '${name}' is not a number`);
+    metrics[name] = number;
+  }
+  return { step: record.step, time: record.time, metrics };
+}
+
+/** Reads the metric rows alone (what a resumed run or an uploader needs without the rest). */
+export function readMetricsRows(directory: string): MetricsRow[] {
+  const file = path.join(directory, RUN_FILES.metrics);
+  return readJsonLines(file).map((value, index) => metricsRowOf(value, file, index));
+}
+
+/** Reads everything a run directory holds; throws `RunDirectoryError` when `config.json` is missing (not a run directory). */
+export function readRunDirectory(directory: string): RunDirectoryContents {
+  const config = readJsonFile(path.join(directory, RUN_FILES.config));
+  if (config === undefined) throw new RunDirectoryError(`${directory} is not a run directory: it has no ${RUN_FILES.config}`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new RunDirectoryError(`${path.join(directory, RUN_FILES.config)} must hold a JSON object`);
+  }
+  return {
+    directory,
+    config: config as RunConfig,
+    metrics: readMetricsRows(directory),
+    summary: readJsonFile(path.join(directory, RUN_FILES.summary)) as Summary | undefined,
+    checkpointSteps: checkpointStepsOf(directory),
+    artifacts: readJsonLines(path.join(directory, RUN_FILES.artifacts)) as ArtifactRecord[],
+    wandbRun: readJsonFile(path.join(directory, RUN_FILES.wandbRun)) as WandbRunIdentity | undefined,
+  };
+}
+
+/** Subdirectories of `checkpoints/` named by a step; others (a trainer's `123.tmp` before its rename) are not checkpoints yet. */
+function checkpointStepsOf(directory: string): number[] {
+  const root = path.join(directory, RUN_FILES.checkpoints);
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(root, { withFileTypes: true });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return [];
+    throw new RunDirectoryError(`cannot list ${root}: ${messageOf(error)}`, { cause: error });
+  }
+  return entries
+    .filter((entry) => entry.isDirectory() && /^(0|[1-9]\d*)$/.test(entry.name))
+    .map((entry) => Number(entry.name))
+    .sort((a, b) => a - b);
+}
+
+/** Every file under `directory`, as paths relative to it with `/` separators, sorted. */
+export function listFilesUnder(directory: string): string[] {
+  if (!fs.existsSync(directory)) return [];
+  const files: string[] = [];
+  const visit = (relative: string) => {
+    for (const entry of fs.readdirSync(path.join(directory, relative), { withFileTypes: true })) {
+      const child = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isDirectory()) visit(child);
+      else if (entry.isFile()) files.push(child);
+    }
+  };
+  visit('');
+  return files.sort();
+}
