@@ -1,0 +1,1 @@
+export { ResultsError } from './results-error.js';

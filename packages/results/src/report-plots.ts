@@ -1,0 +1,125 @@
+import type { TopLevelSpec } from 'vega-lite';
+import { readFeatureDensity } from './feature-density.js';
+import { featureDensitySpec } from './feature-density-plot.js';
+import type { FeatureDensityRun } from './feature-density-plot.js';
+import { categoryScale } from './plot-theme.js';
+import { renderSvg } from './render-svg.js';
+import type { RunRecord } from './run-record.js';
+import { tabulatedRuns } from './runs-table.js';
+import { defaultSparsitySweepSize, dictionarySweepSpec, explainedVarianceSpec, saeTypesOf, sparsitySweepSpec } from './sweep-plots.js';
+import { trainingCurvesSpec } from './training-curves-plot.js';
+
+export interface ReportPlotOptions {
+  /** The k of the dictionary-size panels. Default 32, the reference's. */
+  k?: number;
+  /** The dictionary size of the L0 panels. Default: the size with the most runs (see `defaultSparsitySweepSize`). */
+  dictionarySize?: number;
+  /** Metrics of the training curves. Default `DEFAULT_TRAINING_CURVE_METRICS`. */
+  trainingMetrics?: readonly string[];
+}
+
+/** The report's sections, in order; each plot belongs to one. */
+export type ReportSection = 'sweeps' | 'trade-off' | 'training' | 'feature-density';
+
+export interface ReportPlot {
+  /** Stable and unique, kebab-case; the report names its figure `plot-<id>` and prefixes the SVG's ids with `<id>-`. */
+  id: string;
+  section: ReportSection;
+  title: string;
+  /** One or two sentences under the plot: what it shows and how to read it. */
+  description: string;
+  /** Undefined when no run has the data; `emptyMessage` then says what is missing. */
+  spec: TopLevelSpec | undefined;
+  emptyMessage: string;
+}
+
+export interface RenderedReportPlot extends ReportPlot {
+  /** The plot as SVG, or undefined when `spec` is. */
+  svg: string | undefined;
+}
+
+/** Every plot of the report, as Vega-Lite specs, in report order. */
+export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotOptions = {}): ReportPlot[] {
+  const entries = tabulatedRuns(runs);
+  const rows = entries.map((entry) => entry.row);
+  const k = options.k ?? 32;
+  const dictionarySize = options.dictionarySize ?? defaultSparsitySweepSize(rows);
+  const sizeText = dictionarySize === undefined ? 'one dictionary size' : `dictionary size ${dictionarySize}`;
+  const saeColors = categoryScale(saeTypesOf(rows));
+
+  const densityRuns: FeatureDensityRun[] = entries.flatMap(({ run, row }) => {
+    const density = readFeatureDensity(run.summary, run.name);
+    if (density === undefined) return [];
+    const color = saeColors.range[saeColors.domain.indexOf(row.saeType ?? 'unknown')]!;
+    return [{ label: row.label, color, density }];
+  });
+
+  return [
+    {
+      id: 'normalized-mse-vs-dictionary-size',
+      section: 'sweeps',
+      title: 'Normalised MSE vs dictionary size',
+      description: `Final normalised MSE of the runs with k = ${k}, against dictionary size on a log scale, one line per SAE type. Lower is better; bigger dictionaries should reconstruct better at the same k.`,
+      spec: dictionarySweepSpec(rows, 'normalizedMse', k),
+      emptyMessage: `No run with k = ${k} has both a dictionary size and a normalised MSE.`,
+    },
+    {
+      id: 'normalized-mse-vs-l0',
+      section: 'sweeps',
+      title: 'Normalised MSE vs L0',
+      description: `Final normalised MSE against final L0 for the runs with ${sizeText}, one line per SAE type. The curve lower down at the same L0 is the better trade-off.`,
+      spec: dictionarySize === undefined ? undefined : sparsitySweepSpec(rows, 'normalizedMse', dictionarySize),
+      emptyMessage: `No run of ${sizeText} has both an L0 and a normalised MSE.`,
+    },
+    {
+      id: 'ce-degradation-vs-dictionary-size',
+      section: 'sweeps',
+      title: 'CE degradation vs dictionary size',
+      description: `Final CE degradation of the runs with k = ${k}, against dictionary size on a log scale. Closer to zero means splicing the SAE into the model costs less language-modelling loss.`,
+      spec: dictionarySweepSpec(rows, 'ceDegradation', k),
+      emptyMessage: `No run with k = ${k} has both a dictionary size and a CE degradation.`,
+    },
+    {
+      id: 'ce-degradation-vs-l0',
+      section: 'sweeps',
+      title: 'CE degradation vs L0',
+      description: `Final CE degradation against final L0 for the runs with ${sizeText}, one line per SAE type.`,
+      spec: dictionarySize === undefined ? undefined : sparsitySweepSpec(rows, 'ceDegradation', dictionarySize),
+      emptyMessage: `No run of ${sizeText} has both an L0 and a CE degradation.`,
+    },
+    {
+      id: 'explained-variance-vs-l0',
+      section: 'trade-off',
+      title: 'Explained variance vs L0',
+      description: 'Every run with an evaluation: explained variance against L0, colour by SAE type and shape by dictionary size. Runs up and to the left explain more with fewer active features.',
+      spec: explainedVarianceSpec(rows),
+      emptyMessage: 'No run has both an L0 and an explained variance (explained_variance comes from evaluation).',
+    },
+    {
+      id: 'training-curves',
+      section: 'training',
+      title: 'Training curves',
+      description: 'Logged metrics against training step, one line per run. A y axis marked log scale spans more than two decades.',
+      spec: trainingCurvesSpec(entries.map(({ run, row }) => ({ label: row.label, history: run.history })), options.trainingMetrics === undefined ? {} : { metrics: options.trainingMetrics }),
+      emptyMessage: 'No run has logged history for these metrics.',
+    },
+    {
+      id: 'feature-density',
+      section: 'feature-density',
+      title: 'Feature density',
+      description: 'For each run, how many features fire at each density (the fraction of evaluation tokens on which a feature is active), on a log10 scale. The dashed line marks density 0.1: features right of it count as dense. Features that never fired are counted in the subtitle.',
+      spec: featureDensitySpec(densityRuns),
+      emptyMessage: 'No run has feature_density_log10 in its summary (evaluation writes it).',
+    },
+  ];
+}
+
+/** Every plot of the report, rendered to SVG in Node; plots without data keep `svg` undefined. */
+export async function renderReportPlots(runs: readonly RunRecord[], options: ReportPlotOptions = {}): Promise<RenderedReportPlot[]> {
+  const rendered: RenderedReportPlot[] = [];
+  // One at a time: rendering is CPU-bound, so running them together saves nothing and interleaves vega's work.
+  for (const plot of reportPlotSpecs(runs, options)) {
+    rendered.push({ ...plot, svg: plot.spec === undefined ? undefined : await renderSvg(plot.spec, { idPrefix: `${plot.id}-` }) });
+  }
+  return rendered;
+}
