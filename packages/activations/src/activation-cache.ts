@@ -1,0 +1,218 @@
+import { fromTypedArray, openSafetensors, toTypedArray, writeSafetensors, type SafetensorsFile } from '@nnd/core';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ActivationCacheError } from './activation-cache-error.js';
+import type { DatasetPosition } from './token-packer.js';
+
+export const CACHE_FORMAT = 'nnd-activation-cache';
+export const CACHE_FORMAT_VERSION = 1;
+export const CACHE_MANIFEST = 'manifest.json';
+export const ACTIVATIONS_TENSOR = 'activations';
+export const TOKENS_TENSOR = 'tokens';
+
+/** How activations are stored; float16 halves the disk and is widened to float32 when read. */
+export type CacheDType = 'float32' | 'float16';
+
+/** What produced the cache: a resumed harvest must match every field, or it would mix different activations. */
+export interface ActivationCacheSettings {
+  readonly model: string;
+  readonly hook: string;
+  readonly dtype: CacheDType;
+  readonly activationSize: number;
+  readonly sequenceLength: number;
+  readonly modelBatchSize: number;
+  readonly batchesPerShard: number;
+  readonly dataset: string;
+  readonly prependBos: boolean;
+  /** null: whole documents (Infinity does not survive JSON). */
+  readonly documentTokenLimit: number | null;
+  readonly keepRemainder: boolean;
+  readonly repeatDataset: boolean;
+  /** Token ids whose positions were dropped (empty unless excludeSpecialTokens). */
+  readonly excludedTokenIds: readonly number[];
+}
+
+export interface CacheShard {
+  /** File name inside the cache directory. */
+  readonly file: string;
+  readonly rows: number;
+  readonly bytes: number;
+  /** Hex sha256 of the whole file, checked when the shard is read. */
+  readonly sha256: string;
+  /** Where the dataset continues after this shard: the next shard's harvest starts here. */
+  readonly datasetPosition: DatasetPosition;
+}
+
+/**
+ * `manifest.json`: the settings, the counts and the shard list. It is
+ * rewritten atomically after each shard, so it never lists a shard that is
+ * not completely on disk.
+ */
+export interface ActivationCacheManifest extends ActivationCacheSettings {
+  readonly format: typeof CACHE_FORMAT;
+  readonly version: number;
+  /** Rows the harvest was asked for. */
+  targetRows: number;
+  /** Rows in all shards. */
+  rows: number;
+  /** True once `rows` reached `targetRows` or the dataset ended. */
+  complete: boolean;
+  datasetExhausted: boolean;
+  shards: CacheShard[];
+}
+
+export const SETTINGS_FIELDS = [
+  'model', 'hook', 'dtype', 'activationSize', 'sequenceLength', 'modelBatchSize', 'batchesPerShard', 'dataset',
+  'prependBos', 'documentTokenLimit', 'keepRemainder', 'repeatDataset', 'excludedTokenIds',
+] as const satisfies readonly (keyof ActivationCacheSettings)[];
+
+export function shardFileName(index: number): string {
+  return `shard-${String(index).padStart(5, '0')}.safetensors`;
+}
+
+export async function readCacheManifest(directory: string): Promise<ActivationCacheManifest> {
+  const path = join(directory, CACHE_MANIFEST);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new ActivationCacheError(`No activation cache at ${JSON.stringify(directory)}: cannot read ${CACHE_MANIFEST} (${(cause as Error).message}); create one with harvestToCache.`, { cause });
+  }
+  let manifest: ActivationCacheManifest;
+  try {
+    manifest = JSON.parse(text) as ActivationCacheManifest;
+  } catch (cause) {
+    throw new ActivationCacheError(`${path} is not valid JSON (${(cause as Error).message}); restore it or delete the directory and harvest again.`, { cause });
+  }
+  if (manifest?.format !== CACHE_FORMAT || !Array.isArray(manifest.shards)) {
+    throw new ActivationCacheError(`${path} is not an nnd activation cache manifest (expected format '${CACHE_FORMAT}' and a shards list).`);
+  }
+  if (manifest.version !== CACHE_FORMAT_VERSION) {
+    throw new ActivationCacheError(`${path} has cache format version ${manifest.version}; this @nnd/activations reads version ${CACHE_FORMAT_VERSION}.`);
+  }
+  return manifest;
+}
+
+/** Replaces the manifest atomically: temp file, fsync, rename. */
+export async function writeCacheManifest(directory: string, manifest: ActivationCacheManifest): Promise<void> {
+  const path = join(directory, CACHE_MANIFEST);
+  const temporary = join(directory, `.${CACHE_MANIFEST}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temporary, 'wx');
+    try {
+      await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (cause) {
+    await unlink(temporary).catch(() => undefined);
+    throw new ActivationCacheError(`Cannot write ${path}: ${(cause as Error).message}; check that the directory is writable.`, { cause });
+  }
+}
+
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Writes one shard atomically (core's writeSafetensors: temp + rename) and describes it for the manifest. */
+export async function writeShard(
+  directory: string,
+  index: number,
+  activations: Float32Array,
+  tokens: BigInt64Array,
+  settings: ActivationCacheSettings,
+  datasetPosition: DatasetPosition,
+): Promise<CacheShard> {
+  const rows = tokens.length;
+  const file = shardFileName(index);
+  const path = join(directory, file);
+  await writeSafetensors(path, {
+    [ACTIVATIONS_TENSOR]: fromTypedArray(settings.dtype === 'float16' ? 'F16' : 'F32', [rows, settings.activationSize], activations),
+    [TOKENS_TENSOR]: fromTypedArray('I64', [rows], tokens),
+  }, { format: CACHE_FORMAT, model: settings.model, hook: settings.hook });
+  try {
+    const { size } = await stat(path);
+    return { file, rows, bytes: size, sha256: await sha256OfFile(path), datasetPosition };
+  } catch (cause) {
+    throw new ActivationCacheError(`Cannot read back the shard just written to ${JSON.stringify(path)}: ${(cause as Error).message}.`, { cause });
+  }
+}
+
+export interface ShardContents {
+  /** [rows, activationSize] float32 (float16 shards widened). */
+  readonly activations: Float32Array;
+  readonly tokens: BigInt64Array;
+}
+
+function rebuildHint(directory: string, shard: CacheShard): string {
+  return (
+    `Delete it (rm ${JSON.stringify(join(directory, shard.file))}) and call harvestToCache again with the same options: ` +
+    'it rebuilds missing shards from the dataset position recorded in manifest.json.'
+  );
+}
+
+/** Reads one shard through core's lazy safetensors reader, after checking its sha256 against the manifest. */
+export async function readShard(directory: string, manifest: ActivationCacheManifest, shard: CacheShard, verify = true): Promise<ShardContents> {
+  const path = join(directory, shard.file);
+  if (verify) {
+    let actual: string;
+    try {
+      actual = await sha256OfFile(path);
+    } catch (cause) {
+      throw new ActivationCacheError(`Shard ${shard.file} of the activation cache ${JSON.stringify(directory)} cannot be read (${(cause as Error).message}). ${rebuildHint(directory, shard)}`, { cause });
+    }
+    if (actual !== shard.sha256) {
+      throw new ActivationCacheError(
+        `Shard ${shard.file} of the activation cache ${JSON.stringify(directory)} is corrupted: its sha256 is ${actual}, ` +
+          `but manifest.json records ${shard.sha256}. ${rebuildHint(directory, shard)}`,
+      );
+    }
+  }
+  let file: SafetensorsFile;
+  try {
+    file = await openSafetensors(path);
+  } catch (cause) {
+    throw new ActivationCacheError(`Shard ${shard.file} of ${JSON.stringify(directory)} is not a readable safetensors file: ${(cause as Error).message}. ${rebuildHint(directory, shard)}`, { cause });
+  }
+  try {
+    const activations = await file.read(ACTIVATIONS_TENSOR);
+    const tokens = await file.read(TOKENS_TENSOR);
+    const expected = [shard.rows, manifest.activationSize];
+    if (activations.shape.length !== 2 || activations.shape[0] !== expected[0] || activations.shape[1] !== expected[1]) {
+      throw new ActivationCacheError(`Shard ${shard.file} holds activations of shape [${activations.shape.join(', ')}], but the manifest says [${expected.join(', ')}]. ${rebuildHint(directory, shard)}`);
+    }
+    return { activations: toTypedArray(activations) as Float32Array, tokens: toTypedArray(tokens) as BigInt64Array };
+  } catch (cause) {
+    if (cause instanceof ActivationCacheError) throw cause;
+    throw new ActivationCacheError(`Shard ${shard.file} of ${JSON.stringify(directory)} cannot be decoded: ${(cause as Error).message}. ${rebuildHint(directory, shard)}`, { cause });
+  } finally {
+    await file.close();
+  }
+}
+
+export interface CacheVerification {
+  readonly valid: readonly string[];
+  readonly corrupted: readonly { readonly file: string; readonly expected: string; readonly actual: string }[];
+  readonly missing: readonly string[];
+}
+
+/** Checks every shard's sha256 against the manifest without loading the activations. */
+export async function verifyActivationCache(directory: string): Promise<CacheVerification> {
+  const manifest = await readCacheManifest(directory);
+  const valid: string[] = [];
+  const corrupted: { file: string; expected: string; actual: string }[] = [];
+  const missing: string[] = [];
+  for (const shard of manifest.shards) {
+    const actual = await sha256OfFile(join(directory, shard.file)).catch(() => undefined);
+    if (actual === undefined) missing.push(shard.file);
+    else if (actual === shard.sha256) valid.push(shard.file);
+    else corrupted.push({ file: shard.file, expected: shard.sha256, actual });
+  }
+  return { valid, corrupted, missing };
+}

@@ -1,0 +1,54 @@
+import type { ActivationSource } from './activation-source.js';
+import { CachedActivationsStore, type CachedActivationsStoreOptions } from './cached-activations-store.js';
+import { MultiHookActivationsStore, type StorePosition, type StoreSettings } from './multi-hook-activations-store.js';
+
+export interface ActivationsStoreOptions extends StoreSettings {
+  /** The hook whose activations are served (`hook_point`), e.g. `blocks.2.hook_resid_pre`. */
+  readonly hookPoint: string;
+}
+
+/**
+ * The reference's ActivationsStore: packs the dataset into model batches,
+ * runs the model only up to the block `hookPoint` needs, keeps
+ * `batchesInBuffer` model batches of activations, shuffles them with the
+ * seeded RNG and serves `batchSize` rows per `nextBatch()`, refilling when
+ * the buffer is used up (the next buffer is harvested while this one is
+ * served). For several hooks from one model run, see MultiHookActivationsStore.
+ */
+export class ActivationsStore implements ActivationSource {
+  readonly hook: string;
+  readonly activationSize: number;
+  readonly batchSize: number;
+  private readonly store: MultiHookActivationsStore;
+
+  constructor(options: ActivationsStoreOptions) {
+    this.store = new MultiHookActivationsStore({ ...options, hookPoints: [options.hookPoint] });
+    this.hook = options.hookPoint;
+    this.activationSize = this.store.activationSize(options.hookPoint);
+    this.batchSize = options.batchSize;
+  }
+
+  /** Shuffled batches from an activation cache written by harvestToCache. */
+  static fromCache(directory: string, options: CachedActivationsStoreOptions): Promise<CachedActivationsStore> {
+    return CachedActivationsStore.open(directory, options);
+  }
+
+  /** Bytes of one activation buffer (two exist while the next one fills). */
+  get bufferBytes(): number {
+    return this.store.bufferBytes;
+  }
+
+  /** Whether the next buffer is already being filled. */
+  get prefetching(): boolean {
+    return this.store.prefetching;
+  }
+
+  async nextBatch(): Promise<Float32Array> {
+    return (await this.store.nextBatches())[this.hook];
+  }
+
+  /** Batches served, the dataset position and RNG state of the current buffer, and rows served from it; pass as `resume`. */
+  position(): StorePosition {
+    return this.store.position();
+  }
+}
