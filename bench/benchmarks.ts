@@ -1,5 +1,7 @@
 import type { ParseArgsConfig } from 'node:util';
+import { harvestBenchmark } from './harvest.js';
 import { matmulBenchmark } from './matmul.js';
+import { saeBenchmark } from './sae.js';
 
 export interface Benchmark {
   options: NonNullable<ParseArgsConfig['options']>;
@@ -8,4 +10,6 @@ export interface Benchmark {
 
 export const benchmarks: Record<string, Benchmark> = {
   matmul: matmulBenchmark,
+  harvest: harvestBenchmark,
+  sae: saeBenchmark,
 };

@@ -1,0 +1,78 @@
+import { compileToOnnx } from '@nnd/backend-onnx';
+import { hostTensor, Rng, type Decomposition, type HostTensor } from '@nnd/core';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const require = createRequire(new URL('../packages/backend-onnx/package.json', import.meta.url));
+const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+
+export interface StepProfile {
+  /** Median wall time of session.run over the profiled runs. */
+  run_ms: number;
+  /** Kernel time per op type per run, largest first. */
+  ops: Record<string, number>;
+  /** The slowest nodes (IR op and node id) per run. */
+  nodes: Record<string, number>;
+}
+
+/**
+ * The training step's per-op cost: the same graph the trainer compiles,
+ * run in an onnxruntime-node session of our own with ORT's profiler on
+ * (backend-onnx does not expose profiling). Kernel times exclude the
+ * binding's copies of outputs into JavaScript; `run_ms` includes them.
+ */
+export async function profileTrainingStep(sae: Decomposition, batch: Float32Array, batchSize: number, device: string, runs: number, warmup: number): Promise<StepProfile> {
+  const { buildTrainingStep, ADAM_EPSILON } = await import('@nnd/train');
+  const params = sae.initialParams(new Rng(0));
+  const state = sae.initialState();
+  const specs = (tensors: Record<string, HostTensor>) => Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, { shape: tensor.shape, dtype: tensor.dtype }]));
+  const actSize = batch.length / batchSize;
+  const step = buildTrainingStep(
+    [{ decomposition: sae, params: specs(params), state: specs(state), adam: { lr: 3e-4, beta1: 0.9, beta2: 0.99, epsilon: ADAM_EPSILON }, maxGradNorm: 100_000 }],
+    [batchSize, actSize],
+  );
+  const model = compileToOnnx(step.graph, step.outputs);
+  const prefix = join(tmpdir(), `nnd-sae-profile-${process.pid}`);
+  const session = await ort.InferenceSession.create(model.bytes, {
+    executionProviders: [device], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: prefix,
+  });
+  const toOrt = (tensor: HostTensor) => new ort.Tensor(tensor.dtype, tensor.data as Float32Array, [...tensor.shape]);
+  const feeds: Record<string, import('onnxruntime-node').Tensor> = { batch: new ort.Tensor('float32', batch, [batchSize, actSize]) };
+  for (const [name, tensor] of Object.entries(params)) {
+    feeds[`sae0.param.${name}`] = toOrt(tensor);
+    feeds[`sae0.adam_m.${name}`] = toOrt(hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length)));
+    feeds[`sae0.adam_v.${name}`] = toOrt(hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length)));
+  }
+  for (const [name, tensor] of Object.entries(state)) feeds[`sae0.state.${name}`] = toOrt(tensor);
+  const walls: number[] = [];
+  for (let index = 0; index < warmup + runs; index++) {
+    feeds.step = new ort.Tensor('float64', new Float64Array([index + 1]), []);
+    const start = performance.now();
+    await session.run(feeds);
+    if (index >= warmup) walls.push(performance.now() - start);
+  }
+  session.endProfiling();
+  await session.release();
+
+  // The profile is a Chrome trace: one `<node>_kernel_time` event per node per run.
+  const directory = tmpdir();
+  const file = (await readdir(directory)).filter((name) => join(directory, name).startsWith(prefix)).sort().pop();
+  const events = JSON.parse(await readFile(join(directory, file!), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  await rm(join(directory, file!), { force: true });
+  const kernels = events.filter((event) => event.cat === 'Node' && event.name.endsWith('_kernel_time'));
+  const perRun = kernels.length / (warmup + runs);
+  const ops: Record<string, number> = {};
+  const nodes: Record<string, number> = {};
+  for (const event of kernels.slice(perRun * warmup)) {
+    const op = event.args?.op_name ?? 'unknown';
+    ops[op] = (ops[op] ?? 0) + event.dur / 1000 / runs;
+    const node = event.name.replace(/_kernel_time$/, '');
+    nodes[node] = (nodes[node] ?? 0) + event.dur / 1000 / runs;
+  }
+  const sortedEntries = (record: Record<string, number>, count: number) =>
+    Object.fromEntries(Object.entries(record).sort((a, b) => b[1] - a[1]).slice(0, count).map(([key, value]) => [key, Math.round(value * 10) / 10]));
+  walls.sort((a, b) => a - b);
+  return { run_ms: walls[Math.floor(walls.length / 2)], ops: sortedEntries(ops, 15), nodes: sortedEntries(nodes, 15) };
+}

@@ -1,0 +1,99 @@
+import { Rng } from '@nnd/core';
+import { BACKEND_OPTIONS, createBenchBackend } from './backend-option.js';
+import type { Benchmark } from './benchmarks.js';
+
+const TYPES = ['vanilla', 'topk', 'batchtopk', 'jumprelu'] as const;
+
+/**
+ * One SAE training step (forward, gradients, clipping, decoder constraint,
+ * Adam, dead-feature counters, metrics: one compiled program) through the
+ * real trainer. Step times are the gaps between consecutive logger calls, so
+ * they include the trainer's own work (feeding state back, reading the metric
+ * scalars); the first `warmup` steps (session creation, first-run allocation)
+ * are not counted.
+ */
+export const saeBenchmark: Benchmark = {
+  options: {
+    type: { type: 'string', default: 'topk' },
+    'act-size': { type: 'string', default: '768' },
+    'dict-size': { type: 'string', default: '12288' },
+    batch: { type: 'string', default: '4096' },
+    k: { type: 'string', default: '32' },
+    steps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+    device: { type: 'string', default: 'cpu' },
+    ...BACKEND_OPTIONS,
+    'l1-coeff': { type: 'string' },
+    'aux-penalty': { type: 'string' },
+    /** Also time each op of the step with ORT's profiler (onnx only). */
+    profile: { type: 'boolean', default: false },
+  },
+  async run(options, log) {
+    const type = options.type as (typeof TYPES)[number];
+    if (!TYPES.includes(type)) throw new Error(`--type must be one of ${TYPES.join(', ')}, got ${String(options.type)}`);
+    const [actSize, dictSize, batchSize, k, steps, warmup] = ['act-size', 'dict-size', 'batch', 'k', 'steps', 'warmup'].map((key) => Number(options[key]));
+    const device = options.device as 'cpu' | 'webgpu';
+    // Loaded here so that the other benchmarks run even while these packages are being written.
+    const { createSae } = await import('@nnd/sae');
+    const { trainSae } = await import('@nnd/train');
+
+    const saeConfig: Record<string, unknown> = { architecture: type, act_size: actSize, dict_size: dictSize, batch_size: batchSize };
+    if (type === 'topk' || type === 'batchtopk') saeConfig.top_k = k;
+    if (options['aux-penalty'] !== undefined) saeConfig.aux_penalty = Number(options['aux-penalty']);
+    if (options['l1-coeff'] !== undefined) saeConfig.l1_coeff = Number(options['l1-coeff']);
+    else if (type === 'vanilla' || type === 'jumprelu') saeConfig.l1_coeff = 1e-3;
+    const sae = createSae(saeConfig);
+
+    // Two pre-drawn batches, alternated: drawing 3M normals in JS each step would be timed too.
+    const rng = new Rng(0);
+    const batches = [rng.normal(batchSize * actSize), rng.normal(batchSize * actSize)];
+    let position = 0;
+    const source = { nextBatch: async () => batches[position++ % batches.length] };
+
+    if (options.profile) {
+      const { profileTrainingStep } = await import('./sae-profile.js');
+      const profile = await profileTrainingStep(sae, batches[0], batchSize, device, steps, warmup);
+      for (const [op, ms] of Object.entries(profile.ops)) log(`  ${op}: ${ms.toFixed(1)} ms per step`);
+      return { benchmark: 'sae-profile', type, device, act_size: actSize, dict_size: dictSize, batch: batchSize, k, ...profile };
+    }
+
+    const stamps: number[] = [];
+    // CPU time (user + system, all threads) per step too: on a shared machine the wall time
+    // depends on what else runs, the CPU time much less.
+    const cpuStamps: number[] = [];
+    const start = performance.now();
+    const backend = await createBenchBackend(options);
+    await trainSae(sae, source, { num_tokens: batchSize * (warmup + steps), batch_size: batchSize, log_freq: 1, perf_log_freq: 1e9, checkpoint_freq: 1e9 }, {
+      backend,
+      handleSigint: false,
+      logger: {
+        log(metrics, step) {
+          stamps.push(performance.now());
+          const { user, system } = process.cpuUsage();
+          cpuStamps.push((user + system) / 1000);
+          log(`step ${step}: ${(stamps[stamps.length - 1] - (stamps[stamps.length - 2] ?? start)).toFixed(0)} ms, loss ${metrics.loss.toPrecision(4)}, l0 ${metrics.l0_norm?.toFixed(1)}`);
+        },
+      },
+    });
+    await backend.dispose();
+
+    const samples = stamps.slice(warmup).map((stamp, index) => stamp - stamps[warmup - 1 + index]);
+    const cpuSamples = cpuStamps.slice(warmup).map((stamp, index) => stamp - cpuStamps[warmup - 1 + index]);
+    const median = medianOf(samples);
+    log(`${type} on ${backend.name} ${backend.capabilities.device}: ${median.toFixed(0)} ms per step median (${samples.map((sample) => sample.toFixed(0)).join(', ')}), CPU ${medianOf(cpuSamples).toFixed(0)} ms per step`);
+    return {
+      benchmark: 'sae', type, backend: backend.name, device, act_size: actSize, dict_size: dictSize, batch: batchSize, k, steps, warmup,
+      ms_per_step: median,
+      tokens_per_s: batchSize / (median / 1000),
+      cpu_ms_per_step: medianOf(cpuSamples),
+      first_step_ms: stamps[0] - start,
+      samples_ms: samples,
+    };
+  },
+};
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}

@@ -1,0 +1,89 @@
+import { harvestToCache } from '@nnd/activations';
+import type { Command } from './command.js';
+import { parseCommandLine, positiveIntegerOption } from './command-line.js';
+import { configKeysHelp } from './config-help.js';
+import { resolveRunConfig } from './config-input.js';
+import { activationModel, checkActivationSize, harvestSettings } from './activation-stream.js';
+import { EXIT_CODES } from './exit-codes.js';
+import { InterruptedError } from './interrupted-error.js';
+import { JobResources } from './job-resources.js';
+import type { RunConfig } from './run-config.js';
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  set: { type: 'string', short: 's', multiple: true },
+  model: { type: 'string' },
+  hook: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  tokens: { type: 'string' },
+} as const;
+
+/** Where `nnd cache` writes when neither --out nor activation_cache says. */
+export function defaultCacheDirectory(config: Pick<RunConfig, 'model_name' | 'hook_point'>): string {
+  return `cache/${config.model_name.replaceAll('/', '__')}_${config.hook_point}`;
+}
+
+export const cacheCommand: Command = {
+  name: 'cache',
+  summary: 'harvest activations at a hook into an on-disk cache that training can reuse',
+  help: () => `Usage: nnd cache [--config FILE] [--set KEY=VALUE ...] [--model NAME] [--hook HOOK] [--out DIR] [--tokens N]
+
+Runs the model over the dataset as training would (same packing, same keys)
+and writes the activations at hook_point to DIR: safetensors shards (float32,
+or float16 with cache_dtype: float16) and a manifest with their sha256s.
+A run with activation_cache: DIR trains from it without running the model.
+An interrupted harvest (Ctrl-C) keeps its finished shards; running the same
+command again continues after them.
+
+Options:
+  -c, --config FILE      JSON or YAML file of config keys (see nnd train --help)
+  -s, --set KEY=VALUE    set one key (repeatable)
+      --model NAME       model_name
+      --hook HOOK        hook_point, e.g. blocks.2.hook_resid_pre
+  -o, --out DIR          the cache directory (default: activation_cache, else
+                         cache/{model_name}_{hook_point})
+      --tokens N         activations (tokens) to harvest (default: num_tokens)
+  -h, --help             this help
+
+Example:
+  nnd cache --config examples/train-topk/config.yaml --tokens 2000000
+  nnd train --config examples/train-topk/config.yaml --set activation_cache=cache/tiny-lm_blocks.2.hook_resid_pre
+
+${configKeysHelp()}
+`,
+  async run(args, io) {
+    const { values } = parseCommandLine('cache', args, OPTIONS);
+    if (values.help) {
+      io.stdout(this.help());
+      return EXIT_CODES.ok;
+    }
+    const tokens = positiveIntegerOption('cache', 'tokens', values.tokens);
+    const config = await resolveRunConfig({ configFile: values.config, flags: { model_name: values.model, hook_point: values.hook }, sets: values.set });
+    const directory = values.out ?? config.activation_cache ?? defaultCacheDirectory(config);
+    const resources = new JobResources(io.env);
+    try {
+      const model = await resources.model(config);
+      const activations = activationModel(model, config);
+      checkActivationSize(activations, config);
+      const log = (message: string) => io.stderr(`${message}\n`);
+      const totalRows = tokens ?? config.num_tokens;
+      const result = await harvestToCache({
+        ...(await harvestSettings(activations, config, log)),
+        directory,
+        hookPoint: config.hook_point,
+        totalRows,
+        dtype: config.cache_dtype,
+        signal: io.signal,
+        onShard: (_, manifest) => log(`cache ${directory}: ${manifest.rows} / ${manifest.targetRows} rows (${manifest.shards.length} shards)`),
+      });
+      if (!result.complete && io.signal.aborted) {
+        throw new InterruptedError(`Interrupted: ${result.rows} rows in ${result.shards} shards are in ${result.directory}; run the same command again to continue.`);
+      }
+      io.stdout(`Activation cache: ${result.directory}\nRows: ${result.rows} of ${config.hook_point} (${result.shards} shards)${result.datasetExhausted ? ', the dataset ran out' : ''}\n` +
+        `Train from it with: --set activation_cache=${directory}\n`);
+    } finally {
+      await resources.dispose();
+    }
+    return EXIT_CODES.ok;
+  },
+};

@@ -1,0 +1,23 @@
+import type { SaeEvaluation } from '@nnd/train';
+
+const percent = (fraction: number) => `${(100 * fraction).toFixed(1)}%`;
+const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : String(value));
+
+/**
+ * The five lines a finished run prints: sparsity, reconstruction, the
+ * model's loss with the SAE spliced in, how much of the ablation gap that
+ * recovers, and the features that never fired.
+ */
+export function evaluationSummaryLines(evaluation: SaeEvaluation): string[] {
+  const original = evaluation['performance/original_loss'];
+  const reconstructed = evaluation['performance/reconstructed_loss'];
+  const dictionarySize = evaluation.feature_density_log10.length;
+  const dead = evaluation.feature_density_log10.filter((density) => density === null).length;
+  return [
+    `L0:                 ${fixed(evaluation.l0_norm, 2)} active features per token`,
+    `Explained variance: ${fixed(evaluation.explained_variance, 4)}`,
+    `CE degradation:     ${fixed(evaluation['performance/ce_degradation'], 4)} nats (model loss ${fixed(original, 4)}, with the SAE spliced in ${fixed(reconstructed, 4)})`,
+    `Recovery:           ${percent(evaluation['performance/recovery_from_zero'])} of the loss from zero-ablation, ${percent(evaluation['performance/recovery_from_mean'])} from mean-ablation`,
+    `Dead features:      ${dead} of ${dictionarySize} (${percent(dictionarySize === 0 ? 0 : dead / dictionarySize)}) never fired on ${evaluation.evaluated_tokens} tokens`,
+  ];
+}

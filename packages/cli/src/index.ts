@@ -1,0 +1,24 @@
+export { runCli, rootHelp, COMMANDS } from './run-cli.js';
+export type { Command } from './command.js';
+export type { CliIo } from './cli-io.js';
+export { EXIT_CODES, exitCodeFor } from './exit-codes.js';
+export { CliUsageError } from './cli-usage-error.js';
+export { InterruptedError } from './interrupted-error.js';
+export {
+  BACKENDS, CACHE_DTYPES, DEVICES, DTYPES, RUN_CONFIG_KEYS, SITES, defaultRunConfig, memberConfigs, parseRunConfig, runConfigSchema, saeTypes,
+} from './run-config.js';
+export type { MemberConfig, RunConfig, RunConfigInput } from './run-config.js';
+export { mergeConfigLayer, rawRunConfig, resolveRunConfig } from './config-input.js';
+export type { ConfigArguments } from './config-input.js';
+export { readConfigFile } from './config-file.js';
+export { parseSetOption } from './set-option.js';
+export { expandGrid, readSweep } from './sweep-grid.js';
+export type { Grid, SweepPoint } from './sweep-grid.js';
+export { createBackend } from './backend-choice.js';
+export { modelLocation, TINY_LM } from './model-source.js';
+export { runTrainingJob, EVALUATION_START_KEY, REPORT_FILE } from './training-job.js';
+export type { TrainedRun, TrainingJobOptions, TrainingJobResult } from './training-job.js';
+export { JobResources } from './job-resources.js';
+export { evaluationSummaryLines } from './evaluation-summary.js';
+export { locateCheckpoint } from './checkpoint-location.js';
+export type { CheckpointLocation } from './checkpoint-location.js';

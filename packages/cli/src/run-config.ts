@@ -1,0 +1,218 @@
+import { ConfigError } from '@nnd/core';
+import { runName } from '@nnd/logging';
+import { hookName, type LayerHookKind } from '@nnd/models';
+import { SAE_ARCHITECTURES, type SaeArchitecture } from '@nnd/sae';
+import { z } from 'zod';
+import { closestName } from './closest-name.js';
+
+/**
+ * TransformerLens' `site` names whose hook holds one vector per token, so an
+ * SAE can read it (`blocks.{layer}.hook_{site}`, or under `attn.`/`mlp.`).
+ */
+export const SITES = [
+  'resid_pre', 'resid_mid', 'resid_post', 'attn_out', 'mlp_out', 'ln1', 'ln2', 'q', 'k', 'v', 'rot_q', 'rot_k', 'z', 'pre', 'pre_linear', 'post',
+] as const satisfies readonly LayerHookKind[];
+export const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
+export const BACKENDS = ['onnx', 'tfjs'] as const;
+export const DTYPES = ['float32'] as const;
+export const CACHE_DTYPES = ['float32', 'float16'] as const;
+
+const oneOf = (values: readonly string[]) => `one of ${values.map((value) => `'${value}'`).join(', ')}`;
+const integer = (minimum: number, what = '') => {
+  const allowed = `an integer >= ${minimum}${what}`;
+  return z.number({ error: allowed }).int({ error: allowed }).min(minimum, { error: allowed });
+};
+const positive = () => z.number({ error: 'a number > 0' }).positive({ error: 'a number > 0' }).finite({ error: 'a number > 0' });
+const nonNegative = () => z.number({ error: 'a number >= 0' }).min(0, { error: 'a number >= 0' }).finite({ error: 'a number >= 0' });
+const unitInterval = () => z.number({ error: 'a number in [0, 1)' }).min(0, { error: 'a number in [0, 1)' }).lt(1, { error: 'a number in [0, 1)' });
+const choice = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: oneOf(values) });
+const text = () => z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-empty string' });
+const flag = () => z.boolean({ error: 'true or false' });
+const saeTypeAllowed = `${oneOf(SAE_ARCHITECTURES)}, or a list of them (trained together on one activation stream)`;
+const documentTokenLimitAllowed = "an integer >= 1, 'context' (the model's context length) or 'none' (whole documents)";
+/** Keys whose values take several forms: zod reports one form's complaint, so the message states them all. */
+const ALLOWED_FORMS: Readonly<Record<string, string>> = { sae_type: saeTypeAllowed, document_token_limit: documentTokenLimitAllowed };
+
+/**
+ * Every key of an nnd run, with the reference's defaults (`get_default_cfg`
+ * of bartbussmann/BatchTopK config.py, as its main.py sets them for the
+ * comparison runs). Keys past the reference's say where the run happens
+ * (`device`, `backend`, `run_dir`) and how the bundled pieces are used.
+ */
+export const runConfigSchema = z.strictObject({
+  seed: integer(0).default(49),
+  batch_size: integer(1).default(4096),
+  lr: positive().default(3e-4),
+  num_tokens: integer(1).default(1_000_000_000),
+  l1_coeff: nonNegative().default(0),
+  beta1: unitInterval().default(0.9),
+  beta2: unitInterval().default(0.99),
+  max_grad_norm: positive().default(100_000),
+  seq_len: integer(1).default(128),
+  dtype: choice(DTYPES).default('float32'),
+  /** A hub id (`gpt2`, `EleutherAI/pythia-70m`), a local directory, `tiny-lm` (the LM that ships with nnd), or TransformerLens' `gpt2-small`. */
+  model_name: text().default('gpt2-small'),
+  site: choice(SITES).default('resid_pre'),
+  layer: integer(0).default(8),
+  /** Derived from site and layer unless given; given, it sets them. */
+  hook_point: text().optional(),
+  act_size: integer(1, ' (the width of the hook)').default(768),
+  dict_size: integer(1).default(12288),
+  device: choice(DEVICES).default('cpu'),
+  backend: choice(BACKENDS).default('onnx'),
+  model_batch_size: integer(1).default(512),
+  num_batches_in_buffer: integer(1).default(10),
+  /** A bundled corpus (`sotu`, `moby-dick`), a local file or directory, or a Hugging Face dataset id. */
+  dataset_path: text().default('Skylion007/openwebtext'),
+  wandb_project: text().default('sparse_autoencoders'),
+  wandb_entity: text().optional(),
+  /** Upload to W&B; left out, on when WANDB_API_KEY is set (WANDB_MODE=disabled turns it off). */
+  wandb: flag().optional(),
+  input_unit_norm: flag().default(true),
+  perf_log_freq: integer(1).default(1000),
+  sae_type: z.union([choice(SAE_ARCHITECTURES), z.array(choice(SAE_ARCHITECTURES)).min(1)], { error: saeTypeAllowed }).default('topk'),
+  checkpoint_freq: integer(1).default(10_000),
+  n_batches_to_dead: integer(0).default(5),
+  top_k: integer(1, ' and <= dict_size').default(32),
+  top_k_aux: integer(1).default(512),
+  aux_penalty: nonNegative().default(1 / 32),
+  bandwidth: positive().default(0.001),
+  /** The run's name; derived as the reference derives it unless given. */
+  name: text().optional(),
+  /** Where run directories go: `{run_dir}/{name}/`. */
+  run_dir: text().default('runs/'),
+  /** Metrics reach the logger every this many steps. */
+  log_freq: integer(1).default(1),
+  /** Tokens the final evaluation reads (reconstruction, sparsity, feature density, the model's loss with the SAE spliced in). */
+  eval_tokens: integer(1).default(65_536),
+  /** An activation cache written by `nnd cache`: training reads it instead of running the model. */
+  activation_cache: text().nullable().default(null),
+  cache_dtype: choice(CACHE_DTYPES).default('float32'),
+  /** Tokens kept per document, BOS included: 'context' truncates at the model's context as the reference does, 'none' keeps whole documents. */
+  document_token_limit: z.union([integer(1), z.enum(['context', 'none'])], { error: documentTokenLimitAllowed }).default('context'),
+  /** Carry tokens past a full model batch into the next one; the reference drops them and starts the next batch at the next document. */
+  keep_remainder: flag().default(false),
+  /** Drop BOS/EOS positions, whose norms are outliers, from the activations (the reference keeps them). */
+  exclude_special_tokens: flag().default(false),
+  /** Start the dataset again when it runs out. */
+  repeat_dataset: flag().default(true),
+});
+
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+type ParsedRunConfig = z.output<typeof runConfigSchema>;
+
+/** A validated run config with `hook_point` and `name` filled in. */
+export type RunConfig = Omit<ParsedRunConfig, 'hook_point' | 'name'> & {
+  readonly hook_point: string;
+  readonly name: string;
+};
+
+/** One SAE of a run: the config with a single `sae_type` (what each run directory records). */
+export type MemberConfig = Omit<RunConfig, 'sae_type'> & { readonly sae_type: SaeArchitecture };
+
+export const RUN_CONFIG_KEYS: readonly string[] = Object.keys(runConfigSchema.shape);
+
+/** The reference's defaults, derived keys included. */
+export function defaultRunConfig(): RunConfig {
+  return parseRunConfig({});
+}
+
+/**
+ * Validates a raw config (from files, flags and `--set`), fills in defaults
+ * and derives `hook_point` (`blocks.{layer}.hook_{site}`, as TransformerLens'
+ * `get_act_name`) and `name`. Every problem is named in one ConfigError with
+ * the key, the value and what is allowed.
+ */
+export function parseRunConfig(input: unknown): RunConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ConfigError(`Invalid config: expected a mapping of keys to values, got ${describeValue(input)}.`);
+  }
+  const raw = input as Record<string, unknown>;
+  const result = runConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((key) => {
+          const suggestion = closestName(key, RUN_CONFIG_KEYS);
+          return `unknown key '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`;
+        }).join('; ');
+      }
+      const key = issue.path.map(String).join('.') || '(config)';
+      const value = valueAt(raw, issue.path);
+      const allowed = ALLOWED_FORMS[String(issue.path[0])] ?? issue.message;
+      return `'${key}' is ${describeValue(value)}; allowed: ${allowed}`;
+    });
+    const unknown = result.error.issues.some((issue) => issue.code === 'unrecognized_keys');
+    throw new ConfigError(`Invalid config: ${problems.join('; ')}.${unknown ? ` Known keys: ${RUN_CONFIG_KEYS.join(', ')}.` : ''}`);
+  }
+  const parsed = result.data;
+  const hook = resolveHook(parsed, raw);
+  const types = saeTypes(parsed);
+  if (new Set(types).size !== types.length) {
+    throw new ConfigError(`Invalid config: 'sae_type' is ${describeValue(parsed.sae_type)}; allowed: each type at most once (one SAE per type on a stream).`);
+  }
+  if (types.some((type) => type === 'topk' || type === 'batchtopk') && parsed.top_k > parsed.dict_size) {
+    throw new ConfigError(`Invalid config: 'top_k' is ${parsed.top_k}; allowed: an integer >= 1 and <= dict_size (${parsed.dict_size}).`);
+  }
+  if (parsed.num_tokens < parsed.batch_size) {
+    throw new ConfigError(`Invalid config: 'num_tokens' is ${parsed.num_tokens}; allowed: at least batch_size (${parsed.batch_size}), so that one step runs.`);
+  }
+  const config = { ...parsed, ...hook, name: '' };
+  return { ...config, name: parsed.name ?? runName({ ...config, sae_type: types.join('+') }) };
+}
+
+/** The SAE types a run trains, in order. */
+export function saeTypes(config: Pick<ParsedRunConfig, 'sae_type'>): SaeArchitecture[] {
+  return typeof config.sae_type === 'string' ? [config.sae_type] : [...config.sae_type];
+}
+
+/**
+ * The config of each SAE of the run, each named as the reference names a
+ * run (`{model_name}_{hook_point}_{dict_size}_{sae_type}_{top_k}_{lr}`).
+ * A single SAE keeps the run's name (which may have been given).
+ */
+export function memberConfigs(config: RunConfig): MemberConfig[] {
+  const types = saeTypes(config);
+  if (types.length === 1) return [{ ...config, sae_type: types[0] }];
+  return types.map((type) => {
+    const member = { ...config, sae_type: type };
+    return { ...member, name: runName(member) };
+  });
+}
+
+/** `hook_point` from site and layer, or site and layer from a given `hook_point`. */
+function resolveHook(parsed: ParsedRunConfig, raw: Record<string, unknown>): { hook_point: string; site: ParsedRunConfig['site']; layer: number } {
+  if (parsed.hook_point === undefined) return { hook_point: hookName(parsed.site, parsed.layer), site: parsed.site, layer: parsed.layer };
+  const layerMatch = /^blocks\.(\d+)\./.exec(parsed.hook_point);
+  const site = layerMatch ? SITES.find((candidate) => hookName(candidate, Number(layerMatch[1])) === parsed.hook_point) : undefined;
+  if (!layerMatch || site === undefined) {
+    throw new ConfigError(
+      `Invalid config: 'hook_point' is ${describeValue(parsed.hook_point)}; allowed: a per-token hook of a block, 'blocks.{layer}.hook_{site}' as TransformerLens names it ` +
+        `(e.g. 'blocks.8.hook_resid_pre', 'blocks.2.mlp.hook_post'), with site ${oneOf(SITES)}.`,
+    );
+  }
+  const layer = Number(layerMatch[1]);
+  for (const [key, derived] of [['layer', layer], ['site', site]] as const) {
+    if (raw[key] !== undefined && raw[key] !== derived) {
+      throw new ConfigError(`Invalid config: 'hook_point' is '${parsed.hook_point}' but '${key}' is ${describeValue(raw[key])}; give one of them, or values that agree (${key} ${describeValue(derived)}).`);
+    }
+  }
+  return { hook_point: parsed.hook_point, site, layer };
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return value;
+}
+
+/** A value as the user wrote it: numbers plain, strings quoted, everything else as JSON. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (typeof value === 'number') return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,192 @@
+import { DATASET_START, type DatasetPosition } from '@nnd/activations';
+import { createConsoleSink, createLogger, runDirectoryFor, type RunLogger } from '@nnd/logging';
+import { loadRuns, writeReport } from '@nnd/results';
+import { createSae } from '@nnd/sae';
+import {
+  createPerformanceEvaluator, trainSae, trainSaeGroup, type GroupTrainResult, type SaeEvaluation, type SaeSnapshot,
+} from '@nnd/train';
+import { join, relative } from 'node:path';
+import { activationModel, checkActivationSize, harvestSettings, openActivationSource } from './activation-stream.js';
+import type { CliIo } from './cli-io.js';
+import { evaluationBatches, evaluationRows, heldOutStart } from './evaluation-batches.js';
+import { groupLogger } from './group-logger.js';
+import { InterruptedError } from './interrupted-error.js';
+import { setAsidePreviousRun } from './previous-run.js';
+import { JobResources } from './job-resources.js';
+import { saeConfigOf, trainConfigOf } from './member-configs.js';
+import { memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
+
+/** The report a training job writes into the first run directory. */
+export const REPORT_FILE = 'report.html';
+
+/** The summary key recording where the final evaluation's tokens began, so `nnd eval` evaluates the same held-out tokens. */
+export const EVALUATION_START_KEY = 'evaluation_start';
+
+export interface TrainingJobOptions {
+  /**
+   * A checkpoint (`step_N`) or a checkpoint directory to continue from; the
+   * run directories are then continued. Without it, run directories of the
+   * same names are moved aside first.
+   */
+  resumeFrom?: string;
+  /** Shared with other jobs of the same command (a sweep loads its model once); disposed by the caller. */
+  resources?: JobResources;
+  /** Write the HTML report (default true; a sweep writes one report at the end instead). */
+  report?: boolean;
+}
+
+export interface TrainedRun {
+  readonly name: string;
+  readonly runDirectory: string;
+  readonly config: MemberConfig;
+  /** The trainer's last checkpoint (the SAE's SAELens folder is this, or its `sae_{index}` for a group). */
+  readonly checkpoint: string | undefined;
+  readonly evaluation: SaeEvaluation;
+}
+
+export interface TrainingJobResult {
+  readonly runs: readonly TrainedRun[];
+  /** The HTML report, when one was written. */
+  readonly report: string | undefined;
+}
+
+/**
+ * The main job: trains the run's SAEs (several `sae_type`s share one
+ * activation stream) with a progress bar, logs the reference's performance
+ * metrics every `perf_log_freq` steps, evaluates each SAE on held-out tokens
+ * at the end, and writes one run directory per SAE plus an HTML report.
+ * A Ctrl-C (io.signal) checkpoints, closes the run directories and throws
+ * InterruptedError.
+ */
+export async function runTrainingJob(config: RunConfig, io: CliIo, options: TrainingJobOptions = {}): Promise<TrainingJobResult> {
+  const log = (message: string) => io.stderr(`${message}\n`);
+  const ownResources = options.resources === undefined;
+  const resources = options.resources ?? new JobResources(io.env);
+  try {
+    log(`Loading ${config.model_name} on ${config.backend}/${config.device} ...`);
+    const model = await resources.model(config);
+    const activations = activationModel(model, config);
+    checkActivationSize(activations, config);
+    const members = memberConfigs(config);
+    const grouped = members.length > 1;
+    const saes = members.map((member) => createSae(saeConfigOf(member)));
+    const settings = await harvestSettings(activations, config, log);
+    const source = await openActivationSource(activations, config, log);
+    throwIfInterrupted(io);
+
+    const runDirectories = members.map((member) => runDirectoryFor(config.run_dir, member.name));
+    const checkpointDirectory = join(runDirectories[0], 'checkpoints');
+    if (options.resumeFrom === undefined) {
+      for (const directory of runDirectories) {
+        const aside = await setAsidePreviousRun(directory);
+        if (aside !== undefined) log(`${directory} held an earlier run; it was moved to ${aside}.`);
+      }
+    }
+    const wandb = config.wandb ?? Boolean(io.env.WANDB_API_KEY);
+    const loggers: RunLogger[] = members.map((member) => createLogger({ runsDirectory: config.run_dir, name: member.name, console: false, env: io.env }));
+    // One progress bar for the run, fed the training metrics only (of the first SAE of a group), and closed before evaluation prints.
+    const progress = createConsoleSink({ stream: io.progress });
+    const totalSteps = Math.floor(config.num_tokens / config.batch_size);
+    for (const [index, logger] of loggers.entries()) {
+      // Where this SAE's checkpoints are, so `nnd eval <run dir>` finds them from any member of a group.
+      await logger.init({ ...members[index], wandb, checkpoint_dir: relative(runDirectories[index], checkpointDirectory) || '.', checkpoint_member: grouped ? index : null }, { totalSteps });
+    }
+    await progress.init(members[0], { totalSteps });
+    const trainerLogger = groupLogger(loggers, grouped, progress);
+    const performanceLogger = groupLogger(loggers, grouped);
+
+    // The reference evaluates batch_size // seq_len sequences every perf_log_freq steps; a fixed set, so the curve's points compare.
+    const rows = evaluationRows(model, config);
+    const performanceBatches = await evaluationBatches(settings, Math.max(config.batch_size, config.seq_len), rows, DATASET_START);
+    let logPerformance = true;
+    let finalEvaluations: readonly SaeEvaluation[] = [];
+    let useFinalBatches = false;
+    let finalBatches: Awaited<ReturnType<typeof evaluationBatches>> = [];
+    const evaluator = createPerformanceEvaluator({
+      model,
+      hookPoint: config.hook_point,
+      backend: model.backend,
+      tokenBatches: () => (useFinalBatches ? finalBatches : performanceBatches),
+      logger: { log: (metrics, step) => (logPerformance ? performanceLogger.log(metrics, step) : undefined) },
+      grouped,
+      excludeBos: config.exclude_special_tokens,
+      onEvaluation: (_, evaluations) => {
+        finalEvaluations = evaluations;
+      },
+    });
+
+    let result: GroupTrainResult;
+    let evaluationStart: DatasetPosition = DATASET_START;
+    try {
+      const trainOptions = {
+        backend: model.backend,
+        logger: trainerLogger,
+        onEvaluate: evaluator,
+        checkpointDir: checkpointDirectory,
+        resumeFrom: options.resumeFrom,
+        signal: io.signal,
+        handleSigint: false,
+      };
+      const trainConfigs = members.map(trainConfigOf);
+      if (grouped) {
+        result = await trainSaeGroup(saes, source, trainConfigs, trainOptions);
+      } else {
+        const single = await trainSae(saes[0], source, trainConfigs[0], trainOptions);
+        result = { ...single, saes: [{ index: 0, decomposition: saes[0], params: single.params, state: single.state }] };
+      }
+      await progress.finish();
+
+      if (result.status === 'interrupted') {
+        await Promise.all(loggers.map((logger) => logger.finish({ status: 'interrupted', steps: result.step, checkpoint: result.checkpoint ?? null })));
+        throw new InterruptedError(
+          `Interrupted after ${result.step} steps; ${result.checkpoint ? `checkpoint written to ${result.checkpoint}` : 'no checkpoint was written'}. ` +
+            `Run directory: ${runDirectories[0]}.${result.checkpoint ? ` Continue with the same command plus --resume ${result.checkpoint}.` : ''}`,
+        );
+      }
+
+      log(`Evaluating on ${config.eval_tokens} held-out tokens ...`);
+      evaluationStart = await heldOutStart(source, settings, config);
+      finalBatches = await evaluationBatches(settings, config.eval_tokens, rows, evaluationStart);
+      useFinalBatches = true;
+      logPerformance = false;
+      await evaluator(result.step, result.saes as SaeSnapshot[]);
+    } catch (error) {
+      // A run that failed still closes its run directories, so they say so (an interrupted one already did).
+      if (!(error instanceof InterruptedError)) {
+        const message = error instanceof Error ? error.message : String(error);
+        await Promise.allSettled(loggers.map((logger) => logger.finish({ status: 'failed', error: message })));
+      }
+      throw error;
+    } finally {
+      // Idempotent: a failed run must still give the terminal its cursor back.
+      await progress.finish();
+      await evaluator.dispose();
+    }
+
+    const runs: TrainedRun[] = members.map((member, index) => ({
+      name: member.name,
+      runDirectory: runDirectories[index],
+      config: member,
+      checkpoint: result.checkpoint === undefined ? undefined : grouped ? join(result.checkpoint, `sae_${index}`) : result.checkpoint,
+      evaluation: finalEvaluations[index],
+    }));
+    for (const [index, logger] of loggers.entries()) {
+      const run = runs[index];
+      if (run.checkpoint !== undefined) logger.artifact(`checkpoint_${result.step}`, [run.checkpoint], { step: result.step });
+      await logger.finish({ ...run.evaluation, status: 'completed', steps: result.step, checkpoint: run.checkpoint ?? null, [EVALUATION_START_KEY]: evaluationStart });
+    }
+
+    let report: string | undefined;
+    if (options.report ?? true) {
+      const records = await loadRuns(runDirectories.map((directory) => ({ type: 'directory' as const, directory })));
+      report = await writeReport(records, join(runDirectories[0], REPORT_FILE), { title: `nnd: ${config.name}`, k: config.top_k, dictionarySize: config.dict_size });
+    }
+    return { runs, report };
+  } finally {
+    if (ownResources) await resources.dispose();
+  }
+}
+
+function throwIfInterrupted(io: CliIo): void {
+  if (io.signal.aborted) throw new InterruptedError('Interrupted before training started; nothing was written.');
+}

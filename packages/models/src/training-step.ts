@@ -1,0 +1,70 @@
+import {
+  Graph, add, div, grad, minimum, mul, reduceSumSquare, sqrt, sub,
+  type Tensor,
+} from '@nnd/core';
+import { buildTransformerGraph } from './transformer-graph.js';
+import type { TransformerConfig } from './transformer-config.js';
+
+export interface AdamSettings {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** Global gradient-norm clip (PyTorch's clip_grad_norm_); Infinity disables it. */
+  clipNorm: number;
+}
+
+export const DEFAULT_ADAM: AdamSettings = { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, clipNorm: 1 };
+
+/** Graph-input and output names of a training step, derived from parameter names. */
+export const trainingNames = {
+  firstMoment: (name: string) => `adam.m.${name}`,
+  secondMoment: (name: string) => `adam.v.${name}`,
+  next: (name: string) => `next.${name}`,
+  /** lr / (1 - beta1^t): the bias-corrected step size, fed per step so the schedule needs no recompilation. */
+  stepSize: 'adam.step_size',
+  /** 1 / sqrt(1 - beta2^t): the second moment's bias correction. */
+  secondMomentScale: 'adam.second_moment_scale',
+};
+
+export interface TrainingStep {
+  graph: Graph;
+  /** Parameter names in a fixed order. */
+  parameterNames: string[];
+  /** Program outputs: loss, gradient_norm, then next parameters and moments under trainingNames.next(...). */
+  outputs: Record<string, Tensor>;
+}
+
+/**
+ * One Adam step of next-token training as one graph: forward loss, reverse
+ * -mode gradients of every parameter, global-norm clipping and the Adam
+ * update, so a step is a single program run whose outputs (new parameters
+ * and moments) are fed to the next run without leaving the backend.
+ */
+export function buildTrainingStep(config: TransformerConfig, settings: AdamSettings = DEFAULT_ADAM): TrainingStep {
+  const graph = new Graph();
+  const tokens = graph.input('tokens', ['batch', 'seq'], 'int64');
+  const forward = buildTransformerGraph(graph, tokens, config, { returnType: 'loss' });
+  const loss = forward.loss!;
+  const parameterNames = [...forward.parameters.keys()].sort();
+  const parameters = parameterNames.map((name) => forward.parameters.get(name)!);
+  const gradients = grad(loss, parameters);
+  const squaredNorm = gradients.map((gradient) => reduceSumSquare(gradient)).reduce((total, term) => add(total, term));
+  const gradientNorm = sqrt(squaredNorm);
+  const clipScale = Number.isFinite(settings.clipNorm) ? minimum(div(settings.clipNorm, add(gradientNorm, 1e-6)), 1) : undefined;
+  const stepSize = graph.input(trainingNames.stepSize, []);
+  const secondMomentScale = graph.input(trainingNames.secondMomentScale, []);
+  const outputs: Record<string, Tensor> = { loss, gradient_norm: gradientNorm };
+  parameterNames.forEach((name, index) => {
+    const parameter = parameters[index];
+    const gradient = clipScale ? mul(gradients[index], clipScale) : gradients[index];
+    const firstMoment = graph.input(trainingNames.firstMoment(name), parameter.shape);
+    const secondMoment = graph.input(trainingNames.secondMoment(name), parameter.shape);
+    const nextFirst = add(mul(firstMoment, settings.beta1), mul(gradient, 1 - settings.beta1));
+    const nextSecond = add(mul(secondMoment, settings.beta2), mul(mul(gradient, gradient), 1 - settings.beta2));
+    const update = div(nextFirst, add(mul(sqrt(nextSecond), secondMomentScale), settings.epsilon));
+    outputs[trainingNames.next(name)] = sub(parameter, mul(update, stepSize));
+    outputs[trainingNames.next(trainingNames.firstMoment(name))] = nextFirst;
+    outputs[trainingNames.next(trainingNames.secondMoment(name))] = nextSecond;
+  });
+  return { graph, parameterNames, outputs };
+}

@@ -1,0 +1,106 @@
+import { hostTensor, readSafetensors, Rng } from '@nnd/core';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  findLatestCheckpoint, readCheckpoint, removeIncompleteCheckpoints, writeCheckpoint, type TrainerCheckpoint,
+} from './checkpoint.js';
+import { CheckpointError } from './checkpoint-error.js';
+import { parseTrainConfig } from './train-config.js';
+
+let directory: string;
+beforeEach(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'nnd-checkpoint-'));
+});
+afterEach(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+function sampleCheckpoint(step: number, grouped = false, fill = step): TrainerCheckpoint {
+  const member = {
+    architecture: 'topk',
+    config: { act_size: 3, dict_size: 2, k: 1 },
+    trainConfig: parseTrainConfig({ batch_size: 8, num_tokens: 800 }),
+    rngState: new Rng(1).state(),
+    params: { W_enc: hostTensor('float32', [3, 2], new Float32Array(6).fill(fill)), b_dec: hostTensor('float32', [3], [1, 2, 3]) },
+    firstMoments: { W_enc: hostTensor('float32', [3, 2], new Float32Array(6).fill(0.5)), b_dec: hostTensor('float32', [3], [0, 0, 1]) },
+    secondMoments: { W_enc: hostTensor('float32', [3, 2], new Float32Array(6).fill(0.25)), b_dec: hostTensor('float32', [3], [0, 1, 0]) },
+    state: { num_batches_not_active: hostTensor('float32', [2], [4, 0]), seen: hostTensor('int64', [], [7n]) },
+  };
+  return { step, batchesConsumed: step, grouped, members: grouped ? [member, { ...member, architecture: 'vanilla' }] : [member] };
+}
+
+describe('writeCheckpoint', () => {
+  it('writes a complete SAELens directory plus the trainer state, and reads it back', async () => {
+    const path = await writeCheckpoint(directory, sampleCheckpoint(12));
+    expect(path).toBe(join(directory, 'step_12'));
+    expect((await readdir(directory))).toEqual(['step_12']);
+    expect((await readdir(path)).sort()).toEqual(['cfg.json', 'sae_weights.safetensors', 'trainer_state.json', 'trainer_state.safetensors']);
+    expect(JSON.parse(await readFile(join(path, 'cfg.json'), 'utf8'))).toEqual({ act_size: 3, dict_size: 2, k: 1, architecture: 'topk' });
+    const weights = readSafetensors(await readFile(join(path, 'sae_weights.safetensors')));
+    expect([...weights.tensors.keys()].sort()).toEqual(['W_enc', 'b_dec']);
+    expect(weights.tensors.get('W_enc')!.shape).toEqual([3, 2]);
+
+    const read = await readCheckpoint(path);
+    const original = sampleCheckpoint(12);
+    expect(read.step).toBe(12);
+    expect(read.batchesConsumed).toBe(12);
+    expect(read.members[0].rngState).toEqual(original.members[0].rngState);
+    expect(read.members[0].trainConfig).toEqual(original.members[0].trainConfig);
+    expect(Array.from(read.members[0].params.b_dec.data as Float32Array)).toEqual([1, 2, 3]);
+    expect(Array.from(read.members[0].secondMoments.b_dec.data as Float32Array)).toEqual([0, 1, 0]);
+    expect(read.members[0].state.seen).toEqual(hostTensor('int64', [], [7n]));
+  });
+
+  it('puts each member of a group in its own SAELens directory', async () => {
+    const path = await writeCheckpoint(directory, sampleCheckpoint(5, true));
+    expect((await readdir(path)).sort()).toEqual(['sae_0', 'sae_1', 'trainer_state.json', 'trainer_state.safetensors']);
+    expect(JSON.parse(await readFile(join(path, 'sae_1', 'cfg.json'), 'utf8')).architecture).toBe('vanilla');
+    const read = await readCheckpoint(path);
+    expect(read.members.map((member) => member.architecture)).toEqual(['topk', 'vanilla']);
+  });
+
+  it('leaves no step directory and no temporary files when a write fails halfway', async () => {
+    await writeCheckpoint(directory, sampleCheckpoint(3));
+    const broken = sampleCheckpoint(6);
+    // The moments are written after cfg.json and the weights; a bad tensor there fails mid-checkpoint.
+    (broken.members[0].firstMoments as Record<string, unknown>).W_enc = { dtype: 'float32', shape: [3, 2], data: new Float32Array(5) };
+    await expect(writeCheckpoint(directory, broken)).rejects.toThrow(CheckpointError);
+    expect(await readdir(directory)).toEqual(['step_3']);
+    expect(await findLatestCheckpoint(directory)).toBe(join(directory, 'step_3'));
+  });
+
+  it('replaces a checkpoint of the same step as a whole', async () => {
+    await writeCheckpoint(directory, sampleCheckpoint(4, false, 1));
+    await writeCheckpoint(directory, sampleCheckpoint(4, false, 2));
+    expect(await readdir(directory)).toEqual(['step_4']);
+    expect(Array.from((await readCheckpoint(join(directory, 'step_4'))).members[0].params.W_enc.data as Float32Array)).toEqual([2, 2, 2, 2, 2, 2]);
+  });
+});
+
+describe('findLatestCheckpoint', () => {
+  it('skips what a crashed writer leaves: temporary directories and step directories without trainer_state.json', async () => {
+    await writeCheckpoint(directory, sampleCheckpoint(2));
+    await writeCheckpoint(directory, sampleCheckpoint(10));
+    await mkdir(join(directory, '.step_20.tmp-abcdef'));
+    await writeFile(join(directory, '.step_20.tmp-abcdef', 'sae_weights.safetensors'), 'partial');
+    await mkdir(join(directory, 'step_30'));
+    expect(await findLatestCheckpoint(directory)).toBe(join(directory, 'step_10'));
+    await removeIncompleteCheckpoints(directory);
+    expect((await readdir(directory)).sort()).toEqual(['step_10', 'step_2', 'step_30']);
+  });
+
+  it('returns undefined for a missing or empty directory', async () => {
+    expect(await findLatestCheckpoint(join(directory, 'missing'))).toBeUndefined();
+    expect(await findLatestCheckpoint(directory)).toBeUndefined();
+  });
+});
+
+describe('readCheckpoint', () => {
+  it('names the problem when the directory is not a checkpoint', async () => {
+    await expect(readCheckpoint(directory)).rejects.toThrow(/trainer_state.json is missing or not JSON/);
+    await writeFile(join(directory, 'trainer_state.json'), JSON.stringify({ format: 'other', version: 1 }));
+    await expect(readCheckpoint(directory)).rejects.toThrow(/has format "other" version 1; this trainer reads 'nnd-trainer-state' version 1/);
+  });
+});

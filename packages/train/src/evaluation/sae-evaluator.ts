@@ -1,0 +1,191 @@
+import {
+  ConfigError, ShapeError,
+  type Backend, type Decomposition, type DeviceTensor, type Feed, type HostTensor, type Program,
+} from '@nnd/core';
+import { planForward, toTokenTensor, TOKENS_INPUT, type HookedTransformer, type TokenInput } from '@nnd/models';
+import { specOf } from '../training-step.js';
+import { buildEvaluationGraph, EVALUATION_OUTPUTS, memberInputName, type EvaluatedDecomposition, type ReconstructionMode } from './evaluation-graph.js';
+import { lossRecovery } from './loss-recovery.js';
+import { ReconstructionTotals } from './reconstruction-totals.js';
+import { saeEvaluation, type SaeEvaluation } from './sae-evaluation.js';
+
+/** Held-out token batches, each [batch, seq] (int64 host tensors, or anything `toTokenTensor` takes); batches may differ in shape. */
+export type TokenBatches = Iterable<TokenInput> | AsyncIterable<TokenInput>;
+
+/** A decomposition with its trained tensors in host memory (a trainer's SaeSnapshot fits). */
+export interface DecompositionTensors {
+  readonly decomposition: Decomposition;
+  readonly params: Readonly<Record<string, HostTensor>>;
+  readonly state: Readonly<Record<string, HostTensor>>;
+}
+
+export interface SaeEvaluatorOptions {
+  readonly model: HookedTransformer;
+  /** The hook the decompositions were trained on, e.g. `blocks.6.hook_resid_pre`. */
+  readonly hookPoint: string;
+  /** The backend the model runs on: its weights are this backend's tensors. */
+  readonly backend: Backend;
+  /**
+   * Leave positions holding BOS out of the activation metrics (explained
+   * variance, normalised MSE, L0, densities); the losses always cover every
+   * position. Default false: the reference evaluates every position, BOS
+   * included, although BOS activations have outlier norms.
+   */
+  readonly excludeBos?: boolean;
+  /** Default 'forward', as the reference (see ReconstructionMode). */
+  readonly reconstruction?: ReconstructionMode;
+}
+
+const RECONSTRUCTION_MODES: readonly ReconstructionMode[] = ['forward', 'infer'];
+
+/**
+ * Evaluates decompositions of one hook on token batches with one compiled
+ * program per batch (see buildEvaluationGraph): original, reconstructed,
+ * zero- and mean-ablated losses and the reconstruction sums, all from one
+ * run. Programs are kept between calls, so evaluating every few thousand
+ * training steps compiles once.
+ */
+export class SaeEvaluator {
+  readonly model: HookedTransformer;
+  readonly hookPoint: string;
+  private readonly backend: Backend;
+  private readonly reconstruction: ReconstructionMode;
+  private readonly excludedTokenId: number | undefined;
+  private readonly programs = new Map<string, Promise<Program>>();
+  private readonly decompositionIds = new WeakMap<Decomposition, number>();
+  private nextDecompositionId = 0;
+
+  constructor(options: SaeEvaluatorOptions) {
+    const { model, hookPoint, backend, reconstruction = 'forward', excludeBos = false } = options;
+    if (backend !== model.backend) {
+      throw new ConfigError(`evaluation: the backend passed is not the model's (${model.backend.name}); the model's weights live on its own backend, so pass model.backend or load the model with this backend.`);
+    }
+    if (!RECONSTRUCTION_MODES.includes(reconstruction)) {
+      throw new ConfigError(`evaluation: reconstruction '${String(reconstruction)}' is not one of ${RECONSTRUCTION_MODES.map((mode) => `'${mode}'`).join(', ')}.`);
+    }
+    // Checks the hook name now (with suggestions for a typo) rather than at the first evaluation.
+    planForward(model.config, { outputs: [hookPoint], returnType: 'none' }, new Set(model.hookNames));
+    let excludedTokenId: number | undefined;
+    if (excludeBos) {
+      excludedTokenId = model.tokenizer?.bosTokenId ?? model.config.bosTokenId;
+      if (excludedTokenId === undefined) {
+        throw new ConfigError('evaluation: excludeBos is set, but neither the model config nor its tokenizer names a BOS token id; pass excludeBos: false.');
+      }
+    }
+    this.model = model;
+    this.hookPoint = hookPoint;
+    this.backend = backend;
+    this.reconstruction = reconstruction;
+    this.excludedTokenId = excludedTokenId;
+  }
+
+  /** One result per decomposition, in order; all are evaluated on the same batches in the same runs. */
+  async evaluate(members: readonly DecompositionTensors[], tokenBatches: TokenBatches): Promise<SaeEvaluation[]> {
+    const program = await this.program(members.map(({ decomposition, params, state }) => ({
+      decomposition,
+      params: mapValues(params, specOf),
+      state: mapValues(state, specOf),
+    })));
+    const { config } = this.model;
+    const modelFeeds = await this.model.parameterFeeds(program.inputNames);
+    const memberFeeds: Record<string, DeviceTensor> = {};
+    const lossSums = { original: 0, zeroAblation: 0, meanAblation: 0, reconstructed: members.map(() => 0) };
+    const totals = members.map(() => new ReconstructionTotals());
+    let predictedTokens = 0;
+    let batches = 0;
+    try {
+      for (const [index, { params, state }] of members.entries()) {
+        for (const [name, tensor] of Object.entries(params)) memberFeeds[memberInputName(index, 'param', name)] = await this.backend.upload(tensor);
+        for (const [name, tensor] of Object.entries(state)) memberFeeds[memberInputName(index, 'state', name)] = await this.backend.upload(tensor);
+      }
+      for await (const input of tokenBatches) {
+        const tokens = toTokenTensor(input, config.vocabSize);
+        const [rows, length] = tokens.shape;
+        if (length < 2 || length > config.contextLength) {
+          throw new ShapeError(`evaluation: batch ${batches} has sequences of ${length} tokens; the loss needs at least 2 and the model takes at most ${config.contextLength}.`);
+        }
+        const feeds: Record<string, Feed> = { ...modelFeeds, ...memberFeeds, [TOKENS_INPUT]: tokens };
+        const outputs = await program.run(feeds);
+        const host: Record<string, HostTensor> = {};
+        for (const [name, tensor] of Object.entries(outputs)) {
+          host[name] = await tensor.toHost();
+          tensor.dispose();
+        }
+        const scalar = (name: string) => Number(host[name].data[0]);
+        // Each batch's loss is a mean over its predictions; weighting by them makes the total a mean over all.
+        const predictions = rows * (length - 1);
+        predictedTokens += predictions;
+        lossSums.original += scalar(EVALUATION_OUTPUTS.originalLoss) * predictions;
+        lossSums.zeroAblation += scalar(EVALUATION_OUTPUTS.zeroAblationLoss) * predictions;
+        lossSums.meanAblation += scalar(EVALUATION_OUTPUTS.meanAblationLoss) * predictions;
+        for (const [index, memberTotals] of totals.entries()) {
+          lossSums.reconstructed[index] += scalar(EVALUATION_OUTPUTS.reconstructedLoss(index)) * predictions;
+          memberTotals.add({
+            count: scalar(EVALUATION_OUTPUTS.count),
+            sum: host[EVALUATION_OUTPUTS.sum].data as Float32Array,
+            centeredSquareSum: scalar(EVALUATION_OUTPUTS.centeredSquareSum),
+            squareSum: scalar(EVALUATION_OUTPUTS.squareSum),
+            squaredErrorSum: scalar(EVALUATION_OUTPUTS.squaredErrorSum(index)),
+            firingCounts: host[EVALUATION_OUTPUTS.firingCounts(index)].data as Float32Array,
+          });
+        }
+        batches++;
+      }
+    } finally {
+      for (const tensor of Object.values(memberFeeds)) tensor.dispose();
+    }
+    if (batches === 0) {
+      throw new ConfigError('evaluation: tokenBatches yielded no batches. An iterator is used up after one evaluation; pass an array, or a function that returns fresh batches each time.');
+    }
+    return totals.map((memberTotals, index) => {
+      const reconstruction = memberTotals.metrics();
+      if (reconstruction.evaluatedTokens === 0) {
+        throw new ConfigError(`evaluation: every position of the ${batches} batches holds BOS (token ${this.excludedTokenId}), so excludeBos left nothing to measure; evaluate longer sequences.`);
+      }
+      const losses = {
+        original: lossSums.original / predictedTokens,
+        reconstructed: lossSums.reconstructed[index] / predictedTokens,
+        zeroAblation: lossSums.zeroAblation / predictedTokens,
+        meanAblation: lossSums.meanAblation / predictedTokens,
+      };
+      return saeEvaluation(losses, lossRecovery(losses), reconstruction, batches);
+    });
+  }
+
+  /** Releases the compiled programs (the model's weights stay, they are the model's). */
+  async dispose(): Promise<void> {
+    const programs = [...this.programs.values()];
+    this.programs.clear();
+    await Promise.all(programs.map(async (program) => (await program.catch(() => undefined))?.dispose()));
+  }
+
+  /** The program for these decompositions and tensor shapes; decompositions are told apart by identity, since configs need not serialise. */
+  private program(members: readonly EvaluatedDecomposition[]): Promise<Program> {
+    const key = JSON.stringify(members.map(({ decomposition, params, state }) => [this.decompositionId(decomposition), params, state]));
+    let program = this.programs.get(key);
+    if (!program) {
+      program = (async () => {
+        const { graph, outputs } = buildEvaluationGraph({
+          model: this.model, hookPoint: this.hookPoint, members, reconstruction: this.reconstruction, excludedTokenId: this.excludedTokenId,
+        });
+        return this.backend.compile(graph, { outputs, hostOutputs: Object.keys(outputs) });
+      })();
+      this.programs.set(key, program);
+      program.catch(() => this.programs.delete(key));
+    }
+    return program;
+  }
+
+  private decompositionId(decomposition: Decomposition): number {
+    let id = this.decompositionIds.get(decomposition);
+    if (id === undefined) {
+      id = this.nextDecompositionId++;
+      this.decompositionIds.set(decomposition, id);
+    }
+    return id;
+  }
+}
+
+function mapValues<In, Out>(record: Readonly<Record<string, In>>, map: (value: In) => Out): Record<string, Out> {
+  return Object.fromEntries(Object.entries(record).map(([name, value]) => [name, map(value)]));
+}

@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { findLatestCheckpoint, readCheckpoint } from './checkpoint.js';
+import { InterruptWatcher } from './interrupt-watcher.js';
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+let directory: string;
+beforeEach(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'nnd-sigint-'));
+});
+afterEach(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+describe('InterruptWatcher', () => {
+  it('turns an abort into a request and removes its SIGINT handler on dispose', () => {
+    const before = process.listenerCount('SIGINT');
+    const controller = new AbortController();
+    const watcher = new InterruptWatcher(controller.signal, true);
+    expect(process.listenerCount('SIGINT')).toBe(before + 1);
+    expect(watcher.requested).toBe(false);
+    controller.abort();
+    expect(watcher.requested).toBe(true);
+    expect(watcher.fromSigint).toBe(false);
+    watcher.dispose();
+    expect(process.listenerCount('SIGINT')).toBe(before);
+  });
+
+  it('sees a signal that was aborted before training started', () => {
+    const watcher = new InterruptWatcher(AbortSignal.abort(), false);
+    expect(watcher.requested).toBe(true);
+    watcher.dispose();
+  });
+});
+
+describe('SIGINT during training', () => {
+  it('finishes the step, writes a checkpoint and exits with code 130', async () => {
+    const child = spawn(process.execPath, ['--conditions=@nnd/source', '--import', 'tsx', 'src/sigint-training.test-support.ts', directory], {
+      cwd: packageRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (!sent && stdout.includes('step 3\n')) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+    expect(stderr).toMatch(/Interrupted by SIGINT after step \d+; checkpoint written to/);
+    expect(code).toBe(130);
+    expect(stdout).not.toContain('completed');
+    const latest = await findLatestCheckpoint(directory);
+    expect(latest).toBeDefined();
+    const checkpoint = await readCheckpoint(latest!);
+    // Every step that started finished and was logged before the checkpoint.
+    const lastLogged = Math.max(...[...stdout.matchAll(/step (\d+)/g)].map((match) => Number(match[1])));
+    expect(checkpoint.step).toBe(lastLogged + 1);
+    expect(checkpoint.step).toBeGreaterThanOrEqual(4);
+  });
+});

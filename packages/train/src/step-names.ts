@@ -1,0 +1,26 @@
+/**
+ * Names of the training program's inputs and outputs. Each decomposition of a
+ * group owns four kinds of tensors that the program reads and writes back:
+ * its parameters, Adam's two moments and its non-trained state. ONNX needs
+ * distinct input and output names, so outputs carry `next_`.
+ */
+export type StateKind = 'param' | 'adam_m' | 'adam_v' | 'state';
+
+export const STATE_KINDS: readonly StateKind[] = ['param', 'adam_m', 'adam_v', 'state'];
+
+/** The batch, [batch_size, act_size] float32, shared by every decomposition of a group. */
+export const BATCH_INPUT = 'batch';
+/** The 1-based number of this optimizer step, a float64 scalar (Adam's bias correction needs t). */
+export const STEP_INPUT = 'step';
+
+export function stateInputName(index: number, kind: StateKind, name: string): string {
+  return `sae${index}.${kind}.${name}`;
+}
+
+export function stateOutputName(index: number, kind: StateKind, name: string): string {
+  return `sae${index}.next_${kind}.${name}`;
+}
+
+export function metricOutputName(index: number, metric: string): string {
+  return `sae${index}.metric.${metric}`;
+}

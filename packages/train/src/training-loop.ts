@@ -1,0 +1,313 @@
+import {
+  ConfigError, hostTensor, Rng,
+  type Backend, type Decomposition, type DeviceTensor, type HostTensor, type Program,
+} from '@nnd/core';
+import { readBatch, seekSource, type ActivationSource } from './activation-source.js';
+import { readCheckpoint, removeIncompleteCheckpoints, writeCheckpoint, type MemberCheckpoint } from './checkpoint.js';
+import { InterruptWatcher } from './interrupt-watcher.js';
+import { noopLogger, type Logger } from './logger.js';
+import { checkResumable, resolveCheckpoint } from './resume.js';
+import { BATCH_INPUT, STATE_KINDS, STEP_INPUT, stateInputName, stateOutputName, type StateKind } from './step-names.js';
+import { parseTrainConfig, totalSteps, type TrainConfig } from './train-config.js';
+import { TrainingDivergedError } from './training-diverged-error.js';
+import { ADAM_EPSILON, buildTrainingStep, specOf, type StepMember } from './training-step.js';
+
+/** One decomposition's tensors in host memory, as `onEvaluate` and the result hand them out (copies). */
+export interface SaeSnapshot {
+  /** Position in the group (0 for `trainSae`). */
+  readonly index: number;
+  readonly decomposition: Decomposition;
+  readonly params: Record<string, HostTensor>;
+  readonly state: Record<string, HostTensor>;
+}
+
+/**
+ * Called every `perf_log_freq` steps, before step `step` runs, with the
+ * parameters after `step` updates (the seed's `log_model_performance`).
+ */
+export type EvaluateCallback = (step: number, saes: readonly SaeSnapshot[]) => void | Promise<void>;
+
+/** Writes one decomposition's files into a checkpoint directory, e.g. `saveSae` from @nnd/sae. */
+export type SaeFilesWriter<D extends Decomposition = Decomposition> = (
+  directory: string,
+  decomposition: D,
+  params: Record<string, HostTensor>,
+  state: Record<string, HostTensor>,
+) => Promise<void>;
+
+export interface TrainOptions<D extends Decomposition = Decomposition> {
+  backend: Backend;
+  /** Receives the metrics every `log_freq` steps; defaults to a no-op. */
+  logger?: Logger;
+  onEvaluate?: EvaluateCallback;
+  /** Where `step_N` checkpoints go (every `checkpoint_freq` steps, at the end and on interrupt); none are written without it. */
+  checkpointDir?: string;
+  /**
+   * Writes each decomposition's files in a checkpoint, e.g. `saveSae` from
+   * @nnd/sae for exact SAELens files. By default the trainer writes cfg.json
+   * (the config with `architecture`) and the raw parameters.
+   */
+  saveFiles?: SaeFilesWriter<D>;
+  /**
+   * A `step_N` checkpoint directory to continue from, or a checkpoint
+   * directory whose newest complete checkpoint is taken. The source is moved
+   * to the recorded data position (see ActivationSource).
+   */
+  resumeFrom?: string;
+  /** Aborting finishes the current step, writes a checkpoint and returns with status 'interrupted'. */
+  signal?: AbortSignal;
+  /**
+   * While training, SIGINT finishes the step, writes a checkpoint and exits
+   * the process with code 130 (a second SIGINT exits at once). Default true.
+   */
+  handleSigint?: boolean;
+}
+
+export interface GroupTrainResult {
+  readonly status: 'completed' | 'interrupted';
+  /** Optimizer steps completed, counting those before a resume. */
+  readonly step: number;
+  /** The newest checkpoint this run wrote, if any. */
+  readonly checkpoint: string | undefined;
+  readonly saes: readonly SaeSnapshot[];
+  /** The last step's metrics, named as logged. */
+  readonly metrics: Readonly<Record<string, number>> | undefined;
+}
+
+/** Train config keys that drive the shared loop and so must agree across a group. */
+const SHARED_KEYS = ['num_tokens', 'batch_size', 'log_freq', 'perf_log_freq', 'checkpoint_freq'] as const;
+
+type TensorsByKind = Record<StateKind, Record<string, HostTensor>>;
+
+interface Member<D extends Decomposition> {
+  readonly decomposition: D;
+  readonly config: TrainConfig;
+  readonly rng: Rng;
+}
+
+/** What a run starts from: fresh parameters, or a checkpoint. */
+interface Start<D extends Decomposition> {
+  readonly members: Member<D>[];
+  readonly tensors: TensorsByKind[];
+  readonly step: number;
+  readonly batchesConsumed: number;
+  readonly checkpoint: string | undefined;
+}
+
+/**
+ * Trains a group of decompositions on one source, one batch per step, all
+ * in one compiled program. With `grouped` false there is one member, metric
+ * names carry no suffix and its checkpoint directory is an SAELens directory.
+ */
+export async function runTraining<D extends Decomposition>(
+  caller: string,
+  decompositions: readonly D[],
+  source: ActivationSource,
+  configInputs: readonly unknown[],
+  options: TrainOptions<D>,
+  grouped: boolean,
+): Promise<GroupTrainResult> {
+  const { backend, logger = noopLogger, onEvaluate, checkpointDir, saveFiles, signal, handleSigint = true } = options;
+  const configs = parseConfigs(caller, decompositions, configInputs, backend);
+  const loop = configs[0];
+  const steps = totalSteps(loop);
+  const start = options.resumeFrom === undefined
+    ? freshStart(caller, decompositions, configs)
+    : await resumedStart(options.resumeFrom, decompositions, configs, grouped);
+  const { members } = start;
+  // Names only: the tensors themselves are dropped once uploaded, so that host copies do not live as long as the run.
+  const names = start.tensors.map((kinds) => Object.fromEntries(STATE_KINDS.map((kind) => [kind, Object.keys(kinds[kind])])) as Record<StateKind, string[]>);
+  let hostTensors: TensorsByKind[] | undefined = start.tensors;
+
+  if (checkpointDir !== undefined) await removeIncompleteCheckpoints(checkpointDir);
+  if (start.batchesConsumed > 0) await seekSource(source, start.batchesConsumed);
+
+  const watcher = new InterruptWatcher(signal, handleSigint);
+  const suffix = (index: number) => (grouped ? `_${index}` : '');
+  let program: Program | undefined;
+  let feeds: Record<string, DeviceTensor> = {};
+  let batchesConsumed = start.batchesConsumed;
+  let completed = start.step;
+  let lastWrittenStep = start.step;
+  let lastCheckpoint: string | undefined;
+  let lastGoodCheckpoint = start.checkpoint;
+  let lastMetrics: Record<string, number> | undefined;
+
+  /** One member's tensors of one kind, from the device (or the start tensors before the first upload). */
+  const read = async (index: number, kind: StateKind, copy: boolean): Promise<Record<string, HostTensor>> => {
+    const result: Record<string, HostTensor> = {};
+    for (const name of names[index][kind]) {
+      const host = hostTensors ? hostTensors[index][kind][name] : await feeds[stateInputName(index, kind, name)].toHost();
+      result[name] = copy ? { dtype: host.dtype, shape: [...host.shape], data: host.data.slice() as typeof host.data } : host;
+    }
+    return result;
+  };
+  const snapshot = async (): Promise<SaeSnapshot[]> =>
+    Promise.all(members.map(async ({ decomposition }, index) => ({ index, decomposition, params: await read(index, 'param', true), state: await read(index, 'state', true) })));
+
+  const checkpoint = async (): Promise<void> => {
+    if (checkpointDir === undefined || completed === lastWrittenStep) return;
+    const saved: MemberCheckpoint[] = [];
+    for (const [index, member] of members.entries()) {
+      const params = await read(index, 'param', false);
+      const state = await read(index, 'state', false);
+      for (const [name, tensor] of Object.entries(params)) {
+        if (!(tensor.data as Float32Array).every(Number.isFinite)) {
+          throw new TrainingDivergedError(
+            `Training diverged: after step ${completed - 1} parameter '${name}'${suffix(index)} holds NaN or infinite values, so no checkpoint was written. ` +
+              `The last good checkpoint is ${lastGoodCheckpoint ?? '(none written)'}; lower lr or max_grad_norm and resume from it.`,
+            { step: completed - 1, lastCheckpoint: lastGoodCheckpoint },
+          );
+        }
+      }
+      saved.push({
+        architecture: member.decomposition.architecture,
+        config: member.decomposition.config,
+        trainConfig: member.config,
+        rngState: member.rng.state(),
+        params,
+        firstMoments: await read(index, 'adam_m', false),
+        secondMoments: await read(index, 'adam_v', false),
+        state,
+        writeFiles: saveFiles && ((directory) => saveFiles(directory, member.decomposition, params, state)),
+      });
+    }
+    lastCheckpoint = await writeCheckpoint(checkpointDir, { step: completed, batchesConsumed, grouped, members: saved });
+    lastGoodCheckpoint = lastCheckpoint;
+    lastWrittenStep = completed;
+  };
+
+  try {
+    if (completed < steps) {
+      let batch = await readBatch(source, loop.batch_size, undefined);
+      batchesConsumed++;
+      const batchShape: [number, number] = [batch.shape[0], batch.shape[1]];
+      const tensors = hostTensors!;
+      const stepMembers: StepMember[] = members.map(({ decomposition, config }, index) => ({
+        decomposition,
+        params: Object.fromEntries(Object.entries(tensors[index].param).map(([name, tensor]) => [name, specOf(tensor)])),
+        state: Object.fromEntries(Object.entries(tensors[index].state).map(([name, tensor]) => [name, specOf(tensor)])),
+        adam: { lr: config.lr, beta1: config.beta1, beta2: config.beta2, epsilon: ADAM_EPSILON },
+        maxGradNorm: config.max_grad_norm,
+      }));
+      const trainingStep = buildTrainingStep(stepMembers, batchShape);
+      // Metrics are a handful of scalars: always fetching them costs one tiny copy, lets every
+      // step's loss be checked, and avoids compiling (and holding memory for) a second program.
+      const metricNames = trainingStep.metricOutputs.flatMap((outputs) => Object.values(outputs));
+      program = await backend.compile(trainingStep.graph, { outputs: trainingStep.outputs, hostOutputs: metricNames });
+      for (const [index, kinds] of tensors.entries()) {
+        for (const kind of STATE_KINDS) {
+          for (const [name, tensor] of Object.entries(kinds[kind])) feeds[stateInputName(index, kind, name)] = await backend.upload(tensor);
+        }
+      }
+      hostTensors = undefined;
+
+      for (let step = completed; step < steps; step++) {
+        if (onEvaluate && step % loop.perf_log_freq === 0) await onEvaluate(step, await snapshot());
+        if (step > start.step) {
+          batch = await readBatch(source, loop.batch_size, batchShape[1]);
+          batchesConsumed++;
+        }
+        const outputs = await program.run({ ...feeds, [BATCH_INPUT]: batch, [STEP_INPUT]: hostTensor('float64', [], [step + 1]) });
+
+        const metrics: Record<string, number> = {};
+        for (const [index, outputNames] of trainingStep.metricOutputs.entries()) {
+          for (const [metric, output] of Object.entries(outputNames)) metrics[`${metric}${suffix(index)}`] = Number((await outputs[output].toHost()).data[0]);
+        }
+        const badLoss = members.map((_, index) => `loss${suffix(index)}`).find((name) => !Number.isFinite(metrics[name]));
+        if (badLoss !== undefined) {
+          for (const tensor of Object.values(outputs)) tensor.dispose();
+          throw new TrainingDivergedError(
+            `Training diverged at step ${step}: ${badLoss} is ${metrics[badLoss]}. The step's results were discarded; ` +
+              `the last good checkpoint is ${lastGoodCheckpoint ?? '(none written)'}. Lower lr or max_grad_norm and resume from it.`,
+            { step, lastCheckpoint: lastGoodCheckpoint },
+          );
+        }
+
+        const next: Record<string, DeviceTensor> = {};
+        for (const [index, kinds] of names.entries()) {
+          for (const kind of STATE_KINDS) {
+            for (const name of kinds[kind]) next[stateInputName(index, kind, name)] = outputs[stateOutputName(index, kind, name)];
+          }
+        }
+        for (const name of metricNames) outputs[name].dispose();
+        for (const tensor of Object.values(feeds)) tensor.dispose();
+        feeds = next;
+        completed = step + 1;
+        lastMetrics = metrics;
+
+        if (step % loop.log_freq === 0) await logger.log(metrics, step);
+        if (completed % loop.checkpoint_freq === 0 || completed === steps || watcher.requested) await checkpoint();
+        if (watcher.requested) break;
+      }
+    }
+    const saes = await snapshot();
+    if (watcher.fromSigint) {
+      process.stderr.write(`Interrupted by SIGINT after step ${completed - 1}; ${lastCheckpoint ? `checkpoint written to ${lastCheckpoint}` : 'no checkpointDir, so no checkpoint'}.\n`);
+    }
+    return { status: watcher.requested ? 'interrupted' : 'completed', step: completed, checkpoint: lastCheckpoint, saes, metrics: lastMetrics };
+  } finally {
+    watcher.dispose();
+    for (const tensor of Object.values(feeds)) tensor.dispose();
+    await program?.dispose();
+    if (watcher.fromSigint) process.exit(130);
+  }
+}
+
+function parseConfigs(caller: string, decompositions: readonly Decomposition[], inputs: readonly unknown[], backend: Backend): TrainConfig[] {
+  if (decompositions.length === 0) throw new ConfigError(`${caller}: no decompositions given; pass at least one.`);
+  if (inputs.length !== decompositions.length) {
+    throw new ConfigError(`${caller}: ${decompositions.length} decompositions but ${inputs.length} configs; pass one train config per decomposition.`);
+  }
+  if (backend?.specificationVersion !== 'nnd-backend-v1') {
+    throw new ConfigError(`${caller}: options.backend has specificationVersion ${JSON.stringify(backend?.specificationVersion)}; pass a 'nnd-backend-v1' Backend (e.g. createOnnxBackend()).`);
+  }
+  const configs = inputs.map((input) => parseTrainConfig(input));
+  for (const key of SHARED_KEYS) {
+    configs.forEach((config, index) => {
+      if (config[key] !== configs[0][key]) {
+        throw new ConfigError(
+          `${caller}: '${key}' is ${configs[0][key]} in config 0 but ${config[key]} in config ${index}; the members of a group share the loop, so ${SHARED_KEYS.join(', ')} must agree.`,
+        );
+      }
+    });
+  }
+  return configs;
+}
+
+/** Parameters drawn from each member's `seed`, zero Adam moments, the decomposition's initial state. */
+function freshStart<D extends Decomposition>(caller: string, decompositions: readonly D[], configs: readonly TrainConfig[]): Start<D> {
+  const members = decompositions.map((decomposition, index) => ({ decomposition, config: configs[index], rng: new Rng(configs[index].seed) }));
+  const tensors = members.map(({ decomposition, rng }, index): TensorsByKind => {
+    const param = decomposition.initialParams(rng);
+    for (const [name, tensor] of Object.entries(param)) {
+      if (tensor.dtype !== 'float32') {
+        throw new ConfigError(`${caller}: parameter '${name}' of decomposition ${index} ('${decomposition.architecture}') is ${tensor.dtype}; the trainer's Adam runs on float32 parameters.`);
+      }
+    }
+    const zeros = () => Object.fromEntries(Object.entries(param).map(([name, tensor]) => [name, hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length))]));
+    return { param, adam_m: zeros(), adam_v: zeros(), state: decomposition.initialState() };
+  });
+  return { members, tensors, step: 0, batchesConsumed: 0, checkpoint: undefined };
+}
+
+async function resumedStart<D extends Decomposition>(
+  resumeFrom: string,
+  decompositions: readonly D[],
+  configs: readonly TrainConfig[],
+  grouped: boolean,
+): Promise<Start<D>> {
+  const path = await resolveCheckpoint(resumeFrom);
+  const checkpoint = await readCheckpoint(path);
+  checkResumable(checkpoint, decompositions, configs, grouped, path);
+  return {
+    members: decompositions.map((decomposition, index) => ({ decomposition, config: configs[index], rng: new Rng(checkpoint.members[index].rngState) })),
+    tensors: checkpoint.members.map((member) => ({
+      param: { ...member.params }, adam_m: { ...member.firstMoments }, adam_v: { ...member.secondMoments }, state: { ...member.state },
+    })),
+    step: checkpoint.step,
+    batchesConsumed: checkpoint.batchesConsumed,
+    checkpoint: path,
+  };
+}
+

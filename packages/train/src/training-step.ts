@@ -1,0 +1,132 @@
+import {
+  GraphError, add, grad, Graph, type Decomposition, type DType, type HostTensor, type Tensor, type TensorMap,
+} from '@nnd/core';
+import { adamCorrections, adamUpdate, type AdamHyperparameters } from './adam.js';
+import { clipGradNorm } from './clip-grad-norm.js';
+import { BATCH_INPUT, STEP_INPUT, metricOutputName, stateInputName, stateOutputName } from './step-names.js';
+
+/** Shape and dtype of one tensor the program carries from step to step. */
+export interface TensorSpec {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/** One decomposition of the group with its own optimizer settings. */
+export interface StepMember {
+  readonly decomposition: Decomposition;
+  readonly params: Readonly<Record<string, TensorSpec>>;
+  readonly state: Readonly<Record<string, TensorSpec>>;
+  readonly adam: AdamHyperparameters;
+  readonly maxGradNorm: number;
+}
+
+export interface TrainingStep {
+  readonly graph: Graph;
+  /** Every output by program name: next params, moments, state, and the metrics. */
+  readonly outputs: Record<string, Tensor>;
+  /** Per member: metric name (`loss`, `l2_loss`, ...) to program output name. */
+  readonly metricOutputs: readonly Record<string, string>[];
+}
+
+/** Adam's epsilon, fixed at torch.optim.Adam's default as in the seed. */
+export const ADAM_EPSILON = 1e-8;
+
+export function specOf(tensor: HostTensor): TensorSpec {
+  return { shape: [...tensor.shape], dtype: tensor.dtype };
+}
+
+/**
+ * Builds one training step for a group of decompositions that share a batch
+ * as a single graph: forward, losses summed into `loss`, gradients, global
+ * norm clipping per member, the member's constraint, Adam, the next state and
+ * the metrics. Members are independent: the gradient of the summed losses
+ * with respect to one member's parameters is that member's own gradient.
+ */
+export function buildTrainingStep(members: readonly StepMember[], batchShape: readonly [number, number]): TrainingStep {
+  if (members.length === 0) throw new GraphError('buildTrainingStep: the group is empty; pass at least one decomposition.');
+  const graph = new Graph();
+  const batch = graph.input(BATCH_INPUT, [...batchShape], 'float32');
+  const step = graph.input(STEP_INPUT, [], 'float64');
+  const outputs: Record<string, Tensor> = {};
+  const metricOutputs: Record<string, string>[] = [];
+
+  const inputsOf = (index: number, kind: 'param' | 'adam_m' | 'adam_v' | 'state', specs: Readonly<Record<string, TensorSpec>>) =>
+    Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, graph.input(stateInputName(index, kind, name), [...spec.shape], spec.dtype)]));
+
+  const forwards = members.map((member, index) => {
+    const params = inputsOf(index, 'param', member.params);
+    const state = inputsOf(index, 'state', member.state);
+    const forward = member.decomposition.forward(graph, batch, params, state);
+    const lossTerms = Object.values(forward.losses);
+    if (lossTerms.length === 0) {
+      throw new GraphError(`buildTrainingStep: decomposition ${index} ('${member.decomposition.architecture}') returned no losses; there is nothing to train.`);
+    }
+    const loss = lossTerms.reduce((sum, term) => add(sum, term));
+    return { params, state, forward, loss };
+  });
+
+  const totalLoss = forwards.map(({ loss }) => loss).reduce((sum, loss) => add(sum, loss));
+  const allParams = forwards.flatMap(({ params }) => Object.values(params));
+  const allGradients = grad(totalLoss, allParams);
+
+  let offset = 0;
+  forwards.forEach(({ params, state, forward, loss }, index) => {
+    const member = members[index];
+    const names = Object.keys(params);
+    const rawGradients: TensorMap = Object.fromEntries(names.map((name, position) => [name, allGradients[offset + position]]));
+    offset += names.length;
+
+    const clipped = clipGradNorm(rawGradients, member.maxGradNorm).gradients;
+    const constrained = member.decomposition.constrain
+      ? member.decomposition.constrain(graph, params, clipped)
+      : { params, gradients: clipped };
+    checkSameNames(names, constrained.params, `decomposition ${index}'s constrain() params`);
+    checkSameNames(names, constrained.gradients, `decomposition ${index}'s constrain() gradients`);
+
+    const corrections = adamCorrections(step, member.adam);
+    for (const name of names) {
+      const result = adamUpdate(
+        constrained.params[name],
+        constrained.gradients[name],
+        graph.input(stateInputName(index, 'adam_m', name), [...member.params[name].shape], member.params[name].dtype),
+        graph.input(stateInputName(index, 'adam_v', name), [...member.params[name].shape], member.params[name].dtype),
+        corrections,
+        member.adam,
+      );
+      outputs[stateOutputName(index, 'param', name)] = result.param;
+      outputs[stateOutputName(index, 'adam_m', name)] = result.firstMoment;
+      outputs[stateOutputName(index, 'adam_v', name)] = result.secondMoment;
+    }
+
+    for (const name of Object.keys(forward.nextState)) {
+      if (!(name in state)) {
+        throw new GraphError(
+          `buildTrainingStep: decomposition ${index}'s forward returned next state '${name}', which initialState() does not have (it has [${Object.keys(state).join(', ')}]).`,
+        );
+      }
+    }
+    // State the forward pass leaves alone is carried over unchanged.
+    for (const name of Object.keys(state)) outputs[stateOutputName(index, 'state', name)] = forward.nextState[name] ?? state[name];
+
+    const metrics: Record<string, Tensor> = { loss, ...forward.losses };
+    for (const [name, value] of Object.entries(forward.metrics)) {
+      if (name in metrics) throw new GraphError(`buildTrainingStep: decomposition ${index} names '${name}' both as a loss and as a metric; use distinct names.`);
+      metrics[name] = value;
+    }
+    const named: Record<string, string> = {};
+    for (const [name, value] of Object.entries(metrics)) {
+      if (value.rank !== 0) throw new GraphError(`buildTrainingStep: metric '${name}' of decomposition ${index} has shape [${value.shape.join(', ')}]; metrics and losses must be scalars.`);
+      named[name] = metricOutputName(index, name);
+      outputs[named[name]] = value;
+    }
+    metricOutputs.push(named);
+  });
+  return { graph, outputs, metricOutputs };
+}
+
+function checkSameNames(expected: readonly string[], actual: TensorMap, what: string): void {
+  const actualNames = Object.keys(actual);
+  if (actualNames.length !== expected.length || expected.some((name) => !(name in actual))) {
+    throw new GraphError(`buildTrainingStep: ${what} are [${actualNames.join(', ')}], expected [${expected.join(', ')}].`);
+  }
+}
