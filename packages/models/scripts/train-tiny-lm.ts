@@ -23,7 +23,7 @@ interface Address { year: number; name: string; party: string; text: string }
 
 const { values } = parseArgs({
   options: {
-    steps: { type: 'string', default: '3000' },
+    steps: { type: 'string', default: '2000' },
     'batch-size': { type: 'string', default: '32' },
     'learning-rate': { type: 'string', default: '3e-3' },
     seed: { type: 'string', default: '0' },

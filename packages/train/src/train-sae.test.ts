@@ -111,6 +111,13 @@ describe('trainSae callbacks', () => {
     expect(evaluated).toEqual([{ step: 0, counter: 0 }, { step: 5, counter: 5 }]);
   });
 
+  it('takes no step when the signal was aborted before training', async () => {
+    const result = await trainSae(makeSae(), gaussianSource(16, 6, 1), config, { backend: createReferenceBackend(), signal: AbortSignal.abort(), checkpointDir: directory });
+    expect(result.status).toBe('interrupted');
+    expect(result.step).toBe(0);
+    expect(await readdir(directory)).toEqual([]);
+  });
+
   it('rejects a batch of the wrong size', async () => {
     await expect(
       trainSae(makeSae(), { nextBatch: async () => new Float32Array(10) }, config, { backend: createReferenceBackend() }),

@@ -203,6 +203,8 @@ export async function runTraining<D extends Decomposition>(
       hostTensors = undefined;
 
       for (let step = completed; step < steps; step++) {
+        // An interrupt that arrived before this step (or before training) stops here; one during a step lets it finish.
+        if (watcher.requested) break;
         if (onEvaluate && step % loop.perf_log_freq === 0) await onEvaluate(step, await snapshot());
         if (step > start.step) {
           batch = await readBatch(source, loop.batch_size, batchShape[1]);
@@ -238,14 +240,13 @@ export async function runTraining<D extends Decomposition>(
 
         if (step % loop.log_freq === 0) await logger.log(metrics, step);
         if (completed % loop.checkpoint_freq === 0 || completed === steps || watcher.requested) await checkpoint();
-        if (watcher.requested) break;
       }
     }
     const saes = await snapshot();
     if (watcher.fromSigint) {
       process.stderr.write(`Interrupted by SIGINT after step ${completed - 1}; ${lastCheckpoint ? `checkpoint written to ${lastCheckpoint}` : 'no checkpointDir, so no checkpoint'}.\n`);
     }
-    return { status: watcher.requested ? 'interrupted' : 'completed', step: completed, checkpoint: lastCheckpoint, saes, metrics: lastMetrics };
+    return { status: watcher.requested && completed < steps ? 'interrupted' : 'completed', step: completed, checkpoint: lastCheckpoint, saes, metrics: lastMetrics };
   } finally {
     watcher.dispose();
     for (const tensor of Object.values(feeds)) tensor.dispose();
