@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { parseCommandLine } from './command-line.js';
 import { configKeysHelp } from './config-help.js';
@@ -74,8 +74,8 @@ ${configKeysHelp()}
     const lines: string[] = [''];
     for (const run of runs) {
       lines.push(
-        `Run directory: ${run.runDirectory}`,
-        `Checkpoint:    ${run.checkpoint ?? '(none)'}`,
+        `Run directory: ${resolve(run.runDirectory)}`,
+        `Checkpoint:    ${run.checkpoint === undefined ? '(none)' : resolve(run.checkpoint)}`,
         ...(report !== undefined && run === runs[0] ? [`Report:        ${report}`] : []),
         '',
         `${run.name}`,
