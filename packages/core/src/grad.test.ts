@@ -213,6 +213,14 @@ describe('grad', () => {
     expect(Array.from(gUnused.data as Float64Array)).toEqual([0, 0]);
   });
 
+  it('differentiates pow at a zero base without NaN', () => {
+    const graph = new Graph();
+    const x = graph.input('x', [3], 'float64');
+    const [dx] = grad(ops.reduceSum(ops.pow(x, 3)), [x]);
+    const [g] = evaluateGraph(graph, [dx], { x: hostTensor('float64', [3], [0, 1, -2]) });
+    expect(Array.from(g.data as Float64Array)).toEqual([0, 3, 12]);
+  });
+
   it('rejects a non-scalar loss without a cotangent', () => {
     const graph = new Graph();
     const x = graph.input('x', [3]);

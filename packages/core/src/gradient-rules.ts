@@ -72,7 +72,8 @@ export const GRADIENT_RULES: RuleTable = {
     needs[1] ? neg(div(mul(dy!, y), b)) : undefined,
   ],
   Pow: ({ cotangents: [dy], inputs: [a, b], outputs: [y], needs }) => [
-    needs[0] ? mul(dy!, mul(b, div(y, a))) : undefined,
+    // b * a^(b-1) rather than b * y / a, which is 0/0 at a = 0.
+    needs[0] ? mul(dy!, mul(b, pow(a, sub(b, 1)))) : undefined,
     needs[1] ? mul(dy!, mul(y, log(a))) : undefined,
   ],
   // Ties send the whole gradient to the first operand.

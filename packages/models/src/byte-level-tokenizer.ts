@@ -71,8 +71,3 @@ export function byteLevelTokenizerConfig(contextLength: number): Record<string, 
     model_max_length: contextLength,
   };
 }
-
-/** Encodes text as byte-level token ids (UTF-8 bytes), without special tokens. */
-export function encodeBytes(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
-}

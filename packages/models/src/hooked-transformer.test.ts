@@ -127,7 +127,7 @@ describe('HookedTransformer hooks', () => {
     const clean = transformer.buildGraph(graph, input, { returnType: 'loss' });
     const ablated = transformer.buildGraph(graph, input, {
       returnType: 'loss',
-      replace: { [hookName('attn_out', 1)]: (g, value) => zeros(g, value.shape, value.dtype) },
+      replace: { [hookName('attn_out', 1)]: (sameGraph, value) => zeros(sameGraph, value.shape, value.dtype) },
     });
     expect(ablated.parameters.get('embed.W_E')).toBe(clean.parameters.get('embed.W_E'));
     const feeds = { ...(await transformer.parameterFeeds([...graph.inputs.keys()])), tokens: { dtype: 'int64' as const, shape: [3, 10], data: BigInt64Array.from(tokens.flat(), BigInt) } };

@@ -44,15 +44,3 @@ export function takeRange(tensor: FloatTensor, from: number, to: number): FloatT
   expectRank(tensor, 1, 'takeRange');
   return { dtype: 'float32', shape: [to - from], data: tensor.data.slice(from, to) };
 }
-
-/** Concatenates tensors of equal trailing shape along axis 0. */
-export function concatRows(tensors: readonly FloatTensor[]): FloatTensor {
-  const rest = tensors[0].shape.slice(1);
-  const data = new Float32Array(tensors.reduce((total, tensor) => total + tensor.data.length, 0));
-  let offset = 0;
-  for (const tensor of tensors) {
-    data.set(tensor.data, offset);
-    offset += tensor.data.length;
-  }
-  return { dtype: 'float32', shape: [tensors.reduce((rows, tensor) => rows + tensor.shape[0], 0), ...rest], data };
-}
