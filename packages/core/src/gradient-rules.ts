@@ -5,7 +5,7 @@ import type { Node } from './node.js';
 import type { OpAttributes, OpName } from './op-set.js';
 import {
   add, cast, concat, div, equal, exp, expand, gather, gatherElements, greater, greaterOrEqual, less, log, matmul, mul,
-  neg, range, reduceMean, reduceSum, reshape, scatterElements, scatterND, sign, slice, sqrt, squeeze, sub, transpose,
+  neg, pow, range, reduceMean, reduceSum, reshape, scatterElements, scatterND, sign, slice, sqrt, squeeze, sub, transpose,
   trilu, unsqueeze, where,
 } from './primitives.js';
 import { normalizeAxis } from './shape.js';
