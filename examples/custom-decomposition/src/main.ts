@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { tiedSae } from './tied-sae.js';
 
 const hookPoint = 'blocks.2.hook_resid_pre';
-const config = {
-  name: 'tiny-lm_blocks.2.hook_resid_pre_2048_tied', model_name: 'tiny-lm', hook_point: hookPoint, sae_type: 'tied',
-  act_size: 128, dict_size: 2048, l1_coeff: 3e-4, lr: 3e-4, batch_size: 4096, num_tokens: 4096 * 150, seed: 49,
-};
+const saeConfig = { act_size: 128, dict_size: 2048, l1_coeff: 3e-4 };
+const trainConfig = { lr: 3e-4, batch_size: 4096, num_tokens: 4096 * 150, seed: 49 };
+// What the run directory records: the reports read sae_type, dict_size and the training keys from it.
+const config = { name: 'tiny-lm_blocks.2.hook_resid_pre_2048_tied', model_name: 'tiny-lm', hook_point: hookPoint, sae_type: 'tied', ...saeConfig, ...trainConfig };
 
 const backend = createOnnxBackend();
 const model = await HookedTransformer.fromPretrained(tinyLanguageModelDirectory(), { backend, modelBatchSize: 32 });
@@ -26,13 +26,13 @@ const activations = hookedTransformerActivations(model, { name: 'tiny-lm' });
 const dataset = await openDataset('sotu');
 const packing = { sequenceLength: 128, documentTokenLimit: Infinity, keepRemainder: true };
 const store = new ActivationsStore({
-  model: activations, dataset, hookPoint, ...packing, modelBatchSize: 32, batchesInBuffer: 16, batchSize: config.batch_size, seed: config.seed, repeatDataset: true,
+  model: activations, dataset, hookPoint, ...packing, modelBatchSize: 32, batchesInBuffer: 16, batchSize: trainConfig.batch_size, seed: trainConfig.seed, repeatDataset: true,
 });
 
-const sae = tiedSae.create(tiedSae.parseConfig(config));
+const sae = tiedSae.create(tiedSae.parseConfig(saeConfig));
 const logger = createLogger({ runsDirectory: 'runs' });
 await logger.init(config);
-const result = await trainSae(sae, store, config, { backend, logger, checkpointDir: join(logger.runDirectory, 'checkpoints') });
+const result = await trainSae(sae, store, trainConfig, { backend, logger, checkpointDir: join(logger.runDirectory, 'checkpoints') });
 
 // Evaluation on tokens from the end of the corpus (the last addresses), which training did not reach.
 const packer = new TokenPacker(dataset, activations.tokenizer, { rows: 32, ...packing, prependBos: true, repeat: false }, { epoch: 0, document: 220, token: 0 });
