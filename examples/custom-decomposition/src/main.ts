@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { tiedSae } from './tied-sae.js';
 
 const hookPoint = 'blocks.2.hook_resid_pre';
-const saeConfig = { act_size: 128, dict_size: 2048, l1_coeff: 3e-4 };
+const saeConfig = { act_size: 128, dict_size: 2048, l1_coeff: 1e-2 };
 const trainConfig = { lr: 3e-4, batch_size: 4096, num_tokens: 4096 * 150, seed: 49 };
 // What the run directory records: the reports read sae_type, dict_size and the training keys from it.
 const config = { name: 'tiny-lm_blocks.2.hook_resid_pre_2048_tied', model_name: 'tiny-lm', hook_point: hookPoint, sae_type: 'tied', ...saeConfig, ...trainConfig };

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadSae } from '@nnd/sae';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCaptured } from './cli-capture.test-support.js';
@@ -57,6 +58,10 @@ describe('nnd train, eval and report on the tiny model', () => {
     expect(summary.feature_density_log10).toHaveLength(256);
     expect(summary.l0_norm).toBeLessThanOrEqual(8);
     expect(readFileSync(join(run, 'report.html'), 'utf8')).toContain(runName('topk'));
+    // The final SAE loads with @nnd/sae (and SAELens), with the model and hook it belongs to.
+    const loaded = await loadSae(join(run, 'sae'));
+    expect(loaded.sae.architecture).toBe('topk');
+    expect(loaded.metadata).toMatchObject({ hook_name: 'blocks.2.hook_resid_pre' });
   });
 
   it('eval evaluates the run\'s newest checkpoint and writes evaluation.json', async () => {

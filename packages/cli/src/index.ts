@@ -16,7 +16,7 @@ export { expandGrid, readSweep } from './sweep-grid.js';
 export type { Grid, SweepPoint } from './sweep-grid.js';
 export { createBackend } from './backend-choice.js';
 export { modelLocation, TINY_LM } from './model-source.js';
-export { runTrainingJob, EVALUATION_START_KEY, REPORT_FILE } from './training-job.js';
+export { runTrainingJob, EVALUATION_START_KEY, REPORT_FILE, SAE_DIRECTORY } from './training-job.js';
 export type { TrainedRun, TrainingJobOptions, TrainingJobResult } from './training-job.js';
 export { JobResources } from './job-resources.js';
 export { evaluationSummaryLines } from './evaluation-summary.js';

@@ -29,7 +29,7 @@ bar, logs the reference's performance metrics every perf_log_freq steps,
 evaluates each SAE on held-out tokens (L0, explained variance, normalised MSE,
 dead and dense features, the model's loss with the SAE spliced in), and writes
 {run_dir}/{name}/ per SAE (config.json, metrics.jsonl, summary.json,
-checkpoints/step_N/ in SAELens's layout) plus report.html. Several sae_types
+sae/ in SAELens's layout, checkpoints/step_N/ for --resume) plus report.html. Several sae_types
 train together on one activation stream. Ctrl-C writes a checkpoint and stops
 (exit code 130); --resume continues from it.
 
@@ -75,7 +75,7 @@ ${configKeysHelp()}
     for (const run of runs) {
       lines.push(
         `Run directory: ${resolve(run.runDirectory)}`,
-        `Checkpoint:    ${run.checkpoint === undefined ? '(none)' : resolve(run.checkpoint)}`,
+        `SAE:           ${resolve(run.sae)} (SAELens layout)`,
         ...(report !== undefined && run === runs[0] ? [`Report:        ${report}`] : []),
         '',
         `${run.name}`,

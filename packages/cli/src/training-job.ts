@@ -1,7 +1,7 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
 import { createConsoleSink, createLogger, runDirectoryFor, type RunLogger } from '@nnd/logging';
 import { loadRuns, writeReport } from '@nnd/results';
-import { createSae } from '@nnd/sae';
+import { createSae, saveSae } from '@nnd/sae';
 import {
   createPerformanceEvaluator, trainSae, trainSaeGroup, type GroupTrainResult, type SaeEvaluation, type SaeSnapshot,
 } from '@nnd/train';
@@ -15,6 +15,9 @@ import { setAsidePreviousRun } from './previous-run.js';
 import { JobResources } from './job-resources.js';
 import { saeConfigOf, trainConfigOf } from './member-configs.js';
 import { memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
+
+/** The final SAE of each run, in SAELens's layout (`loadSae`, SAELens' `SAE.load_from_disk`). */
+export const SAE_DIRECTORY = 'sae';
 
 /** The report a training job writes into the first run directory. */
 export const REPORT_FILE = 'report.html';
@@ -39,8 +42,10 @@ export interface TrainedRun {
   readonly name: string;
   readonly runDirectory: string;
   readonly config: MemberConfig;
-  /** The trainer's last checkpoint (the SAE's SAELens folder is this, or its `sae_{index}` for a group). */
+  /** The trainer's last checkpoint (`step_N`, or its `sae_{index}` for a group): what `--resume` and `nnd eval` read. */
   readonly checkpoint: string | undefined;
+  /** The trained SAE in SAELens's layout, `{run directory}/sae`. */
+  readonly sae: string;
   readonly evaluation: SaeEvaluation;
 }
 
@@ -169,9 +174,11 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
       config: member,
       checkpoint: result.checkpoint === undefined ? undefined : grouped ? join(result.checkpoint, `sae_${index}`) : result.checkpoint,
       evaluation: finalEvaluations[index],
+      sae: join(runDirectories[index], SAE_DIRECTORY),
     }));
     for (const [index, logger] of loggers.entries()) {
       const run = runs[index];
+      await saveSae(run.sae, saes[index], result.saes[index].params, result.saes[index].state, { model_name: run.config.model_name, hook_name: run.config.hook_point, dataset_path: run.config.dataset_path });
       if (run.checkpoint !== undefined) logger.artifact(`checkpoint_${result.step}`, [run.checkpoint], { step: result.step });
       await logger.finish({ ...run.evaluation, status: 'completed', steps: result.step, checkpoint: run.checkpoint ?? null, [EVALUATION_START_KEY]: evaluationStart });
     }
