@@ -1,10 +1,15 @@
 import { parseArgs } from 'node:util';
+import { relaunchWithLargeBufferReuse } from '@nnd/train';
 import { benchmarks } from './benchmarks.js';
 
 /**
  * `pnpm -s bench <name> [--flags] [--json]`: runs one benchmark; with --json
  * the last stdout line is a JSON object with the results.
  */
+// The same process settings as `nnd` runs with, so that benchmarks time what users get.
+const relaunched = await relaunchWithLargeBufferReuse();
+if (relaunched !== undefined) process.exit(relaunched);
+
 const [name, ...rest] = process.argv.slice(2);
 const benchmark = name ? benchmarks[name] : undefined;
 if (!benchmark) {

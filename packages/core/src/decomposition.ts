@@ -20,6 +20,29 @@ export interface ForwardOutput {
   nextState: TensorMap;
 }
 
+/** How the trainer asks for a cheaper forward pass. */
+export interface ForwardOptions {
+  /** The name of one of the decomposition's `variants`; absent for the full forward. */
+  readonly variant?: string;
+}
+
+/**
+ * A cheaper forward pass that gives the same losses, gradients and next state
+ * as the full one whenever `applies` holds, e.g. TopK without the auxiliary
+ * loss while no feature can be dead after this batch (the reference skips it
+ * then). Static graphs cannot branch on data, so the trainer compiles one
+ * program per variant and picks before each step.
+ */
+export interface ForwardVariant {
+  readonly name: string;
+  /**
+   * Decides from the metrics of the step before (this decomposition's own,
+   * unsuffixed names) whether the variant is exact for the next step. Never
+   * asked before the first step of a run, which always uses the full forward.
+   */
+  applies(previousMetrics: Readonly<Record<string, number>>): boolean;
+}
+
 /**
  * The contract between a decomposition and the trainer. It lives in core so
  * that the trainer depends on it and never on a decomposition package: a new
@@ -33,7 +56,9 @@ export interface Decomposition<Config = unknown> {
   initialParams(rng: Rng): Record<string, HostTensor>;
   /** Initial non-trained state (dead-feature counters, running thresholds). */
   initialState(): Record<string, HostTensor>;
-  forward(graph: Graph, x: Tensor, params: TensorMap, state: TensorMap): ForwardOutput;
+  forward(graph: Graph, x: Tensor, params: TensorMap, state: TensorMap, options?: ForwardOptions): ForwardOutput;
+  /** Cheaper forwards, tried in order before each training step; the first that applies is used. */
+  readonly variants?: readonly ForwardVariant[];
   /**
    * Applied between gradient clipping and the optimizer step, e.g. decoder
    * rows kept at unit norm with the gradient's radial part removed.

@@ -21,5 +21,5 @@ export { Rng } from './rng.js';
 export type { RngState } from './rng.js';
 export * from './safetensors/index.js';
 export { createDecompositionRegistry, defineDecomposition, lookupDecomposition } from './decomposition.js';
-export type { Decomposition, DecompositionDefinition, DecompositionRegistry, ForwardOutput, TensorMap } from './decomposition.js';
+export type { Decomposition, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant, TensorMap } from './decomposition.js';
 export { createReferenceBackend, evaluateGraph } from './reference/index.js';

@@ -9,7 +9,7 @@ import { normalizeInput } from './input-normalization.js';
 import { keepTopKOfBatch } from './kept-activations.js';
 import { batchTopKConfigSchema, parseWithSchema, type BatchTopKSaeConfig } from './sae-config.js';
 import { inferOnSamples, requireTensors, type SparseAutoencoder } from './sparse-autoencoder.js';
-import { TOPK_PARAMETERS, topKForward } from './topk-forward.js';
+import { TOPK_PARAMETERS, topKForward, topKVariants } from './topk-forward.js';
 
 /**
  * The running threshold: the mean, over the training steps so far, of the
@@ -44,9 +44,9 @@ export function createBatchTopKSae(config: BatchTopKSaeConfig): SparseAutoencode
       threshold: hostTensor('float32', [], [0]),
       threshold_steps: hostTensor('float32', [], [0]),
     }),
-    forward(_graph, x, params, state) {
+    forward(_graph, x, params, state, options) {
       const running = requireTensors(state, ['threshold', 'threshold_steps'], 'state', 'batchtopk');
-      const { output, kept } = topKForward(config, keep, x, params, state);
+      const { output, kept } = topKForward(config, keep, x, params, state, options);
       const next = updateRunningThreshold(kept.values, running.threshold, running.threshold_steps);
       return {
         ...output,
@@ -64,6 +64,7 @@ export function createBatchTopKSae(config: BatchTopKSaeConfig): SparseAutoencode
         return { featureActs, reconstruction: input.restore(add(matmul(featureActs, wDec), bDec)) };
       });
     },
+    variants: topKVariants(config),
     constrain: constrainDecoder,
   };
 }

@@ -14,3 +14,4 @@ export type { SaeInference, SparseAutoencoder } from './sparse-autoencoder.js';
 export { loadSae, saveSae, SAE_CONFIG_FILE, SAE_STATE_FILE, SAE_WEIGHTS_FILE } from './sae-files.js';
 export type { LoadedSae } from './sae-files.js';
 export { SaeFileError } from './sae-file-error.js';
+export { NO_DEAD_FEATURES } from './topk-forward.js';

@@ -1,4 +1,7 @@
-import { add, axisSize, matmul, mul, reduceSum, relu, sub, type ForwardOutput, type Tensor, type TensorMap } from '@nnd/core';
+import {
+  add, axisSize, cast, GraphError, matmul, mul, reduceMax, reduceSum, relu, sub,
+  type ForwardOptions, type ForwardOutput, type ForwardVariant, type Tensor, type TensorMap,
+} from '@nnd/core';
 import { auxiliaryLoss } from './auxiliary-loss.js';
 import { centeredEncoder } from './centered-encoder.js';
 import { updateDeadFeatures } from './dead-features.js';
@@ -11,6 +14,25 @@ import { sparseDecode } from './sparse-decoder.js';
 import { withSparseEncoderGradient } from './sparse-encoder-gradient.js';
 
 export const TOPK_PARAMETERS = ['b_dec', 'b_enc', 'W_enc', 'W_dec'] as const;
+
+/** The variant without the auxiliary loss, exact while no feature can be dead after the batch. */
+export const NO_DEAD_FEATURES = 'no_dead_features';
+
+/**
+ * The auxiliary loss and its dense encoder gradient dominate a TopK step, yet
+ * are exactly 0 unless a feature is dead after this batch's counter update.
+ * A counter grows by at most 1 per batch, so when the largest counter after
+ * the previous step is below n_batches_to_dead - 1 none can reach
+ * n_batches_to_dead now, and the step without the auxiliary loss is the
+ * same step (and can use the sparse encoder gradient).
+ */
+export function topKVariants(config: TopKSaeConfig | BatchTopKSaeConfig): readonly ForwardVariant[] {
+  if (config.aux_penalty === 0) return [];
+  return [{
+    name: NO_DEAD_FEATURES,
+    applies: (previous) => previous.max_batches_not_active < config.n_batches_to_dead - 1,
+  }];
+}
 
 export interface TopKForward {
   readonly output: ForwardOutput;
@@ -35,6 +57,7 @@ export function topKForward(
   x: Tensor,
   params: TensorMap,
   state: TensorMap,
+  options: ForwardOptions = {},
 ): TopKForward {
   const { architecture } = config;
   checkBatchInput(x, config.act_size, architecture);
@@ -43,7 +66,10 @@ export function topKForward(
   const input = normalizeInput(x, config.input_unit_norm);
   const encoding = centeredEncoder(input.x, bDec, wEnc);
   const preactivations = relu(encoding.preactivations);
-  const auxiliary = config.aux_penalty > 0;
+  if (options.variant !== undefined && options.variant !== NO_DEAD_FEATURES) {
+    throw new GraphError(`${architecture} SAE forward: unknown variant '${options.variant}'; this SAE has [${NO_DEAD_FEATURES}].`);
+  }
+  const auxiliary = config.aux_penalty > 0 && options.variant !== NO_DEAD_FEATURES;
 
   let kept = keep(preactivations);
   let reconstruction: Tensor;
@@ -81,7 +107,14 @@ export function topKForward(
       reconstruction: input.restore(reconstruction),
       featureActs,
       losses: { l2_loss: l2Loss(reconstruction, input.x), l1_loss: mul(norms.l1Norm, config.l1_coeff), aux_loss: auxLoss },
-      metrics: { l0_norm: norms.l0Norm, l1_norm: norms.l1Norm, num_dead_features: dead.numDeadFeatures, n_dead_in_batch: dead.deadInBatch },
+      metrics: {
+        l0_norm: norms.l0Norm,
+        l1_norm: norms.l1Norm,
+        num_dead_features: dead.numDeadFeatures,
+        n_dead_in_batch: dead.deadInBatch,
+        // What topKVariants decides from.
+        max_batches_not_active: cast(reduceMax(dead.counter), x.dtype),
+      },
       nextState: { num_batches_not_active: dead.counter },
     },
   };

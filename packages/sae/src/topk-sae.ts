@@ -6,7 +6,7 @@ import { normalizeInput } from './input-normalization.js';
 import { denseActivations, keepTopKPerSample } from './kept-activations.js';
 import { parseWithSchema, topKConfigSchema, type TopKSaeConfig } from './sae-config.js';
 import { inferOnSamples, requireTensors, type SparseAutoencoder } from './sparse-autoencoder.js';
-import { TOPK_PARAMETERS, topKForward } from './topk-forward.js';
+import { TOPK_PARAMETERS, topKForward, topKVariants } from './topk-forward.js';
 
 /**
  * The reference's TopKSAE: pre = relu((x - b_dec) @ W_enc); the top_k largest
@@ -20,7 +20,8 @@ export function createTopKSae(config: TopKSaeConfig): SparseAutoencoder<TopKSaeC
     parameterNames: TOPK_PARAMETERS,
     initialParams: (rng: Rng = new Rng(config.seed)) => initialSaeParameters(config.act_size, config.dict_size, rng),
     initialState: () => initialDeadFeatureState(config.dict_size),
-    forward: (_graph, x, params, state) => topKForward(config, keep, x, params, state).output,
+    forward: (_graph, x, params, state, options) => topKForward(config, keep, x, params, state, options).output,
+    variants: topKVariants(config),
     infer(_graph, x, params: TensorMap) {
       const { b_dec: bDec, W_enc: wEnc, W_dec: wDec } = requireTensors(params, TOPK_PARAMETERS, 'params', 'topk');
       return inferOnSamples(x, config.act_size, 'topk', (samples) => {

@@ -15,6 +15,7 @@ export { checkpointPath, findLatestCheckpoint, readCheckpoint, writeCheckpoint }
 export type { MemberCheckpoint, TrainerCheckpoint } from './checkpoint.js';
 export { CheckpointError } from './checkpoint-error.js';
 export { TrainingDivergedError } from './training-diverged-error.js';
+export { LARGE_BUFFER_REUSE_ENV, NO_RELAUNCH_ENV, relaunchWithLargeBufferReuse } from './large-buffer-reuse.js';
 export { evaluateSae } from './evaluation/evaluate-sae.js';
 export type { EvaluateSaeOptions } from './evaluation/evaluate-sae.js';
 export { createPerformanceEvaluator } from './evaluation/performance-evaluator.js';

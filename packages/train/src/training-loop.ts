@@ -124,7 +124,9 @@ export async function runTraining<D extends Decomposition>(
 
   const watcher = new InterruptWatcher(signal, handleSigint);
   const suffix = (index: number) => (grouped ? `_${index}` : '');
-  let program: Program | undefined;
+  const programs = new Map<string, CompiledStep>();
+  /** Each member's metrics of the step before, unsuffixed: what its forward variants are chosen from. */
+  let memberMetrics: Record<string, number>[] | undefined;
   let feeds: Record<string, DeviceTensor> = {};
   let batchesConsumed = start.batchesConsumed;
   let completed = start.step;
@@ -190,11 +192,27 @@ export async function runTraining<D extends Decomposition>(
         adam: { lr: config.lr, beta1: config.beta1, beta2: config.beta2, epsilon: ADAM_EPSILON },
         maxGradNorm: config.max_grad_norm,
       }));
-      const trainingStep = buildTrainingStep(stepMembers, batchShape);
-      // Metrics are a handful of scalars: always fetching them costs one tiny copy, lets every
-      // step's loss be checked, and avoids compiling (and holding memory for) a second program.
-      const metricNames = trainingStep.metricOutputs.flatMap((outputs) => Object.values(outputs));
-      program = await backend.compile(trainingStep.graph, { outputs: trainingStep.outputs, hostOutputs: metricNames });
+      // One program per combination of forward variants, compiled when first needed. Metrics are a
+      // handful of scalars: always fetching them costs one tiny copy, lets every step's loss be
+      // checked and the next step's variants be chosen.
+      const compileStep = async (variants: readonly (string | undefined)[]): Promise<CompiledStep> => {
+        const trainingStep = buildTrainingStep(stepMembers, batchShape, variants);
+        const metricNames = trainingStep.metricOutputs.flatMap((outputs) => Object.values(outputs));
+        const compiled = await backend.compile(trainingStep.graph, { outputs: trainingStep.outputs, hostOutputs: metricNames });
+        return { program: compiled, metricOutputs: trainingStep.metricOutputs, metricNames };
+      };
+      const full = await compileStep([]);
+      programs.set('', full);
+      const programFor = async (variants: readonly (string | undefined)[]): Promise<CompiledStep> => {
+        const key = variants.map((variant) => variant ?? '').join('|').replace(/^\|*$/, '');
+        let compiled = programs.get(key);
+        if (!compiled) {
+          compiled = await compileStep(variants);
+          checkSameMetrics(compiled.metricOutputs, full.metricOutputs, variants);
+          programs.set(key, compiled);
+        }
+        return compiled;
+      };
       for (const [index, kinds] of tensors.entries()) {
         for (const kind of STATE_KINDS) {
           for (const [name, tensor] of Object.entries(kinds[kind])) feeds[stateInputName(index, kind, name)] = await backend.upload(tensor);
@@ -210,11 +228,21 @@ export async function runTraining<D extends Decomposition>(
           batch = await readBatch(source, loop.batch_size, batchShape[1]);
           batchesConsumed++;
         }
+        // The first step of a run has no previous metrics, so it always takes the full forward.
+        const variants = members.map(({ decomposition }, index) =>
+          memberMetrics === undefined ? undefined : decomposition.variants?.find((variant) => variant.applies(memberMetrics![index]))?.name);
+        const { program, metricOutputs, metricNames } = await programFor(variants);
         const outputs = await program.run({ ...feeds, [BATCH_INPUT]: batch, [STEP_INPUT]: hostTensor('float64', [], [step + 1]) });
 
         const metrics: Record<string, number> = {};
-        for (const [index, outputNames] of trainingStep.metricOutputs.entries()) {
-          for (const [metric, output] of Object.entries(outputNames)) metrics[`${metric}${suffix(index)}`] = Number((await outputs[output].toHost()).data[0]);
+        const stepMemberMetrics: Record<string, number>[] = [];
+        for (const [index, outputNames] of metricOutputs.entries()) {
+          const own: Record<string, number> = {};
+          for (const [metric, output] of Object.entries(outputNames)) {
+            own[metric] = Number((await outputs[output].toHost()).data[0]);
+            metrics[`${metric}${suffix(index)}`] = own[metric];
+          }
+          stepMemberMetrics.push(own);
         }
         const badLoss = members.map((_, index) => `loss${suffix(index)}`).find((name) => !Number.isFinite(metrics[name]));
         if (badLoss !== undefined) {
@@ -237,6 +265,7 @@ export async function runTraining<D extends Decomposition>(
         feeds = next;
         completed = step + 1;
         lastMetrics = metrics;
+        memberMetrics = stepMemberMetrics;
 
         if (step % loop.log_freq === 0) await logger.log(metrics, step);
         if (completed % loop.checkpoint_freq === 0 || completed === steps || watcher.requested) await checkpoint();
@@ -250,8 +279,28 @@ export async function runTraining<D extends Decomposition>(
   } finally {
     watcher.dispose();
     for (const tensor of Object.values(feeds)) tensor.dispose();
-    await program?.dispose();
+    for (const { program } of programs.values()) await program.dispose();
     if (watcher.fromSigint) process.exit(130);
+  }
+}
+
+interface CompiledStep {
+  readonly program: Program;
+  /** Per member: metric name to program output name. */
+  readonly metricOutputs: readonly Record<string, string>[];
+  readonly metricNames: readonly string[];
+}
+
+/** Variants must report what the full forward reports, or logs would change shape from step to step. */
+function checkSameMetrics(actual: readonly Record<string, string>[], expected: readonly Record<string, string>[], variants: readonly (string | undefined)[]): void {
+  for (const [index, names] of expected.entries()) {
+    const want = Object.keys(names).sort().join(', ');
+    const got = Object.keys(actual[index]).sort().join(', ');
+    if (want !== got) {
+      throw new ConfigError(
+        `Forward variant '${variants[index]}' of decomposition ${index} reports losses and metrics [${got}], but the full forward reports [${want}]; a variant must report the same names.`,
+      );
+    }
   }
 }
 

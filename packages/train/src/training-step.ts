@@ -41,8 +41,15 @@ export function specOf(tensor: HostTensor): TensorSpec {
  * norm clipping per member, the member's constraint, Adam, the next state and
  * the metrics. Members are independent: the gradient of the summed losses
  * with respect to one member's parameters is that member's own gradient.
+ * Every variant has the same inputs and outputs, so programs built for
+ * different variants take each other's outputs as feeds.
  */
-export function buildTrainingStep(members: readonly StepMember[], batchShape: readonly [number, number]): TrainingStep {
+export function buildTrainingStep(
+  members: readonly StepMember[],
+  batchShape: readonly [number, number],
+  /** Per member, the forward variant to build (see Decomposition.variants); absent or undefined for the full forward. */
+  variants: readonly (string | undefined)[] = [],
+): TrainingStep {
   if (members.length === 0) throw new GraphError('buildTrainingStep: the group is empty; pass at least one decomposition.');
   const graph = new Graph();
   const batch = graph.input(BATCH_INPUT, [...batchShape], 'float32');
@@ -56,7 +63,8 @@ export function buildTrainingStep(members: readonly StepMember[], batchShape: re
   const forwards = members.map((member, index) => {
     const params = inputsOf(index, 'param', member.params);
     const state = inputsOf(index, 'state', member.state);
-    const forward = member.decomposition.forward(graph, batch, params, state);
+    const variant = variants[index];
+    const forward = member.decomposition.forward(graph, batch, params, state, variant === undefined ? undefined : { variant });
     const lossTerms = Object.values(forward.losses);
     if (lossTerms.length === 0) {
       throw new GraphError(`buildTrainingStep: decomposition ${index} ('${member.decomposition.architecture}') returned no losses; there is nothing to train.`);
