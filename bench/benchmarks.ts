@@ -1,5 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import { harvestBenchmark } from './harvest.js';
+import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
 import { saeBenchmark } from './sae.js';
 
@@ -11,5 +12,6 @@ export interface Benchmark {
 export const benchmarks: Record<string, Benchmark> = {
   matmul: matmulBenchmark,
   harvest: harvestBenchmark,
+  'harvest-pytorch': harvestPytorchBenchmark,
   sae: saeBenchmark,
 };

@@ -34,6 +34,8 @@ export const harvestBenchmark: Benchmark = {
     seq: { type: 'string', default: '128' },
     runs: { type: 'string', default: '5' },
     device: { type: 'string', default: 'cpu' },
+    /** Time each op of the program with ORT's profiler instead (CPU). */
+    profile: { type: 'boolean', default: false },
   },
   async run(options, log) {
     const number = (key: string) => Number(options[key]);
@@ -55,9 +57,18 @@ export const harvestBenchmark: Benchmark = {
     const hook = String(options.hook);
     const device = options.device as 'cpu' | 'webgpu';
     const backend = createOnnxBackend({ device });
-    const model = new HookedTransformer(config, initializeParameters(config, 0), { backend, modelBatchSize: batch });
+    const parameters = initializeParameters(config, 0);
+    const model = new HookedTransformer(config, parameters, { backend, modelBatchSize: batch });
     const rng = new Rng(1);
     const tokens = { dtype: 'int64' as const, shape: [batch, seq], data: BigInt64Array.from({ length: batch * seq }, () => BigInt(rng.int(config.vocabSize))) };
+    if (options.profile) {
+      const { profileHarvest } = await import('./harvest-profile.js');
+      const profile = await profileHarvest(model, Object.fromEntries(parameters), tokens, hook, runs);
+      for (const [op, ms] of Object.entries(profile.ops)) log(`  ${op}: ${ms.toFixed(1)} ms per run`);
+      await model.dispose();
+      await backend.dispose();
+      return { benchmark: 'harvest-profile', arch: architecture, hook, batch, seq, ...profile };
+    }
 
     const compiled = await model.compile({ outputs: [hook], returnType: 'none' });
     const blocks = new Set(compiled.program.inputNames.map((name) => /^blocks\.(\d+)\./.exec(name)?.[1]).filter((layer) => layer !== undefined));

@@ -6,6 +6,7 @@ hook only (as nnd's program computes). Prints JSON as its last stdout line.
 import argparse
 import json
 import math
+import os
 import re
 import statistics
 import time
@@ -85,9 +86,12 @@ def main():
     tokens_per_s = args.batch * args.seq / (ms / 1000)
     print(f'pytorch {torch.__version__} gpt2 {args.n_layer}x{args.d_model}, {args.hook} {list(out.shape)}: {ms:.0f} ms median '
           f'({", ".join(f"{s:.0f}" for s in samples)}), {tokens_per_s:.0f} tokens/s, {torch.get_num_threads()} threads')
+    # Debian's torch calls whatever libblas.so.3 points to (reference BLAS, or OpenBLAS once installed).
+    blas = '/usr/lib/x86_64-linux-gnu/libblas.so.3'
     print(json.dumps({
         'benchmark': 'harvest-pytorch', 'torch': torch.__version__, 'threads': torch.get_num_threads(),
-        'blas': 'see torch.__config__', 'n_layer': args.n_layer, 'd_model': args.d_model, 'hook': args.hook,
+        'blas_library': os.path.realpath(blas) if os.path.exists(blas) else 'bundled',
+        'n_layer': args.n_layer, 'd_model': args.d_model, 'hook': args.hook,
         'blocks_built': layers, 'batch': args.batch, 'seq': args.seq, 'runs': args.runs, 'ms': ms, 'tokens_per_s': tokens_per_s,
     }))
 

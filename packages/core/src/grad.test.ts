@@ -75,6 +75,8 @@ const cases: Case[] = [
   },
   { name: 'MatMul 2-D', ops: ['MatMul'], inputs: { a: input([2, 3]), b: input([3, 4]) }, build: (g, { a, b }) => ops.matmul(a, b) },
   { name: 'MatMul batched broadcast', ops: ['MatMul'], inputs: { a: input([2, 1, 3, 4]), b: input([3, 4, 2]) }, build: (g, { a, b }) => ops.matmul(a, b) },
+  { name: 'MatMul layer over batch and position', ops: ['MatMul'], inputs: { a: input([2, 3, 4]), b: input([4, 5]) }, build: (g, { a, b }) => ops.matmul(a, b) },
+  { name: 'MatMul layer over a symbolic batch', ops: ['MatMul'], inputs: { a: input([2, 3, 4], random([2, 3, 4]), ['batch', 3, 4]), b: input([4, 5]) }, build: (g, { a, b }) => ops.matmul(a, b) },
   { name: 'MatMul vector-matrix', ops: ['MatMul'], inputs: { a: input([3]), b: input([2, 3, 4]) }, build: (g, { a, b }) => ops.matmul(a, b) },
   { name: 'MatMul matrix-vector', ops: ['MatMul'], inputs: { a: input([2, 3]), b: input([3]) }, build: (g, { a, b }) => ops.matmul(a, b) },
   { name: 'MatMul vector-vector', ops: ['MatMul'], inputs: { a: input([3]), b: input([3]) }, build: (g, { a, b }) => ops.matmul(a, b) },
@@ -237,5 +239,16 @@ describe('grad', () => {
       const [g] = evaluateGraph(graph, [dx], { x: hostTensor('float64', [rows, 2], values) });
       Array.from(values, (v) => (2 * v) / (rows * 2)).forEach((expected, i) => expect(g.data[i]).toBeCloseTo(expected, 12));
     }
+  });
+
+  it('takes a weight gradient over batch and position as one flattened MatMul, not a batch of them summed', () => {
+    const graph = new Graph();
+    const a = graph.input('a', ['batch', 128, 64]);
+    const w = graph.input('w', [64, 32]);
+    const [dw] = grad(ops.reduceSum(ops.matmul(a, w)), [w]);
+    const nodes = graph.ancestors([dw]);
+    // The rows are flattened into the contraction: no [batch, 64, 32] intermediate, no reduction over batch.
+    expect(nodes.flatMap((node) => node.outputs).some((tensor) => tensor.rank === 3 && tensor.shape[1] === 64)).toBe(false);
+    expect(nodes.filter((node) => node.op === 'MatMul').map((node) => node.inputs.map((input) => input.shape))).toContainEqual([[64, '128*batch'], ['128*batch', 32]]);
   });
 });

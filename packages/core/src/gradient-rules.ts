@@ -8,7 +8,7 @@ import {
   neg, pow, range, reduceMean, reduceSum, reshape, scatterElements, scatterND, sign, slice, sqrt, squeeze, sub, transpose,
   trilu, unsqueeze, where,
 } from './primitives.js';
-import { normalizeAxis } from './shape.js';
+import { mulDims, normalizeAxis } from './shape.js';
 import type { Tensor } from './tensor.js';
 
 /**
@@ -35,6 +35,14 @@ const NO_GRADIENT = (): (Tensor | undefined)[] => [];
 function keepReducedAxes(dy: Tensor, rank: number, axes: readonly number[], keepdims: boolean): { dy: Tensor; axes: number[] } {
   const normalized = axes.length === 0 ? Array.from({ length: rank }, (_, i) => i) : axes.map((axis) => normalizeAxis(axis, rank, 'reduce gradient'));
   return { dy: keepdims || normalized.length === 0 ? dy : unsqueeze(dy, [...normalized].sort((a, b) => a - b)), axes: normalized };
+}
+
+/** d b for a @ b with a [..., m, k] and b [k, n]: a's leading axes flattened into rows. */
+function flattenedWeightGradient(a: Tensor, dy: Tensor): Tensor {
+  const rows = mulDims(...a.shape.slice(0, -1));
+  const flatA = reshape(a, [rows, a.shape[a.rank - 1]]);
+  const flatDy = reshape(dy, [rows, dy.shape[dy.rank - 1]]);
+  return matmul(transpose(flatA), flatDy);
 }
 
 function swapLastTwo(x: Tensor): Tensor {
@@ -113,7 +121,9 @@ export const GRADIENT_RULES: RuleTable = {
     if (a.rank === 1) dy2 = unsqueeze(dy2, b.rank === 1 ? 0 : dy2.rank - 1);
     if (b.rank === 1) dy2 = unsqueeze(dy2, dy2.rank);
     let da = needs[0] ? matmul(dy2, swapLastTwo(b2)) : undefined;
-    let db = needs[1] ? matmul(swapLastTwo(a2), dy2) : undefined;
+    // [..., m, k] @ [k, n] (a layer applied over batch and position): the weight's gradient as one
+    // [k, rows] @ [rows, n] product, not a [..., k, n] batch of them for the walker to sum.
+    let db = !needs[1] ? undefined : b.rank === 2 && a.rank > 2 ? flattenedWeightGradient(a, dy!) : matmul(swapLastTwo(a2), dy2);
     if (da && a.rank === 1) da = squeeze(da, da.rank - 2);
     if (db && b.rank === 1) db = squeeze(db, db.rank - 1);
     return [da, db];
