@@ -1,6 +1,5 @@
-import { BackendError, type DType, type DeviceTensor, type Feed, type Program } from '@nnd/core';
+import { BackendError, validateFeeds, type DType, type DeviceTensor, type Feed, type Program } from '@nnd/core';
 import type { OnnxModel } from './compile-to-onnx.js';
-import { validateFeeds } from './feed-validation.js';
 import type { OnnxDeviceTensor } from './onnx-device-tensor.js';
 import type { OnnxRuntimeTensor } from './onnx-runtime.js';
 import { runError, type OnnxDevice } from './runtime-errors.js';

@@ -1,8 +1,7 @@
 import {
-  ConfigError, isDeviceTensor,
+  ConfigError, checkHostTensor, isDeviceTensor,
   type Backend, type BackendCapabilities, type CompileOptions, type DType, type DeviceTensor, type Feed, type Graph, type HostTensor,
 } from '@nnd/core';
-import { checkHostTensor } from './feed-validation.js';
 import { TfjsDeviceTensor } from './tfjs-device-tensor.js';
 import { TFJS_SUPPORTED_DTYPES } from './tfjs-dtype.js';
 import { TfjsProgram, type ProgramHost } from './tfjs-program.js';

@@ -1,8 +1,7 @@
 import {
-  BackendError, GraphError, Tensor, UnsupportedOpError, evaluateGraph, isDeviceTensor,
-  type CompileOptions, type DeviceTensor, type Feed, type Graph, type HostTensor, type Node, type OpAttributes, type OpName, type Program,
+  BackendError, GraphError, Tensor, UnsupportedOpError, evaluateGraph, isDeviceTensor, validateFeeds,
+  type CompileOptions, type DeviceTensor, type Feed, type Graph, type HostTensor, type InputDescription, type Node, type OpAttributes, type OpName, type Program,
 } from '@nnd/core';
-import { validateFeeds, type ProgramInput } from './feed-validation.js';
 import { partitionForHost } from './host-partition.js';
 import { KERNELS, hostInputs } from './kernels/kernels.js';
 import type { KernelContext, TfjsKernel } from './kernels/kernel.js';
@@ -22,6 +21,11 @@ export interface ProgramHost {
   feedTensor(feed: Feed, where: string): Promise<{ tensor: TfTensor; owned: boolean }>;
   wrap(tensor: TfTensor, dtype: Tensor['dtype']): TfjsDeviceTensor;
   forget(program: TfjsProgram): void;
+}
+
+/** A graph input a program reads: its name, declared dtype and shape, and the IR tensor it feeds. */
+interface ProgramInput extends InputDescription {
+  readonly tensor: Tensor;
 }
 
 interface Constant {
@@ -63,7 +67,10 @@ export class TfjsProgram implements Program {
   ) {
     const inputsOf = (nodes: readonly Node[]) => nodes
       .filter((node) => node.op === 'Input')
-      .map((node) => ({ name: (node as Node<'Input'>).attributes.name, tensor: node.outputs[0] }));
+      .map((node): ProgramInput => {
+        const tensor = node.outputs[0];
+        return { name: (node as Node<'Input'>).attributes.name, dtype: tensor.dtype, shape: tensor.shape, tensor };
+      });
     this.inputs = inputsOf(graph.ancestors(outputs.map(([, tensor]) => tensor)));
     this.deviceInputs = inputsOf(deviceSchedule);
     this.hostInputNames = hostResults.length === 0 ? [] : inputsOf(graph.ancestors(hostResults)).map((input) => input.name);

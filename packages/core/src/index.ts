@@ -11,6 +11,8 @@ export { Tensor } from './tensor.js';
 export * from './primitives.js';
 export { isDeviceTensor } from './backend.js';
 export type { Backend, BackendCapabilities, CompileOptions, DeviceTensor, Feed, Program } from './backend.js';
+export { checkHostTensor, validateFeeds } from './feed-validation.js';
+export type { InputDescription } from './feed-validation.js';
 export { symbolSources } from './symbol-sources.js';
 export { grad, unbroadcast } from './grad.js';
 export { GRADIENT_RULES } from './gradient-rules.js';

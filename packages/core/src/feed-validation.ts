@@ -1,15 +1,39 @@
-import {
-  DTypeError, GraphError, ShapeError, dtypeOfData, formatShape, isDeviceTensor, sizeOf, type Feed,
-} from '@nnd/core';
-import type { OnnxValueInfo } from './compile-to-onnx.js';
+import { isDeviceTensor, type Feed } from './backend.js';
+import { dtypeOfData, sizeOf, type DType, type HostTensor } from './dtype.js';
+import { DTypeError } from './errors/dtype-error.js';
+import { GraphError } from './errors/graph-error.js';
+import { ShapeError } from './errors/shape-error.js';
+import { formatShape, type Shape } from './shape.js';
+
+/** What a program expects fed under one name: a graph input's dtype and declared (possibly symbolic) shape. */
+export interface InputDescription {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: Shape;
+}
+
+/** Checks that a host tensor's data is the typed array its dtype names, of the length its shape needs. */
+export function checkHostTensor(tensor: HostTensor, where: string): void {
+  if (!ArrayBuffer.isView(tensor.data) || dtypeOfData(tensor.data) !== tensor.dtype) {
+    throw new DTypeError(`${where} says dtype ${tensor.dtype} but holds ${tensor.data?.constructor?.name ?? String(tensor.data)}; use hostTensor() to build it.`);
+  }
+  if (tensor.data.length !== sizeOf(tensor.shape)) {
+    throw new ShapeError(`${where} of shape ${formatShape(tensor.shape)} needs ${sizeOf(tensor.shape)} elements but holds ${tensor.data.length}.`);
+  }
+}
 
 /**
- * Checks feeds against the model's inputs before onnxruntime sees them, so
- * that a wrong feed raises a typed error naming the input, not an ORT
- * status string.
+ * Checks feeds against a program's inputs before a runtime sees them, so that
+ * a wrong feed raises a typed error naming the input, not the engine's own
+ * status string: every input fed (GraphError), no feed the graph lacks
+ * (GraphError), dtypes (DTypeError), ranks and static sizes (ShapeError), each
+ * symbolic dimension the same size in every feed that carries it (ShapeError),
+ * and a host feed's data matching its dtype and shape. Symbols are compared
+ * as written (`'batch*seq'` is its own key here); a backend that also needs
+ * products checked against their factors binds them with `SymbolBindings`.
  */
 export function validateFeeds(
-  inputs: readonly OnnxValueInfo[],
+  inputs: readonly InputDescription[],
   feeds: Readonly<Record<string, Feed>>,
   graphInputNames: ReadonlySet<string>,
 ): void {
@@ -51,13 +75,6 @@ export function validateFeeds(
       }
       symbolSizes.set(dim, { size, input: input.name });
     });
-    if (!isDeviceTensor(feed)) {
-      if (!ArrayBuffer.isView(feed.data) || dtypeOfData(feed.data) !== feed.dtype) {
-        throw new DTypeError(`Feed '${input.name}' says dtype ${feed.dtype} but holds ${feed.data?.constructor?.name ?? String(feed.data)}; use hostTensor() to build it.`);
-      }
-      if (feed.data.length !== sizeOf(feed.shape)) {
-        throw new ShapeError(`Feed '${input.name}' of shape ${formatShape(feed.shape)} needs ${sizeOf(feed.shape)} elements but holds ${feed.data.length}.`);
-      }
-    }
+    if (!isDeviceTensor(feed)) checkHostTensor(feed, `Feed '${input.name}'`);
   }
 }
