@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readRunDirectory } from '@nnd/logging';
 import { loadSae } from '@nnd/sae';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -62,6 +63,13 @@ describe('nnd train, eval and report on the tiny model', () => {
     const loaded = await loadSae(join(run, 'sae'));
     expect(loaded.sae.architecture).toBe('topk');
     expect(loaded.metadata).toMatchObject({ hook_name: 'blocks.2.hook_resid_pre' });
+    // @nnd/logging reads the trainer's step_N checkpoints, and each one is an SAE folder that loadSae reads.
+    expect(readRunDirectory(run).checkpointSteps).toEqual([4, 6]);
+    expect(readJson(join(run, 'checkpoints', 'step_4', 'cfg.json'))).toMatchObject({ architecture: 'topk', d_in: 128, d_sae: 256, k: 8 });
+    const checkpoint = await loadSae(join(run, 'checkpoints', 'step_6'));
+    expect(checkpoint.sae.config).toEqual(loaded.sae.config);
+    expect(checkpoint.metadata).toMatchObject({ hook_name: 'blocks.2.hook_resid_pre', dataset_path: 'sotu' });
+    expect(checkpoint.params.W_dec.data).toEqual(loaded.params.W_dec.data);
   });
 
   it('eval evaluates the run\'s newest checkpoint and writes evaluation.json', async () => {
@@ -90,6 +98,9 @@ describe('nnd train, eval and report on the tiny model', () => {
     expect(readJson(join(second, 'config.json'))).toMatchObject({ sae_type: 'batchtopk', checkpoint_dir: join('..', runName('topk', 4).replaceAll('/', '__'), 'checkpoints'), checkpoint_member: 1 });
     expect(readdirSync(join(first, 'checkpoints', 'step_6')).sort()).toEqual(['sae_0', 'sae_1', 'trainer_state.json', 'trainer_state.safetensors']);
     expect(readJson(join(second, 'summary.json')).status).toBe('completed');
+    // The second member's run directory finds the shared checkpoints through its config's checkpoint_dir.
+    expect(readRunDirectory(second).checkpointSteps).toEqual([4, 6]);
+    expect((await loadSae(join(first, 'checkpoints', 'step_6', 'sae_1'))).sae.architecture).toBe('batchtopk');
     const { code: evalCode, stdout: evalOut } = await runCaptured(['eval', second, '--tokens', '128']);
     expect(evalCode).toBe(0);
     expect(evalOut).toContain('(batchtopk, step 6)');

@@ -3,7 +3,7 @@ import { createConsoleSink, createLogger, runDirectoryFor, type RunLogger } from
 import { loadRuns, writeReport } from '@nnd/results';
 import { createSae, saveSae } from '@nnd/sae';
 import {
-  createPerformanceEvaluator, trainSae, trainSaeGroup, type GroupTrainResult, type SaeEvaluation, type SaeSnapshot,
+  createPerformanceEvaluator, trainSae, trainSaeGroup, type GroupTrainResult, type SaeEvaluation, type SaeFilesWriter, type SaeSnapshot,
 } from '@nnd/train';
 import { join, relative } from 'node:path';
 import { activationModel, checkActivationSize, harvestSettings, openActivationSource } from './activation-stream.js';
@@ -123,11 +123,16 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     let result: GroupTrainResult;
     let evaluationStart: DatasetPosition = DATASET_START;
     try {
+      // Each checkpoint's SAE folder (`step_N`, or `step_N/sae_{i}` of a group) in SAELens's layout, like `sae/`,
+      // so `loadSae` and SAELens read any checkpoint; the trainer keeps the raw parameters beside it for --resume.
+      const saveFiles: SaeFilesWriter<(typeof saes)[number]> = (directory, sae, params, state) =>
+        saveSae(directory, sae, params, state, saeMetadata(members[saes.indexOf(sae)]));
       const trainOptions = {
         backend: model.backend,
         logger: trainerLogger,
         onEvaluate: evaluator,
         checkpointDir: checkpointDirectory,
+        saveFiles,
         resumeFrom: options.resumeFrom,
         signal: io.signal,
         handleSigint: false,
@@ -178,7 +183,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     }));
     for (const [index, logger] of loggers.entries()) {
       const run = runs[index];
-      await saveSae(run.sae, saes[index], result.saes[index].params, result.saes[index].state, { model_name: run.config.model_name, hook_name: run.config.hook_point, dataset_path: run.config.dataset_path });
+      await saveSae(run.sae, saes[index], result.saes[index].params, result.saes[index].state, saeMetadata(run.config));
       if (run.checkpoint !== undefined) logger.artifact(`checkpoint_${result.step}`, [run.checkpoint], { step: result.step });
       await logger.finish({ ...run.evaluation, status: 'completed', steps: result.step, checkpoint: run.checkpoint ?? null, [EVALUATION_START_KEY]: evaluationStart });
     }
@@ -192,6 +197,11 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
   } finally {
     if (ownResources) await resources.dispose();
   }
+}
+
+/** What an SAE folder's cfg.json records beside the SAE's own config: the model, hook and dataset it was trained on. */
+function saeMetadata(member: MemberConfig): Record<string, unknown> {
+  return { model_name: member.model_name, hook_name: member.hook_point, dataset_path: member.dataset_path };
 }
 
 function throwIfInterrupted(io: CliIo): void {

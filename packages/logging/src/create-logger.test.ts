@@ -29,7 +29,7 @@ describe('createLogger', () => {
     expect(logger.runDirectory).toBe(path.join(root, 'EleutherAI__pythia-70m_blocks.3.hook_resid_post_4096_batchtopk_16_1e-05'));
     expect(logger.wandb).toBeUndefined();
     for (let step = 0; step < 3; step += 1) logger.log({ loss: step, l0_norm: 16 }, step);
-    expect(logger.checkpointDirectory(2)).toBe(path.join(logger.runDirectory, 'checkpoints', '2'));
+    expect(logger.checkpointDirectory(2)).toBe(path.join(logger.runDirectory, 'checkpoints', 'step_2'));
     await logger.finish();
     expect(readRunDirectory(logger.runDirectory).metrics.map((row) => row.step)).toEqual([0, 1, 2]);
     expect(chunks.join('').trimEnd().split('\n').map((line) => parseProgressLine(line)?.completedSteps)).toEqual([1, 2, 3]);

@@ -29,7 +29,7 @@ export interface CreateLoggerOptions {
 export interface RunLogger extends Logger {
   /** `runs/<name>`, known after `init`. */
   readonly runDirectory: string;
-  /** `runs/<name>/checkpoints/<step>`, created, for the trainer to write a checkpoint into. */
+  /** `runs/<name>/checkpoints/step_<step>`, created: the folder @nnd/train writes the checkpoint after `step` completed steps to. */
   checkpointDirectory(step: number): string;
   /** The W&B sink, when W&B is on (after `init`). */
   readonly wandb: WandbSink | undefined;

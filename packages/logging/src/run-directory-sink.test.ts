@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LoggingError, RunDirectoryError } from './errors/index.js';
-import { RUN_FILES, readRunDirectory } from './run-directory.js';
+import { RUN_FILES, checkpointDirectory, readRunDirectory } from './run-directory.js';
 import { createRunDirectorySink } from './run-directory-sink.js';
 
 const packageDirectory = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,8 +89,26 @@ describe('run directory after a normal run', () => {
     expect(Math.abs((contents.metrics[0]?.time ?? 0) - Date.now() / 1000)).toBeLessThan(60);
     expect(contents.summary).toEqual({ loss: 0.2, l0_norm: 32, final_loss: 0.2 });
     expect(contents.checkpointSteps).toEqual([3]);
-    expect(contents.artifacts).toMatchObject([{ name: 'checkpoint_3', files: ['checkpoints/3/sae_weights.safetensors'], metadata: { step: 3 } }]);
+    expect(contents.artifacts).toMatchObject([{ name: 'checkpoint_3', files: ['checkpoints/step_3/sae_weights.safetensors'], metadata: { step: 3 } }]);
     expect(strictRows(directory)).toHaveLength(5);
+  });
+
+  it('lists the step_N checkpoints @nnd/train writes, not its temporary folders, and follows config.checkpoint_dir', async () => {
+    // The layout of `nnd train` with two SAEs: the first run directory holds checkpoints/step_N/sae_{i};
+    // the second records where they are in its config.json.
+    const first = path.join(root, 'group', 'first');
+    const second = path.join(root, 'group', 'second');
+    const sinks = [createRunDirectorySink({ directory: first }), createRunDirectorySink({ directory: second })];
+    await sinks[0]!.init({ ...config, checkpoint_dir: 'checkpoints', checkpoint_member: 0 });
+    await sinks[1]!.init({ ...config, checkpoint_dir: path.join('..', 'first', 'checkpoints'), checkpoint_member: 1 });
+    for (const name of ['step_4', 'step_12', 'step_6', '.step_8.tmp-0123456789ab', '.step_6.old-0123456789ab', 'step_x', '10']) {
+      fs.mkdirSync(path.join(first, 'checkpoints', name, 'sae_0'), { recursive: true });
+    }
+    fs.writeFileSync(path.join(first, 'checkpoints', 'step_16'), 'a file, not a checkpoint');
+    expect(checkpointDirectory(first, 4)).toBe(path.join(first, 'checkpoints', 'step_4'));
+    expect(readRunDirectory(first).checkpointSteps).toEqual([4, 6, 12]);
+    expect(readRunDirectory(second).checkpointSteps).toEqual([4, 6, 12]);
+    await Promise.all(sinks.map((sink) => sink.finish()));
   });
 
   it('keeps non-finite metrics as numbers through the file', async () => {

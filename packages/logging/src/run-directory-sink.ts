@@ -15,7 +15,7 @@ export interface RunDirectorySinkOptions {
 
 export interface RunDirectorySink extends Logger {
   readonly directory: string;
-  /** `<directory>/checkpoints/<step>`, created, for the trainer to write the checkpoint into. */
+  /** `<directory>/checkpoints/step_<step>`, created: the folder @nnd/train writes the checkpoint after `step` completed steps to. */
   checkpointDirectory(step: number): string;
 }
 

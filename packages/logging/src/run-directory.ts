@@ -10,7 +10,7 @@ import type { Metrics, RunConfig, Summary } from './logger.js';
  *     config.json          the run's config, written once (a resumed run keeps it)
  *     metrics.jsonl        one line per logged step: {"step":0,"time":1700000000.123,"loss":0.5,...}
  *     artifacts.jsonl      one line per artifact: {"name","files","metadata","time"}
- *     checkpoints/<step>/  written by the trainer; `checkpointDirectory(runDirectory, step)` names it
+ *     checkpoints/step_<N>/  written by @nnd/train after N completed steps; `checkpointDirectory(runDirectory, N)` names it
  *     summary.json         written by finish
  *     wandb-run.json       the W&B run this directory uploads to, so a resumed run and a later sync reuse it
  */
@@ -54,7 +54,11 @@ export interface RunDirectoryContents {
   /** In file order; a resumed run that restarted from an earlier checkpoint logs some steps twice, and both rows stay. */
   metrics: MetricsRow[];
   summary: Summary | undefined;
-  /** Steps that have a `checkpoints/<step>/` directory, ascending. */
+  /**
+   * Steps N that have a `step_N/` checkpoint, ascending: under `checkpoints/`, or under the folder
+   * that config.json's `checkpoint_dir` names (relative to the run directory; the members of a
+   * group trained by `nnd train` share the first member's).
+   */
   checkpointSteps: number[];
   artifacts: ArtifactRecord[];
   wandbRun: WandbRunIdentity | undefined;
@@ -71,13 +75,20 @@ export function safeRunName(name: string): string {
   return safe;
 }
 
-/** `<run directory>/checkpoints/<step>`: where the trainer writes the checkpoint of `step`. */
+/**
+ * `<run directory>/checkpoints/step_<step>`: where @nnd/train, given
+ * `checkpointDir: <run directory>/checkpoints`, writes the checkpoint after
+ * `step` completed steps.
+ */
 export function checkpointDirectory(runDirectory: string, step: number): string {
   if (!Number.isSafeInteger(step) || step < 0) {
     throw new RunDirectoryError(`checkpointDirectory: step must be a non-negative integer, got ${String(step)}`);
   }
-  return path.join(runDirectory, RUN_FILES.checkpoints, String(step));
+  return path.join(runDirectory, RUN_FILES.checkpoints, `step_${step}`);
 }
+
+/** A checkpoint's folder name, `step_<N>`, as @nnd/train names it. */
+const CHECKPOINT_NAME = /^step_(0|[1-9]\d*)$/;
 
 /**
  * One metrics.jsonl line. Non-finite values are written as the strings
@@ -125,15 +136,19 @@ export function readRunDirectory(directory: string): RunDirectoryContents {
     config: config as RunConfig,
     metrics: readMetricsRows(directory),
     summary: readJsonFile(path.join(directory, RUN_FILES.summary)) as Summary | undefined,
-    checkpointSteps: checkpointStepsOf(directory),
+    checkpointSteps: checkpointStepsOf(directory, config as RunConfig),
     artifacts: readJsonLines(path.join(directory, RUN_FILES.artifacts)) as ArtifactRecord[],
     wandbRun: readJsonFile(path.join(directory, RUN_FILES.wandbRun)) as WandbRunIdentity | undefined,
   };
 }
 
-/** Subdirectories of `checkpoints/` named by a step; others (a trainer's `123.tmp` before its rename) are not checkpoints yet. */
-function checkpointStepsOf(directory: string): number[] {
-  const root = path.join(directory, RUN_FILES.checkpoints);
+/**
+ * Subdirectories of the checkpoints folder named `step_<N>`; others (the
+ * trainer's hidden `.step_<N>.tmp-*` before its rename) are not checkpoints yet.
+ */
+function checkpointStepsOf(directory: string, config: RunConfig): number[] {
+  const recorded = config.checkpoint_dir;
+  const root = path.resolve(directory, typeof recorded === 'string' && recorded !== '' ? recorded : RUN_FILES.checkpoints);
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(root, { withFileTypes: true });
@@ -142,8 +157,10 @@ function checkpointStepsOf(directory: string): number[] {
     throw new RunDirectoryError(`cannot list ${root}: ${messageOf(error)}`, { cause: error });
   }
   return entries
-    .filter((entry) => entry.isDirectory() && /^(0|[1-9]\d*)$/.test(entry.name))
-    .map((entry) => Number(entry.name))
+    .flatMap((entry) => {
+      const match = entry.isDirectory() ? CHECKPOINT_NAME.exec(entry.name) : null;
+      return match === null ? [] : [Number(match[1])];
+    })
     .sort((a, b) => a - b);
 }
 

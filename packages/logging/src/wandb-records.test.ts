@@ -19,16 +19,16 @@ describe('W&B records', () => {
 
   it('name artifact files by their place in the run directory, others under artifacts/<name>/', () => {
     const runDirectory = path.resolve('/runs/a');
-    const items = artifactUploads(runDirectory, 'org/model_100', [path.join(runDirectory, 'checkpoints', '100', 'w.safetensors'), path.resolve('/elsewhere/x.bin')], { step: 100 });
+    const items = artifactUploads(runDirectory, 'org/model_100', [path.join(runDirectory, 'checkpoints', 'step_100', 'w.safetensors'), path.resolve('/elsewhere/x.bin')], { step: 100 });
     expect(items.map((item) => item.name)).toEqual([
-      'checkpoints/100/w.safetensors',
+      'checkpoints/step_100/w.safetensors',
       'artifacts/org__model_100/x.bin',
       'artifacts/org__model_100/nnd-artifact.json',
     ]);
     expect(JSON.parse(Buffer.from(items[2]?.content ?? []).toString())).toEqual({
       name: 'org/model_100',
       type: 'model',
-      files: ['checkpoints/100/w.safetensors', 'artifacts/org__model_100/x.bin'],
+      files: ['checkpoints/step_100/w.safetensors', 'artifacts/org__model_100/x.bin'],
       metadata: { step: 100 },
     });
   });

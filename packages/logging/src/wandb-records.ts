@@ -34,7 +34,7 @@ function flatJson(record: Record<string, unknown>): string {
 /**
  * The run files of one artifact. W&B's `createArtifact` protocol is not in
  * @wandb/sdk, so an artifact goes up as run files: those inside the run
- * directory keep their path there (`checkpoints/100/sae_weights.safetensors`),
+ * directory keep their path there (`checkpoints/step_100/sae_weights.safetensors`),
  * others go under `artifacts/<name>/`; `artifacts/<name>/nnd-artifact.json`
  * keeps the name, the file list and the metadata.
  */

@@ -91,14 +91,14 @@ describe('W&B sink against a local server', () => {
     expect(historySteps(run)).toEqual(range(60));
     expect(run.history.get(59)).toMatchObject({ ...metricsAt(59), _step: 59 });
     expect(run.summary).toMatchObject({ loss: 1 / 60, final: 1 });
-    expect(run.files.get('checkpoints/25/sae_weights.safetensors')?.toString()).toBe('weights at 25');
+    expect(run.files.get('checkpoints/step_25/sae_weights.safetensors')?.toString()).toBe('weights at 25');
     expect(JSON.parse(run.files.get(`artifacts/${displayName}_50/nnd-artifact.json`)?.toString() ?? '{}')).toMatchObject({
       type: 'model',
-      files: ['checkpoints/50/sae_weights.safetensors'],
+      files: ['checkpoints/step_50/sae_weights.safetensors'],
       metadata: { step: 50 },
     });
     expect(run.complete).toMatchObject({ exitcode: 0 });
-    expect(run.complete?.uploaded).toContain('checkpoints/0/sae_weights.safetensors');
+    expect(run.complete?.uploaded).toContain('checkpoints/step_0/sae_weights.safetensors');
     expect(warnings).toEqual([]);
     expect(logger.wandb?.status()).toMatchObject({ state: 'done', pendingRows: 0, pendingUploads: 0 });
     // The run directory names its W&B run, for a resume or a later sync.
@@ -164,7 +164,7 @@ describe('W&B sink against a local server', () => {
     expect(historySteps(run)).toEqual(range(200));
     expect(run.summary).toMatchObject({ loss: 1 / 200, final: 1 });
     for (const step of contents.checkpointSteps) {
-      expect(run.files.get(`checkpoints/${step}/sae_weights.safetensors`)?.toString()).toBe(`weights at ${step}`);
+      expect(run.files.get(`checkpoints/step_${step}/sae_weights.safetensors`)?.toString()).toBe(`weights at ${step}`);
       expect(run.files.has(`artifacts/${displayName}_${step}/nnd-artifact.json`)).toBe(true);
     }
     expect(run.complete).toMatchObject({ exitcode: 0 });

@@ -51,7 +51,7 @@ describe('syncRunDirectory', () => {
     expect([...run.history.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 2_500 }, (_, index) => index));
     expect(run.history.get(2_499)).toMatchObject({ loss: 2_499, _step: 2_499, 'performance/ce_degradation': 'NaN' });
     expect(run.summary).toMatchObject({ loss: 2_499, done: true });
-    expect(run.files.get('checkpoints/0/cfg.json')?.toString()).toBe('{}');
+    expect(run.files.get('checkpoints/step_0/cfg.json')?.toString()).toBe('{}');
     expect(run.files.get('artifacts/extra/outside.bin')?.toString()).toBe('outside');
     expect(JSON.parse(run.files.get('artifacts/extra/nnd-artifact.json')?.toString() ?? '{}')).toMatchObject({ metadata: { note: 'kept' } });
     expect(run.complete).toEqual({ exitcode: 0, uploaded: report.uploadedFiles });

@@ -35,7 +35,7 @@ export function syntheticRunName(run: SyntheticRun): string {
 
 /**
  * Writes `runsDirectory/<name>/` in @nnd/logging's layout: config.json,
- * metrics.jsonl, checkpoints/<step>/, and summary.json for a finished run.
+ * metrics.jsonl, checkpoints/step_<N>/, and summary.json for a finished run.
  * Metrics behave like a real sweep: error falls with dictionary size and k,
  * BatchTopK beats TopK a little, loss decays from a high start.
  */
@@ -90,7 +90,7 @@ export function writeSyntheticRun(runsDirectory: string, run: SyntheticRun): str
     }
     lines.push(JSON.stringify({ step, time: 1_700_000_000 + index * 3.5, ...metrics }));
     last = { ...last, ...metrics };
-    if (index > 0 && index % 20 === 0) fs.mkdirSync(path.join(directory, 'checkpoints', String(step)), { recursive: true });
+    if (index > 0 && index % 20 === 0) fs.mkdirSync(path.join(directory, 'checkpoints', `step_${step}`), { recursive: true });
   }
   fs.writeFileSync(path.join(directory, 'metrics.jsonl'), `${lines.join('\n')}\n`);
 
