@@ -1,12 +1,11 @@
 import {
-  BackendError, GraphError, Tensor, UnsupportedOpError, evaluateGraph, isDeviceTensor, validateFeeds,
+  BackendError, GraphError, SymbolBindings, Tensor, UnsupportedOpError, evaluateGraph, isDeviceTensor, loneSymbolsFirst, validateFeeds,
   type CompileOptions, type DeviceTensor, type Feed, type Graph, type HostTensor, type InputDescription, type Node, type OpAttributes, type OpName, type Program,
 } from '@nnd/core';
 import { partitionForHost } from './host-partition.js';
 import { KERNELS, hostInputs } from './kernels/kernels.js';
 import type { KernelContext, TfjsKernel } from './kernels/kernel.js';
 import { shapeSlice } from './kernels/layout-kernels.js';
-import { SymbolBindings } from './symbol-bindings.js';
 import { TfjsDeviceTensor } from './tfjs-device-tensor.js';
 import { kernelError } from './tfjs-errors.js';
 import type { LoadedRuntime, TfTensor } from './tfjs-runtime.js';
@@ -123,7 +122,7 @@ export class TfjsProgram implements Program {
     validateFeeds(this.inputs, feeds, this.graphInputNames);
     await this.host.activate();
     const { tf, runtime } = this.host.loaded;
-    const bindings = new SymbolBindings('tfjs run');
+    const bindings = new SymbolBindings('tfjs run', 'computed');
     const values = new Map<Tensor, TfTensor>();
     /** Values already on the host: constants, shapes and what the host computed. */
     const hostKnown = new Map<Tensor, ArrayLike<number>>();
@@ -138,8 +137,7 @@ export class TfjsProgram implements Program {
     };
     try {
       // Lone symbols bind across all feeds before products are checked.
-      const hasProducts = ({ tensor }: ProgramInput) => Number(tensor.shape.some((dim) => typeof dim === 'string' && dim.includes('*')));
-      for (const input of [...this.deviceInputs].sort((p, q) => hasProducts(p) - hasProducts(q))) {
+      for (const input of loneSymbolsFirst(this.deviceInputs, ({ shape }) => shape)) {
         const feed = feeds[input.name];
         bindings.match(input.tensor.shape, feed.shape, `feed '${input.name}'`);
         const { tensor, owned: isOwned } = await this.host.feedTensor(feed, `Feed '${input.name}'`);

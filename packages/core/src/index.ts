@@ -14,6 +14,7 @@ export type { Backend, BackendCapabilities, CompileOptions, DeviceTensor, Feed, 
 export { checkHostTensor, validateFeeds } from './feed-validation.js';
 export type { InputDescription } from './feed-validation.js';
 export { symbolSources } from './symbol-sources.js';
+export { SymbolBindings, loneSymbolsFirst } from './symbol-bindings.js';
 export { grad, unbroadcast } from './grad.js';
 export { GRADIENT_RULES } from './gradient-rules.js';
 export type { GradientRule, RuleContext } from './gradient-rules.js';

@@ -1,11 +1,10 @@
 import type { HostTensor } from '../dtype.js';
 import { DTypeError } from '../errors/dtype-error.js';
 import { GraphError } from '../errors/graph-error.js';
-import { ShapeError } from '../errors/shape-error.js';
 import type { Graph } from '../graph.js';
 import type { Node } from '../node.js';
 import type { OpName } from '../op-set.js';
-import { dimFactors, formatShape, mulDims, type Dim } from '../shape.js';
+import { SymbolBindings, loneSymbolsFirst } from '../symbol-bindings.js';
 import { Tensor } from '../tensor.js';
 import { fromHost, storeAs, toHost, type DenseTensor, type Kernel, type KernelContext } from './dense.js';
 import { KERNELS } from './kernels.js';
@@ -28,63 +27,6 @@ export function planEvaluation(graph: Graph, outputs: readonly Tensor[], where: 
   return { graph, schedule, inputNames };
 }
 
-function isLoneSymbol(dim: Dim): boolean {
-  const { coefficient, symbols } = dimFactors(dim);
-  return typeof dim === 'string' && coefficient === 1 && symbols.length === 1;
-}
-
-/**
- * Symbol sizes seen so far. A symbol is bound by the first tensor in schedule
- * order that carries it as a whole dimension (as `symbolSources` says), and
- * every later carrier is checked against it.
- */
-class SymbolBindings {
-  private readonly sizes = new Map<string, { size: number; origin: string }>();
-
-  constructor(private readonly where: string) {}
-
-  lookup(dim: string): number | undefined {
-    const key = String(mulDims(dim));
-    const whole = this.sizes.get(key);
-    if (whole) return whole.size;
-    const { coefficient, symbols } = dimFactors(key);
-    let size = coefficient;
-    for (const symbol of symbols) {
-      const bound = this.sizes.get(symbol);
-      if (!bound) return undefined;
-      size *= bound.size;
-    }
-    return size;
-  }
-
-  resolve(dim: Dim, where: string): number {
-    if (typeof dim === 'number') return dim;
-    const size = this.lookup(dim);
-    if (size === undefined) throw new ShapeError(`${where}: symbolic dimension '${dim}' is not bound by any tensor evaluated before it.`);
-    return size;
-  }
-
-  bindOrCheck(dim: string, size: number, origin: string): void {
-    const known = this.lookup(dim);
-    if (known === undefined) this.sizes.set(String(mulDims(dim)), { size, origin });
-    else if (known !== size) {
-      const first = this.sizes.get(String(mulDims(dim)))?.origin ?? 'its factors';
-      throw new ShapeError(`${this.where}: symbolic dimension '${dim}' is ${known} in ${first} but ${size} in ${origin}; every tensor must agree on it.`);
-    }
-  }
-
-  /** Checks a runtime shape against a declared one, binding new symbols. */
-  match(declared: readonly Dim[], actual: readonly number[], origin: string): void {
-    if (declared.length !== actual.length || declared.some((dim, axis) => typeof dim === 'number' && dim !== actual[axis])) {
-      throw new ShapeError(`${this.where}: ${origin} has shape ${formatShape(actual)}, but the graph declares ${formatShape(declared)}.`);
-    }
-    // Lone symbols first, so that products such as 'batch*3' are checked against their factors.
-    const order = declared.map((_, axis) => axis).filter((axis) => typeof declared[axis] === 'string');
-    order.sort((p, q) => Number(!isLoneSymbol(declared[p])) - Number(!isLoneSymbol(declared[q])));
-    for (const axis of order) this.bindOrCheck(declared[axis] as string, actual[axis], `${origin} (axis ${axis})`);
-  }
-}
-
 function bindFeeds(plan: EvaluationPlan, feeds: Record<string, HostTensor>, bindings: SymbolBindings, where: string): Map<Tensor, DenseTensor> {
   const expected = `expected feeds: ${plan.inputNames.map((name) => `'${name}'`).join(', ') || 'none'}`;
   for (const name of Object.keys(feeds)) {
@@ -93,8 +35,7 @@ function bindFeeds(plan: EvaluationPlan, feeds: Record<string, HostTensor>, bind
   const values = new Map<Tensor, DenseTensor>();
   const required = plan.inputNames.map((name) => plan.graph.inputs.get(name)!);
   // Lone symbols bind across all inputs before products are checked.
-  const hasProducts = (input: Tensor) => Number(input.shape.some((dim) => typeof dim === 'string' && !isLoneSymbol(dim)));
-  for (const input of [...required].sort((p, q) => hasProducts(p) - hasProducts(q))) {
+  for (const input of loneSymbolsFirst(required, (tensor) => tensor.shape)) {
     const name = (input.node.attributes as { name: string }).name;
     const feed = feeds[name];
     if (feed === undefined) throw new GraphError(`${where}: missing feed for graph input '${name}'; ${expected}.`);
@@ -109,7 +50,7 @@ function bindFeeds(plan: EvaluationPlan, feeds: Record<string, HostTensor>, bind
 }
 
 export function executePlan(plan: EvaluationPlan, outputs: readonly Tensor[], feeds: Record<string, HostTensor>, where: string): HostTensor[] {
-  const bindings = new SymbolBindings(where);
+  const bindings = new SymbolBindings(where, 'evaluated');
   const values = bindFeeds(plan, feeds, bindings, where);
   for (const node of plan.schedule) {
     if (node.op === 'Input') continue;
