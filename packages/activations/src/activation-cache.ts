@@ -1,7 +1,7 @@
-import { fromTypedArray, openSafetensors, toTypedArray, writeSafetensors, type SafetensorsFile } from '@nnd/core';
-import { createHash, randomBytes } from 'node:crypto';
+import { fromTypedArray, openSafetensors, toTypedArray, writeFileDurably, writeSafetensors, type SafetensorsFile } from '@nnd/core';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ActivationCacheError } from './activation-cache-error.js';
 import type { DatasetPosition } from './token-packer.js';
@@ -95,21 +95,12 @@ export async function readCacheManifest(directory: string): Promise<ActivationCa
   return manifest;
 }
 
-/** Replaces the manifest atomically: temp file, fsync, rename. */
+/** Replaces the manifest atomically and durably (core's writeFileDurably: temp file, fsync, rename, fsync of the directory). */
 export async function writeCacheManifest(directory: string, manifest: ActivationCacheManifest): Promise<void> {
   const path = join(directory, CACHE_MANIFEST);
-  const temporary = join(directory, `.${CACHE_MANIFEST}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const handle = await open(temporary, 'wx');
-    try {
-      await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
+    await writeFileDurably(path, `${JSON.stringify(manifest, null, 2)}\n`);
   } catch (cause) {
-    await unlink(temporary).catch(() => undefined);
     throw new ActivationCacheError(`Cannot write ${path}: ${(cause as Error).message}; check that the directory is writable.`, { cause });
   }
 }
@@ -120,7 +111,7 @@ export async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Writes one shard atomically (core's writeSafetensors: temp + rename) and describes it for the manifest. */
+/** Writes one shard atomically (core's writeSafetensors: temp + fsync + rename) and describes it for the manifest. */
 export async function writeShard(
   directory: string,
   index: number,

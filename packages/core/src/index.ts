@@ -23,6 +23,8 @@ export { crossEntropy, geluTanh, rmsNorm } from './composites.js';
 export { Rng } from './rng.js';
 export type { RngState } from './rng.js';
 export * from './safetensors/index.js';
+export { renameDurably, temporaryPathFor, writeFileDurably } from './durable-files.js';
+export type { DurableFileContents, WriteFileDurablyOptions } from './durable-files.js';
 export { createDecompositionRegistry, defineDecomposition, lookupDecomposition } from './decomposition.js';
 export type { Decomposition, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant, TensorMap } from './decomposition.js';
 export { createReferenceBackend, evaluateGraph } from './reference/index.js';

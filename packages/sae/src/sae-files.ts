@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  ConfigError, fromTypedArray, hostTensor, readSafetensors, toTypedArray, writeSafetensors,
+  ConfigError, fromTypedArray, hostTensor, readSafetensors, toTypedArray, writeFileDurably, writeSafetensors,
   type HostTensor, type SafetensorsTensor,
 } from '@nnd/core';
 import type { SaeConfig } from './sae-config.js';
@@ -59,20 +58,11 @@ function float32Data(tensor: HostTensor, name: string, expected: readonly number
   return tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data as Float64Array);
 }
 
-/** Writes a small file atomically: a temporary file in the same folder, synced, then renamed over the target. */
+/** Writes a small file atomically and durably (core's writeFileDurably), as a SaeFileError when it cannot. */
 async function writeFileAtomically(path: string, text: string): Promise<void> {
-  const temporaryPath = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const handle = await open(temporaryPath, 'wx');
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporaryPath, path);
+    await writeFileDurably(path, text);
   } catch (cause) {
-    await unlink(temporaryPath).catch(() => undefined);
     throw new SaeFileError(`cannot write ${JSON.stringify(path)}: ${cause instanceof Error ? cause.message : String(cause)}; check that the folder is writable.`, { cause });
   }
 }
