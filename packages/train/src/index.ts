@@ -5,7 +5,7 @@ export { parseTrainConfig, totalSteps, trainConfigSchema } from './train-config.
 export type { TrainConfig, TrainConfigInput } from './train-config.js';
 export type { ActivationSource } from './activation-source.js';
 export { consoleLogger, noopLogger } from './logger.js';
-export type { Logger } from './logger.js';
+export type { ExitSummary, Logger } from './logger.js';
 export { adamCorrections, adamUpdate } from './adam.js';
 export type { AdamCorrections, AdamHyperparameters, AdamResult } from './adam.js';
 export { clipGradNorm } from './clip-grad-norm.js';

@@ -1,10 +1,31 @@
+/** How a run ended that the trainer ends itself, by exiting the process on SIGINT. */
+export type ExitSummary = {
+  /** `interrupted` before the last step; `completed` when SIGINT came during it; `failed` when training threw after SIGINT. */
+  readonly status: 'interrupted' | 'completed' | 'failed';
+  /** Optimizer steps completed, counting those before a resume. */
+  readonly steps: number;
+  /** The newest checkpoint this run wrote, or null. */
+  readonly checkpoint: string | null;
+  /** The error's message, when `status` is `failed`. */
+  readonly error?: string;
+};
+
 /**
- * Where the trainer sends metrics. A later package writes real loggers
- * (files, dashboards); any object with this `log` method works.
+ * Where the trainer sends metrics. Any object with this `log` method works;
+ * @nnd/logging's `createLogger()` is one, and its `finish` is the one below.
  */
 export interface Logger {
   /** `metrics` maps names (`loss`, `l0_norm`, ... with `_{index}` in group training) to plain numbers. */
   log(metrics: Readonly<Record<string, number>>, step: number): void | Promise<void>;
+  /**
+   * Awaited only before the trainer exits the process on SIGINT (`handleSigint`,
+   * after the checkpoint is written), because the caller's code after
+   * `trainSae` then never runs: flush and close here (a run directory's
+   * summary, a W&B upload). A second SIGINT while it runs exits at once. When
+   * training returns or throws instead, closing the logger is the caller's job,
+   * and the trainer does not call this.
+   */
+  finish?(summary: ExitSummary): void | Promise<void>;
 }
 
 /** The default: metrics are computed (the loss is checked every step) but not recorded. */

@@ -5,7 +5,7 @@ import {
 import { readBatch, seekSource, type ActivationSource } from './activation-source.js';
 import { readCheckpoint, removeIncompleteCheckpoints, writeCheckpoint, type MemberCheckpoint } from './checkpoint.js';
 import { InterruptWatcher } from './interrupt-watcher.js';
-import { noopLogger, type Logger } from './logger.js';
+import { noopLogger, type ExitSummary, type Logger } from './logger.js';
 import { checkResumable, resolveCheckpoint } from './resume.js';
 import { BATCH_INPUT, STATE_KINDS, STEP_INPUT, stateInputName, stateOutputName, type StateKind } from './step-names.js';
 import { parseTrainConfig, totalSteps, type TrainConfig } from './train-config.js';
@@ -57,8 +57,9 @@ export interface TrainOptions<D extends Decomposition = Decomposition> {
   /** Aborting finishes the current step, writes a checkpoint and returns with status 'interrupted'. */
   signal?: AbortSignal;
   /**
-   * While training, SIGINT finishes the step, writes a checkpoint and exits
-   * the process with code 130 (a second SIGINT exits at once). Default true.
+   * While training, SIGINT finishes the step, writes a checkpoint, awaits
+   * `logger.finish` and exits the process with code 130 (a second SIGINT
+   * exits at once). Default true.
    */
   handleSigint?: boolean;
 }
@@ -179,6 +180,7 @@ export async function runTraining<D extends Decomposition>(
     lastWrittenStep = completed;
   };
 
+  let failure: unknown;
   try {
     if (completed < steps) {
       let batch = await readBatch(source, loop.batch_size, undefined);
@@ -276,12 +278,39 @@ export async function runTraining<D extends Decomposition>(
       process.stderr.write(`Interrupted by SIGINT after step ${completed - 1}; ${lastCheckpoint ? `checkpoint written to ${lastCheckpoint}` : 'no checkpointDir, so no checkpoint'}.\n`);
     }
     return { status: watcher.requested && completed < steps ? 'interrupted' : 'completed', step: completed, checkpoint: lastCheckpoint, saes, metrics: lastMetrics };
+  } catch (error) {
+    failure = error;
+    throw error;
   } finally {
+    // The watcher stays installed while the logger finishes, so a second SIGINT still exits at once.
+    if (watcher.fromSigint) {
+      const ended = { steps: completed, checkpoint: lastCheckpoint ?? null };
+      await finishBeforeExit(logger, failure === undefined
+        ? { status: completed < steps ? 'interrupted' : 'completed', ...ended }
+        : { status: 'failed', ...ended, error: messageOf(failure) });
+    }
     watcher.dispose();
     for (const tensor of Object.values(feeds)) tensor.dispose();
     for (const { program } of programs.values()) await program.dispose();
     if (watcher.fromSigint) process.exit(130);
   }
+}
+
+/**
+ * Exiting on SIGINT skips the caller's code after `trainSae`, so the logger
+ * is finished here; an error the exit would swallow is printed first.
+ */
+async function finishBeforeExit(logger: Logger, summary: ExitSummary): Promise<void> {
+  if (summary.error !== undefined) process.stderr.write(`Training failed after SIGINT: ${summary.error}\n`);
+  try {
+    await logger.finish?.(summary);
+  } catch (error) {
+    process.stderr.write(`The logger's finish failed before exiting on SIGINT: ${messageOf(error)}\n`);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 interface CompiledStep {
