@@ -20,6 +20,8 @@ export { GRADIENT_RULES } from './gradient-rules.js';
 export type { GradientRule, RuleContext } from './gradient-rules.js';
 export { axisSize, zeros } from './gradient-helpers.js';
 export { crossEntropy, geluTanh, rmsNorm } from './composites.js';
+export { adamCorrections, adamUpdate } from './optim/adam.js';
+export type { AdamCorrections, AdamHyperparameters, AdamResult } from './optim/adam.js';
 export { Rng } from './rng.js';
 export type { RngState } from './rng.js';
 export * from './safetensors/index.js';

@@ -1,6 +1,6 @@
 import {
-  Graph, add, div, grad, minimum, mul, reduceSumSquare, sqrt, sub,
-  type Tensor,
+  Graph, adamUpdate, add, div, grad, minimum, mul, reduceSumSquare, sqrt,
+  type AdamCorrections, type Tensor,
 } from '@nnd/core';
 import { buildTransformerGraph } from './transformer-graph.js';
 import type { TransformerConfig } from './transformer-config.js';
@@ -37,7 +37,7 @@ export interface TrainingStep {
 /**
  * One Adam step of next-token training as one graph: forward loss, reverse
  * -mode gradients of every parameter, global-norm clipping and the Adam
- * update, so a step is a single program run whose outputs (new parameters
+ * update (core's `adamUpdate`, torch.optim.Adam's arithmetic), so a step is a single program run whose outputs (new parameters
  * and moments) are fed to the next run without leaving the backend.
  */
 export function buildTrainingStep(config: TransformerConfig, settings: AdamSettings = DEFAULT_ADAM): TrainingStep {
@@ -53,18 +53,19 @@ export function buildTrainingStep(config: TransformerConfig, settings: AdamSetti
   const clipScale = Number.isFinite(settings.clipNorm) ? minimum(div(settings.clipNorm, add(gradientNorm, 1e-6)), 1) : undefined;
   const stepSize = graph.input(trainingNames.stepSize, []);
   const secondMomentScale = graph.input(trainingNames.secondMomentScale, []);
+  // Core's Adam divides by sqrt(v) + eps * sqrt(1 - beta2^t) and scales by lr * sqrt(1 - beta2^t) / (1 - beta1^t):
+  // the fed scalars give both with one scalar division each, the learning rate still scheduled per step.
+  const corrections: AdamCorrections = { stepSize: div(stepSize, secondMomentScale), epsilon: div(settings.epsilon, secondMomentScale) };
   const outputs: Record<string, Tensor> = { loss, gradient_norm: gradientNorm };
   parameterNames.forEach((name, index) => {
     const parameter = parameters[index];
     const gradient = clipScale ? mul(gradients[index], clipScale) : gradients[index];
     const firstMoment = graph.input(trainingNames.firstMoment(name), parameter.shape);
     const secondMoment = graph.input(trainingNames.secondMoment(name), parameter.shape);
-    const nextFirst = add(mul(firstMoment, settings.beta1), mul(gradient, 1 - settings.beta1));
-    const nextSecond = add(mul(secondMoment, settings.beta2), mul(mul(gradient, gradient), 1 - settings.beta2));
-    const update = div(nextFirst, add(mul(sqrt(nextSecond), secondMomentScale), settings.epsilon));
-    outputs[trainingNames.next(name)] = sub(parameter, mul(update, stepSize));
-    outputs[trainingNames.next(trainingNames.firstMoment(name))] = nextFirst;
-    outputs[trainingNames.next(trainingNames.secondMoment(name))] = nextSecond;
+    const next = adamUpdate(parameter, gradient, firstMoment, secondMoment, corrections, settings);
+    outputs[trainingNames.next(name)] = next.param;
+    outputs[trainingNames.next(trainingNames.firstMoment(name))] = next.firstMoment;
+    outputs[trainingNames.next(trainingNames.secondMoment(name))] = next.secondMoment;
   });
   return { graph, parameterNames, outputs };
 }

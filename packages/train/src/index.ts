@@ -6,8 +6,9 @@ export type { TrainConfig, TrainConfigInput } from './train-config.js';
 export type { ActivationSource } from './activation-source.js';
 export { consoleLogger, noopLogger } from './logger.js';
 export type { ExitSummary, Logger } from './logger.js';
-export { adamCorrections, adamUpdate } from './adam.js';
-export type { AdamCorrections, AdamHyperparameters, AdamResult } from './adam.js';
+// Adam lives in @nnd/core (the tiny-LM trainer in @nnd/models uses it too); re-exported so this package's API is unchanged.
+export { adamCorrections, adamUpdate } from '@nnd/core';
+export type { AdamCorrections, AdamHyperparameters, AdamResult } from '@nnd/core';
 export { clipGradNorm } from './clip-grad-norm.js';
 export { ADAM_EPSILON, buildTrainingStep } from './training-step.js';
 export type { StepMember, TensorSpec, TrainingStep } from './training-step.js';

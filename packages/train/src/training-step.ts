@@ -1,7 +1,7 @@
 import {
-  GraphError, add, grad, Graph, type Decomposition, type DType, type HostTensor, type Tensor, type TensorMap,
+  GraphError, adamCorrections, adamUpdate, add, grad, Graph,
+  type AdamHyperparameters, type Decomposition, type DType, type HostTensor, type Tensor, type TensorMap,
 } from '@nnd/core';
-import { adamCorrections, adamUpdate, type AdamHyperparameters } from './adam.js';
 import { clipGradNorm } from './clip-grad-norm.js';
 import { BATCH_INPUT, STEP_INPUT, metricOutputName, stateInputName, stateOutputName } from './step-names.js';
 

@@ -1,4 +1,5 @@
-import { add, cast, div, mul, pow, sqrt, sub, type Tensor } from '@nnd/core';
+import { add, cast, div, mul, pow, sqrt, sub } from '../primitives.js';
+import type { Tensor } from '../tensor.js';
 
 export interface AdamHyperparameters {
   lr: number;
@@ -9,8 +10,10 @@ export interface AdamHyperparameters {
 }
 
 /**
- * The two scalars that depend on the step number, shared by every parameter
- * of a step. torch's update p -= lr / c1 * m / (sqrt(v) / c2 + eps), with
+ * The two scalars that depend on the step number (and the learning rate),
+ * shared by every parameter of a step: build them in the graph with
+ * `adamCorrections`, or from scalars fed per step when the learning rate
+ * follows a schedule. torch's update p -= lr / c1 * m / (sqrt(v) / c2 + eps), with
  * c1 = 1 - beta1^t and c2 = sqrt(1 - beta2^t), is rewritten as
  * p -= (lr * c2 / c1) * m / (sqrt(v) + eps * c2): the same value up to
  * rounding, one pass over the parameter fewer (the division by c2).
@@ -59,7 +62,7 @@ export function adamUpdate(
   firstMoment: Tensor,
   secondMoment: Tensor,
   corrections: AdamCorrections,
-  hyperparameters: AdamHyperparameters,
+  hyperparameters: Pick<AdamHyperparameters, 'beta1' | 'beta2'>,
 ): AdamResult {
   const nextFirstMoment = add(firstMoment, mul(sub(gradient, firstMoment), 1 - hyperparameters.beta1));
   const nextSecondMoment = add(mul(secondMoment, hyperparameters.beta2), mul(mul(gradient, 1 - hyperparameters.beta2), gradient));
