@@ -1,5 +1,5 @@
 import {
-  fromTypedArray, hostTensor, readSafetensors, toTypedArray, writeSafetensors,
+  fromTypedArray, hostTensor, readSafetensors, renameDurably, toTypedArray, writeSafetensors,
   type DType, type HostTensor, type RngState, type SafetensorsDType, type SafetensorsTensor,
 } from '@nnd/core';
 import { randomBytes } from 'node:crypto';
@@ -122,9 +122,7 @@ export async function writeCheckpoint(checkpointDir: string, checkpoint: Trainer
       grouped: checkpoint.grouped,
       members,
     });
-    await syncDirectory(temporary);
     await replaceDirectory(temporary, target, join(checkpointDir, `.step_${checkpoint.step}.old-${suffix}`));
-    await syncDirectory(checkpointDir);
     return target;
   } catch (cause) {
     await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
@@ -141,7 +139,8 @@ export async function writeCheckpoint(checkpointDir: string, checkpoint: Trainer
 async function replaceDirectory(source: string, target: string, aside: string): Promise<void> {
   const exists = await stat(target).then(() => true, () => false);
   if (exists) await rename(target, aside);
-  await rename(source, target);
+  // Syncs the finished directory before the rename and the checkpoint directory after it.
+  await renameDurably(source, target);
   if (exists) await rm(aside, { recursive: true, force: true });
 }
 
@@ -276,18 +275,5 @@ async function writeJson(path: string, value: unknown): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
-  }
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-  try {
-    const handle = await open(directory, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some platforms cannot open directories; the files themselves are already flushed.
   }
 }
