@@ -3,6 +3,7 @@ import { harvestBenchmark } from './harvest.js';
 import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
 import { saeBenchmark } from './sae.js';
+import { saePytorchBenchmark } from './sae-pytorch.js';
 
 export interface Benchmark {
   options: NonNullable<ParseArgsConfig['options']>;
@@ -14,4 +15,5 @@ export const benchmarks: Record<string, Benchmark> = {
   harvest: harvestBenchmark,
   'harvest-pytorch': harvestPytorchBenchmark,
   sae: saeBenchmark,
+  'sae-pytorch': saePytorchBenchmark,
 };
