@@ -103,11 +103,16 @@ export function readJsonLines(file: string): unknown[] {
   });
 }
 
-/** Writes JSON through a temporary file and a rename, so readers see the old file or the new one, never half of one. */
+/**
+ * Writes JSON through a temporary file and a rename, so readers see the old
+ * file or the new one, never half of one. The file is flushed before the
+ * rename, so that after a power loss the new name never points at an empty
+ * file.
+ */
 export function writeJsonAtomically(file: string, value: unknown): void {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    fs.writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`);
+    fs.writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`, { flush: true });
     fs.renameSync(temporary, file);
   } catch (error) {
     throw new RunDirectoryError(`cannot write ${file}: ${messageOf(error)}`, { cause: error });
