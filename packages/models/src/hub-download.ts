@@ -1,6 +1,7 @@
 import { downloadFile, HUB_URL } from '@huggingface/hub';
+import { renameDurably } from '@nnd/core';
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -103,7 +104,8 @@ export async function resolveModelDirectory(nameOrDirectory: string, options: Hu
     const partial = `${target}.incomplete`;
     try {
       await pipeline(Readable.fromWeb(blob.stream() as unknown as NodeReadableStream), createWriteStream(partial));
-      await rename(partial, target);
+      // Flushed before the rename: after a power loss the name never points at a file that is not all there.
+      await renameDurably(partial, target);
     } catch (cause) {
       await rm(partial, { force: true });
       throw new ModelNotFoundError(`Downloading ${path} of '${id}' into ${cachePath} failed: ${(cause as Error).message}. ${offlineHelp(id, cachePath)}`, { cause });

@@ -1,3 +1,4 @@
+import { writeFileDurably } from '@nnd/core';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ResultsError } from './errors/index.js';
@@ -14,13 +15,10 @@ import type { RunRecord } from './run-record.js';
 export async function writeReport(runs: readonly RunRecord[], outPath: string, options: ReportOptions = {}): Promise<string> {
   const target = path.resolve(outPath);
   const html = await renderReport(runs, options);
-  const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
   try {
     await fs.mkdir(path.dirname(target), { recursive: true });
-    await fs.writeFile(temporary, html, 'utf8');
-    await fs.rename(temporary, target);
+    await writeFileDurably(target, html);
   } catch (error) {
-    await fs.rm(temporary, { force: true }).catch(() => undefined);
     throw new ResultsError(`cannot write the report to ${target}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   return target;
