@@ -1,4 +1,5 @@
 import type { Benchmark } from './benchmarks.js';
+import { HARVEST_PROBLEM_OPTIONS } from './harvest.js';
 import { runPytorchScript } from './pytorch-reference.js';
 
 /**
@@ -9,20 +10,12 @@ import { runPytorchScript } from './pytorch-reference.js';
  */
 export const harvestPytorchBenchmark: Benchmark = {
   options: {
-    'n-layer': { type: 'string', default: '12' },
-    'd-model': { type: 'string', default: '768' },
-    'n-head': { type: 'string', default: '12' },
-    'n-ctx': { type: 'string', default: '1024' },
-    vocab: { type: 'string', default: '50257' },
-    hook: { type: 'string', default: 'blocks.8.hook_resid_pre' },
-    batch: { type: 'string', default: '8' },
-    seq: { type: 'string', default: '128' },
-    runs: { type: 'string', default: '5' },
+    ...HARVEST_PROBLEM_OPTIONS,
     threads: { type: 'string', default: '0' },
     'blas-threads': { type: 'string' },
   },
   async run(options, log) {
-    const keys = ['n-layer', 'd-model', 'n-head', 'n-ctx', 'vocab', 'hook', 'batch', 'seq', 'runs', 'threads'];
+    const keys = [...Object.keys(HARVEST_PROBLEM_OPTIONS), 'threads'];
     const args = keys.flatMap((key) => [`--${key}`, String(options[key])]);
     const blasThreads = options['blas-threads'];
     const env = blasThreads === undefined ? {} : { OPENBLAS_NUM_THREADS: String(blasThreads), OMP_NUM_THREADS: String(blasThreads) };

@@ -15,6 +15,19 @@ const ARCHITECTURE_DEFAULTS: Record<string, Partial<TransformerConfig>> = {
   },
 };
 
+/** The model shape, hook, batch and timing, shared with `harvest-pytorch` so that both time the same forward. */
+export const HARVEST_PROBLEM_OPTIONS = {
+  'n-layer': { type: 'string', default: '12' },
+  'd-model': { type: 'string', default: '768' },
+  'n-head': { type: 'string', default: '12' },
+  'n-ctx': { type: 'string', default: '1024' },
+  vocab: { type: 'string', default: '50257' },
+  hook: { type: 'string', default: 'blocks.8.hook_resid_pre' },
+  batch: { type: 'string', default: '8' },
+  seq: { type: 'string', default: '128' },
+  runs: { type: 'string', default: '5' },
+} as const satisfies Benchmark['options'];
+
 /**
  * Activation harvesting: tokens/s of a random-weight model of the given
  * shape computing one hook's activations (only the blocks that hook needs)
@@ -23,16 +36,8 @@ const ARCHITECTURE_DEFAULTS: Record<string, Partial<TransformerConfig>> = {
 export const harvestBenchmark: Benchmark = {
   options: {
     arch: { type: 'string', default: 'gpt2' },
-    'n-layer': { type: 'string', default: '12' },
-    'd-model': { type: 'string', default: '768' },
-    'n-head': { type: 'string', default: '12' },
+    ...HARVEST_PROBLEM_OPTIONS,
     'd-mlp': { type: 'string' },
-    'n-ctx': { type: 'string', default: '1024' },
-    vocab: { type: 'string', default: '50257' },
-    hook: { type: 'string', default: 'blocks.8.hook_resid_pre' },
-    batch: { type: 'string', default: '8' },
-    seq: { type: 'string', default: '128' },
-    runs: { type: 'string', default: '5' },
     device: { type: 'string', default: 'cpu' },
     /** Time each op of the program with ORT's profiler instead (CPU). */
     profile: { type: 'boolean', default: false },

@@ -14,19 +14,24 @@ const TYPES = ['vanilla', 'topk', 'batchtopk', 'jumprelu'] as const;
  * auxiliary loss while no feature can be dead) at step 1, so by default the
  * first three steps are warm-up.
  */
+/** The training problem and its timing, shared with `sae-pytorch` so that both time the same thing. */
+export const SAE_PROBLEM_OPTIONS = {
+  type: { type: 'string', default: 'topk' },
+  'act-size': { type: 'string', default: '768' },
+  'dict-size': { type: 'string', default: '12288' },
+  batch: { type: 'string', default: '4096' },
+  k: { type: 'string', default: '32' },
+  steps: { type: 'string', default: '5' },
+  warmup: { type: 'string', default: '3' },
+  'l1-coeff': { type: 'string' },
+  'aux-penalty': { type: 'string' },
+} as const satisfies Benchmark['options'];
+
 export const saeBenchmark: Benchmark = {
   options: {
-    type: { type: 'string', default: 'topk' },
-    'act-size': { type: 'string', default: '768' },
-    'dict-size': { type: 'string', default: '12288' },
-    batch: { type: 'string', default: '4096' },
-    k: { type: 'string', default: '32' },
-    steps: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '3' },
+    ...SAE_PROBLEM_OPTIONS,
     device: { type: 'string', default: 'cpu' },
     ...BACKEND_OPTIONS,
-    'l1-coeff': { type: 'string' },
-    'aux-penalty': { type: 'string' },
     /** Also time each op of the step with ORT's profiler (onnx only). */
     profile: { type: 'boolean', default: false },
   },
