@@ -1,4 +1,4 @@
-import { ConfigError } from '@nnd/core';
+import { ConfigError, describeValue } from '@nnd/core';
 import { runName } from '@nnd/logging';
 import { hookName, type LayerHookKind } from '@nnd/models';
 import { SAE_ARCHITECTURES, type SaeArchitecture } from '@nnd/sae';
@@ -206,13 +206,3 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-/** A value as the user wrote it: numbers plain, strings quoted, everything else as JSON. */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return 'missing';
-  if (typeof value === 'number') return String(value);
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}

@@ -1,3 +1,4 @@
+import { describeValue } from '@nnd/core';
 import { runDirectoryFor } from '@nnd/logging';
 import { loadRuns, renderRunsTableMarkdown, runsTable, writeReport } from '@nnd/results';
 import { existsSync, readFileSync } from 'node:fs';
@@ -5,7 +6,7 @@ import { basename, extname, join } from 'node:path';
 import { CliUsageError } from './cli-usage-error.js';
 import type { Command } from './command.js';
 import { parseCommandLine } from './command-line.js';
-import { describeValue, memberConfigs, RUN_CONFIG_KEYS, type RunConfig } from './run-config.js';
+import { memberConfigs, RUN_CONFIG_KEYS, type RunConfig } from './run-config.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { JobResources } from './job-resources.js';
 import { readSweep } from './sweep-grid.js';
@@ -42,6 +43,7 @@ function completed(config: RunConfig): boolean {
 
 export const sweepCommand: Command = {
   name: 'sweep',
+  trains: true,
   summary: 'train one run per point of a grid over config keys, one after another, then report them',
   help: () => `Usage: nnd sweep <sweep.yaml> [--set KEY=VALUE ...] [--out report.html] [--dry-run]
 

@@ -1,10 +1,10 @@
-import { ConfigError } from '@nnd/core';
+import { ConfigError, describeValue } from '@nnd/core';
 import { RUN_NAME_FIELDS, runName } from '@nnd/logging';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { readConfigFile } from './config-file.js';
 import { mergeConfigLayer } from './config-input.js';
 import { parseSetOption } from './set-option.js';
-import { describeValue, memberConfigs, parseRunConfig, type RunConfig } from './run-config.js';
+import { memberConfigs, parseRunConfig, type RunConfig } from './run-config.js';
 
 /** A grid: each key's values; the runs are every combination. */
 export type Grid = Readonly<Record<string, readonly unknown[]>>;

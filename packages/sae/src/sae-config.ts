@@ -1,4 +1,4 @@
-import { ConfigError } from '@nnd/core';
+import { ConfigError, describeValue } from '@nnd/core';
 import { z } from 'zod';
 
 /** Architecture ids, as the reference's `sae_type` spells them. */
@@ -116,27 +116,17 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * accepted at the boundary; both must agree when both are given.
  */
 export function architectureOf(config: unknown): SaeArchitecture {
-  if (!isRecord(config)) throw new ConfigError(`SAE config must be an object, got ${describe(config)}.`);
+  if (!isRecord(config)) throw new ConfigError(`SAE config must be an object, got ${describeValue(config)}.`);
   const { architecture, sae_type: saeType } = config;
   if (architecture !== undefined && saeType !== undefined && architecture !== saeType) {
-    throw new ConfigError(`SAE config: architecture = ${describe(architecture)} and sae_type = ${describe(saeType)} disagree; give one of them, ${ALLOWED.architecture}.`);
+    throw new ConfigError(`SAE config: architecture = ${describeValue(architecture)} and sae_type = ${describeValue(saeType)} disagree; give one of them, ${ALLOWED.architecture}.`);
   }
   const named = architecture ?? saeType;
   if (named === undefined) throw new ConfigError(`SAE config: architecture (or sae_type) is required; allowed: ${ALLOWED.architecture}.`);
   if (!SAE_ARCHITECTURES.includes(named as SaeArchitecture)) {
-    throw new ConfigError(`SAE config: architecture = ${describe(named)} is not supported; allowed: ${ALLOWED.architecture}.`);
+    throw new ConfigError(`SAE config: architecture = ${describeValue(named)} is not supported; allowed: ${ALLOWED.architecture}.`);
   }
   return named as SaeArchitecture;
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -154,7 +144,7 @@ function formatIssue(issue: z.core.$ZodIssue, input: unknown, allowedKeys: reado
   const value = valueAt(input, issue.path);
   const allowed = ALLOWED[key] ?? 'see the schema';
   if (value === undefined) return `${key} is required; allowed: ${allowed}`;
-  return `${key} = ${describe(value)} is invalid (${issue.message}); allowed: ${allowed}`;
+  return `${key} = ${describeValue(value)} is invalid (${issue.message}); allowed: ${allowed}`;
 }
 
 /**
@@ -166,7 +156,7 @@ export function parseWithSchema<Shape extends z.core.$ZodLooseShape, T>(
   architecture: SaeArchitecture,
   config: unknown,
 ): T {
-  if (!isRecord(config)) throw new ConfigError(`${architecture} SAE config must be an object, got ${describe(config)}.`);
+  if (!isRecord(config)) throw new ConfigError(`${architecture} SAE config must be an object, got ${describeValue(config)}.`);
   // `sae_type` (the reference's key) becomes `architecture` so that the strict schema sees one name.
   const { sae_type: saeType, ...rest } = config;
   const normalized = saeType === undefined ? rest : { architecture: architectureOf(config), ...rest };

@@ -1,4 +1,4 @@
-import { ConfigError } from '@nnd/core';
+import { ConfigError, describeValue } from '@nnd/core';
 import { z } from 'zod';
 
 const positiveInteger = (allowed = 'a positive integer') => z.number({ error: allowed }).int({ error: allowed }).positive({ error: allowed });
@@ -60,12 +60,3 @@ export function totalSteps(config: TrainConfig): number {
   return Math.floor(config.num_tokens / config.batch_size);
 }
 
-function describeValue(value: unknown): string {
-  if (value === undefined) return 'missing';
-  if (typeof value === 'number') return String(value);
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}

@@ -7,3 +7,4 @@ export { HookNotFoundError } from './hook-not-found-error.js';
 export { SafetensorsError } from './safetensors-error.js';
 export { ShapeError } from './shape-error.js';
 export { UnsupportedOpError } from './unsupported-op-error.js';
+export { describeValue } from './describe-value.js';
