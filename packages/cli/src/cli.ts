@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { relaunchWithLargeBufferReuse } from '@nnd/train';
-import { runCli } from './run-cli.js';
+import { COMMANDS, runCli } from './run-cli.js';
 
-// Training steps copy large buffers every step; see relaunchWithLargeBufferReuse for why this is a relaunch.
-const code = (await relaunchWithLargeBufferReuse()) ?? (await runCli(process.argv.slice(2)));
+const args = process.argv.slice(2);
+const trains = COMMANDS.find((command) => command.name === args[0])?.trains === true;
+const code = (trains ? await relaunchWithLargeBufferReuse() : undefined) ?? (await runCli(args));
 // Exit explicitly once stdout has drained: ONNX Runtime's threads or a W&B timer may otherwise hold the process open.
 process.stdout.write('', () => process.exit(code));

@@ -21,6 +21,7 @@ const OPTIONS = {
 
 export const trainCommand: Command = {
   name: 'train',
+  trains: true,
   summary: 'train SAEs on a model\'s activations, evaluate them, write run directories and a report',
   help: () => `Usage: nnd train [--config FILE] [--set KEY=VALUE ...] [--model NAME] [--hook HOOK] [--sae TYPES] [--resume PATH]
 
