@@ -203,10 +203,11 @@ export async function runTraining<D extends Decomposition>(
         const compiled = await backend.compile(trainingStep.graph, { outputs: trainingStep.outputs, hostOutputs: metricNames });
         return { program: compiled, metricOutputs: trainingStep.metricOutputs, metricNames };
       };
+      const keyOf = (variants: readonly (string | undefined)[]) => JSON.stringify(members.map((_, index) => variants[index] ?? null));
       const full = await compileStep([]);
-      programs.set('', full);
+      programs.set(keyOf([]), full);
       const programFor = async (variants: readonly (string | undefined)[]): Promise<CompiledStep> => {
-        const key = variants.map((variant) => variant ?? '').join('|').replace(/^\|*$/, '');
+        const key = keyOf(variants);
         let compiled = programs.get(key);
         if (!compiled) {
           compiled = await compileStep(variants);
