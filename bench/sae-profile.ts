@@ -24,14 +24,14 @@ export interface StepProfile {
  * binding's copies of outputs into JavaScript; `run_ms` includes them.
  */
 export async function profileTrainingStep(sae: Decomposition, batch: Float32Array, batchSize: number, device: string, runs: number, warmup: number): Promise<StepProfile> {
-  const { buildTrainingStep, ADAM_EPSILON } = await import('@nnd/train');
+  const { buildTrainingStep, ADAM_EPSILON, batchInputName, stateInputName } = await import('@nnd/train');
   const params = sae.initialParams(new Rng(0));
   const state = sae.initialState();
   const specs = (tensors: Record<string, HostTensor>) => Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, { shape: tensor.shape, dtype: tensor.dtype }]));
   const actSize = batch.length / batchSize;
   const step = buildTrainingStep(
     [{ decomposition: sae, params: specs(params), state: specs(state), adam: { lr: 3e-4, beta1: 0.9, beta2: 0.99, epsilon: ADAM_EPSILON }, maxGradNorm: 100_000 }],
-    [batchSize, actSize],
+    batchSize,
   );
   const model = compileToOnnx(step.graph, step.outputs);
   const prefix = join(tmpdir(), `nnd-sae-profile-${process.pid}`);
@@ -39,13 +39,13 @@ export async function profileTrainingStep(sae: Decomposition, batch: Float32Arra
     executionProviders: [device], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: prefix,
   });
   const toOrt = (tensor: HostTensor) => new ort.Tensor(tensor.dtype, tensor.data as Float32Array, [...tensor.shape]);
-  const feeds: Record<string, import('onnxruntime-node').Tensor> = { batch: new ort.Tensor('float32', batch, [batchSize, actSize]) };
+  const feeds: Record<string, import('onnxruntime-node').Tensor> = { [batchInputName(sae.reads[0].hook)]: new ort.Tensor('float32', batch, [batchSize, actSize]) };
   for (const [name, tensor] of Object.entries(params)) {
-    feeds[`sae0.param.${name}`] = toOrt(tensor);
-    feeds[`sae0.adam_m.${name}`] = toOrt(hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length)));
-    feeds[`sae0.adam_v.${name}`] = toOrt(hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length)));
+    feeds[stateInputName(0, 'param', name)] = toOrt(tensor);
+    feeds[stateInputName(0, 'adam_m', name)] = toOrt(hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length)));
+    feeds[stateInputName(0, 'adam_v', name)] = toOrt(hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length)));
   }
-  for (const [name, tensor] of Object.entries(state)) feeds[`sae0.state.${name}`] = toOrt(tensor);
+  for (const [name, tensor] of Object.entries(state)) feeds[stateInputName(0, 'state', name)] = toOrt(tensor);
   const walls: number[] = [];
   for (let index = 0; index < warmup + runs; index++) {
     feeds.step = new ort.Tensor('float64', new Float64Array([index + 1]), []);

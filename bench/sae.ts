@@ -42,7 +42,7 @@ export const saeBenchmark: Benchmark = {
     const device = options.device as 'cpu' | 'webgpu';
     // Loaded here so that the other benchmarks run even while these packages are being written.
     const { createSae } = await import('@nnd/sae');
-    const { trainSae } = await import('@nnd/train');
+    const { trainDecomposition } = await import('@nnd/train');
 
     const saeConfig: Record<string, unknown> = { architecture: type, act_size: actSize, dict_size: dictSize, batch_size: batchSize };
     if (type === 'topk' || type === 'batchtopk') saeConfig.top_k = k;
@@ -70,7 +70,7 @@ export const saeBenchmark: Benchmark = {
     const cpuStamps: number[] = [];
     const start = performance.now();
     const backend = await createBenchBackend(options);
-    await trainSae(sae, source, { num_tokens: batchSize * (warmup + steps), batch_size: batchSize, log_freq: 1, perf_log_freq: 1e9, checkpoint_freq: 1e9 }, {
+    await trainDecomposition(sae, source, { num_tokens: batchSize * (warmup + steps), batch_size: batchSize, log_freq: 1, perf_log_freq: 1e9, checkpoint_freq: 1e9 }, {
       backend,
       handleSigint: false,
       logger: {

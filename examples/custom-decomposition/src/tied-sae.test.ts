@@ -2,7 +2,7 @@ import { createOnnxBackend } from '@nnd/backend-onnx';
 import { Rng } from '@nnd/core';
 import { createLogger } from '@nnd/logging';
 import { loadRuns, writeReport } from '@nnd/results';
-import { trainSae } from '@nnd/train';
+import { trainDecomposition } from '@nnd/train';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,11 +35,11 @@ function sparseSource(batchSize: number, width: number, directions: number, seed
 it('trains with the unchanged trainer and logger, its loss falls, and the report shows it', async () => {
   const runs = await mkdtemp(join(tmpdir(), 'nnd-tied-'));
   try {
-    const sae = tiedSae.create(tiedSae.parseConfig({ act_size: 16, dict_size: 32, l1_coeff: 1e-3 }));
+    const sae = tiedSae.create(tiedSae.parseConfig({ hook_point: 'activations', act_size: 16, dict_size: 32, l1_coeff: 1e-3 }));
     const logger = createLogger({ runsDirectory: runs, console: false, wandb: false });
     await logger.init({ name: 'tied', sae_type: 'tied', dict_size: 32, num_tokens: 64 * 150, batch_size: 64 });
     const losses: number[] = [];
-    const result = await trainSae(sae, sparseSource(64, 16, 24, 1), { num_tokens: 64 * 150, batch_size: 64, lr: 1e-2, seed: 3 }, {
+    const result = await trainDecomposition(sae, sparseSource(64, 16, 24, 1), { num_tokens: 64 * 150, batch_size: 64, lr: 1e-2, seed: 3 }, {
       backend,
       logger: { log: (metrics, step) => { losses.push(metrics.loss); logger.log({ ...metrics }, step); } },
       checkpointDir: join(logger.runDirectory, 'checkpoints'),

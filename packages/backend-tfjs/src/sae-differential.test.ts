@@ -27,7 +27,8 @@ function trainingStep(architecture: (typeof SAE_ARCHITECTURES)[number]) {
   const params = Object.fromEntries(Object.entries(initialParams).map(([name, tensor]) => [name, graph.input(name, tensor.shape, tensor.dtype)]));
   const initialState = sae.initialState();
   const state = Object.fromEntries(Object.entries(initialState).map(([name, tensor]) => [name, graph.input(`state.${name}`, tensor.shape, tensor.dtype)]));
-  const output = sae.forward(graph, x, params, state);
+  const forward = sae.forward(graph, { inputs: { [sae.hook]: x }, targets: { [sae.hook]: x } }, params, state);
+  const output = { ...forward, reconstruction: forward.outputs[sae.hook] };
   const loss = Object.values(output.losses).reduce((total, term) => add(total, term));
   const names = Object.keys(params);
   const gradients = grad(loss, names.map((name) => params[name]));

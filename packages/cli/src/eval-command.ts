@@ -1,6 +1,6 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
 import { createSae } from '@nnd/sae';
-import { readCheckpoint, SaeEvaluator } from '@nnd/train';
+import { readCheckpoint, DecompositionEvaluator } from '@nnd/train';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -90,7 +90,7 @@ Example:
       const evaluationTokens = tokens ?? config.eval_tokens;
       io.stderr(`Evaluating ${members.length} SAE(s) of ${location.checkpoint} on ${evaluationTokens} tokens of ${config.dataset_path} ...\n`);
       const batches = await evaluationBatches(settings, evaluationTokens, evaluationRows(model, config), start);
-      const evaluator = new SaeEvaluator({ model, hookPoint: config.hook_point, backend: model.backend, excludeBos: config.exclude_special_tokens });
+      const evaluator = new DecompositionEvaluator({ model, backend: model.backend, excludeBos: config.exclude_special_tokens });
       let evaluations;
       try {
         evaluations = await evaluator.evaluate(members, batches);

@@ -1,4 +1,4 @@
-import type { SaeEvaluation } from '@nnd/train';
+import type { DecompositionEvaluation } from '@nnd/train';
 
 const percent = (fraction: number) => `${(100 * fraction).toFixed(1)}%`;
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : String(value));
@@ -8,7 +8,7 @@ const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value
  * model's loss with the SAE spliced in, how much of the ablation gap that
  * recovers, and the features that never fired.
  */
-export function evaluationSummaryLines(evaluation: SaeEvaluation): string[] {
+export function evaluationSummaryLines(evaluation: DecompositionEvaluation): string[] {
   const original = evaluation['performance/original_loss'];
   const reconstructed = evaluation['performance/reconstructed_loss'];
   const dictionarySize = evaluation.feature_density_log10.length;

@@ -8,7 +8,7 @@ const SAE_KEYS = {
   batchtopk: ['top_k', 'top_k_aux', 'aux_penalty'],
   jumprelu: ['bandwidth'],
 } as const;
-const SHARED_SAE_KEYS = ['act_size', 'dict_size', 'seed', 'batch_size', 'lr', 'beta1', 'beta2', 'max_grad_norm', 'l1_coeff', 'n_batches_to_dead', 'input_unit_norm'] as const;
+const SHARED_SAE_KEYS = ['hook_point', 'act_size', 'dict_size', 'seed', 'batch_size', 'lr', 'beta1', 'beta2', 'max_grad_norm', 'l1_coeff', 'n_batches_to_dead', 'input_unit_norm'] as const;
 const TRAIN_KEYS = ['num_tokens', 'batch_size', 'lr', 'beta1', 'beta2', 'max_grad_norm', 'log_freq', 'perf_log_freq', 'checkpoint_freq', 'seed'] as const;
 
 /** What `createSae` gets for one SAE of the run: its architecture and the keys that type reads. */

@@ -3,7 +3,7 @@ import { createConsoleSink, createLogger, runDirectoryFor, type RunLogger } from
 import { loadRuns, writeReport } from '@nnd/results';
 import { createSae, saveSae } from '@nnd/sae';
 import {
-  createPerformanceEvaluator, trainSae, trainSaeGroup, type GroupTrainResult, type SaeEvaluation, type SaeFilesWriter, type SaeSnapshot,
+  createPerformanceEvaluator, trainDecomposition, trainDecompositionGroup, type GroupTrainResult, type DecompositionEvaluation, type DecompositionFilesWriter, type DecompositionSnapshot,
 } from '@nnd/train';
 import { join, relative } from 'node:path';
 import { activationModel, checkActivationSize, harvestSettings, openActivationSource } from './activation-stream.js';
@@ -46,7 +46,7 @@ export interface TrainedRun {
   readonly checkpoint: string | undefined;
   /** The trained SAE in SAELens's layout, `{run directory}/sae`. */
   readonly sae: string;
-  readonly evaluation: SaeEvaluation;
+  readonly evaluation: DecompositionEvaluation;
 }
 
 export interface TrainingJobResult {
@@ -104,12 +104,11 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     const rows = evaluationRows(model, config);
     const performanceBatches = await evaluationBatches(settings, Math.max(config.batch_size, config.seq_len), rows, DATASET_START);
     let logPerformance = true;
-    let finalEvaluations: readonly SaeEvaluation[] = [];
+    let finalEvaluations: readonly DecompositionEvaluation[] = [];
     let useFinalBatches = false;
     let finalBatches: Awaited<ReturnType<typeof evaluationBatches>> = [];
     const evaluator = createPerformanceEvaluator({
       model,
-      hookPoint: config.hook_point,
       backend: model.backend,
       tokenBatches: () => (useFinalBatches ? finalBatches : performanceBatches),
       logger: { log: (metrics, step) => (logPerformance ? performanceLogger.log(metrics, step) : undefined) },
@@ -125,7 +124,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     try {
       // Each checkpoint's SAE folder (`step_N`, or `step_N/sae_{i}` of a group) in SAELens's layout, like `sae/`,
       // so `loadSae` and SAELens read any checkpoint; the trainer keeps the raw parameters beside it for --resume.
-      const saveFiles: SaeFilesWriter<(typeof saes)[number]> = (directory, sae, params, state) =>
+      const saveFiles: DecompositionFilesWriter<(typeof saes)[number]> = (directory, sae, params, state) =>
         saveSae(directory, sae, params, state, saeMetadata(members[saes.indexOf(sae)]));
       const trainOptions = {
         backend: model.backend,
@@ -139,10 +138,10 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
       };
       const trainConfigs = members.map(trainConfigOf);
       if (grouped) {
-        result = await trainSaeGroup(saes, source, trainConfigs, trainOptions);
+        result = await trainDecompositionGroup(saes, source, trainConfigs, trainOptions);
       } else {
-        const single = await trainSae(saes[0], source, trainConfigs[0], trainOptions);
-        result = { ...single, saes: [{ index: 0, decomposition: saes[0], params: single.params, state: single.state }] };
+        const single = await trainDecomposition(saes[0], source, trainConfigs[0], trainOptions);
+        result = { ...single, members: [{ index: 0, decomposition: saes[0], params: single.params, state: single.state }] };
       }
       await progress.finish();
 
@@ -159,7 +158,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
       finalBatches = await evaluationBatches(settings, config.eval_tokens, rows, evaluationStart);
       useFinalBatches = true;
       logPerformance = false;
-      await evaluator(result.step, result.saes as SaeSnapshot[]);
+      await evaluator(result.step, result.members as DecompositionSnapshot[]);
     } catch (error) {
       // A run that failed still closes its run directories, so they say so (an interrupted one already did).
       if (!(error instanceof InterruptedError)) {
@@ -183,7 +182,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     }));
     for (const [index, logger] of loggers.entries()) {
       const run = runs[index];
-      await saveSae(run.sae, saes[index], result.saes[index].params, result.saes[index].state, saeMetadata(run.config));
+      await saveSae(run.sae, saes[index], result.members[index].params, result.members[index].state, saeMetadata(run.config));
       if (run.checkpoint !== undefined) logger.artifact(`checkpoint_${result.step}`, [run.checkpoint], { step: result.step });
       await logger.finish({ ...run.evaluation, status: 'completed', steps: result.step, checkpoint: run.checkpoint ?? null, [EVALUATION_START_KEY]: evaluationStart });
     }

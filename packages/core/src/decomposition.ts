@@ -6,11 +6,38 @@ import type { Tensor } from './tensor.js';
 
 export type TensorMap = Record<string, Tensor>;
 
+/** The version of the contract below; the trainer refuses decompositions written against another. */
+export const DECOMPOSITION_SPECIFICATION_VERSION = 'nnd-decomposition-v2';
+
+/**
+ * An activation stream a decomposition reads or writes: a hook name when the
+ * decomposition is bound to a model (`blocks.2.ln2.hook_normalized`), any
+ * name otherwise, and its width. An SAE reads and writes one stream; a
+ * transcoder reads the MLP input and writes the MLP output; a cross-layer
+ * transcoder reads and writes one stream per layer.
+ */
+export interface ActivationPort {
+  readonly hook: string;
+  readonly width: number;
+}
+
+/**
+ * One batch as the forward pass gets it: [rows, width] tensors keyed by
+ * hook name. A hook that is both read and written (an SAE's) appears in both
+ * maps as the same tensor.
+ */
+export interface DecompositionBatch {
+  /** One tensor per port of `reads`. */
+  readonly inputs: TensorMap;
+  /** One tensor per port of `writes`: what the outputs should reproduce. */
+  readonly targets: TensorMap;
+}
+
 /** What a decomposition's forward pass returns (typed, not a loose dictionary). */
 export interface ForwardOutput {
-  /** Same shape as the input. */
-  reconstruction: Tensor;
-  /** [batch, dictionary size] (or the decomposition's latent shape). */
+  /** One [rows, width] tensor per port of `writes`, keyed by hook: what replaces that hook in the model. */
+  outputs: TensorMap;
+  /** [rows, features] (all of the decomposition's features, concatenated when it has groups of them). */
   featureActs: Tensor;
   /** Scalars summed into `loss`. Names are the dashboard names (`l2_loss`, `aux_loss`, ...). */
   losses: Record<string, Tensor>;
@@ -18,6 +45,20 @@ export interface ForwardOutput {
   metrics: Record<string, Tensor>;
   /** The non-trained state after this batch (one entry per state tensor). */
   nextState: TensorMap;
+}
+
+/** Per-sample inference: what evaluation splices in when samples must not share a budget (BatchTopK's running threshold). */
+export interface InferenceOutput {
+  /** One tensor per port of `writes`, shaped like the inputs ([..., width]). */
+  outputs: TensorMap;
+  /** [..., features]. */
+  featureActs: Tensor;
+}
+
+/** A column of a runs table: how runs of this decomposition differ from each other (`top_k`, `l1_coeff`, ...). */
+export interface DescribedValue {
+  readonly key: string;
+  readonly value: string | number | boolean;
 }
 
 /** How the trainer asks for a cheaper forward pass. */
@@ -49,14 +90,28 @@ export interface ForwardVariant {
  * decomposition plugs into the unchanged trainer, logger and results.
  */
 export interface Decomposition<Config = unknown> {
-  /** Architecture id saved in files (`'topk'`, `'jumprelu'`, ...). */
+  /** Which contract this object implements: DECOMPOSITION_SPECIFICATION_VERSION. */
+  readonly specificationVersion: typeof DECOMPOSITION_SPECIFICATION_VERSION;
+  /** Architecture id saved in files (`'topk'`, `'jumprelu'`, `'topk_transcoder'`, ...). */
   readonly architecture: string;
   readonly config: Config;
+  /** The streams the forward pass reads (the batch's `inputs`), in a fixed order. */
+  readonly reads: readonly ActivationPort[];
+  /** The streams it reproduces (the batch's `targets`, its `outputs`); evaluation splices the outputs in at these hooks. */
+  readonly writes: readonly ActivationPort[];
+  /**
+   * What tells this run apart from others of its kind, for run names and
+   * results tables: the architecture plus its swept values (`top_k` for
+   * TopK, `l1_coeff` for L1 and JumpReLU). Defaults to the architecture alone.
+   */
+  describe?(): readonly DescribedValue[];
   /** Initial trained parameters, drawn in JS from `rng`. */
   initialParams(rng: Rng): Record<string, HostTensor>;
   /** Initial non-trained state (dead-feature counters, running thresholds). */
   initialState(): Record<string, HostTensor>;
-  forward(graph: Graph, x: Tensor, params: TensorMap, state: TensorMap, options?: ForwardOptions): ForwardOutput;
+  forward(graph: Graph, batch: DecompositionBatch, params: TensorMap, state: TensorMap, options?: ForwardOptions): ForwardOutput;
+  /** Per-sample inference over inputs keyed like `reads` ([..., width] each); decompositions whose forward couples samples offer it. */
+  inferOutputs?(graph: Graph, inputs: TensorMap, params: TensorMap, state: TensorMap): InferenceOutput;
   /** Cheaper forwards, tried in order before each training step; the first that applies is used. */
   readonly variants?: readonly ForwardVariant[];
   /**
@@ -98,4 +153,55 @@ export function lookupDecomposition(registry: DecompositionRegistry, architectur
     throw new ConfigError(`Unknown decomposition architecture '${architecture}'; known: ${[...registry.keys()].join(', ')}.`);
   }
   return definition;
+}
+
+/**
+ * Checks what the trainer, the store and evaluation rely on: the contract
+ * version, at least one port each way, each hook once per side, positive
+ * integer widths. `where` names the caller in the message.
+ */
+export function checkDecomposition(decomposition: Decomposition, where: string): void {
+  const label = `${where}: decomposition '${decomposition?.architecture}'`;
+  if (decomposition?.specificationVersion !== DECOMPOSITION_SPECIFICATION_VERSION) {
+    throw new ConfigError(
+      `${label} has specificationVersion ${JSON.stringify(decomposition?.specificationVersion)}; this version of nnd takes '${DECOMPOSITION_SPECIFICATION_VERSION}' ` +
+        '(declare reads, writes, and a forward(graph, { inputs, targets }, ...) that returns outputs per written hook; see the Decomposition type in @nnd/core).',
+    );
+  }
+  for (const side of ['reads', 'writes'] as const) {
+    const ports = decomposition[side];
+    if (!Array.isArray(ports) || ports.length === 0) throw new ConfigError(`${label} ${side} no stream; declare at least one { hook, width } in ${side}.`);
+    const seen = new Set<string>();
+    for (const port of ports) {
+      if (typeof port?.hook !== 'string' || port.hook === '' || !Number.isInteger(port.width) || port.width < 1) {
+        throw new ConfigError(`${label}: ${side} entry ${JSON.stringify(port)} is not { hook: a non-empty string, width: an integer >= 1 }.`);
+      }
+      if (seen.has(port.hook)) throw new ConfigError(`${label} lists hook '${port.hook}' twice in ${side}; each hook once.`);
+      seen.add(port.hook);
+    }
+  }
+}
+
+/**
+ * The distinct streams that decompositions read or write, each hook once:
+ * what one model run (or one cache) must provide for all of them. A hook
+ * declared with two widths is an error, since one run gives it one width.
+ */
+export function streamsOf(decompositions: readonly Decomposition[]): ActivationPort[] {
+  const widths = new Map<string, number>();
+  for (const decomposition of decompositions) {
+    for (const port of [...decomposition.reads, ...decomposition.writes]) {
+      const known = widths.get(port.hook);
+      if (known !== undefined && known !== port.width) {
+        throw new ConfigError(`Hook '${port.hook}' is declared with width ${known} and with width ${port.width} by the decompositions trained together; one hook has one width.`);
+      }
+      widths.set(port.hook, port.width);
+    }
+  }
+  return [...widths].map(([hook, width]) => ({ hook, width }));
+}
+
+/** The text that tells a run apart: `topk k=32`, from `describe()` or the architecture alone. */
+export function describeDecomposition(decomposition: Decomposition): readonly DescribedValue[] {
+  return decomposition.describe?.() ?? [{ key: 'architecture', value: decomposition.architecture }];
 }

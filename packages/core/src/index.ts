@@ -27,6 +27,11 @@ export type { RngState } from './rng.js';
 export * from './safetensors/index.js';
 export { renameDurably, temporaryPathFor, writeFileDurably } from './durable-files.js';
 export type { DurableFileContents, WriteFileDurablyOptions } from './durable-files.js';
-export { createDecompositionRegistry, defineDecomposition, lookupDecomposition } from './decomposition.js';
-export type { Decomposition, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant, TensorMap } from './decomposition.js';
+export {
+  checkDecomposition, createDecompositionRegistry, defineDecomposition, describeDecomposition, DECOMPOSITION_SPECIFICATION_VERSION, lookupDecomposition, streamsOf,
+} from './decomposition.js';
+export type {
+  ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant,
+  InferenceOutput, TensorMap,
+} from './decomposition.js';
 export { createReferenceBackend, evaluateGraph } from './reference/index.js';

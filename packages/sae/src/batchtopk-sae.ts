@@ -8,7 +8,7 @@ import { initialDeadFeatureState, initialSaeParameters } from './initial-paramet
 import { normalizeInput } from './input-normalization.js';
 import { keepTopKOfBatch } from './kept-activations.js';
 import { batchTopKConfigSchema, parseWithSchema, type BatchTopKSaeConfig } from './sae-config.js';
-import { inferOnSamples, requireTensors, type SparseAutoencoder } from './sparse-autoencoder.js';
+import { inferOnSamples, requireTensors, sparseAutoencoder, type SparseAutoencoder } from './sparse-autoencoder.js';
 import { TOPK_PARAMETERS, topKForward, topKVariants } from './topk-forward.js';
 
 /**
@@ -34,7 +34,7 @@ export function updateRunningThreshold(keptValues: Tensor, threshold: Tensor, st
  */
 export function createBatchTopKSae(config: BatchTopKSaeConfig): SparseAutoencoder<BatchTopKSaeConfig> {
   const keep = (preactivations: Tensor) => keepTopKOfBatch(preactivations, config.top_k);
-  return {
+  return sparseAutoencoder({
     architecture: 'batchtopk',
     config,
     parameterNames: TOPK_PARAMETERS,
@@ -66,7 +66,7 @@ export function createBatchTopKSae(config: BatchTopKSaeConfig): SparseAutoencode
     },
     variants: topKVariants(config),
     constrain: constrainDecoder,
-  };
+  });
 }
 
 export const batchTopKSae = {

@@ -10,6 +10,7 @@ export type {
   BatchTopKSaeConfig, BatchTopKSaeConfigInput, JumpReluSaeConfig, JumpReluSaeConfigInput, SaeArchitecture, SaeConfig,
   TopKSaeConfig, TopKSaeConfigInput, VanillaSaeConfig, VanillaSaeConfigInput,
 } from './sae-config.js';
+export { DEFAULT_SAE_HOOK } from './sparse-autoencoder.js';
 export type { SaeInference, SparseAutoencoder } from './sparse-autoencoder.js';
 export { loadSae, saveSae, SAE_CONFIG_FILE, SAE_STATE_FILE, SAE_WEIGHTS_FILE } from './sae-files.js';
 export type { LoadedSae } from './sae-files.js';

@@ -8,7 +8,7 @@ import { normalizeInput } from './input-normalization.js';
 import { jumpRelu, thresholdStep } from './jumprelu-estimators.js';
 import { denseNorms, l2Loss } from './reconstruction-metrics.js';
 import { jumpReluConfigSchema, parseWithSchema, type JumpReluSaeConfig } from './sae-config.js';
-import { checkBatchInput, inferOnSamples, requireTensors, type SparseAutoencoder } from './sparse-autoencoder.js';
+import { checkBatchInput, inferOnSamples, requireTensors, sparseAutoencoder, type SparseAutoencoder } from './sparse-autoencoder.js';
 
 const PARAMETERS = ['b_dec', 'b_enc', 'W_enc', 'W_dec', 'log_threshold'] as const;
 
@@ -26,7 +26,7 @@ function encode(x: Tensor, params: TensorMap, bandwidth: number): Tensor {
  */
 export function createJumpReluSae(config: JumpReluSaeConfig): SparseAutoencoder<JumpReluSaeConfig> {
   const decode = (acts: Tensor, params: TensorMap) => add(matmul(acts, params.W_dec), params.b_dec);
-  return {
+  return sparseAutoencoder({
     architecture: 'jumprelu',
     config,
     parameterNames: PARAMETERS,
@@ -60,7 +60,7 @@ export function createJumpReluSae(config: JumpReluSaeConfig): SparseAutoencoder<
       });
     },
     constrain: constrainDecoder,
-  };
+  });
 }
 
 export const jumpReluSae = {

@@ -27,6 +27,7 @@ const ALLOWED: Record<string, string> = {
   aux_penalty: 'a number >= 0',
   sparse_decoder: 'true or false',
   bandwidth: 'a number > 0',
+  hook_point: 'a non-empty string (the hook the SAE reads and reconstructs, e.g. \'blocks.8.hook_resid_pre\')',
 };
 
 // The reference's defaults (bartbussmann/BatchTopK config.py), except
@@ -44,6 +45,8 @@ const baseShape = {
   l1_coeff: z.number().min(0).default(0),
   n_batches_to_dead: z.number().int().min(0).default(5),
   input_unit_norm: z.boolean().default(false),
+  /** The stream it reads and reconstructs (a model's hook); left out, the SAE's stream is 'activations'. */
+  hook_point: z.string().min(1).optional(),
 };
 
 const topKShape = {

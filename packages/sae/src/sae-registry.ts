@@ -15,5 +15,5 @@ export const saeRegistry = createDecompositionRegistry([vanillaSae, topKSae, bat
  */
 export function createSae(config: unknown): SparseAutoencoder<SaeConfig> {
   const definition = lookupDecomposition(saeRegistry, architectureOf(config));
-  return definition.create(definition.parseConfig(config)) as SparseAutoencoder<SaeConfig>;
+  return definition.create(definition.parseConfig(config)) as unknown as SparseAutoencoder<SaeConfig>;
 }

@@ -1,4 +1,8 @@
-import { GraphError, reshape, ShapeError, type Decomposition, type Graph, type HostTensor, type Rng, type Tensor, type TensorMap } from '@nnd/core';
+import {
+  DECOMPOSITION_SPECIFICATION_VERSION, GraphError, reshape, ShapeError,
+  type ActivationPort, type Decomposition, type DescribedValue, type ForwardOptions, type ForwardOutput, type ForwardVariant, type Graph, type HostTensor,
+  type InferenceOutput, type Rng, type Tensor, type TensorMap,
+} from '@nnd/core';
 import type { SaeArchitecture, SaeConfig } from './sae-config.js';
 
 /** Per-sample inference: no coupling between samples (BatchTopK uses its running threshold). */
@@ -9,13 +13,19 @@ export interface SaeInference {
   readonly reconstruction: Tensor;
 }
 
+/** The stream an SAE reads and writes when its config names no `hook_point` (library use without a model). */
+export const DEFAULT_SAE_HOOK = 'activations';
+
 /**
  * An SAE behind core's Decomposition contract, plus what SAE users need
- * beyond training: per-sample inference and the decoder constraint (which
- * every SAE type here applies).
+ * beyond training: per-sample inference on one tensor and the decoder
+ * constraint (which every SAE type here applies). It reads and writes one
+ * stream, `hook`.
  */
 export interface SparseAutoencoder<Config extends SaeConfig = SaeConfig> extends Decomposition<Config> {
   readonly architecture: SaeArchitecture;
+  /** The hook it reads and reconstructs: config.hook_point, or DEFAULT_SAE_HOOK. */
+  readonly hook: string;
   /**
    * Initial parameters. Without an argument they are drawn from
    * `new Rng(config.seed)`, as the reference seeds each SAE from its config.
@@ -28,7 +38,62 @@ export interface SparseAutoencoder<Config extends SaeConfig = SaeConfig> extends
    * sample by sample, as inference and model splicing need.
    */
   infer(graph: Graph, x: Tensor, params: TensorMap, state: TensorMap): SaeInference;
+  inferOutputs(graph: Graph, inputs: TensorMap, params: TensorMap, state: TensorMap): InferenceOutput;
   constrain(graph: Graph, params: TensorMap, gradients: TensorMap): { params: TensorMap; gradients: TensorMap };
+}
+
+/** An SAE's forward pass on one [batch, act_size] tensor: the contract's output with the one reconstruction. */
+export type SaeForwardOutput = Omit<ForwardOutput, 'outputs'> & { reconstruction: Tensor };
+
+/** What each SAE type defines; `sparseAutoencoder` turns it into the contract's named streams. */
+export interface SaeDefinition<Config extends SaeConfig> {
+  readonly architecture: SaeArchitecture;
+  readonly config: Config;
+  readonly parameterNames: readonly string[];
+  initialParams(rng?: Rng): Record<string, HostTensor>;
+  initialState(): Record<string, HostTensor>;
+  forward(graph: Graph, x: Tensor, params: TensorMap, state: TensorMap, options?: ForwardOptions): SaeForwardOutput;
+  infer(graph: Graph, x: Tensor, params: TensorMap, state: TensorMap): SaeInference;
+  readonly variants?: readonly ForwardVariant[];
+  constrain(graph: Graph, params: TensorMap, gradients: TensorMap): { params: TensorMap; gradients: TensorMap };
+}
+
+/**
+ * An SAE is a decomposition that reads and writes the same stream (the
+ * reference calls its transcoder class as `forward(x, x)`): the batch's input
+ * at `hook` is x, and its reconstruction is the output at `hook`.
+ */
+export function sparseAutoencoder<Config extends SaeConfig>(definition: SaeDefinition<Config>): SparseAutoencoder<Config> {
+  const { config } = definition;
+  const hook = config.hook_point ?? DEFAULT_SAE_HOOK;
+  const port: ActivationPort = { hook, width: config.act_size };
+  const swept: DescribedValue = config.architecture === 'topk' || config.architecture === 'batchtopk'
+    ? { key: 'top_k', value: config.top_k }
+    : { key: 'l1_coeff', value: config.l1_coeff };
+  return {
+    ...definition,
+    specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
+    hook,
+    reads: [port],
+    writes: [port],
+    describe: () => [{ key: 'architecture', value: config.architecture }, swept],
+    forward(graph, batch, params, state, options) {
+      const x = batch.inputs[hook];
+      if (x === undefined) {
+        throw new GraphError(`${config.architecture} SAE forward: the batch has no input '${hook}' (it has {${Object.keys(batch.inputs).join(', ')}}); this SAE reads '${hook}'.`);
+      }
+      const { reconstruction, ...rest } = definition.forward(graph, x, params, state, options);
+      return { outputs: { [hook]: reconstruction }, ...rest };
+    },
+    inferOutputs(graph, inputs, params, state) {
+      const x = inputs[hook];
+      if (x === undefined) {
+        throw new GraphError(`${config.architecture} SAE inference: no input '${hook}' (got {${Object.keys(inputs).join(', ')}}); this SAE reads '${hook}'.`);
+      }
+      const { reconstruction, featureActs } = definition.infer(graph, x, params, state);
+      return { outputs: { [hook]: reconstruction }, featureActs };
+    },
+  };
 }
 
 /** Checks that `x` is [batch, act_size]. */

@@ -26,7 +26,8 @@ export interface BuiltForward {
   x: Tensor;
   params: TensorMap;
   state: TensorMap;
-  output: ForwardOutput;
+  /** The contract's output, with the SAE's one output as `reconstruction`. */
+  output: ForwardOutput & { reconstruction: Tensor };
   /** Sum of the losses. */
   loss: Tensor;
 }
@@ -44,7 +45,8 @@ export function buildForward(sae: SparseAutoencoder<SaeConfig>, batch: Dim, dtyp
   for (const [name, tensor] of Object.entries(sae.initialParams(new Rng(0)))) params[name] = graph.input(name, tensor.shape, dtype);
   const state: TensorMap = {};
   for (const [name, tensor] of Object.entries(sae.initialState())) state[name] = graph.input(`state.${name}`, tensor.shape, tensor.dtype);
-  const output = sae.forward(graph, x, params, state);
+  const forward = sae.forward(graph, { inputs: { [sae.hook]: x }, targets: { [sae.hook]: x } }, params, state);
+  const output = { ...forward, reconstruction: forward.outputs[sae.hook] };
   const loss = Object.values(output.losses).reduce((total, term) => add(total, term));
   return { graph, x, params, state, output, loss };
 }

@@ -1,6 +1,6 @@
 import {
   add, axisSize, cast, GraphError, matmul, mul, reduceMax, reduceSum, relu, sub,
-  type ForwardOptions, type ForwardOutput, type ForwardVariant, type Tensor, type TensorMap,
+  type ForwardOptions, type ForwardVariant, type Tensor, type TensorMap,
 } from '@nnd/core';
 import { auxiliaryLoss } from './auxiliary-loss.js';
 import { centeredEncoder } from './centered-encoder.js';
@@ -9,7 +9,7 @@ import { normalizeInput } from './input-normalization.js';
 import { denseActivations, keptFeatureTotals, keptNorms, type KeptActivations } from './kept-activations.js';
 import { denseNorms, l2Loss } from './reconstruction-metrics.js';
 import type { BatchTopKSaeConfig, TopKSaeConfig } from './sae-config.js';
-import { checkBatchInput, requireTensors } from './sparse-autoencoder.js';
+import { checkBatchInput, requireTensors, type SaeForwardOutput } from './sparse-autoencoder.js';
 import { sparseDecode } from './sparse-decoder.js';
 import { withSparseEncoderGradient } from './sparse-encoder-gradient.js';
 
@@ -35,7 +35,7 @@ export function topKVariants(config: TopKSaeConfig | BatchTopKSaeConfig): readon
 }
 
 export interface TopKForward {
-  readonly output: ForwardOutput;
+  readonly output: SaeForwardOutput;
   /** The kept activations, for state that depends on them (BatchTopK's threshold). */
   readonly kept: KeptActivations;
 }

@@ -5,7 +5,7 @@ import { initialDeadFeatureState, initialSaeParameters } from './initial-paramet
 import { normalizeInput } from './input-normalization.js';
 import { denseActivations, keepTopKPerSample } from './kept-activations.js';
 import { parseWithSchema, topKConfigSchema, type TopKSaeConfig } from './sae-config.js';
-import { inferOnSamples, requireTensors, type SparseAutoencoder } from './sparse-autoencoder.js';
+import { inferOnSamples, requireTensors, sparseAutoencoder, type SparseAutoencoder } from './sparse-autoencoder.js';
 import { TOPK_PARAMETERS, topKForward, topKVariants } from './topk-forward.js';
 
 /**
@@ -14,7 +14,7 @@ import { TOPK_PARAMETERS, topKForward, topKVariants } from './topk-forward.js';
  */
 export function createTopKSae(config: TopKSaeConfig): SparseAutoencoder<TopKSaeConfig> {
   const keep = (preactivations: Tensor) => keepTopKPerSample(preactivations, config.top_k);
-  return {
+  return sparseAutoencoder({
     architecture: 'topk',
     config,
     parameterNames: TOPK_PARAMETERS,
@@ -31,7 +31,7 @@ export function createTopKSae(config: TopKSaeConfig): SparseAutoencoder<TopKSaeC
       });
     },
     constrain: constrainDecoder,
-  };
+  });
 }
 
 export const topKSae = {

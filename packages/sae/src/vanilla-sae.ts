@@ -6,7 +6,7 @@ import { initialDeadFeatureState, initialSaeParameters } from './initial-paramet
 import { normalizeInput } from './input-normalization.js';
 import { denseNorms, l2Loss } from './reconstruction-metrics.js';
 import { parseWithSchema, vanillaConfigSchema, type VanillaSaeConfig } from './sae-config.js';
-import { checkBatchInput, inferOnSamples, requireTensors, type SparseAutoencoder } from './sparse-autoencoder.js';
+import { checkBatchInput, inferOnSamples, requireTensors, sparseAutoencoder, type SparseAutoencoder } from './sparse-autoencoder.js';
 
 const PARAMETERS = ['b_dec', 'b_enc', 'W_enc', 'W_dec'] as const;
 
@@ -24,7 +24,7 @@ function decode(acts: Tensor, params: TensorMap): Tensor {
  * W_enc + b_enc), recon = acts @ W_dec + b_dec, loss = l2 + l1_coeff * l1_norm.
  */
 export function createVanillaSae(config: VanillaSaeConfig): SparseAutoencoder<VanillaSaeConfig> {
-  return {
+  return sparseAutoencoder({
     architecture: 'vanilla',
     config,
     parameterNames: PARAMETERS,
@@ -54,7 +54,7 @@ export function createVanillaSae(config: VanillaSaeConfig): SparseAutoencoder<Va
       });
     },
     constrain: constrainDecoder,
-  };
+  });
 }
 
 export const vanillaSae = {

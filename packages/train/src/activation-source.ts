@@ -1,9 +1,18 @@
-import { hostTensor, isDeviceTensor, ShapeError, type DeviceTensor, type Feed } from '@nnd/core';
+import { ConfigError, hostTensor, isDeviceTensor, ShapeError, type ActivationPort, type DeviceTensor, type Feed } from '@nnd/core';
+
+/** One stream's rows: [batch_size, width] float32, row-major, on the host or already on the backend's device. */
+export type StreamBatch = Float32Array | DeviceTensor;
 
 /**
- * Where training batches come from: each call returns the next
- * [batch_size, act_size] float32 batch, row-major, as host data or as a
- * tensor already on the backend's device.
+ * A training batch: one tensor per stream, keyed by hook, with row i of every
+ * stream from the same token (a transcoder's input and target, a CLT's
+ * layers). A lone tensor stands for the one stream of a run whose
+ * decompositions all read and write a single hook (an SAE's).
+ */
+export type ActivationBatch = StreamBatch | Readonly<Record<string, StreamBatch>>;
+
+/**
+ * Where training batches come from: each call returns the next batch.
  *
  * Resuming: the trainer counts the batches it consumed and stores the count
  * in the checkpoint (`batches_consumed` in trainer_state.json). On resume it
@@ -14,34 +23,61 @@ import { hostTensor, isDeviceTensor, ShapeError, type DeviceTensor, type Feed } 
  * shuffle.
  */
 export interface ActivationSource {
-  nextBatch(): Promise<Float32Array | DeviceTensor>;
+  nextBatch(): Promise<ActivationBatch>;
   /** Positions the source so that the next `nextBatch()` returns batch `batchIndex` (0-based). */
   seek?(batchIndex: number): void | Promise<void>;
 }
 
 /**
- * Takes the next batch and checks it: a Float32Array of batch_size x act_size
- * values becomes a host tensor (no copy); a DeviceTensor must be float32
- * [batch_size, act_size]. `actSize` is undefined for the first batch, which
- * fixes it for the run.
+ * Takes the next batch and checks it against the streams the run needs: a
+ * Float32Array of batch_size x width values becomes a host tensor (no copy);
+ * a DeviceTensor must be float32 [batch_size, width]. Extra streams in a
+ * keyed batch are ignored, so one source can feed several runs.
  */
-export async function readBatch(source: ActivationSource, batchSize: number, actSize: number | undefined): Promise<Feed> {
+export async function readBatch(source: ActivationSource, batchSize: number, streams: readonly ActivationPort[]): Promise<Record<string, Feed>> {
   const batch = await source.nextBatch();
-  if (batch instanceof Float32Array) {
-    const width = batch.length / batchSize;
-    if (!Number.isInteger(width) || width === 0 || (actSize !== undefined && width !== actSize)) {
-      throw new ShapeError(`train: the source returned ${batch.length} values, which is not batch_size (${batchSize}) x act_size (${actSize ?? 'any'}).`);
+  if (isStreamBatch(batch)) {
+    if (streams.length !== 1) {
+      throw new ConfigError(
+        `train: the source returned one tensor, but the decompositions read and write ${streams.length} streams (${streams.map(({ hook }) => hook).join(', ')}); ` +
+          'return an object with one [batch_size, width] tensor per hook.',
+      );
     }
-    return hostTensor('float32', [batchSize, width], batch);
+    return { [streams[0].hook]: checkStream(batch, batchSize, streams[0]) };
   }
-  if (typeof batch !== 'object' || batch === null || !isDeviceTensor(batch)) {
+  if (typeof batch !== 'object' || batch === null) {
     // Reached only when a JavaScript caller breaks the declared type.
-    throw new ShapeError(`train: source.nextBatch() returned ${Object.prototype.toString.call(batch)}; return a Float32Array or a DeviceTensor of shape [batch_size, act_size].`);
+    throw new ShapeError(`train: source.nextBatch() returned ${Object.prototype.toString.call(batch)}; return a Float32Array, a DeviceTensor, or an object of them keyed by hook.`);
   }
-  if (batch.dtype !== 'float32' || batch.shape.length !== 2 || batch.shape[0] !== batchSize || (actSize !== undefined && batch.shape[1] !== actSize)) {
-    throw new ShapeError(`train: the source returned a ${batch.dtype} [${batch.shape.join(', ')}] batch; expected float32 [${batchSize}, ${actSize ?? 'act_size'}].`);
+  const feeds: Record<string, Feed> = {};
+  for (const stream of streams) {
+    const rows = (batch as Readonly<Record<string, StreamBatch>>)[stream.hook];
+    if (rows === undefined) {
+      throw new ConfigError(`train: the source's batch has no '${stream.hook}' (it has ${Object.keys(batch).map((hook) => `'${hook}'`).join(', ') || 'nothing'}); a decomposition of the run reads or writes it.`);
+    }
+    feeds[stream.hook] = checkStream(rows, batchSize, stream);
   }
-  return batch;
+  return feeds;
+}
+
+function isStreamBatch(batch: ActivationBatch): batch is StreamBatch {
+  return batch instanceof Float32Array || (typeof batch === 'object' && batch !== null && isDeviceTensor(batch as DeviceTensor));
+}
+
+function checkStream(rows: StreamBatch, batchSize: number, { hook, width }: ActivationPort): Feed {
+  if (rows instanceof Float32Array) {
+    if (rows.length !== batchSize * width) {
+      throw new ShapeError(`train: the source returned ${rows.length} values for '${hook}', which is not batch_size (${batchSize}) x width (${width}).`);
+    }
+    return hostTensor('float32', [batchSize, width], rows);
+  }
+  if (typeof rows !== 'object' || rows === null || !isDeviceTensor(rows)) {
+    throw new ShapeError(`train: the source returned ${Object.prototype.toString.call(rows)} for '${hook}'; return a Float32Array or a DeviceTensor of shape [batch_size, width].`);
+  }
+  if (rows.dtype !== 'float32' || rows.shape.length !== 2 || rows.shape[0] !== batchSize || rows.shape[1] !== width) {
+    throw new ShapeError(`train: the source returned a ${rows.dtype} [${rows.shape.join(', ')}] batch for '${hook}'; expected float32 [${batchSize}, ${width}].`);
+  }
+  return rows;
 }
 
 /** Moves a source to batch `position`: `seek` when it has one, otherwise by reading and discarding batches. */

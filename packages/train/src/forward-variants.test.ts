@@ -4,7 +4,7 @@ import { createSae, NO_DEAD_FEATURES } from '@nnd/sae';
 import { describe, expect, it } from 'vitest';
 import { linearDecomposition } from './linear-decomposition.test-support.js';
 import { gaussianSource } from './synthetic-source.test-support.js';
-import { trainSae, trainSaeGroup } from './train-sae.js';
+import { trainDecomposition, trainDecompositionGroup } from './train-decomposition.js';
 
 /** Records which variant each compiled program was built with (forward runs once per program build). */
 function recordingBuilds<D extends Decomposition>(decomposition: D): { decomposition: D; builds: (string | undefined)[] } {
@@ -37,7 +37,7 @@ describe('forward variants', () => {
     };
     const { decomposition, builds } = recordingBuilds(withVariant);
     const logged: Record<string, number>[] = [];
-    await trainSae(decomposition, gaussianSource(8, 6, 3), { num_tokens: 8 * 4, batch_size: 8, lr: 1e-3, log_freq: 1 }, {
+    await trainDecomposition(decomposition, gaussianSource(8, 6, 3), { num_tokens: 8 * 4, batch_size: 8, lr: 1e-3, log_freq: 1 }, {
       backend: createOnnxBackend(),
       logger: { log: (metrics) => void logged.push(metrics) },
     });
@@ -58,7 +58,7 @@ describe('forward variants', () => {
         return options?.variant ? { ...output, metrics: {} } : output;
       },
     };
-    await expect(trainSae(broken, gaussianSource(8, 6, 3), { num_tokens: 8 * 3, batch_size: 8 }, { backend: createOnnxBackend() }))
+    await expect(trainDecomposition(broken, gaussianSource(8, 6, 3), { num_tokens: 8 * 3, batch_size: 8 }, { backend: createOnnxBackend() }))
       .rejects.toThrow(/variant 'fewer_metrics' of decomposition 0 reports losses and metrics \[.*\], but the full forward reports \[.*l1_norm.*\]/);
   });
 
@@ -69,11 +69,11 @@ describe('forward variants', () => {
       const trainConfig = { num_tokens: 8 * 24, batch_size: 8, lr: 1e-3, seed: 11, log_freq: 1 };
       const logged: Record<string, number>[] = [];
       const { decomposition, builds } = recordingBuilds(createSae({ architecture, ...saeConfig }));
-      const switching = await trainSae(decomposition, gaussianSource(8, 16, 4), trainConfig, {
+      const switching = await trainDecomposition(decomposition, gaussianSource(8, 16, 4), trainConfig, {
         backend: createOnnxBackend(),
         logger: { log: (metrics) => void logged.push(metrics) },
       });
-      const always = await trainSae({ ...createSae({ architecture, ...saeConfig }), variants: [] }, gaussianSource(8, 16, 4), trainConfig, { backend: createOnnxBackend() });
+      const always = await trainDecomposition({ ...createSae({ architecture, ...saeConfig }), variants: [] }, gaussianSource(8, 16, 4), trainConfig, { backend: createOnnxBackend() });
 
       // Both programs ran: the cheap one early, the full one once features were dead (aux_loss > 0).
       expect(builds).toEqual([undefined, NO_DEAD_FEATURES]);
@@ -97,7 +97,7 @@ describe('forward variants', () => {
     const withAux = recordingBuilds(createSae({ architecture: 'topk', ...saeConfig }));
     const withoutAux = recordingBuilds(createSae({ architecture: 'topk', ...saeConfig, aux_penalty: 0 }));
     const trainConfig = { num_tokens: 8 * 3, batch_size: 8 };
-    await trainSaeGroup([withAux.decomposition, withoutAux.decomposition], gaussianSource(8, 16, 5), [trainConfig, trainConfig], { backend: createOnnxBackend() });
+    await trainDecompositionGroup([withAux.decomposition, withoutAux.decomposition], gaussianSource(8, 16, 5), [trainConfig, trainConfig], { backend: createOnnxBackend() });
     // aux_penalty 0 has no variants: its forward is already the cheap one.
     expect(withAux.builds).toEqual([undefined, NO_DEAD_FEATURES]);
     expect(withoutAux.builds).toEqual([undefined, undefined]);

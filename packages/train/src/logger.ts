@@ -20,7 +20,7 @@ export interface Logger {
   /**
    * Awaited only before the trainer exits the process on SIGINT (`handleSigint`,
    * after the checkpoint is written), because the caller's code after
-   * `trainSae` then never runs: flush and close here (a run directory's
+   * `trainDecomposition` then never runs: flush and close here (a run directory's
    * summary, a W&B upload). A second SIGINT while it runs exits at once. When
    * training returns or throws instead, closing the logger is the caller's job,
    * and the trainer does not call this.

@@ -2,7 +2,7 @@ import { createOnnxBackend } from '@nnd/backend-onnx';
 import { createSae } from '@nnd/sae';
 import { describe, expect, it } from 'vitest';
 import { randomDirections, recoveredFraction, sparseDirectionSource } from './sparse-directions.test-support.js';
-import { trainSae } from './train-sae.js';
+import { trainDecomposition } from './train-decomposition.js';
 
 /**
  * Dictionary recovery: samples are sums of 4 of 256 known unit directions in
@@ -33,7 +33,7 @@ describe('recovery of known sparse directions with @nnd/sae on backend-onnx cpu'
   it.each(cases)('%s recovers at least 90% of the directions with cosine > 0.9', async (_, saeConfig, { steps, lr }) => {
     const sae = createSae({ ...saeConfig, act_size: 64 });
     const source = sparseDirectionSource(directions, { batchSize, fewest: 4, most: 4, minimum: 3, maximum: 5, seed: 2 });
-    const result = await trainSae(sae, source, { num_tokens: batchSize * steps, batch_size: batchSize, lr, seed: 49 }, {
+    const result = await trainDecomposition(sae, source, { num_tokens: batchSize * steps, batch_size: batchSize, lr, seed: 49 }, {
       backend: createOnnxBackend({ device: 'cpu' }),
     });
     const recovered = recoveredFraction(directions, result.params.W_dec.data as Float32Array, 0.9);

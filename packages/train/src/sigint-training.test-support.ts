@@ -11,10 +11,10 @@ import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { linearDecomposition } from './linear-decomposition.test-support.js';
 import { gaussianSource } from './synthetic-source.test-support.js';
-import { trainSae } from './train-sae.js';
+import { trainDecomposition } from './train-decomposition.js';
 
 const [checkpointDir, finishMarker, mode] = process.argv.slice(2);
-await trainSae(linearDecomposition({ act_size: 8, dict_size: 4, l1_coeff: 0.01 }), gaussianSource(32, 8, 1), {
+await trainDecomposition(linearDecomposition({ act_size: 8, dict_size: 4, l1_coeff: 0.01 }), gaussianSource(32, 8, 1), {
   num_tokens: 32 * 1_000_000, batch_size: 32, checkpoint_freq: 1_000_000,
 }, {
   backend: createOnnxBackend({ threads: 1 }),

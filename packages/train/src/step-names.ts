@@ -8,19 +8,21 @@ export type StateKind = 'param' | 'adam_m' | 'adam_v' | 'state';
 
 export const STATE_KINDS: readonly StateKind[] = ['param', 'adam_m', 'adam_v', 'state'];
 
-/** The batch, [batch_size, act_size] float32, shared by every decomposition of a group. */
-export const BATCH_INPUT = 'batch';
+/** The batch's rows of one stream, [batch_size, width] float32, shared by every decomposition of a group that reads or writes it. */
+export function batchInputName(hook: string): string {
+  return `batch.${hook}`;
+}
 /** The 1-based number of this optimizer step, a float64 scalar (Adam's bias correction needs t). */
 export const STEP_INPUT = 'step';
 
 export function stateInputName(index: number, kind: StateKind, name: string): string {
-  return `sae${index}.${kind}.${name}`;
+  return `member${index}.${kind}.${name}`;
 }
 
 export function stateOutputName(index: number, kind: StateKind, name: string): string {
-  return `sae${index}.next_${kind}.${name}`;
+  return `member${index}.next_${kind}.${name}`;
 }
 
 export function metricOutputName(index: number, metric: string): string {
-  return `sae${index}.metric.${metric}`;
+  return `member${index}.metric.${metric}`;
 }

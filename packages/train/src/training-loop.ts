@@ -1,20 +1,20 @@
 import {
-  ConfigError, hostTensor, Rng,
-  type Backend, type Decomposition, type DeviceTensor, type HostTensor, type Program,
+  checkDecomposition, ConfigError, hostTensor, Rng, streamsOf,
+  type Backend, type Decomposition, type DeviceTensor, type Feed, type HostTensor, type Program,
 } from '@nnd/core';
 import { readBatch, seekSource, type ActivationSource } from './activation-source.js';
 import { readCheckpoint, removeIncompleteCheckpoints, writeCheckpoint, type MemberCheckpoint } from './checkpoint.js';
 import { InterruptWatcher } from './interrupt-watcher.js';
 import { noopLogger, type ExitSummary, type Logger } from './logger.js';
 import { checkResumable, resolveCheckpoint } from './resume.js';
-import { BATCH_INPUT, STATE_KINDS, STEP_INPUT, stateInputName, stateOutputName, type StateKind } from './step-names.js';
+import { batchInputName, STATE_KINDS, STEP_INPUT, stateInputName, stateOutputName, type StateKind } from './step-names.js';
 import { parseTrainConfig, totalSteps, type TrainConfig } from './train-config.js';
 import { TrainingDivergedError } from './training-diverged-error.js';
 import { ADAM_EPSILON, buildTrainingStep, specOf, type StepMember } from './training-step.js';
 
 /** One decomposition's tensors in host memory, as `onEvaluate` and the result hand them out (copies). */
-export interface SaeSnapshot {
-  /** Position in the group (0 for `trainSae`). */
+export interface DecompositionSnapshot {
+  /** Position in the group (0 for `trainDecomposition`). */
   readonly index: number;
   readonly decomposition: Decomposition;
   readonly params: Record<string, HostTensor>;
@@ -25,10 +25,10 @@ export interface SaeSnapshot {
  * Called every `perf_log_freq` steps, before step `step` runs, with the
  * parameters after `step` updates (the seed's `log_model_performance`).
  */
-export type EvaluateCallback = (step: number, saes: readonly SaeSnapshot[]) => void | Promise<void>;
+export type EvaluateCallback = (step: number, members: readonly DecompositionSnapshot[]) => void | Promise<void>;
 
 /** Writes one decomposition's files into a checkpoint directory, e.g. `saveSae` from @nnd/sae. */
-export type SaeFilesWriter<D extends Decomposition = Decomposition> = (
+export type DecompositionFilesWriter<D extends Decomposition = Decomposition> = (
   directory: string,
   decomposition: D,
   params: Record<string, HostTensor>,
@@ -47,13 +47,21 @@ export interface TrainOptions<D extends Decomposition = Decomposition> {
    * @nnd/sae for exact SAELens files. By default the trainer writes cfg.json
    * (the config with `architecture`) and the raw parameters.
    */
-  saveFiles?: SaeFilesWriter<D>;
+  saveFiles?: DecompositionFilesWriter<D>;
   /**
    * A `step_N` checkpoint directory to continue from, or a checkpoint
    * directory whose newest complete checkpoint is taken. The source is moved
    * to the recorded data position (see ActivationSource).
    */
   resumeFrom?: string;
+  /**
+   * Per member, the parameters (and optionally the state) to start from
+   * instead of drawing them from the config's seed: weights another tool
+   * wrote, or a decomposition trained before. Shapes must be the ones the
+   * decomposition draws; missing state starts from `initialState()`.
+   * Ignored when resuming (the checkpoint has them).
+   */
+  initialTensors?: readonly (InitialTensors | undefined)[];
   /** Aborting finishes the current step, writes a checkpoint and returns with status 'interrupted'. */
   signal?: AbortSignal;
   /**
@@ -70,7 +78,7 @@ export interface GroupTrainResult {
   readonly step: number;
   /** The newest checkpoint this run wrote, if any. */
   readonly checkpoint: string | undefined;
-  readonly saes: readonly SaeSnapshot[];
+  readonly members: readonly DecompositionSnapshot[];
   /** The last step's metrics, named as logged. */
   readonly metrics: Readonly<Record<string, number>> | undefined;
 }
@@ -110,10 +118,11 @@ export async function runTraining<D extends Decomposition>(
 ): Promise<GroupTrainResult> {
   const { backend, logger = noopLogger, onEvaluate, checkpointDir, saveFiles, signal, handleSigint = true } = options;
   const configs = parseConfigs(caller, decompositions, configInputs, backend);
+  const streams = streamsOf(decompositions);
   const loop = configs[0];
   const steps = totalSteps(loop);
   const start = options.resumeFrom === undefined
-    ? freshStart(caller, decompositions, configs)
+    ? freshStart(caller, decompositions, configs, options.initialTensors ?? [])
     : await resumedStart(options.resumeFrom, decompositions, configs, grouped);
   const { members } = start;
   // Names only: the tensors themselves are dropped once uploaded, so that host copies do not live as long as the run.
@@ -145,7 +154,7 @@ export async function runTraining<D extends Decomposition>(
     }
     return result;
   };
-  const snapshot = async (): Promise<SaeSnapshot[]> =>
+  const snapshot = async (): Promise<DecompositionSnapshot[]> =>
     Promise.all(members.map(async ({ decomposition }, index) => ({ index, decomposition, params: await read(index, 'param', true), state: await read(index, 'state', true) })));
 
   const checkpoint = async (): Promise<void> => {
@@ -183,9 +192,9 @@ export async function runTraining<D extends Decomposition>(
   let failure: unknown;
   try {
     if (completed < steps) {
-      let batch = await readBatch(source, loop.batch_size, undefined);
+      const batchFeeds = (batch: Record<string, Feed>) => Object.fromEntries(Object.entries(batch).map(([hook, rows]) => [batchInputName(hook), rows]));
+      let batch = batchFeeds(await readBatch(source, loop.batch_size, streams));
       batchesConsumed++;
-      const batchShape: [number, number] = [batch.shape[0], batch.shape[1]];
       const tensors = hostTensors!;
       const stepMembers: StepMember[] = members.map(({ decomposition, config }, index) => ({
         decomposition,
@@ -198,7 +207,7 @@ export async function runTraining<D extends Decomposition>(
       // handful of scalars: always fetching them costs one tiny copy, lets every step's loss be
       // checked and the next step's variants be chosen.
       const compileStep = async (variants: readonly (string | undefined)[]): Promise<CompiledStep> => {
-        const trainingStep = buildTrainingStep(stepMembers, batchShape, variants);
+        const trainingStep = buildTrainingStep(stepMembers, loop.batch_size, variants);
         const metricNames = trainingStep.metricOutputs.flatMap((outputs) => Object.values(outputs));
         const compiled = await backend.compile(trainingStep.graph, { outputs: trainingStep.outputs, hostOutputs: metricNames });
         return { program: compiled, metricOutputs: trainingStep.metricOutputs, metricNames };
@@ -228,14 +237,14 @@ export async function runTraining<D extends Decomposition>(
         if (watcher.requested) break;
         if (onEvaluate && step % loop.perf_log_freq === 0) await onEvaluate(step, await snapshot());
         if (step > start.step) {
-          batch = await readBatch(source, loop.batch_size, batchShape[1]);
+          batch = batchFeeds(await readBatch(source, loop.batch_size, streams));
           batchesConsumed++;
         }
         // The first step of a run has no previous metrics, so it always takes the full forward.
         const variants = members.map(({ decomposition }, index) =>
           memberMetrics === undefined ? undefined : decomposition.variants?.find((variant) => variant.applies(memberMetrics![index]))?.name);
         const { program, metricOutputs, metricNames } = await programFor(variants);
-        const outputs = await program.run({ ...feeds, [BATCH_INPUT]: batch, [STEP_INPUT]: hostTensor('float64', [], [step + 1]) });
+        const outputs = await program.run({ ...feeds, ...batch, [STEP_INPUT]: hostTensor('float64', [], [step + 1]) });
 
         const metrics: Record<string, number> = {};
         const stepMemberMetrics: Record<string, number>[] = [];
@@ -274,11 +283,11 @@ export async function runTraining<D extends Decomposition>(
         if (completed % loop.checkpoint_freq === 0 || completed === steps || watcher.requested) await checkpoint();
       }
     }
-    const saes = await snapshot();
+    const trained = await snapshot();
     if (watcher.fromSigint) {
       process.stderr.write(`Interrupted by SIGINT after step ${completed - 1}; ${lastCheckpoint ? `checkpoint written to ${lastCheckpoint}` : 'no checkpointDir, so no checkpoint'}.\n`);
     }
-    return { status: watcher.requested && completed < steps ? 'interrupted' : 'completed', step: completed, checkpoint: lastCheckpoint, saes, metrics: lastMetrics };
+    return { status: watcher.requested && completed < steps ? 'interrupted' : 'completed', step: completed, checkpoint: lastCheckpoint, members: trained, metrics: lastMetrics };
   } catch (error) {
     failure = error;
     throw error;
@@ -298,7 +307,7 @@ export async function runTraining<D extends Decomposition>(
 }
 
 /**
- * Exiting on SIGINT skips the caller's code after `trainSae`, so the logger
+ * Exiting on SIGINT skips the caller's code after `trainDecomposition`, so the logger
  * is finished here; an error the exit would swallow is printed first.
  */
 async function finishBeforeExit(logger: Logger, summary: ExitSummary): Promise<void> {
@@ -342,6 +351,7 @@ function parseConfigs(caller: string, decompositions: readonly Decomposition[], 
   if (backend?.specificationVersion !== 'nnd-backend-v1') {
     throw new ConfigError(`${caller}: options.backend has specificationVersion ${JSON.stringify(backend?.specificationVersion)}; pass a 'nnd-backend-v1' Backend (e.g. createOnnxBackend()).`);
   }
+  decompositions.forEach((decomposition, index) => checkDecomposition(decomposition, `${caller} (decomposition ${index})`));
   const configs = inputs.map((input) => parseTrainConfig(input));
   for (const key of SHARED_KEYS) {
     configs.forEach((config, index) => {
@@ -355,20 +365,61 @@ function parseConfigs(caller: string, decompositions: readonly Decomposition[], 
   return configs;
 }
 
-/** Parameters drawn from each member's `seed`, zero Adam moments, the decomposition's initial state. */
-function freshStart<D extends Decomposition>(caller: string, decompositions: readonly D[], configs: readonly TrainConfig[]): Start<D> {
+/** What a member starts from instead of its seed's draw (see TrainOptions.initialTensors). */
+export interface InitialTensors {
+  readonly params: Readonly<Record<string, HostTensor>>;
+  readonly state?: Readonly<Record<string, HostTensor>>;
+}
+
+/** Parameters drawn from each member's `seed` (or given), zero Adam moments, the decomposition's initial state (or given). */
+function freshStart<D extends Decomposition>(
+  caller: string,
+  decompositions: readonly D[],
+  configs: readonly TrainConfig[],
+  given: readonly (InitialTensors | undefined)[],
+): Start<D> {
+  if (given.length > decompositions.length) {
+    throw new ConfigError(`${caller}: initialTensors has ${given.length} entries for ${decompositions.length} decompositions; pass at most one per decomposition.`);
+  }
   const members = decompositions.map((decomposition, index) => ({ decomposition, config: configs[index], rng: new Rng(configs[index].seed) }));
   const tensors = members.map(({ decomposition, rng }, index): TensorsByKind => {
-    const param = decomposition.initialParams(rng);
+    const drawn = decomposition.initialParams(rng);
+    const param = given[index] === undefined ? drawn : checkedTensors(caller, index, 'parameter', given[index]!.params, drawn);
     for (const [name, tensor] of Object.entries(param)) {
       if (tensor.dtype !== 'float32') {
         throw new ConfigError(`${caller}: parameter '${name}' of decomposition ${index} ('${decomposition.architecture}') is ${tensor.dtype}; the trainer's Adam runs on float32 parameters.`);
       }
     }
+    const initialState = decomposition.initialState();
+    const givenState = given[index]?.state;
+    const state = givenState === undefined ? initialState : checkedTensors(caller, index, 'state tensor', givenState, initialState);
     const zeros = () => Object.fromEntries(Object.entries(param).map(([name, tensor]) => [name, hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length))]));
-    return { param, adam_m: zeros(), adam_v: zeros(), state: decomposition.initialState() };
+    return { param, adam_m: zeros(), adam_v: zeros(), state };
   });
   return { members, tensors, step: 0, batchesConsumed: 0, checkpoint: undefined };
+}
+
+/** Given tensors must be exactly the decomposition's own, by name, shape and dtype; copies, so training never writes into the caller's arrays. */
+function checkedTensors(
+  caller: string,
+  index: number,
+  what: string,
+  given: Readonly<Record<string, HostTensor>>,
+  expected: Readonly<Record<string, HostTensor>>,
+): Record<string, HostTensor> {
+  const expectedNames = Object.keys(expected).sort();
+  const givenNames = Object.keys(given).sort();
+  if (expectedNames.join() !== givenNames.join()) {
+    throw new ConfigError(`${caller}: initialTensors[${index}] has ${what}s {${givenNames.join(', ')}}, but the decomposition has {${expectedNames.join(', ')}}; give exactly those.`);
+  }
+  return Object.fromEntries(expectedNames.map((name) => {
+    const tensor = given[name];
+    const want = expected[name];
+    if (tensor.dtype !== want.dtype || tensor.shape.length !== want.shape.length || tensor.shape.some((dim, axis) => dim !== want.shape[axis])) {
+      throw new ConfigError(`${caller}: initialTensors[${index}] ${what} '${name}' is ${tensor.dtype} [${tensor.shape.join(', ')}]; the decomposition needs ${want.dtype} [${want.shape.join(', ')}].`);
+    }
+    return [name, { dtype: tensor.dtype, shape: [...tensor.shape], data: tensor.data.slice() as typeof tensor.data }];
+  }));
 }
 
 async function resumedStart<D extends Decomposition>(

@@ -3,7 +3,7 @@ import { createReferenceBackend, Rng, type Backend } from '@nnd/core';
 import { describe, expect, it } from 'vitest';
 import { linearDecomposition } from './linear-decomposition.test-support.js';
 import { gaussianSource } from './synthetic-source.test-support.js';
-import { trainSae, trainSaeGroup } from './train-sae.js';
+import { trainDecomposition, trainDecompositionGroup } from './train-decomposition.js';
 
 const actSize = 3;
 const dictSize = 2;
@@ -106,7 +106,7 @@ describe.each([
     expect(expected.clipped).toBe(true);
 
     const logged: [Record<string, number>, number][] = [];
-    const result = await trainSae(decomposition, gaussianSource(batchSize, actSize, 3), trainConfig, {
+    const result = await trainDecomposition(decomposition, gaussianSource(batchSize, actSize, 3), trainConfig, {
       backend: makeBackend(),
       logger: { log: (metrics, step) => void logged.push([{ ...metrics }, step]) },
     });
@@ -121,7 +121,7 @@ describe.each([
   });
 });
 
-describe('trainSaeGroup', () => {
+describe('trainDecompositionGroup', () => {
   it('trains each member exactly as it would be trained alone, in one program', async () => {
     const backend = createOnnxBackend({ device: 'cpu' });
     const make = (dictionary: number) => linearDecomposition({ act_size: 5, dict_size: dictionary, l1_coeff: 0.01 });
@@ -130,23 +130,23 @@ describe('trainSaeGroup', () => {
       { num_tokens: 8 * 5, batch_size: 8, lr: 0.003, beta2: 0.9, max_grad_norm: 0.1, seed: 2 },
     ];
     const logged: Record<string, number>[] = [];
-    const group = await trainSaeGroup([make(3), make(4)], gaussianSource(8, 5, 9), configs, {
+    const group = await trainDecompositionGroup([make(3), make(4)], gaussianSource(8, 5, 9), configs, {
       backend,
       logger: { log: (metrics) => void logged.push({ ...metrics }) },
     });
     expect(group.step).toBe(5);
     expect(Object.keys(logged[0]).sort()).toEqual(['l1_loss_0', 'l1_loss_1', 'l1_norm_0', 'l1_norm_1', 'l2_loss_0', 'l2_loss_1', 'loss_0', 'loss_1']);
     for (const [index, dictionary] of [3, 4].entries()) {
-      const alone = await trainSae(make(dictionary), gaussianSource(8, 5, 9), configs[index], { backend });
-      expect(Array.from(group.saes[index].params.W.data as Float32Array)).toEqual(Array.from(alone.params.W.data as Float32Array));
-      expect(Array.from(group.saes[index].params.b.data as Float32Array)).toEqual(Array.from(alone.params.b.data as Float32Array));
+      const alone = await trainDecomposition(make(dictionary), gaussianSource(8, 5, 9), configs[index], { backend });
+      expect(Array.from(group.members[index].params.W.data as Float32Array)).toEqual(Array.from(alone.params.W.data as Float32Array));
+      expect(Array.from(group.members[index].params.b.data as Float32Array)).toEqual(Array.from(alone.params.b.data as Float32Array));
     }
   });
 
   it('rejects configs that disagree on the shared loop', async () => {
     const make = () => linearDecomposition({ act_size: 5, dict_size: 3, l1_coeff: 0.01 });
     await expect(
-      trainSaeGroup([make(), make()], gaussianSource(8, 5, 9), [{ batch_size: 8, num_tokens: 80 }, { batch_size: 16, num_tokens: 80 }], {
+      trainDecompositionGroup([make(), make()], gaussianSource(8, 5, 9), [{ batch_size: 8, num_tokens: 80 }, { batch_size: 16, num_tokens: 80 }], {
         backend: createReferenceBackend(),
       }),
     ).rejects.toThrow(/'batch_size' is 8 in config 0 but 16 in config 1/);

@@ -1,9 +1,9 @@
 import {
-  GraphError, adamCorrections, adamUpdate, add, grad, Graph,
+  GraphError, adamCorrections, adamUpdate, add, grad, Graph, streamsOf,
   type AdamHyperparameters, type Decomposition, type DType, type HostTensor, type Tensor, type TensorMap,
 } from '@nnd/core';
 import { clipGradNorm } from './clip-grad-norm.js';
-import { BATCH_INPUT, STEP_INPUT, metricOutputName, stateInputName, stateOutputName } from './step-names.js';
+import { batchInputName, STEP_INPUT, metricOutputName, stateInputName, stateOutputName } from './step-names.js';
 
 /** Shape and dtype of one tensor the program carries from step to step. */
 export interface TensorSpec {
@@ -37,7 +37,8 @@ export function specOf(tensor: HostTensor): TensorSpec {
 
 /**
  * Builds one training step for a group of decompositions that share a batch
- * as a single graph: forward, losses summed into `loss`, gradients, global
+ * (one [batchSize, width] input per stream they read or write, see
+ * batchInputName) as a single graph: forward, losses summed into `loss`, gradients, global
  * norm clipping per member, the member's constraint, Adam, the next state and
  * the metrics. Members are independent: the gradient of the summed losses
  * with respect to one member's parameters is that member's own gradient.
@@ -46,13 +47,16 @@ export function specOf(tensor: HostTensor): TensorSpec {
  */
 export function buildTrainingStep(
   members: readonly StepMember[],
-  batchShape: readonly [number, number],
+  /** Rows per batch; a number, or a symbol for programs that take any batch size. */
+  batchSize: number,
   /** Per member, the forward variant to build (see Decomposition.variants); absent or undefined for the full forward. */
   variants: readonly (string | undefined)[] = [],
 ): TrainingStep {
   if (members.length === 0) throw new GraphError('buildTrainingStep: the group is empty; pass at least one decomposition.');
   const graph = new Graph();
-  const batch = graph.input(BATCH_INPUT, [...batchShape], 'float32');
+  const streams = Object.fromEntries(streamsOf(members.map(({ decomposition }) => decomposition))
+    .map(({ hook, width }) => [hook, graph.input(batchInputName(hook), [batchSize, width], 'float32')]));
+  const pick = (ports: Decomposition['reads']): TensorMap => Object.fromEntries(ports.map(({ hook }) => [hook, streams[hook]]));
   const step = graph.input(STEP_INPUT, [], 'float64');
   const outputs: Record<string, Tensor> = {};
   const metricOutputs: Record<string, string>[] = [];
@@ -64,6 +68,8 @@ export function buildTrainingStep(
     const params = inputsOf(index, 'param', member.params);
     const state = inputsOf(index, 'state', member.state);
     const variant = variants[index];
+    const { reads, writes } = member.decomposition;
+    const batch = { inputs: pick(reads), targets: pick(writes) };
     const forward = member.decomposition.forward(graph, batch, params, state, variant === undefined ? undefined : { variant });
     const lossTerms = Object.values(forward.losses);
     if (lossTerms.length === 0) {

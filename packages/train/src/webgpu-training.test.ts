@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCheckpoint } from './checkpoint.js';
 import { gaussianSource } from './synthetic-source.test-support.js';
-import { trainSae } from './train-sae.js';
+import { trainDecomposition } from './train-decomposition.js';
 
 // WebGPU needs an adapter (a GPU, or Mesa 25's lavapipe on CPU-only machines), so this runs only on request.
 const enabled = process.env.NND_WEBGPU === '1';
 const title = enabled
-  ? 'trainSae on backend-onnx WebGPU'
-  : 'trainSae on backend-onnx WebGPU (skipped: set NND_WEBGPU=1 where Vulkan works)';
+  ? 'trainDecomposition on backend-onnx WebGPU'
+  : 'trainDecomposition on backend-onnx WebGPU (skipped: set NND_WEBGPU=1 where Vulkan works)';
 
 describe.skipIf(!enabled)(title, () => {
   it('keeps state in GPU buffers between steps and ends where the CPU run ends', async () => {
@@ -22,7 +22,7 @@ describe.skipIf(!enabled)(title, () => {
     const gpuBackend = createOnnxBackend({ device: 'webgpu' });
     const directory = await mkdtemp(join(tmpdir(), 'nnd-webgpu-'));
     try {
-      const gpu = await trainSae(make(), gaussianSource(64, 16, 1), config, {
+      const gpu = await trainDecomposition(make(), gaussianSource(64, 16, 1), config, {
         backend: {
           ...gpuBackend,
           specificationVersion: gpuBackend.specificationVersion,
@@ -46,7 +46,7 @@ describe.skipIf(!enabled)(title, () => {
         },
         checkpointDir: directory,
       });
-      const cpu = await trainSae(make(), gaussianSource(64, 16, 1), config, { backend: createOnnxBackend({ device: 'cpu' }) });
+      const cpu = await trainDecomposition(make(), gaussianSource(64, 16, 1), config, { backend: createOnnxBackend({ device: 'cpu' }) });
       expect([...locations]).toEqual(['gpu-buffer']);
       for (const name of Object.keys(cpu.params)) {
         const expected = cpu.params[name].data as Float32Array;

@@ -2,9 +2,9 @@ import { createOnnxBackend } from '@nnd/backend-onnx';
 import type { HookedTransformer } from '@nnd/models';
 import { createSae } from '@nnd/sae';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainSae, trainSaeGroup } from '../train-sae.js';
+import { trainDecomposition, trainDecompositionGroup } from '../train-decomposition.js';
 import { createPerformanceEvaluator } from './performance-evaluator.js';
-import { PERFORMANCE_METRIC_NAMES, type SaeEvaluation } from './sae-evaluation.js';
+import { PERFORMANCE_METRIC_NAMES, type DecompositionEvaluation } from './decomposition-evaluation.js';
 import { harvestedSource, TINY_CONFIG, tokenBatches, trainedTinyModel } from './tiny-model.test-support.js';
 
 const HOOK = 'blocks.1.hook_resid_pre';
@@ -13,7 +13,7 @@ let model: HookedTransformer;
 const heldOut = tokenBatches(2, 8, 16, 11);
 const trainingBatches = tokenBatches(8, 8, 16, 5);
 const trainConfig = { num_tokens: 64 * 120, batch_size: 64, lr: 3e-3, log_freq: 1000, perf_log_freq: 40 };
-const makeSae = (seed: number) => createSae({ architecture: 'topk', act_size: TINY_CONFIG.hiddenSize, dict_size: 64, top_k: 4, seed });
+const makeSae = (seed: number) => createSae({ architecture: 'topk', act_size: TINY_CONFIG.hiddenSize, dict_size: 64, top_k: 4, seed, hook_point: HOOK });
 
 beforeAll(async () => {
   model = await trainedTinyModel(backend);
@@ -31,12 +31,12 @@ function recordingLogger() {
 describe('createPerformanceEvaluator as the trainer\'s onEvaluate', () => {
   it('logs the reference\'s performance/* names every perf_log_freq steps, and the SAE recovers more of the loss as it trains', async () => {
     const logger = recordingLogger();
-    const evaluations: { step: number; evaluations: readonly SaeEvaluation[] }[] = [];
+    const evaluations: { step: number; evaluations: readonly DecompositionEvaluation[] }[] = [];
     const onEvaluate = createPerformanceEvaluator({
-      model, hookPoint: HOOK, backend, tokenBatches: heldOut, logger,
+      model, backend, tokenBatches: heldOut, logger,
       onEvaluation: (step, results) => void evaluations.push({ step, evaluations: results }),
     });
-    await trainSae(makeSae(1), await harvestedSource(model, HOOK, trainingBatches, 64), trainConfig, { backend, onEvaluate, handleSigint: false });
+    await trainDecomposition(makeSae(1), await harvestedSource(model, HOOK, trainingBatches, 64), trainConfig, { backend, onEvaluate, handleSigint: false });
     await onEvaluate.dispose();
     expect(logger.rows.map((row) => row.step)).toEqual([0, 40, 80]);
     for (const { metrics } of logger.rows) {
@@ -58,14 +58,14 @@ describe('createPerformanceEvaluator as the trainer\'s onEvaluate', () => {
     const logger = recordingLogger();
     const requestedSteps: number[] = [];
     const onEvaluate = createPerformanceEvaluator({
-      model, hookPoint: HOOK, backend, logger,
+      model, backend, logger,
       // Drawn afresh for every evaluation, as the reference's get_batch_tokens() does.
       tokenBatches: (step) => {
         requestedSteps.push(step);
         return tokenBatches(1, 8, 16, 100 + step);
       },
     });
-    await trainSaeGroup([makeSae(1), makeSae(2)], await harvestedSource(model, HOOK, trainingBatches, 64), [trainConfig, { ...trainConfig, lr: 1e-3 }], { backend, onEvaluate, handleSigint: false });
+    await trainDecompositionGroup([makeSae(1), makeSae(2)], await harvestedSource(model, HOOK, trainingBatches, 64), [trainConfig, { ...trainConfig, lr: 1e-3 }], { backend, onEvaluate, handleSigint: false });
     await onEvaluate.dispose();
     expect(requestedSteps).toEqual([0, 40, 80]);
     const names = Object.keys(logger.rows[0].metrics);
@@ -79,7 +79,7 @@ describe('createPerformanceEvaluator as the trainer\'s onEvaluate', () => {
 
   it('suffixes a single SAE\'s names when told it is a group of one', async () => {
     const logger = recordingLogger();
-    const onEvaluate = createPerformanceEvaluator({ model, hookPoint: HOOK, backend, tokenBatches: heldOut, logger, grouped: true });
+    const onEvaluate = createPerformanceEvaluator({ model, backend, tokenBatches: heldOut, logger, grouped: true });
     const sae = makeSae(1);
     await onEvaluate(0, [{ index: 0, decomposition: sae, params: sae.initialParams(), state: sae.initialState() }]);
     await onEvaluate.dispose();

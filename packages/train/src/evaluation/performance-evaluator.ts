@@ -1,14 +1,13 @@
 import type { Backend } from '@nnd/core';
 import type { HookedTransformer, TokenInput } from '@nnd/models';
 import type { Logger } from '../logger.js';
-import type { EvaluateCallback, SaeSnapshot } from '../training-loop.js';
-import type { ReconstructionMode } from './evaluation-graph.js';
-import { performanceMetrics, type SaeEvaluation } from './sae-evaluation.js';
-import { SaeEvaluator, type TokenBatches } from './sae-evaluator.js';
+import type { EvaluateCallback, DecompositionSnapshot } from '../training-loop.js';
+import type { ReconstructionMode, SplicedInputs } from './evaluation-graph.js';
+import { performanceMetrics, type DecompositionEvaluation } from './decomposition-evaluation.js';
+import { DecompositionEvaluator, type TokenBatches } from './decomposition-evaluator.js';
 
 export interface PerformanceEvaluatorOptions {
   readonly model: HookedTransformer;
-  readonly hookPoint: string;
   /** The model's backend (the trainer's may differ: snapshots are host copies). */
   readonly backend: Backend;
   /**
@@ -28,8 +27,9 @@ export interface PerformanceEvaluatorOptions {
   readonly grouped?: boolean;
   readonly excludeBos?: boolean;
   readonly reconstruction?: ReconstructionMode;
+  readonly splicedInputs?: SplicedInputs;
   /** Every evaluation in full (densities, explained variance), e.g. for a run summary. */
-  readonly onEvaluation?: (step: number, evaluations: readonly SaeEvaluation[]) => void | Promise<void>;
+  readonly onEvaluation?: (step: number, evaluations: readonly DecompositionEvaluation[]) => void | Promise<void>;
 }
 
 /** An EvaluateCallback that holds compiled programs; `dispose` releases them once training is over. */
@@ -43,14 +43,14 @@ export type PerformanceEvaluator = EvaluateCallback & { dispose(): Promise<void>
  * `performance/recovery_from_mean` and the four losses behind them.
  */
 export function createPerformanceEvaluator(options: PerformanceEvaluatorOptions): PerformanceEvaluator {
-  const evaluator = new SaeEvaluator(options);
+  const evaluator = new DecompositionEvaluator(options);
   const { tokenBatches, logger } = options;
-  const callback = async (step: number, saes: readonly SaeSnapshot[]): Promise<void> => {
+  const callback = async (step: number, members: readonly DecompositionSnapshot[]): Promise<void> => {
     const batches = typeof tokenBatches === 'function' ? tokenBatches(step) : tokenBatches;
-    const evaluations = await evaluator.evaluate(saes, batches);
-    const grouped = options.grouped ?? saes.length > 1;
+    const evaluations = await evaluator.evaluate(members, batches);
+    const grouped = options.grouped ?? members.length > 1;
     const metrics: Record<string, number> = {};
-    for (const [position, evaluation] of evaluations.entries()) Object.assign(metrics, performanceMetrics(evaluation, grouped ? saes[position].index : undefined));
+    for (const [position, evaluation] of evaluations.entries()) Object.assign(metrics, performanceMetrics(evaluation, grouped ? members[position].index : undefined));
     await logger.log(metrics, step);
     await options.onEvaluation?.(step, evaluations);
   };

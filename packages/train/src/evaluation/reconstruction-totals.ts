@@ -28,6 +28,8 @@ export interface ReconstructionMetrics {
   readonly explainedVariance: number;
   /** Σ‖x − x̂‖² / Σ‖x‖². */
   readonly normalizedMse: number;
+  /** Σ‖x − x̂‖² / (positions × width). */
+  readonly mse: number;
   /** Mean count of features with activation > 0 per position. */
   readonly l0Norm: number;
   /** Fraction of features that never fired. */
@@ -90,6 +92,7 @@ export class ReconstructionTotals {
     return {
       explainedVariance: 1 - this.squaredErrorSum / this.centeredSquareSum,
       normalizedMse: this.squaredErrorSum / this.squareSum,
+      mse: this.squaredErrorSum / (tokens * (this.mean?.length ?? 0)),
       l0Norm: firings / tokens,
       deadFraction: features === 0 ? 0 : dead / features,
       denseFraction: features === 0 ? 0 : dense / features,

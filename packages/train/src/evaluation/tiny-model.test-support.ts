@@ -1,4 +1,4 @@
-import { hostTensor, mul, relu, Rng, type Backend, type Decomposition, type HostTensor } from '@nnd/core';
+import { DECOMPOSITION_SPECIFICATION_VERSION, hostTensor, mul, relu, Rng, type Backend, type Decomposition, type HostTensor, type TensorMap } from '@nnd/core';
 import { HookedTransformer, trainLanguageModel, type TransformerConfig } from '@nnd/models';
 import type { ActivationSource } from '../activation-source.js';
 
@@ -70,24 +70,53 @@ export async function harvestedSource(model: HookedTransformer, hookPoint: strin
   };
 }
 
-/** A "decomposition" whose reconstruction is its input: splicing it must change nothing. */
-export function identityDecomposition(width: number): Decomposition<{ width: number }> {
+/** A "decomposition" of one hook whose output is its input: splicing it must change nothing. */
+export function identityDecomposition(width: number, hook: string): Decomposition<{ width: number }> {
   return {
+    specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
     architecture: 'identity-test',
     config: { width },
+    reads: [{ hook, width }],
+    writes: [{ hook, width }],
     initialParams: () => ({}),
     initialState: () => ({}),
-    forward: (_graph, x) => ({ reconstruction: x, featureActs: x, losses: {}, metrics: {}, nextState: {} }),
+    forward: (_graph, { inputs }) => ({ outputs: { [hook]: inputs[hook] }, featureActs: inputs[hook], losses: {}, metrics: {}, nextState: {} }),
   };
 }
 
-/** A "decomposition" that reconstructs zeros: splicing it is zero-ablation. */
-export function zeroDecomposition(width: number): Decomposition<{ width: number }> {
+/** A "decomposition" of one hook that outputs zeros: splicing it is zero-ablation. */
+export function zeroDecomposition(width: number, hook: string): Decomposition<{ width: number }> {
   return {
+    specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
     architecture: 'zero-test',
     config: { width },
+    reads: [{ hook, width }],
+    writes: [{ hook, width }],
     initialParams: () => ({}),
     initialState: () => ({}),
-    forward: (_graph, x) => ({ reconstruction: mul(x, 0), featureActs: relu(x), losses: {}, metrics: {}, nextState: {} }),
+    forward: (_graph, { inputs }) => ({ outputs: { [hook]: mul(inputs[hook], 0) }, featureActs: relu(inputs[hook]), losses: {}, metrics: {}, nextState: {} }),
+  };
+}
+
+/**
+ * A parameter-free "decomposition" that reads `reads` and writes `writes`
+ * (hooks of the tiny model, all of its width) with outputs computed by `map`
+ * from the inputs, to test how evaluation splices decompositions in.
+ */
+export function mappingDecomposition(
+  reads: readonly string[],
+  writes: readonly string[],
+  map: (inputs: TensorMap) => TensorMap,
+): Decomposition<Record<string, never>> {
+  const width = TINY_CONFIG.hiddenSize;
+  return {
+    specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
+    architecture: 'mapping-test',
+    config: {},
+    reads: reads.map((hook) => ({ hook, width })),
+    writes: writes.map((hook) => ({ hook, width })),
+    initialParams: () => ({}),
+    initialState: () => ({}),
+    forward: (_graph, { inputs }) => ({ outputs: map(inputs), featureActs: relu(inputs[reads[0]]), losses: {}, metrics: {}, nextState: {} }),
   };
 }

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readCheckpoint } from './checkpoint.js';
 import { linearDecomposition } from './linear-decomposition.test-support.js';
 import { gaussianSource } from './synthetic-source.test-support.js';
-import { trainSae } from './train-sae.js';
+import { trainDecomposition } from './train-decomposition.js';
 import { TrainingDivergedError } from './training-diverged-error.js';
 
 const makeSae = () => linearDecomposition({ act_size: 6, dict_size: 4, l1_coeff: 0.01 });
@@ -22,14 +22,14 @@ afterEach(async () => {
   await rm(directory, { recursive: true, force: true });
 });
 
-describe('trainSae resume', () => {
+describe('trainDecomposition resume', () => {
   it('continues an interrupted run so that it ends where an uninterrupted run ends (within 1e-6)', async () => {
-    const uninterrupted = await trainSae(makeSae(), gaussianSource(16, 6, 1), config, { backend: createOnnxBackend() });
+    const uninterrupted = await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), config, { backend: createOnnxBackend() });
     expect(uninterrupted.step).toBe(10);
 
     // The first run stops after 4 steps (not a multiple of checkpoint_freq), as a SIGINT would stop it.
     const controller = new AbortController();
-    const first = await trainSae(makeSae(), gaussianSource(16, 6, 1), config, {
+    const first = await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), config, {
       backend: createOnnxBackend(),
       checkpointDir: directory,
       signal: controller.signal,
@@ -40,7 +40,7 @@ describe('trainSae resume', () => {
     expect((await readdir(directory)).sort()).toEqual(['step_3', 'step_4']);
 
     // A fresh trainer, backend, decomposition and source, as in a new process.
-    const resumed = await trainSae(makeSae(), gaussianSource(16, 6, 1), config, {
+    const resumed = await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), config, {
       backend: createOnnxBackend(),
       checkpointDir: directory,
       resumeFrom: directory,
@@ -56,10 +56,10 @@ describe('trainSae resume', () => {
   });
 
   it('resumes from an explicit step directory and moves a source without seek by reading batches', async () => {
-    const uninterrupted = await trainSae(makeSae(), gaussianSource(16, 6, 2), config, { backend: createReferenceBackend() });
-    await trainSae(makeSae(), gaussianSource(16, 6, 2), { ...config, num_tokens: 16 * 6 }, { backend: createReferenceBackend(), checkpointDir: directory });
+    const uninterrupted = await trainDecomposition(makeSae(), gaussianSource(16, 6, 2), config, { backend: createReferenceBackend() });
+    await trainDecomposition(makeSae(), gaussianSource(16, 6, 2), { ...config, num_tokens: 16 * 6 }, { backend: createReferenceBackend(), checkpointDir: directory });
     const { seek: _, ...withoutSeek } = gaussianSource(16, 6, 2);
-    const resumed = await trainSae(makeSae(), { nextBatch: withoutSeek.nextBatch.bind(withoutSeek) } as never, config, {
+    const resumed = await trainDecomposition(makeSae(), { nextBatch: withoutSeek.nextBatch.bind(withoutSeek) } as never, config, {
       backend: createReferenceBackend(),
       resumeFrom: join(directory, 'step_3'),
     });
@@ -67,16 +67,16 @@ describe('trainSae resume', () => {
   });
 
   it('refuses to resume with a different optimizer setting', async () => {
-    await trainSae(makeSae(), gaussianSource(16, 6, 1), { ...config, num_tokens: 48 }, { backend: createReferenceBackend(), checkpointDir: directory });
+    await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, num_tokens: 48 }, { backend: createReferenceBackend(), checkpointDir: directory });
     await expect(
-      trainSae(makeSae(), gaussianSource(16, 6, 1), { ...config, lr: 0.02 }, { backend: createReferenceBackend(), resumeFrom: directory }),
+      trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, lr: 0.02 }, { backend: createReferenceBackend(), resumeFrom: directory }),
     ).rejects.toThrow(/train config 'lr' was 0.01 and is now 0.02/);
   });
 });
 
-describe('trainSae divergence', () => {
+describe('trainDecomposition divergence', () => {
   it('stops at a NaN loss with TrainingDivergedError and keeps the last good checkpoint', async () => {
-    const error = await trainSae(makeSae(), gaussianSource(16, 6, 1, { nanAtBatch: 7 }), { ...config, checkpoint_freq: 2 }, {
+    const error = await trainDecomposition(makeSae(), gaussianSource(16, 6, 1, { nanAtBatch: 7 }), { ...config, checkpoint_freq: 2 }, {
       backend: createOnnxBackend(),
       checkpointDir: directory,
     }).catch((caught: unknown) => caught);
@@ -93,11 +93,11 @@ describe('trainSae divergence', () => {
   });
 });
 
-describe('trainSae callbacks', () => {
+describe('trainDecomposition callbacks', () => {
   it('logs every log_freq steps and evaluates every perf_log_freq steps with host copies of the parameters', async () => {
     const loggedSteps: number[] = [];
     const evaluated: { step: number; counter: number }[] = [];
-    await trainSae(makeSae(), gaussianSource(16, 6, 1), { ...config, log_freq: 4, perf_log_freq: 5 }, {
+    await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, log_freq: 4, perf_log_freq: 5 }, {
       backend: createOnnxBackend(),
       logger: { log: (metrics, step) => void loggedSteps.push(step) },
       onEvaluate: (step, saes) => {
@@ -112,7 +112,7 @@ describe('trainSae callbacks', () => {
   });
 
   it('takes no step when the signal was aborted before training', async () => {
-    const result = await trainSae(makeSae(), gaussianSource(16, 6, 1), config, { backend: createReferenceBackend(), signal: AbortSignal.abort(), checkpointDir: directory });
+    const result = await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), config, { backend: createReferenceBackend(), signal: AbortSignal.abort(), checkpointDir: directory });
     expect(result.status).toBe('interrupted');
     expect(result.step).toBe(0);
     expect(await readdir(directory)).toEqual([]);
@@ -120,17 +120,17 @@ describe('trainSae callbacks', () => {
 
   it('rejects a batch of the wrong size', async () => {
     await expect(
-      trainSae(makeSae(), { nextBatch: async () => new Float32Array(10) }, config, { backend: createReferenceBackend() }),
-    ).rejects.toThrow(/returned 10 values, which is not batch_size \(16\) x act_size/);
+      trainDecomposition(makeSae(), { nextBatch: async () => new Float32Array(10) }, config, { backend: createReferenceBackend() }),
+    ).rejects.toThrow(/returned 10 values for 'activations', which is not batch_size \(16\) x width \(6\)/);
   });
 });
 
-describe('trainSae with a decomposition package\'s file writer', () => {
+describe('trainDecomposition with a decomposition package\'s file writer', () => {
   it('writes SAELens files through saveSae and still resumes exactly', async () => {
     const makeJumpRelu = () => createSae({ architecture: 'jumprelu', act_size: 6, dict_size: 8, l1_coeff: 1e-3, bandwidth: 1 });
     const jumpConfig = { num_tokens: 16 * 6, batch_size: 16, lr: 0.01, checkpoint_freq: 3 };
-    const uninterrupted = await trainSae(makeJumpRelu(), gaussianSource(16, 6, 4), jumpConfig, { backend: createOnnxBackend() });
-    await trainSae(makeJumpRelu(), gaussianSource(16, 6, 4), { ...jumpConfig, num_tokens: 16 * 3 }, {
+    const uninterrupted = await trainDecomposition(makeJumpRelu(), gaussianSource(16, 6, 4), jumpConfig, { backend: createOnnxBackend() });
+    await trainDecomposition(makeJumpRelu(), gaussianSource(16, 6, 4), { ...jumpConfig, num_tokens: 16 * 3 }, {
       backend: createOnnxBackend(),
       checkpointDir: directory,
       saveFiles: saveSae,
@@ -139,7 +139,7 @@ describe('trainSae with a decomposition package\'s file writer', () => {
     const loaded = await loadSae(join(directory, 'step_3'));
     expect(loaded.sae.architecture).toBe('jumprelu');
     expect(loaded.params.W_dec.shape).toEqual([8, 6]);
-    const resumed = await trainSae(makeJumpRelu(), gaussianSource(16, 6, 4), jumpConfig, {
+    const resumed = await trainDecomposition(makeJumpRelu(), gaussianSource(16, 6, 4), jumpConfig, {
       backend: createOnnxBackend(),
       resumeFrom: directory,
       saveFiles: saveSae,

@@ -21,14 +21,14 @@ export interface TrainResult {
  * one compiled program (forward, gradients, clipping, constraint, Adam, state,
  * metrics) whose state stays on the backend's device between steps.
  */
-export async function trainSae<D extends Decomposition>(
-  sae: D,
+export async function trainDecomposition<D extends Decomposition>(
+  decomposition: D,
   source: ActivationSource,
   config: TrainConfigInput,
   options: TrainOptions<D>,
 ): Promise<TrainResult> {
-  const result = await runTraining('trainSae', [sae], source, [config], options, false);
-  const [trained] = result.saes;
+  const result = await runTraining('trainDecomposition', [decomposition], source, [config], options, false);
+  const [trained] = result.members;
   return { status: result.status, step: result.step, checkpoint: result.checkpoint, params: trained.params, state: trained.state, metrics: result.metrics };
 }
 
@@ -37,13 +37,13 @@ export async function trainSae<D extends Decomposition>(
  * `train_sae_group`), each with its own parameters, optimizer and train
  * config, all in one compiled program per step. num_tokens, batch_size and the
  * frequencies must agree across `configs`; metric names get the suffix
- * `_{index}`; checkpoints hold one SAELens directory `sae_{index}` per member.
+ * `_{index}`; checkpoints hold one directory `sae_{index}` per member (an SAELens directory for SAEs).
  */
-export async function trainSaeGroup<D extends Decomposition>(
-  saes: readonly D[],
+export async function trainDecompositionGroup<D extends Decomposition>(
+  decompositions: readonly D[],
   source: ActivationSource,
   configs: readonly TrainConfigInput[],
   options: TrainOptions<D>,
 ): Promise<GroupTrainResult> {
-  return runTraining('trainSaeGroup', saes, source, configs, options, true);
+  return runTraining('trainDecompositionGroup', decompositions, source, configs, options, true);
 }

@@ -2,27 +2,25 @@ import {
   ConfigError, ShapeError,
   type Backend, type Decomposition, type DeviceTensor, type Feed, type HostTensor, type Program,
 } from '@nnd/core';
-import { planForward, toTokenTensor, TOKENS_INPUT, type HookedTransformer, type TokenInput } from '@nnd/models';
+import { toTokenTensor, TOKENS_INPUT, type HookedTransformer, type TokenInput } from '@nnd/models';
 import { specOf } from '../training-step.js';
-import { buildEvaluationGraph, EVALUATION_OUTPUTS, memberInputName, type EvaluatedDecomposition, type ReconstructionMode } from './evaluation-graph.js';
+import { buildEvaluationGraph, EVALUATION_OUTPUTS, memberInputName, type EvaluatedDecomposition, type ReconstructionMode, type SplicedInputs } from './evaluation-graph.js';
 import { lossRecovery } from './loss-recovery.js';
 import { ReconstructionTotals } from './reconstruction-totals.js';
-import { saeEvaluation, type SaeEvaluation } from './sae-evaluation.js';
+import { decompositionEvaluation, type DecompositionEvaluation } from './decomposition-evaluation.js';
 
 /** Held-out token batches, each [batch, seq] (int64 host tensors, or anything `toTokenTensor` takes); batches may differ in shape. */
 export type TokenBatches = Iterable<TokenInput> | AsyncIterable<TokenInput>;
 
-/** A decomposition with its trained tensors in host memory (a trainer's SaeSnapshot fits). */
+/** A decomposition with its trained tensors in host memory (a trainer's DecompositionSnapshot fits). */
 export interface DecompositionTensors {
   readonly decomposition: Decomposition;
   readonly params: Readonly<Record<string, HostTensor>>;
   readonly state: Readonly<Record<string, HostTensor>>;
 }
 
-export interface SaeEvaluatorOptions {
+export interface DecompositionEvaluatorOptions {
   readonly model: HookedTransformer;
-  /** The hook the decompositions were trained on, e.g. `blocks.6.hook_resid_pre`. */
-  readonly hookPoint: string;
   /** The backend the model runs on: its weights are this backend's tensors. */
   readonly backend: Backend;
   /**
@@ -34,37 +32,42 @@ export interface SaeEvaluatorOptions {
   readonly excludeBos?: boolean;
   /** Default 'forward', as the reference (see ReconstructionMode). */
   readonly reconstruction?: ReconstructionMode;
+  /** Default 'replacement' (see SplicedInputs); matters only for decompositions that write several hooks. */
+  readonly splicedInputs?: SplicedInputs;
 }
 
 const RECONSTRUCTION_MODES: readonly ReconstructionMode[] = ['forward', 'infer'];
+const SPLICED_INPUTS: readonly SplicedInputs[] = ['replacement', 'clean_inputs'];
 
 /**
- * Evaluates decompositions of one hook on token batches with one compiled
+ * Evaluates decompositions, each spliced into the model at the hooks it
+ * writes, on token batches with one compiled
  * program per batch (see buildEvaluationGraph): original, reconstructed,
  * zero- and mean-ablated losses and the reconstruction sums, all from one
  * run. Programs are kept between calls, so evaluating every few thousand
  * training steps compiles once.
  */
-export class SaeEvaluator {
+export class DecompositionEvaluator {
   readonly model: HookedTransformer;
-  readonly hookPoint: string;
   private readonly backend: Backend;
   private readonly reconstruction: ReconstructionMode;
+  private readonly splicedInputs: SplicedInputs;
   private readonly excludedTokenId: number | undefined;
-  private readonly programs = new Map<string, Promise<Program>>();
+  private readonly programs = new Map<string, Promise<CompiledEvaluation>>();
   private readonly decompositionIds = new WeakMap<Decomposition, number>();
   private nextDecompositionId = 0;
 
-  constructor(options: SaeEvaluatorOptions) {
-    const { model, hookPoint, backend, reconstruction = 'forward', excludeBos = false } = options;
+  constructor(options: DecompositionEvaluatorOptions) {
+    const { model, backend, reconstruction = 'forward', splicedInputs = 'replacement', excludeBos = false } = options;
     if (backend !== model.backend) {
       throw new ConfigError(`evaluation: the backend passed is not the model's (${model.backend.name}); the model's weights live on its own backend, so pass model.backend or load the model with this backend.`);
     }
     if (!RECONSTRUCTION_MODES.includes(reconstruction)) {
       throw new ConfigError(`evaluation: reconstruction '${String(reconstruction)}' is not one of ${RECONSTRUCTION_MODES.map((mode) => `'${mode}'`).join(', ')}.`);
     }
-    // Checks the hook name now (with suggestions for a typo) rather than at the first evaluation.
-    planForward(model.config, { outputs: [hookPoint], returnType: 'none' }, new Set(model.hookNames));
+    if (!SPLICED_INPUTS.includes(splicedInputs)) {
+      throw new ConfigError(`evaluation: splicedInputs '${String(splicedInputs)}' is not one of ${SPLICED_INPUTS.map((mode) => `'${mode}'`).join(', ')}.`);
+    }
     let excludedTokenId: number | undefined;
     if (excludeBos) {
       excludedTokenId = model.tokenizer?.bosTokenId ?? model.config.bosTokenId;
@@ -73,15 +76,15 @@ export class SaeEvaluator {
       }
     }
     this.model = model;
-    this.hookPoint = hookPoint;
     this.backend = backend;
     this.reconstruction = reconstruction;
+    this.splicedInputs = splicedInputs;
     this.excludedTokenId = excludedTokenId;
   }
 
   /** One result per decomposition, in order; all are evaluated on the same batches in the same runs. */
-  async evaluate(members: readonly DecompositionTensors[], tokenBatches: TokenBatches): Promise<SaeEvaluation[]> {
-    const program = await this.program(members.map(({ decomposition, params, state }) => ({
+  async evaluate(members: readonly DecompositionTensors[], tokenBatches: TokenBatches): Promise<DecompositionEvaluation[]> {
+    const { program, ablationGroups } = await this.program(members.map(({ decomposition, params, state }) => ({
       decomposition,
       params: mapValues(params, specOf),
       state: mapValues(state, specOf),
@@ -89,7 +92,7 @@ export class SaeEvaluator {
     const { config } = this.model;
     const modelFeeds = await this.model.parameterFeeds(program.inputNames);
     const memberFeeds: Record<string, DeviceTensor> = {};
-    const lossSums = { original: 0, zeroAblation: 0, meanAblation: 0, reconstructed: members.map(() => 0) };
+    const lossSums = { original: 0, zeroAblation: members.map(() => 0), meanAblation: members.map(() => 0), reconstructed: members.map(() => 0) };
     const totals = members.map(() => new ReconstructionTotals());
     let predictedTokens = 0;
     let batches = 0;
@@ -116,15 +119,16 @@ export class SaeEvaluator {
         const predictions = rows * (length - 1);
         predictedTokens += predictions;
         lossSums.original += scalar(EVALUATION_OUTPUTS.originalLoss) * predictions;
-        lossSums.zeroAblation += scalar(EVALUATION_OUTPUTS.zeroAblationLoss) * predictions;
-        lossSums.meanAblation += scalar(EVALUATION_OUTPUTS.meanAblationLoss) * predictions;
         for (const [index, memberTotals] of totals.entries()) {
+          const group = ablationGroups[index];
+          lossSums.zeroAblation[index] += scalar(EVALUATION_OUTPUTS.zeroAblationLoss(group)) * predictions;
+          lossSums.meanAblation[index] += scalar(EVALUATION_OUTPUTS.meanAblationLoss(group)) * predictions;
           lossSums.reconstructed[index] += scalar(EVALUATION_OUTPUTS.reconstructedLoss(index)) * predictions;
           memberTotals.add({
             count: scalar(EVALUATION_OUTPUTS.count),
-            sum: host[EVALUATION_OUTPUTS.sum].data as Float32Array,
-            centeredSquareSum: scalar(EVALUATION_OUTPUTS.centeredSquareSum),
-            squareSum: scalar(EVALUATION_OUTPUTS.squareSum),
+            sum: host[EVALUATION_OUTPUTS.sum(group)].data as Float32Array,
+            centeredSquareSum: scalar(EVALUATION_OUTPUTS.centeredSquareSum(group)),
+            squareSum: scalar(EVALUATION_OUTPUTS.squareSum(group)),
             squaredErrorSum: scalar(EVALUATION_OUTPUTS.squaredErrorSum(index)),
             firingCounts: host[EVALUATION_OUTPUTS.firingCounts(index)].data as Float32Array,
           });
@@ -145,10 +149,10 @@ export class SaeEvaluator {
       const losses = {
         original: lossSums.original / predictedTokens,
         reconstructed: lossSums.reconstructed[index] / predictedTokens,
-        zeroAblation: lossSums.zeroAblation / predictedTokens,
-        meanAblation: lossSums.meanAblation / predictedTokens,
+        zeroAblation: lossSums.zeroAblation[index] / predictedTokens,
+        meanAblation: lossSums.meanAblation[index] / predictedTokens,
       };
-      return saeEvaluation(losses, lossRecovery(losses), reconstruction, batches);
+      return decompositionEvaluation(losses, lossRecovery(losses), reconstruction, batches);
     });
   }
 
@@ -156,19 +160,19 @@ export class SaeEvaluator {
   async dispose(): Promise<void> {
     const programs = [...this.programs.values()];
     this.programs.clear();
-    await Promise.all(programs.map(async (program) => (await program.catch(() => undefined))?.dispose()));
+    await Promise.all(programs.map(async (compiled) => (await compiled.catch(() => undefined))?.program.dispose()));
   }
 
   /** The program for these decompositions and tensor shapes; decompositions are told apart by identity, since configs need not serialise. */
-  private program(members: readonly EvaluatedDecomposition[]): Promise<Program> {
+  private program(members: readonly EvaluatedDecomposition[]): Promise<CompiledEvaluation> {
     const key = JSON.stringify(members.map(({ decomposition, params, state }) => [this.decompositionId(decomposition), params, state]));
     let program = this.programs.get(key);
     if (!program) {
       program = (async () => {
-        const { graph, outputs } = buildEvaluationGraph({
-          model: this.model, hookPoint: this.hookPoint, members, reconstruction: this.reconstruction, excludedTokenId: this.excludedTokenId,
+        const { graph, outputs, ablationGroups } = buildEvaluationGraph({
+          model: this.model, members, reconstruction: this.reconstruction, splicedInputs: this.splicedInputs, excludedTokenId: this.excludedTokenId,
         });
-        return this.backend.compile(graph, { outputs, hostOutputs: Object.keys(outputs) });
+        return { program: await this.backend.compile(graph, { outputs, hostOutputs: Object.keys(outputs) }), ablationGroups };
       })();
       this.programs.set(key, program);
       program.catch(() => this.programs.delete(key));
@@ -188,4 +192,9 @@ export class SaeEvaluator {
 
 function mapValues<In, Out>(record: Readonly<Record<string, In>>, map: (value: In) => Out): Record<string, Out> {
   return Object.fromEntries(Object.entries(record).map(([name, value]) => [name, map(value)]));
+}
+
+interface CompiledEvaluation {
+  readonly program: Program;
+  readonly ablationGroups: readonly number[];
 }

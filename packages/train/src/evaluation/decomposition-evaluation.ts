@@ -7,7 +7,7 @@ import type { ReconstructionMetrics } from './reconstruction-totals.js';
  * `log_model_performance` (plus the four raw losses), the activation metrics
  * as @nnd/results' metric definitions.
  */
-export interface SaeEvaluation {
+export interface DecompositionEvaluation {
   /** original − reconstructed loss (negative when splicing hurts). */
   readonly 'performance/ce_degradation': number;
   /** (reconstructed − zero-ablation) / (original − zero-ablation). */
@@ -23,6 +23,10 @@ export interface SaeEvaluation {
   readonly explained_variance: number;
   /** Σ‖x − x̂‖² / Σ‖x‖². */
   readonly normalized_mse: number;
+  /** Mean over positions and elements of (x − x̂)², the target's units squared. */
+  readonly mse: number;
+  /** Fraction of variance unexplained, Σ‖x − x̂‖² / Σ‖x − mean(x)‖² = 1 − explained_variance (sparsify's FVU). */
+  readonly fvu: number;
   /** Mean number of features > 0 per evaluated position. */
   readonly l0_norm: number;
   readonly dead_fraction: number;
@@ -44,14 +48,14 @@ export const PERFORMANCE_METRIC_NAMES = [
   'performance/reconstructed_loss',
   'performance/zero_ablation_loss',
   'performance/mean_ablation_loss',
-] as const satisfies readonly (keyof SaeEvaluation)[];
+] as const satisfies readonly (keyof DecompositionEvaluation)[];
 
-export function saeEvaluation(
+export function decompositionEvaluation(
   losses: SplicedLosses,
   recovery: LossRecovery,
   reconstruction: ReconstructionMetrics,
   evaluatedBatches: number,
-): SaeEvaluation {
+): DecompositionEvaluation {
   return {
     'performance/ce_degradation': recovery.ceDegradation,
     'performance/recovery_from_zero': recovery.recoveryFromZero,
@@ -62,6 +66,8 @@ export function saeEvaluation(
     'performance/mean_ablation_loss': losses.meanAblation,
     explained_variance: reconstruction.explainedVariance,
     normalized_mse: reconstruction.normalizedMse,
+    mse: reconstruction.mse,
+    fvu: 1 - reconstruction.explainedVariance,
     l0_norm: reconstruction.l0Norm,
     dead_fraction: reconstruction.deadFraction,
     dense_fraction: reconstruction.denseFraction,
@@ -76,7 +82,7 @@ export function saeEvaluation(
  * name gets the suffix `_{index}`, as the trainer's and the reference's
  * group metrics do.
  */
-export function performanceMetrics(evaluation: SaeEvaluation, index?: number): Record<string, number> {
+export function performanceMetrics(evaluation: DecompositionEvaluation, index?: number): Record<string, number> {
   const suffix = index === undefined ? '' : `_${index}`;
   return Object.fromEntries(PERFORMANCE_METRIC_NAMES.map((name) => [`${name}${suffix}`, evaluation[name]]));
 }

@@ -3,18 +3,20 @@ import {
   ConfigError, expand, hostTensor, NndError, reduceMean, reshape, ShapeError, zeros,
   type Backend, type Graph, type HostTensor, type Program, type Tensor,
 } from '@nnd/core';
-import type { HookedTransformer } from '@nnd/models';
+import { hookShape, type HookedTransformer } from '@nnd/models';
 import { createSae } from '@nnd/sae';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainSae } from '../train-sae.js';
-import { evaluateSae } from './evaluate-sae.js';
-import { SaeEvaluator } from './sae-evaluator.js';
+import { trainDecomposition } from '../train-decomposition.js';
+import { evaluateDecomposition } from './evaluate-decomposition.js';
+import { DecompositionEvaluator } from './decomposition-evaluator.js';
 import {
   BOS_TOKEN_ID, harvestedSource, identityDecomposition, TINY_CONFIG, tokenBatches, trainedTinyModel, zeroDecomposition,
 } from './tiny-model.test-support.js';
 
 const HOOK = 'blocks.1.hook_resid_pre';
 const WIDTH = TINY_CONFIG.hiddenSize;
+/** Values per position of a hook of the tiny model. */
+const hookWidth = (hook: string) => hookShape(hook, TINY_CONFIG, 1, 1).slice(2).reduce((product: number, dim) => product * Number(dim), 1);
 
 /** The ONNX backend, counting compiled programs and runs. */
 function countingBackend(inner: Backend): { backend: Backend; counts: { compiles: number; runs: number } } {
@@ -51,9 +53,9 @@ let trainedSae: { sae: ReturnType<typeof createSae>; params: Record<string, Host
 
 beforeAll(async () => {
   model = await trainedTinyModel(backend);
-  const sae = createSae({ architecture: 'topk', act_size: WIDTH, dict_size: 128, top_k: 4, seed: 3 });
+  const sae = createSae({ architecture: 'topk', act_size: WIDTH, dict_size: 128, top_k: 4, seed: 3, hook_point: HOOK });
   const source = await harvestedSource(model, HOOK, tokenBatches(8, 8, 16, 5), 64);
-  const trained = await trainSae(sae, source, { num_tokens: 64 * 300, batch_size: 64, lr: 3e-3, log_freq: 1000 }, { backend, handleSigint: false });
+  const trained = await trainDecomposition(sae, source, { num_tokens: 64 * 300, batch_size: 64, lr: 3e-3, log_freq: 1000 }, { backend, handleSigint: false });
   trainedSae = { sae, params: trained.params, state: trained.state };
 });
 afterAll(async () => {
@@ -61,8 +63,8 @@ afterAll(async () => {
   await backend.dispose();
 });
 
-const evaluate = (sae: Parameters<typeof evaluateSae>[0]['sae'], extra: Partial<Parameters<typeof evaluateSae>[0]> = {}) =>
-  evaluateSae({ model, sae, params: {}, state: {}, hookPoint: HOOK, tokenBatches: heldOut, backend, ...extra });
+const evaluate = (decomposition: Parameters<typeof evaluateDecomposition>[0]['decomposition'], extra: Partial<Parameters<typeof evaluateDecomposition>[0]> = {}) =>
+  evaluateDecomposition({ model, decomposition, params: {}, state: {}, tokenBatches: heldOut, backend, ...extra });
 
 /** Each held-out batch's loss through the model's own programs, averaged (the batches are the same size). */
 async function modelLoss(replace?: (graph: Graph, value: Tensor) => Tensor): Promise<number> {
@@ -71,9 +73,9 @@ async function modelLoss(replace?: (graph: Graph, value: Tensor) => Tensor): Pro
   return total / heldOut.length;
 }
 
-describe('evaluateSae on a tiny trained GPT-2', () => {
+describe('evaluateDecomposition on a tiny trained GPT-2', () => {
   it('splicing the exact activations back costs nothing: ce_degradation 0, recoveries 1, explained variance 1', async () => {
-    const result = await evaluate(identityDecomposition(WIDTH));
+    const result = await evaluate(identityDecomposition(WIDTH, HOOK));
     console.log(`[evaluation] original ${result['performance/original_loss'].toFixed(4)}, zero-ablated ${result['performance/zero_ablation_loss'].toFixed(4)}, mean-ablated ${result['performance/mean_ablation_loss'].toFixed(4)} nats`);
     // The model learned something the hook carries, so the recoveries have a real denominator.
     expect(result['performance/zero_ablation_loss'] - result['performance/original_loss']).toBeGreaterThan(0.5);
@@ -88,7 +90,7 @@ describe('evaluateSae on a tiny trained GPT-2', () => {
   });
 
   it('splicing zeros as the "reconstruction" is zero-ablation: recovery_from_zero 0, normalised MSE 1', async () => {
-    const result = await evaluate(zeroDecomposition(WIDTH));
+    const result = await evaluate(zeroDecomposition(WIDTH, HOOK));
     expect(Math.abs(result['performance/recovery_from_zero'])).toBeLessThanOrEqual(1e-4);
     expect(result['performance/reconstructed_loss']).toBeCloseTo(result['performance/zero_ablation_loss'], 5);
     expect(result['performance/ce_degradation']).toBeCloseTo(result['performance/original_loss'] - result['performance/zero_ablation_loss'], 5);
@@ -105,7 +107,7 @@ describe('evaluateSae on a tiny trained GPT-2', () => {
     expect(result['performance/zero_ablation_loss']).toBeCloseTo(await modelLoss((graph, value) => zeros(graph, value.shape, value.dtype)), 5);
     expect(result['performance/mean_ablation_loss']).toBeCloseTo(await modelLoss((_graph, value) => expand(reduceMean(value, [0, 1], true), value.shape)), 5);
     const spliced = await modelLoss((graph, value) =>
-      reshape(sae.forward(graph, reshape(value, [-1, WIDTH]), constants(graph, params), constants(graph, state)).reconstruction, value.shape));
+      reshape(sae.infer(graph, reshape(value, [-1, WIDTH]), constants(graph, params), constants(graph, state)).reconstruction, value.shape));
     expect(result['performance/reconstructed_loss']).toBeCloseTo(spliced, 5);
   });
 
@@ -170,8 +172,8 @@ describe('evaluateSae on a tiny trained GPT-2', () => {
     let centeredSquareSum = 0;
     for (const row of rows) row.forEach((value, column) => (centeredSquareSum += (value - sum[column] / count) ** 2));
 
-    const zero = await evaluate(zeroDecomposition(WIDTH), { excludeBos });
-    const identity = await evaluate(identityDecomposition(WIDTH), { excludeBos });
+    const zero = await evaluate(zeroDecomposition(WIDTH, HOOK), { excludeBos });
+    const identity = await evaluate(identityDecomposition(WIDTH, HOOK), { excludeBos });
     expect(zero.evaluated_tokens).toBe(count);
     expect(count).toBe(excludeBos ? 3 * 8 * 15 : 3 * 8 * 16);
     // Reconstructing zeros: Σ‖x − x̂‖² = Σ‖x‖².
@@ -179,13 +181,13 @@ describe('evaluateSae on a tiny trained GPT-2', () => {
     // The identity's feature activations are x itself: feature j fires where x_j > 0.
     expect(identity.feature_density_log10).toEqual(Array.from(firing, (fired) => (fired === 0 ? null : Math.log10(fired / count))));
     expect(identity.l0_norm).toBeCloseTo(firing.reduce((total, fired) => total + fired, 0) / count, 10);
-    const everyPosition = await evaluate(zeroDecomposition(WIDTH));
+    const everyPosition = await evaluate(zeroDecomposition(WIDTH, HOOK));
     expect(zero['performance/original_loss']).toBe(everyPosition['performance/original_loss']);
     expect(zero['performance/mean_ablation_loss']).toBe(everyPosition['performance/mean_ablation_loss']);
   });
 
   it('runs one compiled program per batch, compiled once for every batch shape and every later evaluation', async () => {
-    const evaluator = new SaeEvaluator({ model, hookPoint: HOOK, backend });
+    const evaluator = new DecompositionEvaluator({ model, backend });
     const { sae, params, state } = trainedSae;
     const shapes = [...tokenBatches(1, 8, 16, 21), ...tokenBatches(1, 4, 12, 22), ...tokenBatches(1, 2, 32, 23)];
     counts.compiles = 0;
@@ -204,7 +206,7 @@ describe('evaluateSae on a tiny trained GPT-2', () => {
   });
 
   it.each(['hook_embed', 'blocks.0.attn.hook_z', 'blocks.0.mlp.hook_post', 'ln_final.hook_normalized'])('splices at %s too (hooks of any per-position width)', async (hookPoint) => {
-    const result = await evaluate(identityDecomposition(WIDTH), { hookPoint });
+    const result = await evaluate(identityDecomposition(hookWidth(hookPoint), hookPoint));
     expect(Math.abs(result['performance/ce_degradation'])).toBeLessThanOrEqual(1e-5);
     expect(result.explained_variance).toBeCloseTo(1, 6);
     expect(result['performance/zero_ablation_loss']).not.toBe(result['performance/original_loss']);
@@ -214,22 +216,22 @@ describe('evaluateSae on a tiny trained GPT-2', () => {
     async function* batches() {
       yield* heldOut;
     }
-    const fromArray = await evaluate(identityDecomposition(WIDTH));
-    const fromGenerator = await evaluate(identityDecomposition(WIDTH), { tokenBatches: batches() });
+    const fromArray = await evaluate(identityDecomposition(WIDTH, HOOK));
+    const fromGenerator = await evaluate(identityDecomposition(WIDTH, HOOK), { tokenBatches: batches() });
     expect(fromGenerator).toEqual(fromArray);
   });
 
   it('rejects what it cannot evaluate with NndErrors that say what to change', async () => {
-    await expect(evaluate(identityDecomposition(WIDTH), { tokenBatches: [] })).rejects.toThrow(/yielded no batches/);
-    await expect(evaluate(identityDecomposition(WIDTH), { backend: createOnnxBackend() })).rejects.toThrow(ConfigError);
-    await expect(evaluate(identityDecomposition(WIDTH), { hookPoint: 'blocks.1.attn.hook_pattern' })).rejects.toThrow(/not one vector per position/);
-    await expect(evaluate(identityDecomposition(WIDTH), { hookPoint: 'blocks.1.hook_resid_prex' })).rejects.toThrow(NndError);
-    await expect(evaluate(identityDecomposition(WIDTH), { reconstruction: 'infer' })).rejects.toThrow(/has none; use reconstruction 'forward'/);
-    await expect(evaluate(identityDecomposition(WIDTH), { tokenBatches: [hostTensor('int64', [2, 1], [0n, 1n])] })).rejects.toThrow(ShapeError);
-    await expect(evaluate(identityDecomposition(WIDTH), { tokenBatches: [[[0, 99]]] })).rejects.toThrow(/outside the vocabulary/);
+    await expect(evaluate(identityDecomposition(WIDTH, HOOK), { tokenBatches: [] })).rejects.toThrow(/yielded no batches/);
+    await expect(evaluate(identityDecomposition(WIDTH, HOOK), { backend: createOnnxBackend() })).rejects.toThrow(ConfigError);
+    await expect(evaluate(identityDecomposition(WIDTH, 'blocks.1.attn.hook_pattern'))).rejects.toThrow(/not one vector per position/);
+    await expect(evaluate(identityDecomposition(WIDTH, 'blocks.1.hook_resid_prex'))).rejects.toThrow(NndError);
+    await expect(evaluate(identityDecomposition(WIDTH, HOOK), { reconstruction: 'infer' })).rejects.toThrow(/has none; use reconstruction 'forward'/);
+    await expect(evaluate(identityDecomposition(WIDTH, HOOK), { tokenBatches: [hostTensor('int64', [2, 1], [0n, 1n])] })).rejects.toThrow(ShapeError);
+    await expect(evaluate(identityDecomposition(WIDTH, HOOK), { tokenBatches: [[[0, 99]]] })).rejects.toThrow(/outside the vocabulary/);
     const allBos = [hostTensor('int64', [2, 2], [0n, 0n, 0n, 0n])];
-    await expect(evaluate(identityDecomposition(WIDTH), { tokenBatches: allBos, excludeBos: true })).rejects.toThrow(/left nothing to measure/);
-    const wrongWidth = createSae({ architecture: 'topk', act_size: 16, dict_size: 32, top_k: 4 });
+    await expect(evaluate(identityDecomposition(WIDTH, HOOK), { tokenBatches: allBos, excludeBos: true })).rejects.toThrow(/left nothing to measure/);
+    const wrongWidth = createSae({ architecture: 'topk', act_size: 16, dict_size: 32, top_k: 4, hook_point: HOOK });
     await expect(evaluate(wrongWidth, { params: wrongWidth.initialParams(), state: wrongWidth.initialState() })).rejects.toThrow(ShapeError);
   });
 });
