@@ -91,6 +91,11 @@ export class MultiHookActivationsStore {
     return this.buffer.nextBatches();
   }
 
+  /** The same as `nextBatches()`: a trainer's source of batches keyed by hook (a transcoder's input and target, a CLT's layers). */
+  nextBatch(): Promise<Record<string, Float32Array>> {
+    return this.nextBatches();
+  }
+
   /** Batches served so far and where to rebuild the current buffer; pass it as `resume` to continue. */
   position(): StorePosition {
     return this.buffer.position();

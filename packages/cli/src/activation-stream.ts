@@ -1,7 +1,7 @@
 import {
-  ActivationsStore, hookedTransformerActivations, openDataset, type ActivationModel, type HarvestSettings,
+  ActivationsStore, hookedTransformerActivations, MultiHookActivationsStore, openDataset, type ActivationModel, type HarvestSettings,
 } from '@nnd/activations';
-import { ConfigError } from '@nnd/core';
+import { ConfigError, type ActivationPort } from '@nnd/core';
 import type { HookedTransformer } from '@nnd/models';
 import type { ActivationSource } from '@nnd/train';
 import { resolve } from 'node:path';
@@ -12,15 +12,9 @@ export function activationModel(model: HookedTransformer, config: Pick<RunConfig
   return hookedTransformerActivations(model, { name: config.model_name });
 }
 
-/**
- * Checks that `act_size` is the hook's width, so that a wrong config fails
- * here with the number to use, not later as a shape mismatch in a graph.
- */
-export function checkActivationSize(model: ActivationModel, config: Pick<RunConfig, 'act_size' | 'hook_point' | 'model_name'>): void {
-  const width = model.activationSize(config.hook_point);
-  if (width !== config.act_size) {
-    throw new ConfigError(`Invalid config: 'act_size' is ${config.act_size}; allowed: ${width}, the width of ${config.hook_point} in ${config.model_name}. Set act_size: ${width} (and a dict_size to match, e.g. ${16 * width} for 16x).`);
-  }
+/** A hook's width in the model, with the hook named in the error when the model has no such hook. */
+export function hookWidthOf(model: ActivationModel): (hook: string) => number {
+  return (hook) => model.activationSize(hook);
 }
 
 /** How the run's keys turn documents into model batches (shared by training and `nnd cache`). */
@@ -40,27 +34,38 @@ export async function harvestSettings(model: ActivationModel, config: RunConfig,
 }
 
 /**
- * The batches a run trains on: the reference's ActivationsStore (the model
- * runs as training goes), or an activation cache written by `nnd cache`
- * when `activation_cache` names one.
+ * The batches a run trains on, one stream per hook its decompositions read
+ * or write: the reference's ActivationsStore (the model runs as training
+ * goes; several hooks come from one model run, token-aligned and shuffled
+ * together), or an activation cache written by `nnd cache` when
+ * `activation_cache` names one (one hook).
  */
-export async function openActivationSource(model: ActivationModel | undefined, config: RunConfig, log: (message: string) => void): Promise<ActivationSource> {
+export async function openActivationSource(
+  model: ActivationModel | undefined,
+  config: RunConfig,
+  streams: readonly ActivationPort[],
+  log: (message: string) => void,
+): Promise<ActivationSource> {
   if (config.activation_cache !== null) {
     const store = await ActivationsStore.fromCache(resolve(config.activation_cache), { batchSize: config.batch_size, seed: config.seed, log });
-    if (store.hook !== config.hook_point || store.activationSize !== config.act_size) {
+    const [stream] = streams;
+    if (streams.length !== 1 || store.hook !== stream.hook || store.activationSize !== stream.width) {
       throw new ConfigError(
         `Invalid config: 'activation_cache' is ${JSON.stringify(config.activation_cache)}, which holds ${store.hook} (width ${store.activationSize}), ` +
-          `but the run asks for ${config.hook_point} (act_size ${config.act_size}); allowed: a cache of the run's hook_point, or no activation_cache.`,
+          `but the run reads and writes ${streams.map(({ hook, width }) => `${hook} (width ${width})`).join(', ')}; allowed: a cache of the run's one hook, or no activation_cache.`,
       );
     }
     return store;
   }
   if (model === undefined) throw new ConfigError('Invalid config: without activation_cache the run needs its model to harvest activations.');
-  return new ActivationsStore({
+  const settings = {
     ...(await harvestSettings(model, config, log)),
-    hookPoint: config.hook_point,
     batchesInBuffer: config.num_batches_in_buffer,
     batchSize: config.batch_size,
     seed: config.seed,
-  });
+  };
+  if (streams.length === 1) return new ActivationsStore({ ...settings, hookPoint: streams[0].hook });
+  const store = new MultiHookActivationsStore({ ...settings, hookPoints: streams.map(({ hook }) => hook) });
+  log(`Activation buffer: ${streams.length} streams (${streams.map(({ hook }) => hook).join(', ')}), ${(store.bufferBytes / 2 ** 20).toFixed(0)} MiB per buffer, two while the next one fills.`);
+  return store;
 }

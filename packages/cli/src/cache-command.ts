@@ -1,9 +1,12 @@
+import { streamsOf } from '@nnd/core';
 import { harvestToCache } from '@nnd/activations';
 import type { Command } from './command.js';
 import { parseCommandLine, positiveIntegerOption } from './command-line.js';
 import { configKeysHelp } from './config-help.js';
 import { resolveRunConfig } from './config-input.js';
-import { activationModel, checkActivationSize, harvestSettings } from './activation-stream.js';
+import { activationModel, harvestSettings, hookWidthOf } from './activation-stream.js';
+import { CliUsageError } from './cli-usage-error.js';
+import { familyNamed } from './decomposition-families.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { InterruptedError } from './interrupted-error.js';
 import { JobResources } from './job-resources.js';
@@ -64,7 +67,12 @@ ${configKeysHelp()}
     try {
       const model = await resources.model(config);
       const activations = activationModel(model, config);
-      checkActivationSize(activations, config);
+      // The run's decompositions say which streams they need (and check the widths the config states).
+      const family = familyNamed(config.decomposition);
+      const streams = streamsOf(family.members(config, hookWidthOf(activations)).map((member) => family.create(member.config)));
+      if (streams.length !== 1) {
+        throw new CliUsageError(`nnd cache stores one hook, but this run's ${family.name} reads and writes ${streams.length} (${streams.map(({ hook }) => hook).join(', ')}); train it without activation_cache (its store harvests them all from one model run).`);
+      }
       const log = (message: string) => io.stderr(`${message}\n`);
       const totalRows = tokens ?? config.num_tokens;
       const result = await harvestToCache({

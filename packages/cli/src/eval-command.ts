@@ -1,10 +1,10 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
-import { createSae } from '@nnd/sae';
 import { readCheckpoint, DecompositionEvaluator } from '@nnd/train';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { activationModel, checkActivationSize, harvestSettings } from './activation-stream.js';
+import { activationModel, harvestSettings, hookWidthOf } from './activation-stream.js';
+import { familyNamed } from './decomposition-families.js';
 import { locateCheckpoint } from './checkpoint-location.js';
 import { CliUsageError } from './cli-usage-error.js';
 import type { Command } from './command.js';
@@ -78,17 +78,23 @@ Example:
     try {
       const model = await resources.model(config);
       const activations = activationModel(model, config);
+      const family = familyNamed(config.decomposition);
+      const hookWidth = hookWidthOf(activations);
       const members = indices.map((index) => {
         const member = checkpoint.members[index];
-        const decomposition = createSae(member.config);
-        checkActivationSize(activations, { ...config, act_size: (decomposition.config as { act_size: number }).act_size });
+        const decomposition = family.create(member.config);
+        for (const { hook, width } of [...decomposition.reads, ...decomposition.writes]) {
+          if (hookWidth(hook) !== width) {
+            throw new CliUsageError(`${location.checkpoint}: its ${decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; evaluate it with the model it was trained on (--set model_name=...).`);
+          }
+        }
         return { decomposition, params: member.params, state: member.state };
       });
       const settings = await harvestSettings(activations, config, (message) => io.stderr(`${message}\n`));
       const summary = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'summary.json'));
       const start = (summary[EVALUATION_START_KEY] as DatasetPosition | undefined) ?? DATASET_START;
       const evaluationTokens = tokens ?? config.eval_tokens;
-      io.stderr(`Evaluating ${members.length} SAE(s) of ${location.checkpoint} on ${evaluationTokens} tokens of ${config.dataset_path} ...\n`);
+      io.stderr(`Evaluating ${members.length} decomposition(s) of ${location.checkpoint} on ${evaluationTokens} tokens of ${config.dataset_path} ...\n`);
       const batches = await evaluationBatches(settings, evaluationTokens, evaluationRows(model, config), start);
       const evaluator = new DecompositionEvaluator({ model, backend: model.backend, excludeBos: config.exclude_special_tokens });
       let evaluations;

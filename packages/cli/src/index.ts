@@ -5,7 +5,7 @@ export { EXIT_CODES, exitCodeFor } from './exit-codes.js';
 export { CliUsageError } from './cli-usage-error.js';
 export { InterruptedError } from './interrupted-error.js';
 export {
-  BACKENDS, CACHE_DTYPES, DEVICES, DTYPES, RUN_CONFIG_KEYS, SITES, defaultRunConfig, memberConfigs, parseRunConfig, runConfigSchema, saeTypes,
+  BACKENDS, CACHE_DTYPES, DEVICES, DTYPES, RUN_CONFIG_KEYS, SITES, defaultRunConfig, memberConfigs, parseRunConfig, runConfigSchema, runConfigSchemaFor,
 } from './run-config.js';
 export type { MemberConfig, RunConfig, RunConfigInput } from './run-config.js';
 export { mergeConfigLayer, rawRunConfig, resolveRunConfig } from './config-input.js';
@@ -16,9 +16,10 @@ export { expandGrid, readSweep } from './sweep-grid.js';
 export type { Grid, SweepPoint } from './sweep-grid.js';
 export { createBackend } from './backend-choice.js';
 export { modelLocation, TINY_LM } from './model-source.js';
-export { runTrainingJob, EVALUATION_START_KEY, REPORT_FILE, SAE_DIRECTORY } from './training-job.js';
+export { runTrainingJob, EVALUATION_START_KEY, REPORT_FILE } from './training-job.js';
 export type { TrainedRun, TrainingJobOptions, TrainingJobResult } from './training-job.js';
 export { JobResources } from './job-resources.js';
 export { evaluationSummaryLines } from './evaluation-summary.js';
 export { locateCheckpoint } from './checkpoint-location.js';
 export type { CheckpointLocation } from './checkpoint-location.js';
+export { DECOMPOSITION_FAMILIES, familyNamed } from './decomposition-families.js';

@@ -3,16 +3,19 @@ import { describe, expect, it } from 'vitest';
 import { defaultRunConfig, memberConfigs, parseRunConfig } from './run-config.js';
 
 describe('the run config', () => {
-  it('defaults to the reference (bartbussmann/BatchTopK get_default_cfg as main.py sets it) and derives hook_point and name', () => {
-    expect(defaultRunConfig()).toMatchObject({
+  it('defaults to the reference (bartbussmann/BatchTopK get_default_cfg as main.py sets it, input_unit_norm as nn_decompositions) and derives hook_point and name', () => {
+    const defaults = defaultRunConfig();
+    expect(defaults).toMatchObject({
       seed: 49, batch_size: 4096, lr: 3e-4, num_tokens: 1e9, l1_coeff: 0, beta1: 0.9, beta2: 0.99, max_grad_norm: 100000,
-      seq_len: 128, dtype: 'float32', model_name: 'gpt2-small', site: 'resid_pre', layer: 8, act_size: 768, dict_size: 12288,
+      seq_len: 128, dtype: 'float32', model_name: 'gpt2-small', site: 'resid_pre', layer: 8, dict_size: 12288, decomposition: 'sae',
       model_batch_size: 512, num_batches_in_buffer: 10, dataset_path: 'Skylion007/openwebtext', wandb_project: 'sparse_autoencoders',
-      input_unit_norm: true, perf_log_freq: 1000, sae_type: 'topk', checkpoint_freq: 10000, n_batches_to_dead: 5, top_k: 32,
+      input_unit_norm: false, perf_log_freq: 1000, sae_type: 'topk', checkpoint_freq: 10000, n_batches_to_dead: 5, top_k: 32,
       top_k_aux: 512, aux_penalty: 1 / 32, bandwidth: 0.001, device: 'cpu', backend: 'onnx', run_dir: 'runs/',
       hook_point: 'blocks.8.hook_resid_pre',
       name: 'gpt2-small_blocks.8.hook_resid_pre_12288_topk_32_0.0003',
     });
+    // The hook's width comes from the model unless the config states it.
+    expect(defaults.act_size).toBeUndefined();
   });
 
   it('derives the hook as TransformerLens get_act_name does', () => {
@@ -72,5 +75,9 @@ describe('the run config', () => {
 
   it('reports every problem at once', () => {
     expect(() => parseRunConfig({ lr: 0, top_k: 0, colour: 'red' })).toThrow(/'lr' is 0.*'top_k' is 0.*unknown key 'colour'.*Known keys: seed, batch_size/);
+  });
+
+  it('names the decomposition families when the family is unknown', () => {
+    expect(() => parseRunConfig({ decomposition: 'crosscoder' })).toThrow(/'decomposition' is 'crosscoder'; allowed: 'sae' \(sparse autoencoders/);
   });
 });

@@ -1,9 +1,9 @@
 import { ConfigError, describeValue } from '@nnd/core';
 import { runName } from '@nnd/logging';
 import { hookName, type LayerHookKind } from '@nnd/models';
-import { SAE_ARCHITECTURES, type SaeArchitecture } from '@nnd/sae';
 import { z } from 'zod';
 import { closestName } from './closest-name.js';
+import { DECOMPOSITION_FAMILIES, DEFAULT_FAMILY, familyNamed } from './decomposition-families.js';
 
 /**
  * TransformerLens' `site` names whose hook holds one vector per token, so an
@@ -28,16 +28,18 @@ const unitInterval = () => z.number({ error: 'a number in [0, 1)' }).min(0, { er
 const choice = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: oneOf(values) });
 const text = () => z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-empty string' });
 const flag = () => z.boolean({ error: 'true or false' });
-const saeTypeAllowed = `${oneOf(SAE_ARCHITECTURES)}, or a list of them (trained together on one activation stream)`;
 const documentTokenLimitAllowed = "an integer >= 1, 'context' (the model's context length) or 'none' (whole documents)";
 /** Keys whose values take several forms: zod reports one form's complaint, so the message states them all. */
-const ALLOWED_FORMS: Readonly<Record<string, string>> = { sae_type: saeTypeAllowed, document_token_limit: documentTokenLimitAllowed };
+const ALLOWED_FORMS: Readonly<Record<string, string>> = { document_token_limit: documentTokenLimitAllowed };
 
 /**
- * Every key of an nnd run, with the reference's defaults (`get_default_cfg`
- * of bartbussmann/BatchTopK config.py, as its main.py sets them for the
- * comparison runs). Keys past the reference's say where the run happens
- * (`device`, `backend`, `run_dir`) and how the bundled pieces are used.
+ * The keys of an nnd run that every decomposition family shares, with the
+ * reference's defaults (`get_default_cfg` of bartbussmann/BatchTopK
+ * config.py, as its main.py sets them for the comparison runs; the encoder
+ * keys are nn_decompositions' EncoderConfig, shared by SAEs, transcoders and
+ * CLTs). Keys past the reference's say where the run happens (`device`,
+ * `backend`, `run_dir`) and how the bundled pieces are used. Each family adds
+ * its own keys (DecompositionFamily.configShape); `runConfigSchemaFor` joins them.
  */
 export const runConfigSchema = z.strictObject({
   seed: integer(0).default(49),
@@ -56,7 +58,6 @@ export const runConfigSchema = z.strictObject({
   layer: integer(0).default(8),
   /** Derived from site and layer unless given; given, it sets them. */
   hook_point: text().optional(),
-  act_size: integer(1, ' (the width of the hook)').default(768),
   dict_size: integer(1).default(12288),
   device: choice(DEVICES).default('cpu'),
   backend: choice(BACKENDS).default('onnx'),
@@ -68,9 +69,9 @@ export const runConfigSchema = z.strictObject({
   wandb_entity: text().optional(),
   /** Upload to W&B; left out, on when WANDB_API_KEY is set (WANDB_MODE=disabled turns it off). */
   wandb: flag().optional(),
-  input_unit_norm: flag().default(true),
+  /** Standardise each activation vector (the reference's input_unit_norm); off by default as in nn_decompositions' EncoderConfig and @nnd/sae. */
+  input_unit_norm: flag().default(false),
   perf_log_freq: integer(1).default(1000),
-  sae_type: z.union([choice(SAE_ARCHITECTURES), z.array(choice(SAE_ARCHITECTURES)).min(1)], { error: saeTypeAllowed }).default('topk'),
   checkpoint_freq: integer(1).default(10_000),
   n_batches_to_dead: integer(0).default(5),
   top_k: integer(1, ' and <= dict_size').default(32),
@@ -96,21 +97,37 @@ export const runConfigSchema = z.strictObject({
   exclude_special_tokens: flag().default(false),
   /** Start the dataset again when it runs out. */
   repeat_dataset: flag().default(true),
+  /** Which family of decompositions the run trains (each family's package adds its keys). */
+  decomposition: choice(DECOMPOSITION_FAMILIES.map(({ name }) => name) as [string, ...string[]]).default(DEFAULT_FAMILY),
 });
 
-export type RunConfigInput = z.input<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema> & Record<string, unknown>;
 type ParsedRunConfig = z.output<typeof runConfigSchema>;
 
-/** A validated run config with `hook_point` and `name` filled in. */
+/**
+ * A validated run config with `hook_point` and `name` filled in: the shared
+ * keys, typed, and the family's own keys (`sae_type`, `act_size`, ...) as
+ * the family's schema parsed them.
+ */
 export type RunConfig = Omit<ParsedRunConfig, 'hook_point' | 'name'> & {
   readonly hook_point: string;
   readonly name: string;
+  readonly [familyKey: string]: unknown;
 };
 
-/** One SAE of a run: the config with a single `sae_type` (what each run directory records). */
-export type MemberConfig = Omit<RunConfig, 'sae_type'> & { readonly sae_type: SaeArchitecture };
+/** One decomposition of a run: the run config with the member's own values (`sae_type`) and name, as its run directory records it. */
+export type MemberConfig = RunConfig;
 
-export const RUN_CONFIG_KEYS: readonly string[] = Object.keys(runConfigSchema.shape);
+/** The shared keys and every family's own, each once. */
+export const RUN_CONFIG_KEYS: readonly string[] = [...new Set([
+  ...Object.keys(runConfigSchema.shape),
+  ...DECOMPOSITION_FAMILIES.flatMap(({ configShape }) => Object.keys(configShape)),
+])];
+
+/** The schema of a run of one family: the shared keys, with the family's own added (and its defaults where it redefines a shared key). */
+export function runConfigSchemaFor(family: string) {
+  return runConfigSchema.extend(familyNamed(family).configShape as z.ZodRawShape);
+}
 
 /** The reference's defaults, derived keys included. */
 export function defaultRunConfig(): RunConfig {
@@ -120,20 +137,26 @@ export function defaultRunConfig(): RunConfig {
 /**
  * Validates a raw config (from files, flags and `--set`), fills in defaults
  * and derives `hook_point` (`blocks.{layer}.hook_{site}`, as TransformerLens'
- * `get_act_name`) and `name`. Every problem is named in one ConfigError with
- * the key, the value and what is allowed.
+ * `get_act_name`; `hook_point_out` from `site_out` likewise where the family
+ * has it) and `name`. Every problem is named in one ConfigError with the key,
+ * the value and what is allowed.
  */
 export function parseRunConfig(input: unknown): RunConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ConfigError(`Invalid config: expected a mapping of keys to values, got ${describeValue(input)}.`);
   }
   const raw = input as Record<string, unknown>;
-  const result = runConfigSchema.safeParse(raw);
+  const family = familyNamed(raw.decomposition ?? DEFAULT_FAMILY);
+  const schema = runConfigSchemaFor(family.name);
+  const knownKeys = Object.keys(schema.shape);
+  const result = schema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {
         return issue.keys.map((key) => {
-          const suggestion = closestName(key, RUN_CONFIG_KEYS);
+          const owner = DECOMPOSITION_FAMILIES.find((other) => key in other.configShape);
+          if (owner !== undefined) return `key '${key}' belongs to decomposition '${owner.name}', but this run trains '${family.name}' (set decomposition: ${owner.name}, or drop the key)`;
+          const suggestion = closestName(key, knownKeys);
           return `unknown key '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`;
         }).join('; ');
       }
@@ -143,61 +166,72 @@ export function parseRunConfig(input: unknown): RunConfig {
       return `'${key}' is ${describeValue(value)}; allowed: ${allowed}`;
     });
     const unknown = result.error.issues.some((issue) => issue.code === 'unrecognized_keys');
-    throw new ConfigError(`Invalid config: ${problems.join('; ')}.${unknown ? ` Known keys: ${RUN_CONFIG_KEYS.join(', ')}.` : ''}`);
+    throw new ConfigError(`Invalid config: ${problems.join('; ')}.${unknown ? ` Known keys: ${knownKeys.join(', ')}.` : ''}`);
   }
-  const parsed = result.data;
-  const hook = resolveHook(parsed, raw);
-  const types = saeTypes(parsed);
-  if (new Set(types).size !== types.length) {
-    throw new ConfigError(`Invalid config: 'sae_type' is ${describeValue(parsed.sae_type)}; allowed: each type at most once (one SAE per type on a stream).`);
-  }
-  if (types.some((type) => type === 'topk' || type === 'batchtopk') && parsed.top_k > parsed.dict_size) {
-    throw new ConfigError(`Invalid config: 'top_k' is ${parsed.top_k}; allowed: an integer >= 1 and <= dict_size (${parsed.dict_size}).`);
-  }
+  const parsed = result.data as ParsedRunConfig & Record<string, unknown>;
+  const hooks = {
+    ...resolveHook(parsed, raw, ''),
+    ...('site_out' in parsed ? resolveHook(parsed, raw, '_out') : {}),
+  };
   if (parsed.num_tokens < parsed.batch_size) {
     throw new ConfigError(`Invalid config: 'num_tokens' is ${parsed.num_tokens}; allowed: at least batch_size (${parsed.batch_size}), so that one step runs.`);
   }
-  const config = { ...parsed, ...hook, name: '' };
-  return { ...config, name: parsed.name ?? runName({ ...config, sae_type: types.join('+') }) };
-}
-
-/** The SAE types a run trains, in order. */
-export function saeTypes(config: Pick<ParsedRunConfig, 'sae_type'>): SaeArchitecture[] {
-  return typeof config.sae_type === 'string' ? [config.sae_type] : [...config.sae_type];
+  const config = { ...parsed, ...hooks, name: '' } as RunConfig;
+  const members = family.members(config);
+  for (const member of members) {
+    if ('top_k' in member.config && (member.config.top_k as number) > parsed.dict_size) {
+      throw new ConfigError(`Invalid config: 'top_k' is ${parsed.top_k}; allowed: an integer >= 1 and <= dict_size (${parsed.dict_size}).`);
+    }
+  }
+  return { ...config, name: parsed.name ?? runName({ ...config, sae_type: members.map(({ label }) => label).join('+') }) };
 }
 
 /**
- * The config of each SAE of the run, each named as the reference names a
- * run (`{model_name}_{hook_point}_{dict_size}_{sae_type}_{top_k}_{lr}`).
- * A single SAE keeps the run's name (which may have been given).
+ * The run config of each decomposition of the run, each named as the
+ * reference names a run (`{model_name}_{hook_point}_{dict_size}_{sae_type}_{top_k}_{lr}`).
+ * A single member keeps the run's name (which may have been given).
  */
 export function memberConfigs(config: RunConfig): MemberConfig[] {
-  const types = saeTypes(config);
-  if (types.length === 1) return [{ ...config, sae_type: types[0] }];
-  return types.map((type) => {
-    const member = { ...config, sae_type: type };
-    return { ...member, name: runName(member) };
+  const members = familyNamed(config.decomposition).members(config);
+  if (members.length === 1) return [{ ...config, ...members[0].runKeys }];
+  return members.map((member) => {
+    const memberConfig = { ...config, ...member.runKeys };
+    return { ...memberConfig, name: runName({ ...memberConfig, sae_type: member.label }) };
   });
 }
 
-/** `hook_point` from site and layer, or site and layer from a given `hook_point`. */
-function resolveHook(parsed: ParsedRunConfig, raw: Record<string, unknown>): { hook_point: string; site: ParsedRunConfig['site']; layer: number } {
-  if (parsed.hook_point === undefined) return { hook_point: hookName(parsed.site, parsed.layer), site: parsed.site, layer: parsed.layer };
-  const layerMatch = /^blocks\.(\d+)\./.exec(parsed.hook_point);
-  const site = layerMatch ? SITES.find((candidate) => hookName(candidate, Number(layerMatch[1])) === parsed.hook_point) : undefined;
+/**
+ * `hook_point{suffix}` from `site{suffix}` and `layer`, or site and layer
+ * from a given hook; both given must agree. A transcoder's output side uses
+ * the suffix `_out`.
+ */
+function resolveHook(parsed: Record<string, unknown>, raw: Record<string, unknown>, suffix: '' | '_out'): Record<string, unknown> {
+  const hookKey = `hook_point${suffix}`;
+  const siteKey = `site${suffix}`;
+  const given = parsed[hookKey] as string | undefined;
+  if (given === undefined) return { [hookKey]: hookName(parsed[siteKey] as LayerHookKind, parsed.layer as number) };
+  const layerMatch = /^blocks\.(\d+)\./.exec(given);
+  const site = layerMatch ? SITES.find((candidate) => hookName(candidate, Number(layerMatch[1])) === given) : undefined;
   if (!layerMatch || site === undefined) {
     throw new ConfigError(
-      `Invalid config: 'hook_point' is ${describeValue(parsed.hook_point)}; allowed: a per-token hook of a block, 'blocks.{layer}.hook_{site}' as TransformerLens names it ` +
-        `(e.g. 'blocks.8.hook_resid_pre', 'blocks.2.mlp.hook_post'), with site ${oneOf(SITES)}.`,
+      `Invalid config: '${hookKey}' is ${describeValue(given)}; allowed: a per-token hook of a block, 'blocks.{layer}.hook_{site}' as TransformerLens names it ` +
+        `(e.g. 'blocks.8.hook_resid_pre', 'blocks.2.mlp.hook_post', 'blocks.2.ln2.hook_normalized'), with site ${oneOf(SITES)}.`,
     );
   }
   const layer = Number(layerMatch[1]);
-  for (const [key, derived] of [['layer', layer], ['site', site]] as const) {
+  for (const [key, derived] of [['layer', layer], [siteKey, site]] as const) {
     if (raw[key] !== undefined && raw[key] !== derived) {
-      throw new ConfigError(`Invalid config: 'hook_point' is '${parsed.hook_point}' but '${key}' is ${describeValue(raw[key])}; give one of them, or values that agree (${key} ${describeValue(derived)}).`);
+      throw new ConfigError(`Invalid config: '${hookKey}' is '${given}' but '${key}' is ${describeValue(raw[key])}; give one of them, or values that agree (${key} ${describeValue(derived)}).`);
     }
   }
-  return { hook_point: parsed.hook_point, site, layer };
+  if (suffix === '_out' && parsed.hook_point !== undefined) {
+    const inputLayer = /^blocks\.(\d+)\./.exec(String(parsed.hook_point))?.[1];
+    if (inputLayer !== undefined && Number(inputLayer) !== layer) {
+      throw new ConfigError(`Invalid config: 'hook_point_out' is '${given}' (layer ${layer}) but the input hook is of layer ${inputLayer}; a transcoder reads and writes the same layer's MLP.`);
+    }
+    return { [hookKey]: given, [siteKey]: site };
+  }
+  return { [hookKey]: given, [siteKey]: site, layer };
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {

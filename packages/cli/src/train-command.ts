@@ -76,7 +76,7 @@ ${configKeysHelp()}
     for (const run of runs) {
       lines.push(
         `Run directory: ${resolve(run.runDirectory)}`,
-        `SAE:           ${resolve(run.sae)} (SAELens layout)`,
+        `Trained:       ${resolve(run.decomposition)}`,
         ...(report !== undefined && run === runs[0] ? [`Report:        ${report}`] : []),
         '',
         `${run.name}`,

@@ -1,23 +1,22 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
 import { createConsoleSink, createLogger, runDirectoryFor, type RunLogger } from '@nnd/logging';
 import { loadRuns, writeReport } from '@nnd/results';
-import { createSae, saveSae } from '@nnd/sae';
+import { streamsOf } from '@nnd/core';
 import {
   createPerformanceEvaluator, trainDecomposition, trainDecompositionGroup, type GroupTrainResult, type DecompositionEvaluation, type DecompositionFilesWriter, type DecompositionSnapshot,
 } from '@nnd/train';
 import { join, relative } from 'node:path';
-import { activationModel, checkActivationSize, harvestSettings, openActivationSource } from './activation-stream.js';
+import { activationModel, harvestSettings, hookWidthOf, openActivationSource } from './activation-stream.js';
 import type { CliIo } from './cli-io.js';
 import { evaluationBatches, evaluationRows, heldOutStart } from './evaluation-batches.js';
 import { groupLogger } from './group-logger.js';
 import { InterruptedError } from './interrupted-error.js';
 import { setAsidePreviousRun } from './previous-run.js';
 import { JobResources } from './job-resources.js';
-import { saeConfigOf, trainConfigOf } from './member-configs.js';
+import { familyNamed } from './decomposition-families.js';
+import { trainConfigOf } from './member-configs.js';
 import { memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
 
-/** The final SAE of each run, in SAELens's layout (`loadSae`, SAELens' `SAE.load_from_disk`). */
-export const SAE_DIRECTORY = 'sae';
 
 /** The report a training job writes into the first run directory. */
 export const REPORT_FILE = 'report.html';
@@ -44,8 +43,8 @@ export interface TrainedRun {
   readonly config: MemberConfig;
   /** The trainer's last checkpoint (`step_N`, or its `sae_{index}` for a group): what `--resume` and `nnd eval` read. */
   readonly checkpoint: string | undefined;
-  /** The trained SAE in SAELens's layout, `{run directory}/sae`. */
-  readonly sae: string;
+  /** The trained decomposition's folder, `{run directory}/{family directory}` (`sae/` in SAELens's layout for SAEs). */
+  readonly decomposition: string;
   readonly evaluation: DecompositionEvaluation;
 }
 
@@ -71,12 +70,12 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     log(`Loading ${config.model_name} on ${config.backend}/${config.device} ...`);
     const model = await resources.model(config);
     const activations = activationModel(model, config);
-    checkActivationSize(activations, config);
+    const family = familyNamed(config.decomposition);
     const members = memberConfigs(config);
     const grouped = members.length > 1;
-    const saes = members.map((member) => createSae(saeConfigOf(member)));
+    const decompositions = family.members(config, hookWidthOf(activations)).map((member) => family.create(member.config));
     const settings = await harvestSettings(activations, config, log);
-    const source = await openActivationSource(activations, config, log);
+    const source = await openActivationSource(activations, config, streamsOf(decompositions), log);
     throwIfInterrupted(io);
 
     const runDirectories = members.map((member) => runDirectoryFor(config.run_dir, member.name));
@@ -124,8 +123,8 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     try {
       // Each checkpoint's SAE folder (`step_N`, or `step_N/sae_{i}` of a group) in SAELens's layout, like `sae/`,
       // so `loadSae` and SAELens read any checkpoint; the trainer keeps the raw parameters beside it for --resume.
-      const saveFiles: DecompositionFilesWriter<(typeof saes)[number]> = (directory, sae, params, state) =>
-        saveSae(directory, sae, params, state, saeMetadata(members[saes.indexOf(sae)]));
+      const saveFiles: DecompositionFilesWriter = (directory, decomposition, params, state) =>
+        family.save(directory, decomposition, params, state, runMetadata(members[decompositions.indexOf(decomposition)]));
       const trainOptions = {
         backend: model.backend,
         logger: trainerLogger,
@@ -138,10 +137,10 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
       };
       const trainConfigs = members.map(trainConfigOf);
       if (grouped) {
-        result = await trainDecompositionGroup(saes, source, trainConfigs, trainOptions);
+        result = await trainDecompositionGroup(decompositions, source, trainConfigs, trainOptions);
       } else {
-        const single = await trainDecomposition(saes[0], source, trainConfigs[0], trainOptions);
-        result = { ...single, members: [{ index: 0, decomposition: saes[0], params: single.params, state: single.state }] };
+        const single = await trainDecomposition(decompositions[0], source, trainConfigs[0], trainOptions);
+        result = { ...single, members: [{ index: 0, decomposition: decompositions[0], params: single.params, state: single.state }] };
       }
       await progress.finish();
 
@@ -178,11 +177,11 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
       config: member,
       checkpoint: result.checkpoint === undefined ? undefined : grouped ? join(result.checkpoint, `sae_${index}`) : result.checkpoint,
       evaluation: finalEvaluations[index],
-      sae: join(runDirectories[index], SAE_DIRECTORY),
+      decomposition: join(runDirectories[index], family.directoryName),
     }));
     for (const [index, logger] of loggers.entries()) {
       const run = runs[index];
-      await saveSae(run.sae, saes[index], result.members[index].params, result.members[index].state, saeMetadata(run.config));
+      await family.save(run.decomposition, decompositions[index], result.members[index].params, result.members[index].state, runMetadata(run.config));
       if (run.checkpoint !== undefined) logger.artifact(`checkpoint_${result.step}`, [run.checkpoint], { step: result.step });
       await logger.finish({ ...run.evaluation, status: 'completed', steps: result.step, checkpoint: run.checkpoint ?? null, [EVALUATION_START_KEY]: evaluationStart });
     }
@@ -198,9 +197,9 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
   }
 }
 
-/** What an SAE folder's cfg.json records beside the SAE's own config: the model, hook and dataset it was trained on. */
-function saeMetadata(member: MemberConfig): Record<string, unknown> {
-  return { model_name: member.model_name, hook_name: member.hook_point, dataset_path: member.dataset_path };
+/** What a decomposition's folder records beside its own config (its hooks it records itself): the model and dataset it was trained on. */
+function runMetadata(member: MemberConfig): Record<string, unknown> {
+  return { model_name: member.model_name, dataset_path: member.dataset_path, context_size: member.seq_len };
 }
 
 function throwIfInterrupted(io: CliIo): void {

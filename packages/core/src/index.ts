@@ -34,4 +34,5 @@ export type {
   ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant,
   InferenceOutput, TensorMap,
 } from './decomposition.js';
+export type { DecompositionFamily, FamilyMember, SavedDecomposition } from './decomposition-family.js';
 export { createReferenceBackend, evaluateGraph } from './reference/index.js';

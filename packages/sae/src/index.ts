@@ -16,3 +16,4 @@ export { loadSae, saveSae, SAE_CONFIG_FILE, SAE_STATE_FILE, SAE_WEIGHTS_FILE } f
 export type { LoadedSae } from './sae-files.js';
 export { SaeFileError } from './sae-file-error.js';
 export { NO_DEAD_FEATURES } from './topk-forward.js';
+export { saeFamily, saeTypesOf } from './sae-family.js';
