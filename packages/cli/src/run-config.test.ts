@@ -78,6 +78,6 @@ describe('the run config', () => {
   });
 
   it('names the decomposition families when the family is unknown', () => {
-    expect(() => parseRunConfig({ decomposition: 'crosscoder' })).toThrow(/'decomposition' is 'crosscoder'; allowed: 'sae' \(sparse autoencoders/);
+    expect(() => parseRunConfig({ decomposition: 'crosscoder' })).toThrow(/'decomposition' is "crosscoder"; allowed: 'sae' \(sparse autoencoders/);
   });
 });
