@@ -115,7 +115,7 @@ export type RunConfig = Omit<ParsedRunConfig, 'hook_point' | 'name'> & {
   readonly [familyKey: string]: unknown;
 };
 
-/** One decomposition of a run: the run config with the member's own values (`sae_type`) and name, as its run directory records it. */
+/** One decomposition of a run: the run config with the member's own values (`sae_type`), its `method` and name, as its run directory records it. */
 export type MemberConfig = RunConfig;
 
 /** The shared keys and every family's own, each once. */
@@ -193,9 +193,10 @@ export function parseRunConfig(input: unknown): RunConfig {
  */
 export function memberConfigs(config: RunConfig): MemberConfig[] {
   const members = familyNamed(config.decomposition).members(config);
-  if (members.length === 1) return [{ ...config, ...members[0].runKeys }];
+  // `method` is what results tables and plot colours show for the run, whatever its family.
+  if (members.length === 1) return [{ ...config, ...members[0].runKeys, method: members[0].label }];
   return members.map((member) => {
-    const memberConfig = { ...config, ...member.runKeys };
+    const memberConfig = { ...config, ...member.runKeys, method: member.label };
     return { ...memberConfig, name: runName({ ...memberConfig, sae_type: member.label }) };
   });
 }

@@ -25,8 +25,8 @@ afterAll(async () => {
 describe('loadRuns', () => {
   it('loads directories and W&B projects together, in source order', async () => {
     writeSyntheticSweep(path.join(root, 'runs'), [
-      { saeType: 'topk', dictionarySize: 1024, k: 16, rows: 4 },
-      { saeType: 'topk', dictionarySize: 2048, k: 16, rows: 4 },
+      { method: 'topk', dictionarySize: 1024, k: 16, rows: 4 },
+      { method: 'topk', dictionarySize: 2048, k: 16, rows: 4 },
     ]);
     const runs = await loadRuns([
       { type: 'wandb', project: FIXTURE_PROJECT, apiKey, baseUrl: server.baseUrl, history: false, environment: {} },

@@ -28,7 +28,7 @@ export const PLOT_CONFIG: Config = {
   point: { size: 55, filled: true },
 };
 
-/** A colour scale keyed on every value of the report, so that one SAE type (or run) has one colour in every plot, whichever values a plot shows. */
+/** A colour scale keyed on every value of the report, so that one method (or run) has one colour in every plot, whichever values a plot shows. */
 export function categoryScale(domain: readonly string[]): { domain: string[]; range: string[] } {
   const range = domain.map((_value, index) => CATEGORY_COLORS[index % CATEGORY_COLORS.length]!);
   return { domain: [...domain], range };

@@ -15,10 +15,10 @@ let html: string;
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'nnd-results-report-'));
   writeSyntheticSweep(root, [
-    { saeType: 'topk', dictionarySize: 1024, k: 32, rows: 12 },
-    { saeType: 'topk', dictionarySize: 2048, k: 32, rows: 12 },
-    { saeType: 'batchtopk', dictionarySize: 1024, k: 32, rows: 12 },
-    { saeType: 'batchtopk', dictionarySize: 2048, k: 32, rows: 12, finished: false },
+    { method: 'topk', dictionarySize: 1024, k: 32, rows: 12 },
+    { method: 'topk', dictionarySize: 2048, k: 32, rows: 12 },
+    { method: 'batchtopk', dictionarySize: 1024, k: 32, rows: 12 },
+    { method: 'batchtopk', dictionarySize: 2048, k: 32, rows: 12, finished: false },
   ]);
   runs = loadRunDirectories(root);
   html = await renderReport(runs, { title: 'Sweep <1>', generatedAt: new Date('2025-01-02T03:04:05Z') });

@@ -18,7 +18,7 @@ const SECTIONS: readonly { section: ReportSection; heading: string; introduction
   {
     section: 'sweeps',
     heading: 'Sweeps',
-    introduction: 'The four panels of the reference\'s results.py: reconstruction error and downstream loss against dictionary size at a fixed k, and against L0 at a fixed dictionary size. Colours are SAE types, the same in every plot.',
+    introduction: 'The four panels of the reference\'s results.py: reconstruction error and downstream loss against dictionary size at a fixed k, and against L0 at a fixed dictionary size. Colours are methods (SAE types, transcoder types, ...), the same in every plot.',
   },
   {
     section: 'trade-off',
@@ -82,7 +82,7 @@ ${STYLE}
 <main>
 <section id="runs">
 <h2>Runs</h2>
-<p class="introduction">Final values of each run: the summary it finished with, or its last logged values if it has none. Sorted by SAE type, dictionary size and k.</p>
+<p class="introduction">Final values of each run: the summary it finished with, or its last logged values if it has none. Sorted by method, dictionary size and k.</p>
 ${table}
 </section>
 ${sections.join('\n')}

@@ -13,10 +13,10 @@ let runs: RunRecord[];
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'nnd-results-plots-'));
   writeSyntheticSweep(root, [
-    { saeType: 'topk', dictionarySize: 1024, k: 32, rows: 10 },
-    { saeType: 'topk', dictionarySize: 2048, k: 32, rows: 10 },
-    { saeType: 'batchtopk', dictionarySize: 2048, k: 32, rows: 10 },
-    { saeType: 'batchtopk', dictionarySize: 2048, k: 16, rows: 10, evaluated: false },
+    { method: 'topk', dictionarySize: 1024, k: 32, rows: 10 },
+    { method: 'topk', dictionarySize: 2048, k: 32, rows: 10 },
+    { method: 'batchtopk', dictionarySize: 2048, k: 32, rows: 10 },
+    { method: 'batchtopk', dictionarySize: 2048, k: 16, rows: 10, evaluated: false },
   ]);
   runs = loadRunDirectories(root);
 });

@@ -6,7 +6,7 @@ import { categoryScale } from './plot-theme.js';
 import { renderSvg } from './render-svg.js';
 import type { RunRecord } from './run-record.js';
 import { tabulatedRuns } from './runs-table.js';
-import { defaultSparsitySweepSize, dictionarySweepSpec, explainedVarianceSpec, saeTypesOf, sparsitySweepSpec } from './sweep-plots.js';
+import { defaultSparsitySweepSize, dictionarySweepSpec, explainedVarianceSpec, methodsOf, sparsitySweepSpec } from './sweep-plots.js';
 import { trainingCurvesSpec } from './training-curves-plot.js';
 
 export interface ReportPlotOptions {
@@ -45,12 +45,12 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
   const k = options.k ?? 32;
   const dictionarySize = options.dictionarySize ?? defaultSparsitySweepSize(rows);
   const sizeText = dictionarySize === undefined ? 'one dictionary size' : `dictionary size ${dictionarySize}`;
-  const saeColors = categoryScale(saeTypesOf(rows));
+  const saeColors = categoryScale(methodsOf(rows));
 
   const densityRuns: FeatureDensityRun[] = entries.flatMap(({ run, row }) => {
     const density = readFeatureDensity(run.summary, run.name);
     if (density === undefined) return [];
-    const color = saeColors.range[saeColors.domain.indexOf(row.saeType ?? 'unknown')]!;
+    const color = saeColors.range[saeColors.domain.indexOf(row.method ?? 'unknown')]!;
     return [{ label: row.label, color, density }];
   });
 
@@ -59,7 +59,7 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
       id: 'normalized-mse-vs-dictionary-size',
       section: 'sweeps',
       title: 'Normalised MSE vs dictionary size',
-      description: `Final normalised MSE of the runs with k = ${k}, against dictionary size on a log scale, one line per SAE type. Lower is better; bigger dictionaries should reconstruct better at the same k.`,
+      description: `Final normalised MSE of the runs with k = ${k}, against dictionary size on a log scale, one line per method. Lower is better; bigger dictionaries should reconstruct better at the same k.`,
       spec: dictionarySweepSpec(rows, 'normalizedMse', k),
       emptyMessage: `No run with k = ${k} has both a dictionary size and a normalised MSE.`,
     },
@@ -67,7 +67,7 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
       id: 'normalized-mse-vs-l0',
       section: 'sweeps',
       title: 'Normalised MSE vs L0',
-      description: `Final normalised MSE against final L0 for the runs with ${sizeText}, one line per SAE type. The curve lower down at the same L0 is the better trade-off.`,
+      description: `Final normalised MSE against final L0 for the runs with ${sizeText}, one line per method. The curve lower down at the same L0 is the better trade-off.`,
       spec: dictionarySize === undefined ? undefined : sparsitySweepSpec(rows, 'normalizedMse', dictionarySize),
       emptyMessage: `No run of ${sizeText} has both an L0 and a normalised MSE.`,
     },
@@ -83,7 +83,7 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
       id: 'ce-degradation-vs-l0',
       section: 'sweeps',
       title: 'CE degradation vs L0',
-      description: `Final CE degradation against final L0 for the runs with ${sizeText}, one line per SAE type.`,
+      description: `Final CE degradation against final L0 for the runs with ${sizeText}, one line per method.`,
       spec: dictionarySize === undefined ? undefined : sparsitySweepSpec(rows, 'ceDegradation', dictionarySize),
       emptyMessage: `No run of ${sizeText} has both an L0 and a CE degradation.`,
     },
@@ -91,7 +91,7 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
       id: 'explained-variance-vs-l0',
       section: 'trade-off',
       title: 'Explained variance vs L0',
-      description: 'Every run with an evaluation: explained variance against L0, colour by SAE type and shape by dictionary size. Runs up and to the left explain more with fewer active features.',
+      description: 'Every run with an evaluation: explained variance against L0, colour by method and shape by dictionary size. Runs up and to the left explain more with fewer active features.',
       spec: explainedVarianceSpec(rows),
       emptyMessage: 'No run has both an L0 and an explained variance (explained_variance comes from evaluation).',
     },

@@ -18,17 +18,17 @@ afterEach(() => {
 describe('loadRunDirectories', () => {
   it('loads every run of a runs/ folder, by name, skipping folders that are not runs', () => {
     writeSyntheticSweep(root, [
-      { saeType: 'topk', dictionarySize: 4096, k: 32 },
-      { saeType: 'batchtopk', dictionarySize: 2048, k: 16 },
+      { method: 'topk', dictionarySize: 4096, k: 32 },
+      { method: 'batchtopk', dictionarySize: 2048, k: 16 },
     ]);
     fs.mkdirSync(path.join(root, 'not-a-run'));
     const runs = loadRunDirectories(root);
     expect(runs.map((run) => run.config.sae_type)).toEqual(['batchtopk', 'topk']);
-    expect(runs[0]!.origin).toEqual({ type: 'directory', directory: path.join(root, syntheticRunName({ saeType: 'batchtopk', dictionarySize: 2048, k: 16 })) });
+    expect(runs[0]!.origin).toEqual({ type: 'directory', directory: path.join(root, syntheticRunName({ method: 'batchtopk', dictionarySize: 2048, k: 16 })) });
   });
 
   it('loads a single run directory as one run', () => {
-    const directory = writeSyntheticRun(root, { saeType: 'jumprelu', dictionarySize: 1024, k: 32, rows: 5 });
+    const directory = writeSyntheticRun(root, { method: 'jumprelu', dictionarySize: 1024, k: 32, rows: 5 });
     const runs = loadRunDirectories(directory);
     expect(runs).toHaveLength(1);
     expect(runs[0]!.history.map((row) => row.step)).toEqual([0, 50, 100, 150, 200]);
@@ -43,9 +43,9 @@ describe('loadRunDirectories', () => {
 
 describe('loadRunDirectory', () => {
   it('reads config, metrics history and summary; the name is config.name', () => {
-    const directory = writeSyntheticRun(root, { saeType: 'topk', dictionarySize: 4096, k: 32, rows: 3 });
+    const directory = writeSyntheticRun(root, { method: 'topk', dictionarySize: 4096, k: 32, rows: 3 });
     const run = loadRunDirectory(directory);
-    expect(run.name).toBe(syntheticRunName({ saeType: 'topk', dictionarySize: 4096, k: 32 }));
+    expect(run.name).toBe(syntheticRunName({ method: 'topk', dictionarySize: 4096, k: 32 }));
     expect(run.config).toMatchObject({ sae_type: 'topk', dict_size: 4096, top_k: 32 });
     expect(run.history).toHaveLength(3);
     expect(run.history[2]!.metrics).toHaveProperty('l0_norm', 32);

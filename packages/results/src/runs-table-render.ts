@@ -12,7 +12,7 @@ export interface RunsTableColumn {
 
 export const RUNS_TABLE_COLUMNS: readonly RunsTableColumn[] = [
   { key: 'name', label: 'Run', value: (row) => row.name },
-  { key: 'sae_type', label: 'SAE type', value: (row) => row.saeType },
+  { key: 'method', label: 'Method', value: (row) => row.method },
   { key: 'dict_size', label: 'Dictionary size', value: (row) => row.dictionarySize },
   { key: 'top_k', label: 'k', value: (row) => row.k },
   { key: 'l0_norm', label: 'L0', value: (row) => row.l0Norm },
@@ -25,7 +25,7 @@ export const RUNS_TABLE_COLUMNS: readonly RunsTableColumn[] = [
 ];
 
 /** Columns whose values are numbers, right-aligned so that digits line up. */
-const NUMERIC_COLUMNS = new Set(RUNS_TABLE_COLUMNS.filter((column) => !['name', 'sae_type'].includes(column.key)).map((column) => column.key));
+const NUMERIC_COLUMNS = new Set(RUNS_TABLE_COLUMNS.filter((column) => !['name', 'method'].includes(column.key)).map((column) => column.key));
 
 /** A GitHub-flavoured Markdown table. A normalised MSE taken from `l2_loss` is marked with `†`, explained under the table. */
 export function renderRunsTableMarkdown(rows: readonly RunsTableRow[]): string {

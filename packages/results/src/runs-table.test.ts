@@ -18,7 +18,7 @@ describe('runsTable', () => {
     expect(row).toMatchObject({
       name: 'a',
       label: 'topk · 12288 · k=32',
-      saeType: 'topk',
+      method: 'topk',
       dictionarySize: 12288,
       k: 32,
       l0Norm: 32,

@@ -10,7 +10,7 @@ export interface RunsTableRow {
   name: string;
   /** Short and unique among the rows (`topk · 4096 · k=32`); plots use it for legends. */
   label: string;
-  saeType: string | undefined;
+  method: string | undefined;
   /** `config.dict_size`. */
   dictionarySize: number | undefined;
   /** `config.top_k`. */
@@ -63,7 +63,8 @@ function rowOf(run: RunRecord): RunsTableRow {
   return {
     name: run.name,
     label: '',
-    saeType: stringValue(run.config.sae_type),
+    // `method`: what nnd records for any decomposition (its family's label); `sae_type`: runs of the reference and of older nnd.
+    method: stringValue(run.config.method ?? run.config.sae_type),
     dictionarySize: numberValue(run.config.dict_size),
     k: numberValue(run.config.top_k),
     l0Norm: finalMetric(run, 'l0_norm'),
@@ -93,8 +94,8 @@ export function finalMetric(run: RunRecord, name: string): number | undefined {
 }
 
 function baseLabel(row: RunsTableRow): string {
-  if (row.saeType === undefined) return row.name;
-  const parts = [row.saeType];
+  if (row.method === undefined) return row.name;
+  const parts = [row.method];
   if (row.dictionarySize !== undefined) parts.push(String(row.dictionarySize));
   if (row.k !== undefined) parts.push(`k=${row.k}`);
   return parts.join(' · ');
@@ -112,7 +113,7 @@ function uniqueLabels(labels: readonly string[]): string[] {
 
 function compareRows(a: RunsTableRow, b: RunsTableRow): number {
   return (
-    compareOptional(a.saeType, b.saeType) ||
+    compareOptional(a.method, b.method) ||
     compareOptional(a.dictionarySize, b.dictionarySize) ||
     compareOptional(a.k, b.k) ||
     compareOptional(a.name, b.name)

@@ -4,12 +4,12 @@ import { runsTable } from './runs-table.js';
 import type { RunsTableRow } from './runs-table.js';
 import { defaultSparsitySweepSize, dictionarySweepSpec, explainedVarianceSpec, sparsitySweepSpec } from './sweep-plots.js';
 
-function rowsOf(entries: [saeType: string, dictionarySize: number, k: number, summary: Record<string, unknown>][]): RunsTableRow[] {
+function rowsOf(entries: [method: string, dictionarySize: number, k: number, summary: Record<string, unknown>][]): RunsTableRow[] {
   return runsTable(
-    entries.map(([saeType, dictionarySize, k, summary], index): RunRecord => ({
+    entries.map(([method, dictionarySize, k, summary], index): RunRecord => ({
       name: `run-${index}`,
       origin: { type: 'directory', directory: `/runs/${index}` },
-      config: { sae_type: saeType, dict_size: dictionarySize, top_k: k },
+      config: { sae_type: method, dict_size: dictionarySize, top_k: k },
       summary,
       history: [],
     })),
@@ -32,7 +32,7 @@ const rows = rowsOf([
 describe('dictionarySweepSpec', () => {
   it('keeps runs with the k asked for and a value, on a log x axis coloured by a shared sae type domain', () => {
     const spec = dictionarySweepSpec(rows, 'normalizedMse', 32)!;
-    expect(valuesOf(spec).map((value) => [value.saeType, value.dictionarySize, value.value])).toEqual([
+    expect(valuesOf(spec).map((value) => [value.method, value.dictionarySize, value.value])).toEqual([
       ['batchtopk', 8192, 0.14],
       ['topk', 4096, 0.2],
       ['topk', 8192, 0.15],
@@ -43,7 +43,7 @@ describe('dictionarySweepSpec', () => {
   });
 
   it('leaves out non-finite values, and is undefined when nothing is left', () => {
-    expect(valuesOf(dictionarySweepSpec(rows, 'ceDegradation', 32)).map((value) => value.saeType)).toEqual(['topk', 'topk']);
+    expect(valuesOf(dictionarySweepSpec(rows, 'ceDegradation', 32)).map((value) => value.method)).toEqual(['topk', 'topk']);
     expect(dictionarySweepSpec(rows, 'normalizedMse', 128)).toBeUndefined();
   });
 });
@@ -51,7 +51,7 @@ describe('dictionarySweepSpec', () => {
 describe('sparsitySweepSpec', () => {
   it('keeps runs of one dictionary size, against L0', () => {
     const spec = sparsitySweepSpec(rows, 'normalizedMse', 8192)!;
-    expect(valuesOf(spec).map((value) => [value.saeType, value.l0Norm, value.value])).toEqual([
+    expect(valuesOf(spec).map((value) => [value.method, value.l0Norm, value.value])).toEqual([
       ['batchtopk', 31.5, 0.14],
       ['topk', 32, 0.15],
       ['topk', 64, 0.1],

@@ -11,8 +11,8 @@ const PANEL_WIDTH = 360;
 const PANEL_HEIGHT = 250;
 
 /** Sae types in first-seen order of the sorted rows; every sweep plot colours by this domain. */
-export function saeTypesOf(rows: readonly RunsTableRow[]): string[] {
-  return [...new Set(rows.map((row) => row.saeType ?? 'unknown'))];
+export function methodsOf(rows: readonly RunsTableRow[]): string[] {
+  return [...new Set(rows.map((row) => row.method ?? 'unknown'))];
 }
 
 /**
@@ -23,7 +23,7 @@ export function saeTypesOf(rows: readonly RunsTableRow[]): string[] {
 export function dictionarySweepSpec(rows: readonly RunsTableRow[], metric: SweepMetric, k: number): TopLevelSpec | undefined {
   const values = rows
     .filter((row) => row.k === k && row.dictionarySize !== undefined && isFiniteNumber(row[metric]))
-    .map((row) => ({ saeType: row.saeType ?? 'unknown', dictionarySize: row.dictionarySize!, value: row[metric]!, run: row.label }));
+    .map((row) => ({ method: row.method ?? 'unknown', dictionarySize: row.dictionarySize!, value: row[metric]!, run: row.label }));
   if (values.length === 0) return undefined;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -43,7 +43,7 @@ export function dictionarySweepSpec(rows: readonly RunsTableRow[], metric: Sweep
         axis: { values: [...new Set(values.map((value) => value.dictionarySize))].sort((a, b) => a - b), format: 'd', grid: true },
       },
       y: { field: 'value', type: 'quantitative', title: SWEEP_METRIC_TITLES[metric], scale: { zero: false } },
-      color: { field: 'saeType', type: 'nominal', title: 'SAE type', scale: categoryScale(saeTypesOf(rows)) },
+      color: { field: 'method', type: 'nominal', title: 'Method', scale: categoryScale(methodsOf(rows)) },
     },
   };
 }
@@ -56,7 +56,7 @@ export function dictionarySweepSpec(rows: readonly RunsTableRow[], metric: Sweep
 export function sparsitySweepSpec(rows: readonly RunsTableRow[], metric: SweepMetric, dictionarySize: number): TopLevelSpec | undefined {
   const values = rows
     .filter((row) => row.dictionarySize === dictionarySize && isFiniteNumber(row.l0Norm) && isFiniteNumber(row[metric]))
-    .map((row) => ({ saeType: row.saeType ?? 'unknown', l0Norm: row.l0Norm!, value: row[metric]!, run: row.label }));
+    .map((row) => ({ method: row.method ?? 'unknown', l0Norm: row.l0Norm!, value: row[metric]!, run: row.label }));
   if (values.length === 0) return undefined;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -69,7 +69,7 @@ export function sparsitySweepSpec(rows: readonly RunsTableRow[], metric: SweepMe
     encoding: {
       x: { field: 'l0Norm', type: 'quantitative', title: 'L0 (active features per token)', scale: { zero: false, padding: 12 } },
       y: { field: 'value', type: 'quantitative', title: SWEEP_METRIC_TITLES[metric], scale: { zero: false } },
-      color: { field: 'saeType', type: 'nominal', title: 'SAE type', scale: categoryScale(saeTypesOf(rows)) },
+      color: { field: 'method', type: 'nominal', title: 'Method', scale: categoryScale(methodsOf(rows)) },
     },
   };
 }
@@ -82,7 +82,7 @@ export function sparsitySweepSpec(rows: readonly RunsTableRow[], metric: SweepMe
 export function explainedVarianceSpec(rows: readonly RunsTableRow[]): TopLevelSpec | undefined {
   const values = rows
     .filter((row) => isFiniteNumber(row.l0Norm) && isFiniteNumber(row.explainedVariance))
-    .map((row) => ({ saeType: row.saeType ?? 'unknown', dictionarySize: row.dictionarySize ?? 0, l0Norm: row.l0Norm!, explainedVariance: row.explainedVariance!, run: row.label }));
+    .map((row) => ({ method: row.method ?? 'unknown', dictionarySize: row.dictionarySize ?? 0, l0Norm: row.l0Norm!, explainedVariance: row.explainedVariance!, run: row.label }));
   if (values.length === 0) return undefined;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -95,7 +95,7 @@ export function explainedVarianceSpec(rows: readonly RunsTableRow[]): TopLevelSp
     encoding: {
       x: { field: 'l0Norm', type: 'quantitative', title: 'L0 (active features per token)', scale: { zero: false, padding: 12 } },
       y: { field: 'explainedVariance', type: 'quantitative', title: 'Explained variance', scale: { zero: false } },
-      color: { field: 'saeType', type: 'nominal', title: 'SAE type', scale: categoryScale(saeTypesOf(rows)) },
+      color: { field: 'method', type: 'nominal', title: 'Method', scale: categoryScale(methodsOf(rows)) },
       shape: { field: 'dictionarySize', type: 'nominal', title: 'Dictionary size' },
     },
   };

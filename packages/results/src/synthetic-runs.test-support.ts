@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 /** One synthetic run: the config fields the results read, and whether it finished and was evaluated. */
 export interface SyntheticRun {
-  saeType: 'topk' | 'batchtopk' | 'jumprelu' | 'vanilla';
+  method: 'topk' | 'batchtopk' | 'jumprelu' | 'vanilla';
   dictionarySize: number;
   k: number;
   /** Logged rows (every 50 steps). Default 40. */
@@ -30,7 +30,7 @@ function randomSource(seed: number): () => number {
 
 /** The reference's name, `{model_name}_{hook_point}_{dict_size}_{sae_type}_{top_k}_{lr}`. */
 export function syntheticRunName(run: SyntheticRun): string {
-  return `gpt2-small_blocks.8.hook_resid_pre_${run.dictionarySize}_${run.saeType}_${run.k}_${String(run.lr ?? 3e-4)}`;
+  return `gpt2-small_blocks.8.hook_resid_pre_${run.dictionarySize}_${run.method}_${run.k}_${String(run.lr ?? 3e-4)}`;
 }
 
 /**
@@ -43,12 +43,12 @@ export function writeSyntheticRun(runsDirectory: string, run: SyntheticRun): str
   const name = syntheticRunName(run);
   const directory = path.join(runsDirectory, name);
   fs.mkdirSync(path.join(directory, 'checkpoints'), { recursive: true });
-  const random = randomSource(run.dictionarySize * 131 + run.k * 7 + run.saeType.length * 1009 + Math.round((run.lr ?? 3e-4) * 1e6));
+  const random = randomSource(run.dictionarySize * 131 + run.k * 7 + run.method.length * 1009 + Math.round((run.lr ?? 3e-4) * 1e6));
   const config = {
-    sae_type: run.saeType,
+    sae_type: run.method,
     dict_size: run.dictionarySize,
     top_k: run.k,
-    l1_coeff: run.saeType === 'jumprelu' ? 0.0005 * (64 / run.k) : 0,
+    l1_coeff: run.method === 'jumprelu' ? 0.0005 * (64 / run.k) : 0,
     lr: run.lr ?? 3e-4,
     model_name: 'gpt2-small',
     hook_point: 'blocks.8.hook_resid_pre',
@@ -61,9 +61,9 @@ export function writeSyntheticRun(runsDirectory: string, run: SyntheticRun): str
   };
   fs.writeFileSync(path.join(directory, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
-  const typeFactor = { topk: 1, batchtopk: 0.93, jumprelu: 0.97, vanilla: 1.25 }[run.saeType];
+  const typeFactor = { topk: 1, batchtopk: 0.93, jumprelu: 0.97, vanilla: 1.25 }[run.method];
   const finalMse = typeFactor * 0.16 * (4096 / run.dictionarySize) ** 0.18 * (32 / run.k) ** 0.45;
-  const finalL0 = run.saeType === 'jumprelu' ? run.k * (0.8 + 0.4 * random()) : run.k * (run.saeType === 'batchtopk' ? 1 : 1);
+  const finalL0 = run.method === 'jumprelu' ? run.k * (0.8 + 0.4 * random()) : run.k * (run.method === 'batchtopk' ? 1 : 1);
   const finalCe = -(0.55 * finalMse + 0.01 * random());
   const rows = run.rows ?? 40;
   const lines: string[] = [];
@@ -74,12 +74,12 @@ export function writeSyntheticRun(runsDirectory: string, run: SyntheticRun): str
     const decay = Math.exp(-6 * progress);
     const l2Loss = finalMse * (1 + 30 * decay) * (1 + 0.03 * (random() - 0.5));
     const metrics: Record<string, number> = {
-      loss: l2Loss + (run.saeType === 'jumprelu' || run.saeType === 'vanilla' ? 0.02 * (1 + decay) : 0) + 0.01 * decay,
+      loss: l2Loss + (run.method === 'jumprelu' || run.method === 'vanilla' ? 0.02 * (1 + decay) : 0) + 0.01 * decay,
       l2_loss: l2Loss,
-      l1_loss: run.saeType === 'jumprelu' || run.saeType === 'vanilla' ? 0.02 * (1 + decay) : 0,
-      l0_norm: run.saeType === 'topk' ? run.k : finalL0 * (1 + 2 * decay),
+      l1_loss: run.method === 'jumprelu' || run.method === 'vanilla' ? 0.02 * (1 + decay) : 0,
+      l0_norm: run.method === 'topk' ? run.k : finalL0 * (1 + 2 * decay),
       l1_norm: finalL0 * 0.6,
-      aux_loss: run.saeType === 'jumprelu' ? 0 : 0.05 * decay + 0.002 * random(),
+      aux_loss: run.method === 'jumprelu' ? 0 : 0.05 * decay + 0.002 * random(),
       num_dead_features: Math.round(run.dictionarySize * 0.2 * decay + run.dictionarySize * 0.01),
       n_dead_in_batch: Math.round(run.dictionarySize * 0.3 * decay + run.dictionarySize * 0.05),
     };
@@ -117,11 +117,11 @@ export function writeSyntheticRun(runsDirectory: string, run: SyntheticRun): str
 
 /** A small sweep: TopK and BatchTopK over dictionary sizes at k = 32 and over k at 8192, JumpReLU over sparsity at 8192. */
 export const SYNTHETIC_SWEEP: readonly SyntheticRun[] = [
-  ...(['topk', 'batchtopk'] as const).flatMap((saeType) => [
-    ...[2048, 4096, 8192].map((dictionarySize) => ({ saeType, dictionarySize, k: 32 })),
-    ...[16, 64].map((k) => ({ saeType, dictionarySize: 8192, k })),
+  ...(['topk', 'batchtopk'] as const).flatMap((method) => [
+    ...[2048, 4096, 8192].map((dictionarySize) => ({ method, dictionarySize, k: 32 })),
+    ...[16, 64].map((k) => ({ method, dictionarySize: 8192, k })),
   ]),
-  ...[16, 32, 64].map((k) => ({ saeType: 'jumprelu' as const, dictionarySize: 8192, k })),
+  ...[16, 32, 64].map((k) => ({ method: 'jumprelu' as const, dictionarySize: 8192, k })),
 ];
 
 /** Writes `SYNTHETIC_SWEEP` (or `runs`) under `runsDirectory`; returns the run directories. */
