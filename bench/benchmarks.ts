@@ -1,4 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
+import { cltPytorchBenchmark } from './clt-pytorch.js';
 import { harvestBenchmark } from './harvest.js';
 import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
@@ -18,4 +19,5 @@ export const benchmarks: Record<string, Benchmark> = {
   sae: saeBenchmark,
   'sae-pytorch': saePytorchBenchmark,
   'transcoder-pytorch': transcoderPytorchBenchmark,
+  'clt-pytorch': cltPytorchBenchmark,
 };
