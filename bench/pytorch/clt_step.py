@@ -292,7 +292,7 @@ def generate_case(name, overrides, options, data_seed):
             tensors[f'batch{step - 1}.target.{layer}'] = targets[layer]
         metrics = {key: float(out[key]) for key in METRICS if key in out}
         metrics['per_layer_l2'] = [float(value) for value in out['per_layer_l2']]
-        grad_norm, raw_grads = training_step(model, optimizer, out['loss'], config['max_grad_norm'])
+        grad_norm, raw_grads = training_step(model, optimizer, out['loss'], config['max_grad_norm'], keep_raw_grads=True)
         if step == 1:
             tensors.update({f'grad1.{key}': value for key, value in raw_grads.items()})
         tensors.update(state(f'step{step}'))

@@ -53,12 +53,12 @@ def read_safetensors(path):
     return tensors
 
 
-def training_step(model, optimizer, loss, max_grad_norm):
+def training_step(model, optimizer, loss, max_grad_norm, keep_raw_grads=False):
     """The reference's order (training.py): backward, clip_grad_norm_, decoder projection, Adam, zero_grad.
 
-    Returns the total gradient norm before clipping and the raw gradients (before clipping)."""
+    Returns the total gradient norm before clipping and, if asked, copies of the raw gradients."""
     loss.backward()
-    raw_grads = {name: parameter.grad.detach().clone() for name, parameter in model.named_parameters()}
+    raw_grads = {name: parameter.grad.detach().clone() for name, parameter in model.named_parameters()} if keep_raw_grads else None
     total_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
     model.make_decoder_weights_and_grad_unit_norm()
     optimizer.step()

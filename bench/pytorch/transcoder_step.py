@@ -295,7 +295,7 @@ def generate_case(name, description, overrides, options, data_seed):
         tensors[f'batch{step - 1}.input'] = x
         tensors[f'batch{step - 1}.target'] = y
         metrics = {key: float(out[key]) for key in METRICS if key in out}
-        grad_norm, raw_grads = training_step(model, optimizer, out['loss'], config['max_grad_norm'])
+        grad_norm, raw_grads = training_step(model, optimizer, out['loss'], config['max_grad_norm'], keep_raw_grads=True)
         if step == 1:
             tensors.update({f'grad1.{key}': value for key, value in raw_grads.items()})
         tensors.update({f'step{step}.{key}': value.detach().clone() for key, value in model.named_parameters()})
