@@ -270,7 +270,7 @@ def margins_clear(found):
     return found['relu'] > RELU_MARGIN and all(value > DECISION_MARGIN for key, value in found.items() if key != 'relu')
 
 
-def generate_case(name, description, overrides, options, data_seed):
+def generate_case(name, overrides, options, data_seed):
     config = {**BASE, **overrides}
     model = Transcoder(config)
     optimizer = optimizer_for(model, config)
@@ -309,7 +309,7 @@ def write_fixtures(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     for index, (name, description, overrides, options) in enumerate(CASES):
         data_seed = 1000 + index
-        config, names, tensors, steps = generate_case(name, description, overrides, options, data_seed)
+        config, names, tensors, steps = generate_case(name, overrides, options, data_seed)
         write_safetensors(os.path.join(out_dir, f'{name}.safetensors'), tensors,
                           {'generator': 'bench/pytorch/transcoder_step.py', 'case': name, 'torch': torch.__version__})
         record = {
