@@ -1,9 +1,11 @@
 import type { ParseArgsConfig } from 'node:util';
+import { cltPytorchBenchmark } from './clt-pytorch.js';
 import { harvestBenchmark } from './harvest.js';
 import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
 import { saeBenchmark } from './sae.js';
 import { saePytorchBenchmark } from './sae-pytorch.js';
+import { transcoderPytorchBenchmark } from './transcoder-pytorch.js';
 
 export interface Benchmark {
   options: NonNullable<ParseArgsConfig['options']>;
@@ -16,4 +18,6 @@ export const benchmarks: Record<string, Benchmark> = {
   'harvest-pytorch': harvestPytorchBenchmark,
   sae: saeBenchmark,
   'sae-pytorch': saePytorchBenchmark,
+  'transcoder-pytorch': transcoderPytorchBenchmark,
+  'clt-pytorch': cltPytorchBenchmark,
 };

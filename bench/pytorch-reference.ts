@@ -25,3 +25,12 @@ export function runPytorchScript(script: string, args: readonly string[], log: (
   for (const line of lines.slice(0, -1)) log(line);
   return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
 }
+
+/** `--key value` for each option in `keys` that is set; a boolean option is a bare `--key` when true. */
+export function pytorchArgs(options: Record<string, string | boolean | undefined>, keys: readonly string[]): string[] {
+  return keys.flatMap((key) => {
+    const value = options[key];
+    if (value === undefined || value === false) return [];
+    return value === true ? [`--${key}`] : [`--${key}`, value];
+  });
+}
