@@ -199,9 +199,16 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
   }
 }
 
-/** What an SAE folder's cfg.json records beside the SAE's own config: the model, hook and dataset it was trained on. */
+/**
+ * What an SAE folder's cfg.json records beside the SAE's own config, under
+ * SAELens's metadata names: the model, hook and data it was trained on
+ * (text documents are tokenised with BOS first).
+ */
 function saeMetadata(member: MemberConfig): Record<string, unknown> {
-  return { model_name: member.model_name, hook_name: member.hook_point, dataset_path: member.dataset_path };
+  return {
+    model_name: member.model_name, hook_name: member.hook_point, dataset_path: member.dataset_path, context_size: member.seq_len,
+    prepend_bos: true, exclude_special_tokens: member.exclude_special_tokens,
+  };
 }
 
 function throwIfInterrupted(io: CliIo): void {
