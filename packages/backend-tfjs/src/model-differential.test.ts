@@ -1,16 +1,15 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
 import { HookedTransformer, hookName } from '@nnd/models';
 import type { Backend } from '@nnd/core';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTfjsBackend } from './index.js';
 
-/** The Hugging Face fixtures (config, safetensors, transformers' own outputs) live in the shared folder beside the repository. */
-const HF_TINY = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../shared/fixtures/hf-tiny');
+/** The Hugging Face fixtures (config, safetensors, transformers' own outputs) that @nnd/models keeps for its parity tests. */
+const HF_TINY = resolve(dirname(fileURLToPath(import.meta.url)), '../../models/fixtures/hf-tiny');
 const FIXTURES = ['tiny-gpt2', 'tiny-gpt-neox', 'tiny-llama'] as const;
-const present = existsSync(HF_TINY);
 
 /** max |actual - expected| / max |expected|, the fixtures' parity measure. */
 function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -23,7 +22,7 @@ function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): 
   return difference / scale;
 }
 
-describe.skipIf(!present)('transformer forward passes agree between tfjs (wasm), backend-onnx and Hugging Face', () => {
+describe('transformer forward passes agree between tfjs (wasm), backend-onnx and Hugging Face', () => {
   const onnx = createOnnxBackend({ device: 'cpu', threads: 1 });
   let tfjs: Backend;
   beforeAll(async () => {

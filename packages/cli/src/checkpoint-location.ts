@@ -13,7 +13,8 @@ export interface CheckpointLocation {
   readonly runDirectory: string | undefined;
 }
 
-const TRAINER_STATE = 'trainer_state.json';
+/** What marks a trainer's step_N checkpoint. */
+export const TRAINER_STATE = 'trainer_state.json';
 const RUN_CONFIG = 'config.json';
 
 /**

@@ -1,11 +1,13 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
+import type { Decomposition, HostTensor } from '@nnd/core';
+import { SAE_CONFIG_FILE } from '@nnd/sae';
 import { readCheckpoint, DecompositionEvaluator } from '@nnd/train';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { activationModel, harvestSettings, hookWidthOf } from './activation-stream.js';
-import { familyNamed } from './decomposition-families.js';
-import { locateCheckpoint } from './checkpoint-location.js';
+import { DEFAULT_FAMILY, familyNamed } from './decomposition-families.js';
+import { locateCheckpoint, TRAINER_STATE } from './checkpoint-location.js';
 import { CliUsageError } from './cli-usage-error.js';
 import type { Command } from './command.js';
 import { parseCommandLine, positiveIntegerOption } from './command-line.js';
@@ -19,6 +21,8 @@ import { EVALUATION_START_KEY } from './training-job.js';
 
 const OPTIONS = {
   tokens: { type: 'string' },
+  model: { type: 'string' },
+  hook: { type: 'string' },
   config: { type: 'string', short: 'c' },
   set: { type: 'string', short: 's', multiple: true },
 } as const;
@@ -29,7 +33,8 @@ export const EVALUATION_FILE = 'evaluation.json';
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'evaluate a trained SAE: reconstruction, sparsity, dead features, the model\'s loss with it spliced in',
-  help: () => `Usage: nnd eval <checkpoint | run directory> [--tokens N] [--config FILE] [--set KEY=VALUE ...]
+  help: () => `Usage: nnd eval <checkpoint | run directory | SAE folder> [--tokens N] [--model NAME] [--hook NAME]
+                [--config FILE] [--set KEY=VALUE ...]
 
 Evaluates a trained SAE at its hook on N tokens of its dataset: L0, explained
 variance, normalised MSE, dead and dense features, feature densities, and the
@@ -38,23 +43,29 @@ with the hook zero- and mean-ablated (CE degradation, recovery). Prints the
 summary and writes ${EVALUATION_FILE} beside the SAE's weights.
 
 The model, hook and dataset come from the run's config.json (the run
-directory the checkpoint is in); --config and --set override them. Tokens
-start where the run's own final evaluation started (after the tokens it
-trained on), else at the dataset's start.
+directory the checkpoint is in), or for a plain SAE folder (SAELens layout:
+cfg.json + sae_weights.safetensors, e.g. one SAELens wrote) from its
+metadata (model_name, hook_name, dataset_path, context_size); --model,
+--hook, --config and --set override them. Tokens start where the run's own
+final evaluation started (after the tokens it trained on), else at the
+dataset's start.
 
 Arguments:
   <checkpoint>           a step_N checkpoint, a member folder step_N/sae_I of a
                          group, a checkpoints directory (its newest) or a run
-                         directory
+                         directory; or an SAE folder in SAELens's layout
 
 Options:
       --tokens N         tokens to evaluate (default: the run's eval_tokens)
+      --model NAME       model_name (needed for an SAE folder whose metadata has none)
+      --hook NAME        hook_point, e.g. blocks.8.hook_resid_pre (likewise)
   -c, --config FILE      config keys over the run's (see nnd train --help)
   -s, --set KEY=VALUE    set one key (repeatable)
   -h, --help             this help
 
 Example:
   nnd eval runs/tiny-lm_blocks.2.hook_resid_pre_2048_topk_32_0.0003 --tokens 131072
+  nnd eval path/to/saelens_sae --model gpt2 --hook blocks.8.hook_resid_pre --set dataset_path=sotu
 `,
   async run(args, io) {
     const { values, positionals } = parseCommandLine('eval', args, OPTIONS);
@@ -64,37 +75,36 @@ Example:
     }
     if (positionals.length !== 1) throw new CliUsageError(`nnd eval takes one checkpoint or run directory, got ${positionals.length}. Run 'nnd eval --help'.`);
     const tokens = positiveIntegerOption('eval', 'tokens', values.tokens);
-    const location = await locateCheckpoint(positionals[0]);
-    const recorded = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'config.json'));
-    const base = Object.fromEntries(Object.entries(recorded).filter(([key]) => RUN_CONFIG_KEYS.includes(key)));
-    const config = await resolveRunConfig({ base, configFile: values.config, sets: values.set });
-    const checkpoint = await readCheckpoint(location.checkpoint);
-    const indices = location.members ?? checkpoint.members.map((_, index) => index);
-    for (const index of indices) {
-      if (checkpoint.members[index] === undefined) throw new CliUsageError(`${location.checkpoint} has ${checkpoint.members.length} SAE(s); there is no sae_${index}.`);
+    const flags = { model_name: values.model, hook_point: values.hook };
+    const target = await evaluationTarget(positionals[0]);
+    if (target.step === undefined) {
+      // Run configs default both; for a lone SAE folder a default model or hook would be a guess.
+      const missing = [['model_name', '--model', flags.model_name], ['hook_point', '--hook', flags.hook_point]].filter(([key, , flag]) => target.base[key as string] === undefined && flag === undefined);
+      if (missing.length > 0) {
+        throw new CliUsageError(`${positionals[0]}: its cfg.json metadata has no ${missing.map(([key]) => (key === 'hook_point' ? 'hook_name' : key)).join(' or ')}; pass ${missing.map(([, option]) => option).join(' and ')} (e.g. --model gpt2 --hook blocks.8.hook_resid_pre).`);
+      }
     }
+    const config = await resolveRunConfig({ base: target.base, configFile: values.config, flags, sets: values.set });
+    const { members: loaded } = target;
 
     const resources = new JobResources(io.env);
     try {
       const model = await resources.model(config);
       const activations = activationModel(model, config);
-      const family = familyNamed(config.decomposition);
       const hookWidth = hookWidthOf(activations);
-      const members = indices.map((index) => {
-        const member = checkpoint.members[index];
-        const decomposition = family.create(member.config);
+      const members = loaded.map((member) => {
+        const { decomposition } = member;
         for (const { hook, width } of [...decomposition.reads, ...decomposition.writes]) {
           if (hookWidth(hook) !== width) {
-            throw new CliUsageError(`${location.checkpoint}: its ${decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; evaluate it with the model it was trained on (--set model_name=...).`);
+            throw new CliUsageError(`${target.path}: its ${decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; evaluate it with the model it was trained on (--model, or --set model_name=...).`);
           }
         }
-        return { decomposition, params: member.params, state: member.state };
+        return member;
       });
       const settings = await harvestSettings(activations, config, (message) => io.stderr(`${message}\n`));
-      const summary = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'summary.json'));
-      const start = (summary[EVALUATION_START_KEY] as DatasetPosition | undefined) ?? DATASET_START;
+      const start = target.start ?? DATASET_START;
       const evaluationTokens = tokens ?? config.eval_tokens;
-      io.stderr(`Evaluating ${members.length} decomposition(s) of ${location.checkpoint} on ${evaluationTokens} tokens of ${config.dataset_path} ...\n`);
+      io.stderr(`Evaluating ${members.length} decomposition(s) of ${target.path} on ${evaluationTokens} tokens of ${config.dataset_path} ...\n`);
       const batches = await evaluationBatches(settings, evaluationTokens, evaluationRows(model, config), start);
       const evaluator = new DecompositionEvaluator({ model, backend: model.backend, excludeBos: config.exclude_special_tokens });
       let evaluations;
@@ -104,10 +114,10 @@ Example:
         await evaluator.dispose();
       }
       const lines: string[] = [];
-      for (const [position, index] of indices.entries()) {
-        const folder = checkpoint.grouped ? join(location.checkpoint, `sae_${index}`) : location.checkpoint;
-        await writeFile(join(folder, EVALUATION_FILE), `${JSON.stringify({ step: checkpoint.step, evaluation_start: start, ...evaluations[position] })}\n`);
-        lines.push(`${folder} (${members[position].decomposition.architecture}, step ${checkpoint.step})`, ...evaluationSummaryLines(evaluations[position]), `Written: ${join(folder, EVALUATION_FILE)}`, '');
+      for (const [position, folder] of target.folders.entries()) {
+        await writeFile(join(folder, EVALUATION_FILE), `${JSON.stringify({ step: target.step, evaluation_start: start, ...evaluations[position] })}\n`);
+        const step = target.step === undefined ? '' : `, step ${target.step}`;
+        lines.push(`${folder} (${members[position].decomposition.architecture}${step})`, ...evaluationSummaryLines(evaluations[position]), `Written: ${join(folder, EVALUATION_FILE)}`, '');
       }
       io.stdout(lines.join('\n'));
     } finally {
@@ -116,6 +126,57 @@ Example:
     return EXIT_CODES.ok;
   },
 };
+
+interface EvaluationTarget {
+  /** What the user pointed at, for messages. */
+  readonly path: string;
+  /** Config keys recorded with the SAEs (a run's config.json, or an SAE folder's metadata). */
+  readonly base: Record<string, unknown>;
+  readonly members: { decomposition: Decomposition; params: Record<string, HostTensor>; state: Record<string, HostTensor> }[];
+  /** Where each member's evaluation.json goes. */
+  readonly folders: readonly string[];
+  /** The checkpoint's step; undefined for a plain SAE folder. */
+  readonly step: number | undefined;
+  readonly start: DatasetPosition | undefined;
+}
+
+/** SAELens metadata keys that name run config keys. */
+const METADATA_KEYS: Readonly<Record<string, string>> = {
+  model_name: 'model_name', hook_name: 'hook_point', dataset_path: 'dataset_path', context_size: 'seq_len',
+};
+
+/**
+ * The SAEs to evaluate: a plain SAE folder (cfg.json without the trainer's
+ * state, e.g. written by SAELens), or a checkpoint, member or run directory.
+ */
+async function evaluationTarget(path: string): Promise<EvaluationTarget> {
+  // A checkpoint's folders hold a cfg.json too; they come with the trainer's state beside them (step_N, or step_N/sae_I).
+  const inCheckpoint = existsSync(join(path, TRAINER_STATE)) || existsSync(join(dirname(resolve(path)), TRAINER_STATE));
+  if (existsSync(join(path, SAE_CONFIG_FILE)) && !inCheckpoint) {
+    // A lone folder in SAELens's layout; decompositions of other families come with their runs.
+    const { decomposition: sae, params, state, metadata } = await familyNamed(DEFAULT_FAMILY).load(path);
+    const base = Object.fromEntries(Object.entries(METADATA_KEYS).filter(([key]) => metadata[key] !== undefined && metadata[key] !== null).map(([key, name]) => [name, metadata[key]]));
+    return { path, base, members: [{ decomposition: sae, params, state }], folders: [path], step: undefined, start: undefined };
+  }
+  const location = await locateCheckpoint(path);
+  const recorded = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'config.json'));
+  const base = Object.fromEntries(Object.entries(recorded).filter(([key]) => RUN_CONFIG_KEYS.includes(key)));
+  const checkpoint = await readCheckpoint(location.checkpoint);
+  const indices = location.members ?? checkpoint.members.map((_, index) => index);
+  for (const index of indices) {
+    if (checkpoint.members[index] === undefined) throw new CliUsageError(`${location.checkpoint} has ${checkpoint.members.length} SAE(s); there is no sae_${index}.`);
+  }
+  const summary = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'summary.json'));
+  const family = familyNamed(base.decomposition ?? DEFAULT_FAMILY);
+  return {
+    path: location.checkpoint,
+    base,
+    members: indices.map((index) => ({ decomposition: family.create(checkpoint.members[index].config), params: checkpoint.members[index].params, state: checkpoint.members[index].state })),
+    folders: indices.map((index) => (checkpoint.grouped ? join(location.checkpoint, `sae_${index}`) : location.checkpoint)),
+    step: checkpoint.step,
+    start: summary[EVALUATION_START_KEY] as DatasetPosition | undefined,
+  };
+}
 
 function readJson(path: string): Record<string, unknown> {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {};

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { configKeyTypes } from './config-help.js';
+import { RUN_CONFIG_KEYS } from './run-config.js';
 import { runCaptured } from './cli-capture.test-support.js';
 import { COMMANDS } from './run-cli.js';
 
@@ -23,6 +26,36 @@ describe('nnd --help', () => {
     for (const line of ['seed: 49', 'batch_size: 4096', 'lr: 0.0003', 'dict_size: 12288', 'top_k: 32', 'hook_point: blocks.8.hook_resid_pre', 'run_dir: runs/']) {
       expect(stdout).toContain(line);
     }
+  });
+});
+
+describe('nnd --version', () => {
+  it('prints the version of @nnd/cli and exits 0', async () => {
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const { code, stdout } = await runCaptured([flag]);
+      expect(code).toBe(0);
+      expect(stdout).toBe(`${manifest.version}\n`);
+    }
+  });
+});
+
+describe('nnd train --help: every config key with its type and what it does', () => {
+  it('has one line per schema key: default, type from the schema, description', async () => {
+    const { stdout } = await runCaptured(['train', '--help']);
+    const types = configKeyTypes();
+    for (const key of RUN_CONFIG_KEYS) {
+      const line = stdout.split('\n').find((candidate) => candidate.startsWith(`  ${key}:`) || candidate.startsWith(`  # ${key}:`));
+      expect(line, key).toBeDefined();
+      expect(line, key).toContain(`# ${types[key as keyof typeof types]}: `);
+      expect(line!.slice(line!.indexOf(`# ${types[key as keyof typeof types]}: `) + types[key as keyof typeof types].length + 4).trim().length, key).toBeGreaterThan(10);
+    }
+    expect(stdout).toContain('  lr: 0.0003');
+    expect(stdout).toMatch(/ {2}lr: 0\.0003 +# number > 0: Adam learning rate/);
+    expect(stdout).toMatch(/ {2}device: cpu +# cpu \| webgpu \| cuda: /);
+    expect(stdout).toMatch(/ {2}sae_type: topk +# vanilla \| topk \| batchtopk \| jumprelu or list of \(vanilla \| topk \| batchtopk \| jumprelu\): /);
+    expect(stdout).toMatch(/ {2}beta1: 0\.9 +# number in \[0, 1\): /);
+    expect(stdout).toMatch(/ {2}seq_len: 128 +# integer >= 1: /);
   });
 });
 

@@ -1,4 +1,5 @@
 import { cacheCommand } from './cache-command.js';
+import { cliVersion } from './cli-version.js';
 import type { CliIo } from './cli-io.js';
 import { CliUsageError } from './cli-usage-error.js';
 import type { Command } from './command.js';
@@ -23,7 +24,7 @@ nnd trains and evaluates sparse autoencoders on transformer activations
 Commands:
 ${COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join('\n')}
 
-Run 'nnd <command> --help' for a command's options.
+Run 'nnd <command> --help' for a command's options, 'nnd --version' for the version.
 Exit codes: 0 done, 1 a problem with the config or the command line (the
 message says what to change), 2 an internal error (with a stack trace),
 130 interrupted by Ctrl-C (training writes a checkpoint first).
@@ -49,6 +50,10 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
       (name === undefined ? fullIo.stderr : fullIo.stdout)(rootHelp());
       return name === undefined ? EXIT_CODES.userError : EXIT_CODES.ok;
+    }
+    if (name === '--version' || name === '-v') {
+      fullIo.stdout(`${cliVersion()}\n`);
+      return EXIT_CODES.ok;
     }
     const command = COMMANDS.find((candidate) => candidate.name === name);
     if (command === undefined) {

@@ -197,9 +197,16 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
   }
 }
 
-/** What a decomposition's folder records beside its own config (its hooks it records itself): the model and dataset it was trained on. */
+/**
+ * What a decomposition's folder records beside its own config, under
+ * SAELens's metadata names: the model and data it was trained on (text
+ * documents are tokenised with BOS first). Its hooks it records itself.
+ */
 function runMetadata(member: MemberConfig): Record<string, unknown> {
-  return { model_name: member.model_name, dataset_path: member.dataset_path, context_size: member.seq_len };
+  return {
+    model_name: member.model_name, dataset_path: member.dataset_path, context_size: member.seq_len,
+    prepend_bos: true, exclude_special_tokens: member.exclude_special_tokens,
+  };
 }
 
 function throwIfInterrupted(io: CliIo): void {

@@ -1,14 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root is three levels above packages/models/src; the shared folder sits beside the repository. */
-const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const HF_TINY = join(repositoryRoot, '../shared/fixtures/hf-tiny');
+/** Tiny models saved by transformers with its outputs (see fixtures/hf-tiny/README.md), kept in the repository. */
+export const HF_TINY = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/hf-tiny');
 export const FIXTURE_NAMES = ['tiny-gpt2', 'tiny-gpt-neox', 'tiny-llama'] as const;
-
-export const fixturesPresent = existsSync(HF_TINY);
-if (!fixturesPresent) console.warn(`[models] skipping Hugging Face parity tests: ${HF_TINY} is absent.`);
 
 export interface Reference {
   input_ids: number[][];

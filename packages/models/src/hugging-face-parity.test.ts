@@ -1,14 +1,14 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { FIXTURE_NAMES, HF_TINY, fixturesPresent, readReference, relativeError } from './fixtures.test-support.js';
+import { FIXTURE_NAMES, HF_TINY, readReference, relativeError } from './fixtures.test-support.js';
 import { hookName } from './hook-points.js';
 import { HookedTransformer } from './hooked-transformer.js';
 
 const backend = createOnnxBackend({ device: 'cpu' });
 afterAll(() => backend.dispose());
 
-describe.skipIf(!fixturesPresent)('parity with Hugging Face transformers (hf-tiny fixtures, backend-onnx cpu)', () => {
+describe('parity with Hugging Face transformers (hf-tiny fixtures, backend-onnx cpu)', () => {
   for (const fixture of FIXTURE_NAMES) {
     it(`${fixture}: logits, every hidden state and the loss match reference.json`, async () => {
       const reference = readReference(fixture);

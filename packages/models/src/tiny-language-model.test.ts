@@ -1,5 +1,5 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
-import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
+import { readFileSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BYTE_LEVEL_BOS_ID } from './byte-level-tokenizer.js';
@@ -7,12 +7,10 @@ import { HookedTransformer } from './hooked-transformer.js';
 import { tinyLanguageModelDirectory } from './tiny-language-model.js';
 
 const directory = tinyLanguageModelDirectory();
-const present = existsSync(join(directory, 'model.safetensors'));
-if (!present) console.warn(`[models] skipping the shipped tiny LM test: ${directory} has no model.safetensors yet (pnpm --filter @nnd/models train-tiny-lm).`);
 const backend = createOnnxBackend({ device: 'cpu' });
 afterAll(() => backend.dispose());
 
-describe.skipIf(!present)('the tiny LM that ships with nnd', () => {
+describe('the tiny LM that ships with nnd', () => {
   it('loads from its Hugging Face layout, tokenizes round trip and predicts English far better than chance', async () => {
     const bytes = readdirSync(directory).reduce((total, file) => total + statSync(join(directory, file)).size, 0);
     expect(bytes).toBeLessThan(8 * 1024 * 1024);

@@ -1,15 +1,7 @@
 import { ConfigError, type HostTensor } from '@nnd/core';
-import { access } from 'node:fs/promises';
+import { Tokenizer as HuggingFaceTokenizer } from '@huggingface/tokenizers';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-
-/** What we use of a transformers.js tokenizer. */
-interface TransformersTokenizer {
-  encode(text: string, options?: { add_special_tokens?: boolean }): number[];
-  decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
-  bos_token_id?: number | null;
-  eos_token_id?: number | null;
-  pad_token_id?: number | null;
-}
 
 export interface ToTokensOptions {
   /** Put the BOS token first, as TransformerLens does by default (default true). */
@@ -21,12 +13,43 @@ export interface ToTokensOptions {
 }
 
 /**
- * A Hugging Face tokenizer (tokenizer.json) loaded through transformers.js'
- * AutoTokenizer from a local directory only: no request leaves the machine.
+ * A special token named in tokenizer_config.json: a string, or an AddedToken
+ * object ({ __type: 'AddedToken', content }), as transformers.js reads it.
+ */
+function specialToken(config: Record<string, unknown>, ...keys: string[]): string | undefined {
+  for (const key of keys) {
+    const item = config[key];
+    if (typeof item === 'string' && item !== '') return item;
+    if (typeof item === 'object' && item !== null && typeof (item as { content?: unknown }).content === 'string') return (item as { content: string }).content;
+  }
+  return undefined;
+}
+
+async function readJsonFile(path: string): Promise<Record<string, unknown> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(`Cannot read ${JSON.stringify(path)}: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (cause) {
+    throw new ConfigError(`${JSON.stringify(path)} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) read
+ * from a local directory by @huggingface/tokenizers, the library
+ * transformers.js' AutoTokenizer itself delegates to for these models: the
+ * same encoding, and the special tokens taken from tokenizer_config.json as
+ * AutoTokenizer takes them. Nothing is fetched.
  */
 export class Tokenizer {
   private constructor(
-    private readonly inner: TransformersTokenizer,
+    private readonly inner: HuggingFaceTokenizer,
     /** BOS id: the tokenizer's bos_token, else the model config's bos_token_id. */
     readonly bosTokenId: number | undefined,
     readonly padTokenId: number | undefined,
@@ -34,26 +57,27 @@ export class Tokenizer {
 
   static async fromDirectory(directory: string, fallback: { bosTokenId?: number; eosTokenId?: number } = {}): Promise<Tokenizer> {
     const absolute = resolve(directory);
-    const file = join(absolute, 'tokenizer.json');
-    if (!(await access(file).then(() => true, () => false))) {
+    const tokenizerJson = await readJsonFile(join(absolute, 'tokenizer.json'));
+    if (tokenizerJson === undefined) {
       throw new ConfigError(`No tokenizer.json in ${JSON.stringify(absolute)}; add the model's tokenizer.json (and tokenizer_config.json) to tokenize text, or pass token ids.`);
     }
-    // Imported on first use: transformers.js is large and only tokenizers need it.
-    const { AutoTokenizer } = await import('@huggingface/transformers');
-    let inner: TransformersTokenizer;
+    // Older checkpoints have no tokenizer_config.json; special tokens then come from the model config.
+    const config = (await readJsonFile(join(absolute, 'tokenizer_config.json'))) ?? {};
+    let inner: HuggingFaceTokenizer;
     try {
-      // An absolute path is not a hub id, so transformers.js reads it from disk; local_files_only forbids any download.
-      inner = (await AutoTokenizer.from_pretrained(absolute, { local_files_only: true })) as unknown as TransformersTokenizer;
+      inner = new HuggingFaceTokenizer(tokenizerJson, config);
     } catch (cause) {
       throw new ConfigError(`Cannot load the tokenizer in ${JSON.stringify(absolute)}: ${(cause as Error).message}`, { cause });
     }
-    const id = (value: number | null | undefined) => (typeof value === 'number' ? value : undefined);
-    return new Tokenizer(inner, id(inner.bos_token_id) ?? fallback.bosTokenId, id(inner.pad_token_id) ?? id(inner.eos_token_id) ?? fallback.eosTokenId);
+    const id = (token: string | undefined) => (token === undefined ? undefined : inner.token_to_id(token));
+    // As transformers.js: pad falls back to the eos token.
+    const pad = id(specialToken(config, 'pad_token', 'eos_token'));
+    return new Tokenizer(inner, id(specialToken(config, 'bos_token')) ?? fallback.bosTokenId, pad ?? fallback.eosTokenId);
   }
 
   /** Token ids of `text` without special tokens. */
   encode(text: string): number[] {
-    return this.inner.encode(text, { add_special_tokens: false });
+    return this.inner.encode(text, { add_special_tokens: false }).ids;
   }
 
   decode(ids: readonly (number | bigint)[] | BigInt64Array): string {

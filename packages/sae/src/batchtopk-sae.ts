@@ -1,15 +1,14 @@
 import {
-  add, cast, defineDecomposition, div, greater, hostTensor, matmul, mul, neg, reduceMax, reduceSum, relu, Rng, sub, where,
+  add, cast, defineDecomposition, div, greater, hostTensor, matmul, mul, neg, reduceMax, reduceSum, Rng, sub, where,
   type Tensor, type TensorMap,
 } from '@nnd/core';
-import { centeredEncoder } from './centered-encoder.js';
 import { constrainDecoder } from './decoder-constraint.js';
 import { initialDeadFeatureState, initialSaeParameters } from './initial-parameters.js';
 import { normalizeInput } from './input-normalization.js';
 import { keepTopKOfBatch } from './kept-activations.js';
 import { batchTopKConfigSchema, parseWithSchema, type BatchTopKSaeConfig } from './sae-config.js';
 import { inferOnSamples, requireTensors, sparseAutoencoder, type SparseAutoencoder } from './sparse-autoencoder.js';
-import { TOPK_PARAMETERS, topKForward, topKVariants } from './topk-forward.js';
+import { TOPK_PARAMETERS, topKEncoder, topKForward, topKVariants } from './topk-forward.js';
 
 /**
  * The running threshold: the mean, over the training steps so far, of the
@@ -55,11 +54,12 @@ export function createBatchTopKSae(config: BatchTopKSaeConfig): SparseAutoencode
       };
     },
     infer(_graph, x, params: TensorMap, state: TensorMap) {
-      const { b_dec: bDec, W_enc: wEnc, W_dec: wDec } = requireTensors(params, TOPK_PARAMETERS, 'params', 'batchtopk');
+      const tensors = requireTensors(params, TOPK_PARAMETERS, 'params', 'batchtopk');
+      const { b_dec: bDec, W_dec: wDec } = tensors;
       const { threshold } = requireTensors(state, ['threshold'], 'state', 'batchtopk');
       return inferOnSamples(x, config.act_size, 'batchtopk', (samples) => {
         const input = normalizeInput(samples, config.input_unit_norm);
-        const preactivations = relu(centeredEncoder(input.x, bDec, wEnc).preactivations);
+        const { preactivations } = topKEncoder(config, input.x, tensors);
         const featureActs = mul(preactivations, cast(greater(preactivations, cast(threshold, preactivations.dtype)), preactivations.dtype));
         return { featureActs, reconstruction: input.restore(add(matmul(featureActs, wDec), bDec)) };
       });

@@ -26,6 +26,7 @@ const ALLOWED: Record<string, string> = {
   top_k_aux: 'an integer >= 1',
   aux_penalty: 'a number >= 0',
   sparse_decoder: 'true or false',
+  encoder_bias: 'true or false (add b_enc to the pre-activations, as SAELens TopK does; false is the reference)',
   bandwidth: 'a number > 0',
   hook_point: 'a non-empty string (the hook the SAE reads and reconstructs, e.g. \'blocks.8.hook_resid_pre\')',
 };
@@ -55,6 +56,11 @@ const topKShape = {
   aux_penalty: z.number().min(0).default(1 / 32),
   /** Decode from the k kept features only, with hand-written sparse gradients. */
   sparse_decoder: z.boolean().default(true),
+  /**
+   * Add b_enc to the pre-activations: pre = (x - b_dec) W_enc + b_enc, as
+   * SAELens's TopK. Off by default, as the reference (no encoder bias).
+   */
+  encoder_bias: z.boolean().default(false),
 };
 
 interface CrossFieldInput {

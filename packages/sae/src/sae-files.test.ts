@@ -58,15 +58,16 @@ describe('saveSae / loadSae', () => {
     expect((await readdir(directory)).sort()).toEqual(['cfg.json', 'nnd_state.safetensors', 'sae_weights.safetensors']);
     const cfg = JSON.parse(await readFile(join(directory, 'cfg.json'), 'utf8'));
     expect(cfg).toMatchObject({
-      architecture: architecture === 'vanilla' ? 'standard' : architecture,
+      // SAELens has no inference BatchTopK: it saves one as JumpReLU with a threshold per feature.
+      architecture: { vanilla: 'standard', topk: 'topk', batchtopk: 'jumprelu', jumprelu: 'jumprelu' }[architecture],
       d_in: 3,
       d_sae: 8,
       dtype: 'float32',
       apply_b_dec_to_input: architecture !== 'jumprelu',
       normalize_activations: architecture === 'vanilla' ? 'layer_norm' : 'none',
-      metadata: { model_name: 'gpt2', hook_name: 'blocks.8.hook_resid_pre', nnd: sae.config },
+      metadata: { sae_lens_version: '6.18.0', model_name: 'gpt2', hook_name: 'blocks.8.hook_resid_pre', hook_head_index: null, context_size: null, prepend_bos: null, dataset_path: null, nnd: sae.config },
     });
-    expect(cfg.k).toBe(architecture.includes('topk') ? 2 : undefined);
+    expect(cfg.k).toBe(architecture === 'topk' ? 2 : undefined);
     const weights = readSafetensors(await readFile(join(directory, 'sae_weights.safetensors'))).tensors;
     const expectedNames = ['W_dec', 'W_enc', 'b_dec', 'b_enc', ...(architecture === 'jumprelu' || architecture === 'batchtopk' ? ['threshold'] : [])];
     expect([...weights.keys()].sort()).toEqual(expectedNames);
@@ -78,7 +79,8 @@ describe('saveSae / loadSae', () => {
     const loaded = await loadSae(directory);
     expect(loaded.sae.architecture).toBe(architecture);
     expect(loaded.sae.config).toEqual(sae.config);
-    expect(loaded.metadata).toEqual({ model_name: 'gpt2', hook_name: 'blocks.8.hook_resid_pre' });
+    expect(loaded.metadata).toMatchObject({ sae_lens_version: '6.18.0', model_name: 'gpt2', hook_name: 'blocks.8.hook_resid_pre' });
+    expect(loaded.metadata).not.toHaveProperty('nnd');
     expect(Object.keys(loaded.params).sort()).toEqual(Object.keys(params).sort());
     for (const name of Object.keys(params)) {
       if (name === 'log_threshold') expect(maxRelativeError(float32(loaded.params[name]), float32(params[name]))).toBeLessThan(1e-6);
@@ -162,10 +164,10 @@ describe('loadSae on folders written by SAELens', () => {
   });
 
   it.each([
-    ['a TopK with a non-zero encoder bias', { architecture: 'topk', d_in: 2, d_sae: 4, k: 1 }, {}, ConfigError, /non-zero b_enc/],
+    ['an nnd TopK whose b_enc is non-zero but unused', { architecture: 'topk', d_in: 2, d_sae: 4, k: 1, metadata: { nnd: { architecture: 'topk', act_size: 2, dict_size: 4, top_k: 1 } } }, {}, ConfigError, /non-zero b_enc, but its config has encoder_bias = false/],
     ['an unsupported normalisation', { architecture: 'standard', d_in: 2, d_sae: 4, normalize_activations: 'expected_average_only_in' }, {}, ConfigError, /normalize_activations = "expected_average_only_in" is not supported; allowed: 'none' or 'layer_norm'/],
-    ['a JumpReLU that subtracts b_dec first', { architecture: 'jumprelu', d_in: 2, d_sae: 4, apply_b_dec_to_input: true }, { threshold: { shape: [4], data: [1, 1, 1, 1] } }, ConfigError, /apply_b_dec_to_input = true is not supported/],
     ['a gated SAE', { architecture: 'gated', d_in: 2, d_sae: 4 }, {}, ConfigError, /architecture = "gated" is not supported; allowed: 'standard', 'topk', 'batchtopk', 'jumprelu'/],
+    ['a non-boolean apply_b_dec_to_input', { architecture: 'standard', d_in: 2, d_sae: 4, apply_b_dec_to_input: 'yes' }, {}, ConfigError, /apply_b_dec_to_input = "yes" is invalid; allowed: true or false/],
     ['per-feature BatchTopK thresholds', { architecture: 'batchtopk', d_in: 2, d_sae: 4, k: 1 }, { b_enc: { shape: [4], data: [0, 0, 0, 0] }, threshold: { shape: [4], data: [1, 2, 1, 1] } }, ConfigError, /differs between features/],
     ['a missing threshold', { architecture: 'jumprelu', d_in: 2, d_sae: 4, apply_b_dec_to_input: false }, {}, SaeFileError, /has no 'log_threshold'/],
     ['a misshapen W_dec', { architecture: 'standard', d_in: 2, d_sae: 4 }, { W_dec: { shape: [2, 4], data: [0, 0, 0, 0, 0, 0, 0, 0] } }, SaeFileError, /'W_dec' .* has shape \[2, 4\], but cfg.json implies \[4, 2\]/],

@@ -7,7 +7,7 @@ import {
 import type { SaeConfig } from './sae-config.js';
 import { createSae } from './sae-registry.js';
 import { SaeFileError } from './sae-file-error.js';
-import { fromSaeLensConfig, NND_METADATA_KEY, toSaeLensConfig } from './saelens-config.js';
+import { appliesBDecToInput, readSaeLensConfig, saeLensMetadata, toSaeLensConfig, type SaeLensConversion } from './saelens-config.js';
 import type { SparseAutoencoder } from './sparse-autoencoder.js';
 
 export const SAE_CONFIG_FILE = 'cfg.json';
@@ -26,11 +26,15 @@ export interface LoadedSae {
   sae: SparseAutoencoder<SaeConfig>;
   params: Record<string, HostTensor>;
   state: Record<string, HostTensor>;
-  /** cfg.json's `metadata` without our config (model_name, hook_name, ...). */
+  /**
+   * cfg.json's `metadata` without our config (model_name, hook_name,
+   * sae_lens_version, ...); for files from before SAELens 6.0, the same
+   * fields gathered from the top level.
+   */
   metadata: Record<string, unknown>;
 }
 
-function expectedShapes(config: SaeConfig): Record<string, number[]> {
+function expectedShapes(config: Pick<SaeConfig, 'architecture' | 'act_size' | 'dict_size'>): Record<string, number[]> {
   const { act_size: actSize, dict_size: dictSize } = config;
   return {
     b_dec: [actSize],
@@ -93,6 +97,10 @@ export async function saveSae(
   };
   const weights: Record<string, SafetensorsTensor> = {};
   for (const name of SAELENS_WEIGHTS) weights[name] = fromTypedArray('F32', shapes[name], take(params, name, 'parameter'));
+  if ((config.architecture === 'topk' || config.architecture === 'batchtopk') && !config.encoder_bias) {
+    // Our forward pass ignores b_enc here; SAELens would add it, so the file holds the zeros we compute with.
+    weights.b_enc = fromTypedArray('F32', [config.dict_size], new Float32Array(config.dict_size));
+  }
   if (config.architecture === 'jumprelu') {
     weights.threshold = fromTypedArray('F32', [config.dict_size], take(params, 'log_threshold', 'parameter').map(Math.exp));
   }
@@ -156,10 +164,52 @@ function uniformValue(tensor: HostTensor<'float32'>, name: string, path: string)
 }
 
 /**
+ * Turns weights SAELens wrote into ours (see SaeLensConversion), in float64:
+ * b_enc absorbs a b_dec subtraction our architecture does not make (or makes
+ * and the file does not), then the decoder norms are folded in where SAELens
+ * rescaled by them. Tensors that need no change are left as read.
+ */
+function convertSaeLensWeights(architecture: SaeConfig['architecture'], params: Record<string, HostTensor>, conversion: SaeLensConversion): void {
+  const shift = conversion.applyBDecToInput === appliesBDecToInput(architecture) ? 0 : appliesBDecToInput(architecture) ? 1 : -1;
+  if (shift === 0 && !conversion.rescaleByDecoderNorm) return;
+  const [actSize, dictSize] = params.W_enc.shape as [number, number];
+  const wEnc = Float64Array.from(params.W_enc.data as Float32Array);
+  const wDec = Float64Array.from(params.W_dec.data as Float32Array);
+  const bEnc = Float64Array.from(params.b_enc.data as Float32Array);
+  const bDec = params.b_dec.data as Float32Array;
+  if (shift !== 0) {
+    for (let feature = 0; feature < dictSize; feature++) {
+      let product = 0;
+      for (let input = 0; input < actSize; input++) product += bDec[input] * wEnc[input * dictSize + feature];
+      bEnc[feature] += shift * product;
+    }
+  }
+  if (conversion.rescaleByDecoderNorm) {
+    for (let feature = 0; feature < dictSize; feature++) {
+      let squares = 0;
+      for (let input = 0; input < actSize; input++) squares += wDec[feature * actSize + input] ** 2;
+      const norm = Math.sqrt(squares);
+      // A zero decoder row decodes nothing whatever its activation; SAELens's division would give NaN.
+      if (norm === 0) continue;
+      bEnc[feature] *= norm;
+      for (let input = 0; input < actSize; input++) {
+        wEnc[input * dictSize + feature] *= norm;
+        wDec[feature * actSize + input] /= norm;
+      }
+    }
+    params.W_enc = hostTensor('float32', params.W_enc.shape, Float32Array.from(wEnc));
+    params.W_dec = hostTensor('float32', params.W_dec.shape, Float32Array.from(wDec));
+  }
+  params.b_enc = hostTensor('float32', params.b_enc.shape, Float32Array.from(bEnc));
+}
+
+/**
  * Loads an SAE folder in SAELens's layout, written by saveSae or by SAELens
  * (whose cfg.json has no metadata.nnd: d_in, d_sae, architecture, k and
- * normalize_activations are mapped to our config, the rest defaults). For
- * JumpReLU, log_threshold = log(threshold). State comes from
+ * normalize_activations are mapped to our config, the rest defaults; the
+ * weights are converted so that our forward pass gives SAELens's outputs:
+ * see convertSaeLensWeights; TopK and BatchTopK get `encoder_bias` when
+ * b_enc is non-zero). For JumpReLU, log_threshold = log(threshold). State comes from
  * nnd_state.safetensors when present, otherwise it starts fresh (BatchTopK
  * takes its threshold from the weights file).
  */
@@ -172,22 +222,32 @@ export async function loadSae(directory: string): Promise<LoadedSae> {
   } catch (cause) {
     throw new SaeFileError(`loadSae: ${JSON.stringify(configPath)} is not valid JSON: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause });
   }
-  const config = fromSaeLensConfig(cfg, `loadSae ${JSON.stringify(configPath)}`);
-  const sae = createSae(config);
-  const shapes = expectedShapes(config);
+  const reading = readSaeLensConfig(cfg, `loadSae ${JSON.stringify(configPath)}`);
+  const shapes = expectedShapes(reading.kind === 'nnd' ? reading.config : reading.raw as Pick<SaeConfig, 'architecture' | 'act_size' | 'dict_size'>);
+  const architecture = reading.kind === 'nnd' ? reading.config.architecture : reading.raw.architecture as SaeConfig['architecture'];
+  const topK = architecture === 'topk' || architecture === 'batchtopk';
 
   const weightsPath = join(directory, SAE_WEIGHTS_FILE);
   const weights = readTensors(await readRequired(weightsPath, 'weights'), weightsPath);
   const params: Record<string, HostTensor> = {};
   for (const name of SAELENS_WEIGHTS) params[name] = pick(weights, name, shapes[name], weightsPath);
-  if ((config.architecture === 'topk' || config.architecture === 'batchtopk') && params.b_enc.data.some((value) => value !== 0)) {
-    throw new ConfigError(`loadSae: ${JSON.stringify(weightsPath)} has a non-zero b_enc, but ${config.architecture} SAEs here (as the reference's) have no encoder bias; the file's SAE would encode differently.`);
-  }
-  if (config.architecture === 'jumprelu') {
+  if (architecture === 'jumprelu') {
     params.log_threshold = weights.has('threshold')
       ? hostTensor('float32', shapes.log_threshold, pick(weights, 'threshold', shapes.log_threshold, weightsPath).data.map(Math.log))
       : pick(weights, 'log_threshold', shapes.log_threshold, weightsPath);
   }
+  let config: SaeConfig;
+  if (reading.kind === 'nnd') {
+    config = reading.config;
+    if ((config.architecture === 'topk' || config.architecture === 'batchtopk') && !config.encoder_bias && params.b_enc.data.some((value) => value !== 0)) {
+      throw new ConfigError(`loadSae: ${JSON.stringify(weightsPath)} has a non-zero b_enc, but its config has encoder_bias = false; the file's SAE would encode differently (set metadata.nnd.encoder_bias to true to use b_enc).`);
+    }
+  } else {
+    convertSaeLensWeights(architecture, params, reading.conversion);
+    // SAELens's TopK always has an encoder bias; ours adds one only where it is used.
+    config = createSae(topK ? { ...reading.raw, encoder_bias: params.b_enc.data.some((value) => value !== 0) } : reading.raw).config;
+  }
+  const sae = createSae(config);
 
   const state = sae.initialState();
   const statePath = join(directory, SAE_STATE_FILE);
@@ -201,9 +261,5 @@ export async function loadSae(directory: string): Promise<LoadedSae> {
     if (stored !== undefined) state.threshold = hostTensor('float32', [], [uniformValue(stored, name, weightsPath)]);
   }
 
-  const metadata = cfg !== null && typeof cfg === 'object' && 'metadata' in cfg && typeof cfg.metadata === 'object' && cfg.metadata !== null
-    ? { ...(cfg.metadata as Record<string, unknown>) }
-    : {};
-  delete metadata[NND_METADATA_KEY];
-  return { sae, params, state, metadata };
+  return { sae, params, state, metadata: saeLensMetadata(cfg) };
 }

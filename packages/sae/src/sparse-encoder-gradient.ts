@@ -11,6 +11,8 @@ export interface EncoderOperands {
   readonly wEnc: Tensor;
   /** x - b_dec, as the encoder computed it. */
   readonly centered: Tensor;
+  /** The encoder bias, when the pre-activations add one (`encoder_bias`); its gradient is the per-feature sums of dv. */
+  readonly bEnc?: Tensor;
 }
 
 /**
@@ -32,26 +34,27 @@ export interface EncoderOperands {
  * aux_penalty is 0. See README "Fast path".
  */
 export function withSparseEncoderGradient(kept: KeptActivations, operands: EncoderOperands): KeptActivations {
-  const { centered } = operands;
+  const { centered, bEnc } = operands;
   const dictSize = operands.wEnc.shape[1] as number;
   const [values] = customVjp(
-    [operands.input, operands.bDec, operands.wEnc],
+    [operands.input, operands.bDec, operands.wEnc, ...(bEnc === undefined ? [] : [bEnc])],
     () => kept.values,
     (_graph, [, , weights], _outputs, [dValues]) => {
       if (dValues === undefined) return [];
       const active = mul(dValues, cast(greater(kept.values, 0), dValues.dtype));
       const featureTotals = scatterAddRows(unsqueeze(active, -1), kept.features, dictSize);
       const dBDec = neg(squeeze(matmul(weights, featureTotals), 1));
+      const dBEnc = bEnc === undefined ? [] : [squeeze(featureTotals, 1)];
       const columns = gather(transpose(weights), kept.features, 0);
       if (kept.layout === 'per-sample') {
         const dWEncTransposed = scatterAddRows(mul(unsqueeze(active, 2), unsqueeze(centered, 1)), kept.features, dictSize);
         const dInput = squeeze(matmul(unsqueeze(active, 1), columns), 1);
-        return [dInput, dBDec, transpose(dWEncTransposed)];
+        return [dInput, dBDec, transpose(dWEncTransposed), ...dBEnc];
       }
       const batch = centered.shape[0];
       const dWEncTransposed = scatterAddRows(mul(unsqueeze(active, 1), gather(centered, kept.samples, 0)), kept.features, dictSize);
       const dInput = scatterAddRows(mul(unsqueeze(active, 1), columns), kept.samples, batch);
-      return [dInput, dBDec, transpose(dWEncTransposed)];
+      return [dInput, dBDec, transpose(dWEncTransposed), ...dBEnc];
     },
   );
   return { ...kept, values };

@@ -152,3 +152,25 @@ describe('sparse decoder fast path on onnxruntime (CPU, float32)', () => {
     }
   });
 });
+
+describe('encoder_bias (SAELens TopK): the sparse encoder gradient carries b_enc', () => {
+  it.each(['topk', 'batchtopk'] as const)('%s without the auxiliary loss: sparse and dense gradients agree, d b_enc included', (architecture) => {
+    const base = { architecture, act_size: ACT_SIZE, dict_size: DICT_SIZE, top_k: 3, aux_penalty: 0, l1_coeff: 0.01, encoder_bias: true };
+    const dense = createSae({ ...base, sparse_decoder: false });
+    const sparse = createSae({ ...base, sparse_decoder: true });
+    const { x, counter, perturb } = problem(11, false);
+    const initial = dense.initialParams();
+    const params: Record<string, HostTensor> = { ...initial, b_dec: perturb(initial.b_dec), b_enc: perturb(initial.b_enc) };
+    const feeds = forwardFeeds(x, params, { ...dense.initialState(), num_batches_not_active: counter });
+    const denseBuilt = buildForward(dense, 'batch');
+    const sparseBuilt = buildForward(sparse, 'batch');
+    const expected = evaluateNamed(denseBuilt.graph, stepOutputs(denseBuilt, false, dense), feeds);
+    const actual = evaluateNamed(sparseBuilt.graph, stepOutputs(sparseBuilt, false, sparse), feeds);
+    for (const name of Object.keys(expected)) expect(maxRelativeError(actual[name], expected[name]), name).toBeLessThan(1e-5);
+    expect(Math.max(...values(expected['grad.b_enc']).map(Math.abs))).toBeGreaterThan(0);
+    // Without encoder_bias the same parameters give other activations: b_enc is really used.
+    const plain = buildForward(createSae({ ...base, encoder_bias: false }), 'batch');
+    const withoutBias = evaluateNamed(plain.graph, { featureActs: plain.output.featureActs }, feeds);
+    expect(maxRelativeError(withoutBias.featureActs, expected.featureActs)).toBeGreaterThan(1e-3);
+  });
+});

@@ -3,7 +3,7 @@ import {
   type ForwardOptions, type ForwardVariant, type Tensor, type TensorMap,
 } from '@nnd/core';
 import { auxiliaryLoss } from './auxiliary-loss.js';
-import { centeredEncoder } from './centered-encoder.js';
+import { centeredEncoder, type CenteredEncoding } from './centered-encoder.js';
 import { updateDeadFeatures } from './dead-features.js';
 import { normalizeInput } from './input-normalization.js';
 import { denseActivations, keptFeatureTotals, keptNorms, type KeptActivations } from './kept-activations.js';
@@ -34,6 +34,19 @@ export function topKVariants(config: TopKSaeConfig | BatchTopKSaeConfig): readon
   }];
 }
 
+/**
+ * relu((x - b_dec) @ W_enc), plus b_enc before the ReLU with `encoder_bias`
+ * (SAELens's TopK). Without it the graph is the reference's, op for op.
+ */
+export function topKEncoder(
+  config: TopKSaeConfig | BatchTopKSaeConfig,
+  x: Tensor,
+  params: { b_dec: Tensor; b_enc: Tensor; W_enc: Tensor },
+): { encoding: CenteredEncoding; preactivations: Tensor } {
+  const encoding = centeredEncoder(x, params.b_dec, params.W_enc);
+  return { encoding, preactivations: relu(config.encoder_bias ? add(encoding.preactivations, params.b_enc) : encoding.preactivations) };
+}
+
 export interface TopKForward {
   readonly output: SaeForwardOutput;
   /** The kept activations, for state that depends on them (BatchTopK's threshold). */
@@ -44,7 +57,8 @@ export interface TopKForward {
  * The forward pass TopK and BatchTopK share; they differ only in `keep`, the
  * selection of activations (per sample or over the batch).
  *
- * pre = relu((x - b_dec) @ W_enc) (no b_enc, as the reference);
+ * pre = relu((x - b_dec) @ W_enc) (no b_enc, as the reference, unless
+ * `encoder_bias`);
  * recon = kept acts @ W_dec + b_dec; loss = l2 + l1_coeff * l1_norm + aux.
  *
  * With `sparse_decoder` the decoder and its gradients touch only the kept
@@ -61,11 +75,11 @@ export function topKForward(
 ): TopKForward {
   const { architecture } = config;
   checkBatchInput(x, config.act_size, architecture);
-  const { b_dec: bDec, W_enc: wEnc, W_dec: wDec } = requireTensors(params, TOPK_PARAMETERS, 'params', architecture);
+  const tensors = requireTensors(params, TOPK_PARAMETERS, 'params', architecture);
+  const { b_dec: bDec, b_enc: bEnc, W_enc: wEnc, W_dec: wDec } = tensors;
   const { num_batches_not_active: counter } = requireTensors(state, ['num_batches_not_active'], 'state', architecture);
   const input = normalizeInput(x, config.input_unit_norm);
-  const encoding = centeredEncoder(input.x, bDec, wEnc);
-  const preactivations = relu(encoding.preactivations);
+  const { encoding, preactivations } = topKEncoder(config, input.x, tensors);
   if (options.variant !== undefined && options.variant !== NO_DEAD_FEATURES) {
     throw new GraphError(`${architecture} SAE forward: unknown variant '${options.variant}'; this SAE has [${NO_DEAD_FEATURES}].`);
   }
@@ -77,7 +91,9 @@ export function topKForward(
   let featureTotals: Tensor;
   let norms: { l1Norm: Tensor; l0Norm: Tensor };
   if (config.sparse_decoder) {
-    if (!auxiliary) kept = withSparseEncoderGradient(kept, { input: input.x, bDec, wEnc, centered: encoding.centered });
+    if (!auxiliary) {
+      kept = withSparseEncoderGradient(kept, { input: input.x, bDec, wEnc, centered: encoding.centered, ...(config.encoder_bias ? { bEnc } : {}) });
+    }
     reconstruction = add(sparseDecode(kept, wDec), bDec);
     // Built only if a program asks for it: the dense acts are an output, not an intermediate.
     featureActs = denseActivations(kept);

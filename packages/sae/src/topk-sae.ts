@@ -1,15 +1,15 @@
-import { add, defineDecomposition, matmul, relu, Rng, type Tensor, type TensorMap } from '@nnd/core';
-import { centeredEncoder } from './centered-encoder.js';
+import { add, defineDecomposition, matmul, Rng, type Tensor, type TensorMap } from '@nnd/core';
 import { constrainDecoder } from './decoder-constraint.js';
 import { initialDeadFeatureState, initialSaeParameters } from './initial-parameters.js';
 import { normalizeInput } from './input-normalization.js';
 import { denseActivations, keepTopKPerSample } from './kept-activations.js';
 import { parseWithSchema, topKConfigSchema, type TopKSaeConfig } from './sae-config.js';
 import { inferOnSamples, requireTensors, sparseAutoencoder, type SparseAutoencoder } from './sparse-autoencoder.js';
-import { TOPK_PARAMETERS, topKForward, topKVariants } from './topk-forward.js';
+import { TOPK_PARAMETERS, topKEncoder, topKForward, topKVariants } from './topk-forward.js';
 
 /**
- * The reference's TopKSAE: pre = relu((x - b_dec) @ W_enc); the top_k largest
+ * The reference's TopKSAE: pre = relu((x - b_dec) @ W_enc) (+ b_enc inside
+ * the ReLU with `encoder_bias`, as SAELens); the top_k largest
  * per sample are kept; loss = l2 + l1_coeff * l1_norm + aux.
  */
 export function createTopKSae(config: TopKSaeConfig): SparseAutoencoder<TopKSaeConfig> {
@@ -23,10 +23,11 @@ export function createTopKSae(config: TopKSaeConfig): SparseAutoencoder<TopKSaeC
     forward: (_graph, x, params, state, options) => topKForward(config, keep, x, params, state, options).output,
     variants: topKVariants(config),
     infer(_graph, x, params: TensorMap) {
-      const { b_dec: bDec, W_enc: wEnc, W_dec: wDec } = requireTensors(params, TOPK_PARAMETERS, 'params', 'topk');
+      const tensors = requireTensors(params, TOPK_PARAMETERS, 'params', 'topk');
+      const { b_dec: bDec, W_dec: wDec } = tensors;
       return inferOnSamples(x, config.act_size, 'topk', (samples) => {
         const input = normalizeInput(samples, config.input_unit_norm);
-        const featureActs = denseActivations(keep(relu(centeredEncoder(input.x, bDec, wEnc).preactivations)));
+        const featureActs = denseActivations(keep(topKEncoder(config, input.x, tensors).preactivations));
         return { featureActs, reconstruction: input.restore(add(matmul(featureActs, wDec), bDec)) };
       });
     },

@@ -35,6 +35,9 @@ describe('architecture converters', () => {
     const legacy = gptNeox.config(new HuggingFaceConfig({ ...neoxBase, rotary_pct: 0.25, rotary_emb_base: 10000 }, 'b'));
     expect(modern).toEqual(legacy);
     expect(modern).toMatchObject({ rotaryDim: 4, rotaryBase: 10000, parallelResidual: true, tiedEmbeddings: false, activation: 'gelu' });
+    // Neither key: transformers' default rotary fraction, 0.25 (head size 16, so 4 rotary dimensions).
+    expect(gptNeox.config(new HuggingFaceConfig(neoxBase, 'e')).rotaryDim).toBe(4);
+    expect(gptNeox.config(new HuggingFaceConfig({ ...neoxBase, rotary_pct: 1 }, 'e')).rotaryDim).toBe(16);
     const llamaBase = { ...neoxBase, model_type: 'llama', num_key_value_heads: 2 };
     expect(llama.config(new HuggingFaceConfig({ ...llamaBase, rope_theta: 500000 }, 'c'))).toMatchObject({ rotaryBase: 500000, rotaryDim: 16, keyValueHeadCount: 2 });
     expect(llama.config(new HuggingFaceConfig({ ...llamaBase, rope_parameters: { rope_theta: 1e6, rope_type: 'default' } }, 'd')).rotaryBase).toBe(1e6);

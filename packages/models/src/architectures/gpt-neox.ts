@@ -19,7 +19,8 @@ export const gptNeox: Architecture = {
     const headCount = source.integer('num_attention_heads');
     if (hiddenSize % headCount !== 0) throw new ConfigError(`${source.source}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${headCount}.`);
     const headSize = hiddenSize / headCount;
-    const rotaryFraction = source.ropeParameter('partial_rotary_factor', ['rotary_pct', 'partial_rotary_factor'], 1);
+    // transformers' GPTNeoXConfig defaults rotary_pct (partial_rotary_factor in 5.x) to 0.25, not 1.
+    const rotaryFraction = source.ropeParameter('partial_rotary_factor', ['rotary_pct', 'partial_rotary_factor'], 0.25);
     return {
       modelType: 'gpt_neox',
       layerCount: source.integer('num_hidden_layers'),
