@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readRunDirectory } from '@nnd/logging';
 import { loadSae } from '@nnd/sae';
 import { stringify } from 'yaml';
@@ -80,6 +80,24 @@ describe('nnd train, eval and report on the tiny model', () => {
     const evaluation = readJson(join(run, 'checkpoints', 'step_6', 'evaluation.json'));
     expect(evaluation).toMatchObject({ step: 6, evaluated_tokens: 256 });
     expect(evaluation.evaluation_start).toEqual(readJson(join(run, 'summary.json')).evaluation_start);
+  });
+
+  it('--resume with a lower lr continues the same run directory, with a warning line (the advice after a divergence)', async () => {
+    const resumedRuns = join(directory, 'resumed-runs');
+    const name = basename(runDirectory('topk'));
+    cpSync(runDirectory('topk'), join(resumedRuns, name), { recursive: true });
+    const run = join(resumedRuns, name);
+    const { code, stderr } = await runCaptured([
+      'train', '--config', configFile, '--set', `run_dir=${resumedRuns}`, '--set', 'lr=0.0001', '--set', `num_tokens=${256 * 8}`, '--resume', run,
+    ]);
+    expect(stderr).toContain('resuming with lr 0.0001 (the checkpoint trained with 0.0003)');
+    expect(code).toBe(0);
+    // No new directory named for the new lr: the run goes on where it was.
+    expect(readdirSync(resumedRuns)).toEqual([name]);
+    expect(readJson(join(run, 'summary.json'))).toMatchObject({ status: 'completed', steps: 8 });
+    expect(readJson(join(run, 'checkpoints', 'step_8', 'trainer_state.json')).members[0].train_config).toMatchObject({ lr: 0.0001 });
+    const rows = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(rows.filter((row) => 'loss' in row).map((row) => row.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('report writes one HTML file of the runs and prints their table', async () => {

@@ -13,6 +13,7 @@ import { groupLogger } from './group-logger.js';
 import { InterruptedError } from './interrupted-error.js';
 import { setAsidePreviousRun } from './previous-run.js';
 import { JobResources } from './job-resources.js';
+import { resumedMemberNames } from './resumed-run-names.js';
 import { saeConfigOf, trainConfigOf } from './member-configs.js';
 import { memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
 
@@ -72,7 +73,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     const model = await resources.model(config);
     const activations = activationModel(model, config);
     checkActivationSize(activations, config);
-    const members = memberConfigs(config);
+    const members = options.resumeFrom === undefined ? memberConfigs(config) : await resumedMemberNames(memberConfigs(config), options.resumeFrom);
     const grouped = members.length > 1;
     const saes = members.map((member) => createSae(saeConfigOf(member)));
     const settings = await harvestSettings(activations, config, log);
@@ -136,6 +137,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
         resumeFrom: options.resumeFrom,
         signal: io.signal,
         handleSigint: false,
+        warn: log,
       };
       const trainConfigs = members.map(trainConfigOf);
       if (grouped) {
