@@ -29,6 +29,13 @@ export interface OnnxModel {
   readonly inputs: readonly OnnxValueInfo[];
   /** The requested outputs, under their requested names. */
   readonly outputs: readonly OnnxValueInfo[];
+  /**
+   * Whether it holds a ScatterND that reduces ('add'): onnxruntime's CPU
+   * kernel splits the updates across intra-op threads with no guard on
+   * repeated indices, so two threads adding into one row lose updates
+   * (microsoft/onnxruntime#18048). Such a model must run on one thread.
+   */
+  readonly reducingScatterND: boolean;
 }
 
 // Ops whose IR signature is exactly the ONNX one, attributes included (none).
@@ -85,7 +92,8 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
       output: modelOutputs.map(valueInfo),
     },
   }).finish();
-  return { bytes, inputs: modelInputs, outputs: modelOutputs };
+  const reducingScatterND = nodes.some((node) => node.op === 'ScatterND' && (node.attributes as OpAttributes['ScatterND']).reduction !== 'none');
+  return { bytes, inputs: modelInputs, outputs: modelOutputs, reducingScatterND };
 }
 
 function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string): void {
