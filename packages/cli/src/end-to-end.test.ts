@@ -149,6 +149,34 @@ describe('nnd train, eval and report on the tiny model', () => {
   });
 });
 
+it('an interrupted cache says to run the same command again, and doing so completes the cache with the bits of an uninterrupted one', async () => {
+  const command = (out: string) => ['cache', '--config', configFile, '--out', out, '--tokens', String(4096 * 2)];
+  // Interrupted once its first shard of 4096 rows is written.
+  const controller = new AbortController();
+  let stderr = '';
+  const interrupted = await runCaptured(command(join(directory, 'cache-interrupted')), {
+    signal: controller.signal,
+    stderr: (text) => {
+      stderr += text;
+      if (/: 4096 \/ 8192 rows/.test(stderr)) controller.abort();
+    },
+  });
+  expect(interrupted.code).toBe(130);
+  expect(stderr).toMatch(/Interrupted: 4096 rows in 1 shards are in .*; run the same command again to continue\./);
+
+  const again = await runCaptured(command(join(directory, 'cache-interrupted')));
+  expect(again.code).toBe(0);
+  expect(again.stdout).toContain('Rows: 8192 of blocks.2.hook_resid_pre (2 shards)');
+  const whole = await runCaptured(command(join(directory, 'cache-whole')));
+  expect(whole.code).toBe(0);
+  const shards = readdirSync(join(directory, 'cache-whole')).filter((file) => file.endsWith('.safetensors')).sort();
+  expect(shards).toHaveLength(2);
+  expect(readdirSync(join(directory, 'cache-interrupted')).filter((file) => file.endsWith('.safetensors')).sort()).toEqual(shards);
+  for (const shard of shards) {
+    expect(readFileSync(join(directory, 'cache-interrupted', shard)).equals(readFileSync(join(directory, 'cache-whole', shard))), shard).toBe(true);
+  }
+});
+
 it('backend tfjs trains the same job on TensorFlow.js', async () => {
   const { code, stdout } = await runCaptured(['train', '--config', configFile, '--set', 'backend=tfjs', '--set', 'name=on-tfjs', '--set', 'num_tokens=512', '--set', 'perf_log_freq=100']);
   expect(code).toBe(0);
