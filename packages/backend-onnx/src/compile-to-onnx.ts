@@ -29,6 +29,14 @@ export interface OnnxModel {
   readonly inputs: readonly OnnxValueInfo[];
   /** The requested outputs, under their requested names. */
   readonly outputs: readonly OnnxValueInfo[];
+  /**
+   * Whether it holds a ScatterND that reduces ('add') and could not be
+   * written as ScatterElements (indices of more than one coordinate):
+   * onnxruntime's CPU kernel splits the updates across intra-op threads with
+   * no guard on repeated indices, so two threads adding into one row lose
+   * updates (microsoft/onnxruntime#18048). Such a model must run on one thread.
+   */
+  readonly reducingScatterND: boolean;
 }
 
 // Ops whose IR signature is exactly the ONNX one, attributes included (none).
@@ -85,7 +93,8 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
       output: modelOutputs.map(valueInfo),
     },
   }).finish();
-  return { bytes, inputs: modelInputs, outputs: modelOutputs };
+  const reducingScatterND = nodes.some((node) => node.op === 'ScatterND' && (node.attributes as OpAttributes['ScatterND']).reduction !== 'none' && !scattersRows(node));
+  return { bytes, inputs: modelInputs, outputs: modelOutputs, reducingScatterND };
 }
 
 function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string): void {
@@ -139,8 +148,11 @@ function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tenso
       const { axis, reduction } = node.attributes as OpAttributes['ScatterElements'];
       return emit(op, [], [intAttribute('axis', axis), stringAttribute('reduction', reduction)]);
     }
-    case 'ScatterND':
-      return emit(op, [], [stringAttribute('reduction', (node.attributes as OpAttributes['ScatterND']).reduction)]);
+    case 'ScatterND': {
+      const { reduction } = node.attributes as OpAttributes['ScatterND'];
+      if (reduction !== 'none' && scattersRows(node)) return emitRowScatterAsElements(writer, node, inputs, outputs[0], node.inputs[0].rank, reduction);
+      return emit(op, [], [stringAttribute('reduction', reduction)]);
+    }
     case 'TopK': {
       const { axis, largest, sorted } = node.attributes as OpAttributes['TopK'];
       return emit(op, [], [intAttribute('axis', axis), intAttribute('largest', largest), intAttribute('sorted', sorted)]);
@@ -170,6 +182,33 @@ function emitThroughFloat32(writer: OnnxGraphWriter, node: Node, input: string, 
   writer.add('Cast', [input], [narrow], node, [intAttribute('to', onnxDataType('float32'))]);
   writer.add(node.op, [narrow], [result], node);
   writer.add('Cast', [result], [output], node, [intAttribute('to', onnxDataType('float64'))]);
+}
+
+/**
+ * A reducing ScatterND of whole rows (indices [n, 1], updates [n, ...row])
+ * as the equivalent ScatterElements along axis 0, its indices expanded to
+ * the updates' shape. onnxruntime's CPU ScatterND splits the updates across
+ * intra-op threads with no guard on repeated indices, so two threads adding
+ * into one row lose updates (microsoft/onnxruntime#18048); its
+ * ScatterElements adds them one after another, in order: exact and the same
+ * bits on every run, while the rest of the program keeps its threads. The
+ * price is the expanded int32 indices, 4 bytes per updated element.
+ */
+/** A ScatterND whose indices are [n, 1]: each update is a whole row of the data. */
+function scattersRows(node: Node): boolean {
+  const indices = node.inputs[1];
+  return indices.rank === 2 && indices.shape[1] === 1;
+}
+
+function emitRowScatterAsElements(
+  writer: OnnxGraphWriter, node: Node, [data, indices, updates]: string[], output: string, rank: number, reduction: string,
+): void {
+  const [narrow, column, shape, expanded] = [writer.helperName(node), writer.helperName(node), writer.helperName(node), writer.helperName(node)];
+  writer.add('Cast', [indices], [narrow], node, [intAttribute('to', onnx.TensorProto.DataType.INT32)]);
+  writer.add('Reshape', [narrow, writer.int64Constant([-1, ...Array.from({ length: rank - 1 }, () => 1)], node)], [column], node);
+  writer.add('Shape', [updates], [shape], node);
+  writer.add('Expand', [column, shape], [expanded], node);
+  writer.add('ScatterElements', [data, expanded, updates], [output], node, [intAttribute('axis', 0), stringAttribute('reduction', reduction)]);
 }
 
 /** onnxruntime's CPU provider has no bool Where kernel: (c and x) or (not c and y), with the same broadcasting. */

@@ -17,10 +17,29 @@ export type OnnxLogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
 export interface OnnxBackendSettings {
   /** Execution provider: 'cpu' (default), 'webgpu' (Dawn on Vulkan/Metal/D3D12) or 'cuda' (opt-in download). */
   device?: OnnxDevice;
-  /** Intra-op threads; defaults to the number of cores. */
+  /**
+   * Intra-op threads; defaults to NND_ONNX_THREADS, else the number of cores.
+   * Results do not depend on it being fixed: a CPU program that adds rows
+   * with ScatterND runs on one thread whatever this says (onnxruntime's
+   * kernel loses updates on repeated indices when threaded), and every other
+   * kernel we emit gives the same bits run after run for a given count.
+   */
   threads?: number;
   /** onnxruntime's log level for our sessions; defaults to 'error'. */
   logLevel?: OnnxLogLevel;
+}
+
+/** Environment variable for the default intra-op thread count (`NND_ONNX_THREADS=1 nnd train ...`). */
+export const THREADS_ENV = 'NND_ONNX_THREADS';
+
+function threadsFromEnvironment(): number {
+  const text = process.env[THREADS_ENV];
+  if (text === undefined || text.trim() === '') return availableParallelism();
+  const threads = Number(text);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new ConfigError(`${THREADS_ENV} is ${JSON.stringify(text)}; allowed: a positive integer (the intra-op threads of each onnxruntime session), or unset for one per core.`);
+  }
+  return threads;
 }
 
 const DEVICES: readonly OnnxDevice[] = ['cpu', 'webgpu', 'cuda'];
@@ -50,7 +69,7 @@ class OnnxBackend implements Backend, ProgramHost {
   private readonly transfers = new Map<string, Promise<SessionLease>>();
 
   constructor(settings: OnnxBackendSettings) {
-    const { device = 'cpu', threads = availableParallelism(), logLevel = 'error' } = settings;
+    const { device = 'cpu', threads = threadsFromEnvironment(), logLevel = 'error' } = settings;
     if (!DEVICES.includes(device)) throw new ConfigError(`createOnnxBackend: device '${String(device)}' is not one of ${DEVICES.join(', ')}.`);
     if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`createOnnxBackend: threads must be a positive integer, got ${threads}.`);
     if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`createOnnxBackend: logLevel '${String(logLevel)}' is not one of ${LOG_LEVELS.join(', ')}.`);
@@ -80,7 +99,8 @@ class OnnxBackend implements Backend, ProgramHost {
     const locations = Object.fromEntries(
       model.outputs.map((output) => [output.name, hostOutputs.has(output.name) ? 'cpu' : this.deviceLocation(output.dtype)]),
     );
-    const lease = await this.sessions.acquire(model.bytes, this.sessionOptions(locations));
+    const threads = model.reducingScatterND && this.device === 'cpu' ? 1 : this.threads;
+    const lease = await this.sessions.acquire(model.bytes, this.sessionOptions(locations, threads));
     return new OnnxProgram(model, new Set(graph.inputs.keys()), lease, this);
   }
 
@@ -141,11 +161,11 @@ class OnnxBackend implements Backend, ProgramHost {
     return this.device === 'webgpu' && dtype !== 'float64' ? 'gpu-buffer' : 'cpu';
   }
 
-  private sessionOptions(locations: Record<string, OutputLocation>): SessionOptions {
+  private sessionOptions(locations: Record<string, OutputLocation>, threads = this.threads): SessionOptions {
     return {
       executionProviders: [this.device],
       graphOptimizationLevel: 'all',
-      intraOpNumThreads: this.threads,
+      intraOpNumThreads: threads,
       logSeverityLevel: LOG_LEVELS.indexOf(this.logLevel) as 0 | 1 | 2 | 3 | 4,
       ...(this.device === 'webgpu' ? { preferredOutputLocation: locations } : {}),
     };

@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readRunDirectory } from '@nnd/logging';
 import { loadSae } from '@nnd/sae';
 import { stringify } from 'yaml';
@@ -82,6 +82,24 @@ describe('nnd train, eval and report on the tiny model', () => {
     expect(evaluation.evaluation_start).toEqual(readJson(join(run, 'summary.json')).evaluation_start);
   });
 
+  it('--resume with a lower lr continues the same run directory, with a warning line (the advice after a divergence)', async () => {
+    const resumedRuns = join(directory, 'resumed-runs');
+    const name = basename(runDirectory('topk'));
+    cpSync(runDirectory('topk'), join(resumedRuns, name), { recursive: true });
+    const run = join(resumedRuns, name);
+    const { code, stderr } = await runCaptured([
+      'train', '--config', configFile, '--set', `run_dir=${resumedRuns}`, '--set', 'lr=0.0001', '--set', `num_tokens=${256 * 8}`, '--resume', run,
+    ]);
+    expect(stderr).toContain('resuming with lr 0.0001 (the checkpoint trained with 0.0003)');
+    expect(code).toBe(0);
+    // No new directory named for the new lr: the run goes on where it was.
+    expect(readdirSync(resumedRuns)).toEqual([name]);
+    expect(readJson(join(run, 'summary.json'))).toMatchObject({ status: 'completed', steps: 8 });
+    expect(readJson(join(run, 'checkpoints', 'step_8', 'trainer_state.json')).members[0].train_config).toMatchObject({ lr: 0.0001 });
+    const rows = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(rows.filter((row) => 'loss' in row).map((row) => row.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it('report writes one HTML file of the runs and prints their table', async () => {
     const out = join(directory, 'report.html');
     const { code, stdout } = await runCaptured(['report', runs, '--out', out, '--title', 'tiny']);
@@ -129,6 +147,34 @@ describe('nnd train, eval and report on the tiny model', () => {
     expect(code).toBe(0);
     expect(readJson(join(runs, 'from-cache', 'summary.json')).steps).toBe(2);
   });
+});
+
+it('an interrupted cache says to run the same command again, and doing so completes the cache with the bits of an uninterrupted one', async () => {
+  const command = (out: string) => ['cache', '--config', configFile, '--out', out, '--tokens', String(4096 * 2)];
+  // Interrupted once its first shard of 4096 rows is written.
+  const controller = new AbortController();
+  let stderr = '';
+  const interrupted = await runCaptured(command(join(directory, 'cache-interrupted')), {
+    signal: controller.signal,
+    stderr: (text) => {
+      stderr += text;
+      if (/: 4096 \/ 8192 rows/.test(stderr)) controller.abort();
+    },
+  });
+  expect(interrupted.code).toBe(130);
+  expect(stderr).toMatch(/Interrupted: 4096 rows in 1 shards are in .*; run the same command again to continue\./);
+
+  const again = await runCaptured(command(join(directory, 'cache-interrupted')));
+  expect(again.code).toBe(0);
+  expect(again.stdout).toContain('Rows: 8192 of blocks.2.hook_resid_pre (2 shards)');
+  const whole = await runCaptured(command(join(directory, 'cache-whole')));
+  expect(whole.code).toBe(0);
+  const shards = readdirSync(join(directory, 'cache-whole')).filter((file) => file.endsWith('.safetensors')).sort();
+  expect(shards).toHaveLength(2);
+  expect(readdirSync(join(directory, 'cache-interrupted')).filter((file) => file.endsWith('.safetensors')).sort()).toEqual(shards);
+  for (const shard of shards) {
+    expect(readFileSync(join(directory, 'cache-interrupted', shard)).equals(readFileSync(join(directory, 'cache-whole', shard))), shard).toBe(true);
+  }
 });
 
 it('backend tfjs trains the same job on TensorFlow.js', async () => {

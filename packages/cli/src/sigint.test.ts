@@ -56,7 +56,10 @@ it('Ctrl-C during training writes a checkpoint, closes the run and exits with 13
   const stepsBefore = summary.steps as number;
   expect(stepsBefore).toBeLessThan(400);
 
-  const resumed = await runCaptured(['train', '--config', configFile, '--set', 'num_tokens=' + 64 * (stepsBefore + 3), '--resume', run]);
+  // What the message says: the same command plus --resume <the checkpoint it names> (with fewer tokens, so the test stays short).
+  const named = /Continue with the same command plus --resume (\S+)\.\n/.exec(stderr)?.[1];
+  expect(named).toBe(join(run, 'checkpoints', checkpoint));
+  const resumed = await runCaptured(['train', '--config', configFile, '--set', 'num_tokens=' + 64 * (stepsBefore + 3), '--resume', named!]);
   expect(resumed.code).toBe(0);
   expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'))).toMatchObject({ status: 'completed', steps: stepsBefore + 3 });
   expect(existsSync(join(run, 'checkpoints', `step_${stepsBefore + 3}`))).toBe(true);

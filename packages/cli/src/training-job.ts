@@ -14,6 +14,7 @@ import { InterruptedError } from './interrupted-error.js';
 import { setAsidePreviousRun } from './previous-run.js';
 import { JobResources } from './job-resources.js';
 import { familyNamed } from './decomposition-families.js';
+import { resumedMemberNames } from './resumed-run-names.js';
 import { trainConfigOf } from './member-configs.js';
 import { memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
 
@@ -71,7 +72,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     const model = await resources.model(config);
     const activations = activationModel(model, config);
     const family = familyNamed(config.decomposition);
-    const members = memberConfigs(config);
+    const members = options.resumeFrom === undefined ? memberConfigs(config) : await resumedMemberNames(memberConfigs(config), options.resumeFrom);
     const grouped = members.length > 1;
     const decompositions = family.members(config, hookWidthOf(activations)).map((member) => family.create(member.config));
     const settings = await harvestSettings(activations, config, log);
@@ -134,6 +135,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
         resumeFrom: options.resumeFrom,
         signal: io.signal,
         handleSigint: false,
+        warn: log,
       };
       const trainConfigs = members.map(trainConfigOf);
       if (grouped) {

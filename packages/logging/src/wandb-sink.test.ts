@@ -63,7 +63,9 @@ async function train(logger: ReturnType<typeof createLogger>, from: number, to: 
     if (step % 25 === 0) {
       const directory = logger.checkpointDirectory(step);
       fs.writeFileSync(path.join(directory, 'sae_weights.safetensors'), `weights at ${step}`);
-      logger.artifact(`${displayName}_${step}`, [path.join(directory, 'sae_weights.safetensors')], { step });
+      fs.writeFileSync(path.join(directory, 'cfg.json'), `{"step":${step}}`);
+      // The trainer names the checkpoint directory, not its files.
+      logger.artifact(`${displayName}_${step}`, [directory], { step });
     }
     // Give the background uploader turns, as a real step's compute would.
     if (step % 10 === 9) await pause(5);
@@ -92,9 +94,10 @@ describe('W&B sink against a local server', () => {
     expect(run.history.get(59)).toMatchObject({ ...metricsAt(59), _step: 59 });
     expect(run.summary).toMatchObject({ loss: 1 / 60, final: 1 });
     expect(run.files.get('checkpoints/step_25/sae_weights.safetensors')?.toString()).toBe('weights at 25');
+    expect(run.files.get('checkpoints/step_25/cfg.json')?.toString()).toBe('{"step":25}');
     expect(JSON.parse(run.files.get(`artifacts/${displayName}_50/nnd-artifact.json`)?.toString() ?? '{}')).toMatchObject({
       type: 'model',
-      files: ['checkpoints/step_50/sae_weights.safetensors'],
+      files: ['checkpoints/step_50/cfg.json', 'checkpoints/step_50/sae_weights.safetensors'],
       metadata: { step: 50 },
     });
     expect(run.complete).toMatchObject({ exitcode: 0 });

@@ -28,8 +28,14 @@ async function makeRun(name: string, steps: number, finished: boolean): Promise<
   for (let step = 0; step < steps; step += 1) sink.log({ loss: step, 'performance/ce_degradation': Number.NaN }, step);
   const checkpoint = sink.checkpointDirectory(0);
   fs.writeFileSync(path.join(checkpoint, 'cfg.json'), '{}');
+  fs.mkdirSync(path.join(checkpoint, 'optimizer'));
+  fs.writeFileSync(path.join(checkpoint, 'optimizer', 'state.bin'), 'moments');
+  // As the trainer records a checkpoint: the directory, not its files.
+  sink.artifact('checkpoint_0', [checkpoint], { step: 0 });
   fs.writeFileSync(path.join(root, 'outside.bin'), 'outside');
-  sink.artifact('extra', [path.join(root, 'outside.bin'), path.join(root, 'deleted.bin')], { note: 'kept' });
+  fs.mkdirSync(path.join(root, 'outside-dir'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'outside-dir', 'inner.txt'), 'inner');
+  sink.artifact('extra', [path.join(root, 'outside.bin'), path.join(root, 'outside-dir'), path.join(root, 'deleted.bin')], { note: 'kept' });
   if (finished) await sink.finish({ done: true });
   return sink.directory;
 }
@@ -52,7 +58,13 @@ describe('syncRunDirectory', () => {
     expect(run.history.get(2_499)).toMatchObject({ loss: 2_499, _step: 2_499, 'performance/ce_degradation': 'NaN' });
     expect(run.summary).toMatchObject({ loss: 2_499, done: true });
     expect(run.files.get('checkpoints/step_0/cfg.json')?.toString()).toBe('{}');
+    expect(run.files.get('checkpoints/step_0/optimizer/state.bin')?.toString()).toBe('moments');
+    expect(JSON.parse(run.files.get('artifacts/checkpoint_0/nnd-artifact.json')?.toString() ?? '{}')).toMatchObject({
+      files: ['checkpoints/step_0/cfg.json', 'checkpoints/step_0/optimizer/state.bin'],
+      metadata: { step: 0 },
+    });
     expect(run.files.get('artifacts/extra/outside.bin')?.toString()).toBe('outside');
+    expect(run.files.get('artifacts/extra/outside-dir/inner.txt')?.toString()).toBe('inner');
     expect(JSON.parse(run.files.get('artifacts/extra/nnd-artifact.json')?.toString() ?? '{}')).toMatchObject({ metadata: { note: 'kept' } });
     expect(run.complete).toEqual({ exitcode: 0, uploaded: report.uploadedFiles });
     expect(readRunDirectory(directory).wandbRun).toMatchObject({ runId: report.run.runId, entity: 'lab' });

@@ -17,6 +17,7 @@ export type { StepMember, TensorSpec, TrainingStep } from './training-step.js';
 export { checkpointPath, findLatestCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 export type { MemberCheckpoint, TrainerCheckpoint } from './checkpoint.js';
 export { CheckpointError } from './checkpoint-error.js';
+export { OPTIMIZER_KEYS } from './resume.js';
 export { TrainingDivergedError } from './training-diverged-error.js';
 export { LARGE_BUFFER_REUSE_ENV, NO_RELAUNCH_ENV, relaunchWithLargeBufferReuse } from './large-buffer-reuse.js';
 export { evaluateDecomposition } from './evaluation/evaluate-decomposition.js';

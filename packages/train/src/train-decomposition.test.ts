@@ -66,11 +66,46 @@ describe('trainDecomposition resume', () => {
     expect(Array.from(resumed.params.W.data as Float32Array)).toEqual(Array.from(uninterrupted.params.W.data as Float32Array));
   });
 
-  it('refuses to resume with a different optimizer setting', async () => {
+  it('follows the divergence advice: lower lr and max_grad_norm and resume from the last good checkpoint, with a warning per change', async () => {
+    await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, num_tokens: 16 * 4 }, { backend: createReferenceBackend(), checkpointDir: directory });
+    // Continued with an lr that overflows the parameters, the run diverges after the step_4 it resumed from.
+    const warnings: string[] = [];
+    const error = await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, lr: 1e30 }, {
+      backend: createReferenceBackend(),
+      checkpointDir: directory,
+      resumeFrom: directory,
+      warn: (line) => warnings.push(line),
+    }).catch((caught: unknown) => caught);
+    expect(warnings).toEqual(['resuming with lr 1e+30 (the checkpoint trained with 0.01)']);
+    expect(error).toBeInstanceOf(TrainingDivergedError);
+    const diverged = error as TrainingDivergedError;
+    expect(diverged.message).toMatch(/Lower lr or max_grad_norm and resume from it\.|lower lr or max_grad_norm and resume from it\./);
+    expect(diverged.lastCheckpoint).toBe(join(directory, 'step_4'));
+
+    // Doing what the message says.
+    warnings.length = 0;
+    const resumed = await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, lr: 0.005, max_grad_norm: 0.5 }, {
+      backend: createReferenceBackend(),
+      checkpointDir: directory,
+      resumeFrom: diverged.lastCheckpoint,
+      warn: (line) => warnings.push(line),
+    });
+    expect(warnings).toEqual(['resuming with lr 0.005 (the checkpoint trained with 0.01)', 'resuming with max_grad_norm 0.5 (the checkpoint trained with 1)']);
+    expect(resumed).toMatchObject({ status: 'completed', step: 10 });
+    expect((resumed.params.W.data as Float32Array).every(Number.isFinite)).toBe(true);
+    // The run goes on under the new settings: its later checkpoints record them.
+    expect((await readCheckpoint(join(directory, 'step_10'))).members[0].trainConfig).toMatchObject({ lr: 0.005, max_grad_norm: 0.5 });
+  });
+
+  it('still refuses a changed seed, batch_size or decomposition shape, saying what may change', async () => {
     await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, num_tokens: 48 }, { backend: createReferenceBackend(), checkpointDir: directory });
-    await expect(
-      trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, lr: 0.02 }, { backend: createReferenceBackend(), resumeFrom: directory }),
-    ).rejects.toThrow(/train config 'lr' was 0.01 and is now 0.02/);
+    const resume = (sae: ReturnType<typeof makeSae>, changed: object) =>
+      trainDecomposition(sae, gaussianSource(16, 6, 1), { ...config, ...changed }, { backend: createReferenceBackend(), resumeFrom: directory });
+    await expect(resume(makeSae(), { seed: 6 })).rejects.toThrow(/train config 'seed' was 5 and is now 6; batch_size and seed must stay the same/);
+    await expect(resume(makeSae(), { batch_size: 8 })).rejects.toThrow(/train config 'batch_size' was 16 and is now 8/);
+    await expect(resume(linearDecomposition({ act_size: 6, dict_size: 5, l1_coeff: 0.01 }), {})).rejects.toThrow(
+      /decomposition config differs.*Only the optimizer's settings \(lr, beta1, beta2, max_grad_norm\) may change/,
+    );
   });
 });
 

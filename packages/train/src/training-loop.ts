@@ -70,6 +70,11 @@ export interface TrainOptions<D extends Decomposition = Decomposition> {
    * exits at once). Default true.
    */
   handleSigint?: boolean;
+  /**
+   * Receives one line per optimizer setting that a resume changes ("resuming
+   * with lr 0.0001 (the checkpoint trained with 0.0003)"). Default: stderr.
+   */
+  warn?: (line: string) => void;
 }
 
 export interface GroupTrainResult {
@@ -123,7 +128,7 @@ export async function runTraining<D extends Decomposition>(
   const steps = totalSteps(loop);
   const start = options.resumeFrom === undefined
     ? freshStart(caller, decompositions, configs, options.initialTensors ?? [])
-    : await resumedStart(options.resumeFrom, decompositions, configs, grouped);
+    : await resumedStart(options.resumeFrom, decompositions, configs, grouped, options.warn ?? ((line) => process.stderr.write(`${line}\n`)));
   const { members } = start;
   // Names only: the tensors themselves are dropped once uploaded, so that host copies do not live as long as the run.
   const names = start.tensors.map((kinds) => Object.fromEntries(STATE_KINDS.map((kind) => [kind, Object.keys(kinds[kind])])) as Record<StateKind, string[]>);
@@ -427,10 +432,11 @@ async function resumedStart<D extends Decomposition>(
   decompositions: readonly D[],
   configs: readonly TrainConfig[],
   grouped: boolean,
+  warn: (line: string) => void,
 ): Promise<Start<D>> {
   const path = await resolveCheckpoint(resumeFrom);
   const checkpoint = await readCheckpoint(path);
-  checkResumable(checkpoint, decompositions, configs, grouped, path);
+  for (const line of checkResumable(checkpoint, decompositions, configs, grouped, path)) warn(line);
   return {
     members: decompositions.map((decomposition, index) => ({ decomposition, config: configs[index], rng: new Rng(checkpoint.members[index].rngState) })),
     tensors: checkpoint.members.map((member) => ({
