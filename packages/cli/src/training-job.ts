@@ -11,6 +11,7 @@ import type { CliIo } from './cli-io.js';
 import { evaluationBatches, evaluationRows, heldOutStart } from './evaluation-batches.js';
 import { groupLogger } from './group-logger.js';
 import { InterruptedError } from './interrupted-error.js';
+import { interruptSignalOf } from './interrupt-watcher.js';
 import { setAsidePreviousRun } from './previous-run.js';
 import { JobResources } from './job-resources.js';
 import { saeConfigOf, trainConfigOf } from './member-configs.js';
@@ -135,7 +136,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
         saveFiles,
         resumeFrom: options.resumeFrom,
         signal: io.signal,
-        handleSigint: false,
+        handleSignals: false,
       };
       const trainConfigs = members.map(trainConfigOf);
       if (grouped) {
@@ -151,6 +152,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
         throw new InterruptedError(
           `Interrupted after ${result.step} steps; ${result.checkpoint ? `checkpoint written to ${result.checkpoint}` : 'no checkpoint was written'}. ` +
             `Run directory: ${runDirectories[0]}.${result.checkpoint ? ` Continue with the same command plus --resume ${result.checkpoint}.` : ''}`,
+          interruptSignalOf(io.signal),
         );
       }
 
@@ -205,5 +207,5 @@ function saeMetadata(member: MemberConfig): Record<string, unknown> {
 }
 
 function throwIfInterrupted(io: CliIo): void {
-  if (io.signal.aborted) throw new InterruptedError('Interrupted before training started; nothing was written.');
+  if (io.signal.aborted) throw new InterruptedError('Interrupted before training started; nothing was written.', interruptSignalOf(io.signal));
 }

@@ -16,6 +16,7 @@ export { checkpointPath, findLatestCheckpoint, readCheckpoint, writeCheckpoint }
 export type { MemberCheckpoint, TrainerCheckpoint } from './checkpoint.js';
 export { CheckpointError } from './checkpoint-error.js';
 export { TrainingDivergedError } from './training-diverged-error.js';
+export { INTERRUPT_SIGNALS, signalExitCode, type InterruptSignal } from './interrupt-watcher.js';
 export { LARGE_BUFFER_REUSE_ENV, NO_RELAUNCH_ENV, relaunchWithLargeBufferReuse } from './large-buffer-reuse.js';
 export { evaluateSae } from './evaluation/evaluate-sae.js';
 export type { EvaluateSaeOptions } from './evaluation/evaluate-sae.js';
