@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,10 +67,16 @@ it('Ctrl-C during training writes a checkpoint, closes the run and exits with 13
   const stepsBefore = summary.steps as number;
   expect(stepsBefore).toBeLessThan(400);
 
+  // What a kill during the final saveSae or a summary write leaves behind; the resume removes it.
+  mkdirSync(join(run, 'sae'));
+  const stale = [join(run, 'sae', '.sae_weights.safetensors.0123456789ab.tmp'), join(run, '.summary.json.ba9876543210.tmp')];
+  for (const file of stale) writeFileSync(file, 'half a file');
   const resumed = await runCaptured(['train', '--config', configFile, '--set', 'num_tokens=' + 64 * (stepsBefore + 3), '--resume', run]);
   expect(resumed.code).toBe(0);
   expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'))).toMatchObject({ status: 'completed', steps: stepsBefore + 3 });
   expect(existsSync(join(run, 'checkpoints', `step_${stepsBefore + 3}`))).toBe(true);
+  expect(stale.filter((file) => existsSync(file))).toEqual([]);
+  expect(resumed.stderr).toContain(`Removed 2 temporary file(s) a killed run left in ${run}.`);
 });
 
 it.each([

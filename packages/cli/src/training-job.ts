@@ -1,4 +1,5 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
+import { removeStaleTemporaries } from '@nnd/core';
 import { createConsoleSink, createLogger, runDirectoryFor, type RunLogger } from '@nnd/logging';
 import { loadRuns, writeReport } from '@nnd/results';
 import { createSae, saveSae } from '@nnd/sae';
@@ -87,6 +88,11 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
         const aside = await setAsidePreviousRun(directory);
         if (aside !== undefined) log(`${directory} held an earlier run; it was moved to ${aside}.`);
       }
+    }
+    // A run killed while writing (its final sae/ files, summary.json) leaves temporary files that nothing else removes.
+    for (const directory of runDirectories) {
+      const removed = await removeStaleTemporaries(directory, { recursive: true });
+      if (removed.length > 0) log(`Removed ${removed.length} temporary file(s) a killed run left in ${directory}.`);
     }
     const wandb = config.wandb ?? Boolean(io.env.WANDB_API_KEY);
     const loggers: RunLogger[] = members.map((member) => createLogger({ runsDirectory: config.run_dir, name: member.name, console: false, env: io.env }));

@@ -25,7 +25,7 @@ export type { AdamCorrections, AdamHyperparameters, AdamResult } from './optim/a
 export { Rng } from './rng.js';
 export type { RngState } from './rng.js';
 export * from './safetensors/index.js';
-export { renameDurably, temporaryPathFor, writeFileDurably } from './durable-files.js';
+export { removeStaleTemporaries, renameDurably, temporaryPathFor, writeFileDurably } from './durable-files.js';
 export type { DurableFileContents, WriteFileDurablyOptions } from './durable-files.js';
 export { createDecompositionRegistry, defineDecomposition, lookupDecomposition } from './decomposition.js';
 export type { Decomposition, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant, TensorMap } from './decomposition.js';
