@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { lockRunDirectory } from '@nnd/logging';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCaptured } from './cli-capture.test-support.js';
@@ -77,6 +78,26 @@ it('Ctrl-C during training writes a checkpoint, closes the run and exits with 13
   expect(existsSync(join(run, 'checkpoints', `step_${stepsBefore + 3}`))).toBe(true);
   expect(stale.filter((file) => existsSync(file))).toEqual([]);
   expect(resumed.stderr).toContain(`Removed 2 temporary file(s) a killed run left in ${run}.`);
+});
+
+it('a second nnd train of a run name in use, or a --resume of it, is refused before it moves or writes anything', async () => {
+  const run = join(directory, 'runs', 'interrupted');
+  const summary = readFileSync(join(run, 'summary.json'), 'utf8');
+  // This process stands for the nnd train that is running.
+  const lock = lockRunDirectory(run);
+  const before = readdirSync(join(directory, 'runs')).sort();
+  try {
+    for (const extra of [[], ['--resume', run]]) {
+      const second = await runCaptured(['train', '--config', configFile, ...extra]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toBe(`nnd: ${run} is in use by another nnd process (pid ${process.pid} on ${hostname()}, since ${lock.holder.since}: ${lock.holder.command}). ` +
+        'Two writers would mix their metrics and checkpoints: wait for it to finish, stop it (Ctrl-C saves a checkpoint), or choose another run name.\n');
+      expect(readdirSync(join(directory, 'runs')).sort()).toEqual(before);
+      expect(readFileSync(join(run, 'summary.json'), 'utf8')).toBe(summary);
+    }
+  } finally {
+    lock.release();
+  }
 });
 
 it.each([

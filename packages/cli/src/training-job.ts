@@ -1,6 +1,6 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
 import { removeStaleTemporaries } from '@nnd/core';
-import { createConsoleSink, createLogger, runDirectoryFor, type RunLogger } from '@nnd/logging';
+import { createConsoleSink, createLogger, lockRunDirectory, runDirectoryFor, type RunDirectoryLock, type RunLogger } from '@nnd/logging';
 import { loadRuns, writeReport } from '@nnd/results';
 import { createSae, saveSae } from '@nnd/sae';
 import {
@@ -68,6 +68,8 @@ export interface TrainingJobResult {
 export async function runTrainingJob(config: RunConfig, io: CliIo, options: TrainingJobOptions = {}): Promise<TrainingJobResult> {
   const log = (message: string) => io.stderr(`${message}\n`);
   const ownResources = options.resources === undefined;
+  // One writer per run directory, taken before anything is loaded, moved aside or written.
+  const locks = lockRunDirectories(memberConfigs(config).map((member) => runDirectoryFor(config.run_dir, member.name)));
   const resources = options.resources ?? new JobResources(io.env);
   try {
     log(`Loading ${config.model_name} on ${config.backend}/${config.device} ...`);
@@ -89,7 +91,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
         if (aside !== undefined) log(`${directory} held an earlier run; it was moved to ${aside}.`);
       }
     }
-    // A run killed while writing (its final sae/ files, summary.json) leaves temporary files that nothing else removes.
+    // A run killed while writing (its final sae/ files, summary.json) leaves temporary files that nothing else removes; the lock says no one writes them now.
     for (const directory of runDirectories) {
       const removed = await removeStaleTemporaries(directory, { recursive: true });
       if (removed.length > 0) log(`Removed ${removed.length} temporary file(s) a killed run left in ${directory}.`);
@@ -203,8 +205,21 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     }
     return { runs, report };
   } finally {
+    for (const lock of locks) lock.release();
     if (ownResources) await resources.dispose();
   }
+}
+
+/** Locks every directory or none: when one is held elsewhere, the ones already taken are released before the error goes up. */
+function lockRunDirectories(directories: readonly string[]): RunDirectoryLock[] {
+  const locks: RunDirectoryLock[] = [];
+  try {
+    for (const directory of directories) locks.push(lockRunDirectory(directory));
+  } catch (error) {
+    for (const lock of locks) lock.release();
+    throw error;
+  }
+  return locks;
 }
 
 /** What an SAE folder's cfg.json records beside the SAE's own config: the model, hook and dataset it was trained on. */
