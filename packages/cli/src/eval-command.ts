@@ -1,4 +1,5 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
+import { RunDirectoryError } from '@nnd/logging';
 import { createSae } from '@nnd/sae';
 import { readCheckpoint, SaeEvaluator } from '@nnd/train';
 import { existsSync, readFileSync } from 'node:fs';
@@ -111,6 +112,15 @@ Example:
   },
 };
 
+/** A run directory's JSON object file, or {} when it is missing; RunDirectoryError when it is not a JSON object. */
 function readJson(path: string): Record<string, unknown> {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {};
+  if (!existsSync(path)) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new RunDirectoryError(`${path} is not JSON (${cause instanceof Error ? cause.message : String(cause)}); restore it, or evaluate the step_N checkpoint folder itself.`, { cause });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RunDirectoryError(`${path} must hold a JSON object`);
+  return value as Record<string, unknown>;
 }

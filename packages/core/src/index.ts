@@ -25,6 +25,8 @@ export type { AdamCorrections, AdamHyperparameters, AdamResult } from './optim/a
 export { Rng } from './rng.js';
 export type { RngState } from './rng.js';
 export * from './safetensors/index.js';
+export { resolveInside } from './resolve-inside.js';
+export type { ResolveInsideOptions } from './resolve-inside.js';
 export { removeStaleTemporaries, renameDurably, temporaryPathFor, writeFileDurably } from './durable-files.js';
 export type { DurableFileContents, WriteFileDurablyOptions } from './durable-files.js';
 export { createDecompositionRegistry, defineDecomposition, lookupDecomposition } from './decomposition.js';

@@ -10,7 +10,7 @@ export { createConsoleSink } from './console-sink.js';
 export type { ConsoleSink, ConsoleSinkOptions, ConsoleStream } from './console-sink.js';
 export { formatDuration, formatProgressLine, parseProgressLine } from './progress-line.js';
 export type { ProgressLine } from './progress-line.js';
-export { RUN_FILES, checkpointDirectory, readMetricsRows, readRunDirectory, runDirectoryFor } from './run-directory.js';
+export { RUN_FILES, checkpointDirectory, checkpointsFolderOf, readMetricsRows, readRunConfig, readRunDirectory, runDirectoryFor } from './run-directory.js';
 export type { ArtifactRecord, MetricsRow, RunDirectoryContents, WandbRunIdentity } from './run-directory.js';
 export { lockRunDirectory, runDirectoryLockFile } from './run-directory-lock.js';
 export type { LockHolder, RunDirectoryLock } from './run-directory-lock.js';
