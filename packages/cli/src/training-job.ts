@@ -15,6 +15,7 @@ import { InterruptedError } from './interrupted-error.js';
 import { interruptSignalOf } from './interrupt-watcher.js';
 import { setAsidePreviousRun } from './previous-run.js';
 import { JobResources } from './job-resources.js';
+import { checkTrainingMemory } from './memory-check.js';
 import { saeConfigOf, trainConfigOf } from './member-configs.js';
 import { memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
 
@@ -68,6 +69,9 @@ export interface TrainingJobResult {
 export async function runTrainingJob(config: RunConfig, io: CliIo, options: TrainingJobOptions = {}): Promise<TrainingJobResult> {
   const log = (message: string) => io.stderr(`${message}\n`);
   const ownResources = options.resources === undefined;
+  // Sizes that cannot fit fail here, in a second, rather than as a RangeError after the model loaded and harvested.
+  const memoryWarning = checkTrainingMemory(config, memberConfigs(config));
+  if (memoryWarning !== undefined) log(memoryWarning);
   // One writer per run directory, taken before anything is loaded, moved aside or written.
   const locks = lockRunDirectories(memberConfigs(config).map((member) => runDirectoryFor(config.run_dir, member.name)));
   const resources = options.resources ?? new JobResources(io.env);
