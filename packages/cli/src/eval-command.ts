@@ -11,7 +11,7 @@ import { CliUsageError } from './cli-usage-error.js';
 import type { Command } from './command.js';
 import { parseCommandLine, positiveIntegerOption } from './command-line.js';
 import { resolveRunConfig } from './config-input.js';
-import { evaluationBatches, evaluationRows } from './evaluation-batches.js';
+import { evaluationBatches, evaluationRows, tokensIn } from './evaluation-batches.js';
 import { evaluationSummaryLines } from './evaluation-summary.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { JobResources } from './job-resources.js';
@@ -89,8 +89,8 @@ Example:
       const summary = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'summary.json'));
       const start = (summary[EVALUATION_START_KEY] as DatasetPosition | undefined) ?? DATASET_START;
       const evaluationTokens = tokens ?? config.eval_tokens;
-      io.stderr(`Evaluating ${members.length} SAE(s) of ${location.checkpoint} on ${evaluationTokens} tokens of ${config.dataset_path} ...\n`);
       const batches = await evaluationBatches(settings, evaluationTokens, evaluationRows(model, config), start);
+      io.stderr(`Evaluating ${members.length} SAE(s) of ${location.checkpoint} on ${tokensIn(batches)} tokens of ${config.dataset_path} ...\n`);
       const evaluator = new SaeEvaluator({ model, hookPoint: config.hook_point, backend: model.backend, excludeBos: config.exclude_special_tokens });
       let evaluations;
       try {

@@ -72,8 +72,10 @@ it('Ctrl-C during training writes a checkpoint, closes the run and exits with 13
   mkdirSync(join(run, 'sae'));
   const stale = [join(run, 'sae', '.sae_weights.safetensors.0123456789ab.tmp'), join(run, '.summary.json.ba9876543210.tmp')];
   for (const file of stale) writeFileSync(file, 'half a file');
-  const resumed = await runCaptured(['train', '--config', configFile, '--set', 'num_tokens=' + 64 * (stepsBefore + 3), '--resume', run]);
+  // eval_tokens 1 takes one whole row of seq_len 32; the message says what is evaluated.
+  const resumed = await runCaptured(['train', '--config', configFile, '--set', 'num_tokens=' + 64 * (stepsBefore + 3), '--set', 'eval_tokens=1', '--resume', run]);
   expect(resumed.code).toBe(0);
+  expect(resumed.stderr).toContain('Evaluating on 32 held-out tokens ...');
   expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'))).toMatchObject({ status: 'completed', steps: stepsBefore + 3 });
   expect(existsSync(join(run, 'checkpoints', `step_${stepsBefore + 3}`))).toBe(true);
   expect(stale.filter((file) => existsSync(file))).toEqual([]);

@@ -9,7 +9,7 @@ import {
 import { join, relative } from 'node:path';
 import { activationModel, checkActivationSize, harvestSettings, openActivationSource } from './activation-stream.js';
 import type { CliIo } from './cli-io.js';
-import { evaluationBatches, evaluationRows, heldOutStart } from './evaluation-batches.js';
+import { evaluationBatches, evaluationRows, heldOutStart, tokensIn } from './evaluation-batches.js';
 import { groupLogger } from './group-logger.js';
 import { InterruptedError } from './interrupted-error.js';
 import { interruptSignalOf } from './interrupt-watcher.js';
@@ -168,9 +168,9 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
         );
       }
 
-      log(`Evaluating on ${config.eval_tokens} held-out tokens ...`);
       evaluationStart = await heldOutStart(source, settings, config);
       finalBatches = await evaluationBatches(settings, config.eval_tokens, rows, evaluationStart);
+      log(`Evaluating on ${tokensIn(finalBatches)} held-out tokens ...`);
       useFinalBatches = true;
       logPerformance = false;
       await evaluator(result.step, result.saes as SaeSnapshot[]);
