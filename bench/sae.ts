@@ -72,7 +72,7 @@ export const saeBenchmark: Benchmark = {
     const backend = await createBenchBackend(options);
     await trainDecomposition(sae, source, { num_tokens: batchSize * (warmup + steps), batch_size: batchSize, log_freq: 1, perf_log_freq: 1e9, checkpoint_freq: 1e9 }, {
       backend,
-      handleSigint: false,
+      handleSignals: false,
       logger: {
         log(metrics, step) {
           stamps.push(performance.now());

@@ -43,7 +43,7 @@ it('trains with the unchanged trainer and logger, its loss falls, and the report
       backend,
       logger: { log: (metrics, step) => { losses.push(metrics.loss); logger.log({ ...metrics }, step); } },
       checkpointDir: join(logger.runDirectory, 'checkpoints'),
-      handleSigint: false,
+      handleSignals: false,
     });
     await logger.finish({ status: result.status });
 

@@ -1,4 +1,6 @@
-import { cp, mkdtemp, open, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { fromTypedArray, PathOutsideFolderError, writeSafetensors } from '@nnd/core';
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, open, readdir, readFile, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,6 +182,68 @@ describe('ActivationsStore.fromCache', () => {
     expect(model.calls).toBe(3);
     expect(await verifyActivationCache(directory)).toMatchObject({ corrupted: [], missing: [] });
     expect(await allRows(directory)).toEqual(await allRows(reference));
+  });
+
+  /** A copy of the reference cache whose manifest `edit` changed (a crafted or damaged manifest). */
+  async function craftedCache(name: string, edit: (manifest: ActivationCacheManifest & Record<string, any>) => void | Promise<void>): Promise<string> {
+    const directory = join(root, name);
+    await cp(reference, directory, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(directory, 'manifest.json'), 'utf8'));
+    await edit(manifest);
+    await writeFile(join(directory, 'manifest.json'), JSON.stringify(manifest));
+    return directory;
+  }
+
+  it('keeps shard files inside the cache: absolute paths, .. and symbolic links out of it are refused', async () => {
+    const outside = join(reference, 'shard-00000.safetensors');
+    const cases: [string, (directory: string) => string | Promise<string>][] = [
+      ['absolute', () => outside],
+      ['dotdot', () => '../reference/shard-00000.safetensors'],
+      ['link', async (directory) => {
+        await symlink(outside, join(directory, 'linked.safetensors'));
+        return 'linked.safetensors';
+      }],
+    ];
+    for (const [name, file] of cases) {
+      let value = '';
+      const directory = await craftedCache(`crafted-${name}`, async (manifest) => {
+        value = await file(join(root, `crafted-${name}`));
+        manifest.shards[0] = { ...manifest.shards[0], file: value };
+      });
+      const failure = await ActivationsStore.fromCache(directory, { batchSize: 20, seed: 0, log: () => undefined }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(PathOutsideFolderError);
+      expect((failure as Error).message).toContain(`manifest.json shards[0].file is ${JSON.stringify(value)}`);
+      await expect(verifyActivationCache(directory)).rejects.toThrow(PathOutsideFolderError);
+    }
+  });
+
+  it('refuses row counts the shard files cannot hold (rows: 1e12) and counts that do not add up, before sizing any buffer', async () => {
+    const huge = await craftedCache('huge', (manifest) => {
+      manifest.shards[0] = { ...manifest.shards[0], rows: 1e12 };
+      manifest.rows = 1e12;
+    });
+    await expect(ActivationsStore.fromCache(huge, { batchSize: 20, seed: 0, log: () => undefined })).rejects.toThrow(
+      /manifest\.json says shards\[0\] holds 1000000000000 rows, but its file has \d+ bytes, room for at most \d+ rows of 3 float32 values; it was changed by hand/,
+    );
+    const total = await craftedCache('total', (manifest) => void (manifest.rows = 1e12));
+    await expect(readCacheManifest(total)).rejects.toThrow(/says rows is 1000000000000, but its shards hold 300/);
+    const negative = await craftedCache('negative', (manifest) => void (manifest.shards[1] = { ...manifest.shards[1], rows: -1 }));
+    await expect(readCacheManifest(negative)).rejects.toThrow(/has shards\[1\]\.rows -1, not a non-negative integer/);
+  });
+
+  it('checks each shard\'s dtypes and shapes against the manifest: I32 or U8 bytes are not trained on as float32', async () => {
+    for (const [dtype, values] of [['I32', new Int32Array(48 * 3).fill(7)], ['U8', new Uint8Array(48 * 3 * 4).fill(7)]] as const) {
+      const directory = await craftedCache(`dtype-${dtype}`, async (manifest) => {
+        const path = join(root, `dtype-${dtype}`, manifest.shards[0].file);
+        const shape = dtype === 'U8' ? [48, 12] : [48, 3];
+        await writeSafetensors(path, { activations: fromTypedArray(dtype, shape, values), tokens: fromTypedArray('I64', [48], new BigInt64Array(48)) });
+        manifest.shards[0] = { ...manifest.shards[0], bytes: (await stat(path)).size, sha256: createHash('sha256').update(await readFile(path)).digest('hex') };
+      });
+      const manifest = await readCacheManifest(directory);
+      await expect(readShard(directory, manifest, manifest.shards[0])).rejects.toThrow(
+        new RegExp(`holds 'activations' as ${dtype} \\[48, ${dtype === 'U8' ? 12 : 3}\\], but the manifest says F32 \\[48, 3\\]`),
+      );
+    }
   });
 
   it('says how to fill a directory that is not a cache yet', async () => {

@@ -1,4 +1,7 @@
-import { fromTypedArray, openSafetensors, toTypedArray, writeFileDurably, writeSafetensors, type SafetensorsFile } from '@nnd/core';
+import {
+  describeValue, fromTypedArray, openSafetensors, resolveInside, toTypedArray, writeFileDurably, writeSafetensors,
+  type SafetensorsDType, type SafetensorsFile,
+} from '@nnd/core';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -92,7 +95,46 @@ export async function readCacheManifest(directory: string): Promise<ActivationCa
   if (manifest.version !== CACHE_FORMAT_VERSION) {
     throw new ActivationCacheError(`${path} has cache format version ${manifest.version}; this @nnd/activations reads version ${CACHE_FORMAT_VERSION}.`);
   }
+  checkManifest(directory, path, manifest);
   return manifest;
+}
+
+/** The safetensors dtype a cache's activations are stored in. */
+function storedDType(dtype: CacheDType): SafetensorsDType {
+  return dtype === 'float16' ? 'F16' : 'F32';
+}
+
+/**
+ * The manifest is data: its counts must be consistent with each other and
+ * with the shard files' recorded sizes (a crafted `rows: 1e12` would size
+ * buffers of terabytes), and its shard files must lie inside the cache
+ * directory (resolveInside: no absolute path, `..` or symbolic link out).
+ */
+function checkManifest(directory: string, path: string, manifest: ActivationCacheManifest): void {
+  const fail = (problem: string) =>
+    new ActivationCacheError(`${path} ${problem}; it was changed by hand or by another program. Delete the directory and harvest again.`);
+  const count = (value: unknown, what: string) => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw fail(`has ${what} ${describeValue(value)}, not a non-negative integer`);
+    return value;
+  };
+  if (manifest.dtype !== 'float32' && manifest.dtype !== 'float16') throw fail(`has dtype ${describeValue(manifest.dtype)}; caches hold 'float32' or 'float16'`);
+  const activationSize = count(manifest.activationSize, 'activationSize');
+  if (activationSize === 0) throw fail('has activationSize 0');
+  const rowBytes = activationSize * (manifest.dtype === 'float16' ? 2 : 4) + 8;
+  let rows = 0;
+  for (const [index, shard] of manifest.shards.entries()) {
+    const field = `shards[${index}]`;
+    if (typeof shard !== 'object' || shard === null) throw fail(`has ${field} ${describeValue(shard)}, not a shard record`);
+    resolveInside(directory, shard.file, `${path} ${field}.file`);
+    const shardRows = count(shard.rows, `${field}.rows`);
+    const bytes = count(shard.bytes, `${field}.bytes`);
+    if (shardRows * rowBytes > bytes) {
+      throw fail(`says ${field} holds ${shardRows} rows, but its file has ${bytes} bytes, room for at most ${Math.floor(bytes / rowBytes)} rows of ${activationSize} ${manifest.dtype} values`);
+    }
+    if (typeof shard.sha256 !== 'string') throw fail(`has ${field}.sha256 ${describeValue(shard.sha256)}, not a hex digest`);
+    rows += shardRows;
+  }
+  if (count(manifest.rows, 'rows') !== rows) throw fail(`says rows is ${manifest.rows}, but its shards hold ${rows}`);
 }
 
 /** Replaces the manifest atomically and durably (core's writeFileDurably: temp file, fsync, rename, fsync of the directory). */
@@ -124,7 +166,7 @@ export async function writeShard(
   const file = shardFileName(index);
   const path = join(directory, file);
   await writeSafetensors(path, {
-    [ACTIVATIONS_TENSOR]: fromTypedArray(settings.dtype === 'float16' ? 'F16' : 'F32', [rows, settings.activationSize], activations),
+    [ACTIVATIONS_TENSOR]: fromTypedArray(storedDType(settings.dtype), [rows, settings.activationSize], activations),
     [TOKENS_TENSOR]: fromTypedArray('I64', [rows], tokens),
   }, { format: CACHE_FORMAT, model: settings.model, hook: settings.hook });
   try {
@@ -150,7 +192,7 @@ function rebuildHint(directory: string, shard: CacheShard): string {
 
 /** Reads one shard through core's lazy safetensors reader, after checking its sha256 against the manifest. */
 export async function readShard(directory: string, manifest: ActivationCacheManifest, shard: CacheShard, verify = true): Promise<ShardContents> {
-  const path = join(directory, shard.file);
+  const path = resolveInside(directory, shard.file, `${join(directory, CACHE_MANIFEST)} shard file`);
   if (verify) {
     let actual: string;
     try {
@@ -172,12 +214,21 @@ export async function readShard(directory: string, manifest: ActivationCacheMani
     throw new ActivationCacheError(`Shard ${shard.file} of ${JSON.stringify(directory)} is not a readable safetensors file: ${(cause as Error).message}. ${rebuildHint(directory, shard)}`, { cause });
   }
   try {
+    // Checked from the header, before any data is read: bytes of another dtype would otherwise be taken as float32.
+    const expected: Record<string, { dtype: SafetensorsDType; shape: number[] }> = {
+      [ACTIVATIONS_TENSOR]: { dtype: storedDType(manifest.dtype), shape: [shard.rows, manifest.activationSize] },
+      [TOKENS_TENSOR]: { dtype: 'I64', shape: [shard.rows] },
+    };
+    for (const [name, { dtype, shape }] of Object.entries(expected)) {
+      const info = file.info(name);
+      if (info.dtype !== dtype || info.shape.length !== shape.length || info.shape.some((size, axis) => size !== shape[axis])) {
+        throw new ActivationCacheError(
+          `Shard ${shard.file} of ${JSON.stringify(directory)} holds '${name}' as ${info.dtype} [${info.shape.join(', ')}], but the manifest says ${dtype} [${shape.join(', ')}]. ${rebuildHint(directory, shard)}`,
+        );
+      }
+    }
     const activations = await file.read(ACTIVATIONS_TENSOR);
     const tokens = await file.read(TOKENS_TENSOR);
-    const expected = [shard.rows, manifest.activationSize];
-    if (activations.shape.length !== 2 || activations.shape[0] !== expected[0] || activations.shape[1] !== expected[1]) {
-      throw new ActivationCacheError(`Shard ${shard.file} holds activations of shape [${activations.shape.join(', ')}], but the manifest says [${expected.join(', ')}]. ${rebuildHint(directory, shard)}`);
-    }
     return { activations: toTypedArray(activations) as Float32Array, tokens: toTypedArray(tokens) as BigInt64Array };
   } catch (cause) {
     if (cause instanceof ActivationCacheError) throw cause;

@@ -9,6 +9,7 @@ import { CliUsageError } from './cli-usage-error.js';
 import { familyNamed } from './decomposition-families.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { InterruptedError } from './interrupted-error.js';
+import { interruptSignalOf } from './interrupt-watcher.js';
 import { JobResources } from './job-resources.js';
 import type { RunConfig } from './run-config.js';
 
@@ -85,7 +86,7 @@ ${configKeysHelp()}
         onShard: (_, manifest) => log(`cache ${directory}: ${manifest.rows} / ${manifest.targetRows} rows (${manifest.shards.length} shards)`),
       });
       if (!result.complete && io.signal.aborted) {
-        throw new InterruptedError(`Interrupted: ${result.rows} rows in ${result.shards} shards are in ${result.directory}; run the same command again to continue.`);
+        throw new InterruptedError(`Interrupted: ${result.rows} rows in ${result.shards} shards are in ${result.directory}; run the same command again to continue.`, interruptSignalOf(io.signal));
       }
       io.stdout(`Activation cache: ${result.directory}\nRows: ${result.rows} of ${config.hook_point} (${result.shards} shards)${result.datasetExhausted ? ', the dataset ran out' : ''}\n` +
         `Train from it with: --set activation_cache=${directory}\n`);

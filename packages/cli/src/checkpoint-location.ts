@@ -1,6 +1,7 @@
 import { ConfigError } from '@nnd/core';
+import { checkpointsFolderOf, readRunConfig } from '@nnd/logging';
 import { findLatestCheckpoint } from '@nnd/train';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /** Where a trained SAE is, resolved from what the user pointed at. */
@@ -35,8 +36,9 @@ export async function locateCheckpoint(path: string): Promise<CheckpointLocation
     return { checkpoint: dirname(target), members: [Number(member[1])], runDirectory: runDirectoryOf(dirname(target)) };
   }
   if (existsSync(join(target, RUN_CONFIG))) {
-    const config = JSON.parse(readFileSync(join(target, RUN_CONFIG), 'utf8')) as { checkpoint_dir?: unknown; checkpoint_member?: unknown };
-    const checkpoints = join(target, typeof config.checkpoint_dir === 'string' ? config.checkpoint_dir : 'checkpoints');
+    // checkpointsFolderOf reads config.json (typed errors for one that is not a JSON object) and keeps checkpoint_dir inside the runs folder.
+    const checkpoints = checkpointsFolderOf(target);
+    const config = readRunConfig(target);
     const latest = await findLatestCheckpoint(checkpoints);
     if (latest === undefined) throw new ConfigError(`The run directory ${JSON.stringify(path)} has no complete checkpoint in ${checkpoints}; train it first (or it was interrupted before its first checkpoint).`);
     return { checkpoint: latest, members: typeof config.checkpoint_member === 'number' ? [config.checkpoint_member] : undefined, runDirectory: target };

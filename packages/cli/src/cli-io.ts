@@ -10,6 +10,6 @@ export interface CliIo {
   readonly progress: ConsoleStream;
   /** The environment (W&B keys, NND_* settings); read by commands, never at import. */
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Set by the interrupt watcher when the user pressed Ctrl-C once. */
+  /** Aborted by the interrupt watcher on the first Ctrl-C, SIGTERM or SIGHUP (the reason is the signal's name). */
   readonly signal: AbortSignal;
 }

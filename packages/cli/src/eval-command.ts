@@ -1,5 +1,6 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
 import type { Decomposition, HostTensor } from '@nnd/core';
+import { RunDirectoryError } from '@nnd/logging';
 import { SAE_CONFIG_FILE } from '@nnd/sae';
 import { readCheckpoint, DecompositionEvaluator } from '@nnd/train';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { CliUsageError } from './cli-usage-error.js';
 import type { Command } from './command.js';
 import { parseCommandLine, positiveIntegerOption } from './command-line.js';
 import { resolveRunConfig } from './config-input.js';
-import { evaluationBatches, evaluationRows } from './evaluation-batches.js';
+import { evaluationBatches, evaluationRows, tokensIn } from './evaluation-batches.js';
 import { evaluationSummaryLines } from './evaluation-summary.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { JobResources } from './job-resources.js';
@@ -104,8 +105,8 @@ Example:
       const settings = await harvestSettings(activations, config, (message) => io.stderr(`${message}\n`));
       const start = target.start ?? DATASET_START;
       const evaluationTokens = tokens ?? config.eval_tokens;
-      io.stderr(`Evaluating ${members.length} decomposition(s) of ${target.path} on ${evaluationTokens} tokens of ${config.dataset_path} ...\n`);
       const batches = await evaluationBatches(settings, evaluationTokens, evaluationRows(model, config), start);
+      io.stderr(`Evaluating ${members.length} decomposition(s) of ${target.path} on ${tokensIn(batches)} tokens of ${config.dataset_path} ...\n`);
       const evaluator = new DecompositionEvaluator({ model, backend: model.backend, excludeBos: config.exclude_special_tokens });
       let evaluations;
       try {
@@ -178,6 +179,15 @@ async function evaluationTarget(path: string): Promise<EvaluationTarget> {
   };
 }
 
+/** A run directory's JSON object file, or {} when it is missing; RunDirectoryError when it is not a JSON object. */
 function readJson(path: string): Record<string, unknown> {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {};
+  if (!existsSync(path)) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new RunDirectoryError(`${path} is not JSON (${cause instanceof Error ? cause.message : String(cause)}); restore it, or evaluate the step_N checkpoint folder itself.`, { cause });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RunDirectoryError(`${path} must hold a JSON object`);
+  return value as Record<string, unknown>;
 }

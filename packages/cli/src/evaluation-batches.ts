@@ -37,6 +37,15 @@ export async function evaluationBatches(settings: HarvestSettings, tokens: numbe
 }
 
 /**
+ * The tokens in `batches`: what an evaluation really covers, since whole
+ * rows of seq_len are taken (`eval_tokens: 1` evaluates one row), and a
+ * short dataset may give fewer.
+ */
+export function tokensIn(batches: readonly HostTensor<'int64'>[]): number {
+  return batches.reduce((sum, batch) => sum + batch.shape.reduce((product, size) => product * size, 1), 0);
+}
+
+/**
  * Where tokens the SAE has not trained on begin: after the buffer the store
  * is serving (the next one was harvested but never served), or after the
  * last shard of an activation cache. Unless the dataset was gone through

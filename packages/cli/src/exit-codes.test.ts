@@ -22,7 +22,10 @@ describe('exit codes', () => {
     expect(describeFailure(new TypeError('x is undefined'))).toMatch(/TypeError: x is undefined\n\s+at /);
   });
 
-  it('130 when interrupted', () => {
+  it('128 + the signal number when interrupted: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP', () => {
     expect(exitCodeFor(new InterruptedError('stopped'))).toBe(130);
+    expect(exitCodeFor(new InterruptedError('stopped', 'SIGTERM'))).toBe(143);
+    expect(exitCodeFor(new InterruptedError('stopped', 'SIGHUP'))).toBe(129);
+    expect(describeFailure(new InterruptedError('stopped', 'SIGTERM'))).toBe('stopped\n');
   });
 });

@@ -1,8 +1,15 @@
 import { NndError } from '@nnd/core';
+import type { InterruptSignal } from '@nnd/train';
 
-/** The user pressed Ctrl-C (SIGINT); what could be saved was saved. The CLI exits with 130. */
+/**
+ * Ctrl-C (SIGINT), SIGTERM or SIGHUP stopped the command; what could be
+ * saved was saved. The CLI exits with 128 + the signal's number (130 for SIGINT).
+ */
 export class InterruptedError extends NndError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly signal: InterruptSignal = 'SIGINT',
+  ) {
     super(message, { code: 'nnd.interrupted' });
   }
 }

@@ -1,3 +1,4 @@
+import { signalExitCode } from '@nnd/train';
 import { cacheCommand } from './cache-command.js';
 import { cliVersion } from './cli-version.js';
 import type { CliIo } from './cli-io.js';
@@ -5,7 +6,7 @@ import { CliUsageError } from './cli-usage-error.js';
 import type { Command } from './command.js';
 import { evalCommand } from './eval-command.js';
 import { describeFailure, EXIT_CODES, exitCodeFor } from './exit-codes.js';
-import { InterruptWatcher } from './interrupt-watcher.js';
+import { interruptSignalOf, InterruptWatcher } from './interrupt-watcher.js';
 import { reportCommand } from './report-command.js';
 import { sweepCommand } from './sweep-command.js';
 import { trainCommand } from './train-command.js';
@@ -27,7 +28,8 @@ ${COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}
 Run 'nnd <command> --help' for a command's options, 'nnd --version' for the version.
 Exit codes: 0 done, 1 a problem with the config or the command line (the
 message says what to change), 2 an internal error (with a stack trace),
-130 interrupted by Ctrl-C (training writes a checkpoint first).
+130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (training writes a
+checkpoint first).
 `;
 }
 
@@ -60,7 +62,7 @@ export async function runCli(args: readonly string[], io: Partial<CliIo> = {}): 
       throw new CliUsageError(`unknown command '${name}'; the commands are ${COMMANDS.map((candidate) => candidate.name).join(', ')}. Run 'nnd --help'.`);
     }
     const code = await command.run(rest, fullIo);
-    return fullIo.signal.aborted && code === EXIT_CODES.ok ? EXIT_CODES.interrupted : code;
+    return fullIo.signal.aborted && code === EXIT_CODES.ok ? signalExitCode(interruptSignalOf(fullIo.signal)) : code;
   } catch (error) {
     fullIo.stderr(describeFailure(error));
     return exitCodeFor(error);

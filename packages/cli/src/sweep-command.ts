@@ -34,8 +34,18 @@ function completed(config: RunConfig): boolean {
     const summary = join(directory, 'summary.json');
     const recorded = join(directory, 'config.json');
     if (!existsSync(summary) || !existsSync(recorded)) return false;
-    if ((JSON.parse(readFileSync(summary, 'utf8')) as { status?: unknown }).status !== 'completed') return false;
-    const previous = JSON.parse(readFileSync(recorded, 'utf8')) as Record<string, unknown>;
+    // A summary or config that is not a JSON object (damaged, edited) does not prove a completed run: the point trains again, the old directory moved aside.
+    const readObject = (file: string): Record<string, unknown> | undefined => {
+      try {
+        const value = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+        return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    if (readObject(summary)?.status !== 'completed') return false;
+    const previous = readObject(recorded);
+    if (previous === undefined) return false;
     // `wandb` is recorded as resolved from the environment, so it does not tell runs apart.
     return RUN_CONFIG_KEYS.filter((key) => key !== 'wandb').every((key) => JSON.stringify(previous[key]) === JSON.stringify((member as Record<string, unknown>)[key]));
   });

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { checkpointsFolderOf } from '@nnd/logging';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { parseCommandLine } from './command-line.js';
@@ -102,8 +103,6 @@ function saeTypesOption(value: string): string | string[] {
  * anything else goes to the trainer as it is.
  */
 function checkpointsOf(path: string): string {
-  const recorded = join(path, 'config.json');
-  if (!existsSync(recorded)) return path;
-  const { checkpoint_dir: checkpointDirectory } = JSON.parse(readFileSync(recorded, 'utf8')) as { checkpoint_dir?: unknown };
-  return join(path, typeof checkpointDirectory === 'string' ? checkpointDirectory : 'checkpoints');
+  if (!existsSync(join(path, 'config.json'))) return path;
+  return checkpointsFolderOf(path);
 }

@@ -1,5 +1,6 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
-import { createConsoleSink, createLogger, runDirectoryFor, type RunLogger } from '@nnd/logging';
+import { removeStaleTemporaries } from '@nnd/core';
+import { createConsoleSink, createLogger, lockRunDirectory, runDirectoryFor, type RunDirectoryLock, type RunLogger } from '@nnd/logging';
 import { loadRuns, writeReport } from '@nnd/results';
 import { streamsOf } from '@nnd/core';
 import {
@@ -8,12 +9,14 @@ import {
 import { join, relative } from 'node:path';
 import { activationModel, harvestSettings, hookWidthOf, openActivationSource } from './activation-stream.js';
 import type { CliIo } from './cli-io.js';
-import { evaluationBatches, evaluationRows, heldOutStart } from './evaluation-batches.js';
+import { evaluationBatches, evaluationRows, heldOutStart, tokensIn } from './evaluation-batches.js';
 import { groupLogger } from './group-logger.js';
 import { InterruptedError } from './interrupted-error.js';
+import { interruptSignalOf } from './interrupt-watcher.js';
 import { setAsidePreviousRun } from './previous-run.js';
 import { JobResources } from './job-resources.js';
 import { familyNamed } from './decomposition-families.js';
+import { checkTrainingMemory, widthsKnown } from './memory-check.js';
 import { resumedMemberNames } from './resumed-run-names.js';
 import { trainConfigOf } from './member-configs.js';
 import { memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
@@ -66,6 +69,15 @@ export interface TrainingJobResult {
 export async function runTrainingJob(config: RunConfig, io: CliIo, options: TrainingJobOptions = {}): Promise<TrainingJobResult> {
   const log = (message: string) => io.stderr(`${message}\n`);
   const ownResources = options.resources === undefined;
+  // Sizes that cannot fit fail here, in a second, rather than as a RangeError after the model loaded and harvested;
+  // widths left to the model are checked as soon as it is loaded.
+  const early = widthsKnown(memberConfigs(config));
+  if (early) {
+    const memoryWarning = checkTrainingMemory(config, memberConfigs(config));
+    if (memoryWarning !== undefined) log(memoryWarning);
+  }
+  // One writer per run directory, taken before anything is loaded, moved aside or written.
+  const locks = lockRunDirectories(memberConfigs(config).map((member) => runDirectoryFor(config.run_dir, member.name)));
   const resources = options.resources ?? new JobResources(io.env);
   try {
     log(`Loading ${config.model_name} on ${config.backend}/${config.device} ...`);
@@ -75,6 +87,13 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     const members = options.resumeFrom === undefined ? memberConfigs(config) : await resumedMemberNames(memberConfigs(config), options.resumeFrom);
     const grouped = members.length > 1;
     const decompositions = family.members(config, hookWidthOf(activations)).map((member) => family.create(member.config));
+    if (!early) {
+      const width = (ports: readonly { width: number }[]) => ports.reduce((sum, port) => sum + port.width, 0);
+      const sized = decompositions.map((decomposition, index) => ({ ...members[index], input_size: width(decomposition.reads), output_size: width(decomposition.writes), act_size: undefined }));
+      // An SAE reads and writes one stream: its width once.
+      const memoryWarning = checkTrainingMemory(config, sized.map((member, index) => (decompositions[index].reads[0].hook === decompositions[index].writes[0].hook ? { ...member, act_size: member.input_size, input_size: undefined, output_size: undefined } : member)));
+      if (memoryWarning !== undefined) log(memoryWarning);
+    }
     const settings = await harvestSettings(activations, config, log);
     const source = await openActivationSource(activations, config, streamsOf(decompositions), log);
     throwIfInterrupted(io);
@@ -86,6 +105,11 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
         const aside = await setAsidePreviousRun(directory);
         if (aside !== undefined) log(`${directory} held an earlier run; it was moved to ${aside}.`);
       }
+    }
+    // A run killed while writing (its final sae/ files, summary.json) leaves temporary files that nothing else removes; the lock says no one writes them now.
+    for (const directory of runDirectories) {
+      const removed = await removeStaleTemporaries(directory, { recursive: true });
+      if (removed.length > 0) log(`Removed ${removed.length} temporary file(s) a killed run left in ${directory}.`);
     }
     const wandb = config.wandb ?? Boolean(io.env.WANDB_API_KEY);
     const loggers: RunLogger[] = members.map((member) => createLogger({ runsDirectory: config.run_dir, name: member.name, console: false, env: io.env }));
@@ -134,7 +158,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
         saveFiles,
         resumeFrom: options.resumeFrom,
         signal: io.signal,
-        handleSigint: false,
+        handleSignals: false,
         warn: log,
       };
       const trainConfigs = members.map(trainConfigOf);
@@ -151,12 +175,13 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
         throw new InterruptedError(
           `Interrupted after ${result.step} steps; ${result.checkpoint ? `checkpoint written to ${result.checkpoint}` : 'no checkpoint was written'}. ` +
             `Run directory: ${runDirectories[0]}.${result.checkpoint ? ` Continue with the same command plus --resume ${result.checkpoint}.` : ''}`,
+          interruptSignalOf(io.signal),
         );
       }
 
-      log(`Evaluating on ${config.eval_tokens} held-out tokens ...`);
       evaluationStart = await heldOutStart(source, settings, config);
       finalBatches = await evaluationBatches(settings, config.eval_tokens, rows, evaluationStart);
+      log(`Evaluating on ${tokensIn(finalBatches)} held-out tokens ...`);
       useFinalBatches = true;
       logPerformance = false;
       await evaluator(result.step, result.members as DecompositionSnapshot[]);
@@ -195,6 +220,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     }
     return { runs, report };
   } finally {
+    for (const lock of locks) lock.release();
     if (ownResources) await resources.dispose();
   }
 }
@@ -211,6 +237,18 @@ function runMetadata(member: MemberConfig): Record<string, unknown> {
   };
 }
 
+/** Locks every directory or none: when one is held elsewhere, the ones already taken are released before the error goes up. */
+function lockRunDirectories(directories: readonly string[]): RunDirectoryLock[] {
+  const locks: RunDirectoryLock[] = [];
+  try {
+    for (const directory of directories) locks.push(lockRunDirectory(directory));
+  } catch (error) {
+    for (const lock of locks) lock.release();
+    throw error;
+  }
+  return locks;
+}
+
 function throwIfInterrupted(io: CliIo): void {
-  if (io.signal.aborted) throw new InterruptedError('Interrupted before training started; nothing was written.');
+  if (io.signal.aborted) throw new InterruptedError('Interrupted before training started; nothing was written.', interruptSignalOf(io.signal));
 }

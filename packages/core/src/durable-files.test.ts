@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { renameDurably, temporaryPathFor, writeFileDurably } from './durable-files.js';
+import { removeStaleTemporaries, renameDurably, temporaryPathFor, writeFileDurably } from './durable-files.js';
 
 // Records every path whose handle is fsynced, so the tests can see the file and its directory flushed.
 const synced = vi.hoisted(() => [] as string[]);
@@ -43,6 +43,25 @@ describe('temporaryPathFor', () => {
     expect(dirname(first)).toBe('/data/cache');
     expect(basename(first)).toMatch(/^\.manifest\.json\.[0-9a-f]{12}\.tmp$/);
     expect(temporaryPathFor('/data/cache/manifest.json')).not.toBe(first);
+  });
+});
+
+describe('removeStaleTemporaries', () => {
+  it('deletes temporary files named as temporaryPathFor names them, and nothing else, recursively when asked', async () => {
+    const folder = await fresh('stale');
+    await mkdir(join(folder, 'sae'));
+    const top = temporaryPathFor(join(folder, 'summary.json'));
+    const nested = temporaryPathFor(join(folder, 'sae', 'sae_weights.safetensors'));
+    const kept = ['summary.json', '.hidden', 'notes.tmp', '.x.1234.tmp', '.x.0123456789ab.tmp.bak'];
+    for (const name of kept) await writeFile(join(folder, name), 'kept');
+    for (const path of [top, nested]) await writeFile(path, 'half a file');
+
+    expect(await removeStaleTemporaries(folder)).toEqual([top]);
+    expect((await readdir(join(folder, 'sae')))).toEqual([basename(nested)]);
+    expect(await removeStaleTemporaries(folder, { recursive: true })).toEqual([nested]);
+    expect((await readdir(folder)).sort()).toEqual([...kept, 'sae'].sort());
+    expect(await readdir(join(folder, 'sae'))).toEqual([]);
+    expect(await removeStaleTemporaries(join(folder, 'missing'))).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** What `writeFileDurably` writes: one string or byte array, or several written one after another. */
@@ -18,6 +18,34 @@ export interface WriteFileDurablyOptions {
  */
 export function temporaryPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Names that `temporaryPathFor` gives: what `removeStaleTemporaries` may delete. */
+const TEMPORARY_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Deletes the temporary files that `writeFileDurably` leaves when its
+ * process is killed between creating and renaming one (names as
+ * `temporaryPathFor` gives them), in `directory` and, with `recursive`, the
+ * folders under it (symbolic links are not followed). Call it only while no
+ * other process writes there (e.g. holding the directory's lock), since a
+ * live writer's temporary file looks the same. Resolves to the paths
+ * removed; a missing directory removes nothing.
+ */
+export async function removeStaleTemporaries(directory: string, options: { readonly recursive?: boolean } = {}): Promise<string[]> {
+  const entries = await readdir(directory, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return [];
+    throw error;
+  });
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const path = join(directory, entry.name);
+    if (entry.isFile() && TEMPORARY_NAME.test(entry.name)) {
+      await unlink(path);
+      removed.push(path);
+    } else if (entry.isDirectory() && options.recursive) removed.push(...(await removeStaleTemporaries(path, options)));
+  }
+  return removed;
 }
 
 /**

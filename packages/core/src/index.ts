@@ -25,7 +25,9 @@ export type { AdamCorrections, AdamHyperparameters, AdamResult } from './optim/a
 export { Rng } from './rng.js';
 export type { RngState } from './rng.js';
 export * from './safetensors/index.js';
-export { renameDurably, temporaryPathFor, writeFileDurably } from './durable-files.js';
+export { resolveInside } from './resolve-inside.js';
+export type { ResolveInsideOptions } from './resolve-inside.js';
+export { removeStaleTemporaries, renameDurably, temporaryPathFor, writeFileDurably } from './durable-files.js';
 export type { DurableFileContents, WriteFileDurablyOptions } from './durable-files.js';
 export {
   checkDecomposition, createDecompositionRegistry, defineDecomposition, describeDecomposition, DECOMPOSITION_SPECIFICATION_VERSION, lookupDecomposition, streamsOf,

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { temporaryPathFor } from '@nnd/core';
 import { RunDirectoryError } from './errors/index.js';
 
 /**
@@ -110,7 +110,7 @@ export function readJsonLines(file: string): unknown[] {
  * file.
  */
 export function writeJsonAtomically(file: string, value: unknown): void {
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const temporary = temporaryPathFor(file);
   try {
     fs.writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`, { flush: true });
     fs.renameSync(temporary, file);

@@ -1,4 +1,4 @@
-export { LoggingError, RunDirectoryError, WandbError } from './errors/index.js';
+export { LoggingError, RunDirectoryError, RunDirectoryLockedError, WandbError } from './errors/index.js';
 export { composeLoggers, totalStepsOf } from './logger.js';
 export type { InitOptions, Logger, Metrics, RunConfig, Summary } from './logger.js';
 export { createLogger } from './create-logger.js';
@@ -10,8 +10,11 @@ export { createConsoleSink } from './console-sink.js';
 export type { ConsoleSink, ConsoleSinkOptions, ConsoleStream } from './console-sink.js';
 export { formatDuration, formatProgressLine, parseProgressLine } from './progress-line.js';
 export type { ProgressLine } from './progress-line.js';
-export { RUN_FILES, checkpointDirectory, readMetricsRows, readRunDirectory, runDirectoryFor } from './run-directory.js';
+export { RUN_FILES, checkpointDirectory, checkpointsFolderOf, readMetricsRows, readRunConfig, readRunDirectory, runDirectoryFor } from './run-directory.js';
 export type { ArtifactRecord, MetricsRow, RunDirectoryContents, WandbRunIdentity } from './run-directory.js';
+export { lockRunDirectory, runDirectoryLockFile } from './run-directory-lock.js';
+export type { LockHolder, RunDirectoryLock } from './run-directory-lock.js';
+export { makeDirectory } from './make-directory.js';
 export { createRunDirectorySink } from './run-directory-sink.js';
 export type { RunDirectorySink, RunDirectorySinkOptions } from './run-directory-sink.js';
 export { createWandbSink } from './wandb-sink.js';

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LoggingError, RunDirectoryError } from './errors/index.js';
-import { RUN_FILES, checkpointDirectory, readRunDirectory } from './run-directory.js';
+import { PathOutsideFolderError } from '@nnd/core';
+import { RUN_FILES, checkpointDirectory, checkpointsFolderOf, readRunDirectory } from './run-directory.js';
 import { createRunDirectorySink } from './run-directory-sink.js';
 
 const packageDirectory = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -108,7 +109,25 @@ describe('run directory after a normal run', () => {
     expect(checkpointDirectory(first, 4)).toBe(path.join(first, 'checkpoints', 'step_4'));
     expect(readRunDirectory(first).checkpointSteps).toEqual([4, 6, 12]);
     expect(readRunDirectory(second).checkpointSteps).toEqual([4, 6, 12]);
+    expect(checkpointsFolderOf(second)).toBe(path.join(first, 'checkpoints'));
     await Promise.all(sinks.map((sink) => sink.finish()));
+  });
+
+  it('keeps config.checkpoint_dir inside the folder of the run directories: absolute paths, .. and links out of it are refused', async () => {
+    const outside = path.join(root, 'outside', 'checkpoints');
+    fs.mkdirSync(path.join(outside, 'step_7'), { recursive: true });
+    const runs = path.join(root, 'runs');
+    fs.mkdirSync(runs);
+    fs.symlinkSync(path.join(root, 'outside'), path.join(runs, 'linked'));
+    for (const recorded of [outside, path.join('..', '..', 'outside', 'checkpoints'), path.join('..', 'linked', 'checkpoints')]) {
+      const directory = path.join(runs, 'crafted');
+      fs.rmSync(directory, { recursive: true, force: true });
+      const sink = createRunDirectorySink({ directory });
+      await sink.init({ ...config, checkpoint_dir: recorded });
+      await sink.finish();
+      expect(() => checkpointsFolderOf(directory)).toThrow(PathOutsideFolderError);
+      expect(() => readRunDirectory(directory)).toThrow(`${path.join(directory, 'config.json')} checkpoint_dir is ${JSON.stringify(recorded)}`);
+    }
   });
 
   it('keeps non-finite metrics as numbers through the file', async () => {

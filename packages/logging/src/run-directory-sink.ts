@@ -4,6 +4,7 @@ import { ConfigError } from '@nnd/core';
 import { LoggingError, RunDirectoryError } from './errors/index.js';
 import { JsonLinesAppender, messageOf, writeJsonAtomically } from './crash-safe-files.js';
 import { checkLogCall } from './logger.js';
+import { makeDirectory } from './make-directory.js';
 import type { Logger, Metrics } from './logger.js';
 import { RUN_FILES, checkpointDirectory, metricsLine } from './run-directory.js';
 import type { ArtifactRecord } from './run-directory.js';
@@ -42,21 +43,13 @@ export function createRunDirectorySink(options: RunDirectorySinkOptions): RunDir
 
     checkpointDirectory(step) {
       const checkpoint = checkpointDirectory(directory, step);
-      try {
-        fs.mkdirSync(checkpoint, { recursive: true });
-      } catch (error) {
-        throw new RunDirectoryError(`cannot create ${checkpoint}: ${messageOf(error)}`, { cause: error });
-      }
+      makeDirectory(checkpoint);
       return checkpoint;
     },
 
     async init(config) {
       if (metrics !== undefined) throw new LoggingError(`init called twice on the run directory sink for ${directory}`);
-      try {
-        fs.mkdirSync(path.join(directory, RUN_FILES.checkpoints), { recursive: true });
-      } catch (error) {
-        throw new RunDirectoryError(`cannot create ${directory}: ${messageOf(error)}`, { cause: error });
-      }
+      makeDirectory(path.join(directory, RUN_FILES.checkpoints));
       const configFile = path.join(directory, RUN_FILES.config);
       // A resumed run keeps the config it started with: the checkpoints were made under it.
       if (!fs.existsSync(configFile)) {

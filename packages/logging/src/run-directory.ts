@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { resolveInside } from '@nnd/core';
 import { RunDirectoryError } from './errors/index.js';
 import { messageOf, readJsonFile, readJsonLines } from './crash-safe-files.js';
 import type { Metrics, RunConfig, Summary } from './logger.js';
@@ -126,20 +127,46 @@ export function readMetricsRows(directory: string): MetricsRow[] {
 
 /** Reads everything a run directory holds; throws `RunDirectoryError` when `config.json` is missing (not a run directory). */
 export function readRunDirectory(directory: string): RunDirectoryContents {
+  const config = readRunConfig(directory);
+  return {
+    directory,
+    config,
+    metrics: readMetricsRows(directory),
+    summary: readJsonFile(path.join(directory, RUN_FILES.summary)) as Summary | undefined,
+    checkpointSteps: checkpointStepsOf(directory, config),
+    artifacts: readJsonLines(path.join(directory, RUN_FILES.artifacts)) as ArtifactRecord[],
+    wandbRun: readJsonFile(path.join(directory, RUN_FILES.wandbRun)) as WandbRunIdentity | undefined,
+  };
+}
+
+/**
+ * The folder a run directory's checkpoints are in: `checkpoints/`, or the one
+ * its config.json's `checkpoint_dir` names (relative to the run directory; a
+ * group's members point at the first member's, a sibling run directory).
+ * That value is data: it must stay inside the folder holding the run
+ * directories (no absolute path, no `..` or symbolic link out of it), else
+ * PathOutsideFolderError. Throws RunDirectoryError when config.json is not a
+ * JSON object; without a config.json, `checkpoints/`.
+ */
+export function checkpointsFolderOf(directory: string): string {
+  return checkpointsFolderFor(directory, fs.existsSync(path.join(directory, RUN_FILES.config)) ? readRunConfig(directory) : undefined);
+}
+
+/** A run directory's config.json; RunDirectoryError when it is missing or not a JSON object. */
+export function readRunConfig(directory: string): RunConfig {
   const config = readJsonFile(path.join(directory, RUN_FILES.config));
   if (config === undefined) throw new RunDirectoryError(`${directory} is not a run directory: it has no ${RUN_FILES.config}`);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new RunDirectoryError(`${path.join(directory, RUN_FILES.config)} must hold a JSON object`);
   }
-  return {
-    directory,
-    config: config as RunConfig,
-    metrics: readMetricsRows(directory),
-    summary: readJsonFile(path.join(directory, RUN_FILES.summary)) as Summary | undefined,
-    checkpointSteps: checkpointStepsOf(directory, config as RunConfig),
-    artifacts: readJsonLines(path.join(directory, RUN_FILES.artifacts)) as ArtifactRecord[],
-    wandbRun: readJsonFile(path.join(directory, RUN_FILES.wandbRun)) as WandbRunIdentity | undefined,
-  };
+  return config as RunConfig;
+}
+
+function checkpointsFolderFor(directory: string, config: RunConfig | undefined): string {
+  const run = path.resolve(directory);
+  const recorded = config?.checkpoint_dir;
+  if (recorded === undefined || recorded === null || recorded === '') return path.join(run, RUN_FILES.checkpoints);
+  return resolveInside(path.dirname(run), recorded, `${path.join(run, RUN_FILES.config)} checkpoint_dir`, { from: run });
 }
 
 /**
@@ -147,8 +174,7 @@ export function readRunDirectory(directory: string): RunDirectoryContents {
  * trainer's hidden `.step_<N>.tmp-*` before its rename) are not checkpoints yet.
  */
 function checkpointStepsOf(directory: string, config: RunConfig): number[] {
-  const recorded = config.checkpoint_dir;
-  const root = path.resolve(directory, typeof recorded === 'string' && recorded !== '' ? recorded : RUN_FILES.checkpoints);
+  const root = checkpointsFolderFor(directory, config);
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(root, { withFileTypes: true });

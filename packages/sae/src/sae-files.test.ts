@@ -182,4 +182,34 @@ describe('loadSae on folders written by SAELens', () => {
     await expect(loadSae(directory)).rejects.toThrow(SaeFileError);
     await expect(loadSae(directory)).rejects.toThrow(/cfg.json" does not exist/);
   });
+
+  it('names the weights file when it is not a safetensors file', async () => {
+    await writeSaeLensFolder({ architecture: 'jumprelu', d_in: 2, d_sae: 4 }, randomWeights(new Rng(1), 2, 4));
+    await writeFile(join(directory, 'sae_weights.safetensors'), new Uint8Array([3, 0, 0, 0, 0, 0, 0, 0, 1]));
+    await expect(loadSae(directory)).rejects.toThrow(join(directory, 'sae_weights.safetensors'));
+  });
+
+  it('loads NaN weights but warns, naming the file and the tensors', async () => {
+    const weights = randomWeights(new Rng(1), 2, 4);
+    weights.W_dec.data[3] = Number.NaN;
+    weights.b_dec.data[0] = Infinity;
+    await writeSaeLensFolder({ architecture: 'jumprelu', d_in: 2, d_sae: 4 }, { ...weights, threshold: { shape: [4], data: [1, 1, 1, 1] } });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const loaded = await loadSae(directory);
+      expect(Number.isNaN(loaded.params.W_dec.data[3])).toBe(true);
+      // emitWarning delivers on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ name: 'NndWarning', code: 'NND_NON_FINITE_WEIGHTS' });
+    expect(warnings[0].message).toBe(
+      `loadSae: ${JSON.stringify(join(directory, 'sae_weights.safetensors'))} holds NaN or infinite values in 'W_dec' (1 of 8 values), 'b_dec' (1 of 2 values); ` +
+        "the SAE's outputs will not be finite. Load an earlier checkpoint.",
+    );
+  });
 });

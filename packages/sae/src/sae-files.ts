@@ -136,7 +136,8 @@ async function readRequired(path: string, what: string): Promise<Uint8Array> {
 
 function readTensors(bytes: Uint8Array, path: string): Map<string, HostTensor<'float32'>> {
   const tensors = new Map<string, HostTensor<'float32'>>();
-  for (const [name, tensor] of readSafetensors(bytes).tensors) {
+  // `source` puts the file's path into every SafetensorsError about a malformed file.
+  for (const [name, tensor] of readSafetensors(bytes, { source: path }).tensors) {
     if (!['F32', 'F64', 'F16', 'BF16'].includes(tensor.dtype)) continue;
     const data = toTypedArray(tensor);
     tensors.set(name, hostTensor('float32', tensor.shape, data instanceof Float32Array ? data : Float32Array.from(data as Float64Array)));
@@ -152,6 +153,24 @@ function pick(tensors: Map<string, HostTensor<'float32'>>, name: string, shape: 
     throw new SaeFileError(`loadSae: '${name}' in ${JSON.stringify(path)} has shape [${tensor.shape.join(', ')}], but cfg.json implies [${shape.join(', ')}].`);
   }
   return tensor;
+}
+
+/**
+ * Loading succeeds (the file is well formed, and one may want to inspect
+ * it), but NaN or infinite parameters make every output NaN, so a Node
+ * warning (code NND_NON_FINITE_WEIGHTS; `process.on('warning')`) names them.
+ */
+function warnAboutNonFinite(params: Record<string, HostTensor>, path: string): void {
+  const bad = Object.entries(params).flatMap(([name, tensor]) => {
+    const count = (tensor.data as Float32Array).reduce((sum, value) => sum + (Number.isFinite(value) ? 0 : 1), 0);
+    return count === 0 ? [] : [`'${name}' (${count} of ${tensor.data.length} values)`];
+  });
+  if (bad.length > 0) {
+    process.emitWarning(`loadSae: ${JSON.stringify(path)} holds NaN or infinite values in ${bad.join(', ')}; the SAE's outputs will not be finite. Load an earlier checkpoint.`, {
+      type: 'NndWarning',
+      code: 'NND_NON_FINITE_WEIGHTS',
+    });
+  }
 }
 
 /** The single value of a threshold stored per feature (SAELens) or as a scalar. */
@@ -261,5 +280,6 @@ export async function loadSae(directory: string): Promise<LoadedSae> {
     if (stored !== undefined) state.threshold = hostTensor('float32', [], [uniformValue(stored, name, weightsPath)]);
   }
 
+  warnAboutNonFinite(params, weightsPath);
   return { sae, params, state, metadata: saeLensMetadata(cfg) };
 }

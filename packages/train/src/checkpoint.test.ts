@@ -1,5 +1,5 @@
-import { hostTensor, readSafetensors, Rng } from '@nnd/core';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostTensor, PathOutsideFolderError, readSafetensors, Rng } from '@nnd/core';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -102,5 +102,51 @@ describe('readCheckpoint', () => {
     await expect(readCheckpoint(directory)).rejects.toThrow(/trainer_state.json is missing or not JSON/);
     await writeFile(join(directory, 'trainer_state.json'), JSON.stringify({ format: 'other', version: 1 }));
     await expect(readCheckpoint(directory)).rejects.toThrow(/has format "other" version 1; this trainer reads 'nnd-trainer-state' version 1/);
+  });
+
+  /** A written checkpoint whose trainer_state.json was then changed by `edit`. */
+  async function craftedCheckpoint(edit: (state: Record<string, any>) => void, grouped = false): Promise<string> {
+    const path = await writeCheckpoint(join(directory, 'checkpoints'), sampleCheckpoint(3, grouped));
+    const state = JSON.parse(await readFile(join(path, 'trainer_state.json'), 'utf8'));
+    edit(state);
+    await writeFile(join(path, 'trainer_state.json'), JSON.stringify(state));
+    return path;
+  }
+
+  it('keeps every path of trainer_state.json inside the checkpoint: a crafted directory reads no foreign weights or config', async () => {
+    // A foreign SAE folder beside the checkpoints, with a "secret" config, that a crafted manifest points at.
+    await writeCheckpoint(join(directory, 'elsewhere'), sampleCheckpoint(9));
+    const foreign = join(directory, 'elsewhere', 'step_9');
+    for (const value of [foreign, '../../elsewhere/step_9', '../step_3/../../elsewhere/step_9']) {
+      const path = await craftedCheckpoint((state) => (state.members[0].directory = value));
+      const error = await readCheckpoint(path).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(PathOutsideFolderError);
+      expect((error as Error).message).toContain(`trainer_state.json members[0].directory is ${JSON.stringify(value)}`);
+    }
+    // Through a symbolic link inside the checkpoint.
+    const linked = await craftedCheckpoint((state) => (state.members[0].directory = 'sae_link'));
+    await symlink(foreign, join(linked, 'sae_link'));
+    await expect(readCheckpoint(linked)).rejects.toThrow(/members\[0\]\.directory is "sae_link", which leads outside that folder through a symbolic link/);
+  });
+
+  it('accepts only the file names the trainer writes for config_file and params_file', async () => {
+    for (const [field, value] of [['config_file', '../../secret.txt'], ['config_file', '/etc/hostname'], ['params_file', '../other.safetensors']]) {
+      const path = await craftedCheckpoint((state) => (state.members[0][field] = value));
+      await expect(readCheckpoint(path)).rejects.toThrow(new RegExp(`trainer_state.json is malformed \\(members\\.0\\.${field}: `));
+    }
+  });
+
+  it('gives a CheckpointError, not a raw TypeError or SyntaxError, for malformed members and a config file that is not JSON', async () => {
+    for (const members of ['not a list', [], [{ directory: 3 }], null]) {
+      const path = await craftedCheckpoint((state) => (state.members = members));
+      const error = await readCheckpoint(path).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(CheckpointError);
+      expect((error as Error).message).toMatch(/^Cannot read the checkpoint ".*step_3": trainer_state.json is malformed \(members/);
+    }
+    const path = await craftedCheckpoint(() => undefined);
+    await writeFile(join(path, 'cfg.json'), '{ not json');
+    const error = await readCheckpoint(path).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect((error as Error).message).toMatch(/cfg\.json is missing or not JSON/);
   });
 });

@@ -1,10 +1,11 @@
 import {
-  fromTypedArray, hostTensor, readSafetensors, renameDurably, toTypedArray, writeSafetensors,
+  fromTypedArray, hostTensor, readSafetensors, renameDurably, resolveInside, toTypedArray, writeSafetensors,
   type DType, type HostTensor, type RngState, type SafetensorsDType, type SafetensorsTensor,
 } from '@nnd/core';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { CheckpointError } from './checkpoint-error.js';
 import { stateInputName, type StateKind } from './step-names.js';
 import type { TrainConfig } from './train-config.js';
@@ -171,26 +172,37 @@ export async function findLatestCheckpoint(checkpointDir: string): Promise<strin
 /** Reads a checkpoint written by `writeCheckpoint`, checking its format. */
 export async function readCheckpoint(path: string): Promise<TrainerCheckpoint> {
   const fail = (problem: string, cause?: unknown) =>
-    new CheckpointError(`Cannot resume from ${JSON.stringify(path)}: ${problem}`, cause === undefined ? {} : { cause });
-  let manifest: TrainerStateJson;
+    new CheckpointError(`Cannot read the checkpoint ${JSON.stringify(path)}: ${problem}`, cause === undefined ? {} : { cause });
+  let json: unknown;
   try {
-    manifest = JSON.parse(await readFile(join(path, TRAINER_STATE_JSON), 'utf8')) as TrainerStateJson;
+    json = JSON.parse(await readFile(join(path, TRAINER_STATE_JSON), 'utf8'));
   } catch (cause) {
     throw fail(`${TRAINER_STATE_JSON} is missing or not JSON (${cause instanceof Error ? cause.message : String(cause)}); pass a step_N directory written by the trainer.`, cause);
   }
-  if (manifest.format !== FORMAT || manifest.version !== FORMAT_VERSION) {
-    throw fail(`${TRAINER_STATE_JSON} has format ${JSON.stringify(manifest.format)} version ${JSON.stringify(manifest.version)}; this trainer reads '${FORMAT}' version ${FORMAT_VERSION}.`);
+  const { format, version } = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+  if (format !== FORMAT || version !== FORMAT_VERSION) {
+    throw fail(`${TRAINER_STATE_JSON} has format ${JSON.stringify(format)} version ${JSON.stringify(version)}; this trainer reads '${FORMAT}' version ${FORMAT_VERSION}.`);
   }
-  const stateTensors = await readTensors(join(path, TRAINER_STATE_SAFETENSORS), fail);
+  const parsed = trainerStateSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${issue.message}`);
+    throw fail(`${TRAINER_STATE_JSON} is malformed (${problems.join('; ')}); it was changed by hand or by another program. Resume from an earlier step_N.`);
+  }
+  const manifest = parsed.data;
+  const stateTensors = await readTensors(resolveInside(path, TRAINER_STATE_SAFETENSORS, TRAINER_STATE_SAFETENSORS), fail);
   const members: MemberCheckpoint[] = [];
   for (const [index, member] of manifest.members.entries()) {
-    const directory = join(path, member.directory);
+    // The manifest is data: its paths must stay inside the checkpoint (PathOutsideFolderError otherwise).
+    const field = `${TRAINER_STATE_JSON} members[${index}]`;
+    const directory = resolveInside(path, member.directory, `${field}.directory`);
+    const weightsFile = resolveInside(path, SAE_WEIGHTS, `${field}'s ${SAE_WEIGHTS}`, { from: directory });
+    const configFile = resolveInside(path, member.config_file, `${field}.config_file`, { from: directory });
     const params = member.params_file === TRAINER_STATE_SAFETENSORS
       ? Object.fromEntries(member.params.flatMap((name) => {
         const tensor = stateTensors[stateInputName(index, 'param', name)];
         return tensor === undefined ? [] : [[name, tensor]];
       }))
-      : await readTensors(join(directory, SAE_WEIGHTS), fail);
+      : await readTensors(weightsFile, fail);
     const pick = (kind: 'adam_m' | 'adam_v' | 'state', names: readonly string[]) =>
       Object.fromEntries(names.map((name) => {
         const tensor = stateTensors[stateInputName(index, kind, name)];
@@ -200,9 +212,15 @@ export async function readCheckpoint(path: string): Promise<TrainerCheckpoint> {
     for (const name of member.params) {
       if (params[name] === undefined) throw fail(`${member.params_file === TRAINER_STATE_SAFETENSORS ? TRAINER_STATE_SAFETENSORS : join(member.directory, SAE_WEIGHTS)} lacks parameter '${name}'.`);
     }
+    let config: unknown;
+    try {
+      config = JSON.parse(await readFile(configFile, 'utf8'));
+    } catch (cause) {
+      throw fail(`${join(member.directory, member.config_file)} is missing or not JSON (${cause instanceof Error ? cause.message : String(cause)}).`, cause);
+    }
     members.push({
       architecture: member.architecture,
-      config: JSON.parse(await readFile(join(directory, member.config_file), 'utf8')),
+      config,
       trainConfig: member.train_config,
       rngState: member.rng_state,
       params: Object.fromEntries(member.params.map((name) => [name, params[name]])),
@@ -214,24 +232,29 @@ export async function readCheckpoint(path: string): Promise<TrainerCheckpoint> {
   return { step: manifest.step, batchesConsumed: manifest.batches_consumed, grouped: manifest.grouped, members };
 }
 
-interface TrainerStateJson {
-  format: string;
-  version: number;
-  step: number;
-  batches_consumed: number;
-  grouped: boolean;
-  members: {
-    directory: string;
-    architecture: string;
-    train_config: TrainConfig;
-    rng_state: RngState;
-    params: string[];
+const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** trainer_state.json as `writeCheckpoint` writes it; the train config itself is checked against the run's on resume. */
+const trainerStateSchema = z.object({
+  format: z.literal(FORMAT),
+  version: z.literal(FORMAT_VERSION),
+  step: z.number().int().nonnegative(),
+  batches_consumed: z.number().int().nonnegative(),
+  grouped: z.boolean(),
+  members: z.array(z.object({
+    directory: z.string(),
+    architecture: z.string(),
+    train_config: z.custom<TrainConfig>(isObject, 'expected an object'),
+    rng_state: z.custom<RngState>(isObject, 'expected an object'),
+    params: z.array(z.string()),
     /** Where the raw parameters are: the SAELens weights file, or trainer_state.safetensors when a custom writer made the former. */
-    params_file: typeof SAE_WEIGHTS | typeof TRAINER_STATE_SAFETENSORS;
-    config_file: typeof SAE_CONFIG | typeof NND_CONFIG;
-    state: string[];
-  }[];
-}
+    params_file: z.enum([SAE_WEIGHTS, TRAINER_STATE_SAFETENSORS]),
+    config_file: z.enum([SAE_CONFIG, NND_CONFIG]),
+    state: z.array(z.string()),
+  })).min(1),
+});
+
+type TrainerStateJson = z.infer<typeof trainerStateSchema>;
 
 /**
  * cfg.json's contents: the decomposition's config fields plus `architecture`,

@@ -19,6 +19,7 @@ export type { MemberCheckpoint, TrainerCheckpoint } from './checkpoint.js';
 export { CheckpointError } from './checkpoint-error.js';
 export { OPTIMIZER_KEYS } from './resume.js';
 export { TrainingDivergedError } from './training-diverged-error.js';
+export { INTERRUPT_SIGNALS, signalExitCode, type InterruptSignal } from './interrupt-watcher.js';
 export { LARGE_BUFFER_REUSE_ENV, NO_RELAUNCH_ENV, relaunchWithLargeBufferReuse } from './large-buffer-reuse.js';
 export { evaluateDecomposition } from './evaluation/evaluate-decomposition.js';
 export type { EvaluateDecompositionOptions } from './evaluation/evaluate-decomposition.js';

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findLatestCheckpoint, readCheckpoint } from './checkpoint.js';
-import { InterruptWatcher } from './interrupt-watcher.js';
+import { INTERRUPT_SIGNALS, InterruptWatcher, type InterruptSignal } from './interrupt-watcher.js';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -19,17 +19,17 @@ afterEach(async () => {
 });
 
 describe('InterruptWatcher', () => {
-  it('turns an abort into a request and removes its SIGINT handler on dispose', () => {
-    const before = process.listenerCount('SIGINT');
+  it('turns an abort into a request and removes its signal handlers on dispose', () => {
+    const before = INTERRUPT_SIGNALS.map((name) => process.listenerCount(name));
     const controller = new AbortController();
     const watcher = new InterruptWatcher(controller.signal, true);
-    expect(process.listenerCount('SIGINT')).toBe(before + 1);
+    expect(INTERRUPT_SIGNALS.map((name) => process.listenerCount(name))).toEqual(before.map((count) => count + 1));
     expect(watcher.requested).toBe(false);
     controller.abort();
     expect(watcher.requested).toBe(true);
-    expect(watcher.fromSigint).toBe(false);
+    expect(watcher.fromSignal).toBeUndefined();
     watcher.dispose();
-    expect(process.listenerCount('SIGINT')).toBe(before);
+    expect(INTERRUPT_SIGNALS.map((name) => process.listenerCount(name))).toEqual(before);
   });
 
   it('sees a signal that was aborted before training started', () => {
@@ -40,10 +40,10 @@ describe('InterruptWatcher', () => {
 });
 
 /**
- * Runs the support script in a child process, sends SIGINT once it printed
+ * Runs the support script in a child process, sends `signal` once it printed
  * `step 3`, and a second one once its logger prints `finishing` if `hang`.
  */
-async function interruptedRun(mode: 'wait' | 'hang'): Promise<{ code: number | null; stdout: string; stderr: string; marker: string }> {
+async function interruptedRun(mode: 'wait' | 'hang', signal: InterruptSignal = 'SIGINT'): Promise<{ code: number | null; stdout: string; stderr: string; marker: string }> {
   const marker = join(directory, 'logger-finished.json');
   const child = spawn(process.execPath, ['--conditions=@nnd/source', '--import', 'tsx', 'src/sigint-training.test-support.ts', directory, marker, mode], {
     cwd: packageRoot,
@@ -57,22 +57,26 @@ async function interruptedRun(mode: 'wait' | 'hang'): Promise<{ code: number | n
     stdout += chunk.toString();
     if (sent === 0 && stdout.includes('step 3\n')) {
       sent = 1;
-      child.kill('SIGINT');
+      child.kill(signal);
     }
     if (sent === 1 && mode === 'hang' && stdout.includes('finishing\n')) {
       sent = 2;
-      child.kill('SIGINT');
+      child.kill(signal);
     }
   });
   const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
   return { code, stdout, stderr, marker };
 }
 
-describe('SIGINT during training', () => {
-  it('finishes the step, writes a checkpoint, finishes the logger and exits with code 130', async () => {
-    const { code, stdout, stderr, marker } = await interruptedRun('wait');
-    expect(stderr).toMatch(/Interrupted by SIGINT after step \d+; checkpoint written to/);
-    expect(code).toBe(130);
+describe('SIGINT, SIGTERM or SIGHUP during training', () => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)('%s finishes the step, writes a checkpoint, finishes the logger and exits with code %i', async (signal, exitCode) => {
+    const { code, stdout, stderr, marker } = await interruptedRun('wait', signal);
+    expect(stderr).toMatch(new RegExp(`Interrupted by ${signal} after step \\d+; checkpoint written to`));
+    expect(code).toBe(exitCode);
     expect(stdout).not.toContain('completed');
     const latest = await findLatestCheckpoint(directory);
     expect(latest).toBeDefined();
@@ -86,9 +90,12 @@ describe('SIGINT during training', () => {
     expect(JSON.parse(await readFile(marker, 'utf8'))).toEqual({ status: 'interrupted', steps: checkpoint.step, checkpoint: latest });
   });
 
-  it('exits at once on a second SIGINT while the logger finishes', async () => {
-    const { code, stdout, marker } = await interruptedRun('hang');
-    expect(code).toBe(130);
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('exits at once on a second %s while the logger finishes', async (signal, exitCode) => {
+    const { code, stdout, marker } = await interruptedRun('hang', signal);
+    expect(code).toBe(exitCode);
     expect(stdout).toContain('finishing\n');
     expect(existsSync(marker)).toBe(false);
     expect(await findLatestCheckpoint(directory)).toBeDefined();

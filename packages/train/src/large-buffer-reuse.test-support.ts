@@ -18,4 +18,8 @@ else if (mode === 'sigint') {
   });
   process.stdout.write('ready\n');
   setInterval(() => {}, 1000);
+} else if (mode === 'orphan') {
+  // Stays alive until killed, and says which process to look for.
+  process.stdout.write(`child pid ${process.pid}\n`);
+  setInterval(() => {}, 1000);
 } else process.exit(7);

@@ -1,18 +1,23 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { LARGE_BUFFER_REUSE_ENV, NO_RELAUNCH_ENV } from './large-buffer-reuse.js';
 
-function run(mode: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string }> {
+function run(mode: string, env: NodeJS.ProcessEnv = {}, onStdout?: (stdout: string, child: ChildProcess) => void): Promise<{ code: number | null; stdout: string }> {
   const inherited = { ...process.env };
   for (const name of [...Object.keys(LARGE_BUFFER_REUSE_ENV), NO_RELAUNCH_ENV]) delete inherited[name];
   const child = spawn(process.execPath, ['--conditions=@nnd/source', '--import', 'tsx', 'src/large-buffer-reuse.test-support.ts', mode], {
     env: { ...inherited, ...env },
+    // Its own process group, as a shell gives a command, so that the test can kill the whole group.
+    detached: mode === 'orphan',
   });
   let stdout = '';
   child.stdout.on('data', (chunk) => {
     stdout += chunk;
     // Like a Ctrl-C or a `kill -INT` aimed at the command the user started, not at the relaunched child.
     if (mode === 'sigint' && stdout.endsWith('ready\n')) child.kill('SIGINT');
+    onStdout?.(stdout, child);
   });
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout })));
 }
@@ -38,8 +43,37 @@ describe.runIf(onLinux)(`relaunchWithLargeBufferReuse${onLinux ? '' : ` (skipped
     expect(code).toBe(130);
   });
 
+  it('kill -9 of the process group leaves no relaunched child behind', { timeout: 20_000 }, async () => {
+    let childPid: number | undefined;
+    const { code } = await run('orphan', {}, (stdout, parent) => {
+      const match = /child pid (\d+)\n/.exec(stdout);
+      if (match && childPid === undefined) {
+        childPid = Number(match[1]);
+        expect(isRunning(childPid)).toBe(true);
+        // What `kill -9 -<pgid>` and `timeout -s KILL` do: SIGKILL to the group of the command the user started.
+        process.kill(-parent.pid!, 'SIGKILL');
+      }
+    });
+    expect(code).toBe(null);
+    expect(childPid).toBeDefined();
+    const deadline = Date.now() + 10_000;
+    while (isRunning(childPid!) && Date.now() < deadline) await sleep(50);
+    const survived = isRunning(childPid!);
+    if (survived) process.kill(childPid!, 'SIGKILL');
+    expect(survived).toBe(false);
+  });
+
   it('stays in the same process when the settings are already there or NND_NO_RELAUNCH=1', async () => {
     expect(await run('exit', { MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '100000000000' })).toEqual({ code: 7, stdout: 'child env 0 100000000000\n' });
     expect(await run('exit', { [NO_RELAUNCH_ENV]: '1' })).toEqual({ code: 7, stdout: 'child env undefined undefined\n' });
   });
 });
+
+/** Whether `pid` is a live process (a zombie, dead but not yet reaped by init, counts as gone). */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

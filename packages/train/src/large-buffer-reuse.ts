@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
+import { Socket } from 'node:net';
+import { signalExitCode, INTERRUPT_SIGNALS } from './interrupt-watcher.js';
 
 /**
  * glibc serves every allocation above 32 MB with a fresh mmap and unmaps it
@@ -18,6 +19,10 @@ export const LARGE_BUFFER_REUSE_ENV: Readonly<Record<string, string>> = {
 /** Set to 1 to keep a command in its own process (no relaunch). */
 export const NO_RELAUNCH_ENV = 'NND_NO_RELAUNCH';
 
+/** Tells the relaunched child which file descriptor is its pipe from the parent (internal; removed from the child's environment once read). */
+const PARENT_PIPE_ENV = 'NND_PARENT_PIPE_FD';
+const PARENT_PIPE_FD = 3;
+
 /**
  * For command-line entry points: on Linux, unless the allocator settings are
  * already in the environment (or NND_NO_RELAUNCH=1), runs this same script
@@ -26,28 +31,51 @@ export const NO_RELAUNCH_ENV = 'NND_NO_RELAUNCH';
  * goes on in this process.
  *
  * The child runs in a process group of its own and this process forwards
- * SIGINT, SIGTERM and SIGHUP to it, so that a Ctrl-C in the terminal and a
- * `kill` of this process both reach it exactly once. A child killed by a
- * signal gives 128 + the signal's number, as a shell does.
+ * SIGINT, SIGTERM and SIGHUP to it, so that a Ctrl-C in the terminal (sent
+ * to the terminal's foreground group) and a `kill` of this process both
+ * reach it exactly once. Because a signal that cannot be caught (SIGKILL,
+ * e.g. `kill -9` of the group or `timeout -s KILL`) is not forwarded, the
+ * child also watches a pipe from this process and exits as soon as it
+ * closes: the child never outlives its parent. A child killed by a signal
+ * gives 128 + the signal's number, as a shell does.
  */
 export async function relaunchWithLargeBufferReuse(env: NodeJS.ProcessEnv = process.env): Promise<number | undefined> {
+  if (env[PARENT_PIPE_ENV] !== undefined) {
+    exitWhenParentDies(Number(env[PARENT_PIPE_ENV]));
+    delete env[PARENT_PIPE_ENV];
+  }
   if (process.platform !== 'linux' || env[NO_RELAUNCH_ENV] === '1') return undefined;
   if (Object.entries(LARGE_BUFFER_REUSE_ENV).every(([name, value]) => env[name] === value)) return undefined;
 
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...env, ...LARGE_BUFFER_REUSE_ENV },
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    env: { ...env, ...LARGE_BUFFER_REUSE_ENV, [PARENT_PIPE_ENV]: String(PARENT_PIPE_FD) },
     detached: true,
   });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const signal of signals) process.on(signal, forward);
+  for (const signal of INTERRUPT_SIGNALS) process.on(signal, forward);
   try {
     return await new Promise<number>((resolve, reject) => {
       child.once('error', reject);
-      child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? signalExitCode(signal) : 128)));
     });
   } finally {
-    for (const signal of signals) process.off(signal, forward);
+    for (const signal of INTERRUPT_SIGNALS) process.off(signal, forward);
   }
+}
+
+/**
+ * The parent never writes to the pipe; its end closes only when the parent
+ * exits, whatever killed it. The watch does not keep the process alive.
+ */
+function exitWhenParentDies(fd: number): void {
+  const pipe = new Socket({ fd, readable: true, writable: false });
+  const exit = () => {
+    process.stderr.write('nnd: the launching process is gone (killed with SIGKILL?); stopping without a checkpoint.\n');
+    process.exit(signalExitCode('SIGKILL'));
+  };
+  pipe.once('end', exit);
+  pipe.once('error', exit);
+  pipe.resume();
+  pipe.unref();
 }

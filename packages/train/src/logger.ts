@@ -1,6 +1,6 @@
-/** How a run ended that the trainer ends itself, by exiting the process on SIGINT. */
+/** How a run ended that the trainer ends itself, by exiting the process on a signal (SIGINT, SIGTERM, SIGHUP). */
 export type ExitSummary = {
-  /** `interrupted` before the last step; `completed` when SIGINT came during it; `failed` when training threw after SIGINT. */
+  /** `interrupted` before the last step; `completed` when the signal came during it; `failed` when training threw after it. */
   readonly status: 'interrupted' | 'completed' | 'failed';
   /** Optimizer steps completed, counting those before a resume. */
   readonly steps: number;
@@ -18,10 +18,10 @@ export interface Logger {
   /** `metrics` maps names (`loss`, `l0_norm`, ... with `_{index}` in group training) to plain numbers. */
   log(metrics: Readonly<Record<string, number>>, step: number): void | Promise<void>;
   /**
-   * Awaited only before the trainer exits the process on SIGINT (`handleSigint`,
+   * Awaited only before the trainer exits the process on a signal (`handleSignals`,
    * after the checkpoint is written), because the caller's code after
    * `trainDecomposition` then never runs: flush and close here (a run directory's
-   * summary, a W&B upload). A second SIGINT while it runs exits at once. When
+   * summary, a W&B upload). A second signal while it runs exits at once. When
    * training returns or throws instead, closing the logger is the caller's job,
    * and the trainer does not call this.
    */

@@ -4,7 +4,7 @@ import {
 } from '@nnd/core';
 import { readBatch, seekSource, type ActivationSource } from './activation-source.js';
 import { readCheckpoint, removeIncompleteCheckpoints, writeCheckpoint, type MemberCheckpoint } from './checkpoint.js';
-import { InterruptWatcher } from './interrupt-watcher.js';
+import { InterruptWatcher, signalExitCode, type InterruptSignal } from './interrupt-watcher.js';
 import { noopLogger, type ExitSummary, type Logger } from './logger.js';
 import { checkResumable, resolveCheckpoint } from './resume.js';
 import { batchInputName, STATE_KINDS, STEP_INPUT, stateInputName, stateOutputName, type StateKind } from './step-names.js';
@@ -65,11 +65,12 @@ export interface TrainOptions<D extends Decomposition = Decomposition> {
   /** Aborting finishes the current step, writes a checkpoint and returns with status 'interrupted'. */
   signal?: AbortSignal;
   /**
-   * While training, SIGINT finishes the step, writes a checkpoint, awaits
-   * `logger.finish` and exits the process with code 130 (a second SIGINT
-   * exits at once). Default true.
+   * While training, SIGINT, SIGTERM or SIGHUP finishes the step, writes a
+   * checkpoint, awaits `logger.finish` and exits the process with code
+   * 128 + the signal's number (130, 143, 129); a second signal exits at
+   * once. Default true.
    */
-  handleSigint?: boolean;
+  handleSignals?: boolean;
   /**
    * Receives one line per optimizer setting that a resume changes ("resuming
    * with lr 0.0001 (the checkpoint trained with 0.0003)"). Default: stderr.
@@ -121,7 +122,7 @@ export async function runTraining<D extends Decomposition>(
   options: TrainOptions<D>,
   grouped: boolean,
 ): Promise<GroupTrainResult> {
-  const { backend, logger = noopLogger, onEvaluate, checkpointDir, saveFiles, signal, handleSigint = true } = options;
+  const { backend, logger = noopLogger, onEvaluate, checkpointDir, saveFiles, signal, handleSignals = true } = options;
   const configs = parseConfigs(caller, decompositions, configInputs, backend);
   const streams = streamsOf(decompositions);
   const loop = configs[0];
@@ -137,7 +138,7 @@ export async function runTraining<D extends Decomposition>(
   if (checkpointDir !== undefined) await removeIncompleteCheckpoints(checkpointDir);
   if (start.batchesConsumed > 0) await seekSource(source, start.batchesConsumed);
 
-  const watcher = new InterruptWatcher(signal, handleSigint);
+  const watcher = new InterruptWatcher(signal, handleSignals);
   const suffix = (index: number) => (grouped ? `_${index}` : '');
   const programs = new Map<string, CompiledStep>();
   /** Each member's metrics of the step before, unsuffixed: what its forward variants are chosen from. */
@@ -289,38 +290,39 @@ export async function runTraining<D extends Decomposition>(
       }
     }
     const trained = await snapshot();
-    if (watcher.fromSigint) {
-      process.stderr.write(`Interrupted by SIGINT after step ${completed - 1}; ${lastCheckpoint ? `checkpoint written to ${lastCheckpoint}` : 'no checkpointDir, so no checkpoint'}.\n`);
+    if (watcher.fromSignal !== undefined) {
+      process.stderr.write(`Interrupted by ${watcher.fromSignal} after step ${completed - 1}; ${lastCheckpoint ? `checkpoint written to ${lastCheckpoint}` : 'no checkpointDir, so no checkpoint'}.\n`);
     }
     return { status: watcher.requested && completed < steps ? 'interrupted' : 'completed', step: completed, checkpoint: lastCheckpoint, members: trained, metrics: lastMetrics };
   } catch (error) {
     failure = error;
     throw error;
   } finally {
-    // The watcher stays installed while the logger finishes, so a second SIGINT still exits at once.
-    if (watcher.fromSigint) {
+    // The watcher stays installed while the logger finishes, so a second signal still exits at once.
+    const fromSignal = watcher.fromSignal;
+    if (fromSignal !== undefined) {
       const ended = { steps: completed, checkpoint: lastCheckpoint ?? null };
       await finishBeforeExit(logger, failure === undefined
         ? { status: completed < steps ? 'interrupted' : 'completed', ...ended }
-        : { status: 'failed', ...ended, error: messageOf(failure) });
+        : { status: 'failed', ...ended, error: messageOf(failure) }, fromSignal);
     }
     watcher.dispose();
     for (const tensor of Object.values(feeds)) tensor.dispose();
     for (const { program } of programs.values()) await program.dispose();
-    if (watcher.fromSigint) process.exit(130);
+    if (fromSignal !== undefined) process.exit(signalExitCode(fromSignal));
   }
 }
 
 /**
- * Exiting on SIGINT skips the caller's code after `trainDecomposition`, so the logger
+ * Exiting on a signal skips the caller's code after `trainDecomposition`, so the logger
  * is finished here; an error the exit would swallow is printed first.
  */
-async function finishBeforeExit(logger: Logger, summary: ExitSummary): Promise<void> {
-  if (summary.error !== undefined) process.stderr.write(`Training failed after SIGINT: ${summary.error}\n`);
+async function finishBeforeExit(logger: Logger, summary: ExitSummary, signal: InterruptSignal): Promise<void> {
+  if (summary.error !== undefined) process.stderr.write(`Training failed after ${signal}: ${summary.error}\n`);
   try {
     await logger.finish?.(summary);
   } catch (error) {
-    process.stderr.write(`The logger's finish failed before exiting on SIGINT: ${messageOf(error)}\n`);
+    process.stderr.write(`The logger's finish failed before exiting on ${signal}: ${messageOf(error)}\n`);
   }
 }
 

@@ -4,6 +4,7 @@ export { ConfigError } from './config-error.js';
 export { DTypeError } from './dtype-error.js';
 export { GraphError } from './graph-error.js';
 export { HookNotFoundError } from './hook-not-found-error.js';
+export { PathOutsideFolderError } from './path-outside-folder-error.js';
 export { SafetensorsError } from './safetensors-error.js';
 export { ShapeError } from './shape-error.js';
 export { UnsupportedOpError } from './unsupported-op-error.js';

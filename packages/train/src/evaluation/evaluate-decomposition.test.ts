@@ -55,7 +55,7 @@ beforeAll(async () => {
   model = await trainedTinyModel(backend);
   const sae = createSae({ architecture: 'topk', act_size: WIDTH, dict_size: 128, top_k: 4, seed: 3, hook_point: HOOK });
   const source = await harvestedSource(model, HOOK, tokenBatches(8, 8, 16, 5), 64);
-  const trained = await trainDecomposition(sae, source, { num_tokens: 64 * 300, batch_size: 64, lr: 3e-3, log_freq: 1000 }, { backend, handleSigint: false });
+  const trained = await trainDecomposition(sae, source, { num_tokens: 64 * 300, batch_size: 64, lr: 3e-3, log_freq: 1000 }, { backend, handleSignals: false });
   trainedSae = { sae, params: trained.params, state: trained.state };
 });
 afterAll(async () => {

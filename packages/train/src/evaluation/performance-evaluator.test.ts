@@ -36,7 +36,7 @@ describe('createPerformanceEvaluator as the trainer\'s onEvaluate', () => {
       model, backend, tokenBatches: heldOut, logger,
       onEvaluation: (step, results) => void evaluations.push({ step, evaluations: results }),
     });
-    await trainDecomposition(makeSae(1), await harvestedSource(model, HOOK, trainingBatches, 64), trainConfig, { backend, onEvaluate, handleSigint: false });
+    await trainDecomposition(makeSae(1), await harvestedSource(model, HOOK, trainingBatches, 64), trainConfig, { backend, onEvaluate, handleSignals: false });
     await onEvaluate.dispose();
     expect(logger.rows.map((row) => row.step)).toEqual([0, 40, 80]);
     for (const { metrics } of logger.rows) {
@@ -65,7 +65,7 @@ describe('createPerformanceEvaluator as the trainer\'s onEvaluate', () => {
         return tokenBatches(1, 8, 16, 100 + step);
       },
     });
-    await trainDecompositionGroup([makeSae(1), makeSae(2)], await harvestedSource(model, HOOK, trainingBatches, 64), [trainConfig, { ...trainConfig, lr: 1e-3 }], { backend, onEvaluate, handleSigint: false });
+    await trainDecompositionGroup([makeSae(1), makeSae(2)], await harvestedSource(model, HOOK, trainingBatches, 64), [trainConfig, { ...trainConfig, lr: 1e-3 }], { backend, onEvaluate, handleSignals: false });
     await onEvaluate.dispose();
     expect(requestedSteps).toEqual([0, 40, 80]);
     const names = Object.keys(logger.rows[0].metrics);
