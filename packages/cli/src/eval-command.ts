@@ -86,7 +86,12 @@ Example:
       }
     }
     const config = await resolveRunConfig({ base: target.base, configFile: values.config, flags, sets: values.set });
-    const { members: loaded } = target;
+    // A lone folder's decomposition reads the hook its metadata or --hook names (the run config's hook_point).
+    const loaded = target.step !== undefined ? target.members : target.members.map((member) => {
+      const recorded = member.decomposition.config as Record<string, unknown>;
+      if (recorded.hook_point === config.hook_point) return member;
+      return { ...member, decomposition: familyNamed(DEFAULT_FAMILY).create({ ...recorded, hook_point: config.hook_point }) };
+    });
 
     const resources = new JobResources(io.env);
     try {

@@ -29,11 +29,12 @@ describe('estimateTrainingMemory', () => {
 describe('checkTrainingMemory', () => {
   it('passes the reference config on a 24 GiB machine', () => {
     expect(check({})).toBeUndefined();
+    expect(check({ act_size: 768 })).toBeUndefined();
   });
 
   it('refuses a run larger than the machine, with both numbers and the fix', () => {
     expect(() => check({ dict_size: 1_000_000_000 })).toThrow(ConfigError);
-    expect(() => check({ dict_size: 1_000_000_000 })).toThrow(
+    expect(() => check({ act_size: 768, dict_size: 1_000_000_000 })).toThrow(
       /^Invalid config: training needs at least 52\.2 TiB of memory \(parameters \(W_enc and W_dec, act_size 768 x dict_size 1000000000 each\): 5\.6 TiB; .*\), but this machine has 24\.0 GiB \(16\.0 GiB free\)\. Lower dict_size, batch_size or num_batches_in_buffer/,
     );
     expect(() => check({ batch_size: 100_000_000 })).toThrow(/feature activations \(batch_size 100000000 x dict_size 12288, before and after the activation\): 8\.9 TiB/);
@@ -45,7 +46,7 @@ describe('checkTrainingMemory', () => {
   });
 
   it('warns when the run needs more than is free now', () => {
-    expect(check({}, { total: 24 * GIB, free: 2 * GIB })).toMatch(/^Warning: training needs at least 4\.\d GiB of memory, and 2\.0 GiB of this machine's 24\.0 GiB is free now/);
+    expect(check({ act_size: 768 }, { total: 24 * GIB, free: 2 * GIB })).toMatch(/^Warning: training needs at least 4\.\d GiB of memory, and 2\.0 GiB of this machine's 24\.0 GiB is free now/);
   });
 });
 

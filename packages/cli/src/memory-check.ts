@@ -32,19 +32,20 @@ const FLOAT32 = 4;
  */
 export type MemoryMember = Pick<MemberConfig, 'dict_size' | 'batch_size'> & { readonly act_size?: unknown; readonly input_size?: unknown; readonly output_size?: unknown };
 
-/** Whether every member's widths are known from its config alone (no model needed). */
+/** Whether every member's widths are known from its config alone (no model needed); unknown widths count as 0 in an estimate, which stays a lower bound. */
 export function widthsKnown(members: readonly MemoryMember[]): boolean {
   return members.every((member) => typeof member.act_size === 'number' || (typeof member.input_size === 'number' && typeof member.output_size === 'number'));
 }
 
 function memberWidths(member: MemoryMember): { input: number; output: number; shared: boolean } {
   if (typeof member.input_size === 'number' && typeof member.output_size === 'number') return { input: member.input_size, output: member.output_size, shared: false };
-  const width = Number(member.act_size);
+  const width = typeof member.act_size === 'number' ? member.act_size : 0;
   return { input: width, output: width, shared: true };
 }
 
 function widthText({ input, output, shared }: { input: number; output: number; shared: boolean }): string {
-  return shared ? `act_size ${input}` : `input_size ${input}, output_size ${output}`;
+  if (shared) return input === 0 ? 'act_size (the hook\'s width, not yet read from the model)' : `act_size ${input}`;
+  return `input_size ${input}, output_size ${output}`;
 }
 /** V8's limit on one typed array's length; a larger tensor fails with a RangeError whatever the memory. */
 const MAX_ARRAY_ELEMENTS = 2 ** 32;

@@ -70,12 +70,10 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
   const log = (message: string) => io.stderr(`${message}\n`);
   const ownResources = options.resources === undefined;
   // Sizes that cannot fit fail here, in a second, rather than as a RangeError after the model loaded and harvested;
-  // widths left to the model are checked as soon as it is loaded.
+  // widths left to the model count as 0 here (a lower bound) and are checked again as soon as the model is loaded.
   const early = widthsKnown(memberConfigs(config));
-  if (early) {
-    const memoryWarning = checkTrainingMemory(config, memberConfigs(config));
-    if (memoryWarning !== undefined) log(memoryWarning);
-  }
+  const earlyWarning = checkTrainingMemory(config, memberConfigs(config));
+  if (early && earlyWarning !== undefined) log(earlyWarning);
   // One writer per run directory, taken before anything is loaded, moved aside or written.
   const locks = lockRunDirectories(memberConfigs(config).map((member) => runDirectoryFor(config.run_dir, member.name)));
   const resources = options.resources ?? new JobResources(io.env);
