@@ -99,8 +99,8 @@ describe('transcoder training steps against the PyTorch reference', () => {
           const error = relativeError(after[step - 1].params[param], tensor(`step${step}.${param}`));
           if (!(error <= TOLERANCE)) failures.push(`step ${step} ${param}: relative error ${error}`);
         }
-        const counters = after[step - 1].state.num_batches_not_active.data;
-        expect(Array.from(counters)).toEqual(Array.from(tensor(`step${step}.num_batches_not_active`).data));
+        const counters = after[step - 1].state.num_batches_not_active.data as Float32Array;
+        expect(Array.from(counters)).toEqual(Array.from(tensor(`step${step}.num_batches_not_active`).data as Float32Array));
       }
       expect(failures).toEqual([]);
     });
