@@ -11,3 +11,10 @@ export type {
   TopKTranscoderConfigInput, TranscoderArchitecture, TranscoderConfig, VanillaTranscoderConfig, VanillaTranscoderConfigInput,
 } from './transcoder-config.js';
 export type { Transcoder, TranscoderInference } from './transcoder.js';
+export {
+  loadTranscoder, saveTranscoder, TRANSCODER_CONFIG_FILE, TRANSCODER_STATE_FILE, TRANSCODER_WEIGHTS_FILE,
+} from './transcoder-files.js';
+export type { LoadedTranscoder } from './transcoder-files.js';
+export { loadSparsifyTranscoder, SPARSIFY_CONFIG_FILE, SPARSIFY_WEIGHTS_FILE } from './sparsify-files.js';
+export type { LoadedSparsifyTranscoder, SparsifyLoadOptions } from './sparsify-files.js';
+export { TranscoderFileError } from './transcoder-file-error.js';
