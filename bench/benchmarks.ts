@@ -4,6 +4,7 @@ import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
 import { saeBenchmark } from './sae.js';
 import { saePytorchBenchmark } from './sae-pytorch.js';
+import { transcoderBenchmark } from './transcoder.js';
 
 export interface Benchmark {
   options: NonNullable<ParseArgsConfig['options']>;
@@ -16,4 +17,5 @@ export const benchmarks: Record<string, Benchmark> = {
   'harvest-pytorch': harvestPytorchBenchmark,
   sae: saeBenchmark,
   'sae-pytorch': saePytorchBenchmark,
+  transcoder: transcoderBenchmark,
 };
