@@ -124,7 +124,9 @@ export async function loadTranscoder(directory: string): Promise<LoadedTranscode
   }
   if (config.architecture === 'jumprelu_transcoder') {
     if (weights.has('threshold')) {
-      params.log_threshold = hostTensor('float32', shapes.log_threshold, pickTensor(weights, 'threshold', shapes.threshold, weightsPath, implied).data.map(Math.log));
+      // The ReLU comes first, so a threshold <= 0 acts as 0 (SAELens's relu(pre) * (pre > threshold) does the same); log(0) = -Infinity gives exp 0.
+      const threshold = pickTensor(weights, 'threshold', shapes.threshold, weightsPath, implied).data;
+      params.log_threshold = hostTensor('float32', shapes.log_threshold, threshold.map((value) => Math.log(Math.max(value, 0))));
     } else if (weights.has('log_threshold')) {
       params.log_threshold = pickTensor(weights, 'log_threshold', shapes.log_threshold, weightsPath, implied);
     } else {
