@@ -103,6 +103,9 @@ describe('transcoder folders written by other tools', () => {
   const bDec = rng.normal(4, 0, 0.1);
   const wSkip = rng.normal(4 * 6, 0, 0.1);
   const threshold = Float32Array.from(rng.uniform(10, 0.2, 0.6));
+  // Thresholds <= 0 do what SAELens does with them: nothing beyond the ReLU.
+  threshold[0] = -0.1;
+  threshold[1] = 0;
 
   it('loads a SAELens jumprelu_skip_transcoder written by hand: log_threshold = log(threshold), hooks from metadata', async () => {
     const directory = join(root, 'saelens-jumprelu');
@@ -117,11 +120,11 @@ describe('transcoder folders written by other tools', () => {
     expect(loaded.transcoder.config).toMatchObject({ input_size: 6, output_size: 4, dict_size: 10, skip: true });
     expect(loaded.transcoder.reads).toEqual([{ hook: 'blocks.0.ln2.hook_normalized', width: 6 }]);
     expect(loaded.transcoder.writes).toEqual([{ hook: 'blocks.0.hook_mlp_out', width: 4 }]);
-    Array.from(loaded.params.log_threshold.data as Float32Array).forEach((value, i) => expect(Math.exp(value)).toBeCloseTo(threshold[i], 6));
+    Array.from(loaded.params.log_threshold.data as Float32Array).forEach((value, i) => expect(Math.exp(value)).toBeCloseTo(Math.max(threshold[i], 0), 6));
     // SAELens's JumpReLU transcoder: relu(pre) * (pre > threshold) @ W_dec + b_dec + x @ W_skip^T.
     const x = new Rng(3).normal(6, 0, 2);
     const pre = Array.from({ length: 10 }, (_, f) => x.reduce((sum, value, i) => sum + value * wEnc[i * 10 + f], bEnc[f]));
-    const acts = pre.map((value, f) => (value > threshold[f] ? value : 0));
+    const acts = pre.map((value, f) => (value > threshold[f] ? Math.max(value, 0) : 0));
     const expected = Array.from({ length: 4 }, (_, o) => acts.reduce((sum, a, f) => sum + a * wDec[f * 4 + o], bDec[o]) + x.reduce((sum, value, i) => sum + value * wSkip[o * 6 + i], 0));
     const built = buildTranscoderForward(loaded.transcoder, 1);
     const out = evaluate(built.graph, { output: built.output.outputs['blocks.0.hook_mlp_out'] }, transcoderFeeds(x, new Float32Array(4), loaded.transcoder, loaded.params, loaded.state)).output;
