@@ -6,6 +6,7 @@ import { matmulBenchmark } from './matmul.js';
 import { saeBenchmark } from './sae.js';
 import { saePytorchBenchmark } from './sae-pytorch.js';
 import { transcoderPytorchBenchmark } from './transcoder-pytorch.js';
+import { transcoderBenchmark } from './transcoder.js';
 
 export interface Benchmark {
   options: NonNullable<ParseArgsConfig['options']>;
@@ -20,4 +21,5 @@ export const benchmarks: Record<string, Benchmark> = {
   'sae-pytorch': saePytorchBenchmark,
   'transcoder-pytorch': transcoderPytorchBenchmark,
   'clt-pytorch': cltPytorchBenchmark,
+  transcoder: transcoderBenchmark,
 };

@@ -144,16 +144,30 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-function formatIssue(issue: z.core.$ZodIssue, input: unknown, allowedKeys: readonly string[]): string {
+function formatIssue(issue: z.core.$ZodIssue, input: unknown, allowedKeys: readonly string[], allowedValues: Readonly<Record<string, string>>): string {
   if (issue.code === 'unrecognized_keys') {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}; allowed keys: ${allowedKeys.join(', ')}`;
   }
   if (issue.code === 'custom') return issue.message;
   const key = issue.path.map(String).join('.');
   const value = valueAt(input, issue.path);
-  const allowed = ALLOWED[key] ?? 'see the schema';
+  const allowed = allowedValues[key] ?? 'see the schema';
   if (value === undefined) return `${key} is required; allowed: ${allowed}`;
   return `${key} = ${describeValue(value)} is invalid (${issue.message}); allowed: ${allowed}`;
+}
+
+/**
+ * zod's issues as one phrase per problem, naming the key, the rejected value
+ * and what `allowedValues` says the key accepts; for other packages' config
+ * schemas (transcoders) to give the same messages as the SAEs'.
+ */
+export function formatConfigIssues(
+  issues: readonly z.core.$ZodIssue[],
+  input: unknown,
+  allowedKeys: readonly string[],
+  allowedValues: Readonly<Record<string, string>>,
+): string[] {
+  return issues.map((issue) => formatIssue(issue, input, allowedKeys, allowedValues));
 }
 
 /**
@@ -172,6 +186,6 @@ export function parseWithSchema<Shape extends z.core.$ZodLooseShape, T>(
   const result = schema.safeParse(normalized);
   if (result.success) return result.data;
   const allowedKeys = Object.keys(schema.shape);
-  const problems = result.error.issues.map((issue) => formatIssue(issue, normalized, allowedKeys));
+  const problems = formatConfigIssues(result.error.issues, normalized, allowedKeys, ALLOWED);
   throw new ConfigError(`Invalid ${architecture} SAE config: ${problems.join('; ')}.`);
 }

@@ -7,11 +7,12 @@ import { scatterAddRows } from './sparse-decoder.js';
 export interface EncoderOperands {
   /** The (normalised) input x, [batch, act_size]. */
   readonly input: Tensor;
-  readonly bDec: Tensor;
+  /** The bias subtracted before the encoder; absent when the encoder reads x itself (transcoders). */
+  readonly bDec?: Tensor;
   readonly wEnc: Tensor;
-  /** x - b_dec, as the encoder computed it. */
+  /** x - b_dec (or x without bDec), as the encoder computed it. */
   readonly centered: Tensor;
-  /** The encoder bias, when the pre-activations add one (`encoder_bias`); its gradient is the per-feature sums of dv. */
+  /** The encoder bias added after W_enc, when the encoder has one in the kept values (transcoders' TopK). */
   readonly bEnc?: Tensor;
 }
 
@@ -34,27 +35,34 @@ export interface EncoderOperands {
  * aux_penalty is 0. See README "Fast path".
  */
 export function withSparseEncoderGradient(kept: KeptActivations, operands: EncoderOperands): KeptActivations {
-  const { centered, bEnc } = operands;
+  const { centered, bDec, bEnc } = operands;
   const dictSize = operands.wEnc.shape[1] as number;
+  // Operands in a fixed order: [input, b_dec?, W_enc, b_enc?]; the SAEs' graph is [input, b_dec, W_enc] as before.
+  const inputs = [operands.input, ...(bDec ? [bDec] : []), operands.wEnc, ...(bEnc ? [bEnc] : [])];
   const [values] = customVjp(
-    [operands.input, operands.bDec, operands.wEnc, ...(bEnc === undefined ? [] : [bEnc])],
+    inputs,
     () => kept.values,
-    (_graph, [, , weights], _outputs, [dValues]) => {
+    (_graph, operandValues, _outputs, [dValues]) => {
       if (dValues === undefined) return [];
+      const weights = operandValues[bDec ? 2 : 1];
       const active = mul(dValues, cast(greater(kept.values, 0), dValues.dtype));
       const featureTotals = scatterAddRows(unsqueeze(active, -1), kept.features, dictSize);
-      const dBDec = neg(squeeze(matmul(weights, featureTotals), 1));
-      const dBEnc = bEnc === undefined ? [] : [squeeze(featureTotals, 1)];
+      const biases = (dInput: Tensor, dWEnc: Tensor): (Tensor | undefined)[] => [
+        dInput,
+        ...(bDec ? [neg(squeeze(matmul(weights, featureTotals), 1))] : []),
+        dWEnc,
+        ...(bEnc ? [squeeze(featureTotals, 1)] : []),
+      ];
       const columns = gather(transpose(weights), kept.features, 0);
       if (kept.layout === 'per-sample') {
         const dWEncTransposed = scatterAddRows(mul(unsqueeze(active, 2), unsqueeze(centered, 1)), kept.features, dictSize);
         const dInput = squeeze(matmul(unsqueeze(active, 1), columns), 1);
-        return [dInput, dBDec, transpose(dWEncTransposed), ...dBEnc];
+        return biases(dInput, transpose(dWEncTransposed));
       }
       const batch = centered.shape[0];
       const dWEncTransposed = scatterAddRows(mul(unsqueeze(active, 1), gather(centered, kept.samples, 0)), kept.features, dictSize);
       const dInput = scatterAddRows(mul(unsqueeze(active, 1), columns), kept.samples, batch);
-      return [dInput, dBDec, transpose(dWEncTransposed), ...dBEnc];
+      return biases(dInput, transpose(dWEncTransposed));
     },
   );
   return { ...kept, values };

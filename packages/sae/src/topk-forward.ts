@@ -26,7 +26,7 @@ export const NO_DEAD_FEATURES = 'no_dead_features';
  * n_batches_to_dead now, and the step without the auxiliary loss is the
  * same step (and can use the sparse encoder gradient).
  */
-export function topKVariants(config: TopKSaeConfig | BatchTopKSaeConfig): readonly ForwardVariant[] {
+export function topKVariants(config: { readonly aux_penalty: number; readonly n_batches_to_dead: number }): readonly ForwardVariant[] {
   if (config.aux_penalty === 0) return [];
   return [{
     name: NO_DEAD_FEATURES,
