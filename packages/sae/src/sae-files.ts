@@ -255,6 +255,8 @@ export async function loadSae(directory: string): Promise<LoadedSae> {
       ? hostTensor('float32', shapes.log_threshold, pick(weights, 'threshold', shapes.log_threshold, weightsPath).data.map(Math.log))
       : pick(weights, 'log_threshold', shapes.log_threshold, weightsPath);
   }
+  // What the file holds, before any conversion spreads a bad value into other tensors.
+  warnAboutNonFinite(params, weightsPath);
   let config: SaeConfig;
   if (reading.kind === 'nnd') {
     config = reading.config;
@@ -280,6 +282,5 @@ export async function loadSae(directory: string): Promise<LoadedSae> {
     if (stored !== undefined) state.threshold = hostTensor('float32', [], [uniformValue(stored, name, weightsPath)]);
   }
 
-  warnAboutNonFinite(params, weightsPath);
   return { sae, params, state, metadata: saeLensMetadata(cfg) };
 }
