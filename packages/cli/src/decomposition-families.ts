@@ -1,12 +1,13 @@
 import { ConfigError, describeValue, type DecompositionFamily } from '@nnd/core';
 import { saeFamily } from '@nnd/sae';
+import { transcoderFamily } from '@nnd/transcoders';
 
 /**
  * The decomposition packages `nnd` trains, by the run config's
  * `decomposition` key. Adding a family is adding its package here; nothing
  * else in the CLI names an architecture.
  */
-export const DECOMPOSITION_FAMILIES: readonly DecompositionFamily[] = [saeFamily];
+export const DECOMPOSITION_FAMILIES: readonly DecompositionFamily[] = [saeFamily, transcoderFamily];
 
 export const DEFAULT_FAMILY = 'sae';
 

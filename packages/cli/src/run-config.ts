@@ -210,7 +210,12 @@ function resolveHook(parsed: Record<string, unknown>, raw: Record<string, unknow
   const hookKey = `hook_point${suffix}`;
   const siteKey = `site${suffix}`;
   const given = parsed[hookKey] as string | undefined;
-  if (given === undefined) return { [hookKey]: hookName(parsed[siteKey] as LayerHookKind, parsed.layer as number) };
+  if (given === undefined) {
+    const site = parsed[siteKey];
+    // A family may give a site its own default (a transcoder reads ln2); the names are the CLI's to check.
+    if (!SITES.includes(site as (typeof SITES)[number])) throw new ConfigError(`Invalid config: '${siteKey}' is ${describeValue(site)}; allowed: ${oneOf(SITES)}.`);
+    return { [hookKey]: hookName(site as LayerHookKind, parsed.layer as number) };
+  }
   const layerMatch = /^blocks\.(\d+)\./.exec(given);
   const site = layerMatch ? SITES.find((candidate) => hookName(candidate, Number(layerMatch[1])) === given) : undefined;
   if (!layerMatch || site === undefined) {

@@ -18,3 +18,4 @@ export type { LoadedTranscoder } from './transcoder-files.js';
 export { loadSparsifyTranscoder, SPARSIFY_CONFIG_FILE, SPARSIFY_WEIGHTS_FILE } from './sparsify-files.js';
 export type { LoadedSparsifyTranscoder, SparsifyLoadOptions } from './sparsify-files.js';
 export { TranscoderFileError } from './transcoder-file-error.js';
+export { transcoderFamily } from './transcoder-family.js';
