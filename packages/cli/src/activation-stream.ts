@@ -65,7 +65,6 @@ export async function openActivationSource(
     seed: config.seed,
   };
   if (streams.length === 1) return new ActivationsStore({ ...settings, hookPoint: streams[0].hook });
-  const store = new MultiHookActivationsStore({ ...settings, hookPoints: streams.map(({ hook }) => hook) });
-  log(`Activation buffer: ${streams.length} streams (${streams.map(({ hook }) => hook).join(', ')}), ${(store.bufferBytes / 2 ** 20).toFixed(0)} MiB per buffer, two while the next one fills.`);
-  return store;
+  // The store prints its streams and its memory footprint (two buffers while the next one fills).
+  return new MultiHookActivationsStore({ ...settings, hookPoints: streams.map(({ hook }) => hook) });
 }

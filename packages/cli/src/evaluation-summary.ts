@@ -5,7 +5,7 @@ const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value
 
 /**
  * The five lines a finished run prints: sparsity, reconstruction, the
- * model's loss with the SAE spliced in, how much of the ablation gap that
+ * model's loss with the decomposition spliced in, how much of the ablation gap that
  * recovers, and the features that never fired.
  */
 export function evaluationSummaryLines(evaluation: DecompositionEvaluation): string[] {
@@ -16,7 +16,8 @@ export function evaluationSummaryLines(evaluation: DecompositionEvaluation): str
   return [
     `L0:                 ${fixed(evaluation.l0_norm, 2)} active features per token`,
     `Explained variance: ${fixed(evaluation.explained_variance, 4)}`,
-    `CE degradation:     ${fixed(evaluation['performance/ce_degradation'], 4)} nats (model loss ${fixed(original, 4)}, with the SAE spliced in ${fixed(reconstructed, 4)})`,
+    // The reference's sign: original minus spliced, so a decomposition that costs loss gives a negative number.
+    `CE degradation:     ${fixed(evaluation['performance/ce_degradation'], 4)} nats (model loss ${fixed(original, 4)}, with the decomposition spliced in ${fixed(reconstructed, 4)}; negative when splicing raises the loss, as in the reference)`,
     `Recovery:           ${percent(evaluation['performance/recovery_from_zero'])} of the loss from zero-ablation, ${percent(evaluation['performance/recovery_from_mean'])} from mean-ablation`,
     `Dead features:      ${dead} of ${dictionarySize} (${percent(dictionarySize === 0 ? 0 : dead / dictionarySize)}) never fired on ${evaluation.evaluated_tokens} tokens`,
   ];

@@ -53,7 +53,7 @@ describe('nnd train and eval of a transcoder on the tiny model', () => {
   it('trains on the MLP input and output harvested together, evaluates with the MLP output replaced, and writes SAELens transcoder files', async () => {
     const { code, stdout, stderr } = await runCaptured(['train', '--config', configFile]);
     expect(stderr).toContain('step 6/6 (100.0%)');
-    expect(stderr).toContain('2 streams (blocks.1.ln2.hook_normalized, blocks.1.hook_mlp_out)');
+    expect(stderr).toContain('[blocks.1.ln2.hook_normalized 128, blocks.1.hook_mlp_out 128]');
     expect(code).toBe(0);
     const run = join(runs, 'transcoder');
     expect(stdout).toContain(`Trained:       ${join(run, 'transcoder')}`);
