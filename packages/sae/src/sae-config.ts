@@ -138,16 +138,25 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-function formatIssue(issue: z.core.$ZodIssue, input: unknown, allowedKeys: readonly string[]): string {
+/**
+ * One zod issue in words: the key, the rejected value and what is allowed
+ * (from `allowed`, keyed by key), or the unknown keys and the allowed ones.
+ */
+export function formatConfigIssue(
+  issue: z.core.$ZodIssue,
+  input: unknown,
+  allowedKeys: readonly string[],
+  allowed: Readonly<Record<string, string>> = ALLOWED,
+): string {
   if (issue.code === 'unrecognized_keys') {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}; allowed keys: ${allowedKeys.join(', ')}`;
   }
   if (issue.code === 'custom') return issue.message;
   const key = issue.path.map(String).join('.');
   const value = valueAt(input, issue.path);
-  const allowed = ALLOWED[key] ?? 'see the schema';
-  if (value === undefined) return `${key} is required; allowed: ${allowed}`;
-  return `${key} = ${describeValue(value)} is invalid (${issue.message}); allowed: ${allowed}`;
+  const allowedHere = allowed[key] ?? 'see the schema';
+  if (value === undefined) return `${key} is required; allowed: ${allowedHere}`;
+  return `${key} = ${describeValue(value)} is invalid (${issue.message}); allowed: ${allowedHere}`;
 }
 
 /**
@@ -166,6 +175,6 @@ export function parseWithSchema<Shape extends z.core.$ZodLooseShape, T>(
   const result = schema.safeParse(normalized);
   if (result.success) return result.data;
   const allowedKeys = Object.keys(schema.shape);
-  const problems = result.error.issues.map((issue) => formatIssue(issue, normalized, allowedKeys));
+  const problems = result.error.issues.map((issue) => formatConfigIssue(issue, normalized, allowedKeys));
   throw new ConfigError(`Invalid ${architecture} SAE config: ${problems.join('; ')}.`);
 }
