@@ -62,7 +62,7 @@ export const cltConfigSchema = z
   .strictObject({
     encoder_type: z.enum(CLT_ENCODER_TYPES),
     variant: z.enum(CLT_VARIANTS).default('reference'),
-    layers: z.array(z.number().int().min(0)).min(1),
+    layers: z.array(z.number()).min(1),
     n_model_layers: z.number().int().min(1).optional(),
     dict_size: z.number().int().min(1),
     input_size: z.number().int().min(1),
@@ -84,6 +84,8 @@ export const cltConfigSchema = z
   .superRefine((config, context) => {
     const issue = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
     const { layers } = config;
+    const invalid = layers.filter((layer) => !Number.isInteger(layer) || layer < 0);
+    if (invalid.length > 0) issue('layers', `layers = ${JSON.stringify(layers)} has ${JSON.stringify(invalid)}; layers are model layer indices, integers >= 0`);
     for (let i = 1; i < layers.length; i++) {
       if (layers[i] === layers[i - 1]) issue('layers', `layers = ${JSON.stringify(layers)} lists layer ${layers[i]} twice; give each layer once`);
       else if (layers[i] < layers[i - 1]) issue('layers', `layers = ${JSON.stringify(layers)} is not in increasing order; sort it (a CLT's features write to their own layer and the later ones, so the order matters): ${JSON.stringify([...new Set(layers)].sort((a, b) => a - b))}`);

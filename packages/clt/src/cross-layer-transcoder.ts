@@ -1,5 +1,5 @@
 import {
-  createDecompositionRegistry, DECOMPOSITION_SPECIFICATION_VERSION, defineDecomposition, lookupDecomposition, Rng,
+  ConfigError, createDecompositionRegistry, DECOMPOSITION_SPECIFICATION_VERSION, defineDecomposition, lookupDecomposition, Rng,
   type ActivationPort, type Decomposition, type DecompositionDefinition, type Graph, type HostTensor, type TensorMap,
 } from '@nnd/core';
 import { unitNormRows } from '@nnd/sae';
@@ -78,8 +78,11 @@ function definitionFor(encoderType: CltEncoderType): DecompositionDefinition<Clt
   return defineDecomposition<CltConfig>({
     architecture,
     parseConfig: (config) => {
-      const parsed = parseCltConfig({ encoder_type: encoderType, ...(config as object) });
-      return parsed;
+      const named = typeof config === 'object' && config !== null && ('encoder_type' in config || 'architecture' in config) ? encoderTypeOf(config) : encoderType;
+      if (named !== encoderType) {
+        throw new ConfigError(`${architecture}: the config names encoder_type '${named}'; use the '${architectureFor(named)}' definition, or drop the key.`);
+      }
+      return parseCltConfig({ ...(config as object), encoder_type: encoderType });
     },
     create: createCrossLayerTranscoder,
   });

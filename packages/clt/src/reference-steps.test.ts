@@ -1,9 +1,8 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
-import { trainDecomposition } from '@nnd/train';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClt } from './cross-layer-transcoder.js';
 import { fromReferenceTensors } from './reference-layout.js';
-import { batchesSource, loadCase, relativeError, withPrefix } from './test-support.js';
+import { loadCase, relativeError, trainSteps, withPrefix } from './test-support.js';
 
 const backend = createOnnxBackend();
 afterAll(() => backend.dispose());
@@ -34,17 +33,9 @@ describe('four training steps match the PyTorch reference', () => {
       [`in.${layer}`, tensors[`batch${step}.input.${i}`].data as Float32Array],
       [`out.${layer}`, tensors[`batch${step}.target.${i}`].data as Float32Array],
     ])));
-    const logged: Record<string, number>[] = [];
-    const snapshots = new Map<number, Record<string, any>>();
-    const result = await trainDecomposition(clt, batchesSource(batches), {
-      num_tokens: reference.batch_size * json.steps.length, batch_size: reference.batch_size, lr: reference.lr,
-      beta1: reference.beta1, beta2: reference.beta2, max_grad_norm: reference.max_grad_norm, log_freq: 1, perf_log_freq: 1, checkpoint_freq: 1e9,
-    }, {
-      backend, handleSigint: false, initialTensors: [initial],
-      logger: { log: (metrics) => { logged.push({ ...metrics }); } },
-      onEvaluate: (step, [member]) => { snapshots.set(step, { params: member.params, state: member.state }); },
-    });
-    snapshots.set(json.steps.length, { params: result.params, state: result.state });
+    const { metrics: logged, snapshots } = await trainSteps(clt, initial, batches, {
+      batch_size: reference.batch_size, lr: reference.lr, beta1: reference.beta1, beta2: reference.beta2, max_grad_norm: reference.max_grad_norm,
+    }, backend);
 
     expect(logged).toHaveLength(json.steps.length);
     for (const [s, expected] of json.steps.entries()) {
@@ -61,7 +52,7 @@ describe('four training steps match the PyTorch reference', () => {
       }
     }
     for (let step = 1; step <= json.steps.length; step++) {
-      const snapshot = snapshots.get(step);
+      const snapshot = snapshots[step - 1];
       expect(snapshot, `parameters after step ${step}`).toBeDefined();
       const expected = fromReferenceTensors(clt.config, withPrefix(tensors, `step${step}`));
       for (const parameter of clt.parameterNames) {

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { hostTensor, readSafetensors, toTypedArray, type HostTensor } from '@nnd/core';
+import { hostTensor, readSafetensors, toTypedArray, type Backend, type HostTensor } from '@nnd/core';
+import { trainDecomposition } from '@nnd/train';
+import type { CrossLayerTranscoder } from './cross-layer-transcoder.js';
 
 /** Test helpers (not exported from the package). */
 
 export const FIXTURES = new URL('../fixtures/reference-steps/', import.meta.url);
+export const TRANSCODER_FIXTURES = new URL('../fixtures/transcoder-steps/', import.meta.url);
 
 export interface ReferenceCase {
   readonly json: {
@@ -14,10 +17,10 @@ export interface ReferenceCase {
   readonly tensors: Record<string, HostTensor>;
 }
 
-export function loadCase(name: string): ReferenceCase {
-  const json = JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8'));
+export function loadCase(name: string, folder: URL = FIXTURES): ReferenceCase {
+  const json = JSON.parse(readFileSync(new URL(`${name}.json`, folder), 'utf8'));
   const tensors: Record<string, HostTensor> = {};
-  for (const [key, tensor] of readSafetensors(readFileSync(new URL(`${name}.safetensors`, FIXTURES))).tensors) {
+  for (const [key, tensor] of readSafetensors(readFileSync(new URL(`${name}.safetensors`, folder))).tensors) {
     tensors[key] = hostTensor('float32', tensor.shape, toTypedArray(tensor) as Float32Array);
   }
   return { json, tensors };
@@ -50,4 +53,35 @@ export function batchesSource(batches: readonly Record<string, Float32Array>[]) 
       return batches[position++ % batches.length];
     },
   };
+}
+
+export interface TrainedSteps {
+  /** The logged metrics of each step. */
+  readonly metrics: Record<string, number>[];
+  /** Parameters and state after each step (index 0: after step 1). */
+  readonly snapshots: { params: Record<string, HostTensor>; state: Record<string, HostTensor> }[];
+}
+
+/**
+ * Trains `clt` through the real trainer for one step per batch, from the
+ * given tensors, and records every step's metrics and the tensors after it.
+ */
+export async function trainSteps(
+  clt: CrossLayerTranscoder,
+  initial: { params: Record<string, HostTensor>; state?: Record<string, HostTensor> },
+  batches: readonly Record<string, Float32Array>[],
+  train: { batch_size: number; lr?: number; beta1?: number; beta2?: number; max_grad_norm?: number },
+  backend: Backend,
+): Promise<TrainedSteps> {
+  const metrics: Record<string, number>[] = [];
+  const snapshots = new Map<number, { params: Record<string, HostTensor>; state: Record<string, HostTensor> }>();
+  const result = await trainDecomposition(clt, batchesSource(batches), {
+    ...train, num_tokens: train.batch_size * batches.length, log_freq: 1, perf_log_freq: 1, checkpoint_freq: 1e9,
+  }, {
+    backend, handleSigint: false, initialTensors: [initial],
+    logger: { log: (logged) => { metrics.push({ ...logged }); } },
+    onEvaluate: (step, [member]) => { snapshots.set(step, { params: member.params, state: member.state }); },
+  });
+  snapshots.set(batches.length, { params: result.params, state: result.state });
+  return { metrics, snapshots: batches.map((_, index) => snapshots.get(index + 1)!) };
 }
