@@ -7,3 +7,7 @@ export {
 export type { CltArchitecture, CltConfig, CltConfigInput, CltEncoderType, CltVariant } from './clt-config.js';
 export { cltParameterShapes, cltStateNames } from './clt-parameters.js';
 export { fromReferenceTensors, toReferenceTensors } from './reference-layout.js';
+export {
+  CIRCUIT_TRACER_HOOK_TEMPLATE_IN, CIRCUIT_TRACER_HOOK_TEMPLATE_OUT, CLT_CONFIG_FILE, CLT_STATE_FILE, CltFileError, loadClt, saveClt,
+} from './clt-files.js';
+export type { CircuitTracerLoadOptions, LoadedClt } from './clt-files.js';
