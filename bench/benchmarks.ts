@@ -1,4 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
+import { cltBenchmark } from './clt.js';
 import { harvestBenchmark } from './harvest.js';
 import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
@@ -16,4 +17,5 @@ export const benchmarks: Record<string, Benchmark> = {
   'harvest-pytorch': harvestPytorchBenchmark,
   sae: saeBenchmark,
   'sae-pytorch': saePytorchBenchmark,
+  clt: cltBenchmark,
 };
