@@ -1,6 +1,6 @@
 import {
   add, axisSize, cast, concat, div, exp, GraphError, matmul, maximum, mul, reduceMax, reduceMean, reduceSum, reduceSumSquare, relu,
-  reshape, ShapeError, slice, sqrt, squeeze, sub, tanh, unsqueeze, zeros,
+  reshape, ShapeError, slice, sqrt, squeeze, sub, tanh,
   type ActivationPort, type DecompositionBatch, type ForwardOptions, type ForwardOutput, type ForwardVariant, type Tensor, type TensorMap,
 } from '@nnd/core';
 import {
@@ -61,12 +61,17 @@ interface LayerEncoding {
   readonly dead: DeadFeatureUpdate;
   readonly l0Norm: Tensor;
   readonly l1Norm: Tensor;
-  /** [batch, (n - i) * d_out]: what this layer's features write to layers i..n-1, side by side. */
-  readonly decoded: Tensor;
+  /** [batch, d_out] each: what this layer's features write to layers i, i + 1, ..., n - 1. */
+  readonly contributions: readonly Tensor[];
 }
 
 function layerSlice(x: Tensor, axis: number, index: number): Tensor {
   return squeeze(slice(x, { starts: [index], ends: [index + 1], axes: [axis] }), axis);
+}
+
+/** W_dec_i[:, t, :] as an [F, d_out] matrix: source i's decoder to target layer i + t. */
+function targetBlock(decoders: Tensor, t: number, features: number, dOut: number): Tensor {
+  return decoders.shape[1] === 1 ? reshape(decoders, [features, dOut]) : reshape(slice(decoders, { starts: [t], ends: [t + 1], axes: [1] }), [features, dOut]);
 }
 
 /**
@@ -109,7 +114,14 @@ export function cltForward(
   for (let i = 0; i < n; i++) {
     const preactivations = add(matmul(xs[i], params[`W_enc_${i}`]), params[`b_enc_${i}`]);
     const dense = relu(preactivations);
-    const decoder = reshape(params[decoderName(i)], [features, (n - i) * dOut]);
+    const decoders = params[decoderName(i)];
+    // Dense activations: one [F, (n - i) * d_out] MatMul writes to every target layer at once.
+    const denseDecode = (acts: Tensor): Tensor[] => {
+      const decoded = matmul(acts, reshape(decoders, [features, (n - i) * dOut]));
+      if (n - i === 1) return [decoded];
+      const byTarget = reshape(decoded, [batchDim, n - i, dOut]);
+      return Array.from({ length: n - i }, (_, t) => layerSlice(byTarget, 1, t));
+    };
     const counter = state[`num_batches_not_active_${i}`];
     if (config.encoder_type === 'topk' || config.encoder_type === 'batchtopk') {
       let kept = config.encoder_type === 'topk' ? keepTopKPerSample(dense, config.top_k) : keepTopKOfBatch(dense, config.top_k);
@@ -123,7 +135,9 @@ export function cltForward(
           acts: () => denseActivations(finalKept),
           dead: updateDeadFeatures(counter, keptFeatureTotals(kept), config.n_batches_to_dead, dtype),
           l0Norm: norms.l0Norm, l1Norm: norms.l1Norm,
-          decoded: sparseDecode(kept, decoder),
+          // Kept activations: the kept rows of each target's [F, d_out] block, gathered again in the backward pass
+          // rather than held from the forward (they are the step's largest tensors: batch x k x d_out each).
+          contributions: Array.from({ length: n - i }, (_, t) => sparseDecode(kept, targetBlock(decoders, t, features, dOut), { regatherRows: true })),
         });
       } else {
         const acts = denseActivations(kept);
@@ -132,7 +146,7 @@ export function cltForward(
           dense, preactivations, kept, acts: () => acts,
           dead: updateDeadFeatures(counter, reduceSum(acts, 0), config.n_batches_to_dead, dtype),
           l0Norm: norms.l0Norm, l1Norm: norms.l1Norm,
-          decoded: matmul(acts, decoder),
+          contributions: denseDecode(acts),
         });
       }
     } else {
@@ -142,24 +156,23 @@ export function cltForward(
         dense, preactivations, acts: () => acts,
         dead: updateDeadFeatures(counter, reduceSum(acts, 0), config.n_batches_to_dead, dtype),
         l0Norm: norms.l0Norm, l1Norm: norms.l1Norm,
-        decoded: matmul(acts, decoder),
+        contributions: denseDecode(acts),
       });
     }
   }
 
-  // [batch, n, d_out]: source i's outputs land at target layers i..n-1 (zeros before i), summed over sources.
-  let reconstruction: Tensor | undefined;
-  for (let i = 0; i < n; i++) {
-    const own = reshape(encodings[i].decoded, [batchDim, n - i, dOut]);
-    const placed = i === 0 ? own : concat([zeros(graph, [batchDim, i, dOut], dtype), own], 1);
-    reconstruction = reconstruction === undefined ? placed : add(reconstruction, placed);
+  // y_hat_j = b_dec_j + the contributions of sources i <= j; each target layer's MSE is a mean over batch and features.
+  const reconstructions: Tensor[] = [];
+  const perLayerL2: Tensor[] = [];
+  for (let j = 0; j < n; j++) {
+    let sum = encodings[0].contributions[j];
+    for (let i = 1; i <= j; i++) sum = add(sum, encodings[i].contributions[j - i]);
+    const reconstruction = add(sum, params[`b_dec_${j}`]);
+    const error = sub(reconstruction, ys[j]);
+    reconstructions.push(reconstruction);
+    perLayerL2.push(reduceMean(mul(error, error)));
   }
-  const decoderBias = n === 1 ? unsqueeze(params.b_dec_0, 0) : concat(Array.from({ length: n }, (_, j) => unsqueeze(params[`b_dec_${j}`], 0)), 0);
-  reconstruction = add(reconstruction!, decoderBias);
-  const targets = n === 1 ? unsqueeze(ys[0], 1) : concat(ys.map((y) => unsqueeze(y, 1)), 1);
-  const error = sub(reconstruction, targets);
-  // Each target layer's mean over batch and features.
-  const perLayerL2 = reduceMean(mul(error, error), [0, 2]);
+  const sumOfLayers = (tensors: readonly Tensor[]): Tensor => tensors.reduce((total, tensor) => add(total, tensor));
 
   const losses: Record<string, Tensor> = {};
   const metrics: Record<string, Tensor> = {};
@@ -172,7 +185,7 @@ export function cltForward(
 
   if (anthropic) {
     // Sum over layers of the per-sample squared norm, averaged over samples: d_out * the per-element means.
-    losses.l2_loss = mul(reduceSum(perLayerL2), dOut);
+    losses.l2_loss = mul(sumOfLayers(perLayerL2), dOut);
     let sparsity: Tensor | undefined;
     let preAct: Tensor | undefined;
     for (let i = 0; i < n; i++) {
@@ -189,7 +202,7 @@ export function cltForward(
     losses.sparsity_loss = mul(sparsity!, config.l1_coeff);
     losses.pre_act_loss = mul(preAct!, config.pre_act_loss_coeff);
   } else {
-    losses.l2_loss = reduceMean(perLayerL2);
+    losses.l2_loss = div(sumOfLayers(perLayerL2), n);
     if (config.encoder_type === 'jumprelu') {
       let steps: Tensor | undefined;
       for (let i = 0; i < n; i++) {
@@ -206,9 +219,9 @@ export function cltForward(
         let contributing: Tensor | undefined;
         for (let i = 0; i < n; i++) {
           const { dense, dead } = encodings[i];
-          const sameLayerDecoder = reshape(slice(params[decoderName(i)], { starts: [0], ends: [1], axes: [1] }), [features, dOut]);
+          const sameLayerDecoder = targetBlock(params[decoderName(i)], 0, features, dOut);
           const mse = auxiliaryLoss({
-            preactivations: dense, dead: dead.dead, residual: sub(ys[i], layerSlice(reconstruction, 1, i)), wDec: sameLayerDecoder,
+            preactivations: dense, dead: dead.dead, residual: sub(ys[i], reconstructions[i]), wDec: sameLayerDecoder,
             topKAux: config.top_k_aux, auxPenalty: 1,
           });
           const anyDead = reduceMax(cast(dead.dead, dtype));
@@ -235,13 +248,13 @@ export function cltForward(
   if (isTopK(config)) metrics.max_batches_not_active = cast(maxCounter, dtype);
   for (let i = 0; i < n; i++) {
     const layer = layers[i];
-    metrics[`l2_loss/layer_${layer}`] = layerSlice(perLayerL2, 0, i);
+    metrics[`l2_loss/layer_${layer}`] = perLayerL2[i];
     metrics[`l0_norm/layer_${layer}`] = encodings[i].l0Norm;
     metrics[`num_dead_features/layer_${layer}`] = encodings[i].dead.numDeadFeatures;
   }
 
   const outputs: TensorMap = {};
-  for (let j = 0; j < n; j++) outputs[ports.writes[j].hook] = layerSlice(reconstruction, 1, j);
+  for (let j = 0; j < n; j++) outputs[ports.writes[j].hook] = reconstructions[j];
   const featureActs = n === 1 ? encodings[0].acts() : concat(encodings.map((encoding) => encoding.acts()), 1);
   const nextState: TensorMap = {};
   for (let i = 0; i < n; i++) nextState[`num_batches_not_active_${i}`] = encodings[i].dead.counter;
