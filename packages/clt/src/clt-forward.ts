@@ -5,11 +5,12 @@ import {
 } from '@nnd/core';
 import {
   auxiliaryLoss, denseActivations, denseNorms, jumpRelu, keepTopKOfBatch, keepTopKPerSample, keptFeatureTotals, keptNorms, NO_DEAD_FEATURES,
-  sparseDecode, thresholdStep, updateDeadFeatures, type DeadFeatureUpdate, type KeptActivations,
+  thresholdStep, updateDeadFeatures, type DeadFeatureUpdate, type KeptActivations,
 } from '@nnd/sae';
 import type { CltConfig } from './clt-config.js';
 import { cltParameterNames, cltStateNames, decoderName } from './clt-parameters.js';
 import { withSparseCltEncoderGradient } from './sparse-encoder-gradient.js';
+import { sparseDecodeTargets } from './sparse-target-decoder.js';
 
 /** The streams of a CLT: layer i reads reads[i] and writes writes[i]. */
 export interface CltPorts {
@@ -135,9 +136,7 @@ export function cltForward(
           acts: () => denseActivations(finalKept),
           dead: updateDeadFeatures(counter, keptFeatureTotals(kept), config.n_batches_to_dead, dtype),
           l0Norm: norms.l0Norm, l1Norm: norms.l1Norm,
-          // Kept activations: the kept rows of each target's [F, d_out] block, gathered again in the backward pass
-          // rather than held from the forward (they are the step's largest tensors: batch x k x d_out each).
-          contributions: Array.from({ length: n - i }, (_, t) => sparseDecode(kept, targetBlock(decoders, t, features, dOut), { regatherRows: true })),
+          contributions: sparseDecodeTargets(kept, decoders),
         });
       } else {
         const acts = denseActivations(kept);
