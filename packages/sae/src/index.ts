@@ -28,5 +28,5 @@ export { jumpRelu, thresholdStep } from './jumprelu-estimators.js';
 export { denseActivations, keepTopKOfBatch, keepTopKPerSample, keptFeatureTotals, keptNorms } from './kept-activations.js';
 export type { KeptActivations } from './kept-activations.js';
 export { denseNorms, l2Loss } from './reconstruction-metrics.js';
-export { scatterAddRows, sparseDecode } from './sparse-decoder.js';
+export { scatterAddRows } from './sparse-decoder.js';
 export { formatConfigIssue } from './sae-config.js';

@@ -25,13 +25,8 @@ export function scatterAddRows(rows: Tensor, indices: Tensor, count: number | st
  * Generic autodiff of Gather would give the same W_dec gradient, but it would
  * gather the rows a second time and route d values through a dense MatMul;
  * this rule does neither. Returns [batch, act_size] without b_dec.
- *
- * `regatherRows` gathers the rows again in the backward pass instead of
- * keeping the forward's copy alive until then: for wide decoders (a
- * cross-layer transcoder's, [F, layers * d_out]) that copy is the largest
- * tensor of the step, and gathering it twice costs less than holding it.
  */
-export function sparseDecode(kept: KeptActivations, wDec: Tensor, options: { regatherRows?: boolean } = {}): Tensor {
+export function sparseDecode(kept: KeptActivations, wDec: Tensor): Tensor {
   const [dictSize, actSize] = wDec.shape;
   if (wDec.rank !== 2 || typeof dictSize !== 'number' || typeof actSize !== 'number') {
     throw new ShapeError(`sparseDecode: W_dec must be a static [dict_size, act_size] matrix, got ${wDec}.`);
@@ -45,10 +40,9 @@ export function sparseDecode(kept: KeptActivations, wDec: Tensor, options: { reg
         rows = gather(weights, features, 0);
         return squeeze(matmul(unsqueeze(values, 1), rows), 1);
       },
-      (_graph, [values, weights], _outputs, [dy]) => {
+      (_graph, [values], _outputs, [dy]) => {
         if (dy === undefined) return [];
-        const gathered = options.regatherRows ? gather(weights, features, 0) : rows!;
-        const dValues = squeeze(matmul(gathered, unsqueeze(dy, 2)), 2);
+        const dValues = squeeze(matmul(rows!, unsqueeze(dy, 2)), 2);
         const weighted = mul(unsqueeze(values, 2), unsqueeze(dy, 1));
         return [dValues, scatterAddRows(weighted, features, dictSize)];
       },
@@ -62,11 +56,10 @@ export function sparseDecode(kept: KeptActivations, wDec: Tensor, options: { reg
       rows = gather(weights, features, 0);
       return scatterAddRows(mul(unsqueeze(values, 1), rows), samples, batch);
     },
-    (_graph, [values, weights], _outputs, [dy]) => {
+    (_graph, [values], _outputs, [dy]) => {
       if (dy === undefined) return [];
       const dyRows = gather(dy, samples, 0);
-      const gathered = options.regatherRows ? gather(weights, features, 0) : rows!;
-      const dValues = reduceSum(mul(dyRows, gathered), -1);
+      const dValues = reduceSum(mul(dyRows, rows!), -1);
       return [dValues, scatterAddRows(mul(unsqueeze(values, 1), dyRows), features, dictSize)];
     },
   )[0];
