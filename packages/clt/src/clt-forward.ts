@@ -83,8 +83,9 @@ function targetBlock(decoders: Tensor, t: number, features: number, dOut: number
  *   encoder type's selection (per-row top-k; top k*B of this layer; JumpReLU
  *   with this layer's thresholds; nothing);
  * - y_hat_j = b_dec_j + sum_{i <= j} a_i W_dec_i[:, j - i, :]. Each source's
- *   decoders are one [F, (n - i) * d_out] matrix, so one MatMul (or one
- *   sparse gather of the kept rows) writes to all its target layers at once;
+ *   decoders are one [F, (n - i) * d_out] matrix, so one MatMul writes dense
+ *   activations to all its target layers at once; kept (TopK) activations
+ *   gather their rows per target (sparse-target-decoder.ts);
  * - losses and metrics as DECOMPOSITIONS.md 3a / 3b.
  */
 export function cltForward(
