@@ -1,5 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import { cltPytorchBenchmark } from './clt-pytorch.js';
+import { cltBenchmark } from './clt.js';
 import { harvestBenchmark } from './harvest.js';
 import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
@@ -22,4 +23,5 @@ export const benchmarks: Record<string, Benchmark> = {
   'transcoder-pytorch': transcoderPytorchBenchmark,
   'clt-pytorch': cltPytorchBenchmark,
   transcoder: transcoderBenchmark,
+  clt: cltBenchmark,
 };

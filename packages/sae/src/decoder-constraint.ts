@@ -1,4 +1,4 @@
-import { div, GraphError, mul, reduceSum, reduceSumSquare, sqrt, sub, type Graph, type TensorMap } from '@nnd/core';
+import { div, GraphError, mul, reduceSum, reduceSumSquare, sqrt, sub, type Graph, type Tensor, type TensorMap } from '@nnd/core';
 
 /**
  * The reference's `make_decoder_weights_and_grad_unit_norm`, applied between
@@ -12,10 +12,21 @@ export function constrainDecoder(_graph: Graph, params: TensorMap, gradients: Te
   if (weights === undefined || gradient === undefined) {
     throw new GraphError(`constrain: needs W_dec in params and gradients; got params {${Object.keys(params).join(', ')}} and gradients {${Object.keys(gradients).join(', ')}}.`);
   }
+  const constrained = unitNormRows(weights, gradient);
+  return {
+    params: { ...params, W_dec: constrained.weights },
+    gradients: { ...gradients, W_dec: constrained.gradient },
+  };
+}
+
+/**
+ * The rule itself, for a decoder of any rank: every vector along the last
+ * axis (an SAE's row, a cross-layer transcoder's (feature, target layer)
+ * vector) is set to unit norm, and its gradient loses the component along
+ * that vector.
+ */
+export function unitNormRows(weights: Tensor, gradient: Tensor): { weights: Tensor; gradient: Tensor } {
   const unitRows = div(weights, sqrt(reduceSumSquare(weights, -1, true)));
   const radial = mul(reduceSum(mul(gradient, unitRows), -1, true), unitRows);
-  return {
-    params: { ...params, W_dec: unitRows },
-    gradients: { ...gradients, W_dec: sub(gradient, radial) },
-  };
+  return { weights: unitRows, gradient: sub(gradient, radial) };
 }

@@ -17,7 +17,7 @@ export type { LoadedSae } from './sae-files.js';
 export { SaeFileError } from './sae-file-error.js';
 export { NO_DEAD_FEATURES } from './topk-forward.js';
 export { saeFamily, saeTypesOf } from './sae-family.js';
-// Building blocks, for decompositions built from the same rules (@nnd/transcoders):
+// Building blocks, for decompositions built from the same rules (@nnd/transcoders, @nnd/clt):
 // each is one rule of the reference's SAEs, documented where it is defined.
 export { auxiliaryLoss } from './auxiliary-loss.js';
 export type { AuxiliaryLossInputs } from './auxiliary-loss.js';
@@ -25,7 +25,7 @@ export { centeredEncoder } from './centered-encoder.js';
 export type { CenteredEncoding } from './centered-encoder.js';
 export { updateDeadFeatures } from './dead-features.js';
 export type { DeadFeatureUpdate } from './dead-features.js';
-export { constrainDecoder } from './decoder-constraint.js';
+export { constrainDecoder, unitNormRows } from './decoder-constraint.js';
 export { initialDeadFeatureState } from './initial-parameters.js';
 export { INPUT_NORM_EPSILON, normalizeInput } from './input-normalization.js';
 export type { NormalizedInput } from './input-normalization.js';
@@ -33,9 +33,9 @@ export { jumpRelu, thresholdStep } from './jumprelu-estimators.js';
 export { denseActivations, keepTopKOfBatch, keepTopKPerSample, keptFeatureTotals, keptNorms } from './kept-activations.js';
 export type { KeptActivations } from './kept-activations.js';
 export { denseNorms, l2Loss } from './reconstruction-metrics.js';
-export { sparseDecode } from './sparse-decoder.js';
+export { scatterAddRows, sparseDecode } from './sparse-decoder.js';
 export { withSparseEncoderGradient } from './sparse-encoder-gradient.js';
 export type { EncoderOperands } from './sparse-encoder-gradient.js';
 export { topKVariants } from './topk-forward.js';
 export { updateRunningThreshold } from './batchtopk-sae.js';
-export { formatConfigIssues } from './sae-config.js';
+export { formatConfigIssue, formatConfigIssues } from './sae-config.js';

@@ -144,16 +144,25 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-function formatIssue(issue: z.core.$ZodIssue, input: unknown, allowedKeys: readonly string[], allowedValues: Readonly<Record<string, string>>): string {
+/**
+ * One zod issue in words: the key, the rejected value and what is allowed
+ * (from `allowed`, keyed by key), or the unknown keys and the allowed ones.
+ */
+export function formatConfigIssue(
+  issue: z.core.$ZodIssue,
+  input: unknown,
+  allowedKeys: readonly string[],
+  allowed: Readonly<Record<string, string>> = ALLOWED,
+): string {
   if (issue.code === 'unrecognized_keys') {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}; allowed keys: ${allowedKeys.join(', ')}`;
   }
   if (issue.code === 'custom') return issue.message;
   const key = issue.path.map(String).join('.');
   const value = valueAt(input, issue.path);
-  const allowed = allowedValues[key] ?? 'see the schema';
-  if (value === undefined) return `${key} is required; allowed: ${allowed}`;
-  return `${key} = ${describeValue(value)} is invalid (${issue.message}); allowed: ${allowed}`;
+  const allowedHere = allowed[key] ?? 'see the schema';
+  if (value === undefined) return `${key} is required; allowed: ${allowedHere}`;
+  return `${key} = ${describeValue(value)} is invalid (${issue.message}); allowed: ${allowedHere}`;
 }
 
 /**
@@ -167,7 +176,7 @@ export function formatConfigIssues(
   allowedKeys: readonly string[],
   allowedValues: Readonly<Record<string, string>>,
 ): string[] {
-  return issues.map((issue) => formatIssue(issue, input, allowedKeys, allowedValues));
+  return issues.map((issue) => formatConfigIssue(issue, input, allowedKeys, allowedValues));
 }
 
 /**
