@@ -1,4 +1,5 @@
 import { ConfigError, describeValue, type DecompositionFamily } from '@nnd/core';
+import { cltFamily } from '@nnd/clt';
 import { saeFamily } from '@nnd/sae';
 import { transcoderFamily } from '@nnd/transcoders';
 
@@ -7,7 +8,7 @@ import { transcoderFamily } from '@nnd/transcoders';
  * `decomposition` key. Adding a family is adding its package here; nothing
  * else in the CLI names an architecture.
  */
-export const DECOMPOSITION_FAMILIES: readonly DecompositionFamily[] = [saeFamily, transcoderFamily];
+export const DECOMPOSITION_FAMILIES: readonly DecompositionFamily[] = [saeFamily, transcoderFamily, cltFamily];
 
 export const DEFAULT_FAMILY = 'sae';
 

@@ -97,6 +97,12 @@ export const runConfigSchema = z.strictObject({
   exclude_special_tokens: flag().default(false),
   /** Start the dataset again when it runs out. */
   repeat_dataset: flag().default(true),
+  /**
+   * Where a decomposition that writes several hooks (a CLT) takes its inputs when spliced in for evaluation:
+   * 'replacement' from the patched pass itself, so errors compound as in a replacement model; 'clean_inputs'
+   * from the unmodified model, as the reference evaluates CLTs. The same for decompositions of one hook.
+   */
+  spliced_inputs: choice(['replacement', 'clean_inputs'] as const).default('replacement'),
   /** Which family of decompositions the run trains (each family's package adds its keys). */
   decomposition: choice(DECOMPOSITION_FAMILIES.map(({ name }) => name) as [string, ...string[]]).default(DEFAULT_FAMILY),
 });

@@ -132,6 +132,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     const evaluator = createPerformanceEvaluator({
       model,
       backend: model.backend,
+      splicedInputs: config.spliced_inputs,
       tokenBatches: () => (useFinalBatches ? finalBatches : performanceBatches),
       logger: { log: (metrics, step) => (logPerformance ? performanceLogger.log(metrics, step) : undefined) },
       grouped,

@@ -11,3 +11,4 @@ export {
   CIRCUIT_TRACER_HOOK_TEMPLATE_IN, CIRCUIT_TRACER_HOOK_TEMPLATE_OUT, CLT_CONFIG_FILE, CLT_STATE_FILE, CltFileError, loadClt, saveClt,
 } from './clt-files.js';
 export type { CircuitTracerLoadOptions, LoadedClt } from './clt-files.js';
+export { cltFamily } from './clt-family.js';
