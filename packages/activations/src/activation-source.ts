@@ -1,5 +1,11 @@
-/** Batches of activations at one hook, as a trainer consumes them. */
-export interface ActivationSource {
+import type { ActivationSource } from '@nnd/core';
+
+/**
+ * A source of one hook's batches, as @nnd/activations' single-hook stores
+ * serve them: core's ActivationSource (what the trainer consumes) with the
+ * hook, its width and the batch size known up front.
+ */
+export interface HookBatchSource extends ActivationSource {
   readonly hook: string;
   /** Floats per row. */
   readonly activationSize: number;

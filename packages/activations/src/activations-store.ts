@@ -1,4 +1,4 @@
-import type { ActivationSource } from './activation-source.js';
+import type { HookBatchSource } from './activation-source.js';
 import { CachedActivationsStore, type CachedActivationsStoreOptions } from './cached-activations-store.js';
 import { MultiHookActivationsStore, type StorePosition, type StoreSettings } from './multi-hook-activations-store.js';
 
@@ -15,7 +15,7 @@ export interface ActivationsStoreOptions extends StoreSettings {
  * the buffer is used up (the next buffer is harvested while this one is
  * served). For several hooks from one model run, see MultiHookActivationsStore.
  */
-export class ActivationsStore implements ActivationSource {
+export class ActivationsStore implements HookBatchSource {
   readonly hook: string;
   readonly activationSize: number;
   readonly batchSize: number;

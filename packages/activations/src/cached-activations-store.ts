@@ -2,7 +2,7 @@ import { ConfigError, Rng } from '@nnd/core';
 import { resolve } from 'node:path';
 import { ActivationCacheError } from './activation-cache-error.js';
 import { readCacheManifest, readShard, type ActivationCacheManifest } from './activation-cache.js';
-import type { ActivationSource } from './activation-source.js';
+import type { HookBatchSource } from './activation-source.js';
 import { ShuffleBuffer, type BufferPosition, type RowChunkProducer } from './shuffle-buffer.js';
 
 /** Where the cache reader continues: shard `shard` of the shuffled shard order of pass `epoch`. */
@@ -36,7 +36,7 @@ export interface CachedActivationsStoreOptions {
  * reshuffled on each pass and a buffer never spans two passes, so a run
  * needing more rows than the cache holds sees each row once per pass.
  */
-export class CachedActivationsStore implements ActivationSource {
+export class CachedActivationsStore implements HookBatchSource {
   readonly hook: string;
   readonly activationSize: number;
   readonly batchSize: number;

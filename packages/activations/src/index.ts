@@ -27,7 +27,7 @@ export type { HookedTransformerActivationsOptions } from './hooked-transformer-a
 export { ActivationHarvester } from './activation-harvester.js';
 export type { ActivationHarvesterOptions, HarvestedBatch } from './activation-harvester.js';
 
-export type { ActivationSource } from './activation-source.js';
+export type { HookBatchSource } from './activation-source.js';
 export { ShuffleBuffer } from './shuffle-buffer.js';
 export type { BufferPosition, HookWidth, RowChunk, RowChunkProducer, ShuffleBufferOptions } from './shuffle-buffer.js';
 export { ActivationsStore } from './activations-store.js';

@@ -1,6 +1,6 @@
 import { ConfigError, Rng } from '@nnd/core';
 import type { ActivationHarvester } from './activation-harvester.js';
-import type { ActivationSource } from './activation-source.js';
+import type { HookBatchSource } from './activation-source.js';
 import type { DocumentSource } from './dataset-document.js';
 import { DatasetError } from './dataset-error.js';
 import { createHarvester, type HarvestSettings } from './harvest-settings.js';
@@ -52,7 +52,7 @@ export class MultiHookActivationsStore {
   readonly batchSize: number;
   private readonly buffer: ShuffleBuffer<DatasetPosition>;
   private readonly sizes = new Map<string, number>();
-  private readonly sources = new Map<string, HookBatchSource>();
+  private readonly sources = new Map<string, QueuedHookSource>();
   private readonly maxQueued: number;
 
   constructor(options: MultiHookActivationsStoreOptions) {
@@ -112,17 +112,17 @@ export class MultiHookActivationsStore {
    * (one batch from each per training step); a source left more than one
    * buffer behind makes the others throw rather than hold memory without bound.
    */
-  forHook(hook: string): ActivationSource {
+  forHook(hook: string): HookBatchSource {
     let source = this.sources.get(hook);
     if (source === undefined) {
-      source = new HookBatchSource((target) => this.pull(target), hook, this.activationSize(hook), this.batchSize);
+      source = new QueuedHookSource((target) => this.pull(target), hook, this.activationSize(hook), this.batchSize);
       this.sources.set(hook, source);
     }
     return source;
   }
 
   /** Serves a forHook source from its queue, harvesting for all sources when it is empty. */
-  private async pull(source: HookBatchSource): Promise<Float32Array> {
+  private async pull(source: QueuedHookSource): Promise<Float32Array> {
     while (source.queue.length === 0) {
       const lagging = [...this.sources.values()].find((other) => other.queue.length >= this.maxQueued);
       if (lagging !== undefined) {
@@ -138,11 +138,11 @@ export class MultiHookActivationsStore {
   }
 }
 
-class HookBatchSource implements ActivationSource {
+class QueuedHookSource implements HookBatchSource {
   readonly queue: Float32Array[] = [];
 
   constructor(
-    private readonly pull: (source: HookBatchSource) => Promise<Float32Array>,
+    private readonly pull: (source: QueuedHookSource) => Promise<Float32Array>,
     readonly hook: string,
     readonly activationSize: number,
     readonly batchSize: number,

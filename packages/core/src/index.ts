@@ -37,4 +37,5 @@ export type {
   InferenceOutput, TensorMap,
 } from './decomposition.js';
 export type { DecompositionFamily, FamilyMember, SavedDecomposition } from './decomposition-family.js';
+export type { ActivationBatch, ActivationSource, StreamBatch } from './activation-source.js';
 export { createReferenceBackend, evaluateGraph } from './reference/index.js';
