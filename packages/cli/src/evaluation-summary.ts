@@ -4,9 +4,10 @@ const percent = (fraction: number) => `${(100 * fraction).toFixed(1)}%`;
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : String(value));
 
 /**
- * The five lines a finished run prints: sparsity, reconstruction, the
+ * The lines a finished run prints: sparsity, reconstruction, the
  * model's loss with the decomposition spliced in, how much of the ablation gap that
- * recovers, and the features that never fired.
+ * recovers, how often the top prediction stays the same, and the features
+ * that never fired.
  */
 export function evaluationSummaryLines(evaluation: DecompositionEvaluation): string[] {
   const original = evaluation['performance/original_loss'];
@@ -19,6 +20,7 @@ export function evaluationSummaryLines(evaluation: DecompositionEvaluation): str
     // The reference's sign: original minus spliced, so a decomposition that costs loss gives a negative number.
     `CE degradation:     ${fixed(evaluation['performance/ce_degradation'], 4)} nats (model loss ${fixed(original, 4)}, with the decomposition spliced in ${fixed(reconstructed, 4)}; negative when splicing raises the loss, as in the reference)`,
     `Recovery:           ${percent(evaluation['performance/recovery_from_zero'])} of the loss from zero-ablation, ${percent(evaluation['performance/recovery_from_mean'])} from mean-ablation`,
+    `Top-1 agreement:    ${percent(evaluation.top1_agreement)} of next-token predictions unchanged`,
     `Dead features:      ${dead} of ${dictionarySize} (${percent(dictionarySize === 0 ? 0 : dead / dictionarySize)}) never fired on ${evaluation.evaluated_tokens} tokens`,
   ];
 }

@@ -34,6 +34,8 @@ export interface DecompositionEvaluation {
   readonly dense_fraction: number;
   /** Per feature, log10(firing count / evaluated positions); null for features that never fired. */
   readonly feature_density_log10: (number | null)[];
+  /** Fraction of positions (all of them) where the spliced model's most likely next token is the original model's. */
+  readonly top1_agreement: number;
   /** Positions the activation metrics cover (all positions, or all but BOS). */
   readonly evaluated_tokens: number;
   readonly evaluated_batches: number;
@@ -55,6 +57,7 @@ export function decompositionEvaluation(
   recovery: LossRecovery,
   reconstruction: ReconstructionMetrics,
   evaluatedBatches: number,
+  top1Agreement: number,
 ): DecompositionEvaluation {
   return {
     'performance/ce_degradation': recovery.ceDegradation,
@@ -74,6 +77,7 @@ export function decompositionEvaluation(
     feature_density_log10: reconstruction.featureDensityLog10,
     evaluated_tokens: reconstruction.evaluatedTokens,
     evaluated_batches: evaluatedBatches,
+    top1_agreement: top1Agreement,
   };
 }
 

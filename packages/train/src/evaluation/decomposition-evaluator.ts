@@ -93,6 +93,8 @@ export class DecompositionEvaluator {
     const modelFeeds = await this.model.parameterFeeds(program.inputNames);
     const memberFeeds: Record<string, DeviceTensor> = {};
     const lossSums = { original: 0, zeroAblation: members.map(() => 0), meanAblation: members.map(() => 0), reconstructed: members.map(() => 0) };
+    const agreements = members.map(() => 0);
+    let positions = 0;
     const totals = members.map(() => new ReconstructionTotals());
     let predictedTokens = 0;
     let batches = 0;
@@ -118,12 +120,14 @@ export class DecompositionEvaluator {
         // Each batch's loss is a mean over its predictions; weighting by them makes the total a mean over all.
         const predictions = rows * (length - 1);
         predictedTokens += predictions;
+        positions += rows * length;
         lossSums.original += scalar(EVALUATION_OUTPUTS.originalLoss) * predictions;
         for (const [index, memberTotals] of totals.entries()) {
           const group = ablationGroups[index];
           lossSums.zeroAblation[index] += scalar(EVALUATION_OUTPUTS.zeroAblationLoss(group)) * predictions;
           lossSums.meanAblation[index] += scalar(EVALUATION_OUTPUTS.meanAblationLoss(group)) * predictions;
           lossSums.reconstructed[index] += scalar(EVALUATION_OUTPUTS.reconstructedLoss(index)) * predictions;
+          agreements[index] += scalar(EVALUATION_OUTPUTS.top1Agreements(index));
           memberTotals.add({
             count: scalar(EVALUATION_OUTPUTS.count),
             sum: host[EVALUATION_OUTPUTS.sum(group)].data as Float32Array,
@@ -152,7 +156,7 @@ export class DecompositionEvaluator {
         zeroAblation: lossSums.zeroAblation[index] / predictedTokens,
         meanAblation: lossSums.meanAblation[index] / predictedTokens,
       };
-      return decompositionEvaluation(losses, lossRecovery(losses), reconstruction, batches);
+      return decompositionEvaluation(losses, lossRecovery(losses), reconstruction, batches, agreements[index] / positions);
     });
   }
 

@@ -1,5 +1,5 @@
 import {
-  axisSize, cast, concat, ConfigError, equal, expand, Graph, mul, mulDims, not, reduceMean, reduceSum, reshape, ShapeError, streamsOf, zeros,
+  axisSize, cast, concat, ConfigError, equal, expand, Graph, mul, mulDims, not, reduceMean, reduceSum, reshape, ShapeError, streamsOf, topk, zeros,
   type Decomposition, type Dim, type Tensor, type TensorMap,
 } from '@nnd/core';
 import { TOKENS_INPUT, type HookedTransformer, type HookReplacement } from '@nnd/models';
@@ -66,6 +66,8 @@ export const EVALUATION_OUTPUTS = {
   centeredSquareSum: (group: number) => `ablation${group}.activations.centered_square_sum`,
   squareSum: (group: number) => `ablation${group}.activations.square_sum`,
   reconstructedLoss: (member: number) => `member${member}.loss.reconstructed`,
+  /** Positions where the spliced model's most likely next token is the original model's. */
+  top1Agreements: (member: number) => `member${member}.top1_agreements`,
   squaredErrorSum: (member: number) => `member${member}.squared_error_sum`,
   firingCounts: (member: number) => `member${member}.firing_counts`,
 } as const;
@@ -91,7 +93,8 @@ export function buildEvaluationGraph(options: EvaluationGraphOptions): Evaluatio
   const graph = new Graph();
   const tokens = graph.input(TOKENS_INPUT, ['batch', 'seq'], 'int64');
   const streams = streamsOf(members.map(({ decomposition }) => decomposition));
-  const clean = model.buildGraph(graph, tokens, { outputs: streams.map(({ hook }) => hook), returnType: 'loss' });
+  const clean = model.buildGraph(graph, tokens, { outputs: streams.map(({ hook }) => hook), returnType: 'both' });
+  const cleanTop1 = topk(clean.logits!, 1, { axis: -1 }).indices;
   const first = clean.hooks[streams[0].hook];
   const positions = mulDims(first.shape[0], first.shape[1]);
   // Row b * seq + s is position s of sequence b, as the activation store lays out its batches.
@@ -142,18 +145,20 @@ export function buildEvaluationGraph(options: EvaluationGraphOptions): Evaluatio
       return decomposition.inferOutputs(graph, reads, params, state);
     };
     const splice = spliceDecomposition(decomposition, samples, splicedInputs, compute, positions);
-    outputs[EVALUATION_OUTPUTS.reconstructedLoss(index)] = splicedLoss(splice.replace);
+    const spliced = model.buildGraph(graph, tokens, { replace: splice.replace, returnType: 'both' });
+    outputs[EVALUATION_OUTPUTS.reconstructedLoss(index)] = spliced.loss!;
+    outputs[EVALUATION_OUTPUTS.top1Agreements(index)] = reduceSum(cast(equal(topk(spliced.logits!, 1, { axis: -1 }).indices, cleanTop1), first.dtype));
     // The sums need the outputs computed from every input; building the spliced pass has computed them.
-    const { outputs: spliced, featureActs } = splice.complete();
+    const { outputs: splicedOutputs, featureActs } = splice.complete();
     for (const { hook, width } of decomposition.writes) {
-      const output = spliced[hook];
+      const output = splicedOutputs[hook];
       if (output === undefined || output.rank !== 2 || output.shape[1] !== width) {
         throw new ShapeError(`evaluation: decomposition ${index} ('${decomposition.architecture}') returned ${output ?? 'no output'} for '${hook}' from ${samples[decomposition.reads[0].hook]} inputs; it must be [positions, ${width}].`);
       }
     }
     if (featureActs.rank !== 2) throw new ShapeError(`evaluation: decomposition ${index} ('${decomposition.architecture}') returned ${featureActs} feature activations; they must be [positions, features].`);
     const written = decomposition.writes.map(({ hook }) => hook);
-    const memberSums = reconstructionSums(concatenated(written.map((hook) => samples[hook])), concatenated(written.map((hook) => spliced[hook])), featureActs, weights);
+    const memberSums = reconstructionSums(concatenated(written.map((hook) => samples[hook])), concatenated(written.map((hook) => splicedOutputs[hook])), featureActs, weights);
     outputs[EVALUATION_OUTPUTS.squaredErrorSum(index)] = memberSums.squaredErrorSum;
     outputs[EVALUATION_OUTPUTS.firingCounts(index)] = memberSums.firingCounts;
   });

@@ -42,6 +42,9 @@ describe('evaluation of decompositions that write other hooks than they read', (
     expect(result.normalized_mse).toBeCloseTo(1, 6);
     expect(result.fvu).toBeCloseTo(1 - result.explained_variance, 12);
     expect(result.mse).toBeGreaterThan(0);
+    // Without the MLP the model's top prediction changes at some positions.
+    expect(result.top1_agreement).toBeLessThan(1);
+    expect(result.top1_agreement).toBeGreaterThan(0);
   });
 
   it('an exact decomposition of two layers costs nothing in either mode, and the modes agree', async () => {
@@ -50,6 +53,7 @@ describe('evaluation of decompositions that write other hooks than they read', (
     const clean = await evaluate(identity, 'clean_inputs');
     expect(Math.abs(replacement['performance/ce_degradation'])).toBeLessThanOrEqual(1e-5);
     expect(replacement.explained_variance).toBeCloseTo(1, 6);
+    expect(replacement.top1_agreement).toBe(1);
     expect(clean['performance/reconstructed_loss']).toBeCloseTo(replacement['performance/reconstructed_loss'], 6);
   });
 
