@@ -29,7 +29,8 @@ beforeAll(async () => {
 afterAll(() => rm(directory, { recursive: true, force: true }));
 
 describe('nnd train and eval of a cross-layer transcoder on the tiny model', () => {
-  it('refuses layers a CLT cannot have, naming the fix', () => {
+  it('is named by its layers, and refuses layers a CLT cannot have, naming the fix', () => {
+    expect(parseRunConfig({ decomposition: 'clt', model_name: 'tiny-lm', layers: [0, 1, 2, 3], dict_size: 1024, top_k: 16 }).name).toBe('tiny-lm_layers_0-1-2-3_1024_topk_clt_16_0.0003');
     expect(() => parseRunConfig({ decomposition: 'clt', layers: [] })).toThrow(/'layers' is \[\]; allowed: a list of block indices/);
     expect(() => parseRunConfig({ decomposition: 'clt', encoder_type: 'topk', variant: 'anthropic', dict_size: 64, input_size: 8, output_size: 8 }))
       .toThrow(/variant 'anthropic' does not support encoder_type 'topk'/);

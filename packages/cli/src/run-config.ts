@@ -189,7 +189,7 @@ export function parseRunConfig(input: unknown): RunConfig {
       throw new ConfigError(`Invalid config: 'top_k' is ${parsed.top_k}; allowed: an integer >= 1 and <= dict_size (${parsed.dict_size}).`);
     }
   }
-  return { ...config, name: parsed.name ?? runName({ ...config, sae_type: members.map(({ label }) => label).join('+') }) };
+  return { ...config, name: parsed.name ?? runName({ ...config, hook_point: members[0].hookLabel ?? config.hook_point, sae_type: members.map(({ label }) => label).join('+') }) };
 }
 
 /**
@@ -203,7 +203,7 @@ export function memberConfigs(config: RunConfig): MemberConfig[] {
   if (members.length === 1) return [{ ...config, ...members[0].runKeys, method: members[0].label }];
   return members.map((member) => {
     const memberConfig = { ...config, ...member.runKeys, method: member.label };
-    return { ...memberConfig, name: runName({ ...memberConfig, sae_type: member.label }) };
+    return { ...memberConfig, name: runName({ ...memberConfig, hook_point: member.hookLabel ?? memberConfig.hook_point, sae_type: member.label }) };
   });
 }
 

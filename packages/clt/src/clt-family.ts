@@ -55,7 +55,7 @@ export const cltFamily: DecompositionFamily = {
     config.output_size = run.output_size ?? hookWidth?.(hookForLayer(String(run.hook_template_out ?? DEFAULT_HOOK_TEMPLATE_OUT), firstLayer));
     if (config.input_size === undefined) delete config.input_size;
     if (config.output_size === undefined) delete config.output_size;
-    return [{ label: `${encoderType}${variant === 'anthropic' ? '_anthropic' : ''}_clt`, runKeys: {}, config }];
+    return [{ label: `${encoderType}${variant === 'anthropic' ? '_anthropic' : ''}_clt`, runKeys: {}, config, hookLabel: `layers_${layers.join('-')}` }];
   },
   create: (config) => createClt(config),
   save: (directory, decomposition, params, state, metadata) => saveClt(directory, decomposition as CrossLayerTranscoder, params, state, metadata),

@@ -17,6 +17,8 @@ export interface FamilyMember {
   readonly runKeys: Readonly<Record<string, unknown>>;
   /** Its config for `create`. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** What stands for the hook in its run name when it is not one hook (a CLT's `layers_0-3`); default the run's `hook_point`. */
+  readonly hookLabel?: string;
 }
 
 /**
