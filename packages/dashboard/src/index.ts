@@ -1,0 +1,5 @@
+export { BoundedMinHeap } from './bounded-min-heap.js';
+export { FeatureCollector } from './feature-collector.js';
+export type { ActivationHistogram, FeatureCollectorOptions, FeatureExample, FeatureStatistics } from './feature-collector.js';
+export { collectDashboard, dashboardGraph } from './collect-dashboard.js';
+export type { CollectDashboardOptions, DashboardData, DashboardTokenBatches, FeatureRange } from './collect-dashboard.js';
