@@ -25,11 +25,16 @@ export class BoundedMinHeap<Item> {
     return this.keys.length < this.capacity || key > this.keys[0]!;
   }
 
-  /** Keeps `make()` under `key` when `accepts(key)`; returns whether it did. */
-  offer(key: number, make: () => Item): boolean {
+  /**
+   * Keeps `make(evicted)` under `key` when `accepts(key)`; returns whether it
+   * did. `evicted` is the item it replaces when the heap is full (its storage
+   * may be reused), undefined otherwise.
+   */
+  offer(key: number, make: (evicted: Item | undefined) => Item): boolean {
     if (Number.isNaN(key) || !this.accepts(key)) return false;
-    const item = make();
-    if (this.keys.length < this.capacity) {
+    const full = this.keys.length === this.capacity;
+    const item = make(full ? this.items[0] : undefined);
+    if (!full) {
       this.keys.push(key);
       this.items.push(item);
       this.siftUp(this.keys.length - 1);
@@ -70,7 +75,11 @@ export class BoundedMinHeap<Item> {
   }
 
   private swap(a: number, b: number): void {
-    [this.keys[a], this.keys[b]] = [this.keys[b]!, this.keys[a]!];
-    [this.items[a], this.items[b]] = [this.items[b]!, this.items[a]!];
+    const key = this.keys[a]!;
+    this.keys[a] = this.keys[b]!;
+    this.keys[b] = key;
+    const item = this.items[a]!;
+    this.items[a] = this.items[b]!;
+    this.items[b] = item;
   }
 }

@@ -25,7 +25,7 @@ describe('collectDashboard', () => {
     for (const example of detector.top) {
       expect(example.tokens[example.maxIndex]).toBe(DETECTED_TOKEN);
       // Every other token of the window is silent.
-      example.values.forEach((value, index) => expect(value === 0).toBe(example.tokens[index] !== DETECTED_TOKEN));
+      Array.from(example.values).forEach((value, index) => expect(value === 0).toBe(example.tokens[index] !== DETECTED_TOKEN));
     }
     const occurrences = batches.flatMap((batch) => [...batch.data]).filter((token) => Number(token) === DETECTED_TOKEN).length;
     expect(detector.firings).toBe(occurrences);

@@ -10,8 +10,8 @@ export interface FeatureExample {
   /** Index into `tokens` of the maximum. */
   readonly maxIndex: number;
   readonly maxValue: number;
-  readonly tokens: readonly number[];
-  readonly values: readonly number[];
+  readonly tokens: Int32Array | readonly number[];
+  readonly values: Float32Array | readonly number[];
 }
 
 /** Log-spaced bins of the non-zero values' magnitudes. */
@@ -58,6 +58,16 @@ export interface FeatureCollectorOptions {
   readonly seed?: number;
 }
 
+/** An example's place in its feature's slab, and what is known of it. */
+interface StoredExample {
+  readonly slot: number;
+  readonly sequence: number;
+  readonly start: number;
+  readonly size: number;
+  readonly maxIndex: number;
+  readonly maxValue: number;
+}
+
 /** The histogram's range: 1e-6 to 1e6 in tenths of a decade covers float32 activations of any usual scale. */
 const LOG10_LOW = -6;
 const BINS_PER_DECADE = 10;
@@ -76,8 +86,13 @@ export class FeatureCollector {
   readonly features: number;
   private readonly window: number;
   private readonly excludedTokenId: number | undefined;
-  private readonly top: BoundedMinHeap<FeatureExample>[];
-  private readonly reservoir: BoundedMinHeap<FeatureExample>[];
+  private readonly top: BoundedMinHeap<StoredExample>[];
+  private readonly reservoir: BoundedMinHeap<StoredExample>[];
+  private readonly topCapacity: number;
+  private readonly quantileCapacity: number;
+  private readonly windowLength: number;
+  /** Per feature, its examples' windows: slots 0..top-1 for the top heap, then the reservoir's. */
+  private readonly slabs: ({ tokens: Int32Array; values: Float32Array } | undefined)[];
   private readonly firings: Float64Array;
   private readonly negative: Float64Array;
   private readonly maxima: Float32Array;
@@ -94,8 +109,12 @@ export class FeatureCollector {
     this.features = features;
     this.window = window;
     this.excludedTokenId = options.excludedTokenId;
-    this.top = Array.from({ length: features }, () => new BoundedMinHeap<FeatureExample>(topExamples));
-    this.reservoir = Array.from({ length: features }, () => new BoundedMinHeap<FeatureExample>(quantileExamples));
+    this.top = Array.from({ length: features }, () => new BoundedMinHeap<StoredExample>(topExamples));
+    this.reservoir = Array.from({ length: features }, () => new BoundedMinHeap<StoredExample>(quantileExamples));
+    this.topCapacity = topExamples;
+    this.quantileCapacity = quantileExamples;
+    this.windowLength = 2 * window + 1;
+    this.slabs = new Array(features).fill(undefined);
     this.firings = new Float64Array(features);
     this.negative = new Float64Array(features);
     this.maxima = new Float32Array(features);
@@ -118,6 +137,8 @@ export class FeatureCollector {
       throw new RangeError(`FeatureCollector.add: ${values.length} values for ${rows} x ${length} positions of ${features} features (expected ${rows * length * features}).`);
     }
     if (tokens.length !== rows * length) throw new RangeError(`FeatureCollector.add: ${tokens.length} tokens for ${rows} x ${length} positions.`);
+    // Token ids once as numbers: a BigInt64Array read allocates a BigInt each time.
+    const ids = Int32Array.from(tokens as ArrayLike<number>, Number);
     const sequenceMax = new Float32Array(features);
     const sequenceArgmax = new Int32Array(features);
     const { histogram, firings, negative } = this;
@@ -127,7 +148,7 @@ export class FeatureCollector {
       sequenceArgmax.fill(-1);
       for (let position = 0; position < length; position++) {
         const at = row * length + position;
-        if (excluded !== undefined && Number(tokens[at]) === excluded) continue;
+        if (excluded !== undefined && ids[at] === excluded) continue;
         this.tokens++;
         const offset = at * features;
         for (let feature = 0; feature < features; feature++) {
@@ -151,9 +172,11 @@ export class FeatureCollector {
         const maximum = sequenceMax[feature]!;
         if (maximum <= 0) continue;
         if (maximum > this.maxima[feature]!) this.maxima[feature] = maximum;
-        const example = () => this.example(values, tokens, row, length, feature, sequenceArgmax[feature]!, sequence);
-        this.top[feature]!.offer(maximum, example);
-        this.reservoir[feature]!.offer(this.rng.next(), example);
+        const top = this.top[feature]!;
+        if (top.accepts(maximum)) top.offer(maximum, (evicted) => this.store(0, evicted, values, ids, row, length, feature, sequenceArgmax[feature]!, sequence));
+        const reservoir = this.reservoir[feature]!;
+        const draw = this.rng.next();
+        if (reservoir.accepts(draw)) reservoir.offer(draw, (evicted) => this.store(1, evicted, values, ids, row, length, feature, sequenceArgmax[feature]!, sequence));
       }
     }
   }
@@ -162,29 +185,51 @@ export class FeatureCollector {
   statistics(): FeatureStatistics[] {
     const BINS_OF = (feature: number) => Array.from(this.histogram.subarray(feature * BINS, (feature + 1) * BINS));
     return Array.from({ length: this.features }, (_, feature) => {
-      const sample = this.reservoir[feature]!.sorted().map(({ item }) => item).sort((a, b) => a.maxValue - b.maxValue);
+      const sample = this.reservoir[feature]!.sorted().map(({ item }) => this.example(feature, item)).sort((a, b) => a.maxValue - b.maxValue);
       return {
         feature: this.firstFeature + feature,
         firings: this.firings[feature]!,
         density: this.tokens === 0 ? 0 : this.firings[feature]! / this.tokens,
         maxValue: this.maxima[feature]!,
         histogram: { log10Low: LOG10_LOW, binsPerDecade: BINS_PER_DECADE, counts: BINS_OF(feature), negative: this.negative[feature]! },
-        top: this.top[feature]!.sorted().map(({ item }) => item),
+        top: this.top[feature]!.sorted().map(({ item }) => this.example(feature, item)),
         quantiles: sample.map((example, rank) => ({ ...example, decile: Math.floor((rank * 10) / sample.length) })),
       };
     });
   }
 
-  private example(values: Float32Array, tokens: ArrayLike<number | bigint>, row: number, length: number, feature: number, maxPosition: number, sequence: number): FeatureExample {
+  /**
+   * Copies the window around a sequence's maximum into the feature's slab,
+   * in the slot of the example it replaces (or the next free slot of `heap`):
+   * one allocation per feature instead of two typed arrays per example, which
+   * cost microseconds each.
+   */
+  private store(heap: 0 | 1, evicted: StoredExample | undefined, values: Float32Array, ids: Int32Array, row: number, length: number, feature: number, maxPosition: number, sequence: number): StoredExample {
+    let slab = this.slabs[feature];
+    if (slab === undefined) {
+      const slots = (this.topCapacity + this.quantileCapacity) * this.windowLength;
+      slab = { tokens: new Int32Array(slots), values: new Float32Array(slots) };
+      this.slabs[feature] = slab;
+    }
+    const slot = evicted?.slot ?? (heap === 0 ? this.top[feature]!.size : this.topCapacity + this.reservoir[feature]!.size);
     const start = Math.max(0, maxPosition - this.window);
     const end = Math.min(length, maxPosition + this.window + 1);
-    const windowTokens: number[] = [];
-    const windowValues: number[] = [];
-    for (let position = start; position < end; position++) {
-      const at = row * length + position;
-      windowTokens.push(Number(tokens[at]));
-      windowValues.push(values[at * this.features + feature]!);
+    const first = row * length + start;
+    const offset = slot * this.windowLength;
+    for (let index = 0; index < end - start; index++) {
+      slab.tokens[offset + index] = ids[first + index]!;
+      slab.values[offset + index] = values[(first + index) * this.features + feature]!;
     }
-    return { sequence, start, maxIndex: maxPosition - start, maxValue: values[(row * length + maxPosition) * this.features + feature]!, tokens: windowTokens, values: windowValues };
+    return { slot, sequence, start, size: end - start, maxIndex: maxPosition - start, maxValue: values[(row * length + maxPosition) * this.features + feature]! };
   }
+
+  private example(feature: number, stored: StoredExample): FeatureExample {
+    const slab = this.slabs[feature]!;
+    const offset = stored.slot * this.windowLength;
+    return {
+      sequence: stored.sequence, start: stored.start, maxIndex: stored.maxIndex, maxValue: stored.maxValue,
+      tokens: slab.tokens.slice(offset, offset + stored.size), values: slab.values.slice(offset, offset + stored.size),
+    };
+  }
+
 }

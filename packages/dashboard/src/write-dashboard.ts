@@ -72,7 +72,7 @@ export async function writeDashboard(data: DashboardData, outDirectory: string, 
   await write('tokens', { text, peaks: peakFeatures });
 
   const example = (item: FeatureExample & { decile?: number }) => ({
-    sequence: item.sequence, start: item.start, maxIndex: item.maxIndex, max: round(item.maxValue), tokens: item.tokens, values: item.values.map(round),
+    sequence: item.sequence, start: item.start, maxIndex: item.maxIndex, max: round(item.maxValue), tokens: Array.from(item.tokens), values: Array.from(item.values, round),
     ...(item.decile === undefined ? {} : { decile: item.decile }),
   });
   for (let chunk = 0; chunk * chunkSize < features.length; chunk++) {
