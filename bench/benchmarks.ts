@@ -1,5 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import { cltPytorchBenchmark } from './clt-pytorch.js';
+import { dashboardBenchmark } from './dashboard.js';
 import { harvestBenchmark } from './harvest.js';
 import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
@@ -16,6 +17,7 @@ export const benchmarks: Record<string, Benchmark> = {
   matmul: matmulBenchmark,
   harvest: harvestBenchmark,
   'harvest-pytorch': harvestPytorchBenchmark,
+  dashboard: dashboardBenchmark,
   sae: saeBenchmark,
   'sae-pytorch': saePytorchBenchmark,
   'transcoder-pytorch': transcoderPytorchBenchmark,

@@ -73,6 +73,30 @@ describe('collectDashboard', () => {
     }
   });
 
+  it('gives the tokens whose logits each feature\'s direction raises and lowers most, when it writes the residual stream', async () => {
+    const { decomposition, params, state } = tokenDetector(model, { writes: 'blocks.1.hook_resid_pre' });
+    const data = await collectDashboard({ model, decomposition, params, state, batches: batches.slice(0, 1), features: { start: 0, end: 4 }, logitTokens: 5 });
+    const width = model.config.hiddenSize;
+    const [decoder, scale, embedding] = [params.W_dec!.data, model.parameter('ln_final.w').data, model.parameter('embed.W_E').data] as Float32Array[];
+    for (const { feature, logitEffects } of data.features) {
+      const logits = Array.from({ length: model.config.vocabSize }, (_, token) => {
+        let sum = 0;
+        for (let index = 0; index < width; index++) sum += decoder![feature * width + index]! * scale![index]! * embedding![token * width + index]!;
+        return { token, value: sum };
+      });
+      const byValue = [...logits].sort((a, b) => b.value - a.value);
+      expect(logitEffects!.hook).toBe('blocks.1.hook_resid_pre');
+      expect(logitEffects!.raised.map(({ token }) => token)).toEqual(byValue.slice(0, 5).map(({ token }) => token));
+      expect(logitEffects!.lowered.map(({ token }) => token)).toEqual(byValue.slice(-5).reverse().map(({ token }) => token));
+      logitEffects!.raised.forEach(({ value }, rank) => expect(value).toBeCloseTo(byValue[rank]!.value, 4));
+    }
+    // The detector's direction is its token's embedding: it raises that token's logit most.
+    expect(data.features[0]!.logitEffects!.raised[0]!.token).toBe(DETECTED_TOKEN);
+    // hook_embed is not the residual stream as such: no logit effects there.
+    const embedOnly = await collectDashboard({ model, ...tokenDetector(model), batches: batches.slice(0, 1) });
+    expect(embedOnly.features[0]!.logitEffects).toBeUndefined();
+  });
+
   it('refuses a feature range outside the decomposition', async () => {
     const { decomposition, params, state } = tokenDetector(model);
     await expect(collectDashboard({ model, decomposition, params, state, batches, features: { start: 4, end: 9 } })).rejects.toThrow(/not within the decomposition's 6 features/);

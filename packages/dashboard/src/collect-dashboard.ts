@@ -4,6 +4,7 @@ import {
 } from '@nnd/core';
 import { toTokenTensor, TOKENS_INPUT, type HookedTransformer, type TokenInput } from '@nnd/models';
 import { FeatureCollector, type FeatureStatistics } from './feature-collector.js';
+import { logitEffects, type LogitEffects } from './logit-effects.js';
 
 /** Token batches [rows, seq] (int64 host tensors or anything `toTokenTensor` takes); shapes may differ between batches. */
 export type DashboardTokenBatches = Iterable<TokenInput> | AsyncIterable<TokenInput>;
@@ -31,6 +32,12 @@ export interface CollectDashboardOptions {
   /** Positions holding this token are left out of the statistics (BOS). */
   readonly excludedTokenId?: number;
   readonly seed?: number;
+  /**
+   * Tokens per side of each feature's logit effects (default 10; 0 for none):
+   * computed when the decomposition offers `decoderDirections` and writes a
+   * residual-stream or MLP-output hook (see logitEffects).
+   */
+  readonly logitTokens?: number;
   /** Called after each batch with the tokens collected so far (progress). */
   readonly onBatch?: (tokens: number) => void;
 }
@@ -44,8 +51,11 @@ export interface DashboardData {
   readonly range: FeatureRange;
   /** Tokens the statistics cover. */
   readonly tokens: number;
-  readonly features: readonly FeatureStatistics[];
+  readonly features: readonly DashboardFeature[];
 }
+
+/** A feature's statistics, with its logit effects when the decomposition gives directions. */
+export type DashboardFeature = FeatureStatistics & { readonly logitEffects?: LogitEffects };
 
 const FEATURE_ACTS = 'feature_acts';
 
@@ -100,6 +110,8 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
     for (const tensor of Object.values(uploaded)) tensor.dispose();
     await program.dispose();
   }
+  const effects = (options.logitTokens ?? 10) > 0 ? await logitEffects(model, decomposition, params, range, options.logitTokens ?? 10) : undefined;
+  const statistics = collector.statistics();
   return {
     architecture: decomposition.architecture,
     reads: decomposition.reads.map(({ hook }) => hook),
@@ -107,7 +119,7 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
     featureCount,
     range,
     tokens: collector.tokenCount,
-    features: collector.statistics(),
+    features: effects === undefined ? statistics : statistics.map((feature, index) => ({ ...feature, logitEffects: effects[index] })),
   };
 }
 

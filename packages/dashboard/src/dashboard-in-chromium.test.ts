@@ -35,7 +35,7 @@ describe.skipIf(chromium === undefined)(`the dashboard in headless Chromium${ski
   it('loads from file://, finds the features that fire on a token, and shows a clicked feature\'s examples', async () => {
     const backend = createOnnxBackend();
     const model = tinyModel(backend);
-    const { decomposition, params, state } = tokenDetector(model);
+    const { decomposition, params, state } = tokenDetector(model, { writes: 'blocks.1.hook_resid_pre' });
     const data = await collectDashboard({ model, decomposition, params, state, batches: randomBatches(4, 8, 32, 1), window: 6, excludedTokenId: 0 });
     await model.dispose();
     const index = await writeDashboard(data, path.join(outputDirectory, 'detector'), { title: 'token detector <script>', tokenText: (id) => WORDS[id]!, chunkSize: 2 });
@@ -61,6 +61,9 @@ describe.skipIf(chromium === undefined)(`the dashboard in headless Chromium${ski
       expect(await page.evaluate('document.querySelectorAll("#detail svg.histogram rect").length')).toBeGreaterThan(0);
       expect(await page.evaluate('document.querySelector(".top-examples .token.peak").title')).toContain('activation');
       expect(await page.evaluate('location.hash')).toBe('#feature=0');
+      // Its direction raises its own token's logit most.
+      expect(await page.evaluate('document.querySelector(".logits-raised .token").textContent')).toBe(WORDS[DETECTED_TOKEN]);
+      expect(await page.evaluate('document.querySelectorAll(".logits-lowered .logit").length')).toBe(10);
 
       // A feature of random projections fires on many tokens; markup in token text stays text.
       await page.evaluate('(() => { const s = document.querySelector("#search"); s.value = ""; s.dispatchEvent(new Event("input")); })()');

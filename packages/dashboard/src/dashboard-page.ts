@@ -41,6 +41,9 @@ h3 { font-size: 15px; margin: 16px 0 6px; }
 .token { border-radius: 3px; padding: 1px 0; }
 .token.peak { outline: 2px solid #0969da; }
 .empty { color: #57606a; font-style: italic; }
+.logits { display: flex; gap: 48px; }
+.logit { font: 13px/1.7 ui-monospace, SFMono-Regular, Menlo, monospace; display: flex; gap: 12px; }
+.logit-value { color: #57606a; }
 svg text { font: 11px system-ui, sans-serif; fill: #57606a; }
 `;
 
@@ -229,6 +232,7 @@ const SCRIPT = `
     detail.appendChild(metrics);
     detail.appendChild(element('h3', '', 'Non-zero activations'));
     detail.appendChild(histogram(data.histogram));
+    if (data.logits) detail.appendChild(logitTable(data.logits));
     detail.appendChild(element('h3', '', 'Top activations'));
     var top = element('div', 'examples top-examples');
     if (data.top.length === 0) top.appendChild(element('p', 'empty', 'This feature never fired on the collected tokens.'));
@@ -244,6 +248,29 @@ const SCRIPT = `
       }
       detail.appendChild(quantiles);
     }
+  }
+
+  /** The tokens the feature's direction at a residual hook raises and lowers most (through the final norm's scale and the unembedding). */
+  function logitTable(logits) {
+    var node = element('div', 'logits');
+    [['raised', 'Raises the logits of', '66, 133, 244'], ['lowered', 'Lowers the logits of', '234, 67, 53']].forEach(function (side) {
+      var column = element('div', 'logit-column logits-' + side[0]);
+      column.appendChild(element('h3', '', side[1]));
+      logits[side[0]].forEach(function (pair) {
+        var text = state.tokens.text[pair[0]];
+        if (text === undefined) text = '#' + pair[0];
+        var row = element('div', 'logit');
+        var token = element('span', 'token', shown(text));
+        token.style.backgroundColor = 'rgba(' + side[2] + ', 0.25)';
+        token.title = JSON.stringify(text) + ' (token ' + pair[0] + ')';
+        row.appendChild(token);
+        row.appendChild(element('span', 'logit-value', (pair[1] > 0 ? '+' : '') + format(pair[1])));
+        column.appendChild(row);
+      });
+      node.appendChild(column);
+    });
+    node.title = 'Direction at ' + logits.hook + ' x final norm scale x unembedding, per unit of activation';
+    return node;
   }
 
   function strip(example, label) {
@@ -292,15 +319,15 @@ const SCRIPT = `
       var nearEnds = bin - first < 4 || last + 1 - bin < 4;
       if (bin === first || (bin % data.binsPerDecade === 0 && !nearEnds)) edgeLabel(chart, left + (bin - first) * barWidth, data.log10Low + bin / data.binsPerDecade);
     }
-    edgeLabel(chart, left + bins * barWidth, data.log10Low + (last + 1) / data.binsPerDecade);
+    edgeLabel(chart, left + bins * barWidth, data.log10Low + (last + 1) / data.binsPerDecade, 'end');
     var peak = svg('text', { x: left - 4, y: top + 10, 'text-anchor': 'end' });
     peak.textContent = String(highest);
     chart.appendChild(peak);
     return chart;
   }
 
-  function edgeLabel(chart, x, log10) {
-    var label = svg('text', { x: x, y: 150 - 6, 'text-anchor': 'middle' });
+  function edgeLabel(chart, x, log10, anchor) {
+    var label = svg('text', { x: x, y: 150 - 6, 'text-anchor': anchor || 'middle' });
     label.textContent = format(Math.pow(10, log10));
     chart.appendChild(label);
   }

@@ -21,10 +21,11 @@ export function tinyModel(backend: Backend): HookedTransformer {
  * A hand-made decomposition of `hook_embed`: feature 0 is relu(x . e_t - c)
  * with e_t the embedding of DETECTED_TOKEN and c between e_t . e_t and the
  * largest e_u . e_t of any other token, so it fires on that token alone; the
- * other features are relu of random projections. It writes nothing useful
- * (its output is x), which the dashboard never looks at.
+ * other features are relu of random projections. It writes its features
+ * times random decoder rows (row 0 is e_t over the final norm's scale) to
+ * `writes` (default hook_embed), with those rows as its decoderDirections.
  */
-export function tokenDetector(model: HookedTransformer): { decomposition: Decomposition; params: Record<string, HostTensor>; state: Record<string, HostTensor> } {
+export function tokenDetector(model: HookedTransformer, options: { writes?: string } = {}): { decomposition: Decomposition; params: Record<string, HostTensor>; state: Record<string, HostTensor> } {
   const width = TINY_CONFIG.hiddenSize;
   const embedding = model.parameter('embed.W_E').data as Float32Array;
   const row = (token: number) => embedding.subarray(token * width, (token + 1) * width);
@@ -40,22 +41,31 @@ export function tokenDetector(model: HookedTransformer): { decomposition: Decomp
   for (let index = 0; index < width; index++) weights[index * DETECTOR_FEATURES] = detected[index]!;
   bias[0] = -(self + others) / 2;
   const hook = 'hook_embed';
+  const written = options.writes ?? hook;
+  // Decoder rows: row 0 is e_t divided by the final norm's scale, so its direct logit effect is E e_t (largest at t).
+  const scale = model.parameter('ln_final.w').data as Float32Array;
+  const decoder = rng.normal(DETECTOR_FEATURES * width);
+  for (let index = 0; index < width; index++) decoder[index] = detected[index]! / scale[index]!;
   const decomposition: Decomposition = {
     specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
     architecture: 'token_detector',
     config: {},
     reads: [{ hook, width }],
-    writes: [{ hook, width }],
+    writes: [{ hook: written, width }],
     initialParams: () => ({}),
     initialState: () => ({}),
     forward: (_graph, { inputs }, params) => {
       const featureActs = relu(add(matmul(inputs[hook]!, params.W_enc!), params.b_enc!));
-      return { outputs: { [hook]: inputs[hook]! }, featureActs, losses: {}, metrics: {}, nextState: {} };
+      return { outputs: { [written]: matmul(featureActs, params.W_dec!) }, featureActs, losses: {}, metrics: {}, nextState: {} };
     },
+    decoderDirections: (_graph, params) => ({ [written]: params.W_dec! }),
   };
   return {
     decomposition,
-    params: { W_enc: hostTensor('float32', [width, DETECTOR_FEATURES], weights), b_enc: hostTensor('float32', [DETECTOR_FEATURES], bias) },
+    params: {
+      W_enc: hostTensor('float32', [width, DETECTOR_FEATURES], weights), b_enc: hostTensor('float32', [DETECTOR_FEATURES], bias),
+      W_dec: hostTensor('float32', [DETECTOR_FEATURES, width], decoder),
+    },
     state: {},
   };
 }

@@ -58,6 +58,7 @@ export async function writeDashboard(data: DashboardData, outDirectory: string, 
   const peaks = new Map<number, Map<number, number>>();
   for (const statistics of features) {
     for (const example of [...statistics.top, ...statistics.quantiles]) for (const token of example.tokens) usedTokens.add(token);
+    for (const { token } of [...(statistics.logitEffects?.raised ?? []), ...(statistics.logitEffects?.lowered ?? [])]) usedTokens.add(token);
     for (const example of statistics.top) {
       const token = example.tokens[example.maxIndex]!;
       const byFeature = peaks.get(token) ?? new Map<number, number>();
@@ -84,6 +85,13 @@ export async function writeDashboard(data: DashboardData, outDirectory: string, 
       histogram: statistics.histogram,
       top: statistics.top.map(example),
       quantiles: statistics.quantiles.map(example),
+      ...(statistics.logitEffects === undefined ? {} : {
+        logits: {
+          hook: statistics.logitEffects.hook,
+          raised: statistics.logitEffects.raised.map(({ token, value }) => [token, round(value)]),
+          lowered: statistics.logitEffects.lowered.map(({ token, value }) => [token, round(value)]),
+        },
+      }),
     }])));
   }
   const index = join(directory, 'index.html');
