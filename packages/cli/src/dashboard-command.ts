@@ -1,5 +1,5 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
-import { collectDashboard, dashboardGraph, writeDashboard, type FeatureRange } from '@nnd/dashboard';
+import { collectDashboard, dashboardGraph, writeDashboard, type DashboardData, type FeatureRange } from '@nnd/dashboard';
 import { RunDirectoryError } from '@nnd/logging';
 import { readCheckpoint } from '@nnd/train';
 import { existsSync, readFileSync } from 'node:fs';
@@ -71,73 +71,15 @@ Example:
       return EXIT_CODES.ok;
     }
     if (positionals.length !== 1) throw new CliUsageError(`nnd dashboard takes one run directory or checkpoint, got ${positionals.length}. Run 'nnd dashboard --help'.`);
-    const tokens = positiveIntegerOption('dashboard', 'tokens', values.tokens) ?? DEFAULT_DASHBOARD_TOKENS;
+    const tokens = positiveIntegerOption('dashboard', 'tokens', values.tokens);
     const window = values.window === undefined ? undefined : nonNegativeInteger('window', values.window);
     const range = values.features === undefined ? undefined : featureRange(values.features);
 
-    // As eval-command's evaluationTarget does for run checkpoints (copied, not shared, while that file is being changed).
-    const location = await locateCheckpoint(positionals[0]!);
-    const recorded = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'config.json'));
-    const base = Object.fromEntries(Object.entries(recorded).filter(([key]) => RUN_CONFIG_KEYS.includes(key)));
-    const checkpoint = await readCheckpoint(location.checkpoint);
-    const indices = location.members ?? checkpoint.members.map((_, index) => index);
-    for (const index of indices) {
-      if (checkpoint.members[index] === undefined) throw new CliUsageError(`${location.checkpoint} has ${checkpoint.members.length} decomposition(s); there is no sae_${index}.`);
-    }
-    const summary = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'summary.json'));
-    const start = (summary[EVALUATION_START_KEY] as DatasetPosition | undefined) ?? DATASET_START;
-    const family = familyNamed(base.decomposition ?? DEFAULT_FAMILY);
-    const config = await resolveRunConfig({ base, configFile: values.config, flags: {}, sets: values.set });
-    const outRoot = values.out ?? join(location.runDirectory ?? location.checkpoint, DASHBOARD_FOLDER);
-
-    const resources = new JobResources(io.env);
-    const lines: string[] = [];
-    try {
-      const model = await resources.model(config);
-      const activations = activationModel(model, config);
-      const hookWidth = hookWidthOf(activations);
-      const settings = await harvestSettings(activations, config, (message) => io.stderr(`${message}\n`));
-      const sequenceLength = Math.min(config.seq_len, model.config.contextLength);
-      for (const index of indices) {
-        const member = checkpoint.members[index]!;
-        const decomposition = family.create(member.config);
-        for (const { hook, width } of [...decomposition.reads, ...decomposition.writes]) {
-          if (hookWidth(hook) !== width) {
-            throw new CliUsageError(`${location.checkpoint}: its ${decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; use the model it was trained on (--set model_name=...).`);
-          }
-        }
-        // The feature count from the decomposition's own graph (building one is cheap; compiling is what costs), to size batches.
-        const { featureCount } = dashboardGraph(model, decomposition, member.params, member.state);
-        const features = range === undefined ? undefined : { start: range.start, end: Math.min(range.end, featureCount) };
-        if (features !== undefined && features.start >= featureCount) {
-          throw new CliUsageError(`--features ${values.features}: ${location.checkpoint} has ${featureCount} features (0-${featureCount - 1}); pick a range within them, e.g. --features 0-${Math.min(featureCount, 256) - 1}.`);
-        }
-        const columns = features === undefined ? featureCount : features.end - features.start;
-        const rows = Math.max(1, Math.min(config.model_batch_size, Math.floor(FEATURE_VALUE_BUDGET / (sequenceLength * columns))));
-        const batches = await evaluationBatches(settings, tokens, rows, start);
-        const total = tokensIn(batches);
-        io.stderr(`Collecting feature dashboards of ${location.checkpoint}${indices.length > 1 ? ` (sae_${index})` : ''} over ${total} tokens of ${config.dataset_path} ...\n`);
-        let reported = 0;
-        const data = await collectDashboard({
-          model, decomposition, params: member.params, state: member.state, batches, features, window,
-          excludedTokenId: config.exclude_special_tokens ? model.tokenizer?.bosTokenId ?? model.config.bosTokenId : undefined,
-          onBatch: (done) => {
-            if (done - reported >= total / 10) {
-              reported = done;
-              io.stderr(`  ${done} / ${total} tokens\n`);
-            }
-          },
-        });
-        const out = indices.length > 1 ? join(outRoot, `sae_${index}`) : outRoot;
-        const title = `${location.runDirectory === undefined ? location.checkpoint : location.runDirectory.split(/[\\/]/).at(-1)} — ${decomposition.architecture}`;
-        const tokenizer = model.tokenizer;
-        const written = await writeDashboard(data, out, { title, tokenText: (id) => (tokenizer === undefined ? `#${id}` : tokenizer.decode([id])) });
-        const alive = data.features.filter(({ firings }) => firings > 0).length;
-        lines.push(`${written}`, `  features ${data.range.start}-${data.range.end - 1} of ${data.featureCount} (${alive} fired) over ${data.tokens} tokens`);
-      }
-    } finally {
-      await resources.dispose();
-    }
+    const written = await writeRunDashboards({
+      path: positionals[0]!, tokens, features: range, out: values.out, window, configFile: values.config, sets: values.set, env: io.env,
+      log: (message) => io.stderr(`${message}\n`),
+    });
+    const lines = written.flatMap(({ index, data }) => [index, `  features ${data.range.start}-${data.range.end - 1} of ${data.featureCount} (${data.features.filter(({ firings }) => firings > 0).length} fired) over ${data.tokens} tokens`]);
     io.stdout(`Dashboard written (open it in a browser from disk):\n${lines.join('\n')}\n`);
     return EXIT_CODES.ok;
   },
@@ -171,4 +113,96 @@ function readJson(path: string): Record<string, unknown> {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RunDirectoryError(`${path} must hold a JSON object`);
   return value as Record<string, unknown>;
+}
+
+export interface RunDashboardOptions {
+  /** A run directory, a step_N checkpoint, or a member folder of one. */
+  readonly path: string;
+  /** Default DEFAULT_DASHBOARD_TOKENS. */
+  readonly tokens?: number;
+  /** Default: every feature. */
+  readonly features?: FeatureRange;
+  /** Default: `{run directory}/dashboard` (one `sae_I` folder per member of a group checkpoint). */
+  readonly out?: string;
+  readonly window?: number;
+  readonly configFile?: string;
+  readonly sets?: readonly string[];
+  /** Models already loaded (a training job's); default: loaded here and released at the end. */
+  readonly resources?: JobResources;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly log: (message: string) => void;
+}
+
+/**
+ * `nnd dashboard` as a function: collects and writes the dashboard of each
+ * decomposition of a run's checkpoint over held-out tokens (after the run's
+ * own evaluation start), with the run's model, dataset and family. The
+ * training job can call it after its final evaluation, e.g.
+ * `{ path: runDirectory, features: { start: 0, end: 256 }, tokens: 65536, resources, log }`.
+ */
+export async function writeRunDashboards(options: RunDashboardOptions): Promise<{ index: string; data: DashboardData }[]> {
+  // As eval-command's evaluationTarget does for run checkpoints (copied, not shared, while that file is being changed).
+  const location = await locateCheckpoint(options.path);
+  const recorded = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'config.json'));
+  const base = Object.fromEntries(Object.entries(recorded).filter(([key]) => RUN_CONFIG_KEYS.includes(key)));
+  const checkpoint = await readCheckpoint(location.checkpoint);
+  const indices = location.members ?? checkpoint.members.map((_, index) => index);
+  for (const index of indices) {
+    if (checkpoint.members[index] === undefined) throw new CliUsageError(`${location.checkpoint} has ${checkpoint.members.length} decomposition(s); there is no sae_${index}.`);
+  }
+  const summary = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'summary.json'));
+  const start = (summary[EVALUATION_START_KEY] as DatasetPosition | undefined) ?? DATASET_START;
+  const family = familyNamed(base.decomposition ?? DEFAULT_FAMILY);
+  const config = await resolveRunConfig({ base, configFile: options.configFile, flags: {}, sets: options.sets });
+  const outRoot = options.out ?? join(location.runDirectory ?? location.checkpoint, DASHBOARD_FOLDER);
+
+  const resources = options.resources ?? new JobResources(options.env);
+  const results: { index: string; data: DashboardData }[] = [];
+  try {
+    const model = await resources.model(config);
+    const activations = activationModel(model, config);
+    const hookWidth = hookWidthOf(activations);
+    const settings = await harvestSettings(activations, config, options.log);
+    const sequenceLength = Math.min(config.seq_len, model.config.contextLength);
+    for (const index of indices) {
+      const member = checkpoint.members[index]!;
+      const decomposition = family.create(member.config);
+      for (const { hook, width } of [...decomposition.reads, ...decomposition.writes]) {
+        if (hookWidth(hook) !== width) {
+          throw new CliUsageError(`${location.checkpoint}: its ${decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; use the model it was trained on (--set model_name=...).`);
+        }
+      }
+      // The feature count from the decomposition's own graph (building one is cheap; compiling is what costs), to size batches.
+      const { featureCount } = dashboardGraph(model, decomposition, member.params, member.state);
+      const features = options.features === undefined ? undefined : { start: options.features.start, end: Math.min(options.features.end, featureCount) };
+      if (features !== undefined && features.start >= featureCount) {
+        throw new CliUsageError(`--features ${options.features!.start}-${options.features!.end - 1}: ${location.checkpoint} has ${featureCount} features (0-${featureCount - 1}); pick a range within them, e.g. --features 0-${Math.min(featureCount, 256) - 1}.`);
+      }
+      const columns = features === undefined ? featureCount : features.end - features.start;
+      const rows = Math.max(1, Math.min(config.model_batch_size, Math.floor(FEATURE_VALUE_BUDGET / (sequenceLength * columns))));
+      const batches = await evaluationBatches(settings, options.tokens ?? DEFAULT_DASHBOARD_TOKENS, rows, start);
+      const total = tokensIn(batches);
+      options.log(`Collecting feature dashboards of ${location.checkpoint}${indices.length > 1 ? ` (sae_${index})` : ''} over ${total} tokens of ${config.dataset_path} ...`);
+      let reported = 0;
+      const data = await collectDashboard({
+        model, decomposition, params: member.params, state: member.state, batches, features, window: options.window,
+        excludedTokenId: config.exclude_special_tokens ? model.tokenizer?.bosTokenId ?? model.config.bosTokenId : undefined,
+        onBatch: (done) => {
+          if (done - reported >= total / 10) {
+            reported = done;
+            options.log(`  ${done} / ${total} tokens`);
+          }
+        },
+      });
+      const out = indices.length > 1 ? join(outRoot, `sae_${index}`) : outRoot;
+      const title = `${location.runDirectory === undefined ? location.checkpoint : location.runDirectory.split(/[\\/]/).at(-1)} — ${decomposition.architecture}`;
+      const tokenizer = model.tokenizer;
+      const written = await writeDashboard(data, out, { title, tokenText: (id) => (tokenizer === undefined ? `#${id}` : tokenizer.decode([id])) });
+      results.push({ index: written, data });
+    }
+  } finally {
+    // Resources the caller passed stay theirs.
+    if (options.resources === undefined) await resources.dispose();
+  }
+  return results;
 }
