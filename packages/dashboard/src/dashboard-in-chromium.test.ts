@@ -59,7 +59,7 @@ describe.skipIf(chromium === undefined)(`the dashboard in headless Chromium${ski
       expect(peaks).toHaveLength(20);
       expect(new Set(peaks)).toEqual(new Set([WORDS[DETECTED_TOKEN]]));
       expect(await page.evaluate('document.querySelectorAll("#detail svg.histogram rect").length')).toBeGreaterThan(0);
-      expect(await page.evaluate('document.querySelector(".top-examples .token.peak").title')).toContain('activation');
+      expect(await page.evaluate('document.querySelector(".top-examples .token.peak").title')).toMatch(/position \d+\nactivation 0\.00/);
       expect(await page.evaluate('location.hash')).toBe('#feature=0');
       // Its direction raises its own token's logit most.
       expect(await page.evaluate('document.querySelector(".logits-raised .token").textContent')).toBe(WORDS[DETECTED_TOKEN]);
@@ -71,7 +71,7 @@ describe.skipIf(chromium === undefined)(`the dashboard in headless Chromium${ski
       await page.waitFor('document.querySelector("#detail").dataset.shown === "3"');
       expect(await page.evaluate('document.querySelectorAll("#detail b").length')).toBe(0);
       const texts = await page.evaluate<string>('document.querySelector("#detail").textContent');
-      expect(texts).toContain('Top activations');
+      expect(texts).toContain('Top activation examples');
 
       await page.evaluate('(() => { const s = document.querySelector("#search"); s.value = ""; s.dispatchEvent(new Event("input")); })()');
       await page.click('#list .row[data-feature="0"]');

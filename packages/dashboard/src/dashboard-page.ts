@@ -227,15 +227,15 @@ const SCRIPT = `
     detail.appendChild(element('h2', '', 'Feature ' + feature));
     var metrics = element('div', 'metrics');
     metrics.appendChild(metric(percent(data.density), 'density (' + data.firings + ' of ' + state.meta.tokens + ' tokens)'));
-    metrics.appendChild(metric(format(data.max), 'max activation'));
+    metrics.appendChild(metric(format(data.max), 'max ' + state.meta.valueLabel));
     metrics.appendChild(metric(String(data.top.length), 'top examples'));
     detail.appendChild(metrics);
-    detail.appendChild(element('h3', '', 'Non-zero activations'));
+    detail.appendChild(element('h3', '', 'Non-zero ' + state.meta.valueLabel + ' values'));
     detail.appendChild(histogram(data.histogram));
     if (data.logits) detail.appendChild(logitTable(data.logits));
-    detail.appendChild(element('h3', '', 'Top activations'));
+    detail.appendChild(element('h3', '', 'Top ' + state.meta.valueLabel + ' examples'));
     var top = element('div', 'examples top-examples');
-    if (data.top.length === 0) top.appendChild(element('p', 'empty', 'This feature never fired on the collected tokens.'));
+    if (data.top.length === 0) top.appendChild(element('p', 'empty', 'Its ' + state.meta.valueLabel + ' was never positive on the collected tokens.'));
     data.top.forEach(function (example, rank) { top.appendChild(strip(example, 'Example ' + (rank + 1))); });
     detail.appendChild(top);
     if (data.quantiles.length > 0) {
@@ -286,7 +286,7 @@ const SCRIPT = `
       var span = element('span', 'token' + (index === example.maxIndex ? ' peak' : ''), shown(text));
       var alpha = scale > 0 ? 0.8 * Math.max(0, value) / scale : 0;
       span.style.backgroundColor = 'rgba(66, 133, 244, ' + alpha.toFixed(3) + ')';
-      span.title = JSON.stringify(text) + ' (token ' + token + ')\\nposition ' + (example.start + index) + '\\nactivation ' + format(value);
+      span.title = JSON.stringify(text) + ' (token ' + token + ')\\nposition ' + (example.start + index) + '\\n' + state.meta.valueLabel + ' ' + format(value);
       line.appendChild(span);
     });
     node.appendChild(line);
@@ -337,6 +337,7 @@ const SCRIPT = `
     state.tokens = results[1];
     var meta = state.meta;
     document.title = meta.title;
+    sort.querySelector('option[value="max"]').textContent = 'max ' + meta.valueLabel;
     document.getElementById('meta').textContent = meta.architecture + ' reading ' + meta.reads.join(', ') + ', writing ' + meta.writes.join(', ') +
       '; features ' + meta.range.start + '-' + (meta.range.end - 1) + ' of ' + meta.featureCount + '; ' + meta.tokens + ' tokens';
     refreshList();

@@ -38,7 +38,7 @@ describe('writeDashboard', () => {
     expect(fs.readdirSync(path.join(directory, 'data')).sort()).toEqual(['chunk-0.js', 'chunk-1.js', 'features.js', 'tokens.js']);
     const features = readDataFile(path.join(directory, 'data', 'features.js'));
     expect(features.name).toBe('features');
-    expect(features.payload).toMatchObject({ feature: [5, 6, 7], density: [0.05, 0.06, 0.07], max: [5, 6, 7], range: { start: 5, end: 8 }, chunkSize: 2 });
+    expect(features.payload).toMatchObject({ feature: [5, 6, 7], density: [0.05, 0.06, 0.07], max: [5, 6, 7], range: { start: 5, end: 8 }, chunkSize: 2, valueLabel: 'activation' });
     const tokens = readDataFile(path.join(directory, 'data', 'tokens.js')).payload;
     expect(tokens.text).toEqual({ 3: 't3', 4: 't4', 5: 't5', 6: '</script>"', 7: 't7' });
     // Each feature's top example peaks on the token of its own index.

@@ -11,6 +11,8 @@ export interface WriteDashboardOptions {
   readonly tokenText?: (id: number) => string;
   /** Shown as the page's title (a run name); data, escaped. */
   readonly title?: string;
+  /** What the values are called on the page (default 'activation'; 'causal importance' for SPD components). */
+  readonly valueLabel?: string;
   /** Features per data file (default 64): the page loads one file per feature it shows. */
   readonly chunkSize?: number;
 }
@@ -47,6 +49,7 @@ export async function writeDashboard(data: DashboardData, outDirectory: string, 
     range: data.range,
     tokens: data.tokens,
     chunkSize,
+    valueLabel: options.valueLabel ?? 'activation',
     feature: features.map(({ feature }) => feature),
     density: features.map(({ density }) => round(density)),
     max: features.map(({ maxValue }) => round(maxValue)),
