@@ -1,6 +1,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { cltPytorchBenchmark } from './clt-pytorch.js';
 import { cltBenchmark } from './clt.js';
+import { dashboardBenchmark } from './dashboard.js';
 import { harvestBenchmark } from './harvest.js';
 import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
@@ -18,6 +19,7 @@ export const benchmarks: Record<string, Benchmark> = {
   matmul: matmulBenchmark,
   harvest: harvestBenchmark,
   'harvest-pytorch': harvestPytorchBenchmark,
+  dashboard: dashboardBenchmark,
   sae: saeBenchmark,
   'sae-pytorch': saePytorchBenchmark,
   'transcoder-pytorch': transcoderPytorchBenchmark,

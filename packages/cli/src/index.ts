@@ -23,3 +23,5 @@ export { evaluationSummaryLines } from './evaluation-summary.js';
 export { locateCheckpoint } from './checkpoint-location.js';
 export type { CheckpointLocation } from './checkpoint-location.js';
 export { DECOMPOSITION_FAMILIES, familyNamed } from './decomposition-families.js';
+export { dashboardCommand, DASHBOARD_FOLDER, DEFAULT_DASHBOARD_TOKENS, featureRange, writeRunDashboards } from './dashboard-command.js';
+export type { RunDashboardOptions } from './dashboard-command.js';

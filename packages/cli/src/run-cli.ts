@@ -4,6 +4,7 @@ import { cliVersion } from './cli-version.js';
 import type { CliIo } from './cli-io.js';
 import { CliUsageError } from './cli-usage-error.js';
 import type { Command } from './command.js';
+import { dashboardCommand } from './dashboard-command.js';
 import { evalCommand } from './eval-command.js';
 import { describeFailure, EXIT_CODES, exitCodeFor } from './exit-codes.js';
 import { interruptSignalOf, InterruptWatcher } from './interrupt-watcher.js';
@@ -13,7 +14,7 @@ import { trainCommand } from './train-command.js';
 import { wandbSyncCommand } from './wandb-sync-command.js';
 
 /** The commands, in the order `nnd --help` lists them. */
-export const COMMANDS: readonly Command[] = [trainCommand, cacheCommand, evalCommand, sweepCommand, reportCommand, wandbSyncCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, cacheCommand, evalCommand, dashboardCommand, sweepCommand, reportCommand, wandbSyncCommand];
 
 export function rootHelp(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

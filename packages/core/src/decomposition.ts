@@ -112,6 +112,15 @@ export interface Decomposition<Config = unknown> {
   forward(graph: Graph, batch: DecompositionBatch, params: TensorMap, state: TensorMap, options?: ForwardOptions): ForwardOutput;
   /** Per-sample inference over inputs keyed like `reads` ([..., width] each); decompositions whose forward couples samples offer it. */
   inferOutputs?(graph: Graph, inputs: TensorMap, params: TensorMap, state: TensorMap): InferenceOutput;
+  /**
+   * Optional: what each feature adds to each written hook, as one
+   * [features, width] tensor per written hook it writes to (an SAE's or a
+   * transcoder's decoder rows; a CLT's per-layer decoders). Feature
+   * dashboards project these through the model's unembedding to show the
+   * tokens a feature promotes and suppresses; decompositions without it get
+   * dashboards without logit effects. Omit a hook a feature cannot write to.
+   */
+  decoderDirections?(graph: Graph, params: TensorMap): TensorMap;
   /** Cheaper forwards, tried in order before each training step; the first that applies is used. */
   readonly variants?: readonly ForwardVariant[];
   /**

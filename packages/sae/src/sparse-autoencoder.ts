@@ -39,6 +39,8 @@ export interface SparseAutoencoder<Config extends SaeConfig = SaeConfig> extends
    */
   infer(graph: Graph, x: Tensor, params: TensorMap, state: TensorMap): SaeInference;
   inferOutputs(graph: Graph, inputs: TensorMap, params: TensorMap, state: TensorMap): InferenceOutput;
+  /** `{ [hook]: W_dec }`: feature i writes W_dec[i] (scaled by its activation). */
+  decoderDirections(graph: Graph, params: TensorMap): TensorMap;
   constrain(graph: Graph, params: TensorMap, gradients: TensorMap): { params: TensorMap; gradients: TensorMap };
 }
 
@@ -84,6 +86,11 @@ export function sparseAutoencoder<Config extends SaeConfig>(definition: SaeDefin
       }
       const { reconstruction, ...rest } = definition.forward(graph, x, params, state, options);
       return { outputs: { [hook]: reconstruction }, ...rest };
+    },
+    decoderDirections(_graph, params) {
+      // Each feature adds its activation times its W_dec row to the reconstruction (times the input norm with input_unit_norm: the same direction).
+      const { W_dec } = requireTensors(params, ['W_dec'], 'parameter', config.architecture);
+      return { [hook]: W_dec };
     },
     inferOutputs(graph, inputs, params, state) {
       const x = inputs[hook];

@@ -1,0 +1,96 @@
+import { createOnnxBackend } from '@nnd/backend-onnx';
+import { Rng } from '@nnd/core';
+import { createSae } from '@nnd/sae';
+// Imported by path: the bench workspace does not depend on these packages.
+import { collectDashboard } from '../packages/dashboard/src/index.js';
+import { HookedTransformer, initializeParameters, type TransformerConfig } from '../packages/models/src/index.js';
+import type { Benchmark } from './benchmarks.js';
+import { HARVEST_PROBLEM_OPTIONS } from './harvest.js';
+
+/**
+ * The dashboard's collection pass next to a plain harvest of the same
+ * tokens, on the same random-weight GPT-2-shaped model: the harvest is
+ * HookedTransformer.runWithCache of the hook (as `bench harvest`), the
+ * dashboard pass is collectDashboard of a TopK SAE on that hook (the model
+ * to the hook, the encoder, the feature values to the host, the heaps,
+ * counts and histograms). `ratio` is the dashboard's total time over
+ * `--batches` batches after the first (compile and warm-up) divided by the
+ * harvests' total, batch for batch on the same tokens.
+ */
+export const dashboardBenchmark: Benchmark = {
+  options: {
+    ...HARVEST_PROBLEM_OPTIONS,
+    'dict-size': { type: 'string', default: '12288' },
+    k: { type: 'string', default: '32' },
+    /** Features collected, A-B inclusive; default all. */
+    features: { type: 'string' },
+    window: { type: 'string', default: '16' },
+    /** Dashboard batches timed (each after a harvest of the same tokens); the heaps fill over the first ones, as in a real pass. */
+    batches: { type: 'string', default: '32' },
+  },
+  async run(options, log) {
+    const number = (key: string) => Number(options[key]);
+    const hiddenSize = number('d-model');
+    const headCount = number('n-head');
+    const config: TransformerConfig = {
+      modelType: 'gpt2', layerCount: number('n-layer'), hiddenSize, headCount, keyValueHeadCount: headCount, headSize: hiddenSize / headCount,
+      mlpSize: 4 * hiddenSize, vocabSize: number('vocab'), contextLength: number('n-ctx'), normalization: 'layerNorm', normEpsilon: 1e-5,
+      activation: 'gelu_new', positional: 'learned', rotaryDim: 0, rotaryBase: 0, parallelResidual: false, gatedMlp: false, tiedEmbeddings: true,
+      attentionBias: true, mlpBias: true,
+    };
+    const [batch, seq] = [number('batch'), number('seq')];
+    const hook = String(options.hook);
+    const backend = createOnnxBackend();
+    const model = new HookedTransformer(config, initializeParameters(config, 0), { backend, modelBatchSize: batch });
+    const rng = new Rng(1);
+    const tokens = { dtype: 'int64' as const, shape: [batch, seq], data: BigInt64Array.from({ length: batch * seq }, () => BigInt(rng.int(config.vocabSize))) };
+
+    const dictSize = number('dict-size');
+    const sae = createSae({ architecture: 'topk', act_size: hiddenSize, dict_size: dictSize, top_k: number('k'), hook_point: hook });
+    const match = options.features === undefined ? undefined : /^(\d+)-(\d+)$/.exec(String(options.features));
+    const features = match ? { start: Number(match[1]), end: Number(match[2]) + 1 } : undefined;
+    const batches = number('batches');
+    // Harvest and dashboard batches alternate, so that a busy machine slows both alike: before each dashboard batch
+    // but the first, the batch source times one harvest of the same tokens, and that time is taken out of the interval.
+    await model.runWithCache(tokens, { names: [hook], returnType: 'none' });
+    const harvestMs: number[] = [];
+    async function* interleaved() {
+      for (let index = 0; index < batches + 1; index++) {
+        if (index > 0) {
+          const started = performance.now();
+          await model.runWithCache(tokens, { names: [hook], returnType: 'none' });
+          harvestMs.push(performance.now() - started);
+        }
+        yield tokens;
+      }
+    }
+    const stamps: number[] = [];
+    const heapBefore = process.memoryUsage().heapUsed;
+    const started = performance.now();
+    const data = await collectDashboard({
+      model, decomposition: sae, params: sae.initialParams(new Rng(2)), state: sae.initialState(), features, window: number('window'),
+      batches: interleaved(), onBatch: () => stamps.push(performance.now()),
+    });
+    const heapMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+    const dashboardMs = stamps.slice(1).map((stamp, index) => stamp - stamps[index]! - harvestMs[index]!);
+    const sum = (list: number[]) => list.reduce((total, value) => total + value, 0);
+    const harvestTotal = sum(harvestMs);
+    const dashboardTotal = sum(dashboardMs);
+    const median = (list: number[]) => {
+      const sorted = [...list].sort((a, b) => a - b);
+      const middle = Math.floor(sorted.length / 2);
+      return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+    };
+    log(`harvest of ${hook}: ${median(harvestMs).toFixed(0)} ms median per batch of ${batch} x ${seq}; dashboard of ${data.features.length} features: ${median(dashboardMs).toFixed(0)} ms median ` +
+      `(${dashboardMs.map((value) => value.toFixed(0)).join(', ')}); over ${batches} batches ${(dashboardTotal / harvestTotal).toFixed(2)}x the harvest; ` +
+      `compile and first batch ${(stamps[0]! - started).toFixed(0)} ms; heap +${heapMiB.toFixed(0)} MiB`);
+    await model.dispose();
+    await backend.dispose();
+    return {
+      benchmark: 'dashboard', n_layer: config.layerCount, d_model: hiddenSize, hook, batch, seq, dict_size: dictSize, features: data.features.length,
+      batches, harvest_ms: median(harvestMs), dashboard_ms: median(dashboardMs), ratio: dashboardTotal / harvestTotal, median_ratio: median(dashboardMs) / median(harvestMs),
+      harvest_tokens_per_s: (batches * batch * seq) / (harvestTotal / 1000), dashboard_tokens_per_s: (batches * batch * seq) / (dashboardTotal / 1000),
+      first_batch_ms: stamps[0]! - started, heap_growth_mib: heapMiB,
+    };
+  },
+};

@@ -1,0 +1,169 @@
+import {
+  cast, ConfigError, Graph, mulDims, reshape, ShapeError, slice, streamsOf,
+  type Decomposition, type DeviceTensor, type Feed, type HostTensor, type Program, type Tensor, type TensorMap,
+} from '@nnd/core';
+import { toTokenTensor, TOKENS_INPUT, type HookedTransformer, type TokenInput } from '@nnd/models';
+import { FeatureCollector, type FeatureStatistics } from './feature-collector.js';
+import { logitEffects, type LogitEffects } from './logit-effects.js';
+
+/** Token batches [rows, seq] (int64 host tensors or anything `toTokenTensor` takes); shapes may differ between batches. */
+export type DashboardTokenBatches = Iterable<TokenInput> | AsyncIterable<TokenInput>;
+
+/** Features [start, end) of the decomposition's featureActs columns. */
+export interface FeatureRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface CollectDashboardOptions {
+  readonly model: HookedTransformer;
+  readonly decomposition: Decomposition;
+  readonly params: Readonly<Record<string, HostTensor>>;
+  readonly state: Readonly<Record<string, HostTensor>>;
+  readonly batches: DashboardTokenBatches;
+  /** Default: every feature. */
+  readonly features?: FeatureRange;
+  /** Default 20. */
+  readonly topExamples?: number;
+  /** Default 20 (two per decile). */
+  readonly quantileExamples?: number;
+  /** Tokens each side of the maximum (default 16). */
+  readonly window?: number;
+  /** Positions holding this token are left out of the statistics (BOS). */
+  readonly excludedTokenId?: number;
+  readonly seed?: number;
+  /**
+   * Tokens per side of each feature's logit effects (default 10; 0 for none):
+   * computed when the decomposition offers `decoderDirections` and writes a
+   * residual-stream or MLP-output hook (see logitEffects).
+   */
+  readonly logitTokens?: number;
+  /** Called after each batch with the tokens collected so far (progress). */
+  readonly onBatch?: (tokens: number) => void;
+}
+
+export interface DashboardData {
+  readonly architecture: string;
+  readonly reads: readonly string[];
+  readonly writes: readonly string[];
+  /** Columns of the decomposition's featureActs. */
+  readonly featureCount: number;
+  readonly range: FeatureRange;
+  /** Tokens the statistics cover. */
+  readonly tokens: number;
+  readonly features: readonly DashboardFeature[];
+}
+
+/** A feature's statistics, with its logit effects when the decomposition gives directions. */
+export type DashboardFeature = FeatureStatistics & { readonly logitEffects?: LogitEffects };
+
+const FEATURE_ACTS = 'feature_acts';
+
+/**
+ * One pass of the model over token batches, collecting for each feature of
+ * `features` its top and quantile examples, density and histogram (see
+ * FeatureCollector). The program computes the hooks the decomposition reads
+ * and its featureActs through the contract alone (its per-sample
+ * `inferOutputs` when it has one, else `forward` with the written hooks as
+ * targets), sliced to the range on the device so only those columns reach
+ * the host. Tokens are [batch, seq] with symbolic sizes: one compiled
+ * program serves every batch shape.
+ */
+export async function collectDashboard(options: CollectDashboardOptions): Promise<DashboardData> {
+  const { model, decomposition, params, state } = options;
+  const { graph, featureCount } = dashboardGraph(model, decomposition, params, state, options.features);
+  const range = options.features ?? { start: 0, end: featureCount };
+  if (!(Number.isInteger(range.start) && Number.isInteger(range.end) && range.start >= 0 && range.end > range.start && range.end <= featureCount)) {
+    throw new ConfigError(`dashboard: features ${range.start}-${range.end - 1} are not within the decomposition's ${featureCount} features (0-${featureCount - 1}); pick a range such as 0-${Math.min(featureCount, 256) - 1}.`);
+  }
+  const backend = model.backend;
+  const program: Program = await backend.compile(graph.graph, { outputs: { [FEATURE_ACTS]: graph.output }, hostOutputs: [FEATURE_ACTS] });
+  const collector = new FeatureCollector({
+    firstFeature: range.start,
+    features: range.end - range.start,
+    topExamples: options.topExamples,
+    quantileExamples: options.quantileExamples,
+    window: options.window,
+    excludedTokenId: options.excludedTokenId,
+    seed: options.seed,
+  });
+  const uploaded: Record<string, DeviceTensor> = {};
+  try {
+    for (const [name, tensor] of Object.entries(params)) uploaded[`param.${name}`] = await backend.upload(tensor);
+    for (const [name, tensor] of Object.entries(state)) uploaded[`state.${name}`] = await backend.upload(tensor);
+    const modelFeeds = await model.parameterFeeds(program.inputNames);
+    let batches = 0;
+    for await (const input of options.batches) {
+      const tokens = toTokenTensor(input, model.config.vocabSize);
+      const [rows, length] = tokens.shape as [number, number];
+      if (length > model.config.contextLength) throw new ShapeError(`dashboard: batch ${batches} has sequences of ${length} tokens; the model takes at most ${model.config.contextLength}.`);
+      const feeds: Record<string, Feed> = { ...modelFeeds, ...uploaded, [TOKENS_INPUT]: tokens };
+      const outputs = await program.run(feeds);
+      const acts = await outputs[FEATURE_ACTS]!.toHost();
+      for (const tensor of Object.values(outputs)) tensor.dispose();
+      collector.add(acts.data as Float32Array, tokens.data, rows, length);
+      batches++;
+      options.onBatch?.(collector.tokenCount);
+    }
+    if (batches === 0) throw new ConfigError('dashboard: the token batches yielded none; pass at least one batch (an iterator is used up after one pass).');
+  } finally {
+    for (const tensor of Object.values(uploaded)) tensor.dispose();
+    await program.dispose();
+  }
+  const effects = (options.logitTokens ?? 10) > 0 ? await logitEffects(model, decomposition, params, range, options.logitTokens ?? 10) : undefined;
+  const statistics = collector.statistics();
+  return {
+    architecture: decomposition.architecture,
+    reads: decomposition.reads.map(({ hook }) => hook),
+    writes: decomposition.writes.map(({ hook }) => hook),
+    featureCount,
+    range,
+    tokens: collector.tokenCount,
+    features: effects === undefined ? statistics : statistics.map((feature, index) => ({ ...feature, logitEffects: effects[index] })),
+  };
+}
+
+/**
+ * The graph: the model up to the last hook the decomposition reads or
+ * writes, each hook as [positions, width] rows, then featureActs (sliced to
+ * `range`). Also gives the decomposition's total feature count.
+ */
+export function dashboardGraph(
+  model: HookedTransformer,
+  decomposition: Decomposition,
+  params: Readonly<Record<string, HostTensor>>,
+  state: Readonly<Record<string, HostTensor>>,
+  range?: FeatureRange,
+): { graph: { graph: Graph; output: Tensor }; featureCount: number } {
+  const graph = new Graph();
+  const tokens = graph.input(TOKENS_INPUT, ['batch', 'seq'], 'int64');
+  const streams = streamsOf([decomposition]);
+  const { hooks } = model.buildGraph(graph, tokens, { outputs: streams.map(({ hook }) => hook), returnType: 'none' });
+  const positions = mulDims('batch', 'seq');
+  const rows: TensorMap = {};
+  for (const { hook, width } of streams) {
+    const value = hooks[hook]!;
+    const perPosition = value.shape.slice(2).reduce<number>((product, dim) => product * (typeof dim === 'number' ? dim : Number.NaN), 1);
+    if (value.shape[0] !== 'batch' || value.shape[1] !== 'seq' || perPosition !== width) {
+      throw new ShapeError(`dashboard: hook '${hook}' is [${value.shape.join(', ')}], but the decomposition declares ${width} values per position for it; it was trained on another hook or model.`);
+    }
+    rows[hook] = reshape(value, [positions, width]);
+  }
+  const inputs = (prefix: string, tensors: Readonly<Record<string, HostTensor>>): TensorMap =>
+    Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, graph.input(`${prefix}.${name}`, [...tensor.shape], tensor.dtype)]));
+  const paramInputs = inputs('param', params);
+  const stateInputs = inputs('state', state);
+  const reads = Object.fromEntries(decomposition.reads.map(({ hook }) => [hook, rows[hook]!]));
+  const featureActs = decomposition.inferOutputs
+    ? decomposition.inferOutputs(graph, reads, paramInputs, stateInputs).featureActs
+    : decomposition.forward(graph, { inputs: reads, targets: Object.fromEntries(decomposition.writes.map(({ hook }) => [hook, rows[hook]!])) }, paramInputs, stateInputs).featureActs;
+  const featureCount = featureActs.shape.at(-1);
+  if (featureActs.rank !== 2 || typeof featureCount !== 'number') {
+    throw new ShapeError(`dashboard: decomposition '${decomposition.architecture}' returned feature activations ${featureActs}; they must be [positions, features] with a fixed feature count.`);
+  }
+  const output = range === undefined || (range.start === 0 && range.end === featureCount)
+    ? featureActs
+    : slice(featureActs, { starts: [Math.max(0, range.start)], ends: [Math.min(featureCount, range.end)], axes: [1] });
+  // The host collector reads float32.
+  return { graph: { graph, output: output.dtype === 'float32' ? output : cast(output, 'float32') }, featureCount };
+}

@@ -1,0 +1,67 @@
+import { Rng } from '@nnd/core';
+import { describe, expect, it } from 'vitest';
+import { FeatureCollector } from './feature-collector.js';
+
+/** Sparse random feature values over batches of sequences, with their tokens. */
+function randomBatches(batches: number, rows: number, length: number, features: number, seed: number) {
+  const rng = new Rng(seed);
+  return Array.from({ length: batches }, () => {
+    const values = new Float32Array(rows * length * features);
+    for (let index = 0; index < values.length; index++) if (rng.next() < 0.1) values[index] = rng.next() * 5 - 0.5;
+    const tokens = BigInt64Array.from({ length: rows * length }, () => BigInt(rng.int(1000)));
+    return { values, tokens };
+  });
+}
+
+describe('FeatureCollector', () => {
+  const [rows, length, features, window] = [4, 16, 3, 2];
+  const batches = randomBatches(25, rows, length, features, 4);
+  const collector = new FeatureCollector({ firstFeature: 10, features, window, topExamples: 20, quantileExamples: 10 });
+  for (const { values, tokens } of batches) collector.add(values, tokens, rows, length);
+  const statistics = collector.statistics();
+
+  /** Every sequence's window around its positive maximum for `feature`, computed directly. */
+  function sequences(feature: number) {
+    return batches.flatMap(({ values, tokens }, batch) => Array.from({ length: rows }, (_, row) => {
+      let maxPosition = -1;
+      for (let position = 0; position < length; position++) {
+        const value = values[(row * length + position) * features + feature]!;
+        if (value > 0 && (maxPosition === -1 || value > values[(row * length + maxPosition) * features + feature]!)) maxPosition = position;
+      }
+      if (maxPosition === -1) return undefined;
+      const start = Math.max(0, maxPosition - window);
+      const end = Math.min(length, maxPosition + window + 1);
+      const positions = Array.from({ length: end - start }, (_, index) => row * length + start + index);
+      return {
+        sequence: batch * rows + row, start, maxIndex: maxPosition - start, maxValue: values[(row * length + maxPosition) * features + feature]!,
+        tokens: positions.map((at) => Number(tokens[at])), values: positions.map((at) => values[at * features + feature]!),
+      };
+    })).filter((example) => example !== undefined);
+  }
+
+  it('keeps each feature\'s true top 20 sequences with their exact windows, after many evictions', () => {
+    for (let feature = 0; feature < features; feature++) {
+      const expected = sequences(feature).sort((a, b) => b.maxValue - a.maxValue).slice(0, 20);
+      const top = statistics[feature]!.top.map((example) => ({ ...example, tokens: Array.from(example.tokens), values: Array.from(example.values) }));
+      expect(statistics[feature]!.feature).toBe(10 + feature);
+      expect(top).toEqual(expected);
+    }
+  });
+
+  it('samples firing sequences with their exact windows, in increasing order with deciles, and counts every non-zero value', () => {
+    for (let feature = 0; feature < features; feature++) {
+      const all = new Map(sequences(feature).map((example) => [example.sequence, example]));
+      const { quantiles, firings, histogram, density } = statistics[feature]!;
+      expect(quantiles).toHaveLength(10);
+      expect(quantiles.map(({ decile }) => decile)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      for (const { decile: _decile, ...example } of quantiles) expect({ ...example, tokens: Array.from(example.tokens), values: Array.from(example.values) }).toEqual(all.get(example.sequence));
+      expect(quantiles.map(({ maxValue }) => maxValue)).toEqual(quantiles.map(({ maxValue }) => maxValue).sort((a, b) => a - b));
+      const nonZero = batches.reduce((sum, { values }) => sum + values.filter((_, index) => index % features === feature && values[index] !== 0).length, 0);
+      expect(firings).toBe(nonZero);
+      expect(density).toBeCloseTo(nonZero / (25 * rows * length), 12);
+      expect(histogram.counts.reduce((sum, count) => sum + count, 0)).toBe(nonZero);
+      const negative = batches.reduce((sum, { values }) => sum + values.filter((value, index) => index % features === feature && value < 0).length, 0);
+      expect(histogram.negative).toBe(negative);
+    }
+  });
+});
