@@ -11,11 +11,10 @@ import type { Command } from './command.js';
 import { parseCommandLine, positiveIntegerOption } from './command-line.js';
 import { resolveRunConfig } from './config-input.js';
 import { DEFAULT_FAMILY, familyNamed } from './decomposition-families.js';
-import { evaluationBatches, tokensIn } from './evaluation-batches.js';
+import { EVALUATION_START_KEY, evaluationBatches, tokensIn } from './evaluation-batches.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { JobResources } from './job-resources.js';
 import { RUN_CONFIG_KEYS } from './run-config.js';
-import { EVALUATION_START_KEY } from './training-job.js';
 
 const OPTIONS = {
   tokens: { type: 'string' },

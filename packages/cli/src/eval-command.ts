@@ -13,12 +13,11 @@ import { CliUsageError } from './cli-usage-error.js';
 import type { Command } from './command.js';
 import { parseCommandLine, positiveIntegerOption } from './command-line.js';
 import { resolveRunConfig } from './config-input.js';
-import { evaluationBatches, evaluationRows, tokensIn } from './evaluation-batches.js';
+import { EVALUATION_START_KEY, evaluationBatches, evaluationRows, tokensIn } from './evaluation-batches.js';
 import { evaluationSummaryLines } from './evaluation-summary.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { JobResources } from './job-resources.js';
 import { RUN_CONFIG_KEYS } from './run-config.js';
-import { EVALUATION_START_KEY } from './training-job.js';
 
 const OPTIONS = {
   tokens: { type: 'string' },

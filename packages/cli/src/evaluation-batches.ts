@@ -6,6 +6,9 @@ import type { HookedTransformer } from '@nnd/models';
 import type { ActivationSource } from '@nnd/train';
 import type { RunConfig } from './run-config.js';
 
+/** The summary key recording where the final evaluation's tokens began, so `nnd eval` and `nnd dashboard` read the same held-out tokens. */
+export const EVALUATION_START_KEY = 'evaluation_start';
+
 /**
  * Logits per evaluation batch are [rows, seq_len, vocabulary], and the
  * evaluation program holds several (clean, reconstructed, two ablations):

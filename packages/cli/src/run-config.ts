@@ -103,6 +103,8 @@ export const runConfigSchema = z.strictObject({
    * from the unmodified model, as the reference evaluates CLTs. The same for decompositions of one hook.
    */
   spliced_inputs: choice(['replacement', 'clean_inputs'] as const).default('replacement'),
+  /** After training, a feature dashboard of the first this many features (0: none; nnd dashboard makes one of any run later). */
+  dashboard_features: integer(0).default(0),
   /** Which family of decompositions the run trains (each family's package adds its keys). */
   decomposition: choice(DECOMPOSITION_FAMILIES.map(({ name }) => name) as [string, ...string[]]).default(DEFAULT_FAMILY),
 });

@@ -9,12 +9,13 @@ import {
 import { join, relative } from 'node:path';
 import { activationModel, harvestSettings, hookWidthOf, openActivationSource } from './activation-stream.js';
 import type { CliIo } from './cli-io.js';
-import { evaluationBatches, evaluationRows, heldOutStart, tokensIn } from './evaluation-batches.js';
+import { EVALUATION_START_KEY, evaluationBatches, evaluationRows, heldOutStart, tokensIn } from './evaluation-batches.js';
 import { groupLogger } from './group-logger.js';
 import { InterruptedError } from './interrupted-error.js';
 import { interruptSignalOf } from './interrupt-watcher.js';
 import { setAsidePreviousRun } from './previous-run.js';
 import { JobResources } from './job-resources.js';
+import { writeRunDashboards } from './dashboard-command.js';
 import { familyNamed } from './decomposition-families.js';
 import { checkTrainingMemory, widthsKnown } from './memory-check.js';
 import { resumedMemberNames } from './resumed-run-names.js';
@@ -22,11 +23,12 @@ import { trainConfigOf } from './member-configs.js';
 import { memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
 
 
+/** Tokens the dashboard at the end of a training job reads (`dashboard_features`); `nnd dashboard` reads more by default. */
+const DEFAULT_RUN_DASHBOARD_TOKENS = 65_536;
+
 /** The report a training job writes into the first run directory. */
 export const REPORT_FILE = 'report.html';
 
-/** The summary key recording where the final evaluation's tokens began, so `nnd eval` evaluates the same held-out tokens. */
-export const EVALUATION_START_KEY = 'evaluation_start';
 
 export interface TrainingJobOptions {
   /**
@@ -212,10 +214,18 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
       await logger.finish({ ...run.evaluation, status: 'completed', steps: result.step, checkpoint: run.checkpoint ?? null, [EVALUATION_START_KEY]: evaluationStart });
     }
 
+    const dashboards: { label: string; href: string }[] = [];
+    if (config.dashboard_features > 0) {
+      log(`Writing a feature dashboard of the first ${config.dashboard_features} features ...`);
+      const written = await writeRunDashboards({
+        path: runDirectories[0], features: { start: 0, end: config.dashboard_features }, tokens: DEFAULT_RUN_DASHBOARD_TOKENS, resources, env: io.env, log,
+      });
+      for (const { index } of written) dashboards.push({ label: written.length === 1 ? 'Feature dashboard' : `Dashboard ${relative(runDirectories[0], index)}`, href: relative(runDirectories[0], index) });
+    }
     let report: string | undefined;
     if (options.report ?? true) {
       const records = await loadRuns(runDirectories.map((directory) => ({ type: 'directory' as const, directory })));
-      report = await writeReport(records, join(runDirectories[0], REPORT_FILE), { title: `nnd: ${config.name}`, k: config.top_k, dictionarySize: config.dict_size });
+      report = await writeReport(records, join(runDirectories[0], REPORT_FILE), { title: `nnd: ${config.name}`, k: config.top_k, dictionarySize: config.dict_size, dashboards });
     }
     return { runs, report };
   } finally {

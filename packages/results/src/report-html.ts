@@ -12,6 +12,8 @@ export interface ReportOptions extends ReportPlotOptions {
   title?: string;
   /** Printed in the header. Default: now. */
   generatedAt?: Date;
+  /** Feature dashboards to link from the header (`nnd dashboard`), as paths relative to the report, with a label each. */
+  dashboards?: readonly { readonly label: string; readonly href: string }[];
 }
 
 const SECTIONS: readonly { section: ReportSection; heading: string; introduction: string }[] = [
@@ -77,7 +79,7 @@ ${STYLE}
 <header>
 <h1>${escapeHtml(title)}</h1>
 <p class="meta">${runs.length} ${runs.length === 1 ? 'run' : 'runs'} from ${describeOrigins(runs.map((run) => run.origin))} · generated ${escapeHtml(generatedAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</p>
-<nav><a href="#runs">Runs</a>${SECTIONS.map(({ section, heading }) => `<a href="#${section}">${escapeHtml(heading)}</a>`).join('')}<a href="#metrics">Metrics</a></nav>
+<nav><a href="#runs">Runs</a>${SECTIONS.map(({ section, heading }) => `<a href="#${section}">${escapeHtml(heading)}</a>`).join('')}<a href="#metrics">Metrics</a>${(options.dashboards ?? []).map(({ label, href }) => `<a href="${escapeHtml(href)}">${escapeHtml(label)}</a>`).join('')}</nav>
 </header>
 <main>
 <section id="runs">
