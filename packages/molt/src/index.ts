@@ -4,3 +4,7 @@ export { ANTHROPIC_RANKS, defaultRankCounts, MOLT_GATES, moltConfigSchema, parse
 export type { MoltConfig, MoltConfigInput, MoltGate, RankGroup } from './molt-config.js';
 export { batchTopKGate, jumpReluGate, topKGate } from './molt-gates.js';
 export type { JumpReluSurrogate } from './molt-gates.js';
+export { loadMolt, saveMolt, MOLT_CONFIG_FILE, MOLT_STATE_FILE, MOLT_WEIGHTS_FILE } from './molt-files.js';
+export type { LoadedMolt } from './molt-files.js';
+export { MoltFileError } from './molt-file-error.js';
+export { moltFamily } from './molt-family.js';

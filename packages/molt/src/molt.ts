@@ -29,6 +29,8 @@ export interface Molt extends Decomposition<MoltConfig> {
   /** Number of transforms (the width of featureActs). */
   readonly transforms: number;
   readonly parameterNames: readonly string[];
+  /** Each parameter's shape, without drawing it. */
+  parameterShapes(): Record<string, number[]>;
   /** Without an argument, drawn from `new Rng(config.seed)`. */
   initialParams(rng?: Rng): Record<string, HostTensor>;
   /** Exact ||U_t V_t||_F for every transform, [transforms], from the Gram matrices of each group's factors. */
@@ -117,6 +119,13 @@ export function createMolt(config: MoltConfig): Molt {
     groups,
     transforms,
     parameterNames,
+    parameterShapes: () => ({
+      W_E: [dIn, transforms],
+      b_E: [transforms],
+      b_D: [dOut],
+      ...Object.fromEntries(groups.flatMap((group) => [[vName(group.rank), [group.count, dIn, group.rank]], [uName(group.rank), [group.count, group.rank, dOut]]])),
+      ...(config.gate === 'jumprelu' ? { log_threshold: [transforms] } : {}),
+    }),
     transformNorms,
     apply,
     describe: () => [
