@@ -8,3 +8,5 @@ export { loadMolt, saveMolt, MOLT_CONFIG_FILE, MOLT_STATE_FILE, MOLT_WEIGHTS_FIL
 export type { LoadedMolt } from './molt-files.js';
 export { MoltFileError } from './molt-file-error.js';
 export { moltFamily } from './molt-family.js';
+export { applyMlp, jacobianFaithfulness, mlpOfLayer } from './jacobian-faithfulness.js';
+export type { JacobianFaithfulness, JacobianFaithfulnessOptions, MlpActivation, MlpWeights, ModelWithMlps } from './jacobian-faithfulness.js';
