@@ -1,6 +1,6 @@
 import {
   add, cast, concat, DECOMPOSITION_SPECIFICATION_VERSION, defineDecomposition, div, GraphError, greater, hostTensor, matmul, minimum, mul, not,
-  reduceMean, reduceSum, Rng, ShapeError, slice, sqrt, sub, tanh, transpose, unsqueeze, where,
+  reduceMean, reduceSum, reshape, Rng, ShapeError, slice, sqrt, sub, tanh, transpose, unsqueeze, where,
   type ActivationPort, type Decomposition, type ForwardOutput, type Graph, type HostTensor, type Tensor, type TensorMap,
 } from '@nnd/core';
 import { parseMoltConfig, rankGroups, transformCount, type MoltConfig, type RankGroup } from './molt-config.js';
@@ -54,9 +54,10 @@ function fill(size: number, value: number): Float32Array {
  * MOLT(x) = sum_t phi_t(x) (x V_t) U_t + b_D, phi_t the gate of transform t on
  * the pre-activation x W_E[:, t] + b_E[t] (b_E is minus the post's b_t).
  * Transforms come in rank groups; a group's factors are stacked as
- * V.{r} [count, d_in, r] and U.{r} [count, r, d_out], so each group costs two
- * batched MatMuls ([count, rows, r] and [count, rows, d_out]), never a loop
- * over transforms.
+ * V.{r} [count, d_in, r] and U.{r} [count, r, d_out], and each group costs two
+ * MatMuls over all of its transforms at once (x @ V viewed as [d_in, count r],
+ * then the gated [rows, count r] @ U viewed as [count r, d_out]), never a
+ * loop over transforms.
  */
 export function createMolt(config: MoltConfig): Molt {
   const groups = rankGroups(config.rank_counts);
@@ -89,10 +90,15 @@ export function createMolt(config: MoltConfig): Molt {
     const gates = gatesOf(preactivations, params);
     let output = requireTensor(params, 'b_D', 'parameter');
     for (const group of groups) {
-      // [rows, d_in] @ [count, d_in, r] broadcasts to [count, rows, r].
-      const projected = matmul(x, requireTensor(params, vName(group.rank), 'parameter'));
-      const weighted = mul(projected, unsqueeze(transpose(groupGates(gates, group), [1, 0]), 2));
-      output = add(output, reduceSum(matmul(weighted, requireTensor(params, uName(group.rank), 'parameter')), 0));
+      const { rank, count } = group;
+      // One GEMM per factor and group: V.{r} [count, d_in, r] viewed as [d_in, count * r], U.{r} [count, r, d_out] as
+      // [count * r, d_out]. The gates scale each transform's r columns in between, so no [count, rows, d_out]
+      // intermediate is ever formed.
+      const v = reshape(transpose(requireTensor(params, vName(rank), 'parameter'), [1, 0, 2]), [dIn, count * rank]);
+      const u = reshape(requireTensor(params, uName(rank), 'parameter'), [count * rank, dOut]);
+      const projected = reshape(matmul(x, v), [-1, count, rank]);
+      const weighted = reshape(mul(projected, unsqueeze(groupGates(gates, group), 2)), [-1, count * rank]);
+      output = add(output, matmul(weighted, u));
     }
     return { output, gates, preactivations };
   };
