@@ -3,6 +3,8 @@ import { cltPytorchBenchmark } from './clt-pytorch.js';
 import { harvestBenchmark } from './harvest.js';
 import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
+import { moltBenchmark } from './molt.js';
+import { moltPytorchBenchmark } from './molt-pytorch.js';
 import { saeBenchmark } from './sae.js';
 import { saePytorchBenchmark } from './sae-pytorch.js';
 import { transcoderPytorchBenchmark } from './transcoder-pytorch.js';
@@ -20,4 +22,6 @@ export const benchmarks: Record<string, Benchmark> = {
   'sae-pytorch': saePytorchBenchmark,
   'transcoder-pytorch': transcoderPytorchBenchmark,
   'clt-pytorch': cltPytorchBenchmark,
+  molt: moltBenchmark,
+  'molt-pytorch': moltPytorchBenchmark,
 };
