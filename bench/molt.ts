@@ -23,7 +23,7 @@ export const MOLT_PROBLEM_OPTIONS = {
  * counted. Peak memory is the process's maximum resident set size.
  */
 export const moltBenchmark: Benchmark = {
-  options: { ...MOLT_PROBLEM_OPTIONS, device: { type: 'string', default: 'cpu' }, ...BACKEND_OPTIONS },
+  options: { ...MOLT_PROBLEM_OPTIONS, device: { type: 'string', default: 'cpu' }, ...BACKEND_OPTIONS, profile: { type: 'boolean', default: false } },
   async run(options, log) {
     const [dModel, n, batchSize, k, lambda, steps, warmup] = ['d-model', 'n', 'batch', 'k', 'lambda', 'steps', 'warmup'].map((key) => Number(options[key]));
     const { createMoltFromConfig, defaultRankCounts } = await import('@nnd/molt');
@@ -31,6 +31,13 @@ export const moltBenchmark: Benchmark = {
     const molt = createMoltFromConfig({ d_in: dModel, d_out: dModel, rank_counts: defaultRankCounts(dModel, n), gate: options.gate, top_k: k, lambda });
     const rng = new Rng(0);
     const batches = [0, 1].map(() => ({ input: rng.normal(batchSize * dModel), target: rng.normal(batchSize * dModel) }));
+    if (options.profile) {
+      // Per-op times of the step with ORT's profiler (onnx only); input and target are fed the same batch.
+      const { profileTrainingStep } = await import('./sae-profile.js');
+      const profile = await profileTrainingStep(molt, batches[0].input, batchSize, options.device as string, steps, warmup);
+      for (const [op, ms] of Object.entries(profile.ops)) log(`  ${op}: ${ms.toFixed(1)} ms per step`);
+      return { benchmark: 'molt-profile', d_model: dModel, n, batch: batchSize, k, ...profile };
+    }
     let position = 0;
     const source = { nextBatch: async () => batches[position++ % batches.length] };
 
