@@ -10,3 +10,4 @@ export { MoltFileError } from './molt-file-error.js';
 export { moltFamily } from './molt-family.js';
 export { applyMlp, jacobianFaithfulness, mlpOfLayer } from './jacobian-faithfulness.js';
 export type { JacobianFaithfulness, JacobianFaithfulnessOptions, MlpActivation, MlpWeights, ModelWithMlps } from './jacobian-faithfulness.js';
+export { rankGroupL0 } from './rank-group-l0.js';
