@@ -41,7 +41,7 @@ const ALLOWED: Record<string, string> = {
   threshold_init: 'a number > 0',
   uv_init: "'scaled_normal' (std (d r)^(-1/4)) or 'uniform' (OpenMOSS: uniform +-1/sqrt(transforms))",
   encoder_init: "'unit_norm' or 'uniform'",
-  gate_bias_init: 'a number',
+  gate_bias_init: 'a number (left out: -1 for jumprelu, 0 for topk and batchtopk)',
   n_batches_to_dead: 'an integer >= 0',
   seed: 'a safe integer',
   hook_point: 'a non-empty string (the stream it reads, e.g. blocks.2.ln2.hook_normalized)',
@@ -66,7 +66,8 @@ export const moltConfigSchema = z.strictObject({
   threshold_init: z.number().positive().default(0.1),
   uv_init: z.enum(['scaled_normal', 'uniform']).default('scaled_normal'),
   encoder_init: z.enum(['unit_norm', 'uniform']).default('unit_norm'),
-  gate_bias_init: z.number().default(-1),
+  /** Left out: -1 for JumpReLU gates (the reproducers' fix), 0 for TopK and BatchTopK (relu(pre) - 1 would leave most top-k slots at 0). */
+  gate_bias_init: z.number().optional(),
   n_batches_to_dead: z.number().int().min(0).default(5),
   seed: z.number().int().default(49),
   hook_point: z.string().min(1).optional(),

@@ -46,7 +46,7 @@ export const moltFamily: DecompositionFamily = {
     uv_init: z.enum(['scaled_normal', 'uniform'], { error: "'scaled_normal' or 'uniform'" }).default('scaled_normal')
       .describe("'scaled_normal': U, V normal with std (d r)^(-1/4), so ||U V||_F starts near sqrt(d); 'uniform': OpenMOSS's +-1/sqrt(transforms)"),
     encoder_init: z.enum(['unit_norm', 'uniform'], { error: "'unit_norm' or 'uniform'" }).default('unit_norm').describe('encoder rows of unit norm at init, or uniform'),
-    gate_bias_init: number('a number').default(-1).describe('initial gate bias b_E (pre = x W_E + b_E)'),
+    gate_bias_init: number('a number').optional().describe('initial gate bias b_E (pre = x W_E + b_E); left out, -1 for jumprelu gates and 0 for topk and batchtopk'),
     d_in: integer(1, 'an integer >= 1').optional().describe('the width of hook_point; left out, read from the model'),
     d_out: integer(1, 'an integer >= 1').optional().describe('the width of hook_point_out; left out, read from the model'),
   },

@@ -187,7 +187,7 @@ describe('MOLT shapes, initialisation and accounting', () => {
     expect(defaultRankCounts(128, 1)).toEqual({ 64: 1, 32: 2, 16: 4, 8: 8, 4: 16 });
   });
 
-  it('initialises U and V normal with std (d r)^(-1/4), encoder rows of unit norm and gate bias -1', () => {
+  it('initialises U and V normal with std (d r)^(-1/4), encoder rows of unit norm, gate bias -1 for JumpReLU and 0 for TopK', () => {
     const decomposition = createMolt(parseMoltConfig({ d_in: 64, d_out: 64, rank_counts: { 16: 8 }, top_k: 4 }));
     const params = decomposition.initialParams(new Rng(8));
     const std = (data: Float32Array) => Math.sqrt(data.reduce((sum, value) => sum + value * value, 0) / data.length);
@@ -199,7 +199,10 @@ describe('MOLT shapes, initialisation and accounting', () => {
       for (let i = 0; i < 64; i++) squares += w[i * 8 + t] ** 2;
       expect(Math.sqrt(squares)).toBeCloseTo(1, 5);
     }
-    expect(Array.from(params.b_E.data as Float32Array)).toEqual(new Array(8).fill(-1));
+    // Gate bias 0 under TopK; -1 under JumpReLU, where it keeps gates from all opening at once.
+    expect(Array.from(params.b_E.data as Float32Array)).toEqual(new Array(8).fill(0));
+    const jumpRelu = createMolt(parseMoltConfig({ d_in: 64, d_out: 64, rank_counts: { 16: 8 }, gate: 'jumprelu' }));
+    expect(Array.from(jumpRelu.initialParams(new Rng(8)).b_E.data as Float32Array)).toEqual(new Array(8).fill(-1));
   });
 
   it('reports the parameters per active transform (2 r d + d) and the active parameters per token', () => {

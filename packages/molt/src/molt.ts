@@ -153,7 +153,7 @@ export function createMolt(config: MoltConfig): Molt {
       }
       const params: Record<string, HostTensor> = {
         W_E: hostTensor('float32', [dIn, transforms], encoder),
-        b_E: hostTensor('float32', [transforms], fill(transforms, config.gate_bias_init)),
+        b_E: hostTensor('float32', [transforms], fill(transforms, config.gate_bias_init ?? (config.gate === 'jumprelu' ? -1 : 0))),
         b_D: hostTensor('float32', [dOut], new Float32Array(dOut)),
       };
       for (const group of groups) {
