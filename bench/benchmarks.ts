@@ -5,6 +5,8 @@ import { dashboardBenchmark } from './dashboard.js';
 import { harvestBenchmark } from './harvest.js';
 import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
+import { moltBenchmark } from './molt.js';
+import { moltPytorchBenchmark } from './molt-pytorch.js';
 import { saeBenchmark } from './sae.js';
 import { saePytorchBenchmark } from './sae-pytorch.js';
 import { transcoderPytorchBenchmark } from './transcoder-pytorch.js';
@@ -26,4 +28,6 @@ export const benchmarks: Record<string, Benchmark> = {
   'clt-pytorch': cltPytorchBenchmark,
   transcoder: transcoderBenchmark,
   clt: cltBenchmark,
+  molt: moltBenchmark,
+  'molt-pytorch': moltPytorchBenchmark,
 };

@@ -39,7 +39,8 @@ export async function profileTrainingStep(sae: Decomposition, batch: Float32Arra
     executionProviders: [device], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: prefix,
   });
   const toOrt = (tensor: HostTensor) => new ort.Tensor(tensor.dtype, tensor.data as Float32Array, [...tensor.shape]);
-  const feeds: Record<string, import('onnxruntime-node').Tensor> = { [batchInputName(sae.reads[0].hook)]: new ort.Tensor('float32', batch, [batchSize, actSize]) };
+  // Every stream read or written gets the batch (an SAE's one hook; a MOLT's input and target, of equal widths here).
+  const feeds: Record<string, import('onnxruntime-node').Tensor> = Object.fromEntries([...sae.reads, ...sae.writes].map((port) => [batchInputName(port.hook), new ort.Tensor('float32', batch, [batchSize, actSize])]));
   for (const [name, tensor] of Object.entries(params)) {
     feeds[stateInputName(0, 'param', name)] = toOrt(tensor);
     feeds[stateInputName(0, 'adam_m', name)] = toOrt(hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length)));

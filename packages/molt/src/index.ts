@@ -1,0 +1,13 @@
+export { createMolt, createMoltFromConfig, DEFAULT_MOLT_INPUT, DEFAULT_MOLT_OUTPUT, molt, parametersPerActiveTransform, uName, vName } from './molt.js';
+export type { Molt } from './molt.js';
+export { ANTHROPIC_RANKS, defaultRankCounts, MOLT_GATES, moltConfigSchema, parseMoltConfig, rankGroups, transformCount } from './molt-config.js';
+export type { MoltConfig, MoltConfigInput, MoltGate, RankGroup } from './molt-config.js';
+export { batchTopKGate, jumpReluGate, topKGate } from './molt-gates.js';
+export type { JumpReluSurrogate } from './molt-gates.js';
+export { loadMolt, saveMolt, MOLT_CONFIG_FILE, MOLT_STATE_FILE, MOLT_WEIGHTS_FILE } from './molt-files.js';
+export type { LoadedMolt } from './molt-files.js';
+export { MoltFileError } from './molt-file-error.js';
+export { moltFamily } from './molt-family.js';
+export { applyMlp, jacobianFaithfulness, mlpOfLayer } from './jacobian-faithfulness.js';
+export type { JacobianFaithfulness, JacobianFaithfulnessOptions, MlpActivation, MlpWeights, ModelWithMlps } from './jacobian-faithfulness.js';
+export { rankGroupL0 } from './rank-group-l0.js';
