@@ -90,7 +90,8 @@ function keyTypes(schema: z.ZodObject): Record<string, JsonSchema & { words: str
 
 /** Each key's type in words, from the zod schemas: the shared keys and every family's own. */
 export function configKeyTypes(): Record<string, string> {
-  const schemas = [runConfigSchema, ...DECOMPOSITION_FAMILIES.map(({ name }) => runConfigSchemaFor(name))];
+  // The shared keys last: a family's own default for a shared key (a transcoder's site) does not change the shared line.
+  const schemas = [...DECOMPOSITION_FAMILIES.map(({ name }) => runConfigSchemaFor(name)), runConfigSchema];
   return Object.fromEntries(schemas.flatMap((schema) => Object.entries(keyTypes(schema)).map(([key, { words }]) => [key, words])));
 }
 
