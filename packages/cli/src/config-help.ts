@@ -90,8 +90,9 @@ function keyTypes(schema: z.ZodObject): Record<string, JsonSchema & { words: str
 
 /** Each key's type in words, from the zod schemas: the shared keys and every family's own. */
 export function configKeyTypes(): Record<string, string> {
-  // The shared keys last: a family's own default for a shared key (a transcoder's site) does not change the shared line.
-  const schemas = [...DECOMPOSITION_FAMILIES.map(({ name }) => runConfigSchemaFor(name)), runConfigSchema];
+  // Later schemas win: the shared keys over a family's own default for one (a transcoder's site), and the first family
+  // that has a key (the first line the help prints for it) over later families with the same key.
+  const schemas = [...DECOMPOSITION_FAMILIES.map(({ name }) => runConfigSchemaFor(name)).reverse(), runConfigSchema];
   return Object.fromEntries(schemas.flatMap((schema) => Object.entries(keyTypes(schema)).map(([key, { words }]) => [key, words])));
 }
 
