@@ -49,6 +49,9 @@ describe('nnd train and eval of a cross-layer transcoder on the tiny model', () 
     const summary = readJson(join(run, 'summary.json'));
     expect(summary).toMatchObject({ status: 'completed', steps: 4 });
     expect(summary.feature_density_log10).toHaveLength(2 * 128);
+    // Per-layer reconstruction of the evaluation, beside the totals.
+    expect(Object.keys(summary.per_hook)).toEqual(['blocks.0.hook_mlp_out', 'blocks.1.hook_mlp_out']);
+    expect(typeof summary.per_hook['blocks.1.hook_mlp_out'].explained_variance).toBe('number');
     expect(summary['performance/zero_ablation_loss']).toBeGreaterThan(summary['performance/original_loss']);
 
     const loaded = await loadClt(join(run, 'clt'));

@@ -34,6 +34,8 @@ export interface DecompositionEvaluation {
   readonly dense_fraction: number;
   /** Per feature, log10(firing count / evaluated positions); null for features that never fired. */
   readonly feature_density_log10: (number | null)[];
+  /** For a decomposition that writes several hooks (a CLT's layers): explained variance and MSE of each written hook. */
+  readonly per_hook?: Readonly<Record<string, { readonly explained_variance: number; readonly mse: number }>>;
   /** Fraction of positions (all of them) where the spliced model's most likely next token is the original model's. */
   readonly top1_agreement: number;
   /** Positions the activation metrics cover (all positions, or all but BOS). */
@@ -58,6 +60,7 @@ export function decompositionEvaluation(
   reconstruction: ReconstructionMetrics,
   evaluatedBatches: number,
   top1Agreement: number,
+  perHook?: DecompositionEvaluation['per_hook'],
 ): DecompositionEvaluation {
   return {
     'performance/ce_degradation': recovery.ceDegradation,
@@ -78,6 +81,7 @@ export function decompositionEvaluation(
     evaluated_tokens: reconstruction.evaluatedTokens,
     evaluated_batches: evaluatedBatches,
     top1_agreement: top1Agreement,
+    ...(perHook === undefined ? {} : { per_hook: perHook }),
   };
 }
 

@@ -96,6 +96,8 @@ export class DecompositionEvaluator {
     const agreements = members.map(() => 0);
     let positions = 0;
     const totals = members.map(() => new ReconstructionTotals());
+    // Per written hook, for decompositions that write several (their per-layer explained variance and MSE).
+    const hookTotals = members.map(({ decomposition }) => (decomposition.writes.length > 1 ? decomposition.writes.map(() => new ReconstructionTotals()) : []));
     let predictedTokens = 0;
     let batches = 0;
     try {
@@ -136,6 +138,17 @@ export class DecompositionEvaluator {
             squaredErrorSum: scalar(EVALUATION_OUTPUTS.squaredErrorSum(index)),
             firingCounts: host[EVALUATION_OUTPUTS.firingCounts(index)].data as Float32Array,
           });
+          hookTotals[index].forEach((hookTotal, position) => {
+            const sum = (kind: Parameters<typeof EVALUATION_OUTPUTS.hookSum>[2]) => host[EVALUATION_OUTPUTS.hookSum(index, position, kind)];
+            hookTotal.add({
+              count: scalar(EVALUATION_OUTPUTS.count),
+              sum: sum('sum').data as Float32Array,
+              centeredSquareSum: Number(sum('centered_square_sum').data[0]),
+              squareSum: Number(sum('square_sum').data[0]),
+              squaredErrorSum: Number(sum('squared_error_sum').data[0]),
+              firingCounts: new Float32Array(0),
+            });
+          });
         }
         batches++;
       }
@@ -156,7 +169,11 @@ export class DecompositionEvaluator {
         zeroAblation: lossSums.zeroAblation[index] / predictedTokens,
         meanAblation: lossSums.meanAblation[index] / predictedTokens,
       };
-      return decompositionEvaluation(losses, lossRecovery(losses), reconstruction, batches, agreements[index] / positions);
+      const perHook = hookTotals[index].length === 0 ? undefined : Object.fromEntries(members[index].decomposition.writes.map(({ hook }, position) => {
+        const metrics = hookTotals[index][position].metrics();
+        return [hook, { explained_variance: metrics.explainedVariance, mse: metrics.mse }];
+      }));
+      return decompositionEvaluation(losses, lossRecovery(losses), reconstruction, batches, agreements[index] / positions, perHook);
     });
   }
 

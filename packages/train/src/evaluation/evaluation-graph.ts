@@ -70,6 +70,8 @@ export const EVALUATION_OUTPUTS = {
   top1Agreements: (member: number) => `member${member}.top1_agreements`,
   squaredErrorSum: (member: number) => `member${member}.squared_error_sum`,
   firingCounts: (member: number) => `member${member}.firing_counts`,
+  /** Per written hook of a decomposition that writes several (a CLT's layers): the sums behind its own explained variance and MSE. */
+  hookSum: (member: number, hook: number, kind: 'sum' | 'centered_square_sum' | 'square_sum' | 'squared_error_sum') => `member${member}.hook${hook}.${kind}`,
 } as const;
 
 export function memberInputName(member: number, kind: 'param' | 'state', name: string): string {
@@ -160,6 +162,15 @@ export function buildEvaluationGraph(options: EvaluationGraphOptions): Evaluatio
     const written = decomposition.writes.map(({ hook }) => hook);
     const memberSums = reconstructionSums(concatenated(written.map((hook) => samples[hook])), concatenated(written.map((hook) => splicedOutputs[hook])), featureActs, weights);
     outputs[EVALUATION_OUTPUTS.squaredErrorSum(index)] = memberSums.squaredErrorSum;
+    if (written.length > 1) {
+      written.forEach((hook, position) => {
+        const target = activationSums(samples[hook], weights, count);
+        outputs[EVALUATION_OUTPUTS.hookSum(index, position, 'sum')] = target.sum;
+        outputs[EVALUATION_OUTPUTS.hookSum(index, position, 'centered_square_sum')] = target.centeredSquareSum;
+        outputs[EVALUATION_OUTPUTS.hookSum(index, position, 'square_sum')] = target.squareSum;
+        outputs[EVALUATION_OUTPUTS.hookSum(index, position, 'squared_error_sum')] = reconstructionSums(samples[hook], splicedOutputs[hook], featureActs, weights).squaredErrorSum;
+      });
+    }
     outputs[EVALUATION_OUTPUTS.firingCounts(index)] = memberSums.firingCounts;
   });
   return { graph, outputs, ablationGroups };

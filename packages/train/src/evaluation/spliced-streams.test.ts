@@ -54,6 +54,9 @@ describe('evaluation of decompositions that write other hooks than they read', (
     expect(Math.abs(replacement['performance/ce_degradation'])).toBeLessThanOrEqual(1e-5);
     expect(replacement.explained_variance).toBeCloseTo(1, 6);
     expect(replacement.top1_agreement).toBe(1);
+    // Each written layer has its own explained variance and MSE.
+    expect(Object.keys(replacement.per_hook!)).toEqual([MLP_OUT(0), MLP_OUT(1)]);
+    for (const layer of Object.values(replacement.per_hook!)) expect(layer.explained_variance).toBeCloseTo(1, 6);
     expect(clean['performance/reconstructed_loss']).toBeCloseTo(replacement['performance/reconstructed_loss'], 6);
   });
 
@@ -86,5 +89,10 @@ describe('evaluation of decompositions that write other hooks than they read', (
     expect(clean['performance/reconstructed_loss']).toBeCloseTo(fromClean, 5);
 
     expect(Math.abs(replacement['performance/reconstructed_loss'] - clean['performance/reconstructed_loss'])).toBeGreaterThan(1e-3);
+    // Both layers are as wide, so the total MSE is the mean of the layers' MSEs.
+    const layers = Object.values(clean.per_hook!);
+    expect(layers).toHaveLength(2);
+    expect(clean.mse).toBeCloseTo((layers[0].mse + layers[1].mse) / 2, 6);
+    expect(layers[0].explained_variance).toBeLessThan(1);
   });
 });
