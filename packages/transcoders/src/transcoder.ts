@@ -112,6 +112,12 @@ export function transcoder<Config extends TranscoderConfig>(definition: Transcod
       return { outputs: { [outputHook]: output }, ...rest };
     },
     infer,
+    decoderDirections(_graph, params) {
+      // Each feature adds its activation times its W_dec row to the output (a skip connection's x @ W_skip^T is no feature's).
+      const { W_dec: wDec } = params;
+      if (wDec === undefined) throw new GraphError(`${architecture} decoderDirections: no parameter 'W_dec' (got {${Object.keys(params).join(', ')}}).`);
+      return { [outputHook]: wDec };
+    },
     inferOutputs(graph, inputs, params, state) {
       const x = inputs[inputHook];
       if (x === undefined) {
