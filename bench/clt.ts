@@ -1,6 +1,7 @@
 import { Rng } from '@nnd/core';
-import { BACKEND_OPTIONS, createBenchBackend } from './backend-option.js';
+import { BACKEND_OPTIONS } from './backend-option.js';
 import type { Benchmark } from './benchmarks.js';
+import { timeTrainingSteps } from './timing.js';
 
 const TYPES = ['vanilla', 'topk', 'batchtopk', 'jumprelu'] as const;
 
@@ -33,7 +34,6 @@ export const cltBenchmark: Benchmark = {
     if (!TYPES.includes(type)) throw new Error(`--type must be one of ${TYPES.join(', ')}, got ${String(options.type)}`);
     const [layers, dModel, dictSize, batchSize, k, steps, warmup] = ['layers', 'd-model', 'dict-size', 'batch', 'k', 'steps', 'warmup'].map((key) => Number(options[key]));
     const { createClt } = await import('@nnd/clt');
-    const { trainDecomposition } = await import('@nnd/train');
 
     const config: Record<string, unknown> = {
       encoder_type: type, layers: Array.from({ length: layers }, (_, i) => i), dict_size: dictSize, input_size: dModel, output_size: dModel,
@@ -51,43 +51,15 @@ export const cltBenchmark: Benchmark = {
     let position = 0;
     const source = { nextBatch: async () => batches[position++ % batches.length] };
 
-    const stamps: number[] = [];
-    const cpuStamps: number[] = [];
-    const start = performance.now();
-    const backend = await createBenchBackend(options);
-    await trainDecomposition(clt, source, { num_tokens: batchSize * (warmup + steps), batch_size: batchSize, log_freq: 1, perf_log_freq: 1e9, checkpoint_freq: 1e9 }, {
-      backend,
-      handleSignals: false,
-      logger: {
-        log(metrics, step) {
-          stamps.push(performance.now());
-          const { user, system } = process.cpuUsage();
-          cpuStamps.push((user + system) / 1000);
-          log(`step ${step}: ${(stamps[stamps.length - 1] - (stamps[stamps.length - 2] ?? start)).toFixed(0)} ms, loss ${metrics.loss.toPrecision(4)}, l0 ${metrics.l0_norm?.toFixed(1)}`);
-        },
-      },
-    });
-    await backend.dispose();
-
-    const samples = stamps.slice(warmup).map((stamp, index) => stamp - stamps[warmup - 1 + index]);
-    const cpuSamples = cpuStamps.slice(warmup).map((stamp, index) => stamp - cpuStamps[warmup - 1 + index]);
-    const median = medianOf(samples);
-    const peakRssMb = process.resourceUsage().maxRSS / 1024;
-    log(`clt ${type} x${layers} on ${backend.name} ${backend.capabilities.device}: ${median.toFixed(0)} ms per step median (${samples.map((sample) => sample.toFixed(0)).join(', ')}), CPU ${medianOf(cpuSamples).toFixed(0)} ms per step, peak RSS ${peakRssMb.toFixed(0)} MB`);
+    const timed = await timeTrainingSteps(clt, source, { batchSize, steps, warmup }, options, log);
     return {
-      benchmark: 'clt', type, backend: backend.name, device: options.device, layers, d_model: dModel, dict_size: dictSize, batch: batchSize, k, steps, warmup,
-      ms_per_step: median,
-      tokens_per_s: batchSize / (median / 1000),
-      cpu_ms_per_step: medianOf(cpuSamples),
-      peak_rss_mb: peakRssMb,
-      first_step_ms: stamps[0] - start,
-      samples_ms: samples,
+      benchmark: 'clt', type, backend: timed.backend, device: options.device, layers, d_model: dModel, dict_size: dictSize, batch: batchSize, k, steps, warmup,
+      ms_per_step: timed.msPerStep,
+      tokens_per_s: batchSize / (timed.msPerStep / 1000),
+      cpu_ms_per_step: timed.cpuMsPerStep,
+      peak_rss_mb: timed.peakRssMb,
+      first_step_ms: timed.firstStepMs,
+      samples_ms: timed.samples,
     };
   },
 };
-
-function medianOf(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}

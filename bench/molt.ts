@@ -1,6 +1,7 @@
 import { Rng } from '@nnd/core';
-import { BACKEND_OPTIONS, createBenchBackend } from './backend-option.js';
+import { BACKEND_OPTIONS } from './backend-option.js';
 import type { Benchmark } from './benchmarks.js';
+import { timeTrainingSteps } from './timing.js';
 
 /** The MOLT training problem, shared with `molt-pytorch` so that both time the same thing. */
 export const MOLT_PROBLEM_OPTIONS = {
@@ -27,7 +28,6 @@ export const moltBenchmark: Benchmark = {
   async run(options, log) {
     const [dModel, n, batchSize, k, lambda, steps, warmup] = ['d-model', 'n', 'batch', 'k', 'lambda', 'steps', 'warmup'].map((key) => Number(options[key]));
     const { createMoltFromConfig, defaultRankCounts } = await import('@nnd/molt');
-    const { trainDecomposition } = await import('@nnd/train');
     const molt = createMoltFromConfig({ d_in: dModel, d_out: dModel, rank_counts: defaultRankCounts(dModel, n), gate: options.gate, top_k: k, lambda });
     const rng = new Rng(0);
     const batches = [0, 1].map(() => ({ input: rng.normal(batchSize * dModel), target: rng.normal(batchSize * dModel) }));
@@ -41,34 +41,12 @@ export const moltBenchmark: Benchmark = {
     let position = 0;
     const source = { nextBatch: async () => batches[position++ % batches.length] };
 
-    const stamps: number[] = [];
-    const start = performance.now();
-    const backend = await createBenchBackend(options);
-    await trainDecomposition(molt, source, { num_tokens: batchSize * (warmup + steps), batch_size: batchSize, lr: 3e-4, max_grad_norm: 1, log_freq: 1, perf_log_freq: 1e9, checkpoint_freq: 1e9 }, {
-      backend,
-      handleSignals: false,
-      logger: {
-        log(metrics, step) {
-          stamps.push(performance.now());
-          log(`step ${step}: ${(stamps[stamps.length - 1] - (stamps[stamps.length - 2] ?? start)).toFixed(0)} ms, loss ${metrics.loss.toPrecision(4)}, l0 ${metrics.l0_norm?.toFixed(1)}`);
-        },
-      },
-    });
-    await backend.dispose();
-    const samples = stamps.slice(warmup).map((stamp, index) => stamp - stamps[warmup - 1 + index]);
-    const median = medianOf(samples);
-    const peakRssMb = process.resourceUsage().maxRSS / 1024;
-    log(`molt ${String(options.gate)} on ${backend.name} ${backend.capabilities.device}: ${median.toFixed(0)} ms per step median (${samples.map((sample) => sample.toFixed(0)).join(', ')}), peak RSS ${peakRssMb.toFixed(0)} MB`);
+    const timed = await timeTrainingSteps(molt, source, { batchSize, steps, warmup, trainConfig: { lr: 3e-4, max_grad_norm: 1 } }, options, log);
     return {
-      benchmark: 'molt', gate: options.gate, backend: backend.name, device: options.device, d_model: dModel, n, rank_counts: molt.config.rank_counts,
+      benchmark: 'molt', gate: options.gate, backend: timed.backend, device: options.device, d_model: dModel, n, rank_counts: molt.config.rank_counts,
       transforms: molt.transforms, batch: batchSize, k, steps, warmup,
-      ms_per_step: median, tokens_per_s: batchSize / (median / 1000), peak_rss_mb: peakRssMb, first_step_ms: stamps[0] - start, samples_ms: samples,
+      ms_per_step: timed.msPerStep, tokens_per_s: batchSize / (timed.msPerStep / 1000), cpu_ms_per_step: timed.cpuMsPerStep, peak_rss_mb: timed.peakRssMb,
+      first_step_ms: timed.firstStepMs, samples_ms: timed.samples,
     };
   },
 };
-
-function medianOf(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}

@@ -1,6 +1,7 @@
 import { Rng } from '@nnd/core';
-import { BACKEND_OPTIONS, createBenchBackend } from './backend-option.js';
+import { BACKEND_OPTIONS } from './backend-option.js';
 import type { Benchmark } from './benchmarks.js';
+import { timeTrainingSteps } from './timing.js';
 
 const TYPES = ['vanilla', 'topk', 'batchtopk', 'jumprelu'] as const;
 
@@ -42,7 +43,6 @@ export const saeBenchmark: Benchmark = {
     const device = options.device as 'cpu' | 'webgpu';
     // Loaded here so that the other benchmarks run even while these packages are being written.
     const { createSae } = await import('@nnd/sae');
-    const { trainDecomposition } = await import('@nnd/train');
 
     const saeConfig: Record<string, unknown> = { architecture: type, act_size: actSize, dict_size: dictSize, batch_size: batchSize };
     if (type === 'topk' || type === 'batchtopk') saeConfig.top_k = k;
@@ -64,43 +64,15 @@ export const saeBenchmark: Benchmark = {
       return { benchmark: 'sae-profile', type, device, act_size: actSize, dict_size: dictSize, batch: batchSize, k, ...profile };
     }
 
-    const stamps: number[] = [];
-    // CPU time (user + system, all threads) per step too: on a shared machine the wall time
-    // depends on what else runs, the CPU time much less.
-    const cpuStamps: number[] = [];
-    const start = performance.now();
-    const backend = await createBenchBackend(options);
-    await trainDecomposition(sae, source, { num_tokens: batchSize * (warmup + steps), batch_size: batchSize, log_freq: 1, perf_log_freq: 1e9, checkpoint_freq: 1e9 }, {
-      backend,
-      handleSignals: false,
-      logger: {
-        log(metrics, step) {
-          stamps.push(performance.now());
-          const { user, system } = process.cpuUsage();
-          cpuStamps.push((user + system) / 1000);
-          log(`step ${step}: ${(stamps[stamps.length - 1] - (stamps[stamps.length - 2] ?? start)).toFixed(0)} ms, loss ${metrics.loss.toPrecision(4)}, l0 ${metrics.l0_norm?.toFixed(1)}`);
-        },
-      },
-    });
-    await backend.dispose();
-
-    const samples = stamps.slice(warmup).map((stamp, index) => stamp - stamps[warmup - 1 + index]);
-    const cpuSamples = cpuStamps.slice(warmup).map((stamp, index) => stamp - cpuStamps[warmup - 1 + index]);
-    const median = medianOf(samples);
-    log(`${type} on ${backend.name} ${backend.capabilities.device}: ${median.toFixed(0)} ms per step median (${samples.map((sample) => sample.toFixed(0)).join(', ')}), CPU ${medianOf(cpuSamples).toFixed(0)} ms per step`);
+    const timed = await timeTrainingSteps(sae, source, { batchSize, steps, warmup }, options, log);
     return {
-      benchmark: 'sae', type, backend: backend.name, device, act_size: actSize, dict_size: dictSize, batch: batchSize, k, steps, warmup,
-      ms_per_step: median,
-      tokens_per_s: batchSize / (median / 1000),
-      cpu_ms_per_step: medianOf(cpuSamples),
-      first_step_ms: stamps[0] - start,
-      samples_ms: samples,
+      benchmark: 'sae', type, backend: timed.backend, device, act_size: actSize, dict_size: dictSize, batch: batchSize, k, steps, warmup,
+      ms_per_step: timed.msPerStep,
+      tokens_per_s: batchSize / (timed.msPerStep / 1000),
+      cpu_ms_per_step: timed.cpuMsPerStep,
+      peak_rss_mb: timed.peakRssMb,
+      first_step_ms: timed.firstStepMs,
+      samples_ms: timed.samples,
     };
   },
 };
-
-function medianOf(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
