@@ -29,9 +29,12 @@ export async function profileTrainingStep(sae: Decomposition, batch: Float32Arra
   const state = sae.initialState();
   const specs = (tensors: Record<string, HostTensor>) => Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, { shape: tensor.shape, dtype: tensor.dtype }]));
   const actSize = batch.length / batchSize;
+  // The program the trainer runs once warm: its first forward variant when it has one (TopK's, without the
+  // auxiliary loss while no feature can be dead), as `bench sae` times it.
   const step = buildTrainingStep(
     [{ decomposition: sae, params: specs(params), state: specs(state), adam: { lr: 3e-4, beta1: 0.9, beta2: 0.99, epsilon: ADAM_EPSILON }, maxGradNorm: 100_000 }],
     batchSize,
+    [sae.variants?.[0]?.name],
   );
   const model = compileToOnnx(step.graph, step.outputs);
   const prefix = join(tmpdir(), `nnd-sae-profile-${process.pid}`);

@@ -5,6 +5,7 @@ import {
 import onnxProto from 'onnx-proto';
 import { onnxDataType } from './onnx-dtype.js';
 import { OnnxGraphWriter, floatAttribute, intAttribute, intsAttribute, stringAttribute } from './onnx-graph-writer.js';
+import { emitRowScatterAdd } from './row-scatter-add.js';
 
 const { onnx } = onnxProto;
 
@@ -31,7 +32,7 @@ export interface OnnxModel {
   readonly outputs: readonly OnnxValueInfo[];
   /**
    * Whether it holds a ScatterND that reduces ('add') and could not be
-   * written as ScatterElements (indices of more than one coordinate):
+   * written as a sorted, pairwise sum (indices of more than one coordinate):
    * onnxruntime's CPU kernel splits the updates across intra-op threads with
    * no guard on repeated indices, so two threads adding into one row lose
    * updates (microsoft/onnxruntime#18048). Such a model must run on one thread.
@@ -150,7 +151,7 @@ function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tenso
     }
     case 'ScatterND': {
       const { reduction } = node.attributes as OpAttributes['ScatterND'];
-      if (reduction !== 'none' && scattersRows(node)) return emitRowScatterAsElements(writer, node, inputs, outputs[0], node.inputs[0].rank, reduction);
+      if (reduction === 'add' && scattersRows(node)) return emitRowScatterAdd(writer, node, inputs, outputs[0]);
       return emit(op, [], [stringAttribute('reduction', reduction)]);
     }
     case 'TopK': {
@@ -184,31 +185,10 @@ function emitThroughFloat32(writer: OnnxGraphWriter, node: Node, input: string, 
   writer.add('Cast', [result], [output], node, [intAttribute('to', onnxDataType('float64'))]);
 }
 
-/**
- * A reducing ScatterND of whole rows (indices [n, 1], updates [n, ...row])
- * as the equivalent ScatterElements along axis 0, its indices expanded to
- * the updates' shape. onnxruntime's CPU ScatterND splits the updates across
- * intra-op threads with no guard on repeated indices, so two threads adding
- * into one row lose updates (microsoft/onnxruntime#18048); its
- * ScatterElements adds them one after another, in order: exact and the same
- * bits on every run, while the rest of the program keeps its threads. The
- * price is the expanded int32 indices, 4 bytes per updated element.
- */
-/** A ScatterND whose indices are [n, 1]: each update is a whole row of the data. */
+/** A ScatterND whose indices are [n, 1]: each update is a whole row of the data (see row-scatter-add.ts). */
 function scattersRows(node: Node): boolean {
   const indices = node.inputs[1];
   return indices.rank === 2 && indices.shape[1] === 1;
-}
-
-function emitRowScatterAsElements(
-  writer: OnnxGraphWriter, node: Node, [data, indices, updates]: string[], output: string, rank: number, reduction: string,
-): void {
-  const [narrow, column, shape, expanded] = [writer.helperName(node), writer.helperName(node), writer.helperName(node), writer.helperName(node)];
-  writer.add('Cast', [indices], [narrow], node, [intAttribute('to', onnx.TensorProto.DataType.INT32)]);
-  writer.add('Reshape', [narrow, writer.int64Constant([-1, ...Array.from({ length: rank - 1 }, () => 1)], node)], [column], node);
-  writer.add('Shape', [updates], [shape], node);
-  writer.add('Expand', [column, shape], [expanded], node);
-  writer.add('ScatterElements', [data, expanded, updates], [output], node, [intAttribute('axis', 0), stringAttribute('reduction', reduction)]);
 }
 
 /** onnxruntime's CPU provider has no bool Where kernel: (c and x) or (not c and y), with the same broadcasting. */

@@ -1,0 +1,102 @@
+import type { Node } from '@nnd/core';
+import onnxProto from 'onnx-proto';
+import { intAttribute, stringAttribute, type OnnxGraphWriter } from './onnx-graph-writer.js';
+
+const { onnx } = onnxProto;
+const BOOL = onnx.TensorProto.DataType.BOOL;
+const INT64 = onnx.TensorProto.DataType.INT64;
+
+/**
+ * A ScatterND that adds whole rows (indices [n, 1], updates [n, ...row]) as
+ * ONNX ops that are exact and give the same bits on any number of threads,
+ * at about the cost of the threaded kernel:
+ *
+ * 1. the row indices are sorted (TopK over one row: serial, deterministic),
+ *    so the updates of each destination row form one run of sorted positions;
+ * 2. each run is summed by a pairwise tree: at every level, the update at an
+ *    even rank within its run gathers its odd neighbour and adds it (Gather,
+ *    Add, Where: element-wise, so thread-count independent); a run that is
+ *    down to one row leaves the tree. After ceil(log2 n) levels every run is
+ *    one row;
+ * 3. those rows, one per distinct destination, are added into the data with
+ *    a ScatterND whose indices are unique, which onnxruntime's threaded kernel
+ *    gets right.
+ *
+ * Why not ScatterND itself: onnxruntime's CPU kernel splits the updates
+ * across intra-op threads with no guard on repeated indices, so two threads
+ * adding into one row lose updates (microsoft/onnxruntime#18048, still so in
+ * 1.30). Its ScatterElements is serial and exact but slow (about 30 ns per
+ * element, with indices expanded to the updates' size). The sums here are
+ * pairwise rather than left to right, so they round differently from a
+ * serial kernel, by the usual float error and no more.
+ */
+export function emitRowScatterAdd(writer: OnnxGraphWriter, node: Node, [data, indices, updates]: readonly string[], output: string): void {
+  const name = () => writer.helperName(node);
+  const op = (type: string, inputs: readonly string[], attributes: onnxProto.onnx.IAttributeProto[] = []): string => {
+    const result = name();
+    writer.add(type, inputs, [result], node, attributes);
+    return result;
+  };
+  const int = (value: number) => writer.int64Constant([value], node, []);
+  const vector = (values: number[]) => writer.int64Constant(values, node);
+  const rank = node.inputs[0].rank;
+  const rowCount = node.inputs[1].shape[0];
+  // A column of per-row flags broadcast over a row: [m] -> [m, 1, ...].
+  const column = (flags: string) => op('Reshape', [flags, vector([-1, ...Array.from({ length: rank - 1 }, () => 1)])]);
+
+  // Keys: row indices in [0, N), negative ones wrapped as ScatterND reads them.
+  const flat = op('Reshape', [indices, vector([-1])]);
+  const dataRows = op('Shape', [data], [intAttribute('start', 0), intAttribute('end', 1)]);
+  const keys = op('Where', [op('Less', [flat, int(0)]), op('Add', [flat, dataRows]), flat]);
+  const n = op('Shape', [keys]);
+  const [sortedKeys, order] = [name(), name()];
+  writer.add('TopK', [keys, n], [sortedKeys, order], node, [intAttribute('axis', 0), intAttribute('largest', 0), intAttribute('sorted', 1)]);
+
+  // Runs of equal keys: where each starts, its length, and each position's run and rank within it.
+  const positions = op('Range', [int(0), op('Squeeze', [n]), int(1)]);
+  const differs = op('Not', [op('Equal', [
+    op('Slice', [sortedKeys, vector([1]), vector([Number.MAX_SAFE_INTEGER])]),
+    op('Slice', [sortedKeys, vector([0]), vector([-1])]),
+  ])]);
+  const startFlags = op('Concat', [vector([1]), op('Cast', [differs], [intAttribute('to', INT64)])], [intAttribute('axis', 0)]);
+  const starts = op('Compress', [positions, op('Cast', [startFlags], [intAttribute('to', BOOL)])], [intAttribute('axis', 0)]);
+  const lengths = op('Sub', [op('Concat', [op('Slice', [starts, vector([1]), vector([Number.MAX_SAFE_INTEGER])]), n], [intAttribute('axis', 0)]), starts]);
+  let run = op('Sub', [op('CumSum', [startFlags, int(0)]), int(1)]);
+  let rankInRun = op('Sub', [positions, op('Gather', [starts, run], [intAttribute('axis', 0)])]);
+  let runLength = op('Gather', [lengths, run], [intAttribute('axis', 0)]);
+
+  // Level 0 reads the updates through the sort order; later levels read the previous level's sums.
+  let source = updates;
+  let through: string | undefined = order;
+  const rowsAt = (at: string) => op('Gather', [source, through === undefined ? at : op('Gather', [through, at], [intAttribute('axis', 0)])], [intAttribute('axis', 0)]);
+  const doneRows: string[] = [];
+  const doneRuns: string[] = [];
+  const levels = typeof rowCount === 'number' ? Math.ceil(Math.log2(Math.max(rowCount, 1))) + 1 : 48;
+  for (let level = 0; level < levels; level++) {
+    const single = op('Equal', [runLength, int(1)]);
+    const done = op('Compress', [op('Range', [int(0), op('Squeeze', [op('Shape', [runLength])]), int(1)]), single], [intAttribute('axis', 0)]);
+    doneRows.push(rowsAt(done));
+    doneRuns.push(op('Gather', [run, done], [intAttribute('axis', 0)]));
+    if (level === levels - 1) break;
+    const count = op('Shape', [runLength]);
+    const here = op('Range', [int(0), op('Squeeze', [count]), int(1)]);
+    const even = op('Equal', [op('Mod', [rankInRun, int(2)]), int(0)]);
+    const heads = op('Compress', [here, op('And', [op('Not', [single]), even])], [intAttribute('axis', 0)]);
+    const headRank = op('Gather', [rankInRun, heads], [intAttribute('axis', 0)]);
+    const headLength = op('Gather', [runLength, heads], [intAttribute('axis', 0)]);
+    const paired = op('Less', [op('Add', [headRank, int(1)]), headLength]);
+    // An unpaired head (the last of an odd run) reads itself as a stand-in partner, and Where drops the sum.
+    const partners = op('Where', [paired, op('Add', [heads, int(1)]), heads]);
+    const headRows = rowsAt(heads);
+    const sums = op('Where', [column(paired), op('Add', [headRows, rowsAt(partners)]), headRows]);
+    run = op('Gather', [run, heads], [intAttribute('axis', 0)]);
+    rankInRun = op('Div', [headRank, int(2)]);
+    runLength = op('Div', [op('Add', [headLength, int(1)]), int(2)]);
+    source = sums;
+    through = undefined;
+  }
+  const rows = doneRows.length === 1 ? doneRows[0] : op('Concat', doneRows, [intAttribute('axis', 0)]);
+  const runs = doneRuns.length === 1 ? doneRuns[0] : op('Concat', doneRuns, [intAttribute('axis', 0)]);
+  const uniqueKeys = op('Unsqueeze', [op('Gather', [op('Gather', [sortedKeys, starts], [intAttribute('axis', 0)]), runs], [intAttribute('axis', 0)]), vector([1])]);
+  writer.add('ScatterND', [data, uniqueKeys, rows], [output], node, [stringAttribute('reduction', 'add')]);
+}
