@@ -1,4 +1,4 @@
-import type { Node } from '@nnd/core';
+import { allocate, type Node } from '@nnd/core';
 import onnxProto from 'onnx-proto';
 import { intAttribute, stringAttribute, type OnnxGraphWriter } from './onnx-graph-writer.js';
 
@@ -8,16 +8,16 @@ const INT64 = onnx.TensorProto.DataType.INT64;
 
 /**
  * A ScatterND that adds whole rows (indices [n, 1], updates [n, ...row]) as
- * ONNX ops that are exact and give the same bits on any number of threads,
- * at about the cost of the threaded kernel:
+ * ONNX ops that are exact (no update lost) and give the same bits on any
+ * number of intra-op threads, all of them threaded:
  *
  * 1. the row indices are sorted (TopK over one row: serial, deterministic),
  *    so the updates of each destination row form one run of sorted positions;
  * 2. each run is summed by a pairwise tree: at every level, the update at an
- *    even rank within its run gathers its odd neighbour and adds it (Gather,
- *    Add, Where: element-wise, so thread-count independent); a run that is
- *    down to one row leaves the tree. After ceil(log2 n) levels every run is
- *    one row;
+ *    even rank within its run gathers its odd neighbour and adds it (two
+ *    Gathers and an Add: each output element is one fixed sum, so the bits do
+ *    not depend on how the threads split the work); a run down to one row
+ *    leaves the tree. After ceil(log2 n) levels every run is one row;
  * 3. those rows, one per distinct destination, are added into the data with
  *    a ScatterND whose indices are unique, which onnxruntime's threaded kernel
  *    gets right.
@@ -25,10 +25,15 @@ const INT64 = onnx.TensorProto.DataType.INT64;
  * Why not ScatterND itself: onnxruntime's CPU kernel splits the updates
  * across intra-op threads with no guard on repeated indices, so two threads
  * adding into one row lose updates (microsoft/onnxruntime#18048, still so in
- * 1.30). Its ScatterElements is serial and exact but slow (about 30 ns per
- * element, with indices expanded to the updates' size). The sums here are
- * pairwise rather than left to right, so they round differently from a
- * serial kernel, by the usual float error and no more.
+ * 1.30). Its ScatterElements is serial and exact but took 2.5-3 s for the
+ * [131072, 768] updates of a TopK SAE step (about 30 ns per element, behind a
+ * 400 MB Expand of the indices); running the whole program on one thread, or
+ * the scatter in a one-thread session of its own, costs the MatMuls' second
+ * core or a copy of the updates out of onnxruntime-node and back. The price
+ * here is memory traffic: the updates are gathered into sort order once and
+ * the tree reads about as much again, some 3x the bytes of the threaded
+ * kernel. The sums are pairwise rather than left to right, so they round
+ * differently from a serial kernel, by the usual float error and no more.
  */
 export function emitRowScatterAdd(writer: OnnxGraphWriter, node: Node, [data, indices, updates]: readonly string[], output: string): void {
   const name = () => writer.helperName(node);
@@ -39,10 +44,7 @@ export function emitRowScatterAdd(writer: OnnxGraphWriter, node: Node, [data, in
   };
   const int = (value: number) => writer.int64Constant([value], node, []);
   const vector = (values: number[]) => writer.int64Constant(values, node);
-  const rank = node.inputs[0].rank;
   const rowCount = node.inputs[1].shape[0];
-  // A column of per-row flags broadcast over a row: [m] -> [m, 1, ...].
-  const column = (flags: string) => op('Reshape', [flags, vector([-1, ...Array.from({ length: rank - 1 }, () => 1)])]);
 
   // Keys: row indices in [0, N), negative ones wrapped as ScatterND reads them.
   const flat = op('Reshape', [indices, vector([-1])]);
@@ -65,35 +67,41 @@ export function emitRowScatterAdd(writer: OnnxGraphWriter, node: Node, [data, in
   let rankInRun = op('Sub', [positions, op('Gather', [starts, run], [intAttribute('axis', 0)])]);
   let runLength = op('Gather', [lengths, run], [intAttribute('axis', 0)]);
 
-  // Level 0 reads the updates through the sort order; later levels read the previous level's sums.
-  let source = updates;
-  let through: string | undefined = order;
-  const rowsAt = (at: string) => op('Gather', [source, through === undefined ? at : op('Gather', [through, at], [intAttribute('axis', 0)])], [intAttribute('axis', 0)]);
+  // Every level's source ends in a zero row, the stand-in partner of an unpaired head (the last of an odd run), so that a level
+  // is two Gathers and an Add with no masking pass. Level 0 reads the updates through the sort order with one zero row appended;
+  // each later level's sums keep one at the end, the sum of the zero row with itself.
+  const zero = name();
+  writer.initializer(zero, { dtype: node.inputs[2].dtype, shape: [], data: allocate(node.inputs[2].dtype, 1) });
+  const rowShape = op('Concat', [vector([1]), op('Shape', [updates], [intAttribute('start', 1)])], [intAttribute('axis', 0)]);
+  let source = op('Concat', [updates, op('Expand', [zero, rowShape])], [intAttribute('axis', 0)]);
+  // Positions in `source` of this level's rows, and of its zero row.
+  let rowAt = op('Concat', [order, n], [intAttribute('axis', 0)]);
+  let zeroAt = n;
+  const gather = (from: string, at: string) => op('Gather', [from, at], [intAttribute('axis', 0)]);
   const doneRows: string[] = [];
   const doneRuns: string[] = [];
   const levels = typeof rowCount === 'number' ? Math.ceil(Math.log2(Math.max(rowCount, 1))) + 1 : 48;
   for (let level = 0; level < levels; level++) {
+    const here = op('Range', [int(0), op('Squeeze', [op('Shape', [runLength])]), int(1)]);
     const single = op('Equal', [runLength, int(1)]);
-    const done = op('Compress', [op('Range', [int(0), op('Squeeze', [op('Shape', [runLength])]), int(1)]), single], [intAttribute('axis', 0)]);
-    doneRows.push(rowsAt(done));
-    doneRuns.push(op('Gather', [run, done], [intAttribute('axis', 0)]));
+    const done = op('Compress', [here, single], [intAttribute('axis', 0)]);
+    doneRows.push(gather(source, gather(rowAt, done)));
+    doneRuns.push(gather(run, done));
     if (level === levels - 1) break;
-    const count = op('Shape', [runLength]);
-    const here = op('Range', [int(0), op('Squeeze', [count]), int(1)]);
     const even = op('Equal', [op('Mod', [rankInRun, int(2)]), int(0)]);
     const heads = op('Compress', [here, op('And', [op('Not', [single]), even])], [intAttribute('axis', 0)]);
-    const headRank = op('Gather', [rankInRun, heads], [intAttribute('axis', 0)]);
-    const headLength = op('Gather', [runLength, heads], [intAttribute('axis', 0)]);
+    const headRank = gather(rankInRun, heads);
+    const headLength = gather(runLength, heads);
     const paired = op('Less', [op('Add', [headRank, int(1)]), headLength]);
-    // An unpaired head (the last of an odd run) reads itself as a stand-in partner, and Where drops the sum.
-    const partners = op('Where', [paired, op('Add', [heads, int(1)]), heads]);
-    const headRows = rowsAt(heads);
-    const sums = op('Where', [column(paired), op('Add', [headRows, rowsAt(partners)]), headRows]);
-    run = op('Gather', [run, heads], [intAttribute('axis', 0)]);
+    const headRows = op('Concat', [gather(rowAt, heads), zeroAt], [intAttribute('axis', 0)]);
+    const partnerRows = op('Concat', [op('Where', [paired, gather(rowAt, op('Add', [heads, int(1)])), op('Expand', [zeroAt, op('Shape', [heads])])]), zeroAt], [intAttribute('axis', 0)]);
+    source = op('Add', [gather(source, headRows), gather(source, partnerRows)]);
+    const sums = op('Shape', [heads]);
+    rowAt = op('Range', [int(0), op('Squeeze', [op('Add', [sums, vector([1])])]), int(1)]);
+    zeroAt = sums;
+    run = gather(run, heads);
     rankInRun = op('Div', [headRank, int(2)]);
     runLength = op('Div', [op('Add', [headLength, int(1)]), int(2)]);
-    source = sums;
-    through = undefined;
   }
   const rows = doneRows.length === 1 ? doneRows[0] : op('Concat', doneRows, [intAttribute('axis', 0)]);
   const runs = doneRuns.length === 1 ? doneRuns[0] : op('Concat', doneRuns, [intAttribute('axis', 0)]);
