@@ -19,10 +19,12 @@ export interface OnnxBackendSettings {
   device?: OnnxDevice;
   /**
    * Intra-op threads; defaults to NND_ONNX_THREADS, else the number of cores.
-   * Results do not depend on it being fixed: a CPU program that adds rows
-   * with ScatterND runs on one thread whatever this says (onnxruntime's
-   * kernel loses updates on repeated indices when threaded), and every other
-   * kernel we emit gives the same bits run after run for a given count.
+   * Results do not depend on it: a ScatterND that adds whole rows is
+   * compiled to a sort and pairwise sums whose bits do not depend on the
+   * thread count (onnxruntime's own kernel loses updates on repeated indices
+   * when threaded), a program with any other reducing ScatterND runs on one
+   * thread whatever this says, and the other kernels we emit give the same
+   * bits on any count.
    */
   threads?: number;
   /** onnxruntime's log level for our sessions; defaults to 'error'. */
