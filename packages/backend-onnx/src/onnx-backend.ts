@@ -24,7 +24,7 @@ export interface OnnxBackendSettings {
    * thread count (onnxruntime's own kernel loses updates on repeated indices
    * when threaded), a program with any other reducing ScatterND runs on one
    * thread whatever this says, and the other kernels we emit give the same
-   * bits on any count.
+   * bits run after run for a given count.
    */
   threads?: number;
   /** onnxruntime's log level for our sessions; defaults to 'error'. */
