@@ -19,7 +19,7 @@ export interface OnnxBackendSettings {
   device?: OnnxDevice;
   /**
    * Intra-op threads; defaults to NND_ONNX_THREADS, else the number of cores.
-   * Results do not depend on it: a ScatterND that adds whole rows is
+   * Results are repeatable: a ScatterND that adds whole rows is
    * compiled to a sort and pairwise sums whose bits do not depend on the
    * thread count (onnxruntime's own kernel loses updates on repeated indices
    * when threaded), a program with any other reducing ScatterND runs on one
