@@ -4,6 +4,7 @@ import {
   type ActivationPort, type Decomposition, type ForwardOutput, type Graph, type HostTensor, type Tensor, type TensorMap,
 } from '@nnd/core';
 import { parseMoltConfig, rankGroups, transformCount, type MoltConfig, type RankGroup } from './molt-config.js';
+import { moltDecoderDirections } from './molt-decoder-directions.js';
 import { batchTopKGate, jumpReluGate, topKGate } from './molt-gates.js';
 
 /** The streams a MOLT reads and writes when its config names none (library use without a model). */
@@ -134,6 +135,7 @@ export function createMolt(config: MoltConfig): Molt {
     }),
     transformNorms,
     apply,
+    decoderDirections: (_graph, params) => ({ [outputHook]: moltDecoderDirections(groups, params, { u: uName, v: vName }) }),
     describe: () => [
       { key: 'architecture', value: 'molt' },
       { key: 'gate', value: config.gate },
