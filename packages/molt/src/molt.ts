@@ -6,6 +6,7 @@ import {
 import { parseMoltConfig, rankGroups, transformCount, type MoltConfig, type RankGroup } from './molt-config.js';
 import { moltDecoderDirections } from './molt-decoder-directions.js';
 import { batchTopKGate, jumpReluGate, topKGate } from './molt-gates.js';
+import { sparseMoltOutput } from './sparse-dispatch.js';
 
 /** The streams a MOLT reads and writes when its config names none (library use without a model). */
 export const DEFAULT_MOLT_INPUT = 'input';
@@ -82,6 +83,8 @@ export function createMolt(config: MoltConfig): Molt {
     return jumpReluGate(preactivations, requireTensor(params, 'log_threshold', 'parameter'), config.bandwidth, config.jumprelu_surrogate);
   };
 
+  const sparse = (config.dispatch ?? (config.gate === 'jumprelu' ? 'dense' : 'sparse')) === 'sparse';
+
   const groupGates = (gates: Tensor, group: RankGroup): Tensor =>
     slice(gates, { starts: [group.offset], ends: [group.offset + group.count], axes: [1] });
 
@@ -90,6 +93,10 @@ export function createMolt(config: MoltConfig): Molt {
     const preactivations = add(matmul(x, requireTensor(params, 'W_E', 'parameter')), requireTensor(params, 'b_E', 'parameter'));
     const gates = gatesOf(preactivations, params);
     let output = requireTensor(params, 'b_D', 'parameter');
+    if (sparse) {
+      const factors = groups.map((group) => ({ group, v: requireTensor(params, vName(group.rank), 'parameter'), u: requireTensor(params, uName(group.rank), 'parameter') }));
+      return { output: add(output, sparseMoltOutput(x, gates, factors)), gates, preactivations };
+    }
     for (const group of groups) {
       const { rank, count } = group;
       // One GEMM per factor and group: V.{r} [count, d_in, r] viewed as [d_in, count * r], U.{r} [count, r, d_out] as
