@@ -7,6 +7,7 @@ import { parseMoltConfig, rankGroups, transformCount, type MoltConfig, type Rank
 import { moltDecoderDirections } from './molt-decoder-directions.js';
 import { batchTopKGate, jumpReluGate, topKGate } from './molt-gates.js';
 import { sparseMoltOutput } from './sparse-dispatch.js';
+import { groupTransformNorms } from './transform-norms.js';
 
 /** The streams a MOLT reads and writes when its config names none (library use without a model). */
 export const DEFAULT_MOLT_INPUT = 'input';
@@ -112,15 +113,7 @@ export function createMolt(config: MoltConfig): Molt {
   };
 
   const transformNorms = (params: TensorMap): Tensor => {
-    // ||V U||_F^2 = tr(U^T V^T V U) = sum_ij (V^T V)_ij (U U^T)_ij: two [count, r, r] Gram
-    // matrices, O(count r^2 d) instead of forming the [d_in, d_out] product.
-    const norms = groups.map((group) => {
-      const v = requireTensor(params, vName(group.rank), 'parameter');
-      const u = requireTensor(params, uName(group.rank), 'parameter');
-      const gramV = matmul(transpose(v, [0, 2, 1]), v);
-      const gramU = matmul(u, transpose(u, [0, 2, 1]));
-      return sqrt(reduceSum(mul(gramV, gramU), [1, 2]));
-    });
+    const norms = groups.map((group) => groupTransformNorms(requireTensor(params, vName(group.rank), 'parameter'), requireTensor(params, uName(group.rank), 'parameter')));
     return norms.length === 1 ? norms[0] : concat(norms, 0);
   };
 
