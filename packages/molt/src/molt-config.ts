@@ -39,7 +39,7 @@ const ALLOWED: Record<string, string> = {
   jumprelu_surrogate: "'sigmoid' (smooth) or 'rectangle' (the JumpReLU SAE's straight-through kernel)",
   bandwidth: 'a number > 0',
   threshold_init: 'a number > 0',
-  uv_init: "'scaled_normal' (std (d r)^(-1/4)) or 'uniform' (OpenMOSS: uniform +-1/sqrt(transforms))",
+  uv_init: "'scaled_normal' (std (d r)^(-1/4)), 'zero_u' (V as scaled_normal, U = 0) or 'uniform' (OpenMOSS: uniform +-1/sqrt(transforms))",
   encoder_init: "'unit_norm' or 'uniform'",
   gate_bias_init: 'a number (left out: -1 for jumprelu, 0 for topk and batchtopk)',
   dispatch: "'sparse' (each transform computed on its open tokens only; topk and batchtopk) or 'dense' (every transform on every token)",
@@ -65,7 +65,7 @@ export const moltConfigSchema = z.strictObject({
   jumprelu_surrogate: z.enum(['sigmoid', 'rectangle']).default('sigmoid'),
   bandwidth: z.number().positive().default(0.1),
   threshold_init: z.number().positive().default(0.1),
-  uv_init: z.enum(['scaled_normal', 'uniform']).default('scaled_normal'),
+  uv_init: z.enum(['scaled_normal', 'zero_u', 'uniform']).default('zero_u'),
   encoder_init: z.enum(['unit_norm', 'uniform']).default('unit_norm'),
   /** Left out: -1 for JumpReLU gates (the reproducers' fix), 0 for TopK and BatchTopK (relu(pre) - 1 would leave most top-k slots at 0). */
   gate_bias_init: z.number().optional(),

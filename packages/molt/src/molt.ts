@@ -160,12 +160,13 @@ export function createMolt(config: MoltConfig): Molt {
       };
       for (const group of groups) {
         const { rank, count } = group;
-        const draw = (size: number) => config.uv_init === 'scaled_normal'
+        const draw = (size: number) => config.uv_init !== 'uniform'
           // std (d r)^(-1/4) for both factors: x V U then has about the gain of x, and ||U V||_F about sqrt(d).
           ? rng.normal(size, 0, (dIn * rank) ** -0.25)
           : rng.uniform(size, -1 / Math.sqrt(transforms), 1 / Math.sqrt(transforms));
         params[vName(rank)] = hostTensor('float32', [count, dIn, rank], draw(count * dIn * rank));
-        params[uName(rank)] = hostTensor('float32', [count, rank, dOut], draw(count * rank * dOut));
+        // 'zero_u': every transform starts writing 0 (LoRA's B = 0), so no gate is pushed shut before its map has learned anything.
+        params[uName(rank)] = hostTensor('float32', [count, rank, dOut], config.uv_init === 'zero_u' ? new Float32Array(count * rank * dOut) : draw(count * rank * dOut));
       }
       if (config.gate === 'jumprelu') params.log_threshold = hostTensor('float32', [transforms], fill(transforms, Math.log(config.threshold_init)));
       return params;

@@ -35,7 +35,7 @@ describe('the sparse dispatch', () => {
   // transforms take different numbers of tokens; lambda > 0 adds the norm penalty's gradient.
   for (const gate of ['topk', 'batchtopk'] as const) {
     it(`${gate}: the output and every gradient (parameters and input) equal the dense dispatch's`, () => {
-      const base = { gate, top_k: 3, gate_bias_init: -1.2, lambda: 0.05 };
+      const base = { gate, top_k: 3, gate_bias_init: -1.2, lambda: 0.05, uv_init: 'scaled_normal' };
       const params = createMolt(parseMoltConfig({ d_in: D, d_out: D, rank_counts: { 3: 2, 2: 3, 1: 4 }, ...base })).initialParams(new Rng(8));
       const rng = new Rng(9);
       const x = Float64Array.from(rng.normal(ROWS * D, 0, 1.5));

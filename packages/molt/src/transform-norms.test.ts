@@ -26,3 +26,24 @@ describe('groupTransformNorms', () => {
     f.forEach((value, index) => expect(value).toBeCloseTo(e[index], 12));
   });
 });
+
+describe('groupTransformNorms of a zero factor', () => {
+  it('is 0 with a finite gradient (0), where autodiff of sqrt gives NaN', () => {
+    const graph = new Graph();
+    const v = graph.input('v', [2, 3, 2], 'float64');
+    const u = graph.input('u', [2, 2, 3], 'float64');
+    const norms = groupTransformNorms(v, u);
+    const [dv, du] = grad(reduceSum(norms), [v, u]);
+    const rng = new Rng(2);
+    const uData = Float64Array.from(rng.normal(12));
+    uData.fill(0, 0, 6); // transform 0's U is 0, transform 1's is not
+    const [n, a, b] = evaluateGraph(graph, [norms, dv, du], {
+      v: hostTensor('float64', [2, 3, 2], Float64Array.from(rng.normal(12))), u: hostTensor('float64', [2, 2, 3], uData),
+    }).map((tensor) => Array.from(tensor.data as Float64Array));
+    expect(n[0]).toBe(0);
+    expect(n[1]).toBeGreaterThan(0);
+    expect([...a, ...b].every(Number.isFinite)).toBe(true);
+    expect(a.slice(0, 6).every((value) => value === 0)).toBe(true);
+    expect(a.slice(6).some((value) => value !== 0)).toBe(true);
+  });
+});

@@ -1,4 +1,4 @@
-import { customVjp, matmul, mul, reduceSum, sqrt, transpose, unsqueeze, type Tensor } from '@nnd/core';
+import { cast, customVjp, div, greater, matmul, maximum, mul, reduceSum, sqrt, transpose, unsqueeze, type Tensor } from '@nnd/core';
 
 /**
  * ||V_t U_t||_F for every transform of one rank group, V [count, d_in, r]
@@ -7,24 +7,31 @@ import { customVjp, matmul, mul, reduceSum, sqrt, transpose, unsqueeze, type Ten
  * [count, r, r] Gram matrices, O(count r^2 d).
  *
  * The gradient is written by hand: both Grams are symmetric, so
- * d/dV = 2 V (U U^T) and d/dU = 2 (V^T V) U, one batched MatMul per factor
- * (autodiff of the two Grams would take two per factor, one per operand).
+ * d||VU||^2/dV = 2 V (U U^T) and d||VU||^2/dU = 2 (V^T V) U, one batched
+ * MatMul per factor (autodiff of the two Grams would take two per factor,
+ * one per operand); the chain through the square root is 1 / (2 ||VU||),
+ * taken as 0 where the product is 0 (a transform whose U starts at 0,
+ * `uv_init: 'zero_u'`), where autodiff of sqrt would give 0 * inf = NaN.
  */
 export function groupTransformNorms(v: Tensor, u: Tensor): Tensor {
   let gramV: Tensor | undefined;
   let gramU: Tensor | undefined;
-  const [squared] = customVjp(
+  const [norms] = customVjp(
     [v, u],
     (vs, us) => {
       gramV = matmul(transpose(vs, [0, 2, 1]), vs);
       gramU = matmul(us, transpose(us, [0, 2, 1]));
-      return reduceSum(mul(gramV, gramU), [1, 2]);
+      // Rounding can make the sum of a product of Grams of a zero factor slightly negative.
+      return sqrt(maximum(reduceSum(mul(gramV, gramU), [1, 2]), 0));
     },
-    (_graph, [vs, us], _outputs, [dSquared]) => {
-      if (dSquared === undefined) return [];
-      const twice = mul(unsqueeze(dSquared, [1, 2]), 2);
-      return [matmul(vs, mul(gramU!, twice)), matmul(mul(gramV!, twice), us)];
+    (_graph, [vs, us], [norm], [dNorm]) => {
+      if (dNorm === undefined) return [];
+      // d norm / d squared = 1 / (2 norm); 2 of d squared's factor 2 cancels it.
+      const nonzero = greater(norm, 0);
+      const perTransform = mul(div(dNorm, maximum(norm, 1e-30)), cast(nonzero, norm.dtype));
+      const scale = unsqueeze(perTransform, [1, 2]);
+      return [matmul(vs, mul(gramU!, scale)), matmul(mul(gramV!, scale), us)];
     },
   );
-  return sqrt(squared);
+  return norms;
 }
