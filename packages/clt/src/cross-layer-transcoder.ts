@@ -6,6 +6,7 @@ import { unitNormRows } from '@nnd/sae';
 import {
   architectureFor, CLT_ENCODER_TYPES, encoderTypeOf, hookForLayer, parseCltConfig, type CltArchitecture, type CltConfig, type CltEncoderType,
 } from './clt-config.js';
+import { cltDecoderDirections } from './clt-decoder-directions.js';
 import { cltForward, cltVariants } from './clt-forward.js';
 import { cltParameterNames, decoderName, initialCltParameters, initialCltState } from './clt-parameters.js';
 
@@ -68,6 +69,7 @@ export function createCrossLayerTranscoder(config: CltConfig): CrossLayerTransco
     initialParams: (rng: Rng = new Rng(config.seed)) => initialCltParameters(config, rng),
     initialState: () => initialCltState(config),
     forward: (_graph, batch, params, state, options) => cltForward(config, ports, batch, params, state, options),
+    decoderDirections: (graph, params) => cltDecoderDirections(config, ports.writes, graph, params),
     variants: cltVariants(config),
     ...(config.variant === 'reference' ? { constrain: constrainDecoders(config) } : {}),
   };

@@ -1,6 +1,8 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
 import { afterAll, describe, expect, it } from 'vitest';
+import { mul, type Decomposition } from '@nnd/core';
 import { collectDashboard } from './collect-dashboard.js';
+import { logitEffectHooks } from './logit-effects.js';
 import { DETECTED_TOKEN, DETECTOR_FEATURES, randomBatches, tinyModel, tokenDetector } from './token-detector.test-support.js';
 
 const backend = createOnnxBackend();
@@ -95,6 +97,32 @@ describe('collectDashboard', () => {
     // hook_embed is not the residual stream as such: no logit effects there.
     const embedOnly = await collectDashboard({ model, ...tokenDetector(model), batches: batches.slice(0, 1) });
     expect(embedOnly.features[0]!.logitEffects).toBeUndefined();
+  });
+
+  it('sums a feature\'s directions over every MLP output it writes (a CLT feature\'s direct path to the logits)', async () => {
+    const single = tokenDetector(model, { writes: 'blocks.1.hook_mlp_out' });
+    const reference = await collectDashboard({ model, ...single, batches: batches.slice(0, 1), features: { start: 0, end: 4 }, logitTokens: 5 });
+    // The same directions split 1/4 : 3/4 between the MLP outputs of layers 0 and 1.
+    const hooks = ['blocks.0.hook_mlp_out', 'blocks.1.hook_mlp_out'];
+    const split: Decomposition = {
+      ...single.decomposition,
+      writes: hooks.map((hook) => ({ hook, width: model.config.hiddenSize })),
+      forward: (graph, batch, params, state) => {
+        const output = single.decomposition.forward(graph, batch, params, state);
+        const written = output.outputs['blocks.1.hook_mlp_out']!;
+        return { ...output, outputs: { [hooks[0]!]: mul(written, 0.25), [hooks[1]!]: mul(written, 0.75) } };
+      },
+      decoderDirections: (_graph, params) => ({ [hooks[0]!]: mul(params.W_dec!, 0.25), [hooks[1]!]: mul(params.W_dec!, 0.75) }),
+    };
+    const summed = await collectDashboard({ model, ...single, decomposition: split, batches: batches.slice(0, 1), features: { start: 0, end: 4 }, logitTokens: 5 });
+    for (const [index, feature] of summed.features.entries()) {
+      const expected = reference.features[index]!.logitEffects!;
+      expect(feature.logitEffects!.hook).toBe('blocks.0.hook_mlp_out + blocks.1.hook_mlp_out');
+      expect(feature.logitEffects!.raised.map(({ token }) => token)).toEqual(expected.raised.map(({ token }) => token));
+      expect(feature.logitEffects!.lowered.map(({ token }) => token)).toEqual(expected.lowered.map(({ token }) => token));
+      feature.logitEffects!.raised.forEach(({ value }, rank) => expect(value).toBeCloseTo(expected.raised[rank]!.value, 4));
+    }
+    expect(logitEffectHooks(split)).toEqual(hooks);
   });
 
   it('refuses a feature range outside the decomposition', async () => {

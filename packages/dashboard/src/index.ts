@@ -6,5 +6,5 @@ export type { CollectDashboardOptions, DashboardData, DashboardFeature, Dashboar
 export { writeDashboard } from './write-dashboard.js';
 export type { WriteDashboardOptions } from './write-dashboard.js';
 export { DATA_CALLBACK_NAME, DATA_FOLDER_NAME } from './data-file-names.js';
-export { logitEffectHook, logitEffects } from './logit-effects.js';
+export { logitEffectHook, logitEffectHooks, logitEffects } from './logit-effects.js';
 export type { LogitEffects } from './logit-effects.js';

@@ -64,7 +64,7 @@ describe('Jacobian faithfulness', () => {
 
   it('an untrained MOLT (or a transcoder-shaped one) is measured on the same scale, well below 1', async () => {
     const width = model.config.hiddenSize;
-    const molt = createMolt(parseMoltConfig({ d_in: width, d_out: width, rank_counts: defaultRankCounts(width, 1), top_k: 4, hook_point: IN, hook_point_out: OUT }));
+    const molt = createMolt(parseMoltConfig({ d_in: width, d_out: width, rank_counts: defaultRankCounts(width, 1), top_k: 4, uv_init: 'scaled_normal', hook_point: IN, hook_point_out: OUT }));
     const result = await measure(molt, molt.initialParams(new Rng(2)), molt.initialState());
     expect(result.perToken).toHaveLength(24);
     expect(Math.abs(result.mean)).toBeLessThan(0.5);
@@ -72,7 +72,7 @@ describe('Jacobian faithfulness', () => {
 
   it("a MOLT with one full-rank transform held open scores as the linear map V U does, token by token", async () => {
     const width = model.config.hiddenSize;
-    const molt = createMolt(parseMoltConfig({ d_in: width, d_out: width, rank_counts: { [width]: 1 }, top_k: 1, hook_point: IN, hook_point_out: OUT }));
+    const molt = createMolt(parseMoltConfig({ d_in: width, d_out: width, rank_counts: { [width]: 1 }, top_k: 1, uv_init: 'scaled_normal', hook_point: IN, hook_point_out: OUT }));
     const params = molt.initialParams(new Rng(3));
     params.W_E = hostTensor('float32', [width, 1], new Float32Array(width));
     params.b_E = hostTensor('float32', [1], [1]);

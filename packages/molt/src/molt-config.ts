@@ -39,9 +39,10 @@ const ALLOWED: Record<string, string> = {
   jumprelu_surrogate: "'sigmoid' (smooth) or 'rectangle' (the JumpReLU SAE's straight-through kernel)",
   bandwidth: 'a number > 0',
   threshold_init: 'a number > 0',
-  uv_init: "'scaled_normal' (std (d r)^(-1/4)) or 'uniform' (OpenMOSS: uniform +-1/sqrt(transforms))",
+  uv_init: "'scaled_normal' (std (d r)^(-1/4)), 'zero_u' (V as scaled_normal, U = 0) or 'uniform' (OpenMOSS: uniform +-1/sqrt(transforms))",
   encoder_init: "'unit_norm' or 'uniform'",
   gate_bias_init: 'a number (left out: -1 for jumprelu, 0 for topk and batchtopk)',
+  dispatch: "'sparse' (each transform computed on its open tokens only; topk and batchtopk) or 'dense' (every transform on every token)",
   n_batches_to_dead: 'an integer >= 0',
   seed: 'a safe integer',
   hook_point: 'a non-empty string (the stream it reads, e.g. blocks.2.ln2.hook_normalized)',
@@ -64,10 +65,12 @@ export const moltConfigSchema = z.strictObject({
   jumprelu_surrogate: z.enum(['sigmoid', 'rectangle']).default('sigmoid'),
   bandwidth: z.number().positive().default(0.1),
   threshold_init: z.number().positive().default(0.1),
-  uv_init: z.enum(['scaled_normal', 'uniform']).default('scaled_normal'),
+  uv_init: z.enum(['scaled_normal', 'zero_u', 'uniform']).default('zero_u'),
   encoder_init: z.enum(['unit_norm', 'uniform']).default('unit_norm'),
   /** Left out: -1 for JumpReLU gates (the reproducers' fix), 0 for TopK and BatchTopK (relu(pre) - 1 would leave most top-k slots at 0). */
   gate_bias_init: z.number().optional(),
+  /** Left out: 'sparse' for TopK and BatchTopK, 'dense' for JumpReLU (whose surrogate gradient reaches closed gates). */
+  dispatch: z.enum(['sparse', 'dense']).optional(),
   n_batches_to_dead: z.number().int().min(0).default(5),
   seed: z.number().int().default(49),
   hook_point: z.string().min(1).optional(),
@@ -76,6 +79,9 @@ export const moltConfigSchema = z.strictObject({
   const transforms = Object.values(config.rank_counts).reduce((total, count) => total + count, 0);
   if (config.gate !== 'jumprelu' && config.top_k > transforms) {
     context.addIssue({ code: 'custom', path: ['top_k'], message: `top_k = ${config.top_k} exceeds the ${transforms} transforms of rank_counts; lower top_k or add transforms` });
+  }
+  if (config.gate === 'jumprelu' && config.dispatch === 'sparse') {
+    context.addIssue({ code: 'custom', path: ['dispatch'], message: "dispatch = 'sparse' needs a topk or batchtopk gate: JumpReLU's surrogate gradient reaches closed gates, which the sparse dispatch never computes; use dispatch 'dense' (the default for jumprelu)" });
   }
   for (const rank of Object.keys(config.rank_counts)) {
     if (Number(rank) > Math.min(config.d_in, config.d_out)) {

@@ -10,7 +10,7 @@ const number = (what: string) => z.number({ error: what }).finite({ error: what 
 /** Keys of the run config copied into the MOLT's config as they are. */
 const COPIED = [
   'hook_point', 'hook_point_out', 'gate', 'top_k', 'lambda', 'sparsity_penalty', 'tanh_c', 'jumprelu_surrogate', 'bandwidth', 'threshold_init',
-  'uv_init', 'encoder_init', 'gate_bias_init', 'n_batches_to_dead', 'seed', 'rank_counts',
+  'uv_init', 'encoder_init', 'gate_bias_init', 'n_batches_to_dead', 'seed', 'rank_counts', 'dispatch',
 ] as const;
 
 /**
@@ -43,8 +43,10 @@ export const moltFamily: DecompositionFamily = {
       .describe("the JumpReLU gate's backward pass: 'sigmoid' (smooth, lets closed gates reopen) or 'rectangle' (the JumpReLU SAE's straight-through)"),
     bandwidth: number('a number > 0').positive({ error: 'a number > 0' }).default(0.1).describe('width of the JumpReLU surrogate kernel'),
     threshold_init: number('a number > 0').positive({ error: 'a number > 0' }).default(0.1).describe('initial JumpReLU threshold'),
-    uv_init: z.enum(['scaled_normal', 'uniform'], { error: "'scaled_normal' or 'uniform'" }).default('scaled_normal')
-      .describe("'scaled_normal': U, V normal with std (d r)^(-1/4), so ||U V||_F starts near sqrt(d); 'uniform': OpenMOSS's +-1/sqrt(transforms)"),
+    uv_init: z.enum(['scaled_normal', 'zero_u', 'uniform'], { error: "'zero_u', 'scaled_normal' or 'uniform'" }).default('zero_u')
+      .describe("'zero_u': V normal with std (d r)^(-1/4), U = 0, so every transform starts writing 0 and no gate is pushed shut before its map learns; 'scaled_normal': U as V, ||U V||_F near sqrt(d); 'uniform': OpenMOSS's +-1/sqrt(transforms)"),
+    dispatch: z.enum(['sparse', 'dense'], { error: "'sparse' or 'dense'" }).optional()
+      .describe("'sparse': each transform computed on the tokens its gate opens only (topk, batchtopk; their default); 'dense': every transform on every token (jumprelu's only choice)"),
     encoder_init: z.enum(['unit_norm', 'uniform'], { error: "'unit_norm' or 'uniform'" }).default('unit_norm').describe('encoder rows of unit norm at init, or uniform'),
     gate_bias_init: number('a number').optional().describe('initial gate bias b_E (pre = x W_E + b_E); left out, -1 for jumprelu gates and 0 for topk and batchtopk'),
     d_in: integer(1, 'an integer >= 1').optional().describe('the width of hook_point; left out, read from the model'),

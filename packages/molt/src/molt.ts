@@ -4,7 +4,10 @@ import {
   type ActivationPort, type Decomposition, type ForwardOutput, type Graph, type HostTensor, type Tensor, type TensorMap,
 } from '@nnd/core';
 import { parseMoltConfig, rankGroups, transformCount, type MoltConfig, type RankGroup } from './molt-config.js';
+import { moltDecoderDirections } from './molt-decoder-directions.js';
 import { batchTopKGate, jumpReluGate, topKGate } from './molt-gates.js';
+import { sparseMoltOutput } from './sparse-dispatch.js';
+import { groupTransformNorms } from './transform-norms.js';
 
 /** The streams a MOLT reads and writes when its config names none (library use without a model). */
 export const DEFAULT_MOLT_INPUT = 'input';
@@ -81,6 +84,8 @@ export function createMolt(config: MoltConfig): Molt {
     return jumpReluGate(preactivations, requireTensor(params, 'log_threshold', 'parameter'), config.bandwidth, config.jumprelu_surrogate);
   };
 
+  const sparse = (config.dispatch ?? (config.gate === 'jumprelu' ? 'dense' : 'sparse')) === 'sparse';
+
   const groupGates = (gates: Tensor, group: RankGroup): Tensor =>
     slice(gates, { starts: [group.offset], ends: [group.offset + group.count], axes: [1] });
 
@@ -89,6 +94,10 @@ export function createMolt(config: MoltConfig): Molt {
     const preactivations = add(matmul(x, requireTensor(params, 'W_E', 'parameter')), requireTensor(params, 'b_E', 'parameter'));
     const gates = gatesOf(preactivations, params);
     let output = requireTensor(params, 'b_D', 'parameter');
+    if (sparse) {
+      const factors = groups.map((group) => ({ group, v: requireTensor(params, vName(group.rank), 'parameter'), u: requireTensor(params, uName(group.rank), 'parameter') }));
+      return { output: add(output, sparseMoltOutput(x, gates, factors)), gates, preactivations };
+    }
     for (const group of groups) {
       const { rank, count } = group;
       // One GEMM per factor and group: V.{r} [count, d_in, r] viewed as [d_in, count * r], U.{r} [count, r, d_out] as
@@ -104,15 +113,7 @@ export function createMolt(config: MoltConfig): Molt {
   };
 
   const transformNorms = (params: TensorMap): Tensor => {
-    // ||V U||_F^2 = tr(U^T V^T V U) = sum_ij (V^T V)_ij (U U^T)_ij: two [count, r, r] Gram
-    // matrices, O(count r^2 d) instead of forming the [d_in, d_out] product.
-    const norms = groups.map((group) => {
-      const v = requireTensor(params, vName(group.rank), 'parameter');
-      const u = requireTensor(params, uName(group.rank), 'parameter');
-      const gramV = matmul(transpose(v, [0, 2, 1]), v);
-      const gramU = matmul(u, transpose(u, [0, 2, 1]));
-      return sqrt(reduceSum(mul(gramV, gramU), [1, 2]));
-    });
+    const norms = groups.map((group) => groupTransformNorms(requireTensor(params, vName(group.rank), 'parameter'), requireTensor(params, uName(group.rank), 'parameter')));
     return norms.length === 1 ? norms[0] : concat(norms, 0);
   };
 
@@ -134,6 +135,7 @@ export function createMolt(config: MoltConfig): Molt {
     }),
     transformNorms,
     apply,
+    decoderDirections: (_graph, params) => ({ [outputHook]: moltDecoderDirections(groups, params, { u: uName, v: vName }) }),
     describe: () => [
       { key: 'architecture', value: 'molt' },
       { key: 'gate', value: config.gate },
@@ -158,12 +160,13 @@ export function createMolt(config: MoltConfig): Molt {
       };
       for (const group of groups) {
         const { rank, count } = group;
-        const draw = (size: number) => config.uv_init === 'scaled_normal'
+        const draw = (size: number) => config.uv_init !== 'uniform'
           // std (d r)^(-1/4) for both factors: x V U then has about the gain of x, and ||U V||_F about sqrt(d).
           ? rng.normal(size, 0, (dIn * rank) ** -0.25)
           : rng.uniform(size, -1 / Math.sqrt(transforms), 1 / Math.sqrt(transforms));
         params[vName(rank)] = hostTensor('float32', [count, dIn, rank], draw(count * dIn * rank));
-        params[uName(rank)] = hostTensor('float32', [count, rank, dOut], draw(count * rank * dOut));
+        // 'zero_u': every transform starts writing 0 (LoRA's B = 0), so no gate is pushed shut before its map has learned anything.
+        params[uName(rank)] = hostTensor('float32', [count, rank, dOut], config.uv_init === 'zero_u' ? new Float32Array(count * rank * dOut) : draw(count * rank * dOut));
       }
       if (config.gate === 'jumprelu') params.log_threshold = hostTensor('float32', [transforms], fill(transforms, Math.log(config.threshold_init)));
       return params;

@@ -21,7 +21,7 @@ describe('evaluating a MOLT as a transcoder', () => {
   it('splices its output in at mlp_out, and the per-rank-group L0s from the densities add up to its L0', async () => {
     const width = model.config.hiddenSize;
     const molt = createMolt(parseMoltConfig({
-      d_in: width, d_out: width, rank_counts: defaultRankCounts(width, 1), gate: 'topk', top_k: 5,
+      d_in: width, d_out: width, rank_counts: defaultRankCounts(width, 1), gate: 'topk', top_k: 5, uv_init: 'scaled_normal',
       hook_point: 'blocks.1.ln2.hook_normalized', hook_point_out: 'blocks.1.hook_mlp_out',
     }));
     const rng = new Rng(4);
