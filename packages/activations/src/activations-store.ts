@@ -28,8 +28,8 @@ export class ActivationsStore implements HookBatchSource {
     this.batchSize = options.batchSize;
   }
 
-  /** Shuffled batches from an activation cache written by harvestToCache. */
-  static fromCache(directory: string, options: CachedActivationsStoreOptions): Promise<CachedActivationsStore> {
+  /** Shuffled batches from an activation cache written by harvestToCache (`hook` picks one hook of a cache of several). */
+  static fromCache(directory: string, options: CachedActivationsStoreOptions & { readonly hook?: string }): Promise<CachedActivationsStore> {
     return CachedActivationsStore.open(directory, options);
   }
 

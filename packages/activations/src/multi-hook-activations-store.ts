@@ -1,5 +1,6 @@
 import { ConfigError, Rng } from '@nnd/core';
 import type { ActivationHarvester } from './activation-harvester.js';
+import { CachedMultiHookActivationsStore, type CachedMultiHookStoreOptions } from './cached-activations-store.js';
 import type { HookBatchSource } from './activation-source.js';
 import type { DocumentSource } from './dataset-document.js';
 import { DatasetError } from './dataset-error.js';
@@ -73,6 +74,11 @@ export class MultiHookActivationsStore {
       log: options.log ?? console.log,
     });
     this.maxQueued = Math.max(1, Math.floor(this.buffer.capacity / options.batchSize));
+  }
+
+  /** Shuffled batches of several hooks, row-aligned, from an activation cache written by harvestToCache with hookPoints. */
+  static fromCache(directory: string, options: CachedMultiHookStoreOptions): Promise<CachedMultiHookActivationsStore> {
+    return CachedMultiHookActivationsStore.open(directory, options);
   }
 
   /** Bytes of one activation buffer (two exist while the next one fills). */

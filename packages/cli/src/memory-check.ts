@@ -58,7 +58,8 @@ const MAX_ARRAY_ELEMENTS = 2 ** 32;
  * batch's feature activations (batch_size x dict_size) before and after
  * the activation function. Shared: the activation buffer
  * (num_batches_in_buffer x model_batch_size x seq_len rows of act_size, two
- * of them while the next fills), unless training from a cache.
+ * of them while the next fills), from the model or from an activation cache,
+ * which is read into the same buffers.
  */
 export function estimateTrainingMemory(config: RunConfig, members: readonly MemoryMember[]): TrainingMemoryEstimate {
   const widths = members.map(memberWidths);
@@ -66,7 +67,7 @@ export function estimateTrainingMemory(config: RunConfig, members: readonly Memo
   const featureActivations = members.reduce((sum, member) => sum + member.batch_size * member.dict_size, 0);
   // The store holds every stream once: an SAE's one hook, a transcoder's input and target.
   const streamWidth = Math.max(...widths.map(({ input, output, shared }) => (shared ? input : input + output)));
-  const bufferRows = config.activation_cache === null ? config.num_batches_in_buffer * config.model_batch_size * config.seq_len : 0;
+  const bufferRows = config.num_batches_in_buffer * config.model_batch_size * config.seq_len;
   const parts: MemoryPart[] = [
     { what: `parameters (${members.length > 1 ? `${members.length} decompositions, ` : ''}W_enc and W_dec, ${widthText(widths[0])} x dict_size ${config.dict_size} each)`, bytes: parameters * FLOAT32 },
     { what: 'Adam moments and gradients', bytes: 3 * parameters * FLOAT32 },
@@ -95,7 +96,7 @@ export function estimateTrainingMemory(config: RunConfig, members: readonly Memo
  */
 export function checkTrainingMemory(config: RunConfig, members: readonly MemoryMember[], machine: MachineMemory = { total: totalmem(), free: freemem() }): string | undefined {
   const estimate = estimateTrainingMemory(config, members);
-  const fix = 'Lower dict_size, batch_size or num_batches_in_buffer (or train from an activation_cache).';
+  const fix = 'Lower dict_size, batch_size or num_batches_in_buffer.';
   if (estimate.bytes > machine.total) {
     throw new ConfigError(
       `Invalid config: training needs at least ${formatBytes(estimate.bytes)} of memory (${estimate.parts.map((part) => `${part.what}: ${formatBytes(part.bytes)}`).join('; ')}), ` +
