@@ -1,6 +1,7 @@
 import type { HookBatchSource } from './activation-source.js';
 import { CachedActivationsStore, type CachedActivationsStoreOptions } from './cached-activations-store.js';
 import { MultiHookActivationsStore, type StorePosition, type StoreSettings } from './multi-hook-activations-store.js';
+import type { StoreFootprint } from './store-footprint.js';
 
 export interface ActivationsStoreOptions extends StoreSettings {
   /** The hook whose activations are served (`hook_point`), e.g. `blocks.2.hook_resid_pre`. */
@@ -36,6 +37,11 @@ export class ActivationsStore implements HookBatchSource {
   /** Bytes of one activation buffer (two exist while the next one fills). */
   get bufferBytes(): number {
     return this.store.bufferBytes;
+  }
+
+  /** The most the store holds, by part. */
+  get footprint(): StoreFootprint {
+    return this.store.footprint;
   }
 
   /** Whether the next buffer is already being filled. */

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { ActivationCacheError } from './activation-cache-error.js';
 import { readCacheManifest, readShard, type ActivationCacheManifest, type CacheShard } from './activation-cache.js';
 import type { HookBatchSource } from './activation-source.js';
+import { fitStoreFootprint } from './store-footprint.js';
 import { formatBytes, ShuffleBuffer, type BufferPosition, type RowChunkProducer } from './shuffle-buffer.js';
 
 /**
@@ -34,6 +35,12 @@ export interface CachedActivationsStoreOptions {
    * end. Memory is two buffers of this many model batches and one shard.
    */
   readonly batchesInBuffer?: number;
+  /**
+   * With batchesInBuffer: the limit the live store had (its `maxBytes`), so
+   * that the replay puts as many model batches in a buffer as it did. The
+   * shard being replayed comes on top (see footprintBytes).
+   */
+  readonly maxBytes?: number;
   /** Check each shard's sha256 before using it (default true). */
   readonly verify?: boolean;
   /** Default console.log. */
@@ -90,6 +97,12 @@ export class CachedMultiHookActivationsStore {
         `(${manifest.dtype})${manifest.complete ? '' : `, incomplete: ${manifest.targetRows} rows were asked for`}` +
         `${replay ? `; model batches in harvest order, as the live store, with one shard (${formatBytes(this.shardBytes)}) held while its batches are served` : ''}.`,
     );
+    const batchesInBuffer = replay
+      ? fitStoreFootprint(
+        { rowsPerModelBatch: manifest.modelBatchSize * manifest.sequenceLength, floatsPerRow, batchSize: options.batchSize, excludesTokens: manifest.excludedTokenIds.length > 0 },
+        options.batchesInBuffer!, options.maxBytes, this.hookPoints.length, log,
+      ).batchesInBuffer
+      : 0;
     const verify = options.verify ?? true;
     const start = options.resume?.buffer.source;
     this.buffer = new ShuffleBuffer({
@@ -97,7 +110,7 @@ export class CachedMultiHookActivationsStore {
         ? harvestOrderProducer(directory, manifest, this.hookPoints, verify, start)
         : shardProducer(directory, manifest, this.hookPoints, options.seed, verify, start),
       hooks: this.hookPoints.map((name) => ({ name, size: this.sizes.get(name)! })),
-      chunksPerBuffer: replay ? options.batchesInBuffer! : Math.min(options.shardsInBuffer ?? 4, manifest.shards.length),
+      chunksPerBuffer: replay ? batchesInBuffer : Math.min(options.shardsInBuffer ?? 4, manifest.shards.length),
       maxRowsPerChunk: replay ? manifest.modelBatchSize * manifest.sequenceLength : largestShard,
       batchSize: options.batchSize,
       rng: new Rng(options.resume?.buffer.rng ?? options.seed),

@@ -36,6 +36,8 @@ export { createHarvester } from './harvest-settings.js';
 export type { HarvestSettings } from './harvest-settings.js';
 export { MultiHookActivationsStore } from './multi-hook-activations-store.js';
 export type { MultiHookActivationsStoreOptions, StorePosition, StoreSettings } from './multi-hook-activations-store.js';
+export { fitStoreFootprint, storeFootprint } from './store-footprint.js';
+export type { StoreFootprint } from './store-footprint.js';
 
 export {
   CACHE_FORMAT, CACHE_FORMAT_VERSION, CACHE_MANIFEST, activationsTensorName, readCacheManifest, readShard, shardFileName, verifyActivationCache,

@@ -55,6 +55,7 @@ export async function openActivationSource(
   const settings = {
     ...(await harvestSettings(model, config, log)),
     batchesInBuffer: config.num_batches_in_buffer,
+    maxBytes: config.store_memory_mib * 2 ** 20,
     batchSize: config.batch_size,
     seed: config.seed,
   };
@@ -89,6 +90,7 @@ async function openCachedSource(model: ActivationModel | undefined, config: RunC
     batchSize: config.batch_size,
     seed: config.seed,
     batchesInBuffer: config.num_batches_in_buffer,
+    maxBytes: config.store_memory_mib * 2 ** 20,
     log,
   });
 }

@@ -74,7 +74,9 @@ export function estimateTrainingMemory(config: RunConfig, members: readonly Memo
     { what: `feature activations (batch_size ${config.batch_size} x dict_size ${config.dict_size}, before and after the activation)`, bytes: 2 * featureActivations * FLOAT32 },
   ];
   if (bufferRows > 0) {
-    parts.push({ what: `activation buffers (2 x num_batches_in_buffer ${config.num_batches_in_buffer} x model_batch_size ${config.model_batch_size} x seq_len ${config.seq_len} rows of ${streamWidth})`, bytes: 2 * bufferRows * streamWidth * FLOAT32 });
+    // The store takes fewer model batches per buffer when they would exceed store_memory_mib.
+    const bytes = Math.min(2 * bufferRows * streamWidth * FLOAT32, config.store_memory_mib * 2 ** 20);
+    parts.push({ what: `activation buffers (2 x num_batches_in_buffer ${config.num_batches_in_buffer} x model_batch_size ${config.model_batch_size} x seq_len ${config.seq_len} rows of ${streamWidth}, at most store_memory_mib ${config.store_memory_mib} MiB)`, bytes });
   }
   const arrays = [
     { what: `W_enc (${widthText(widths[0])} x dict_size ${config.dict_size})`, elements: Math.max(...members.map((member, index) => Math.max(widths[index].input, widths[index].output) * member.dict_size)) },

@@ -63,6 +63,12 @@ export const runConfigSchema = z.strictObject({
   backend: choice(BACKENDS).default('onnx'),
   model_batch_size: integer(1).default(512),
   num_batches_in_buffer: integer(1).default(10),
+  /**
+   * The most memory the activation store holds, in MiB: its two shuffle buffers, the model batches in flight and the batch
+   * being served. It takes up to num_batches_in_buffer model batches per buffer, fewer when they do not fit (and says so).
+   * The default holds the reference's SAE buffers at GPT-2 small's width (4.1 GiB); a CLT's 2n streams get fewer batches.
+   */
+  store_memory_mib: integer(1).default(6144),
   /** A bundled corpus (`sotu`, `moby-dick`), a local file or directory, or a Hugging Face dataset id. */
   dataset_path: text().default('Skylion007/openwebtext'),
   wandb_project: text().default('sparse_autoencoders'),
