@@ -59,7 +59,10 @@ Options:
   -o, --out DIR          the cache directory (default: activation_cache, else
                          cache/{model_name}_{hook_point}, or for several hooks
                          cache/{model_name}_{first hook}_and_{n}_more_{digest})
-      --tokens N         activations (tokens) to harvest (default: num_tokens)
+      --tokens N         activations (tokens) to harvest (default: num_tokens
+                         and one buffer more, num_batches_in_buffer x
+                         model_batch_size x seq_len, so that the run's last
+                         buffer is whole in the cache)
   -h, --help             this help
 
 Example:
@@ -87,7 +90,9 @@ ${configKeysHelp()}
       const hooks = streamsOf(family.members(config, hookWidthOf(activations)).map((member) => family.create(member.config))).map(({ hook }) => hook);
       const directory = values.out ?? config.activation_cache ?? defaultCacheDirectory(config, hooks);
       const log = (message: string) => io.stderr(`${message}\n`);
-      const totalRows = tokens ?? config.num_tokens;
+      // One buffer more than the run reads, so that the buffer its last batch comes from is whole in the cache too
+      // (a cache's last buffer is cut short where the live store's is not).
+      const totalRows = tokens ?? config.num_tokens + config.num_batches_in_buffer * config.model_batch_size * config.seq_len;
       const result = await harvestToCache({
         ...(await harvestSettings(activations, config, log)),
         directory,
