@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MultiHookActivationsStore, type MultiHookActivationsStoreOptions } from './multi-hook-activations-store.js';
-import { storeFootprint } from './store-footprint.js';
+import { fitStoreFootprint, storeFootprint } from './store-footprint.js';
 import { FakeModel, byteTokenizer, memorySource, numberedTexts } from './test-fixtures.test-support.js';
 
 // A full collection before each measurement, so that what is measured is what the store still holds, not garbage.
@@ -97,5 +97,17 @@ describe('the activation store of a run with many streams', () => {
     expect(Math.max(...model.samples) - before).toBeLessThanOrEqual(store.footprint.total + NOISE);
     const shape = { rowsPerModelBatch: 100, floatsPerRow: 10, batchSize: 10, excludesTokens: false };
     expect(storeFootprint({ ...shape, excludesTokens: true }, 3).harvest).toBe(1.5 * storeFootprint(shape, 3).harvest);
+  });
+
+  it('at GPT-2 small with a CLT on all 12 layers (24 streams of 768 floats a token) fits the default 6 GiB with small model batches, and names the fix for large ones', () => {
+    const lines: string[] = [];
+    const gib = 2 ** 30;
+    const shape = (modelBatchSize: number) => ({ rowsPerModelBatch: modelBatchSize * 128, floatsPerRow: 24 * 768, batchSize: 4096, excludesTokens: false });
+    const fitted = fitStoreFootprint(shape(32), 10, 6 * gib, 24, (line) => lines.push(line));
+    expect(fitted.batchesInBuffer).toBe(9);
+    expect(fitted.total).toBeLessThanOrEqual(6 * gib);
+    expect(lines.join('\n')).toMatch(/10 model batches per buffer \(24 streams of 18432 floats in all per token\) would take 6\.5 GiB, over the limit of 6\.0 GiB; using 9 per buffer \(36864 tokens shuffled together\)/);
+    // The reference's model_batch_size 512: one model batch of 65536 tokens is 4.5 GiB, and the store needs two buffers and the batches in flight.
+    expect(() => fitStoreFootprint(shape(512), 10, 6 * gib, 24, () => undefined)).toThrow(/needs at least 18\.3 GiB .* more than its limit of 6\.0 GiB\. Raise the limit, or lower model_batch_size or seq_len/);
   });
 });
