@@ -71,6 +71,9 @@ describe('nnd cache and nnd train with decompositions of several hooks', () => {
     expect(cached.stderr).toContain('step 4/4 (100.0%)');
     expect(trainingLosses('clt-cached')).toEqual(trainingLosses('clt-live'));
     expect(await weightsOf('clt-cached', 'clt')).toEqual(await weightsOf('clt-live', 'clt'));
+    // Evaluation reads tokens after the cache's last shard, which no run from it trained on.
+    const summary = JSON.parse(readFileSync(join(runs, 'clt-cached', 'summary.json'), 'utf8'));
+    expect(summary.evaluation_start).toEqual(manifest.shards.at(-1).datasetPosition);
   });
 
   it('trains a transcoder from the hooks it needs of the CLT\'s cache, equal to training it without the cache', async () => {
