@@ -28,7 +28,7 @@ async function allRows(directory: string): Promise<{ activations: number[]; toke
   const tokens: bigint[] = [];
   for (const shard of manifest.shards) {
     const contents = await readShard(directory, manifest, shard);
-    activations.push(...contents.activations);
+    activations.push(...contents.activations[HOOK]);
     tokens.push(...contents.tokens);
   }
   return { activations, tokens };
@@ -45,11 +45,16 @@ describe('harvestToCache', () => {
   it('writes safetensors shards of activations and tokens, and a manifest with counts and sha256s', async () => {
     const manifest = await readCacheManifest(reference);
     expect(manifest).toMatchObject({
-      format: 'nnd-activation-cache', version: 1, model: 'fake', hook: HOOK, dtype: 'float32', activationSize: 3,
+      format: 'nnd-activation-cache', version: 1, model: 'fake', hooks: [{ hook: HOOK, activationSize: 3 }], dtype: 'float32',
       sequenceLength: 8, modelBatchSize: 2, batchesPerShard: 3, dataset: 'numbered', targetRows: 300, rows: 300,
       complete: true, datasetExhausted: false, prependBos: true, documentTokenLimit: 64, excludedTokenIds: [],
     });
+    // A cache of one hook is written in format version 1, as before caches held several hooks.
+    const stored = JSON.parse(await readFile(join(reference, 'manifest.json'), 'utf8'));
+    expect(stored).toMatchObject({ version: 1, hook: HOOK, activationSize: 3 });
+    expect(stored).not.toHaveProperty('hooks');
     expect(manifest.shards.map((shard) => shard.rows)).toEqual([48, 48, 48, 48, 48, 48, 12]);
+    expect(manifest.shards.map((shard) => shard.batchRows)).toEqual([...Array(6).fill([16, 16, 16]), [12]]);
     expect(manifest.shards.every((shard) => /^[0-9a-f]{64}$/.test(shard.sha256))).toBe(true);
     expect((await readdir(reference)).sort()).toEqual(['manifest.json', ...manifest.shards.map((shard) => shard.file)].sort());
     // The rows are the model's activations in harvest order, with the token at each position.
@@ -141,6 +146,18 @@ describe('ActivationsStore.fromCache', () => {
     for (let batch = 0; batch < 15; batch++) secondPass.push(...rowKeys(await store.nextBatch()));
     expect([...secondPass].sort()).toEqual([...all].sort());
     expect(store.position().buffer.source.epoch).toBe(1);
+  });
+
+  it('replays the live store with batchesInBuffer, also from a cache written before shards recorded their model batches', async () => {
+    const old = await craftedCache('without-batch-rows', (manifest) => {
+      manifest.shards = manifest.shards.map(({ batchRows: _dropped, ...shard }) => shard);
+    });
+    expect((await readCacheManifest(old)).shards[0].batchRows).toBeUndefined();
+    const { dataset, sequenceLength, modelBatchSize } = cacheOptions('unused');
+    const live = new ActivationsStore({ model: new FakeModel(), dataset, hookPoint: HOOK, sequenceLength, modelBatchSize, batchesInBuffer: 4, batchSize: 16, seed: 9, log: () => undefined });
+    const cached = await ActivationsStore.fromCache(old, { batchSize: 16, seed: 9, batchesInBuffer: 4, log: () => undefined });
+    // 300 rows: four whole buffers of 4 model batches (16 batches of 16) before the cache's last, shorter buffer.
+    for (let batch = 0; batch < 16; batch++) expect(Array.from(await cached.nextBatch())).toEqual(Array.from(await live.nextBatch()));
   });
 
   it('resumes from position()', async () => {

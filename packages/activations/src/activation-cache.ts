@@ -10,10 +10,28 @@ import { ActivationCacheError } from './activation-cache-error.js';
 import type { DatasetPosition } from './token-packer.js';
 
 export const CACHE_FORMAT = 'nnd-activation-cache';
-export const CACHE_FORMAT_VERSION = 1;
+/**
+ * The newest format version. Version 1 (one hook: `hook`, `activationSize`,
+ * shard tensor `activations`) is still written for caches of one hook, so
+ * such caches stay readable by earlier nnd; version 2 (`hooks`, one shard
+ * tensor `activations.{hook}` per hook) holds several hooks of one model run.
+ */
+export const CACHE_FORMAT_VERSION = 2;
+const SINGLE_HOOK_VERSION = 1;
 export const CACHE_MANIFEST = 'manifest.json';
 export const ACTIVATIONS_TENSOR = 'activations';
 export const TOKENS_TENSOR = 'tokens';
+
+/** One hook a cache holds, and its floats per row. */
+export interface CacheHook {
+  readonly hook: string;
+  readonly activationSize: number;
+}
+
+/** The shard tensor holding a hook's rows: `activations` in a one-hook cache, `activations.{hook}` in a cache of several. */
+export function activationsTensorName(hooks: readonly CacheHook[], hook: string): string {
+  return hooks.length === 1 ? ACTIVATIONS_TENSOR : `${ACTIVATIONS_TENSOR}.${hook}`;
+}
 
 /** How activations are stored; float16 halves the disk and is widened to float32 when read. */
 export type CacheDType = 'float32' | 'float16';
@@ -21,9 +39,9 @@ export type CacheDType = 'float32' | 'float16';
 /** What produced the cache: a resumed harvest must match every field, or it would mix different activations. */
 export interface ActivationCacheSettings {
   readonly model: string;
-  readonly hook: string;
+  /** The hooks of one model run that each row holds (row i of every hook is the same token). */
+  readonly hooks: readonly CacheHook[];
   readonly dtype: CacheDType;
-  readonly activationSize: number;
   readonly sequenceLength: number;
   readonly modelBatchSize: number;
   readonly batchesPerShard: number;
@@ -46,12 +64,20 @@ export interface CacheShard {
   readonly sha256: string;
   /** Where the dataset continues after this shard: the next shard's harvest starts here. */
   readonly datasetPosition: DatasetPosition;
+  /**
+   * Rows of each model batch in the shard, in harvest order, so a reader can
+   * rebuild the live store's buffers exactly. Absent in caches written before
+   * it was recorded: readers then take model batches of
+   * modelBatchSize x sequenceLength rows (exact unless special tokens were excluded).
+   */
+  readonly batchRows?: readonly number[];
 }
 
 /**
  * `manifest.json`: the settings, the counts and the shard list. It is
  * rewritten atomically after each shard, so it never lists a shard that is
- * not completely on disk.
+ * not completely on disk. In memory the hooks are always `hooks`; on disk a
+ * one-hook cache keeps version 1's `hook` and `activationSize`.
  */
 export interface ActivationCacheManifest extends ActivationCacheSettings {
   readonly format: typeof CACHE_FORMAT;
@@ -67,7 +93,7 @@ export interface ActivationCacheManifest extends ActivationCacheSettings {
 }
 
 export const SETTINGS_FIELDS = [
-  'model', 'hook', 'dtype', 'activationSize', 'sequenceLength', 'modelBatchSize', 'batchesPerShard', 'dataset',
+  'model', 'hooks', 'dtype', 'sequenceLength', 'modelBatchSize', 'batchesPerShard', 'dataset',
   'prependBos', 'documentTokenLimit', 'keepRemainder', 'repeatDataset', 'excludedTokenIds',
 ] as const satisfies readonly (keyof ActivationCacheSettings)[];
 
@@ -83,20 +109,36 @@ export async function readCacheManifest(directory: string): Promise<ActivationCa
   } catch (cause) {
     throw new ActivationCacheError(`No activation cache at ${JSON.stringify(directory)}: cannot read ${CACHE_MANIFEST} (${(cause as Error).message}); create one with harvestToCache.`, { cause });
   }
-  let manifest: ActivationCacheManifest;
+  let stored: StoredManifest;
   try {
-    manifest = JSON.parse(text) as ActivationCacheManifest;
+    stored = JSON.parse(text) as StoredManifest;
   } catch (cause) {
     throw new ActivationCacheError(`${path} is not valid JSON (${(cause as Error).message}); restore it or delete the directory and harvest again.`, { cause });
   }
-  if (manifest?.format !== CACHE_FORMAT || !Array.isArray(manifest.shards)) {
+  if (stored?.format !== CACHE_FORMAT || !Array.isArray(stored.shards)) {
     throw new ActivationCacheError(`${path} is not an nnd activation cache manifest (expected format '${CACHE_FORMAT}' and a shards list).`);
   }
-  if (manifest.version !== CACHE_FORMAT_VERSION) {
-    throw new ActivationCacheError(`${path} has cache format version ${manifest.version}; this @nnd/activations reads version ${CACHE_FORMAT_VERSION}.`);
+  if (stored.version !== SINGLE_HOOK_VERSION && stored.version !== CACHE_FORMAT_VERSION) {
+    throw new ActivationCacheError(`${path} has cache format version ${describeValue(stored.version)}; this @nnd/activations reads versions ${SINGLE_HOOK_VERSION} and ${CACHE_FORMAT_VERSION}.`);
   }
+  const { hook, activationSize, hooks, ...rest } = stored;
+  const manifest = { ...rest, hooks: stored.version === SINGLE_HOOK_VERSION ? [{ hook, activationSize }] : hooks } as ActivationCacheManifest;
   checkManifest(directory, path, manifest);
   return manifest;
+}
+
+/** The manifest as JSON holds it: version 1 names its one hook at the top level, version 2 lists `hooks`. */
+type StoredManifest = Omit<ActivationCacheManifest, 'hooks'> & { hook?: unknown; activationSize?: unknown; hooks?: unknown };
+
+/** A one-hook cache is written as version 1, exactly as before several hooks existed; a cache of several as version 2. */
+function storedForm(manifest: ActivationCacheManifest): StoredManifest {
+  const { format, version: _version, hooks, model, ...rest } = manifest;
+  if (hooks.length === 1) {
+    const [{ hook, activationSize }] = hooks;
+    const { dtype, ...after } = rest;
+    return { format, version: SINGLE_HOOK_VERSION, model, hook, dtype, activationSize, ...after } as StoredManifest;
+  }
+  return { format, version: CACHE_FORMAT_VERSION, model, hooks, ...rest } as StoredManifest;
 }
 
 /** The safetensors dtype a cache's activations are stored in. */
@@ -118,9 +160,21 @@ function checkManifest(directory: string, path: string, manifest: ActivationCach
     return value;
   };
   if (manifest.dtype !== 'float32' && manifest.dtype !== 'float16') throw fail(`has dtype ${describeValue(manifest.dtype)}; caches hold 'float32' or 'float16'`);
-  const activationSize = count(manifest.activationSize, 'activationSize');
-  if (activationSize === 0) throw fail('has activationSize 0');
-  const rowBytes = activationSize * (manifest.dtype === 'float16' ? 2 : 4) + 8;
+  if (!Array.isArray(manifest.hooks) || manifest.hooks.length === 0) throw fail(`has hooks ${describeValue(manifest.hooks)}, not a list of { hook, activationSize }`);
+  const names = new Set<string>();
+  let floatsPerRow = 0;
+  for (const [index, entry] of manifest.hooks.entries()) {
+    const field = manifest.hooks.length === 1 ? '' : `hooks[${index}].`;
+    if (typeof entry !== 'object' || entry === null || typeof entry.hook !== 'string' || entry.hook === '') throw fail(`has ${field}hook ${describeValue(entry?.hook)}, not a hook name`);
+    if (names.has(entry.hook)) throw fail(`names hook '${entry.hook}' twice`);
+    names.add(entry.hook);
+    const size = count(entry.activationSize, `${field}activationSize`);
+    if (size === 0) throw fail(`has ${field}activationSize 0`);
+    floatsPerRow += size;
+  }
+  const activationSize = floatsPerRow;
+  const rowBytes = floatsPerRow * (manifest.dtype === 'float16' ? 2 : 4) + 8;
+  const batchLimit = count(manifest.modelBatchSize, 'modelBatchSize') * count(manifest.sequenceLength, 'sequenceLength');
   let rows = 0;
   for (const [index, shard] of manifest.shards.entries()) {
     const field = `shards[${index}]`;
@@ -130,6 +184,12 @@ function checkManifest(directory: string, path: string, manifest: ActivationCach
     const bytes = count(shard.bytes, `${field}.bytes`);
     if (shardRows * rowBytes > bytes) {
       throw fail(`says ${field} holds ${shardRows} rows, but its file has ${bytes} bytes, room for at most ${Math.floor(bytes / rowBytes)} rows of ${activationSize} ${manifest.dtype} values`);
+    }
+    if (shard.batchRows !== undefined) {
+      if (!Array.isArray(shard.batchRows)) throw fail(`has ${field}.batchRows ${describeValue(shard.batchRows)}, not a list of row counts`);
+      const batches = shard.batchRows.map((value, batch) => count(value, `${field}.batchRows[${batch}]`));
+      if (batches.some((value) => value > batchLimit)) throw fail(`has a model batch in ${field}.batchRows larger than modelBatchSize x sequenceLength (${batchLimit})`);
+      if (batches.reduce((total, value) => total + value, 0) !== shardRows) throw fail(`has ${field}.batchRows adding up to other than its ${shardRows} rows`);
     }
     if (typeof shard.sha256 !== 'string') throw fail(`has ${field}.sha256 ${describeValue(shard.sha256)}, not a hex digest`);
     rows += shardRows;
@@ -141,7 +201,7 @@ function checkManifest(directory: string, path: string, manifest: ActivationCach
 export async function writeCacheManifest(directory: string, manifest: ActivationCacheManifest): Promise<void> {
   const path = join(directory, CACHE_MANIFEST);
   try {
-    await writeFileDurably(path, `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeFileDurably(path, `${JSON.stringify(storedForm(manifest), null, 2)}\n`);
   } catch (cause) {
     throw new ActivationCacheError(`Cannot write ${path}: ${(cause as Error).message}; check that the directory is writable.`, { cause });
   }
@@ -157,29 +217,32 @@ export async function sha256OfFile(path: string): Promise<string> {
 export async function writeShard(
   directory: string,
   index: number,
-  activations: Float32Array,
-  tokens: BigInt64Array,
+  contents: ShardContents & { readonly batchRows: readonly number[] },
   settings: ActivationCacheSettings,
   datasetPosition: DatasetPosition,
 ): Promise<CacheShard> {
+  const { tokens, batchRows } = contents;
   const rows = tokens.length;
   const file = shardFileName(index);
   const path = join(directory, file);
-  await writeSafetensors(path, {
-    [ACTIVATIONS_TENSOR]: fromTypedArray(storedDType(settings.dtype), [rows, settings.activationSize], activations),
-    [TOKENS_TENSOR]: fromTypedArray('I64', [rows], tokens),
-  }, { format: CACHE_FORMAT, model: settings.model, hook: settings.hook });
+  const tensors: Record<string, ReturnType<typeof fromTypedArray>> = {};
+  for (const { hook, activationSize } of settings.hooks) {
+    tensors[activationsTensorName(settings.hooks, hook)] = fromTypedArray(storedDType(settings.dtype), [rows, activationSize], contents.activations[hook]);
+  }
+  tensors[TOKENS_TENSOR] = fromTypedArray('I64', [rows], tokens);
+  const hooks = settings.hooks.map(({ hook }) => hook);
+  await writeSafetensors(path, tensors, { format: CACHE_FORMAT, model: settings.model, ...(hooks.length === 1 ? { hook: hooks[0] } : { hooks: hooks.join(',') }) });
   try {
     const { size } = await stat(path);
-    return { file, rows, bytes: size, sha256: await sha256OfFile(path), datasetPosition };
+    return { file, rows, bytes: size, sha256: await sha256OfFile(path), datasetPosition, batchRows: [...batchRows] };
   } catch (cause) {
     throw new ActivationCacheError(`Cannot read back the shard just written to ${JSON.stringify(path)}: ${(cause as Error).message}.`, { cause });
   }
 }
 
 export interface ShardContents {
-  /** [rows, activationSize] float32 (float16 shards widened). */
-  readonly activations: Float32Array;
+  /** [rows, activationSize] float32 per hook (float16 shards widened). */
+  readonly activations: Readonly<Record<string, Float32Array>>;
   readonly tokens: BigInt64Array;
 }
 
@@ -190,8 +253,14 @@ function rebuildHint(directory: string, shard: CacheShard): string {
   );
 }
 
-/** Reads one shard through core's lazy safetensors reader, after checking its sha256 against the manifest. */
-export async function readShard(directory: string, manifest: ActivationCacheManifest, shard: CacheShard, verify = true): Promise<ShardContents> {
+/**
+ * Reads one shard through core's lazy safetensors reader, after checking its
+ * sha256 against the manifest. `hooks` (default all) picks the hooks to
+ * load; the others' bytes are never read into memory.
+ */
+export async function readShard(
+  directory: string, manifest: ActivationCacheManifest, shard: CacheShard, verify = true, hooks: readonly string[] = manifest.hooks.map(({ hook }) => hook),
+): Promise<ShardContents> {
   const path = resolveInside(directory, shard.file, `${join(directory, CACHE_MANIFEST)} shard file`);
   if (verify) {
     let actual: string;
@@ -215,10 +284,11 @@ export async function readShard(directory: string, manifest: ActivationCacheMani
   }
   try {
     // Checked from the header, before any data is read: bytes of another dtype would otherwise be taken as float32.
-    const expected: Record<string, { dtype: SafetensorsDType; shape: number[] }> = {
-      [ACTIVATIONS_TENSOR]: { dtype: storedDType(manifest.dtype), shape: [shard.rows, manifest.activationSize] },
-      [TOKENS_TENSOR]: { dtype: 'I64', shape: [shard.rows] },
-    };
+    const expected: Record<string, { dtype: SafetensorsDType; shape: number[] }> = {};
+    for (const { hook, activationSize } of manifest.hooks) {
+      expected[activationsTensorName(manifest.hooks, hook)] = { dtype: storedDType(manifest.dtype), shape: [shard.rows, activationSize] };
+    }
+    expected[TOKENS_TENSOR] = { dtype: 'I64', shape: [shard.rows] };
     for (const [name, { dtype, shape }] of Object.entries(expected)) {
       const info = file.info(name);
       if (info.dtype !== dtype || info.shape.length !== shape.length || info.shape.some((size, axis) => size !== shape[axis])) {
@@ -227,9 +297,15 @@ export async function readShard(directory: string, manifest: ActivationCacheMani
         );
       }
     }
-    const activations = await file.read(ACTIVATIONS_TENSOR);
+    const activations: Record<string, Float32Array> = {};
+    for (const hook of hooks) {
+      if (!manifest.hooks.some((entry) => entry.hook === hook)) {
+        throw new ActivationCacheError(`The activation cache ${JSON.stringify(directory)} holds ${manifest.hooks.map((entry) => entry.hook).join(', ')}; it has no hook '${hook}'.`);
+      }
+      activations[hook] = toTypedArray(await file.read(activationsTensorName(manifest.hooks, hook))) as Float32Array;
+    }
     const tokens = await file.read(TOKENS_TENSOR);
-    return { activations: toTypedArray(activations) as Float32Array, tokens: toTypedArray(tokens) as BigInt64Array };
+    return { activations, tokens: toTypedArray(tokens) as BigInt64Array };
   } catch (cause) {
     if (cause instanceof ActivationCacheError) throw cause;
     throw new ActivationCacheError(`Shard ${shard.file} of ${JSON.stringify(directory)} cannot be decoded: ${(cause as Error).message}. ${rebuildHint(directory, shard)}`, { cause });

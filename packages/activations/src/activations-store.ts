@@ -1,6 +1,7 @@
 import type { HookBatchSource } from './activation-source.js';
 import { CachedActivationsStore, type CachedActivationsStoreOptions } from './cached-activations-store.js';
 import { MultiHookActivationsStore, type StorePosition, type StoreSettings } from './multi-hook-activations-store.js';
+import type { StoreFootprint } from './store-footprint.js';
 
 export interface ActivationsStoreOptions extends StoreSettings {
   /** The hook whose activations are served (`hook_point`), e.g. `blocks.2.hook_resid_pre`. */
@@ -28,14 +29,19 @@ export class ActivationsStore implements HookBatchSource {
     this.batchSize = options.batchSize;
   }
 
-  /** Shuffled batches from an activation cache written by harvestToCache. */
-  static fromCache(directory: string, options: CachedActivationsStoreOptions): Promise<CachedActivationsStore> {
+  /** Shuffled batches from an activation cache written by harvestToCache (`hook` picks one hook of a cache of several). */
+  static fromCache(directory: string, options: CachedActivationsStoreOptions & { readonly hook?: string }): Promise<CachedActivationsStore> {
     return CachedActivationsStore.open(directory, options);
   }
 
   /** Bytes of one activation buffer (two exist while the next one fills). */
   get bufferBytes(): number {
     return this.store.bufferBytes;
+  }
+
+  /** The most the store holds, by part. */
+  get footprint(): StoreFootprint {
+    return this.store.footprint;
   }
 
   /** Whether the next buffer is already being filled. */

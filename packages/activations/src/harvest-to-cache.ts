@@ -14,7 +14,10 @@ import { DATASET_START, type DatasetPosition } from './token-packer.js';
 export interface HarvestToCacheOptions extends HarvestSettings {
   /** The cache directory; created if missing, resumed if it holds a manifest. */
   readonly directory: string;
-  readonly hookPoint: string;
+  /** The hook to harvest; or give `hookPoints`. */
+  readonly hookPoint?: string;
+  /** Several hooks from one model run (a transcoder's input and target, a CLT's layers), stored row-aligned in each shard. */
+  readonly hookPoints?: readonly string[];
   /** Activations (rows) to harvest in all; a resumed harvest may raise it to add more. */
   readonly totalRows: number;
   /** Model batches per shard file (default 16). */
@@ -37,9 +40,10 @@ export interface HarvestToCacheResult {
 }
 
 /**
- * Harvests activations at one hook into nnd's cache format: a directory of
- * safetensors shards (`activations` [rows, d] float32 or float16, `tokens`
- * [rows] int64) and `manifest.json`. Each shard is written atomically (temp
+ * Harvests activations at one hook, or at several hooks of one model run,
+ * into nnd's cache format: a directory of safetensors shards (`activations`
+ * [rows, d] float32 or float16, or one `activations.{hook}` per hook, and
+ * `tokens` [rows] int64) and `manifest.json`. Each shard is written atomically (temp
  * file + rename), then the manifest is rewritten to list it, so a harvest
  * killed at any point leaves a valid cache; calling again with the same
  * options resumes at the next shard, and rebuilds any listed shard that was
@@ -62,13 +66,13 @@ export async function harvestToCache(options: HarvestToCacheOptions): Promise<Ha
   });
   await removeTemporaryFiles(directory);
 
+  const hooks = hooksOf(options);
   const existing = await access(join(directory, CACHE_MANIFEST)).then(() => readCacheManifest(directory), () => undefined);
-  const harvester = createHarvester(options, [options.hookPoint], lastPosition(existing));
+  const harvester = createHarvester(options, hooks, lastPosition(existing));
   const settings: ActivationCacheSettings = {
     model: options.model.name,
-    hook: options.hookPoint,
+    hooks: harvester.hooks.map((hook, index) => ({ hook, activationSize: harvester.sizes[index] })),
     dtype,
-    activationSize: harvester.sizes[0],
     sequenceLength: harvester.sequenceLength,
     modelBatchSize: options.modelBatchSize,
     batchesPerShard,
@@ -95,15 +99,16 @@ export async function harvestToCache(options: HarvestToCacheOptions): Promise<Ha
   manifest.complete = manifest.rows >= manifest.targetRows || manifest.datasetExhausted;
   await writeCacheManifest(directory, manifest);
   const shardRows = batchesPerShard * harvester.maxRows;
+  const floatsPerRow = settings.hooks.reduce((total, { activationSize }) => total + activationSize, 0);
   log(
-    `harvestToCache: ${options.hookPoint} of ${settings.model} into ${directory}, shards of up to ${shardRows} rows ` +
-      `(${formatBytes(shardRows * settings.activationSize * Float32Array.BYTES_PER_ELEMENT)} of float32 in memory while one is gathered).`,
+    `harvestToCache: ${hooks.join(', ')} of ${settings.model} into ${directory}, shards of up to ${shardRows} rows ` +
+      `(${formatBytes(shardRows * floatsPerRow * Float32Array.BYTES_PER_ELEMENT)} of float32 in memory while one is gathered).`,
   );
 
   while (!manifest.complete) {
     const shard = await harvestShard(harvester, batchesPerShard, manifest.targetRows - manifest.rows, options.signal);
     if (shard.rows > 0) {
-      const record = await writeShard(directory, manifest.shards.length, shard.activations, shard.tokens, settings, harvester.position());
+      const record = await writeShard(directory, manifest.shards.length, shard, settings, harvester.position());
       manifest.shards.push(record);
       manifest.rows += record.rows;
     }
@@ -124,6 +129,14 @@ async function removeTemporaryFiles(directory: string): Promise<void> {
   await Promise.all(temporary.map((name) => unlink(join(directory, name)).catch(() => undefined)));
 }
 
+function hooksOf(options: HarvestToCacheOptions): readonly string[] {
+  const { hookPoint, hookPoints } = options;
+  if ((hookPoint === undefined) === (hookPoints === undefined)) {
+    throw new ConfigError(`harvestToCache takes hookPoint (one hook) or hookPoints (several), not ${hookPoint === undefined ? 'neither' : 'both'}.`);
+  }
+  return hookPoints ?? [hookPoint!];
+}
+
 function lastPosition(manifest: ActivationCacheManifest | undefined): DatasetPosition {
   return manifest?.shards[manifest.shards.length - 1]?.datasetPosition ?? DATASET_START;
 }
@@ -141,30 +154,41 @@ function checkSettings(directory: string, existing: ActivationCacheManifest, set
 
 interface HarvestedShard {
   readonly rows: number;
-  readonly activations: Float32Array;
+  /** Per hook, [rows, size]. */
+  readonly activations: Record<string, Float32Array>;
   readonly tokens: BigInt64Array;
+  /** Rows of each model batch, in order. */
+  readonly batchRows: number[];
   readonly exhausted: boolean;
   readonly aborted: boolean;
 }
 
-/** Up to `batchesPerShard` model batches, cut at `rowLimit` rows; an abort drops the partial shard. */
+/** Up to `batchesPerShard` model batches of every hook, cut at `rowLimit` rows; an abort drops the partial shard. */
 async function harvestShard(harvester: ActivationHarvester, batchesPerShard: number, rowLimit: number, signal: AbortSignal | undefined): Promise<HarvestedShard> {
-  const size = harvester.sizes[0];
-  const hook = harvester.hooks[0];
   const capacity = Math.min(rowLimit, batchesPerShard * harvester.maxRows);
-  const activations = new Float32Array(capacity * size);
+  const storage = harvester.hooks.map((hook, index) => ({ hook, size: harvester.sizes[index], values: new Float32Array(capacity * harvester.sizes[index]) }));
   const tokens = new BigInt64Array(capacity);
+  const batchRows: number[] = [];
   let rows = 0;
+  const result = (exhausted: boolean): HarvestedShard => ({
+    rows,
+    activations: Object.fromEntries(storage.map(({ hook, size, values }) => [hook, values.subarray(0, rows * size)])),
+    tokens: tokens.subarray(0, rows),
+    batchRows,
+    exhausted,
+    aborted: false,
+  });
   for (let batchIndex = 0; batchIndex < batchesPerShard && rows < capacity; batchIndex++) {
-    if (signal?.aborted) return { rows: 0, activations, tokens, exhausted: false, aborted: true };
+    if (signal?.aborted) return { ...result(false), rows: 0, batchRows: [], aborted: true };
     const batch = await harvester.next();
-    if (batch === undefined) return { rows, activations: activations.subarray(0, rows * size), tokens: tokens.subarray(0, rows), exhausted: true, aborted: false };
+    if (batch === undefined) return result(true);
     const take = Math.min(batch.rows, capacity - rows);
-    activations.set(batch.activations[hook].subarray(0, take * size), rows * size);
+    for (const { hook, size, values } of storage) values.set(batch.activations[hook].subarray(0, take * size), rows * size);
     tokens.set(batch.tokens.subarray(0, take), rows);
+    batchRows.push(take);
     rows += take;
   }
-  return { rows, activations: activations.subarray(0, rows * size), tokens: tokens.subarray(0, rows), exhausted: false, aborted: false };
+  return result(false);
 }
 
 /** Re-harvests listed shards whose file is gone or has the wrong size, from the position the previous shard recorded. */
@@ -176,7 +200,7 @@ async function rebuildMissingShards(
     if (size === shard.bytes) continue;
     log(`harvestToCache: shard ${shard.file} is ${size === undefined ? 'missing' : `${size} bytes instead of ${shard.bytes}`}; rebuilding it.`);
     const start = index === 0 ? DATASET_START : manifest.shards[index - 1].datasetPosition;
-    const harvester = createHarvester({ ...options, log: () => undefined }, [options.hookPoint], start);
+    const harvester = createHarvester({ ...options, log: () => undefined }, manifest.hooks.map(({ hook }) => hook), start);
     const rebuilt = await harvestShard(harvester, manifest.batchesPerShard, shard.rows, undefined);
     const position = harvester.position();
     if (rebuilt.rows !== shard.rows || JSON.stringify(position) !== JSON.stringify(shard.datasetPosition)) {
@@ -185,7 +209,7 @@ async function rebuildMissingShards(
           `records ${shard.rows} rows ending at ${JSON.stringify(shard.datasetPosition)}: the dataset or model changed since the harvest. Harvest into a new directory.`,
       );
     }
-    manifest.shards[index] = await writeShard(directory, index, rebuilt.activations, rebuilt.tokens, manifest, shard.datasetPosition);
+    manifest.shards[index] = await writeShard(directory, index, rebuilt, manifest, shard.datasetPosition);
     await writeCacheManifest(directory, manifest);
   }
 }

@@ -36,14 +36,16 @@ export { createHarvester } from './harvest-settings.js';
 export type { HarvestSettings } from './harvest-settings.js';
 export { MultiHookActivationsStore } from './multi-hook-activations-store.js';
 export type { MultiHookActivationsStoreOptions, StorePosition, StoreSettings } from './multi-hook-activations-store.js';
+export { fitStoreFootprint, storeFootprint } from './store-footprint.js';
+export type { StoreFootprint } from './store-footprint.js';
 
 export {
-  CACHE_FORMAT, CACHE_FORMAT_VERSION, CACHE_MANIFEST, readCacheManifest, readShard, shardFileName, verifyActivationCache,
+  CACHE_FORMAT, CACHE_FORMAT_VERSION, CACHE_MANIFEST, activationsTensorName, readCacheManifest, readShard, shardFileName, verifyActivationCache,
 } from './activation-cache.js';
 export type {
-  ActivationCacheManifest, ActivationCacheSettings, CacheDType, CacheShard, CacheVerification, ShardContents,
+  ActivationCacheManifest, ActivationCacheSettings, CacheDType, CacheHook, CacheShard, CacheVerification, ShardContents,
 } from './activation-cache.js';
 export { harvestToCache } from './harvest-to-cache.js';
 export type { HarvestToCacheOptions, HarvestToCacheResult } from './harvest-to-cache.js';
-export { CachedActivationsStore } from './cached-activations-store.js';
-export type { CachePosition, CachedActivationsStoreOptions, CachedStorePosition } from './cached-activations-store.js';
+export { CachedActivationsStore, CachedMultiHookActivationsStore, modelBatchRows } from './cached-activations-store.js';
+export type { CachePosition, CachedActivationsStoreOptions, CachedMultiHookStoreOptions, CachedStorePosition } from './cached-activations-store.js';

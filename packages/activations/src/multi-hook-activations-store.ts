@@ -1,10 +1,12 @@
 import { ConfigError, Rng } from '@nnd/core';
 import type { ActivationHarvester } from './activation-harvester.js';
+import { CachedMultiHookActivationsStore, type CachedMultiHookStoreOptions } from './cached-activations-store.js';
 import type { HookBatchSource } from './activation-source.js';
 import type { DocumentSource } from './dataset-document.js';
 import { DatasetError } from './dataset-error.js';
 import { createHarvester, type HarvestSettings } from './harvest-settings.js';
-import { ShuffleBuffer, type BufferPosition, type RowChunkProducer } from './shuffle-buffer.js';
+import { ShuffleBuffer, formatBytes, type BufferPosition, type RowChunkProducer } from './shuffle-buffer.js';
+import { fitStoreFootprint, type StoreFootprint } from './store-footprint.js';
 import type { DatasetPosition } from './token-packer.js';
 
 /** Where a store stands: JSON that `resume` accepts to continue with the same batches. */
@@ -19,11 +21,28 @@ export interface StoreSettings extends HarvestSettings {
   readonly seed: number;
   /** A position from `position()` to continue from. */
   readonly resume?: StorePosition;
+  /**
+   * The most bytes the store may hold (see `footprint`): it puts up to
+   * `batchesInBuffer` model batches in a buffer, fewer when they do not fit
+   * (and says so), and refuses to start when not even one does. Default: no limit.
+   */
+  readonly maxBytes?: number;
 }
 
 export interface MultiHookActivationsStoreOptions extends StoreSettings {
   /** Hooks harvested from one model run, e.g. one SAE per layer. */
   readonly hookPoints: readonly string[];
+}
+
+/** The footprint of the store a harvester feeds, with as many model batches per buffer as `maxBytes` allows. */
+function fitFootprint(options: MultiHookActivationsStoreOptions, harvester: ActivationHarvester): StoreFootprint {
+  const shape = {
+    rowsPerModelBatch: harvester.maxRows,
+    floatsPerRow: harvester.sizes.reduce((total, size) => total + size, 0),
+    batchSize: options.batchSize,
+    excludesTokens: harvester.excludedTokenIds.length > 0,
+  };
+  return fitStoreFootprint(shape, options.batchesInBuffer, options.maxBytes, harvester.hooks.length, options.log ?? console.log);
 }
 
 /** A harvester as the buffer's producer: one model batch per chunk. */
@@ -54,25 +73,40 @@ export class MultiHookActivationsStore {
   private readonly sizes = new Map<string, number>();
   private readonly sources = new Map<string, QueuedHookSource>();
   private readonly maxQueued: number;
+  /** The most the store holds, by part, as its log line states it. */
+  readonly footprint: StoreFootprint;
 
   constructor(options: MultiHookActivationsStoreOptions) {
     const harvester = createHarvester(options, options.hookPoints, options.resume?.buffer.source);
     this.hookPoints = harvester.hooks;
     this.batchSize = options.batchSize;
     harvester.hooks.forEach((hook, index) => this.sizes.set(hook, harvester.sizes[index]));
+    const log = options.log ?? console.log;
+    this.footprint = fitFootprint(options, harvester);
     const rng = new Rng(options.resume?.buffer.rng ?? options.seed);
     this.buffer = new ShuffleBuffer({
       producer: harvestProducer(harvester, options.dataset),
       hooks: harvester.hooks.map((name, index) => ({ name, size: harvester.sizes[index] })),
-      chunksPerBuffer: options.batchesInBuffer,
+      chunksPerBuffer: this.footprint.batchesInBuffer,
       maxRowsPerChunk: harvester.maxRows,
       batchSize: options.batchSize,
       rng,
       resume: options.resume,
       label: `ActivationsStore(${options.model.name}, ${options.dataset.description})`,
-      log: options.log ?? console.log,
+      log,
     });
+    const { buffers, harvest, batch, total } = this.footprint;
+    log(
+      `ActivationsStore(${options.model.name}, ${options.dataset.description}) holds at most ${formatBytes(total)}: ` +
+        `two buffers ${formatBytes(buffers)}, the model batches in flight ${formatBytes(harvest)}, the batch being served ${formatBytes(batch)}` +
+        `${options.maxBytes === undefined ? '' : ` (limit ${formatBytes(options.maxBytes)})`}.`,
+    );
     this.maxQueued = Math.max(1, Math.floor(this.buffer.capacity / options.batchSize));
+  }
+
+  /** Shuffled batches of several hooks, row-aligned, from an activation cache written by harvestToCache with hookPoints. */
+  static fromCache(directory: string, options: CachedMultiHookStoreOptions): Promise<CachedMultiHookActivationsStore> {
+    return CachedMultiHookActivationsStore.open(directory, options);
   }
 
   /** Bytes of one activation buffer (two exist while the next one fills). */

@@ -3,7 +3,7 @@ import { ConfigError, ShapeError, type NndError, type Rng, type RngState } from 
 /** A run of rows from the producer: one model batch, or one cache shard. */
 export interface RowChunk {
   readonly rows: number;
-  /** [rows, size] row-major per hook. */
+  /** [rows, size] row-major per hook; the buffer empties this record once it has copied the rows, so hand it a record of its own. */
   readonly activations: Readonly<Record<string, Float32Array>>;
   /** Close the buffer after this chunk (the end of a pass over a cache), so passes never mix in one shuffle. */
   readonly endsBuffer?: boolean;
@@ -179,18 +179,34 @@ export class ShuffleBuffer<P> {
     const start = { source: producer.position(), rng: rng.state() };
     let rows = 0;
     for (let chunkIndex = 0; chunkIndex < chunksPerBuffer; chunkIndex++) {
-      const chunk = await producer.next();
+      let chunk = await producer.next();
       if (chunk === undefined) break;
       if (chunk.rows > maxRowsPerChunk) {
         throw new ShapeError(`${this.options.label}: a chunk of ${chunk.rows} rows exceeds the ${maxRowsPerChunk} rows the buffer was sized for.`);
       }
-      for (const { name, size } of hooks) storage[name].set(chunk.activations[name].subarray(0, chunk.rows * size), rows * size);
-      rows += chunk.rows;
-      if (chunk.endsBuffer) break;
+      rows = copyChunk(storage, chunk, hooks, rows);
+      const ends = chunk.endsBuffer;
+      // A suspended async function keeps its variables: the copied chunk would stay alive while the next one is made, two model batches at once.
+      chunk = undefined;
+      if (ends) break;
     }
     if (rows === 0) throw producer.exhaustedError();
     return { storage, rows, order: rng.permutation(rows), start, cursor: 0 };
   }
+}
+
+/**
+ * Copies a chunk's rows in at row `rows` and returns the new row count.
+ * Then it lets go of the chunk's arrays: a settled promise keeps its value,
+ * so a promise of the chunk that is still reachable (V8 can keep the last
+ * awaited one in a suspended function's registers) would otherwise keep a
+ * whole model batch alive beside the next one.
+ */
+function copyChunk(storage: Record<string, Float32Array>, chunk: RowChunk, hooks: readonly HookWidth[], rows: number): number {
+  for (const { name, size } of hooks) storage[name].set(chunk.activations[name].subarray(0, chunk.rows * size), rows * size);
+  const held = chunk.activations as Record<string, Float32Array>;
+  for (const name of Object.keys(held)) delete held[name];
+  return rows + chunk.rows;
 }
 
 export function formatBytes(bytes: number): string {

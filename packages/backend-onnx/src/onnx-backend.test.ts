@@ -168,6 +168,27 @@ describe('createOnnxBackend (CPU)', () => {
     await local.dispose();
   });
 
+  it("gives its sessions onnxruntime's CPU arena unless the process keeps freed large buffers itself (nnd's relaunch sets MALLOC_MMAP_MAX_=0), with the same results", async () => {
+    const create = vi.spyOn(ort.InferenceSession, 'create');
+    const { graph, y } = denseLayer();
+    const cases: [string | undefined, boolean | undefined, boolean][] = [[undefined, undefined, true], ['0', undefined, false], ['0', true, true], [undefined, false, false]];
+    try {
+      for (const [mmapMax, setting, arena] of cases) {
+        if (mmapMax === undefined) vi.stubEnv('MALLOC_MMAP_MAX_', undefined as unknown as string);
+        else vi.stubEnv('MALLOC_MMAP_MAX_', mmapMax);
+        const local = createOnnxBackend({ threads: 1, cpuMemoryArena: setting });
+        create.mockClear();
+        const program = await local.compile(graph, { outputs: { y } });
+        expect(values(await (await program.run({ x: float32([1, 2], [1, 1]) })).y.toHost())).toEqual([3.5, 0]);
+        expect(create.mock.calls.map((call) => (call.at(-1) as { enableCpuMemArena?: boolean }).enableCpuMemArena)).toEqual([arena]);
+        await local.dispose();
+      }
+    } finally {
+      create.mockRestore();
+      vi.unstubAllEnvs();
+    }
+  });
+
   it('validates its settings', () => {
     expect(() => createOnnxBackend({ device: 'tpu' as never })).toThrow(ConfigError);
     expect(() => createOnnxBackend({ threads: 0 })).toThrow(ConfigError);

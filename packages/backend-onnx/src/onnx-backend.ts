@@ -29,6 +29,22 @@ export interface OnnxBackendSettings {
   threads?: number;
   /** onnxruntime's log level for our sessions; defaults to 'error'. */
   logLevel?: OnnxLogLevel;
+  /**
+   * onnxruntime's CPU memory arena. Each session keeps its own arena at the
+   * peak of its intermediates, so a run of several programs (the training
+   * step and its forward variants, the model, evaluation) holds each one's
+   * peak at once; without it, intermediates are freed after every run and
+   * the next program reuses the memory. Defaults to off when the process
+   * already keeps freed large buffers for reuse (`MALLOC_MMAP_MAX_=0`, as
+   * nnd and the benchmarks relaunch themselves), on otherwise, where every
+   * large allocation would map fresh pages.
+   */
+  cpuMemoryArena?: boolean;
+}
+
+/** Whether glibc keeps freed large buffers for reuse in this process (see @nnd/train's relaunchWithLargeBufferReuse). */
+function reusesLargeBuffers(): boolean {
+  return process.env.MALLOC_MMAP_MAX_ === '0';
 }
 
 /** Environment variable for the default intra-op thread count (`NND_ONNX_THREADS=1 nnd train ...`). */
@@ -67,17 +83,19 @@ class OnnxBackend implements Backend, ProgramHost {
   readonly device: OnnxDevice;
   private readonly threads: number;
   private readonly logLevel: OnnxLogLevel;
+  private readonly cpuMemoryArena: boolean;
   private readonly sessions: SessionCache;
   private readonly transfers = new Map<string, Promise<SessionLease>>();
 
   constructor(settings: OnnxBackendSettings) {
-    const { device = 'cpu', threads = threadsFromEnvironment(), logLevel = 'error' } = settings;
+    const { device = 'cpu', threads = threadsFromEnvironment(), logLevel = 'error', cpuMemoryArena = !reusesLargeBuffers() } = settings;
     if (!DEVICES.includes(device)) throw new ConfigError(`createOnnxBackend: device '${String(device)}' is not one of ${DEVICES.join(', ')}.`);
     if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`createOnnxBackend: threads must be a positive integer, got ${threads}.`);
     if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`createOnnxBackend: logLevel '${String(logLevel)}' is not one of ${LOG_LEVELS.join(', ')}.`);
     this.device = device;
     this.threads = threads;
     this.logLevel = logLevel;
+    this.cpuMemoryArena = cpuMemoryArena;
     // onnxruntime-node's WebGPU outputs can stay in GPU buffers; its CUDA provider has no such binding in Node.
     this.capabilities = { dtypes: DTYPES, device, deviceResidentTensors: device === 'webgpu' };
     this.sessions = new SessionCache(async (bytes, options) => {
@@ -168,6 +186,7 @@ class OnnxBackend implements Backend, ProgramHost {
       executionProviders: [this.device],
       graphOptimizationLevel: 'all',
       intraOpNumThreads: threads,
+      enableCpuMemArena: this.cpuMemoryArena,
       logSeverityLevel: LOG_LEVELS.indexOf(this.logLevel) as 0 | 1 | 2 | 3 | 4,
       ...(this.device === 'webgpu' ? { preferredOutputLocation: locations } : {}),
     };

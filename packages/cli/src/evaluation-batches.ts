@@ -1,5 +1,5 @@
 import {
-  ActivationsStore, MultiHookActivationsStore, CachedActivationsStore, DATASET_START, TokenPacker, type DatasetPosition, type HarvestSettings,
+  ActivationsStore, MultiHookActivationsStore, CachedActivationsStore, CachedMultiHookActivationsStore, DATASET_START, TokenPacker, type DatasetPosition, type HarvestSettings,
 } from '@nnd/activations';
 import type { HostTensor } from '@nnd/core';
 import type { HookedTransformer } from '@nnd/models';
@@ -55,7 +55,7 @@ export function tokensIn(batches: readonly HostTensor<'int64'>[]): number {
  * more than once, these tokens are held out.
  */
 export async function heldOutStart(source: ActivationSource, settings: HarvestSettings, config: Pick<RunConfig, 'model_batch_size' | 'num_batches_in_buffer'>): Promise<DatasetPosition> {
-  if (source instanceof CachedActivationsStore) return source.manifest.shards.at(-1)?.datasetPosition ?? DATASET_START;
+  if (source instanceof CachedActivationsStore || source instanceof CachedMultiHookActivationsStore) return source.manifest.shards.at(-1)?.datasetPosition ?? DATASET_START;
   if (!(source instanceof ActivationsStore || source instanceof MultiHookActivationsStore)) return DATASET_START;
   const sequenceLength = Math.min(settings.sequenceLength, settings.model.contextLength);
   const packer = new TokenPacker(settings.dataset, settings.tokenizer ?? settings.model.tokenizer, packing(settings, config.model_batch_size, sequenceLength), source.position().buffer.source);

@@ -30,7 +30,13 @@ const FLOAT32 = 4;
  * transcoder) and sizes. The training job fills in widths the config leaves
  * to the model once the model is loaded.
  */
-export type MemoryMember = Pick<MemberConfig, 'dict_size' | 'batch_size'> & { readonly act_size?: unknown; readonly input_size?: unknown; readonly output_size?: unknown };
+export type MemoryMember = Pick<MemberConfig, 'batch_size'> & { readonly dict_size?: unknown; readonly act_size?: unknown; readonly input_size?: unknown; readonly output_size?: unknown };
+
+/** A member's features; a family without a dictionary (dict_size) counts none here, which keeps the estimate a lower bound. */
+function featuresOf(member: object): number {
+  const { dict_size: features } = member as { readonly dict_size?: unknown };
+  return typeof features === 'number' ? features : 0;
+}
 
 /** Whether every member's widths are known from its config alone (no model needed); unknown widths count as 0 in an estimate, which stays a lower bound. */
 export function widthsKnown(members: readonly MemoryMember[]): boolean {
@@ -58,26 +64,29 @@ const MAX_ARRAY_ELEMENTS = 2 ** 32;
  * batch's feature activations (batch_size x dict_size) before and after
  * the activation function. Shared: the activation buffer
  * (num_batches_in_buffer x model_batch_size x seq_len rows of act_size, two
- * of them while the next fills), unless training from a cache.
+ * of them while the next fills), from the model or from an activation cache,
+ * which is read into the same buffers.
  */
 export function estimateTrainingMemory(config: RunConfig, members: readonly MemoryMember[]): TrainingMemoryEstimate {
   const widths = members.map(memberWidths);
-  const parameters = members.reduce((sum, member, index) => sum + (widths[index].input + widths[index].output) * member.dict_size + widths[index].output + member.dict_size, 0);
-  const featureActivations = members.reduce((sum, member) => sum + member.batch_size * member.dict_size, 0);
+  const parameters = members.reduce((sum, member, index) => sum + (widths[index].input + widths[index].output) * featuresOf(member) + widths[index].output + featuresOf(member), 0);
+  const featureActivations = members.reduce((sum, member) => sum + member.batch_size * featuresOf(member), 0);
   // The store holds every stream once: an SAE's one hook, a transcoder's input and target.
   const streamWidth = Math.max(...widths.map(({ input, output, shared }) => (shared ? input : input + output)));
-  const bufferRows = config.activation_cache === null ? config.num_batches_in_buffer * config.model_batch_size * config.seq_len : 0;
+  const bufferRows = config.num_batches_in_buffer * config.model_batch_size * config.seq_len;
   const parts: MemoryPart[] = [
-    { what: `parameters (${members.length > 1 ? `${members.length} decompositions, ` : ''}W_enc and W_dec, ${widthText(widths[0])} x dict_size ${config.dict_size} each)`, bytes: parameters * FLOAT32 },
+    { what: `parameters (${members.length > 1 ? `${members.length} decompositions, ` : ''}W_enc and W_dec, ${widthText(widths[0])} x dict_size ${featuresOf(config)} each)`, bytes: parameters * FLOAT32 },
     { what: 'Adam moments and gradients', bytes: 3 * parameters * FLOAT32 },
-    { what: `feature activations (batch_size ${config.batch_size} x dict_size ${config.dict_size}, before and after the activation)`, bytes: 2 * featureActivations * FLOAT32 },
+    { what: `feature activations (batch_size ${config.batch_size} x dict_size ${featuresOf(config)}, before and after the activation)`, bytes: 2 * featureActivations * FLOAT32 },
   ];
   if (bufferRows > 0) {
-    parts.push({ what: `activation buffers (2 x num_batches_in_buffer ${config.num_batches_in_buffer} x model_batch_size ${config.model_batch_size} x seq_len ${config.seq_len} rows of ${streamWidth})`, bytes: 2 * bufferRows * streamWidth * FLOAT32 });
+    // The store takes fewer model batches per buffer when they would exceed store_memory_mib.
+    const bytes = Math.min(2 * bufferRows * streamWidth * FLOAT32, config.store_memory_mib * 2 ** 20);
+    parts.push({ what: `activation buffers (2 x num_batches_in_buffer ${config.num_batches_in_buffer} x model_batch_size ${config.model_batch_size} x seq_len ${config.seq_len} rows of ${streamWidth}, at most store_memory_mib ${config.store_memory_mib} MiB)`, bytes });
   }
   const arrays = [
-    { what: `W_enc (${widthText(widths[0])} x dict_size ${config.dict_size})`, elements: Math.max(...members.map((member, index) => Math.max(widths[index].input, widths[index].output) * member.dict_size)) },
-    { what: `the feature activations (batch_size ${config.batch_size} x dict_size ${config.dict_size})`, elements: Math.max(...members.map((member) => member.batch_size * member.dict_size)) },
+    { what: `W_enc (${widthText(widths[0])} x dict_size ${featuresOf(config)})`, elements: Math.max(...members.map((member, index) => Math.max(widths[index].input, widths[index].output) * featuresOf(member))) },
+    { what: `the feature activations (batch_size ${config.batch_size} x dict_size ${featuresOf(config)})`, elements: Math.max(...members.map((member) => member.batch_size * featuresOf(member))) },
     { what: `the activation buffer (${bufferRows} rows x ${streamWidth})`, elements: bufferRows * streamWidth },
   ];
   return {
@@ -95,7 +104,7 @@ export function estimateTrainingMemory(config: RunConfig, members: readonly Memo
  */
 export function checkTrainingMemory(config: RunConfig, members: readonly MemoryMember[], machine: MachineMemory = { total: totalmem(), free: freemem() }): string | undefined {
   const estimate = estimateTrainingMemory(config, members);
-  const fix = 'Lower dict_size, batch_size or num_batches_in_buffer (or train from an activation_cache).';
+  const fix = 'Lower dict_size, batch_size or num_batches_in_buffer.';
   if (estimate.bytes > machine.total) {
     throw new ConfigError(
       `Invalid config: training needs at least ${formatBytes(estimate.bytes)} of memory (${estimate.parts.map((part) => `${part.what}: ${formatBytes(part.bytes)}`).join('; ')}), ` +

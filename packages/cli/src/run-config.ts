@@ -35,18 +35,19 @@ const ALLOWED_FORMS: Readonly<Record<string, string>> = { document_token_limit: 
 /**
  * The keys of an nnd run that every decomposition family shares, with the
  * reference's defaults (`get_default_cfg` of bartbussmann/BatchTopK
- * config.py, as its main.py sets them for the comparison runs; the encoder
- * keys are nn_decompositions' EncoderConfig, shared by SAEs, transcoders and
- * CLTs). Keys past the reference's say where the run happens (`device`,
- * `backend`, `run_dir`) and how the bundled pieces are used. Each family adds
- * its own keys (DecompositionFamily.configShape); `runConfigSchemaFor` joins them.
+ * config.py, as its main.py sets them for the comparison runs): the model,
+ * data, store and trainer. Keys past the reference's say where the run
+ * happens (`device`, `backend`, `run_dir`) and how the bundled pieces are
+ * used. Each family adds its own keys (DecompositionFamily.configShape; the
+ * encoder keys `dict_size`, `top_k`, ... are nn_decompositions' EncoderConfig,
+ * which @nnd/sae's `encoderRunConfigShape` gives the SAE, transcoder and CLT
+ * families); `runConfigSchemaFor` joins them.
  */
 export const runConfigSchema = z.strictObject({
   seed: integer(0).default(49),
   batch_size: integer(1).default(4096),
   lr: positive().default(3e-4),
   num_tokens: integer(1).default(1_000_000_000),
-  l1_coeff: nonNegative().default(0),
   beta1: unitInterval().default(0.9),
   beta2: unitInterval().default(0.99),
   max_grad_norm: positive().default(100_000),
@@ -58,26 +59,24 @@ export const runConfigSchema = z.strictObject({
   layer: integer(0).default(8),
   /** Derived from site and layer unless given; given, it sets them. */
   hook_point: text().optional(),
-  dict_size: integer(1).default(12288),
   device: choice(DEVICES).default('cpu'),
   backend: choice(BACKENDS).default('onnx'),
   model_batch_size: integer(1).default(512),
   num_batches_in_buffer: integer(1).default(10),
+  /**
+   * The most memory the activation store holds, in MiB: its two shuffle buffers, the model batches in flight and the batch
+   * being served. It takes up to num_batches_in_buffer model batches per buffer, fewer when they do not fit (and says so).
+   * The default holds the reference's SAE buffers at GPT-2 small's width (4.1 GiB); a CLT's 2n streams get fewer batches.
+   */
+  store_memory_mib: integer(1).default(6144),
   /** A bundled corpus (`sotu`, `moby-dick`), a local file or directory, or a Hugging Face dataset id. */
   dataset_path: text().default('Skylion007/openwebtext'),
   wandb_project: text().default('sparse_autoencoders'),
   wandb_entity: text().optional(),
   /** Upload to W&B; left out, on when WANDB_API_KEY is set (WANDB_MODE=disabled turns it off). */
   wandb: flag().optional(),
-  /** Standardise each activation vector (the reference's input_unit_norm); off by default as in nn_decompositions' EncoderConfig and @nnd/sae. */
-  input_unit_norm: flag().default(false),
   perf_log_freq: integer(1).default(1000),
   checkpoint_freq: integer(1).default(10_000),
-  n_batches_to_dead: integer(0).default(5),
-  top_k: integer(1, ' and <= dict_size').default(32),
-  top_k_aux: integer(1).default(512),
-  aux_penalty: nonNegative().default(1 / 32),
-  bandwidth: positive().default(0.001),
   /** The run's name; derived as the reference derives it unless given. */
   name: text().optional(),
   /** Where run directories go: `{run_dir}/{name}/`. */
@@ -187,11 +186,12 @@ export function parseRunConfig(input: unknown): RunConfig {
   const config = { ...parsed, ...hooks, name: '' } as RunConfig;
   const members = family.members(config);
   for (const member of members) {
-    if ('top_k' in member.config && (member.config.top_k as number) > parsed.dict_size) {
-      throw new ConfigError(`Invalid config: 'top_k' is ${parsed.top_k}; allowed: an integer >= 1 and <= dict_size (${parsed.dict_size}).`);
+    const { top_k: topK, dict_size: dictSize } = member.config as Record<string, unknown>;
+    if (typeof topK === 'number' && typeof dictSize === 'number' && topK > dictSize) {
+      throw new ConfigError(`Invalid config: 'top_k' is ${topK}; allowed: an integer >= 1 and <= dict_size (${dictSize}).`);
     }
   }
-  return { ...config, name: parsed.name ?? runName({ ...config, hook_point: members[0].hookLabel ?? config.hook_point, sae_type: members.map(({ label }) => label).join('+') }) };
+  return { ...config, name: parsed.name ?? runNameOf({ ...config, hook_point: members[0].hookLabel ?? config.hook_point, sae_type: members.map(({ label }) => label).join('+') }) };
 }
 
 /**
@@ -205,7 +205,7 @@ export function memberConfigs(config: RunConfig): MemberConfig[] {
   if (members.length === 1) return [{ ...config, ...members[0].runKeys, method: members[0].label }];
   return members.map((member) => {
     const memberConfig = { ...config, ...member.runKeys, method: member.label };
-    return { ...memberConfig, name: runName({ ...memberConfig, hook_point: member.hookLabel ?? memberConfig.hook_point, sae_type: member.label }) };
+    return { ...memberConfig, name: runNameOf({ ...memberConfig, hook_point: member.hookLabel ?? memberConfig.hook_point, sae_type: member.label }) };
   });
 }
 
@@ -246,6 +246,13 @@ function resolveHook(parsed: Record<string, unknown>, raw: Record<string, unknow
     return { [hookKey]: given, [siteKey]: site };
   }
   return { [hookKey]: given, [siteKey]: site, layer };
+}
+
+/** The reference's run name; a family without a dictionary (no dict_size, or no top_k) is named without it. */
+function runNameOf(fields: Record<string, unknown>): string {
+  const absent = '\u0000';
+  const named = { ...fields, dict_size: fields.dict_size ?? absent, top_k: fields.top_k ?? absent } as Parameters<typeof runName>[0];
+  return runName(named).split('_').filter((part) => part !== absent).join('_');
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {

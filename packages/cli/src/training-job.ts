@@ -225,7 +225,7 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     let report: string | undefined;
     if (options.report ?? true) {
       const records = await loadRuns(runDirectories.map((directory) => ({ type: 'directory' as const, directory })));
-      report = await writeReport(records, join(runDirectories[0], REPORT_FILE), { title: `nnd: ${config.name}`, k: config.top_k, dictionarySize: config.dict_size, dashboards });
+      report = await writeReport(records, join(runDirectories[0], REPORT_FILE), { title: `nnd: ${config.name}`, k: config.top_k as number | undefined, dictionarySize: config.dict_size as number | undefined, dashboards });
     }
     return { runs, report };
   } finally {

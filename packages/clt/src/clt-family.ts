@@ -1,4 +1,5 @@
 import { ConfigError, type DecompositionFamily } from '@nnd/core';
+import { encoderRunConfigShape } from '@nnd/sae';
 import { z } from 'zod';
 import { CLT_ENCODER_TYPES, CLT_VARIANTS, DEFAULT_HOOK_TEMPLATE_IN, DEFAULT_HOOK_TEMPLATE_OUT, hookForLayer, VARIANT_ENCODER_TYPES, type CltEncoderType, type CltVariant } from './clt-config.js';
 import type { CrossLayerTranscoder } from './cross-layer-transcoder.js';
@@ -39,6 +40,7 @@ export const cltFamily: DecompositionFamily = {
       .describe("the width of each layer's input; left out, read from the model"),
     output_size: z.number({ error: 'an integer >= 1' }).int({ error: 'an integer >= 1' }).min(1, { error: 'an integer >= 1' }).optional()
       .describe("the width of each layer's target; left out, read from the model"),
+    ...encoderRunConfigShape,
   },
   members(run, hookWidth) {
     // Checked here too, so a run config fails when it is read rather than once the model is loaded.

@@ -1,7 +1,4 @@
-import {
-  Graph, adamUpdate, add, div, grad, minimum, mul, reduceSumSquare, sqrt,
-  type AdamCorrections, type Tensor,
-} from '@nnd/core';
+import { Graph, clippedAdamStep, div, grad, type AdamCorrections, type Tensor } from '@nnd/core';
 import { buildTransformerGraph } from './transformer-graph.js';
 import type { TransformerConfig } from './transformer-config.js';
 
@@ -36,8 +33,9 @@ export interface TrainingStep {
 
 /**
  * One Adam step of next-token training as one graph: forward loss, reverse
- * -mode gradients of every parameter, global-norm clipping and the Adam
- * update (core's `adamUpdate`, torch.optim.Adam's arithmetic), so a step is a single program run whose outputs (new parameters
+ * -mode gradients of every parameter, then core's `clippedAdamStep`
+ * (global-norm clipping and torch.optim.Adam's arithmetic, the optimizer of
+ * @nnd/train's decomposition step too), so a step is a single program run whose outputs (new parameters
  * and moments) are fed to the next run without leaving the backend.
  */
 export function buildTrainingStep(config: TransformerConfig, settings: AdamSettings = DEFAULT_ADAM): TrainingStep {
@@ -48,24 +46,28 @@ export function buildTrainingStep(config: TransformerConfig, settings: AdamSetti
   const parameterNames = [...forward.parameters.keys()].sort();
   const parameters = parameterNames.map((name) => forward.parameters.get(name)!);
   const gradients = grad(loss, parameters);
-  const squaredNorm = gradients.map((gradient) => reduceSumSquare(gradient)).reduce((total, term) => add(total, term));
-  const gradientNorm = sqrt(squaredNorm);
-  const clipScale = Number.isFinite(settings.clipNorm) ? minimum(div(settings.clipNorm, add(gradientNorm, 1e-6)), 1) : undefined;
   const stepSize = graph.input(trainingNames.stepSize, []);
   const secondMomentScale = graph.input(trainingNames.secondMomentScale, []);
   // Core's Adam divides by sqrt(v) + eps * sqrt(1 - beta2^t) and scales by lr * sqrt(1 - beta2^t) / (1 - beta1^t):
   // the fed scalars give both with one scalar division each, the learning rate still scheduled per step.
   const corrections: AdamCorrections = { stepSize: div(stepSize, secondMomentScale), epsilon: div(settings.epsilon, secondMomentScale) };
-  const outputs: Record<string, Tensor> = { loss, gradient_norm: gradientNorm };
-  parameterNames.forEach((name, index) => {
-    const parameter = parameters[index];
-    const gradient = clipScale ? mul(gradients[index], clipScale) : gradients[index];
-    const firstMoment = graph.input(trainingNames.firstMoment(name), parameter.shape);
-    const secondMoment = graph.input(trainingNames.secondMoment(name), parameter.shape);
-    const next = adamUpdate(parameter, gradient, firstMoment, secondMoment, corrections, settings);
-    outputs[trainingNames.next(name)] = next.param;
-    outputs[trainingNames.next(trainingNames.firstMoment(name))] = next.firstMoment;
-    outputs[trainingNames.next(trainingNames.secondMoment(name))] = next.secondMoment;
+  // The same clipping and Adam as @nnd/train's decomposition step (core's clippedAdamStep).
+  const { gradientNorm, next } = clippedAdamStep({
+    params: Object.fromEntries(parameterNames.map((name, index) => [name, parameters[index]])),
+    gradients: Object.fromEntries(parameterNames.map((name, index) => [name, gradients[index]])),
+    maxGradNorm: settings.clipNorm,
+    corrections,
+    adam: settings,
+    moments: (name, parameter) => ({
+      firstMoment: graph.input(trainingNames.firstMoment(name), parameter.shape),
+      secondMoment: graph.input(trainingNames.secondMoment(name), parameter.shape),
+    }),
   });
+  const outputs: Record<string, Tensor> = { loss, gradient_norm: gradientNorm };
+  for (const name of parameterNames) {
+    outputs[trainingNames.next(name)] = next[name].param;
+    outputs[trainingNames.next(trainingNames.firstMoment(name))] = next[name].firstMoment;
+    outputs[trainingNames.next(trainingNames.secondMoment(name))] = next[name].secondMoment;
+  }
   return { graph, parameterNames, outputs };
 }

@@ -51,6 +51,7 @@ export const moltFamily: DecompositionFamily = {
     gate_bias_init: number('a number').optional().describe('initial gate bias b_E (pre = x W_E + b_E); left out, -1 for jumprelu gates and 0 for topk and batchtopk'),
     d_in: integer(1, 'an integer >= 1').optional().describe('the width of hook_point; left out, read from the model'),
     d_out: integer(1, 'an integer >= 1').optional().describe('the width of hook_point_out; left out, read from the model'),
+    n_batches_to_dead: integer(0, 'an integer >= 0').default(5).describe('a transform whose gate stays closed for this many batches counts as dead'),
   },
   members(run, hookWidth): FamilyMember[] {
     const config: Record<string, unknown> = { architecture: 'molt' };

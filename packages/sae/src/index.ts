@@ -39,3 +39,6 @@ export type { EncoderOperands } from './sparse-encoder-gradient.js';
 export { topKVariants } from './topk-forward.js';
 export { updateRunningThreshold } from './batchtopk-sae.js';
 export { formatConfigIssue, formatConfigIssues } from './sae-config.js';
+export {
+  checkTopKWithinDictSize, ENCODER_ALLOWED, encoderRunConfigShape, encoderTrainingShape, jumpReluEncoderShape, topKEncoderShape,
+} from './encoder-config.js';

@@ -1,5 +1,6 @@
 import { ConfigError, describeValue } from '@nnd/core';
 import { z } from 'zod';
+import { checkTopKWithinDictSize, ENCODER_ALLOWED, encoderTrainingShape, jumpReluEncoderShape, topKEncoderShape } from './encoder-config.js';
 
 /** Architecture ids, as the reference's `sae_type` spells them. */
 export const SAE_ARCHITECTURES = ['vanilla', 'topk', 'batchtopk', 'jumprelu'] as const;
@@ -12,22 +13,8 @@ export type SaeArchitecture = (typeof SAE_ARCHITECTURES)[number];
 const ALLOWED: Record<string, string> = {
   architecture: `one of ${SAE_ARCHITECTURES.map((id) => `'${id}'`).join(', ')}`,
   act_size: 'an integer >= 1 (the width of the input activations)',
-  dict_size: 'an integer >= 1 (the number of dictionary features)',
-  seed: 'a safe integer',
-  batch_size: 'an integer >= 1',
-  lr: 'a number > 0',
-  beta1: 'a number in [0, 1)',
-  beta2: 'a number in [0, 1)',
-  max_grad_norm: 'a number > 0',
-  l1_coeff: 'a number >= 0',
-  n_batches_to_dead: 'an integer >= 0',
-  input_unit_norm: 'true or false',
-  top_k: 'an integer >= 1 and <= dict_size',
-  top_k_aux: 'an integer >= 1',
-  aux_penalty: 'a number >= 0',
-  sparse_decoder: 'true or false',
+  ...ENCODER_ALLOWED,
   encoder_bias: 'true or false (add b_enc to the pre-activations, as SAELens TopK does; false is the reference)',
-  bandwidth: 'a number > 0',
   hook_point: 'a non-empty string (the hook the SAE reads and reconstructs, e.g. \'blocks.8.hook_resid_pre\')',
 };
 
@@ -37,25 +24,13 @@ const ALLOWED: Record<string, string> = {
 const baseShape = {
   act_size: z.number().int().min(1),
   dict_size: z.number().int().min(1),
-  seed: z.number().int().default(49),
-  batch_size: z.number().int().min(1).default(4096),
-  lr: z.number().positive().default(3e-4),
-  beta1: z.number().min(0).lt(1).default(0.9),
-  beta2: z.number().min(0).lt(1).default(0.99),
-  max_grad_norm: z.number().positive().default(100000),
-  l1_coeff: z.number().min(0).default(0),
-  n_batches_to_dead: z.number().int().min(0).default(5),
-  input_unit_norm: z.boolean().default(false),
+  ...encoderTrainingShape,
   /** The stream it reads and reconstructs (a model's hook); left out, the SAE's stream is 'activations'. */
   hook_point: z.string().min(1).optional(),
 };
 
 const topKShape = {
-  top_k: z.number().int().min(1).default(32),
-  top_k_aux: z.number().int().min(1).default(512),
-  aux_penalty: z.number().min(0).default(1 / 32),
-  /** Decode from the k kept features only, with hand-written sparse gradients. */
-  sparse_decoder: z.boolean().default(true),
+  ...topKEncoderShape,
   /**
    * Add b_enc to the pre-activations: pre = (x - b_dec) W_enc + b_enc, as
    * SAELens's TopK. Off by default, as the reference (no encoder bias).
@@ -71,13 +46,7 @@ interface CrossFieldInput {
 }
 
 function checkCrossFields(config: CrossFieldInput, context: z.RefinementCtx): void {
-  if (config.top_k !== undefined && config.top_k > config.dict_size) {
-    context.addIssue({
-      code: 'custom',
-      path: ['top_k'],
-      message: `top_k = ${config.top_k} exceeds dict_size = ${config.dict_size}; top_k must be <= dict_size (lower top_k or raise dict_size)`,
-    });
-  }
+  checkTopKWithinDictSize(config, context);
   if (config.input_unit_norm && config.act_size < 2) {
     context.addIssue({
       code: 'custom',
@@ -100,7 +69,7 @@ export const batchTopKConfigSchema = z
   .superRefine(checkCrossFields);
 
 export const jumpReluConfigSchema = z
-  .strictObject({ architecture: z.literal('jumprelu').default('jumprelu'), ...baseShape, bandwidth: z.number().positive().default(0.001) })
+  .strictObject({ architecture: z.literal('jumprelu').default('jumprelu'), ...baseShape, ...jumpReluEncoderShape })
   .superRefine(checkCrossFields);
 
 export type VanillaSaeConfig = z.output<typeof vanillaConfigSchema>;

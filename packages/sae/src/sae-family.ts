@@ -1,5 +1,6 @@
 import { ConfigError, describeValue, type DecompositionFamily, type FamilyMember } from '@nnd/core';
 import { z } from 'zod';
+import { encoderRunConfigShape } from './encoder-config.js';
 import { SAE_ARCHITECTURES, type SaeArchitecture } from './sae-config.js';
 import { loadSae, saveSae } from './sae-files.js';
 import { createSae } from './sae-registry.js';
@@ -38,6 +39,7 @@ export const saeFamily: DecompositionFamily = {
     act_size: z.number({ error: 'an integer >= 1 (the width of the hook)' }).int({ error: 'an integer >= 1 (the width of the hook)' }).min(1, { error: 'an integer >= 1 (the width of the hook)' })
       .optional()
       .describe('the width of the hook; left out, it is read from the model'),
+    ...encoderRunConfigShape,
   },
   members(run, hookWidth): FamilyMember[] {
     const types = saeTypesOf(run);

@@ -1,7 +1,6 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
-import { createReferenceBackend, Graph, hostTensor, type Backend } from '@nnd/core';
+import { clipGradNorm, createReferenceBackend, Graph, hostTensor, type Backend } from '@nnd/core';
 import { describe, expect, it } from 'vitest';
-import { clipGradNorm } from './clip-grad-norm.js';
 
 /** Gradients a = [3, 4] and b = [[12]]: global norm sqrt(9 + 16 + 144) = 13. */
 async function clip(backend: Backend, maxNorm: number) {

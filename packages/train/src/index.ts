@@ -9,7 +9,8 @@ export type { ExitSummary, Logger } from './logger.js';
 // Adam lives in @nnd/core (the tiny-LM trainer in @nnd/models uses it too); re-exported so this package's API is unchanged.
 export { adamCorrections, adamUpdate } from '@nnd/core';
 export type { AdamCorrections, AdamHyperparameters, AdamResult } from '@nnd/core';
-export { clipGradNorm } from './clip-grad-norm.js';
+// Core's, re-exported where it was before the tiny-LM trainer shared it.
+export { clipGradNorm } from '@nnd/core';
 export { ADAM_EPSILON, buildTrainingStep } from './training-step.js';
 export { batchInputName, metricOutputName, stateInputName, stateOutputName } from './step-names.js';
 export type { StateKind } from './step-names.js';

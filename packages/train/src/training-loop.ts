@@ -201,14 +201,9 @@ export async function runTraining<D extends Decomposition>(
       const batchFeeds = (batch: Record<string, Feed>) => Object.fromEntries(Object.entries(batch).map(([hook, rows]) => [batchInputName(hook), rows]));
       let batch = batchFeeds(await readBatch(source, loop.batch_size, streams));
       batchesConsumed++;
-      const tensors = hostTensors!;
-      const stepMembers: StepMember[] = members.map(({ decomposition, config }, index) => ({
-        decomposition,
-        params: Object.fromEntries(Object.entries(tensors[index].param).map(([name, tensor]) => [name, specOf(tensor)])),
-        state: Object.fromEntries(Object.entries(tensors[index].state).map(([name, tensor]) => [name, specOf(tensor)])),
-        adam: { lr: config.lr, beta1: config.beta1, beta2: config.beta2, epsilon: ADAM_EPSILON },
-        maxGradNorm: config.max_grad_norm,
-      }));
+      // Built by a function of its own: a closure here over the start tensors would keep every host copy (parameters,
+      // both Adam moments) alive beside the device's for the whole run, since the compile closures below share its scope.
+      const stepMembers = stepMembersOf(members, hostTensors!);
       // One program per combination of forward variants, compiled when first needed. Metrics are a
       // handful of scalars: always fetching them costs one tiny copy, lets every step's loss be
       // checked and the next step's variants be chosen.
@@ -231,7 +226,7 @@ export async function runTraining<D extends Decomposition>(
         }
         return compiled;
       };
-      for (const [index, kinds] of tensors.entries()) {
+      for (const [index, kinds] of hostTensors!.entries()) {
         for (const kind of STATE_KINDS) {
           for (const [name, tensor] of Object.entries(kinds[kind])) feeds[stateInputName(index, kind, name)] = await backend.upload(tensor);
         }
@@ -338,6 +333,17 @@ interface CompiledStep {
 }
 
 /** Variants must report what the full forward reports, or logs would change shape from step to step. */
+/** What the step builder needs of each member: its parameters' and state's shapes, Adam's settings and the clipping norm. */
+function stepMembersOf(members: readonly { decomposition: Decomposition; config: TrainConfig }[], tensors: readonly TensorsByKind[]): StepMember[] {
+  return members.map(({ decomposition, config }, index) => ({
+    decomposition,
+    params: Object.fromEntries(Object.entries(tensors[index].param).map(([name, tensor]) => [name, specOf(tensor)])),
+    state: Object.fromEntries(Object.entries(tensors[index].state).map(([name, tensor]) => [name, specOf(tensor)])),
+    adam: { lr: config.lr, beta1: config.beta1, beta2: config.beta2, epsilon: ADAM_EPSILON },
+    maxGradNorm: config.max_grad_norm,
+  }));
+}
+
 function checkSameMetrics(actual: readonly Record<string, string>[], expected: readonly Record<string, string>[], variants: readonly (string | undefined)[]): void {
   for (const [index, names] of expected.entries()) {
     const want = Object.keys(names).sort().join(', ');

@@ -1,8 +1,7 @@
 import {
-  GraphError, adamCorrections, adamUpdate, add, grad, Graph, streamsOf,
+  GraphError, adamCorrections, add, clippedAdamStep, grad, Graph, streamsOf,
   type AdamHyperparameters, type Decomposition, type DType, type HostTensor, type Tensor, type TensorMap,
 } from '@nnd/core';
-import { clipGradNorm } from './clip-grad-norm.js';
 import { batchInputName, STEP_INPUT, metricOutputName, stateInputName, stateOutputName } from './step-names.js';
 
 /** Shape and dtype of one tensor the program carries from step to step. */
@@ -90,26 +89,28 @@ export function buildTrainingStep(
     const rawGradients: TensorMap = Object.fromEntries(names.map((name, position) => [name, allGradients[offset + position]]));
     offset += names.length;
 
-    const clipped = clipGradNorm(rawGradients, member.maxGradNorm).gradients;
-    const constrained = member.decomposition.constrain
-      ? member.decomposition.constrain(graph, params, clipped)
-      : { params, gradients: clipped };
-    checkSameNames(names, constrained.params, `decomposition ${index}'s constrain() params`);
-    checkSameNames(names, constrained.gradients, `decomposition ${index}'s constrain() gradients`);
-
-    const corrections = adamCorrections(step, member.adam);
+    const { decomposition } = member;
+    const { next } = clippedAdamStep({
+      params,
+      gradients: rawGradients,
+      maxGradNorm: member.maxGradNorm,
+      corrections: adamCorrections(step, member.adam),
+      adam: member.adam,
+      moments: (name) => ({
+        firstMoment: graph.input(stateInputName(index, 'adam_m', name), [...member.params[name].shape], member.params[name].dtype),
+        secondMoment: graph.input(stateInputName(index, 'adam_v', name), [...member.params[name].shape], member.params[name].dtype),
+      }),
+      constrain: decomposition.constrain && ((current, clipped) => {
+        const constrained = decomposition.constrain!(graph, current, clipped);
+        checkSameNames(names, constrained.params, `decomposition ${index}'s constrain() params`);
+        checkSameNames(names, constrained.gradients, `decomposition ${index}'s constrain() gradients`);
+        return constrained;
+      }),
+    });
     for (const name of names) {
-      const result = adamUpdate(
-        constrained.params[name],
-        constrained.gradients[name],
-        graph.input(stateInputName(index, 'adam_m', name), [...member.params[name].shape], member.params[name].dtype),
-        graph.input(stateInputName(index, 'adam_v', name), [...member.params[name].shape], member.params[name].dtype),
-        corrections,
-        member.adam,
-      );
-      outputs[stateOutputName(index, 'param', name)] = result.param;
-      outputs[stateOutputName(index, 'adam_m', name)] = result.firstMoment;
-      outputs[stateOutputName(index, 'adam_v', name)] = result.secondMoment;
+      outputs[stateOutputName(index, 'param', name)] = next[name].param;
+      outputs[stateOutputName(index, 'adam_m', name)] = next[name].firstMoment;
+      outputs[stateOutputName(index, 'adam_v', name)] = next[name].secondMoment;
     }
 
     for (const name of Object.keys(forward.nextState)) {

@@ -1,5 +1,5 @@
 import { ConfigError, describeValue } from '@nnd/core';
-import { formatConfigIssues } from '@nnd/sae';
+import { checkTopKWithinDictSize, ENCODER_ALLOWED, encoderTrainingShape, formatConfigIssues, jumpReluEncoderShape, topKEncoderShape } from '@nnd/sae';
 import { z } from 'zod';
 
 /** Architecture ids, as files and run tables name them. */
@@ -22,23 +22,9 @@ const ALLOWED: Record<string, string> = {
   architecture: `one of ${TRANSCODER_ARCHITECTURES.map((id) => `'${id}'`).join(', ')}`,
   input_size: 'an integer >= 1 (the width of the stream read, e.g. the MLP input)',
   output_size: 'an integer >= 1 (the width of the stream written, e.g. the MLP output)',
-  dict_size: 'an integer >= 1 (the number of dictionary features)',
-  seed: 'a safe integer',
-  batch_size: 'an integer >= 1',
-  lr: 'a number > 0',
-  beta1: 'a number in [0, 1)',
-  beta2: 'a number in [0, 1)',
-  max_grad_norm: 'a number > 0',
-  l1_coeff: 'a number >= 0',
-  n_batches_to_dead: 'an integer >= 0',
-  input_unit_norm: 'true or false',
+  ...ENCODER_ALLOWED,
   pre_enc_bias: 'true or false (used only when input_size == output_size)',
   skip: 'true or false (adds a linear skip connection W_skip [output_size, input_size])',
-  top_k: 'an integer >= 1 and <= dict_size',
-  top_k_aux: 'an integer >= 1',
-  aux_penalty: 'a number >= 0',
-  sparse_decoder: 'true or false',
-  bandwidth: 'a number > 0',
   hook_point: 'a non-empty string (the hook read, e.g. \'blocks.8.ln2.hook_normalized\')',
   hook_point_out: 'a non-empty string (the hook written, e.g. \'blocks.8.hook_mlp_out\')',
 };
@@ -51,15 +37,7 @@ const baseShape = {
   input_size: z.number().int().min(1),
   output_size: z.number().int().min(1),
   dict_size: z.number().int().min(1).default(12288),
-  seed: z.number().int().default(49),
-  batch_size: z.number().int().min(1).default(4096),
-  lr: z.number().positive().default(3e-4),
-  beta1: z.number().min(0).lt(1).default(0.9),
-  beta2: z.number().min(0).lt(1).default(0.99),
-  max_grad_norm: z.number().positive().default(100000),
-  l1_coeff: z.number().min(0).default(0),
-  n_batches_to_dead: z.number().int().min(0).default(5),
-  input_unit_norm: z.boolean().default(false),
+  ...encoderTrainingShape,
   /** Subtract b_dec from the input before the encoder; only possible (and only done) when the widths are equal. */
   pre_enc_bias: z.boolean().default(false),
   /** A linear skip connection: output += x @ W_skip^T, W_skip [output_size, input_size] starting at zero. */
@@ -70,13 +48,7 @@ const baseShape = {
   hook_point_out: z.string().min(1).optional(),
 };
 
-const topKShape = {
-  top_k: z.number().int().min(1).default(32),
-  top_k_aux: z.number().int().min(1).default(512),
-  aux_penalty: z.number().min(0).default(1 / 32),
-  /** Decode from the k kept features only, with hand-written sparse gradients (as @nnd/sae's TopK). */
-  sparse_decoder: z.boolean().default(true),
-};
+const topKShape = topKEncoderShape;
 
 interface CrossFieldInput {
   input_size: number;
@@ -89,13 +61,7 @@ interface CrossFieldInput {
 }
 
 function checkCrossFields(config: CrossFieldInput, context: z.RefinementCtx): void {
-  if (config.top_k !== undefined && config.top_k > config.dict_size) {
-    context.addIssue({
-      code: 'custom',
-      path: ['top_k'],
-      message: `top_k = ${config.top_k} exceeds dict_size = ${config.dict_size}; top_k must be <= dict_size (lower top_k or raise dict_size)`,
-    });
-  }
+  checkTopKWithinDictSize(config, context);
   if (config.input_unit_norm && Math.min(config.input_size, config.output_size) < 2) {
     context.addIssue({
       code: 'custom',
@@ -130,7 +96,7 @@ export const jumpReluTranscoderConfigSchema = z
   .strictObject({
     architecture: z.literal('jumprelu_transcoder').default('jumprelu_transcoder'),
     ...baseShape,
-    bandwidth: z.number().positive().default(0.001),
+    ...jumpReluEncoderShape,
   })
   .superRefine(checkCrossFields);
 

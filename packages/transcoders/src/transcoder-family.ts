@@ -1,4 +1,5 @@
 import { ConfigError, describeValue, type DecompositionFamily, type FamilyMember } from '@nnd/core';
+import { encoderRunConfigShape } from '@nnd/sae';
 import { z } from 'zod';
 import type { Transcoder } from './transcoder.js';
 import { loadTranscoder, saveTranscoder } from './transcoder-files.js';
@@ -52,6 +53,7 @@ export const transcoderFamily: DecompositionFamily = {
       .optional().describe('the width of the written hook; left out, read from the model'),
     pre_enc_bias: z.boolean({ error: 'true or false' }).default(false).describe('subtract b_dec from the input before the encoder (only when the widths are equal, as the reference)'),
     skip: z.boolean({ error: 'true or false' }).default(false).describe('a skip transcoder: adds x @ W_skip^T, W_skip [output_size, input_size] starting at zero'),
+    ...encoderRunConfigShape,
   },
   members(run, hookWidth): FamilyMember[] {
     const types = encoderTypesOf(run);

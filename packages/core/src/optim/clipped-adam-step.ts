@@ -1,0 +1,38 @@
+import type { Tensor } from '../tensor.js';
+import { adamUpdate, type AdamCorrections, type AdamHyperparameters, type AdamResult } from './adam.js';
+import { clipGradNorm } from './clip-grad-norm.js';
+
+type TensorMap = Record<string, Tensor>;
+
+export interface ClippedAdamStepOptions {
+  /** The parameters, by name; `gradients` has the same names. */
+  readonly params: TensorMap;
+  readonly gradients: TensorMap;
+  /** torch's clip_grad_norm_ limit on the global norm of all gradients; Infinity measures the norm without clipping. */
+  readonly maxGradNorm: number;
+  /** The bias-corrected step size and epsilon of this step (core's `adamCorrections`, or scalars fed per step for a schedule). */
+  readonly corrections: AdamCorrections;
+  readonly adam: Pick<AdamHyperparameters, 'beta1' | 'beta2'>;
+  /** Each parameter's Adam moments as the step reads them (graph inputs, under the caller's names). */
+  moments(name: string, param: Tensor): { readonly firstMoment: Tensor; readonly secondMoment: Tensor };
+  /** Applied to the clipped gradients before Adam (a decomposition's decoder constraint); must keep the names. */
+  constrain?(params: TensorMap, gradients: TensorMap): { readonly params: TensorMap; readonly gradients: TensorMap };
+}
+
+/**
+ * The optimizer half of a training step as graph ops: global-norm clipping
+ * of the gradients, an optional constraint, then torch.optim.Adam on every
+ * parameter. @nnd/train's decomposition step and @nnd/models' language-model
+ * step both end with it, so the two optimizers cannot drift apart.
+ */
+export function clippedAdamStep(options: ClippedAdamStepOptions): { gradientNorm: Tensor; next: Record<string, AdamResult> } {
+  const names = Object.keys(options.params);
+  const clipped = clipGradNorm(options.gradients, options.maxGradNorm);
+  const { params, gradients } = options.constrain ? options.constrain(options.params, clipped.gradients) : { params: options.params, gradients: clipped.gradients };
+  const next: Record<string, AdamResult> = {};
+  for (const name of names) {
+    const { firstMoment, secondMoment } = options.moments(name, options.params[name]);
+    next[name] = adamUpdate(params[name], gradients[name], firstMoment, secondMoment, options.corrections, options.adam);
+  }
+  return { gradientNorm: clipped.totalNorm, next };
+}
