@@ -88,7 +88,8 @@ export function toSaeLensConfig(config: SaeConfig, extraMetadata: Record<string,
     normalize_activations: config.input_unit_norm ? 'layer_norm' : 'none',
     reshape_activations: 'none',
     ...topK,
-    metadata: { ...SAELENS_METADATA, ...extraMetadata, [NND_METADATA_KEY]: config },
+    // The SAE's own hook is SAELens's hook_name, which HookedSAETransformer.add_sae needs to attach it.
+    metadata: { ...SAELENS_METADATA, ...(config.hook_point === undefined ? {} : { hook_name: config.hook_point }), ...extraMetadata, [NND_METADATA_KEY]: config },
   };
 }
 
