@@ -1,5 +1,5 @@
 import { ConfigError } from '@nnd/core';
-import { type SaeArchitecture, type SaeConfig } from './sae-config.js';
+import type { SaeArchitecture, SaeConfig } from './sae-config.js';
 import { createSae } from './sae-registry.js';
 
 /**

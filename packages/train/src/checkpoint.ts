@@ -259,7 +259,6 @@ const trainerStateSchema = z.object({
   })).min(1),
 });
 
-type TrainerStateJson = z.infer<typeof trainerStateSchema>;
 
 /**
  * cfg.json's contents: the decomposition's config fields plus `architecture`,

@@ -77,7 +77,7 @@ describe('trainDecomposition resume', () => {
         resumePosition: () => ({ served: inner.position, note: `after ${inner.position}` }),
         seek(batchIndex: number, position?: unknown) {
           seeks.push([batchIndex, position]);
-          inner.seek(batchIndex);
+          inner.seek!(batchIndex);
         },
       };
     };
