@@ -7,6 +7,7 @@ import { harvestPytorchBenchmark } from './harvest-pytorch.js';
 import { matmulBenchmark } from './matmul.js';
 import { moltBenchmark } from './molt.js';
 import { moltPytorchBenchmark } from './molt-pytorch.js';
+import { resumeBenchmark } from './resume.js';
 import { saeBenchmark } from './sae.js';
 import { saePytorchBenchmark } from './sae-pytorch.js';
 import { transcoderPytorchBenchmark } from './transcoder-pytorch.js';
@@ -29,5 +30,6 @@ export const benchmarks: Record<string, Benchmark> = {
   transcoder: transcoderBenchmark,
   clt: cltBenchmark,
   molt: moltBenchmark,
+  resume: resumeBenchmark,
   'molt-pytorch': moltPytorchBenchmark,
 };

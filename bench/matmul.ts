@@ -1,5 +1,4 @@
 import { Graph, matmul, Rng } from '@nnd/core';
-import { createOnnxBackend } from '@nnd/backend-onnx';
 import { createRequire } from 'node:module';
 import onnxProto from 'onnx-proto';
 import { BACKEND_OPTIONS, createBenchBackend } from './backend-option.js';

@@ -104,6 +104,47 @@ describe('ActivationsStore', () => {
     expect(resumed.position().batchesServed).toBe(11);
   });
 
+  it('seeks to a recorded position (as a checkpoint holds it), running the model for one buffer instead of every batch before', async () => {
+    const options = storeOptions(new FakeModel(), { batchSize: 24, keepRemainder: true });
+    const uninterrupted = new ActivationsStore(options);
+    await serve(uninterrupted, 9);
+    const position = JSON.parse(JSON.stringify(uninterrupted.resumePosition()));
+    const expected = (await serve(uninterrupted, 6)).map((batch) => Array.from(batch));
+
+    const model = new FakeModel();
+    const lines: string[] = [];
+    const resumed = new ActivationsStore({ ...options, model, log: (line) => lines.push(line) });
+    await resumed.seek(9, position);
+    expect(model.calls).toBe(0);
+    const first = await resumed.nextBatch();
+    // One buffer (4 model runs), and the next one prefetched: not the 9 batches' worth (~14 runs) before it.
+    await ticks();
+    expect(model.calls).toBeLessThanOrEqual(2 * options.batchesInBuffer);
+    expect([Array.from(first), ...(await serve(resumed, 5)).map((batch) => Array.from(batch))]).toEqual(expected);
+    expect(resumed.position().batchesServed).toBe(15);
+    expect(lines.at(-1)).toMatch(/continuing at batch 9 from document \d+ \(pass 1\), token \d+, row \d+ of that buffer/);
+
+    // Without a position, seek serves and drops the batches: the same batches, the model run for all of them.
+    const replayModel = new FakeModel();
+    const replayed = new ActivationsStore({ ...options, model: replayModel });
+    await replayed.seek(9);
+    expect((await serve(replayed, 6)).map((batch) => Array.from(batch))).toEqual(expected);
+    expect(replayModel.calls).toBeGreaterThan(model.calls);
+  });
+
+  it('refuses a recorded position that is malformed or belongs to another batch count', async () => {
+    const options = storeOptions(new FakeModel(), { batchSize: 24 });
+    const store = new ActivationsStore(options);
+    await serve(store, 3);
+    const position = JSON.parse(JSON.stringify(store.resumePosition()));
+    const fresh = () => new ActivationsStore({ ...options, model: new FakeModel() });
+    await expect(fresh().seek(4, position)).rejects.toThrow(/the recorded position is after 3 batches, not 4/);
+    await expect(fresh().seek(3, { ...position, rowOffset: -1 })).rejects.toThrow(ConfigError);
+    await expect(fresh().seek(3, { ...position, buffer: { ...position.buffer, rng: { algorithm: 'mt', words: [1] } } })).rejects.toThrow(/has RNG state/);
+    await expect(fresh().seek(3, 'step 3')).rejects.toThrow(/not an object/);
+    await expect(store.seek(1)).rejects.toThrow(/3 batches were served already/);
+  });
+
   it('logs the buffer size in bytes and caps the sequence length at the model context', async () => {
     const lines: string[] = [];
     const store = new ActivationsStore(storeOptions(new FakeModel(8), { sequenceLength: 32, log: (line) => lines.push(line) }));

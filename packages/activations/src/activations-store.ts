@@ -53,7 +53,17 @@ export class ActivationsStore implements HookBatchSource {
     return (await this.store.nextBatches())[this.hook];
   }
 
-  /** Batches served, the dataset position and RNG state of the current buffer, and rows served from it; pass as `resume`. */
+  /** Continues at batch `batchIndex`, from its recorded `position()` when given (one buffer harvested again) or by serving and dropping batches. */
+  seek(batchIndex: number, position?: unknown): Promise<void> {
+    return this.store.seek(batchIndex, position);
+  }
+
+  /** `position()`, for checkpoints: the trainer records it and passes it back to `seek` on resume. */
+  resumePosition(): StorePosition {
+    return this.position();
+  }
+
+  /** Batches served, the dataset position and RNG state of the current buffer, and rows served from it; pass as `resume`, or to `seek`. */
   position(): StorePosition {
     return this.store.position();
   }

@@ -7,6 +7,7 @@ import { DatasetError } from './dataset-error.js';
 import { createHarvester, type HarvestSettings } from './harvest-settings.js';
 import { ShuffleBuffer, formatBytes, type BufferPosition, type RowChunkProducer } from './shuffle-buffer.js';
 import { fitStoreFootprint, type StoreFootprint } from './store-footprint.js';
+import { parseStorePosition } from './store-position.js';
 import type { DatasetPosition } from './token-packer.js';
 
 /** Where a store stands: JSON that `resume` accepts to continue with the same batches. */
@@ -69,39 +70,73 @@ function harvestProducer(harvester: ActivationHarvester, dataset: DocumentSource
 export class MultiHookActivationsStore {
   readonly hookPoints: readonly string[];
   readonly batchSize: number;
-  private readonly buffer: ShuffleBuffer<DatasetPosition>;
+  private buffer: ShuffleBuffer<DatasetPosition>;
   private readonly sizes = new Map<string, number>();
   private readonly sources = new Map<string, QueuedHookSource>();
   private readonly maxQueued: number;
   /** The most the store holds, by part, as its log line states it. */
-  readonly footprint: StoreFootprint;
+  readonly footprint!: StoreFootprint;
+  private readonly label: string;
 
-  constructor(options: MultiHookActivationsStoreOptions) {
-    const harvester = createHarvester(options, options.hookPoints, options.resume?.buffer.source);
-    this.hookPoints = harvester.hooks;
-    this.batchSize = options.batchSize;
-    harvester.hooks.forEach((hook, index) => this.sizes.set(hook, harvester.sizes[index]));
+  constructor(private readonly options: MultiHookActivationsStoreOptions) {
+    this.label = `ActivationsStore(${options.model.name}, ${options.dataset.description})`;
     const log = options.log ?? console.log;
-    this.footprint = fitFootprint(options, harvester);
-    const rng = new Rng(options.resume?.buffer.rng ?? options.seed);
-    this.buffer = new ShuffleBuffer({
+    this.buffer = this.openBuffer(options.resume, log);
+    this.hookPoints = [...this.sizes.keys()];
+    this.batchSize = options.batchSize;
+    const { buffers, harvest, batch, total } = this.footprint;
+    log(
+      `${this.label} holds at most ${formatBytes(total)}: ` +
+        `two buffers ${formatBytes(buffers)}, the model batches in flight ${formatBytes(harvest)}, the batch being served ${formatBytes(batch)}` +
+        `${options.maxBytes === undefined ? '' : ` (limit ${formatBytes(options.maxBytes)})`}.`,
+    );
+    this.maxQueued = Math.max(1, Math.floor(this.buffer.capacity / options.batchSize));
+  }
+
+  /** A harvester and a shuffle buffer that continue from `resume` (or start at the dataset's beginning). */
+  private openBuffer(resume: StorePosition | undefined, log: (message: string) => void): ShuffleBuffer<DatasetPosition> {
+    const { options } = this;
+    const harvester = createHarvester(options, options.hookPoints, resume?.buffer.source);
+    harvester.hooks.forEach((hook, index) => this.sizes.set(hook, harvester.sizes[index]));
+    // The footprint is fitted once, when the store opens; a seek reopens the buffer at the same size.
+    (this as { footprint: StoreFootprint }).footprint ??= fitFootprint(options, harvester);
+    return new ShuffleBuffer({
       producer: harvestProducer(harvester, options.dataset),
       hooks: harvester.hooks.map((name, index) => ({ name, size: harvester.sizes[index] })),
       chunksPerBuffer: this.footprint.batchesInBuffer,
       maxRowsPerChunk: harvester.maxRows,
       batchSize: options.batchSize,
-      rng,
-      resume: options.resume,
-      label: `ActivationsStore(${options.model.name}, ${options.dataset.description})`,
+      rng: new Rng(resume?.buffer.rng ?? options.seed),
+      resume,
+      label: this.label,
       log,
     });
-    const { buffers, harvest, batch, total } = this.footprint;
-    log(
-      `ActivationsStore(${options.model.name}, ${options.dataset.description}) holds at most ${formatBytes(total)}: ` +
-        `two buffers ${formatBytes(buffers)}, the model batches in flight ${formatBytes(harvest)}, the batch being served ${formatBytes(batch)}` +
-        `${options.maxBytes === undefined ? '' : ` (limit ${formatBytes(options.maxBytes)})`}.`,
-    );
-    this.maxQueued = Math.max(1, Math.floor(this.buffer.capacity / options.batchSize));
+  }
+
+  /**
+   * Continues at batch `batchIndex`: from `position` (what `position()` gave
+   * after that many batches, e.g. from a checkpoint) the store harvests only
+   * the buffer that batch lies in, from its recorded dataset position and
+   * RNG state, and skips the rows already served from it; the batches are
+   * the ones an uninterrupted store serves. Without a position it serves
+   * and drops batches up to `batchIndex`, running the model for all of them.
+   */
+  async seek(batchIndex: number, position?: unknown): Promise<void> {
+    if (!Number.isSafeInteger(batchIndex) || batchIndex < 0) throw new ConfigError(`${this.label}: seek needs a batch index >= 0, got ${batchIndex}.`);
+    if (this.sources.size > 0) throw new ConfigError(`${this.label}: seek before taking forHook sources; their queues would mix positions.`);
+    if (position !== undefined) {
+      const resume = parseStorePosition(position, `${this.label}.seek(${batchIndex})`);
+      if (resume.batchesServed !== batchIndex) {
+        throw new ConfigError(`${this.label}: the recorded position is after ${resume.batchesServed} batches, not ${batchIndex}; pass the position recorded with that batch count.`);
+      }
+      const { epoch, document, token } = resume.buffer.source;
+      (this.options.log ?? console.log)(`${this.label}: continuing at batch ${batchIndex} from document ${document} (pass ${epoch + 1}), token ${token}, row ${resume.rowOffset} of that buffer; one buffer is harvested again.`);
+      this.buffer = this.openBuffer(resume, () => undefined);
+      return;
+    }
+    const served = this.buffer.position().batchesServed;
+    if (served > batchIndex) throw new ConfigError(`${this.label}: ${served} batches were served already, so seek(${batchIndex}) cannot go back without a recorded position.`);
+    for (let index = served; index < batchIndex; index++) await this.nextBatches();
   }
 
   /** Shuffled batches of several hooks, row-aligned, from an activation cache written by harvestToCache with hookPoints. */
@@ -128,6 +163,11 @@ export class MultiHookActivationsStore {
   /** The same as `nextBatches()`: a trainer's source of batches keyed by hook (a transcoder's input and target, a CLT's layers). */
   nextBatch(): Promise<Record<string, Float32Array>> {
     return this.nextBatches();
+  }
+
+  /** `position()`, for checkpoints: the trainer records it and passes it back to `seek` on resume. */
+  resumePosition(): StorePosition {
+    return this.position();
   }
 
   /** Batches served so far and where to rebuild the current buffer; pass it as `resume` to continue. */

@@ -777,7 +777,7 @@ async function full(asJson) {
     console.log(`   session create: webgpu first ${r.webgpuCreateFirstMs} ms (Dawn+Vulkan start-up), second ${r.webgpuCreateSecondMs} ms, strict(no CPU fallback) ${r.webgpuCreateStrictMs} ms; cpu ${r.cpuCreateMs} ms`);
     console.log(`   run: webgpu first ${r.webgpuFirstRunMs} ms (shader compile), then ${r.webgpuRunMs} ms/run; cpu ${r.cpuRunMs} ms`);
     console.log(`   output location (default): ${r.webgpuOutputLocation}`);
-    console.log(`   webgpu vs cpu: ${r.webgpuVsCpu.ok ? 'match' : 'MISMATCH ' + r.webgpuVsCpu.why} (max |diff| ${r.webgpuVsCpu.maxDiff}); vs JS reference: ${r.webgpuVsJs.ok ? 'match' : 'MISMATCH'}`);
+    console.log(`   webgpu vs cpu: ${r.webgpuVsCpu.ok ? 'match' : `MISMATCH ${r.webgpuVsCpu.why}`} (max |diff| ${r.webgpuVsCpu.maxDiff}); vs JS reference: ${r.webgpuVsJs.ok ? 'match' : 'MISMATCH'}`);
     console.log(`   webgpu ${r.sample.webgpu}\n   cpu    ${r.sample.cpu}`);
   });
   if (!basic.result) {
@@ -794,7 +794,7 @@ async function full(asJson) {
   show("preferredOutputLocation: 'gpu-buffer', chain of 10 runs Y(n+1) = Y(n)·B + C", chain, (r) => {
     console.log(`   output locations: ${r.locations.join(', ')}; final ${JSON.stringify(r.finalTensor)}`);
     console.log(`   10 chained runs: ${r.chainMs} ms; download via Identity session: ${r.downloadViaIdentitySessionMs} ms`);
-    console.log(`   chain result vs CPU chain: ${r.chainVsCpu.ok ? 'match' : 'MISMATCH ' + r.chainVsCpu.why} (max |diff| ${r.chainVsCpu.maxDiff}); vs JS: ${r.chainVsJs.ok ? 'match' : 'MISMATCH'}`);
+    console.log(`   chain result vs CPU chain: ${r.chainVsCpu.ok ? 'match' : `MISMATCH ${r.chainVsCpu.why}`} (max |diff| ${r.chainVsCpu.maxDiff}); vs JS: ${r.chainVsJs.ok ? 'match' : 'MISMATCH'}`);
     console.log(`   webgpu ${r.sample.webgpu}\n   cpu    ${r.sample.cpu}`);
     console.log(`   preferredOutputLocation {Y:'gpu-buffer'} -> ${r.objectFormLocation}`);
     console.log(`   CPU-EP session with preferredOutputLocation 'gpu-buffer' -> '${r.cpuSessionWithGpuBufferPreference}' (silently ignored)`);

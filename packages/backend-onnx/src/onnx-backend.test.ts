@@ -4,7 +4,7 @@ import {
 } from '@nnd/core';
 import ort from 'onnxruntime-node';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { createOnnxBackend, onnxBackend, THREADS_ENV } from './index.js';
+import { ARENA_ENV, createOnnxBackend, onnxBackend, THREADS_ENV } from './index.js';
 
 const values = (tensor: HostTensor) => Array.from(tensor.data as Float32Array, Number);
 const float32 = (shape: number[], data: number[]) => hostTensor('float32', shape, data);
@@ -196,6 +196,20 @@ describe('createOnnxBackend (CPU)', () => {
     vi.stubEnv(THREADS_ENV, 'two');
     expect(() => createOnnxBackend()).toThrow(/NND_ONNX_THREADS is "two"; allowed: a positive integer/);
     vi.unstubAllEnvs();
+    vi.stubEnv(ARENA_ENV, 'off');
+    expect(() => createOnnxBackend()).toThrow(/NND_ONNX_ARENA is "off"; allowed: 0/);
+    vi.unstubAllEnvs();
+  });
+
+  it('runs programs the same without the CPU memory arena (NND_ONNX_ARENA=0)', async () => {
+    vi.stubEnv(ARENA_ENV, '0');
+    const local = createOnnxBackend();
+    vi.unstubAllEnvs();
+    const graph = new Graph();
+    const x = graph.input('x', [2, 3]);
+    const program = await local.compile(graph, { outputs: { y: mul(x, 2) } });
+    expect(values(await (await program.run({ x: float32([2, 3], [1, 2, 3, 4, 5, 6]) })).y.toHost())).toEqual([2, 4, 6, 8, 10, 12]);
+    await local.dispose();
   });
 
   // onnxruntime's threaded CPU ScatterND loses updates to a shared row (microsoft/onnxruntime#18048): sums came out wrong by whole

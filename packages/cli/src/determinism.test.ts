@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,16 @@ const metricRows = (run: string) =>
 const summaryNumbers = (run: string) =>
   Object.fromEntries(Object.entries(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as Record<string, unknown>).filter(([key]) => key !== 'checkpoint'));
 
+/** The batches consumed at the newest complete checkpoint (the one `--resume <run>` takes), which records the store's position after them. */
+function newestCheckpointBatches(run: string): number {
+  const steps = readdirSync(join(run, 'checkpoints')).map((name) => /^step_(\d+)$/.exec(name)?.[1]).filter((step) => step !== undefined)
+    .filter((step) => existsSync(join(run, 'checkpoints', `step_${step}`, 'trainer_state.json'))).map(Number);
+  const step = Math.max(...steps);
+  const state = JSON.parse(readFileSync(join(run, 'checkpoints', `step_${step}`, 'trainer_state.json'), 'utf8')) as { batches_consumed: number; source_position?: { batchesServed: number } };
+  expect(state.source_position?.batchesServed).toBe(state.batches_consumed);
+  return state.batches_consumed;
+}
+
 const FINAL_FILES = ['sae/sae_weights.safetensors', 'sae/nnd_state.safetensors', `checkpoints/step_${STEPS}/trainer_state.safetensors`];
 
 function expectSameRun(first: string, second: string, { metrics = true } = {}) {
@@ -90,7 +100,12 @@ describe('nnd train is repeatable', () => {
     expect(existsSync(join(run, 'summary.json'))).toBe(false);
     expect(existsSync(join(run, 'checkpoints', `step_${STEPS}`))).toBe(false);
 
-    await train('killed', 2, ['--resume', run]);
+    const resumedAt = newestCheckpointBatches(run);
+    vi.stubEnv(THREADS_ENV, '2');
+    const resumed = await runCaptured(['train', '--config', configFile, '--set', `run_dir=${killed}`, '--resume', run]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    // The store continued from the position recorded in the checkpoint (one buffer harvested again), not by replaying the batches before it.
+    expect(resumed.stderr).toMatch(new RegExp(`continuing at batch ${resumedAt} from document \\d+ \\(pass \\d+\\), token \\d+, row \\d+ of that buffer`));
     // metrics.jsonl holds the rows the killed process logged after its checkpoint twice, so only the results are compared.
     expectSameRun(uninterrupted, run, { metrics: false });
   });

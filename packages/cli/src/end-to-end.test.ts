@@ -43,7 +43,7 @@ describe('nnd train, eval and report on the tiny model', () => {
     const run = runDirectory('topk');
     expect(stdout).toContain(`Run directory: ${run}`);
     expect(stdout).toContain(`Report:        ${join(run, 'report.html')}`);
-    for (const line of ['L0:', 'Explained variance:', 'CE degradation:', 'Recovery:', 'Dead features:']) expect(stdout).toContain(line);
+    for (const line of ['L0:', 'Explained variance:', 'CE degradation:', 'Recovery:', 'KL divergence:', 'Dead features:']) expect(stdout).toContain(line);
 
     expect(readJson(join(run, 'config.json'))).toMatchObject({ sae_type: 'topk', hook_point: 'blocks.2.hook_resid_pre', dict_size: 256, checkpoint_dir: 'checkpoints' });
     const rows = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));

@@ -112,7 +112,7 @@ Example:
       const batches = await evaluationBatches(settings, evaluationTokens, evaluationRows(model, config), start);
       io.stderr(`Evaluating ${members.length} decomposition(s) of ${target.path} on ${tokensIn(batches)} tokens of ${config.dataset_path} ...\n`);
       const evaluator = new DecompositionEvaluator({ model, backend: model.backend, excludeBos: config.exclude_special_tokens, splicedInputs: config.spliced_inputs });
-      let evaluations;
+      let evaluations: Awaited<ReturnType<DecompositionEvaluator['evaluate']>>;
       try {
         evaluations = await evaluator.evaluate(members, batches);
       } finally {

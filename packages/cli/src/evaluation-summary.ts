@@ -6,7 +6,7 @@ const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value
 /**
  * The lines a finished run prints: sparsity, reconstruction, the
  * model's loss with the decomposition spliced in, how much of the ablation gap that
- * recovers, how often the top prediction stays the same, and the features
+ * recovers, how far the next-token distributions move (KL), how often the top prediction stays the same, and the features
  * that never fired.
  */
 export function evaluationSummaryLines(evaluation: DecompositionEvaluation): string[] {
@@ -20,6 +20,7 @@ export function evaluationSummaryLines(evaluation: DecompositionEvaluation): str
     // The reference's sign: original minus spliced, so a decomposition that costs loss gives a negative number.
     `CE degradation:     ${fixed(evaluation['performance/ce_degradation'], 4)} nats (model loss ${fixed(original, 4)}, with the decomposition spliced in ${fixed(reconstructed, 4)}; negative when splicing raises the loss, as in the reference)`,
     `Recovery:           ${percent(evaluation['performance/recovery_from_zero'])} of the loss from zero-ablation, ${percent(evaluation['performance/recovery_from_mean'])} from mean-ablation`,
+    `KL divergence:      ${fixed(evaluation['performance/reconstructed_kl_div'], 4)} nats per token spliced in, ${fixed(evaluation['performance/zero_ablation_kl_div'], 4)} zero-ablated: score ${percent(evaluation['performance/kl_div_score'])} (SAELens's kl_div_score)`,
     `Top-1 agreement:    ${percent(evaluation.top1_agreement)} of next-token predictions unchanged`,
     `Dead features:      ${dead} of ${dictionarySize} (${percent(dictionarySize === 0 ? 0 : dead / dictionarySize)}) never fired on ${evaluation.evaluated_tokens} tokens`,
   ];

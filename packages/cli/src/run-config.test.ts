@@ -1,4 +1,5 @@
 import { ConfigError } from '@nnd/core';
+import { wandbRequested } from '@nnd/logging';
 import { describe, expect, it } from 'vitest';
 import { defaultRunConfig, memberConfigs, parseRunConfig } from './run-config.js';
 
@@ -8,7 +9,7 @@ describe('the run config', () => {
     expect(defaults).toMatchObject({
       seed: 49, batch_size: 4096, lr: 3e-4, num_tokens: 1e9, l1_coeff: 0, beta1: 0.9, beta2: 0.99, max_grad_norm: 100000,
       seq_len: 128, dtype: 'float32', model_name: 'gpt2-small', site: 'resid_pre', layer: 8, dict_size: 12288, decomposition: 'sae',
-      model_batch_size: 512, num_batches_in_buffer: 10, dataset_path: 'Skylion007/openwebtext', wandb_project: 'sparse_autoencoders',
+      model_batch_size: 512, num_batches_in_buffer: 10, dataset_path: 'Skylion007/openwebtext',
       input_unit_norm: false, perf_log_freq: 1000, sae_type: 'topk', checkpoint_freq: 10000, n_batches_to_dead: 5, top_k: 32,
       top_k_aux: 512, aux_penalty: 1 / 32, bandwidth: 0.001, device: 'cpu', backend: 'onnx', run_dir: 'runs/',
       hook_point: 'blocks.8.hook_resid_pre',
@@ -16,6 +17,13 @@ describe('the run config', () => {
     });
     // The hook's width comes from the model unless the config states it.
     expect(defaults.act_size).toBeUndefined();
+    // W&B is on only when asked, so the project has no default here: a stated wandb_project turns it on (createLogger's rule).
+    expect(defaults.wandb_project).toBeUndefined();
+    expect(defaults.wandb).toBeUndefined();
+    expect(wandbRequested(defaults, {})).toBe(false);
+    expect(wandbRequested(defaults, { WANDB_API_KEY: 'k' })).toBe(true);
+    expect(wandbRequested(parseRunConfig({ wandb_project: 'mine' }), {})).toBe(true);
+    expect(wandbRequested(parseRunConfig({ wandb_project: 'mine', wandb: false }), { WANDB_API_KEY: 'k' })).toBe(false);
   });
 
   it('derives the hook as TransformerLens get_act_name does', () => {

@@ -16,6 +16,8 @@ export const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
 export const BACKENDS = ['onnx', 'tfjs'] as const;
 export const DTYPES = ['float32'] as const;
 export const CACHE_DTYPES = ['float32', 'float16'] as const;
+/** The reference's W&B project, for runs that log to W&B without naming one. */
+export const DEFAULT_WANDB_PROJECT = 'sparse_autoencoders';
 
 const oneOf = (values: readonly string[]) => `one of ${values.map((value) => `'${value}'`).join(', ')}`;
 const integer = (minimum: number, what = '') => {
@@ -71,9 +73,10 @@ export const runConfigSchema = z.strictObject({
   store_memory_mib: integer(1).default(6144),
   /** A bundled corpus (`sotu`, `moby-dick`), a local file or directory, or a Hugging Face dataset id. */
   dataset_path: text().default('Skylion007/openwebtext'),
-  wandb_project: text().default('sparse_autoencoders'),
+  /** Setting it turns W&B on (unless `wandb: false`); left out, runs that log to W&B (WANDB_API_KEY, `wandb: true`) go to DEFAULT_WANDB_PROJECT. */
+  wandb_project: text().optional(),
   wandb_entity: text().optional(),
-  /** Upload to W&B; left out, on when WANDB_API_KEY is set (WANDB_MODE=disabled turns it off). */
+  /** Upload to W&B; left out, on when `wandb_project` is set or WANDB_API_KEY is (WANDB_MODE=disabled turns it off). */
   wandb: flag().optional(),
   perf_log_freq: integer(1).default(1000),
   checkpoint_freq: integer(1).default(10_000),

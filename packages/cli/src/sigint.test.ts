@@ -76,7 +76,7 @@ it('Ctrl-C during training writes a checkpoint, closes the run and exits with 13
   // eval_tokens 1 takes one whole row of seq_len 32; the message says what is evaluated.
   const named = /Continue with the same command plus --resume (\S+)\.\n/.exec(stderr)?.[1];
   expect(named).toBe(join(run, 'checkpoints', checkpoint));
-  const resumed = await runCaptured(['train', '--config', configFile, '--set', 'num_tokens=' + 64 * (stepsBefore + 3), '--set', 'eval_tokens=1', '--resume', named!]);
+  const resumed = await runCaptured(['train', '--config', configFile, '--set', `num_tokens=${64 * (stepsBefore + 3)}`, '--set', 'eval_tokens=1', '--resume', named!]);
   expect(resumed.code).toBe(0);
   expect(resumed.stderr).toContain('Evaluating on 32 held-out tokens ...');
   expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'))).toMatchObject({ status: 'completed', steps: stepsBefore + 3 });

@@ -46,8 +46,8 @@ function completed(config: RunConfig): boolean {
     if (readObject(summary)?.status !== 'completed') return false;
     const previous = readObject(recorded);
     if (previous === undefined) return false;
-    // `wandb` is recorded as resolved from the environment, so it does not tell runs apart.
-    return RUN_CONFIG_KEYS.filter((key) => key !== 'wandb').every((key) => JSON.stringify(previous[key]) === JSON.stringify((member as Record<string, unknown>)[key]));
+    // `wandb` and `wandb_project` are recorded as resolved (from the environment, and the default project), and neither changes what is trained.
+    return RUN_CONFIG_KEYS.filter((key) => key !== 'wandb' && key !== 'wandb_project').every((key) => JSON.stringify(previous[key]) === JSON.stringify((member as Record<string, unknown>)[key]));
   });
 }
 

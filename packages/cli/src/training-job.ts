@@ -20,7 +20,7 @@ import { familyNamed } from './decomposition-families.js';
 import { checkTrainingMemory, widthsKnown } from './memory-check.js';
 import { resumedMemberNames } from './resumed-run-names.js';
 import { trainConfigOf } from './member-configs.js';
-import { memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
+import { DEFAULT_WANDB_PROJECT, memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
 
 
 /** Tokens the dashboard at the end of a training job reads (`dashboard_features`); `nnd dashboard` reads more by default. */
@@ -111,14 +111,16 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
       const removed = await removeStaleTemporaries(directory, { recursive: true });
       if (removed.length > 0) log(`Removed ${removed.length} temporary file(s) a killed run left in ${directory}.`);
     }
-    const wandb = config.wandb ?? Boolean(io.env.WANDB_API_KEY);
+    // On only when asked: `wandb`, a `wandb_project` written in the config (the schema gives it no default), or a key.
+    const wandb = config.wandb ?? (config.wandb_project !== undefined || Boolean(io.env.WANDB_API_KEY));
+    const wandbProject = config.wandb_project ?? DEFAULT_WANDB_PROJECT;
     const loggers: RunLogger[] = members.map((member) => createLogger({ runsDirectory: config.run_dir, name: member.name, console: false, env: io.env }));
     // One progress bar for the run, fed the training metrics only (of the first SAE of a group), and closed before evaluation prints.
     const progress = createConsoleSink({ stream: io.progress });
     const totalSteps = Math.floor(config.num_tokens / config.batch_size);
     for (const [index, logger] of loggers.entries()) {
       // Where this SAE's checkpoints are, so `nnd eval <run dir>` finds them from any member of a group.
-      await logger.init({ ...members[index], wandb, checkpoint_dir: relative(runDirectories[index], checkpointDirectory) || '.', checkpoint_member: grouped ? index : null }, { totalSteps });
+      await logger.init({ ...members[index], wandb, wandb_project: wandbProject, checkpoint_dir: relative(runDirectories[index], checkpointDirectory) || '.', checkpoint_member: grouped ? index : null }, { totalSteps });
     }
     await progress.init(members[0], { totalSteps });
     const trainerLogger = groupLogger(loggers, grouped, progress);

@@ -57,7 +57,7 @@ describe('nnd train and eval of a transcoder on the tiny model', () => {
     expect(code).toBe(0);
     const run = join(runs, 'transcoder');
     expect(stdout).toContain(`Trained:       ${join(run, 'transcoder')}`);
-    for (const line of ['L0:', 'Explained variance:', 'CE degradation:', 'Recovery:', 'Dead features:']) expect(stdout).toContain(line);
+    for (const line of ['L0:', 'Explained variance:', 'CE degradation:', 'Recovery:', 'KL divergence:', 'Dead features:']) expect(stdout).toContain(line);
     expect(readJson(join(run, 'config.json'))).toMatchObject({ decomposition: 'transcoder', encoder_type: 'topk', method: 'topk_transcoder', hook_point_out: 'blocks.1.hook_mlp_out' });
 
     const summary = readJson(join(run, 'summary.json'));

@@ -195,7 +195,7 @@ export async function loadClt(directory: string, options: CircuitTracerLoadOptio
   if (configBytes === undefined) {
     config = await circuitTracerConfig(directory, options);
   } else {
-    let cfg: any;
+    let cfg: Record<string, unknown>;
     try {
       cfg = JSON.parse(new TextDecoder().decode(configBytes));
     } catch (cause) {
@@ -205,7 +205,7 @@ export async function loadClt(directory: string, options: CircuitTracerLoadOptio
       throw new CltFileError(`loadClt: ${JSON.stringify(configPath)} is not an nnd CLT config (format '${FORMAT}' with a config object); remove it to read the folder as circuit-tracer's.`);
     }
     config = cfg.config;
-    metadata = typeof cfg.metadata === 'object' && cfg.metadata !== null ? cfg.metadata : {};
+    metadata = typeof cfg.metadata === 'object' && cfg.metadata !== null ? (cfg.metadata as Record<string, unknown>) : {};
   }
   const clt = createClt(config);
   const parsed: CltConfig = clt.config;

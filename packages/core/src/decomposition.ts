@@ -145,6 +145,7 @@ export function defineDecomposition<Config>(definition: DecompositionDefinition<
 export type DecompositionRegistry = ReadonlyMap<string, DecompositionDefinition<unknown>>;
 
 /** Builds a registry from an explicit list; duplicate architectures throw. */
+// biome-ignore lint/suspicious/noExplicitAny: each definition has its own config type; the registry only dispatches on architecture.
 export function createDecompositionRegistry(definitions: readonly DecompositionDefinition<any>[]): DecompositionRegistry {
   const registry = new Map<string, DecompositionDefinition<unknown>>();
   for (const definition of definitions) {

@@ -4,7 +4,7 @@ import { GraphError } from './errors/graph-error.js';
 import type { Node } from './node.js';
 import type { OpAttributes, OpName } from './op-set.js';
 import {
-  add, cast, concat, div, equal, exp, expand, gather, gatherElements, greater, greaterOrEqual, less, log, matmul, mul,
+  add, cast, div, equal, exp, expand, gather, gatherElements, greater, greaterOrEqual, less, log, matmul, mul,
   neg, pow, range, reduceMean, reduceSum, reshape, scatterElements, scatterND, sign, slice, sqrt, squeeze, sub, transpose,
   trilu, unsqueeze, where,
 } from './primitives.js';

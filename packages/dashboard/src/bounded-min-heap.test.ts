@@ -19,7 +19,10 @@ describe('BoundedMinHeap', () => {
     const heap = new BoundedMinHeap<number>(20);
     let built = 0;
     const values = Array.from({ length: 5000 }, () => rng.int(50));
-    values.forEach((value, index) => heap.offer(value, () => (built++, index)));
+    values.forEach((value, index) => heap.offer(value, () => {
+      built++;
+      return index;
+    }));
     expect(heap.sorted().map(({ key }) => key)).toEqual([...values].sort((a, b) => b - a).slice(0, 20));
     // Only offers that entered built an item: far fewer than the candidates.
     expect(built).toBeLessThan(500);

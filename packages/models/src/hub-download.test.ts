@@ -129,6 +129,14 @@ describe('fromPretrained with hub ids', () => {
     expect(message).toContain('huggingface-cli download EleutherAI/pythia-70m config.json model.safetensors tokenizer.json --local-dir');
   });
 
+  it("TransformerLens' gpt2-small is the hub's gpt2", async () => {
+    const cacheDir = join(root, 'cache-names');
+    const error = await resolveModelDirectory('gpt2-small', { cacheDir, fetch: offline }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ModelNotFoundError);
+    expect((error as Error).message).toContain(join(cacheDir, 'gpt2'));
+    expect((error as Error).message).toContain("Model 'gpt2'");
+  });
+
   it('unknown repositories and missing directories are ModelNotFoundErrors too', async () => {
     await expect(resolveModelDirectory('nobody/nothing', { cacheDir: join(root, 'cache-c'), hubUrl })).rejects.toThrow(/answered 404/);
     await expect(resolveModelDirectory('./no/such/../dir', { cacheDir: join(root, 'cache-c'), hubUrl })).rejects.toThrow(ModelNotFoundError);

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { ModelNotFoundError } from './model-not-found-error.js';
+import { modelLocation } from './model-names.js';
 import { SHARD_INDEX, SINGLE_FILE, readShardIndex } from './weight-files.js';
 
 export interface HubOptions {
@@ -63,13 +64,16 @@ function offlineHelp(id: string, cachePath: string): string {
 
 /**
  * A local directory holding the model: `nameOrDirectory` itself when it is a
- * directory, else the cache folder of that hub id, downloading the files
+ * directory, else the LM that ships with nnd for `tiny-lm`, else the cache
+ * folder of that hub id (TransformerLens' `gpt2-small` is `gpt2`), downloading the files
  * into it first when they are not there yet. Throws ModelNotFoundError when
  * the id cannot be fetched (offline, unknown repository, no safetensors).
  */
 export async function resolveModelDirectory(nameOrDirectory: string, options: HubOptions = {}): Promise<string> {
   const asPath = resolve(nameOrDirectory);
   if (await stat(asPath).then((info) => info.isDirectory(), () => false)) return asPath;
+  const located = modelLocation(nameOrDirectory);
+  if (located !== nameOrDirectory) return resolveModelDirectory(located, options);
   if (!HUB_ID.test(nameOrDirectory) || nameOrDirectory.includes('..')) {
     throw new ModelNotFoundError(`'${nameOrDirectory}' is neither a directory (looked at ${asPath}) nor a Hugging Face model id like 'gpt2' or 'EleutherAI/pythia-70m'.`);
   }

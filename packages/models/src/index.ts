@@ -25,6 +25,7 @@ export { toTokenTensor } from './token-batches.js';
 export type { TokenInput } from './token-batches.js';
 export { ModelNotFoundError } from './model-not-found-error.js';
 export { tinyLanguageModelDirectory } from './tiny-language-model.js';
+export { modelLocation, TINY_LM } from './model-names.js';
 export {
   BYTE_LEVEL_BOS, BYTE_LEVEL_BOS_ID, BYTE_LEVEL_EOS, BYTE_LEVEL_EOS_ID, BYTE_LEVEL_VOCAB_SIZE,
   byteLevelTokenizerConfig, byteLevelTokenizerJson,

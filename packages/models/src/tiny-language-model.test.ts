@@ -26,4 +26,13 @@ describe('the tiny LM that ships with nnd', () => {
     expect(bitsPerByte).toBeLessThan(3.5);
     await model.dispose();
   });
+
+  it("is what fromPretrained('tiny-lm') loads, offline, as the CLI's model_name does", async () => {
+    const byName = await HookedTransformer.fromPretrained('tiny-lm', { backend, fetch: () => Promise.reject(new Error('offline')) });
+    const byDirectory = await HookedTransformer.fromPretrained(directory, { backend });
+    expect(byName.config).toEqual(byDirectory.config);
+    expect(byName.parameter('embed.W_E').data).toEqual(byDirectory.parameter('embed.W_E').data);
+    await byName.dispose();
+    await byDirectory.dispose();
+  });
 });

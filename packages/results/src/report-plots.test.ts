@@ -45,8 +45,27 @@ describe('reportPlotSpecs', () => {
     const plots = reportPlotSpecs(runs, { k: 64, dictionarySize: 4096 });
     const empty = plots.filter((plot) => plot.spec === undefined);
     expect(empty.map((plot) => plot.id)).toEqual(['normalized-mse-vs-dictionary-size', 'normalized-mse-vs-l0', 'ce-degradation-vs-dictionary-size', 'ce-degradation-vs-l0']);
-    expect(empty[0]!.emptyMessage).toBe('No run with k = 64 has both a dictionary size and a normalised MSE.');
+    expect(empty[0]!.emptyMessage).toBe('The runs with k = 64 and a normalised MSE do not span two dictionary sizes (the L0 panels show runs of one size).');
     expect(reportPlotSpecs([]).every((plot) => plot.spec === undefined)).toBe(true);
+  });
+
+  it('draws no one-column "vs dictionary size" panel when the runs have one size', () => {
+    const oneSize = runs.filter((run) => run.config.dict_size === 2048);
+    const plots = reportPlotSpecs(oneSize, { k: 32 });
+    expect(plots.find((plot) => plot.id === 'normalized-mse-vs-dictionary-size')!.spec).toBeUndefined();
+    expect(plots.find((plot) => plot.id === 'normalized-mse-vs-l0')!.spec).toBeDefined();
+  });
+
+  it('puts L0 on a log axis and gives each method one colour in every plot, per-run plots included', () => {
+    const plots = reportPlotSpecs(runs);
+    const json = (id: string) => JSON.stringify(plots.find((plot) => plot.id === id)!.spec);
+    for (const id of ['normalized-mse-vs-l0', 'explained-variance-vs-l0']) expect(json(id)).toContain('"scale":{"type":"log"');
+    const methodScale = (plots.find((plot) => plot.id === 'explained-variance-vs-l0')!.spec as { encoding: { color: { scale: { domain: string[]; range: string[] } } } }).encoding.color.scale;
+    const colorOf = (method: string) => methodScale.range[methodScale.domain.indexOf(method)];
+    const curves = plots.find((plot) => plot.id === 'training-curves')!.spec as { concat: { encoding: { color: { scale: { domain: string[]; range: string[] } } } }[] };
+    const { domain, range } = curves.concat[0]!.encoding.color.scale;
+    for (const [index, label] of domain.entries()) expect(range[index], label).toBe(colorOf(label.split(' · ')[0]!));
+    expect(new Set(range).size).toBe(2);
   });
 });
 

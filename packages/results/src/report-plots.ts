@@ -46,12 +46,13 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
   const dictionarySize = options.dictionarySize ?? defaultSparsitySweepSize(rows);
   const sizeText = dictionarySize === undefined ? 'one dictionary size' : `dictionary size ${dictionarySize}`;
   const saeColors = categoryScale(methodsOf(rows));
+  // One colour per method in every plot, the per-run ones (training curves, densities) included.
+  const methodColor = (row: (typeof rows)[number]) => saeColors.range[saeColors.domain.indexOf(row.method ?? 'unknown')]!;
 
   const densityRuns: FeatureDensityRun[] = entries.flatMap(({ run, row }) => {
     const density = readFeatureDensity(run.summary, run.name);
     if (density === undefined) return [];
-    const color = saeColors.range[saeColors.domain.indexOf(row.method ?? 'unknown')]!;
-    return [{ label: row.label, color, density }];
+    return [{ label: row.label, color: methodColor(row), density }];
   });
 
   return [
@@ -61,7 +62,7 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
       title: 'Normalised MSE vs dictionary size',
       description: `Final normalised MSE of the runs with k = ${k}, against dictionary size on a log scale, one line per method. Lower is better; bigger dictionaries should reconstruct better at the same k.`,
       spec: dictionarySweepSpec(rows, 'normalizedMse', k),
-      emptyMessage: `No run with k = ${k} has both a dictionary size and a normalised MSE.`,
+      emptyMessage: `The runs with k = ${k} and a normalised MSE do not span two dictionary sizes (the L0 panels show runs of one size).`,
     },
     {
       id: 'normalized-mse-vs-l0',
@@ -77,7 +78,7 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
       title: 'CE degradation vs dictionary size',
       description: `Final CE degradation of the runs with k = ${k}, against dictionary size on a log scale. Closer to zero means splicing the SAE into the model costs less language-modelling loss.`,
       spec: dictionarySweepSpec(rows, 'ceDegradation', k),
-      emptyMessage: `No run with k = ${k} has both a dictionary size and a CE degradation.`,
+      emptyMessage: `The runs with k = ${k} and a CE degradation do not span two dictionary sizes (the L0 panels show runs of one size).`,
     },
     {
       id: 'ce-degradation-vs-l0',
@@ -99,8 +100,8 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
       id: 'training-curves',
       section: 'training',
       title: 'Training curves',
-      description: 'Logged metrics against training step, one line per run. A y axis marked log scale spans more than two decades.',
-      spec: trainingCurvesSpec(entries.map(({ run, row }) => ({ label: row.label, history: run.history })), options.trainingMetrics === undefined ? {} : { metrics: options.trainingMetrics }),
+      description: 'Logged metrics against training step, one line per run, coloured by method. A y axis marked log scale spans more than two decades.',
+      spec: trainingCurvesSpec(entries.map(({ run, row }) => ({ label: row.label, history: run.history, color: methodColor(row) })), options.trainingMetrics === undefined ? {} : { metrics: options.trainingMetrics }),
       emptyMessage: 'No run has logged history for these metrics.',
     },
     {

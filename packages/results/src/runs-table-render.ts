@@ -21,7 +21,7 @@ export const RUNS_TABLE_COLUMNS: readonly RunsTableColumn[] = [
   { key: 'explained_variance', label: 'Explained variance', value: (row) => row.explainedVariance },
   { key: 'dead_fraction', label: 'Dead fraction', value: (row) => row.deadFraction },
   { key: 'dense_fraction', label: 'Dense fraction', value: (row) => row.denseFraction },
-  { key: 'step', label: 'Steps', value: (row) => row.lastStep },
+  { key: 'step', label: 'Steps', value: (row) => row.steps },
 ];
 
 /** Columns whose values are numbers, right-aligned so that digits line up. */

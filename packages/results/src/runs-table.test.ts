@@ -29,7 +29,24 @@ describe('runsTable', () => {
       deadFraction: 0.01,
       denseFraction: 0,
       lastStep: 500,
+      steps: 501,
     });
+  });
+
+  it('labels runs by the value their method sweeps: k for TopK-like methods, l1_coeff for Vanilla and JumpReLU', () => {
+    const rows = runsTable([
+      run('t', { sae_type: 'topk', dict_size: 512, top_k: 16, l1_coeff: 0 }, {}),
+      run('v', { sae_type: 'vanilla', dict_size: 512, top_k: 32, l1_coeff: 0.004 }, {}),
+      run('j', { sae_type: 'jumprelu', dict_size: 512, top_k: 32, l1_coeff: 0.001 }, {}),
+    ]);
+    expect(rows.map((row) => row.label)).toEqual(['jumprelu · 512 · l1=0.001', 'topk · 512 · k=16', 'vanilla · 512 · l1=0.004']);
+  });
+
+  it('counts the steps run: the summary says, else the last logged step + 1', () => {
+    const [logged] = runsTable([run('a', {}, undefined, [{ step: 0, metrics: { loss: 1 } }, { step: 299, metrics: { loss: 0.5 } }])]);
+    expect(logged.steps).toBe(300);
+    const [summarised] = runsTable([run('b', {}, { steps: 1000 }, [{ step: 990, metrics: { loss: 1 } }])]);
+    expect(summarised.steps).toBe(1000);
   });
 
   it('falls back to l2_loss for the normalised MSE, as the reference does, and says so', () => {

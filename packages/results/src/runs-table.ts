@@ -32,8 +32,12 @@ export interface RunsTableRow {
   deadFraction: number | undefined;
   /** The evaluation's `dense_fraction`, else computed from `feature_density_log10`. */
   denseFraction: number | undefined;
-  /** The last logged step. */
+  /** `config.l1_coeff`: what a Vanilla or JumpReLU sweep varies instead of k. */
+  l1Coeff: number | undefined;
+  /** The last logged step (0-based). */
   lastStep: number | undefined;
+  /** Optimizer steps run: the summary's `steps`, else the last logged step + 1. */
+  steps: number | undefined;
   origin: RunOrigin;
 }
 
@@ -60,6 +64,8 @@ function rowOf(run: RunRecord): RunsTableRow {
   const l2Loss = finalMetric(run, 'l2_loss');
   const density = readFeatureDensity(run.summary, run.name);
   const derived = density === undefined ? undefined : fractionsFromDensity(density);
+  // A loop, not Math.max(...steps): a long run logs more steps than a call may take arguments.
+  const lastStep = run.history.reduce<number | undefined>((last, row) => (last === undefined || row.step > last ? row.step : last), undefined);
   return {
     name: run.name,
     label: '',
@@ -76,8 +82,9 @@ function rowOf(run: RunRecord): RunsTableRow {
     explainedVariance: finalMetric(run, 'explained_variance'),
     deadFraction: finalMetric(run, 'dead_fraction') ?? derived?.deadFraction,
     denseFraction: finalMetric(run, 'dense_fraction') ?? derived?.denseFraction,
-    // A loop, not Math.max(...steps): a long run logs more steps than a call may take arguments.
-    lastStep: run.history.reduce<number | undefined>((last, row) => (last === undefined || row.step > last ? row.step : last), undefined),
+    lastStep,
+    steps: numberValue(run.summary?.steps) ?? (lastStep === undefined ? undefined : lastStep + 1),
+    l1Coeff: numberValue(run.config.l1_coeff),
     origin: run.origin,
   };
 }
@@ -93,11 +100,19 @@ export function finalMetric(run: RunRecord, name: string): number | undefined {
   return undefined;
 }
 
+/** Methods whose sparsity comes from an L1 (or L0) penalty, not a k: a sweep of them varies `l1_coeff`. */
+const PENALTY_METHOD = /vanilla|jumprelu|standard|relu/i;
+
+/** The method, the dictionary size and the value a sweep of that method varies: k for TopK-like methods, l1_coeff for penalised ones. */
 function baseLabel(row: RunsTableRow): string {
   if (row.method === undefined) return row.name;
   const parts = [row.method];
   if (row.dictionarySize !== undefined) parts.push(String(row.dictionarySize));
-  if (row.k !== undefined) parts.push(`k=${row.k}`);
+  if (PENALTY_METHOD.test(row.method)) {
+    if (row.l1Coeff !== undefined) parts.push(`l1=${row.l1Coeff}`);
+  } else if (row.k !== undefined) {
+    parts.push(`k=${row.k}`);
+  }
   return parts.join(' · ');
 }
 

@@ -8,6 +8,8 @@ export type SweepMetric = 'normalizedMse' | 'ceDegradation';
 const SWEEP_METRIC_TITLES: Record<SweepMetric, string> = { normalizedMse: 'Normalised MSE', ceDegradation: 'CE degradation' };
 
 const PANEL_WIDTH = 360;
+/** L0s of a sweep span decades (penalised SAEs from 5 to 500), so their axis is logarithmic, as in the reference's plots. */
+const L0_SCALE = { type: 'log', padding: 12 } as const;
 const PANEL_HEIGHT = 250;
 
 /** Sae types in first-seen order of the sorted rows; every sweep plot colours by this domain. */
@@ -24,7 +26,8 @@ export function dictionarySweepSpec(rows: readonly RunsTableRow[], metric: Sweep
   const values = rows
     .filter((row) => row.k === k && row.dictionarySize !== undefined && isFiniteNumber(row[metric]))
     .map((row) => ({ method: row.method ?? 'unknown', dictionarySize: row.dictionarySize!, value: row[metric]!, run: row.label }));
-  if (values.length === 0) return undefined;
+  // One size is one column of points, not a trend: the L0 panels show those runs better.
+  if (new Set(values.map((value) => value.dictionarySize)).size < 2) return undefined;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: `${SWEEP_METRIC_TITLES[metric]} vs dictionary size`, subtitle: `runs with k = ${k}` },
@@ -67,7 +70,7 @@ export function sparsitySweepSpec(rows: readonly RunsTableRow[], metric: SweepMe
     data: { values },
     mark: { type: 'line', point: true, strokeDash: [5, 3] },
     encoding: {
-      x: { field: 'l0Norm', type: 'quantitative', title: 'L0 (active features per token)', scale: { zero: false, padding: 12 } },
+      x: { field: 'l0Norm', type: 'quantitative', title: 'L0 (active features per token, log scale)', scale: L0_SCALE },
       y: { field: 'value', type: 'quantitative', title: SWEEP_METRIC_TITLES[metric], scale: { zero: false } },
       color: { field: 'method', type: 'nominal', title: 'Method', scale: categoryScale(methodsOf(rows)) },
     },
@@ -93,7 +96,7 @@ export function explainedVarianceSpec(rows: readonly RunsTableRow[]): TopLevelSp
     data: { values },
     mark: { type: 'point', filled: true, size: 70, opacity: 0.9 },
     encoding: {
-      x: { field: 'l0Norm', type: 'quantitative', title: 'L0 (active features per token)', scale: { zero: false, padding: 12 } },
+      x: { field: 'l0Norm', type: 'quantitative', title: 'L0 (active features per token, log scale)', scale: L0_SCALE },
       y: { field: 'explainedVariance', type: 'quantitative', title: 'Explained variance', scale: { zero: false } },
       color: { field: 'method', type: 'nominal', title: 'Method', scale: categoryScale(methodsOf(rows)) },
       shape: { field: 'dictionarySize', type: 'nominal', title: 'Dictionary size' },

@@ -11,6 +11,8 @@ export const DEFAULT_TRAINING_CURVE_METRICS = ['loss', 'l2_loss', 'l0_norm', 'au
 export interface TrainingCurveRun {
   label: string;
   history: readonly HistoryRow[];
+  /** The line's colour, e.g. its method's in the other plots; runs without one get the palette in order. */
+  color?: string;
 }
 
 export interface TrainingCurvesOptions {
@@ -30,7 +32,8 @@ export function trainingCurvesSpec(runs: readonly TrainingCurveRun[], options: T
   const metrics = options.metrics ?? DEFAULT_TRAINING_CURVE_METRICS;
   const maxPoints = options.maxPointsPerLine ?? 300;
   if (!Number.isSafeInteger(maxPoints) || maxPoints < 2) throw new ResultsError(`trainingCurvesSpec: maxPointsPerLine must be an integer ≥ 2, got ${String(maxPoints)}`);
-  const colors = categoryScale(runs.map((run) => run.label));
+  const palette = categoryScale(runs.map((run) => run.label));
+  const colors = { domain: palette.domain, range: runs.map((run, index) => run.color ?? palette.range[index]!) };
   const charts = metrics.flatMap((metric) => {
     const values = runs.flatMap((run) => {
       const points = latestPerStep(run.history, metric).map(([step, value]) => ({ run: run.label, step, value }));

@@ -89,6 +89,17 @@ describe('saveSae / loadSae', () => {
     for (const name of Object.keys(state)) expect(float32(loaded.state[name]), name).toEqual(float32(state[name]));
   });
 
+  it("records the SAE's own hook_point as SAELens's hook_name, unless the metadata names one", async () => {
+    const sae = createSae({ architecture: 'topk', hook_point: 'blocks.2.hook_resid_pre', act_size: 2, dict_size: 4, top_k: 1 });
+    await saveSae(directory, sae, sae.initialParams(new Rng(1)), sae.initialState());
+    expect((await loadSae(directory)).metadata.hook_name).toBe('blocks.2.hook_resid_pre');
+    await saveSae(directory, sae, sae.initialParams(new Rng(1)), sae.initialState(), { hook_name: 'blocks.2.hook_resid_post' });
+    expect((await loadSae(directory)).metadata.hook_name).toBe('blocks.2.hook_resid_post');
+    const unhooked = createSae({ architecture: 'topk', act_size: 2, dict_size: 4, top_k: 1 });
+    await saveSae(directory, unhooked, unhooked.initialParams(new Rng(1)), unhooked.initialState());
+    expect((await loadSae(directory)).metadata.hook_name).toBeNull();
+  });
+
   it('overwrites an existing save atomically, leaving no temporary files', async () => {
     const sae = createSae({ architecture: 'vanilla', act_size: 2, dict_size: 4 });
     await saveSae(directory, sae, sae.initialParams(new Rng(1)), sae.initialState());

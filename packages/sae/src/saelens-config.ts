@@ -1,5 +1,5 @@
 import { ConfigError } from '@nnd/core';
-import { type SaeArchitecture, type SaeConfig } from './sae-config.js';
+import type { SaeArchitecture, SaeConfig } from './sae-config.js';
 import { createSae } from './sae-registry.js';
 
 /**
@@ -88,7 +88,8 @@ export function toSaeLensConfig(config: SaeConfig, extraMetadata: Record<string,
     normalize_activations: config.input_unit_norm ? 'layer_norm' : 'none',
     reshape_activations: 'none',
     ...topK,
-    metadata: { ...SAELENS_METADATA, ...extraMetadata, [NND_METADATA_KEY]: config },
+    // The SAE's own hook is SAELens's hook_name, which HookedSAETransformer.add_sae needs to attach it.
+    metadata: { ...SAELENS_METADATA, ...(config.hook_point === undefined ? {} : { hook_name: config.hook_point }), ...extraMetadata, [NND_METADATA_KEY]: config },
   };
 }
 

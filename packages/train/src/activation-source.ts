@@ -58,11 +58,15 @@ function checkStream(rows: StreamBatch, batchSize: number, { hook, width }: Acti
   return rows;
 }
 
-/** Moves a source to batch `position`: `seek` when it has one, otherwise by reading and discarding batches. */
-export async function seekSource(source: ActivationSource, position: number): Promise<void> {
+/**
+ * Moves a source to batch `batchIndex`: `seek` when it has one (with the
+ * source's recorded position, if the checkpoint holds one), otherwise by
+ * reading and discarding batches.
+ */
+export async function seekSource(source: ActivationSource, batchIndex: number, position?: unknown): Promise<void> {
   if (source.seek) {
-    await source.seek(position);
+    await source.seek(batchIndex, position);
     return;
   }
-  for (let i = 0; i < position; i++) await source.nextBatch();
+  for (let i = 0; i < batchIndex; i++) await source.nextBatch();
 }

@@ -36,6 +36,8 @@ export interface TrainerCheckpoint {
   readonly step: number;
   /** Batches taken from the source (the data position). */
   readonly batchesConsumed: number;
+  /** The source's `resumePosition()` after those batches (JSON), when the source has one: where `seek` continues from. */
+  readonly sourcePosition?: unknown;
   /**
    * Group layout: member i lives in `sae_{i}/`. A single decomposition's
    * checkpoint directory is itself an SAELens directory.
@@ -120,6 +122,7 @@ export async function writeCheckpoint(checkpointDir: string, checkpoint: Trainer
       version: FORMAT_VERSION,
       step: checkpoint.step,
       batches_consumed: checkpoint.batchesConsumed,
+      ...(checkpoint.sourcePosition === undefined ? {} : { source_position: checkpoint.sourcePosition }),
       grouped: checkpoint.grouped,
       members,
     });
@@ -229,7 +232,7 @@ export async function readCheckpoint(path: string): Promise<TrainerCheckpoint> {
       state: pick('state', member.state),
     });
   }
-  return { step: manifest.step, batchesConsumed: manifest.batches_consumed, grouped: manifest.grouped, members };
+  return { step: manifest.step, batchesConsumed: manifest.batches_consumed, sourcePosition: manifest.source_position, grouped: manifest.grouped, members };
 }
 
 const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -240,6 +243,8 @@ const trainerStateSchema = z.object({
   version: z.literal(FORMAT_VERSION),
   step: z.number().int().nonnegative(),
   batches_consumed: z.number().int().nonnegative(),
+  /** The source's own record of where it stood; the source checks it when it seeks. */
+  source_position: z.unknown().optional(),
   grouped: z.boolean(),
   members: z.array(z.object({
     directory: z.string(),
@@ -254,7 +259,6 @@ const trainerStateSchema = z.object({
   })).min(1),
 });
 
-type TrainerStateJson = z.infer<typeof trainerStateSchema>;
 
 /**
  * cfg.json's contents: the decomposition's config fields plus `architecture`,

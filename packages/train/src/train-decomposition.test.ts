@@ -66,6 +66,31 @@ describe('trainDecomposition resume', () => {
     expect(Array.from(resumed.params.W.data as Float32Array)).toEqual(Array.from(uninterrupted.params.W.data as Float32Array));
   });
 
+  it("records the source's resumePosition() in each checkpoint and hands it back to seek on resume", async () => {
+    /** A source whose position is a token it names itself, so the test sees that the trainer only stores and returns it. */
+    const positioned = () => {
+      const inner = gaussianSource(16, 6, 3);
+      const seeks: unknown[][] = [];
+      return {
+        seeks,
+        nextBatch: () => inner.nextBatch(),
+        resumePosition: () => ({ served: inner.position, note: `after ${inner.position}` }),
+        seek(batchIndex: number, position?: unknown) {
+          seeks.push([batchIndex, position]);
+          inner.seek!(batchIndex);
+        },
+      };
+    };
+    const uninterrupted = await trainDecomposition(makeSae(), gaussianSource(16, 6, 3), config, { backend: createReferenceBackend() });
+    await trainDecomposition(makeSae(), positioned(), { ...config, num_tokens: 16 * 4 }, { backend: createReferenceBackend(), checkpointDir: directory });
+    expect((await readCheckpoint(join(directory, 'step_3'))).sourcePosition).toEqual({ served: 3, note: 'after 3' });
+    expect((await readCheckpoint(join(directory, 'step_4'))).sourcePosition).toEqual({ served: 4, note: 'after 4' });
+    const source = positioned();
+    const resumed = await trainDecomposition(makeSae(), source, config, { backend: createReferenceBackend(), resumeFrom: directory });
+    expect(source.seeks).toEqual([[4, { served: 4, note: 'after 4' }]]);
+    expect(Array.from(resumed.params.W.data as Float32Array)).toEqual(Array.from(uninterrupted.params.W.data as Float32Array));
+  });
+
   it('follows the divergence advice: lower lr and max_grad_norm and resume from the last good checkpoint, with a warning per change', async () => {
     await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, num_tokens: 16 * 4 }, { backend: createReferenceBackend(), checkpointDir: directory });
     // Continued with an lr that overflows the parameters, the run diverges after the step_4 it resumed from.

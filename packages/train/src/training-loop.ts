@@ -106,6 +106,7 @@ interface Start<D extends Decomposition> {
   readonly tensors: TensorsByKind[];
   readonly step: number;
   readonly batchesConsumed: number;
+  readonly sourcePosition?: unknown;
   readonly checkpoint: string | undefined;
 }
 
@@ -136,7 +137,7 @@ export async function runTraining<D extends Decomposition>(
   let hostTensors: TensorsByKind[] | undefined = start.tensors;
 
   if (checkpointDir !== undefined) await removeIncompleteCheckpoints(checkpointDir);
-  if (start.batchesConsumed > 0) await seekSource(source, start.batchesConsumed);
+  if (start.batchesConsumed > 0) await seekSource(source, start.batchesConsumed, start.sourcePosition);
 
   const watcher = new InterruptWatcher(signal, handleSignals);
   const suffix = (index: number) => (grouped ? `_${index}` : '');
@@ -190,7 +191,8 @@ export async function runTraining<D extends Decomposition>(
         writeFiles: saveFiles && ((directory) => saveFiles(directory, member.decomposition, params, state)),
       });
     }
-    lastCheckpoint = await writeCheckpoint(checkpointDir, { step: completed, batchesConsumed, grouped, members: saved });
+    // Every batch read has been trained on, so the source's position is the one after batchesConsumed batches.
+    lastCheckpoint = await writeCheckpoint(checkpointDir, { step: completed, batchesConsumed, sourcePosition: source.resumePosition?.(), grouped, members: saved });
     lastGoodCheckpoint = lastCheckpoint;
     lastWrittenStep = completed;
   };
@@ -452,6 +454,7 @@ async function resumedStart<D extends Decomposition>(
     })),
     step: checkpoint.step,
     batchesConsumed: checkpoint.batchesConsumed,
+    sourcePosition: checkpoint.sourcePosition,
     checkpoint: path,
   };
 }

@@ -30,7 +30,7 @@ export async function readJson(path: string, layout: string): Promise<unknown> {
 /** The float tensors of a safetensors file, as float32 (F16, BF16 and F64 are converted). */
 export function floatTensors(bytes: Uint8Array, path: string): Map<string, HostTensor<'float32'>> {
   const tensors = new Map<string, HostTensor<'float32'>>();
-  let contents;
+  let contents: ReturnType<typeof readSafetensors>;
   try {
     contents = readSafetensors(bytes);
   } catch (cause) {

@@ -6,6 +6,7 @@ const marker = Symbol.for('nnd.error');
  * does not.
  */
 export class NndError extends Error {
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read through the symbol by isInstance, across duplicate installs.
   private readonly [marker] = true;
   /** Stable machine-readable code, e.g. `nnd.shape`. */
   readonly code: string;

@@ -28,7 +28,7 @@ describe('serializeSafetensors', () => {
 
   it('rejects the reserved name __metadata__', () => {
     const tensor = fromTypedArray('U8', [1], new Uint8Array([1]));
-    expect(() => serializeSafetensors({ ['__metadata__']: tensor })).toThrow(SafetensorsError);
+    expect(() => serializeSafetensors({ '__metadata__': tensor })).toThrow(SafetensorsError);
     expect(() => serializeSafetensors(new Map([['__metadata__', tensor]]))).toThrow(/"__metadata__" is reserved/);
   });
 

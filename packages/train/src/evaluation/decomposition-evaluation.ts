@@ -1,3 +1,4 @@
+import { klDivergenceScore, type KlDivergences } from './kl-divergence.js';
 import type { LossRecovery, SplicedLosses } from './loss-recovery.js';
 import type { ReconstructionMetrics } from './reconstruction-totals.js';
 
@@ -19,6 +20,12 @@ export interface DecompositionEvaluation {
   readonly 'performance/reconstructed_loss': number;
   readonly 'performance/zero_ablation_loss': number;
   readonly 'performance/mean_ablation_loss': number;
+  /** SAELens's `kl_div_score`: (KL_zero-ablation − KL_spliced) / KL_zero-ablation; 1 when splicing leaves every next-token distribution as it was. */
+  readonly 'performance/kl_div_score': number;
+  /** Mean over positions of KL(clean ‖ spliced) next-token distributions, nats (SAELens's `kl_div_with_sae`). */
+  readonly 'performance/reconstructed_kl_div': number;
+  /** The same with the written hooks zero-ablated (SAELens's `kl_div_with_ablation`). */
+  readonly 'performance/zero_ablation_kl_div': number;
   /** 1 − Σ‖x − x̂‖² / Σ‖x − mean(x)‖² over the evaluated positions. */
   readonly explained_variance: number;
   /** Σ‖x − x̂‖² / Σ‖x‖². */
@@ -52,6 +59,9 @@ export const PERFORMANCE_METRIC_NAMES = [
   'performance/reconstructed_loss',
   'performance/zero_ablation_loss',
   'performance/mean_ablation_loss',
+  'performance/kl_div_score',
+  'performance/reconstructed_kl_div',
+  'performance/zero_ablation_kl_div',
 ] as const satisfies readonly (keyof DecompositionEvaluation)[];
 
 export function decompositionEvaluation(
@@ -60,7 +70,8 @@ export function decompositionEvaluation(
   reconstruction: ReconstructionMetrics,
   evaluatedBatches: number,
   top1Agreement: number,
-  perHook?: DecompositionEvaluation['per_hook'],
+  perHook: DecompositionEvaluation['per_hook'],
+  kl: KlDivergences,
 ): DecompositionEvaluation {
   return {
     'performance/ce_degradation': recovery.ceDegradation,
@@ -70,6 +81,9 @@ export function decompositionEvaluation(
     'performance/reconstructed_loss': losses.reconstructed,
     'performance/zero_ablation_loss': losses.zeroAblation,
     'performance/mean_ablation_loss': losses.meanAblation,
+    'performance/kl_div_score': klDivergenceScore(kl),
+    'performance/reconstructed_kl_div': kl.reconstructed,
+    'performance/zero_ablation_kl_div': kl.zeroAblation,
     explained_variance: reconstruction.explainedVariance,
     normalized_mse: reconstruction.normalizedMse,
     mse: reconstruction.mse,

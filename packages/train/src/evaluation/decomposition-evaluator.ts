@@ -94,6 +94,7 @@ export class DecompositionEvaluator {
     const memberFeeds: Record<string, DeviceTensor> = {};
     const lossSums = { original: 0, zeroAblation: members.map(() => 0), meanAblation: members.map(() => 0), reconstructed: members.map(() => 0) };
     const agreements = members.map(() => 0);
+    const klSums = { zeroAblation: members.map(() => 0), reconstructed: members.map(() => 0) };
     let positions = 0;
     const totals = members.map(() => new ReconstructionTotals());
     // Per written hook, for decompositions that write several (their per-layer explained variance and MSE).
@@ -130,6 +131,8 @@ export class DecompositionEvaluator {
           lossSums.meanAblation[index] += scalar(EVALUATION_OUTPUTS.meanAblationLoss(group)) * predictions;
           lossSums.reconstructed[index] += scalar(EVALUATION_OUTPUTS.reconstructedLoss(index)) * predictions;
           agreements[index] += scalar(EVALUATION_OUTPUTS.top1Agreements(index));
+          klSums.zeroAblation[index] += scalar(EVALUATION_OUTPUTS.zeroAblationKl(group));
+          klSums.reconstructed[index] += scalar(EVALUATION_OUTPUTS.reconstructedKl(index));
           memberTotals.add({
             count: scalar(EVALUATION_OUTPUTS.count),
             sum: host[EVALUATION_OUTPUTS.sum(group)].data as Float32Array,
@@ -173,7 +176,9 @@ export class DecompositionEvaluator {
         const metrics = hookTotals[index][position].metrics();
         return [hook, { explained_variance: metrics.explainedVariance, mse: metrics.mse }];
       }));
-      return decompositionEvaluation(losses, lossRecovery(losses), reconstruction, batches, agreements[index] / positions, perHook);
+      // Every position has a next-token distribution (the last one too), so the KL divergences are means over all positions, as SAELens takes them.
+      const kl = { reconstructed: klSums.reconstructed[index] / positions, zeroAblation: klSums.zeroAblation[index] / positions };
+      return decompositionEvaluation(losses, lossRecovery(losses), reconstruction, batches, agreements[index] / positions, perHook, kl);
     });
   }
 

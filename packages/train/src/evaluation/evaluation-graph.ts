@@ -4,6 +4,7 @@ import {
 } from '@nnd/core';
 import { TOKENS_INPUT, type HookedTransformer, type HookReplacement } from '@nnd/models';
 import type { TensorSpec } from '../training-step.js';
+import { cleanDistribution, klDivergenceSum } from './kl-divergence.js';
 import { activationSums, reconstructionSums } from './reconstruction-sums.js';
 
 /**
@@ -60,12 +61,16 @@ export interface EvaluationGraph {
 export const EVALUATION_OUTPUTS = {
   originalLoss: 'loss.original',
   zeroAblationLoss: (group: number) => `ablation${group}.loss.zero`,
+  /** Σ over positions of KL(clean ‖ zero-ablated) next-token distributions (see klDivergenceSum). */
+  zeroAblationKl: (group: number) => `ablation${group}.kl.zero`,
   meanAblationLoss: (group: number) => `ablation${group}.loss.mean`,
   count: 'activations.count',
   sum: (group: number) => `ablation${group}.activations.sum`,
   centeredSquareSum: (group: number) => `ablation${group}.activations.centered_square_sum`,
   squareSum: (group: number) => `ablation${group}.activations.square_sum`,
   reconstructedLoss: (member: number) => `member${member}.loss.reconstructed`,
+  /** Σ over positions of KL(clean ‖ spliced) next-token distributions. */
+  reconstructedKl: (member: number) => `member${member}.kl.reconstructed`,
   /** Positions where the spliced model's most likely next token is the original model's. */
   top1Agreements: (member: number) => `member${member}.top1_agreements`,
   squaredErrorSum: (member: number) => `member${member}.squared_error_sum`,
@@ -97,6 +102,7 @@ export function buildEvaluationGraph(options: EvaluationGraphOptions): Evaluatio
   const streams = streamsOf(members.map(({ decomposition }) => decomposition));
   const clean = model.buildGraph(graph, tokens, { outputs: streams.map(({ hook }) => hook), returnType: 'both' });
   const cleanTop1 = topk(clean.logits!, 1, { axis: -1 }).indices;
+  const cleanNextTokens = cleanDistribution(clean.logits!);
   const first = clean.hooks[streams[0].hook];
   const positions = mulDims(first.shape[0], first.shape[1]);
   // Row b * seq + s is position s of sequence b, as the activation store lays out its batches.
@@ -122,7 +128,9 @@ export function buildEvaluationGraph(options: EvaluationGraphOptions): Evaluatio
       group = groupKeys.push(key) - 1;
       const written = decomposition.writes.map(({ hook }) => hook);
       const sums = activationSums(concatenated(written.map((hook) => samples[hook])), weights, count);
-      outputs[EVALUATION_OUTPUTS.zeroAblationLoss(group)] = splicedLoss(Object.fromEntries(written.map((hook) => [hook, (_graph: Graph, value: Tensor) => zeros(graph, value.shape, value.dtype)])));
+      const zeroAblated = model.buildGraph(graph, tokens, { replace: Object.fromEntries(written.map((hook) => [hook, (_graph: Graph, value: Tensor) => zeros(graph, value.shape, value.dtype)])), returnType: 'both' });
+      outputs[EVALUATION_OUTPUTS.zeroAblationLoss(group)] = zeroAblated.loss!;
+      outputs[EVALUATION_OUTPUTS.zeroAblationKl(group)] = klDivergenceSum(cleanNextTokens, zeroAblated.logits!);
       // The reference's mean ablation: every position gets the hook's mean over the batch and positions.
       outputs[EVALUATION_OUTPUTS.meanAblationLoss(group)] = splicedLoss(Object.fromEntries(written.map((hook) => [hook, () => expand(reduceMean(clean.hooks[hook], [0, 1], true), clean.hooks[hook].shape)])));
       outputs[EVALUATION_OUTPUTS.sum(group)] = sums.sum;
@@ -149,6 +157,7 @@ export function buildEvaluationGraph(options: EvaluationGraphOptions): Evaluatio
     const splice = spliceDecomposition(decomposition, samples, splicedInputs, compute, positions);
     const spliced = model.buildGraph(graph, tokens, { replace: splice.replace, returnType: 'both' });
     outputs[EVALUATION_OUTPUTS.reconstructedLoss(index)] = spliced.loss!;
+    outputs[EVALUATION_OUTPUTS.reconstructedKl(index)] = klDivergenceSum(cleanNextTokens, spliced.logits!);
     outputs[EVALUATION_OUTPUTS.top1Agreements(index)] = reduceSum(cast(equal(topk(spliced.logits!, 1, { axis: -1 }).indices, cleanTop1), first.dtype));
     // The sums need the outputs computed from every input; building the spliced pass has computed them.
     const { outputs: splicedOutputs, featureActs } = splice.complete();

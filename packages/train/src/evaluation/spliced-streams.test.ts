@@ -54,6 +54,10 @@ describe('evaluation of decompositions that write other hooks than they read', (
     expect(Math.abs(replacement['performance/ce_degradation'])).toBeLessThanOrEqual(1e-5);
     expect(replacement.explained_variance).toBeCloseTo(1, 6);
     expect(replacement.top1_agreement).toBe(1);
+    // The KL-divergence score through the contract: nothing changes, and ablating both written hooks is the baseline.
+    expect(Math.abs(replacement['performance/reconstructed_kl_div'])).toBeLessThan(1e-5);
+    expect(replacement['performance/zero_ablation_kl_div']).toBeGreaterThan(0);
+    expect(replacement['performance/kl_div_score']).toBeCloseTo(1, 4);
     // Each written layer has its own explained variance and MSE.
     expect(Object.keys(replacement.per_hook!)).toEqual([MLP_OUT(0), MLP_OUT(1)]);
     for (const layer of Object.values(replacement.per_hook!)) expect(layer.explained_variance).toBeCloseTo(1, 6);
