@@ -9,6 +9,7 @@ import { moltBenchmark } from './molt.js';
 import { moltPytorchBenchmark } from './molt-pytorch.js';
 import { saeBenchmark } from './sae.js';
 import { saePytorchBenchmark } from './sae-pytorch.js';
+import { spdPytorchBenchmark } from './spd-pytorch.js';
 import { transcoderPytorchBenchmark } from './transcoder-pytorch.js';
 import { transcoderBenchmark } from './transcoder.js';
 
@@ -30,4 +31,5 @@ export const benchmarks: Record<string, Benchmark> = {
   clt: cltBenchmark,
   molt: moltBenchmark,
   'molt-pytorch': moltPytorchBenchmark,
+  'spd-pytorch': spdPytorchBenchmark,
 };
