@@ -426,7 +426,7 @@ def pgd_recon(model, config, loss, params, x, target_out, ci, deltas, sources, d
 TMS_SPEC = {'model': 'tms', 'n_features': 5, 'n_hidden': 2, 'batch_size': 16, 'feature_probability': 0.3}
 MLP_SPEC = {'model': 'mlp_lm', 'd_model': 8, 'd_mlp': 16, 'vocab': 12, 'batch_size': 2, 'seq_len': 4}
 
-ALL_LOSSES_TMS = [
+ALL_LOSSES = [
     {'name': 'faithfulness', 'coeff': 1.0},
     {'name': 'stochastic_recon', 'coeff': 1.0},
     {'name': 'stochastic_recon_layerwise', 'coeff': 1.0},
@@ -446,31 +446,31 @@ CASES = [
     ('tms', 'TMS 5 -> 2 (ReLU output, MSE), layerwise `mlp` CI functions, delta component on, every loss; '
      'PGD routed to all modules; p annealed 2 -> 1 over training; warm-up (step 0 has lr 0) then cosine',
      {**TMS_SPEC, 'C': 10, 'ci_fn': 'mlp', 'ci_hidden': 16, 'use_delta_component': True, 'n_mask_samples': 1,
-      'losses': ALL_LOSSES_TMS, 'total_steps': 5,
+      'losses': ALL_LOSSES, 'total_steps': 5,
       'lr_schedule': {'start_val': 1e-2, 'fn_type': 'cosine', 'warmup_pct': 0.2, 'final_val_frac': 0.1},
       'grad_clip_norm_components': 0.5, 'grad_clip_norm_ci_fns': 0.5}),
     ('tms_vector_mlp_no_delta', 'TMS 5 -> 2 with `vector_mlp` CI functions, no delta component, 2 mask samples, '
      'importance p = 1 with beta 0.5, PGD with uniform_k_subset routing; linear decay without warm-up',
      {**TMS_SPEC, 'C': 10, 'ci_fn': 'vector_mlp', 'ci_hidden': 8, 'use_delta_component': False, 'n_mask_samples': 2,
-      'losses': with_loss(with_loss(ALL_LOSSES_TMS, 'importance_minimality', pnorm=1.0, beta=0.5, p_anneal_final_p=None),
+      'losses': with_loss(with_loss(ALL_LOSSES, 'importance_minimality', pnorm=1.0, beta=0.5, p_anneal_final_p=None),
                           'pgd_recon', routing='uniform_k_subset'),
       'total_steps': 4, 'lr_schedule': {'start_val': 1e-2, 'fn_type': 'linear', 'warmup_pct': 0.0, 'final_val_frac': 0.5},
       'grad_clip_norm_components': 10.0, 'grad_clip_norm_ci_fns': 0.025}),
     ('mlp_kl', 'GELU MLP in a residual stream with a linear unembedding (KL on logits), layerwise `mlp` CI functions, '
      'delta component on, every loss; PGD with uniform_k_subset routing; warm-up then cosine',
      {**MLP_SPEC, 'C': 6, 'ci_fn': 'mlp', 'ci_hidden': 16, 'use_delta_component': True, 'n_mask_samples': 1,
-      'losses': with_loss(with_loss(ALL_LOSSES_TMS, 'importance_minimality', coeff=1e-2), 'pgd_recon', routing='uniform_k_subset'),
+      'losses': with_loss(with_loss(ALL_LOSSES, 'importance_minimality', coeff=1e-2), 'pgd_recon', routing='uniform_k_subset'),
       'total_steps': 5, 'lr_schedule': {'start_val': 1e-2, 'fn_type': 'cosine', 'warmup_pct': 0.2, 'final_val_frac': 0.1},
       'grad_clip_norm_components': 0.1, 'grad_clip_norm_ci_fns': 1.0}),
     ('mlp_kl_shared_mlp', 'the MLP case with a `shared_mlp` CI function (d_in -> 8 -> C), delta component on, '
      'importance beta 0.5; cosine without warm-up',
      {**MLP_SPEC, 'C': 6, 'ci_fn': 'shared_mlp', 'ci_hidden': 8, 'use_delta_component': True, 'n_mask_samples': 1,
-      'losses': with_loss(ALL_LOSSES_TMS, 'importance_minimality', coeff=1e-2, beta=0.5),
+      'losses': with_loss(ALL_LOSSES, 'importance_minimality', coeff=1e-2, beta=0.5),
       'total_steps': 4, 'lr_schedule': {'start_val': 1e-2, 'fn_type': 'cosine', 'warmup_pct': 0.0, 'final_val_frac': 0.1},
       'grad_clip_norm_components': 1.0, 'grad_clip_norm_ci_fns': 1.0}),
     ('mlp_kl_vector_mlp_no_delta', 'the MLP case with `vector_mlp` CI functions and no delta component; constant lr',
      {**MLP_SPEC, 'C': 6, 'ci_fn': 'vector_mlp', 'ci_hidden': 8, 'use_delta_component': False, 'n_mask_samples': 1,
-      'losses': with_loss(with_loss(ALL_LOSSES_TMS, 'importance_minimality', coeff=1e-2), 'pgd_recon', routing='uniform_k_subset'),
+      'losses': with_loss(with_loss(ALL_LOSSES, 'importance_minimality', coeff=1e-2), 'pgd_recon', routing='uniform_k_subset'),
       'total_steps': 4, 'lr_schedule': {'start_val': 1e-2, 'fn_type': 'constant', 'warmup_pct': 0.0, 'final_val_frac': 1.0},
       'grad_clip_norm_components': 1.0, 'grad_clip_norm_ci_fns': 1.0}),
 ]
