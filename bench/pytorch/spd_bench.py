@@ -5,7 +5,8 @@ The step is bench/pytorch/spd_step.py's (goodfire-ai/spd's, docs DECOMPOSITIONS.
 GPT-2 forward with each decomposed module's input cached, the CI functions, then every chosen loss
 (each stochastic loss one or more further forwards with the components spliced in; layerwise one per
 module; PGD n_steps + 1), backward, clip_grad_norm_ of the components and of the CI functions
-separately, AdamW. Masks' random sources are drawn on the fly, as spd does. float32 on the CPU.
+separately, AdamW. Masks' random sources are drawn on the fly, as spd does. float32 on the CPU. The
+per-component CI MLPs are broadcast multiply-and-sums where spd writes einsums (see ci_pre_sigmoid).
 
 The model is packages/models/tiny-lm (GPT-2: 4 layers, d_model 128, 4 heads, d_mlp 512, vocab 258,
 gelu_new, tied unembedding), read from its model.safetensors; Conv1D weights are already x @ W.

@@ -210,6 +210,9 @@ def init_parameters(model, config, generator, dtype=torch.float32):
 
 def ci_pre_sigmoid(kind, params, module, x, V):
     W1, b1, W2, b2 = (params[f'{module}.ci.{key}'] for key in ('in.W', 'in.b', 'out.W', 'out.b'))
+    # spd's ParallelLinear is an einsum ("... C d_in, C d_in d_out -> ... C d_out"); this broadcast
+    # multiply-and-sum computes the same. With torch 1.13's einsum here, the full fixture step gave
+    # different results from run to run (not reproduced in isolation), so the oracle avoids it.
     if kind == 'mlp':
         acts = x @ V  # [..., C]
         hidden = F.gelu(acts[..., None] * W1[:, 0, :] + b1)  # [..., C, H]
