@@ -10,6 +10,7 @@ import { moltPytorchBenchmark } from './molt-pytorch.js';
 import { resumeBenchmark } from './resume.js';
 import { saeBenchmark } from './sae.js';
 import { saePytorchBenchmark } from './sae-pytorch.js';
+import { spdPytorchBenchmark } from './spd-pytorch.js';
 import { transcoderPytorchBenchmark } from './transcoder-pytorch.js';
 import { transcoderBenchmark } from './transcoder.js';
 
@@ -32,4 +33,5 @@ export const benchmarks: Record<string, Benchmark> = {
   molt: moltBenchmark,
   resume: resumeBenchmark,
   'molt-pytorch': moltPytorchBenchmark,
+  'spd-pytorch': spdPytorchBenchmark,
 };
