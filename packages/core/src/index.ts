@@ -33,7 +33,7 @@ export {
   checkDecomposition, createDecompositionRegistry, defineDecomposition, describeDecomposition, DECOMPOSITION_SPECIFICATION_VERSION, lookupDecomposition, streamsOf,
 } from './decomposition.js';
 export type {
-  ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant,
+  ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant, GradientGroup,
   InferenceOutput, TensorMap,
 } from './decomposition.js';
 export type { DecompositionFamily, FamilyMember, SavedDecomposition } from './decomposition-family.js';
