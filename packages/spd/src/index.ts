@@ -1,0 +1,13 @@
+export { createSpd, SPD_ARCHITECTURE, componentNames, spdActivations, reconLoss, uniformKSubsetRouting, annealedP } from './spd-decomposition.js';
+export type { SpdDecomposition, SpdModule, SpdActivations } from './spd-decomposition.js';
+export { parseSpdConfig, spdConfigSchema } from './spd-config.js';
+export type { SpdConfig, SpdConfigInput } from './spd-config.js';
+export type { MatrixProduct, SpdTarget, TargetMatrix } from './spd-target.js';
+export { tmsTarget, polygonTms, sparseFeatureSource } from './tms.js';
+export type { ToyModelWeights } from './tms.js';
+export { lowerLeakyHardSigmoid, upperLeakyHardSigmoid, LEAK } from './sigmoids.js';
+export { ciFunction, initialCiParams, gelu } from './ci-functions.js';
+export type { CiFnType } from './ci-functions.js';
+export { SpdModelError } from './spd-model-error.js';
+export { faithfulnessWarmup } from './faithfulness-warmup.js';
+export type { WarmupSettings } from './faithfulness-warmup.js';
