@@ -11,3 +11,8 @@ export type { CiFnType } from './ci-functions.js';
 export { SpdModelError } from './spd-model-error.js';
 export { faithfulnessWarmup } from './faithfulness-warmup.js';
 export type { WarmupSettings } from './faithfulness-warmup.js';
+export { transformerTarget, expandModules } from './transformer-target.js';
+export { weightsSha256 } from './weights-digest.js';
+export { saveSpd, loadSpd, SPD_CONFIG_FILE, SPD_WEIGHTS_FILE } from './spd-files.js';
+export type { LoadedSpd, SpdFolderConfig } from './spd-files.js';
+export { SpdFileError } from './spd-file-error.js';

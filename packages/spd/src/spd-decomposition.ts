@@ -18,6 +18,8 @@ export interface SpdDecomposition extends Decomposition<SpdConfig> {
   readonly target: SpdTarget;
   /** The decomposed modules with their matrices' shapes and C, in config order. */
   readonly modules: readonly SpdModule[];
+  /** The shape of every trained tensor, by name, without drawing them. */
+  parameterShapes(): Record<string, number[]>;
 }
 
 export interface SpdModule extends TargetMatrix {
@@ -34,6 +36,9 @@ interface MaskInfo {
   /** [...positions] bool: positions routed to the components; the others use W. Absent: all. */
   readonly routing?: Tensor;
 }
+
+/** Stands in for an Rng where only shapes are wanted. */
+const ZERO_RNG = { normal: (size: number) => new Float32Array(size) } as unknown as Rng;
 
 /** Parameter names of a module. */
 export const componentNames = (module: string) => ({ V: `${module}.V`, U: `${module}.U`, ci: `${module}.ci` });
@@ -127,6 +132,16 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
       return params;
     },
     initialState: () => ({}),
+    parameterShapes() {
+      const shapes: Record<string, number[]> = {};
+      for (const { name, C, dIn, dOut } of modules) {
+        const names = componentNames(name);
+        shapes[names.V] = [dIn, C];
+        shapes[names.U] = [C, dOut];
+        for (const [parameter, tensor] of Object.entries(initialCiParams(ZERO_RNG, names.ci, config.ci_fn_type, dIn, C, config.ci_fn_hidden_dims))) shapes[parameter] = [...tensor.shape];
+      }
+      return shapes;
+    },
     frozenInputs: () => target.weights(),
     randomInputs: randomShapes,
     gradientGroups(): readonly GradientGroup[] {
