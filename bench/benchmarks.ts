@@ -8,6 +8,7 @@ import { matmulBenchmark } from './matmul.js';
 import { moltBenchmark } from './molt.js';
 import { moltPytorchBenchmark } from './molt-pytorch.js';
 import { saeBenchmark } from './sae.js';
+import { spdBenchmark } from './spd.js';
 import { saePytorchBenchmark } from './sae-pytorch.js';
 import { transcoderPytorchBenchmark } from './transcoder-pytorch.js';
 import { transcoderBenchmark } from './transcoder.js';
@@ -30,4 +31,5 @@ export const benchmarks: Record<string, Benchmark> = {
   clt: cltBenchmark,
   molt: moltBenchmark,
   'molt-pytorch': moltPytorchBenchmark,
+  spd: spdBenchmark,
 };
