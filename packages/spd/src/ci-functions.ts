@@ -1,4 +1,4 @@
-import { add, erf, matmul, mul, reshape, transpose, unsqueeze, type HostTensor, type Rng, type Tensor, type TensorMap } from '@nnd/core';
+import { add, erf, matmul, mul, reduceSum, reshape, transpose, unsqueeze, type HostTensor, type Rng, type Tensor, type TensorMap } from '@nnd/core';
 
 /**
  * The causal-importance function kinds of goodfire-ai/spd's layerwise CI:
@@ -59,6 +59,15 @@ export function ciFunction(type: CiFnType, params: TensorMap, prefix: string, la
       if (layer + 1 < layers) value = gelu(value);
     }
     return value;
+  }
+  if (type === 'mlp' && layers === 2) {
+    // The default 1 -> hidden -> 1 per component as broadcast products in [positions, C, hidden]:
+    // no transposes and no batched matmuls with an inner size of 1 (slow in onnxruntime).
+    const hidden = params[`${prefix}.W0`].shape[2];
+    const first = reshape(params[`${prefix}.W0`], [C, hidden]);
+    const last = reshape(params[`${prefix}.W1`], [C, hidden]);
+    const activated = gelu(add(mul(unsqueeze(h, 2), first), params[`${prefix}.b0`]));
+    return add(reduceSum(mul(activated, last), 2), reshape(params[`${prefix}.b1`], [C]));
   }
   // Parallel layers as a batched matmul over components: [C, positions, in] @ [C, in, out].
   // vector_mlp's [1, positions, d_in] broadcasts against the components' [C, d_in, hidden].

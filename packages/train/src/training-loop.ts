@@ -228,7 +228,7 @@ export async function runTraining<D extends Decomposition>(
         members.forEach(({ config, rng }, index) => {
           if (scheduled[index]) result[lrScaleInputName(index)] = hostTensor('float64', [], [lrScale(step, steps, lrScheduleOf(config))]);
           for (const [name, shape] of Object.entries(randomShapes[index])) {
-            result[randomInputName(index, name)] = hostTensor('float32', shape, rng.uniform(shape.reduce((product, size) => product * size, 1)));
+            result[randomInputName(index, name)] = hostTensor('float32', shape, rng.uniformFloat32(shape.reduce((product, size) => product * size, 1)));
           }
         });
         return result;
