@@ -1,4 +1,4 @@
-import { add, erf, matmul, mul, reduceSum, reshape, transpose, unsqueeze, type HostTensor, type Rng, type Tensor, type TensorMap } from '@nnd/core';
+import { add, customVjp, erf, exp, matmul, mul, reduceSum, reshape, transpose, unsqueeze, type HostTensor, type Rng, type Tensor, type TensorMap } from '@nnd/core';
 
 /**
  * The causal-importance function kinds of goodfire-ai/spd's layerwise CI:
@@ -8,9 +8,24 @@ import { add, erf, matmul, mul, reduceSum, reshape, transpose, unsqueeze, type H
  */
 export type CiFnType = 'mlp' | 'vector_mlp' | 'shared_mlp';
 
-/** torch's nn.GELU() (exact, erf). */
+/**
+ * torch's nn.GELU() (exact, erf), with its derivative written by hand:
+ * d/dx x Phi(x) = Phi(x) + x phi(x). The CI functions apply it to
+ * [positions, C, hidden] tensors, the largest of an SPD step, and autodiff
+ * of the composite would take several more passes over them.
+ */
 export function gelu(x: Tensor): Tensor {
-  return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+  // Phi(x) is computed once and shared by the forward and the derivative; the rule gives it no gradient of its own.
+  return customVjp([x, cdf(x)], (value, phi) => mul(value, phi), (_graph, [value, phi], _outputs, [dy]) => {
+    if (dy === undefined) return [undefined, undefined];
+    const density = mul(exp(mul(mul(value, value), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+    return [mul(dy, add(phi, mul(value, density))), undefined];
+  })[0];
+}
+
+/** The standard normal CDF, 0.5 (1 + erf(x / sqrt 2)). */
+function cdf(x: Tensor): Tensor {
+  return mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
 }
 
 /**
