@@ -9,6 +9,7 @@ import { moltBenchmark } from './molt.js';
 import { moltPytorchBenchmark } from './molt-pytorch.js';
 import { resumeBenchmark } from './resume.js';
 import { saeBenchmark } from './sae.js';
+import { spdBenchmark } from './spd.js';
 import { saePytorchBenchmark } from './sae-pytorch.js';
 import { spdPytorchBenchmark } from './spd-pytorch.js';
 import { transcoderPytorchBenchmark } from './transcoder-pytorch.js';
@@ -33,5 +34,6 @@ export const benchmarks: Record<string, Benchmark> = {
   molt: moltBenchmark,
   resume: resumeBenchmark,
   'molt-pytorch': moltPytorchBenchmark,
+  spd: spdBenchmark,
   'spd-pytorch': spdPytorchBenchmark,
 };

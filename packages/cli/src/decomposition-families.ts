@@ -2,6 +2,7 @@ import { ConfigError, describeValue, type DecompositionFamily } from '@nnd/core'
 import { cltFamily } from '@nnd/clt';
 import { moltFamily } from '@nnd/molt';
 import { saeFamily } from '@nnd/sae';
+import { spdFamily } from '@nnd/spd';
 import { transcoderFamily } from '@nnd/transcoders';
 
 /**
@@ -9,7 +10,7 @@ import { transcoderFamily } from '@nnd/transcoders';
  * `decomposition` key. Adding a family is adding its package here; nothing
  * else in the CLI names an architecture.
  */
-export const DECOMPOSITION_FAMILIES: readonly DecompositionFamily[] = [saeFamily, transcoderFamily, cltFamily, moltFamily];
+export const DECOMPOSITION_FAMILIES: readonly DecompositionFamily[] = [saeFamily, transcoderFamily, cltFamily, moltFamily, spdFamily];
 
 export const DEFAULT_FAMILY = 'sae';
 

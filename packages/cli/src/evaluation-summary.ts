@@ -10,6 +10,8 @@ const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value
  * that never fired.
  */
 export function evaluationSummaryLines(evaluation: DecompositionEvaluation): string[] {
+  // A family's own evaluation (SPD's KL and CE per mask kind) is printed as it named its metrics.
+  if (!Array.isArray((evaluation as Partial<DecompositionEvaluation>).feature_density_log10)) return familyEvaluationLines(evaluation as unknown as Record<string, number>);
   const original = evaluation['performance/original_loss'];
   const reconstructed = evaluation['performance/reconstructed_loss'];
   const dictionarySize = evaluation.feature_density_log10.length;
@@ -24,4 +26,11 @@ export function evaluationSummaryLines(evaluation: DecompositionEvaluation): str
     `Top-1 agreement:    ${percent(evaluation.top1_agreement)} of next-token predictions unchanged`,
     `Dead features:      ${dead} of ${dictionarySize} (${percent(dictionarySize === 0 ? 0 : dead / dictionarySize)}) never fired on ${evaluation.evaluated_tokens} tokens`,
   ];
+}
+
+/** The mask-kind metrics of a family's own evaluation, one per line (`kl_ci`, `ce_unrecovered_ci`, ...). */
+function familyEvaluationLines(evaluation: Readonly<Record<string, number>>): string[] {
+  return Object.entries(evaluation)
+    .filter(([name]) => /^(kl_|ce_unrecovered_|ce_target$)/.test(name))
+    .map(([name, value]) => `${`${name}:`.padEnd(28)}${fixed(value, 4)}`);
 }

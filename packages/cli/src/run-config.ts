@@ -27,6 +27,7 @@ const integer = (minimum: number, what = '') => {
 const positive = () => z.number({ error: 'a number > 0' }).positive({ error: 'a number > 0' }).finite({ error: 'a number > 0' });
 const nonNegative = () => z.number({ error: 'a number >= 0' }).min(0, { error: 'a number >= 0' }).finite({ error: 'a number >= 0' });
 const unitInterval = () => z.number({ error: 'a number in [0, 1)' }).min(0, { error: 'a number in [0, 1)' }).lt(1, { error: 'a number in [0, 1)' });
+const unitClosed = () => z.number({ error: 'a number in [0, 1]' }).min(0, { error: 'a number in [0, 1]' }).max(1, { error: 'a number in [0, 1]' });
 const choice = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: oneOf(values) });
 const text = () => z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-empty string' });
 const flag = () => z.boolean({ error: 'true or false' });
@@ -53,6 +54,9 @@ export const runConfigSchema = z.strictObject({
   beta1: unitInterval().default(0.9),
   beta2: unitInterval().default(0.99),
   max_grad_norm: positive().default(100_000),
+  lr_schedule: choice(['constant', 'linear', 'cosine'] as const).default('constant'),
+  lr_warmup_frac: unitClosed().default(0),
+  lr_final_frac: unitClosed().default(0),
   seq_len: integer(1).default(128),
   dtype: choice(DTYPES).default('float32'),
   /** A hub id (`gpt2`, `EleutherAI/pythia-70m`), a local directory, `tiny-lm` (the LM that ships with nnd), or TransformerLens' `gpt2-small`. */

@@ -17,6 +17,7 @@ import { setAsidePreviousRun } from './previous-run.js';
 import { JobResources } from './job-resources.js';
 import { writeRunDashboards } from './dashboard-command.js';
 import { familyNamed } from './decomposition-families.js';
+import { runModelTrainingJob } from './model-training-job.js';
 import { checkTrainingMemory, widthsKnown } from './memory-check.js';
 import { resumedMemberNames } from './resumed-run-names.js';
 import { trainConfigOf } from './member-configs.js';
@@ -70,6 +71,8 @@ export interface TrainingJobResult {
  */
 export async function runTrainingJob(config: RunConfig, io: CliIo, options: TrainingJobOptions = {}): Promise<TrainingJobResult> {
   const log = (message: string) => io.stderr(`${message}\n`);
+  // Decompositions of the model's own weights (SPD) train on token batches through the model: their own job.
+  if (familyNamed(config.decomposition).trainsThroughModel) return runModelTrainingJob(config, familyNamed(config.decomposition), io, options);
   const ownResources = options.resources === undefined;
   // Sizes that cannot fit fail here, in a second, rather than as a RangeError after the model loaded and harvested;
   // widths left to the model count as 0 here (a lower bound) and are checked again as soon as the model is loaded.

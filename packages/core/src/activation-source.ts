@@ -1,7 +1,11 @@
 import type { DeviceTensor } from './backend.js';
 
-/** One stream's rows: [batch_size, width] float32, row-major, on the host or already on the backend's device. */
-export type StreamBatch = Float32Array | DeviceTensor;
+/**
+ * One stream's rows: [batch_size, width] float32, row-major, on the host or
+ * already on the backend's device; a BigInt64Array for an int64 stream
+ * (token ids, see ActivationPort.dtype).
+ */
+export type StreamBatch = Float32Array | BigInt64Array | DeviceTensor;
 
 /**
  * A training batch: one tensor per stream, keyed by hook, with row i of every

@@ -48,9 +48,27 @@ export interface DecompositionFamily {
    * from the config alone and may be missing.
    */
   members(run: Readonly<Record<string, unknown>>, hookWidth?: (hook: string) => number): readonly FamilyMember[];
-  /** Validates a member config (as `members` returns it, or as a saved file records it) and builds the decomposition. */
-  create(config: unknown): Decomposition;
+  /**
+   * Validates a member config (as `members` returns it, or as a saved file records it) and builds the decomposition.
+   * `context.model` is the run's loaded model, for families that decompose the model itself (`trainsThroughModel`).
+   */
+  create(config: unknown, context?: FamilyContext): Decomposition;
   /** Writes a decomposition's folder in the family's interoperable layout (SAELens's for SAEs and transcoders). */
   save(directory: string, decomposition: Decomposition, params: Record<string, HostTensor>, state: Record<string, HostTensor>, metadata: Record<string, unknown>): Promise<void>;
-  load(directory: string): Promise<SavedDecomposition>;
+  load(directory: string, context?: FamilyContext): Promise<SavedDecomposition>;
+  /**
+   * True for decompositions of the model's weights (SPD): they read token
+   * ids, are trained through the frozen model's own forward pass and are
+   * evaluated by the family (`evaluate`), not by splicing written hooks.
+   */
+  readonly trainsThroughModel?: boolean;
+  /** The family's own evaluation of a trained decomposition on token batches (int64 [rows, seq]): named scalars for the run's summary. */
+  evaluate?(decomposition: Decomposition, params: Record<string, HostTensor>, tokenBatches: readonly HostTensor[], context: FamilyContext): Promise<Record<string, number>>;
+}
+
+/** What a driver hands a family beside a config: the run's loaded model (a HookedTransformer from @nnd/models for `nnd`). */
+export interface FamilyContext {
+  readonly model?: unknown;
+  /** The run's sequence length, for families whose batches are token sequences. */
+  readonly sequenceLength?: number;
 }

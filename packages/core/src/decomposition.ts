@@ -19,6 +19,12 @@ export const DECOMPOSITION_SPECIFICATION_VERSION = 'nnd-decomposition-v2';
 export interface ActivationPort {
   readonly hook: string;
   readonly width: number;
+  /**
+   * The element type of the stream; default float32. A decomposition trained
+   * through a model's own forward pass reads token ids: an int64 [rows, seq]
+   * stream whose "width" is the sequence length.
+   */
+  readonly dtype?: 'float32' | 'int64';
 }
 
 /**
@@ -61,10 +67,28 @@ export interface DescribedValue {
   readonly value: string | number | boolean;
 }
 
-/** How the trainer asks for a cheaper forward pass. */
+/** How the trainer asks for a cheaper forward pass, and what else it feeds a step beyond the batch. */
 export interface ForwardOptions {
   /** The name of one of the decomposition's `variants`; absent for the full forward. */
   readonly variant?: string;
+  /** One graph input per tensor of `frozenInputs()`, by the same name: a frozen model's weights. */
+  readonly frozen?: TensorMap;
+  /** One float32 tensor of U[0, 1) values per entry of `randomInputs(rows)`, drawn afresh on the host for every step. */
+  readonly random?: TensorMap;
+  /**
+   * The fraction of training done before this step, a float32 scalar in
+   * [0, 1): step / total steps (0-based step), for schedules inside the
+   * forward pass such as an annealed exponent.
+   */
+  readonly progress?: Tensor;
+}
+
+/** Parameters whose gradients are clipped together, to their own global norm (see Decomposition.gradientGroups). */
+export interface GradientGroup {
+  /** Parameter names (keys of `initialParams`). */
+  readonly params: readonly string[];
+  /** The group's gradients are scaled down when their global norm exceeds this; absent: not clipped. */
+  readonly maxGradNorm?: number;
 }
 
 /**
@@ -97,7 +121,10 @@ export interface Decomposition<Config = unknown> {
   readonly config: Config;
   /** The streams the forward pass reads (the batch's `inputs`), in a fixed order. */
   readonly reads: readonly ActivationPort[];
-  /** The streams it reproduces (the batch's `targets`, its `outputs`); evaluation splices the outputs in at these hooks. */
+  /**
+   * The streams it reproduces (the batch's `targets`, its `outputs`); evaluation splices the outputs in at these hooks.
+   * Empty for a decomposition of a model's weights, which reproduces the model's own output inside `forward`.
+   */
   readonly writes: readonly ActivationPort[];
   /**
    * What tells this run apart from others of its kind, for run names and
@@ -123,6 +150,25 @@ export interface Decomposition<Config = unknown> {
   decoderDirections?(graph: Graph, params: TensorMap): TensorMap;
   /** Cheaper forwards, tried in order before each training step; the first that applies is used. */
   readonly variants?: readonly ForwardVariant[];
+  /**
+   * Optional: tensors the step reads but never trains or saves (a frozen
+   * model's weights). The trainer uploads them once and feeds them to every
+   * step as `options.frozen`.
+   */
+  frozenInputs?(): Record<string, HostTensor>;
+  /**
+   * Optional: the shapes of the random tensors one step needs for a batch of
+   * `rows` rows (stochastic masks). The trainer draws them from the member's
+   * seeded Rng before every step (so a resumed run draws what an unbroken
+   * one would) and feeds them as `options.random`.
+   */
+  randomInputs?(rows: number): Record<string, readonly number[]>;
+  /**
+   * Optional: groups of parameters clipped separately, each to its own norm
+   * (a decomposition's components and its gates). Parameters in no group are
+   * clipped together to the train config's `max_grad_norm`.
+   */
+  gradientGroups?(): readonly GradientGroup[];
   /**
    * Applied between gradient clipping and the optimizer step, e.g. decoder
    * rows kept at unit norm with the gradient's radial part removed.
@@ -180,11 +226,15 @@ export function checkDecomposition(decomposition: Decomposition, where: string):
   }
   for (const side of ['reads', 'writes'] as const) {
     const ports = decomposition[side];
-    if (!Array.isArray(ports) || ports.length === 0) throw new ConfigError(`${label} ${side} no stream; declare at least one { hook, width } in ${side}.`);
+    // A decomposition of weights reads the model's inputs and writes no stream of its own.
+    if (!Array.isArray(ports) || (side === 'reads' && ports.length === 0)) throw new ConfigError(`${label} ${side} no stream; declare at least one { hook, width } in ${side}.`);
     const seen = new Set<string>();
     for (const port of ports) {
       if (typeof port?.hook !== 'string' || port.hook === '' || !Number.isInteger(port.width) || port.width < 1) {
         throw new ConfigError(`${label}: ${side} entry ${JSON.stringify(port)} is not { hook: a non-empty string, width: an integer >= 1 }.`);
+      }
+      if (port.dtype !== undefined && port.dtype !== 'float32' && port.dtype !== 'int64') {
+        throw new ConfigError(`${label}: ${side} entry '${port.hook}' has dtype ${JSON.stringify(port.dtype)}; streams are 'float32' (the default) or 'int64' (token ids).`);
       }
       if (seen.has(port.hook)) throw new ConfigError(`${label} lists hook '${port.hook}' twice in ${side}; each hook once.`);
       seen.add(port.hook);
@@ -198,17 +248,20 @@ export function checkDecomposition(decomposition: Decomposition, where: string):
  * declared with two widths is an error, since one run gives it one width.
  */
 export function streamsOf(decompositions: readonly Decomposition[]): ActivationPort[] {
-  const widths = new Map<string, number>();
+  const widths = new Map<string, ActivationPort>();
   for (const decomposition of decompositions) {
     for (const port of [...decomposition.reads, ...decomposition.writes]) {
       const known = widths.get(port.hook);
-      if (known !== undefined && known !== port.width) {
-        throw new ConfigError(`Hook '${port.hook}' is declared with width ${known} and with width ${port.width} by the decompositions trained together; one hook has one width.`);
+      if (known !== undefined && known.width !== port.width) {
+        throw new ConfigError(`Hook '${port.hook}' is declared with width ${known.width} and with width ${port.width} by the decompositions trained together; one hook has one width.`);
       }
-      widths.set(port.hook, port.width);
+      if (known !== undefined && (known.dtype ?? 'float32') !== (port.dtype ?? 'float32')) {
+        throw new ConfigError(`Hook '${port.hook}' is declared as ${known.dtype ?? 'float32'} and as ${port.dtype ?? 'float32'} by the decompositions trained together; one hook has one type.`);
+      }
+      widths.set(port.hook, port);
     }
   }
-  return [...widths].map(([hook, width]) => ({ hook, width }));
+  return [...widths].map(([hook, { width, dtype }]) => (dtype === undefined ? { hook, width } : { hook, width, dtype }));
 }
 
 /** The text that tells a run apart: `topk k=32`, from `describe()` or the architecture alone. */

@@ -36,9 +36,9 @@ export {
   checkDecomposition, createDecompositionRegistry, defineDecomposition, describeDecomposition, DECOMPOSITION_SPECIFICATION_VERSION, lookupDecomposition, streamsOf,
 } from './decomposition.js';
 export type {
-  ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant,
+  ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant, GradientGroup,
   InferenceOutput, TensorMap,
 } from './decomposition.js';
-export type { DecompositionFamily, FamilyMember, SavedDecomposition } from './decomposition-family.js';
+export type { DecompositionFamily, FamilyContext, FamilyMember, SavedDecomposition } from './decomposition-family.js';
 export type { ActivationBatch, ActivationSource, StreamBatch } from './activation-source.js';
 export { createReferenceBackend, evaluateGraph } from './reference/index.js';

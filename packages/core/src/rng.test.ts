@@ -49,3 +49,15 @@ describe('Rng', () => {
     expect(perm).not.toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
 });
+
+describe('uniformFloat32', () => {
+  it('draws the same 32-bit outputs as nextUint32, as 24-bit floats in [0, 1), and leaves the same state', () => {
+    const fast = new Rng(11);
+    const slow = new Rng(11);
+    const values = fast.uniformFloat32(1000);
+    for (let i = 0; i < 1000; i++) expect(values[i]).toBe(Math.fround((slow.nextUint32() >>> 8) / 2 ** 24));
+    expect(fast.state()).toEqual(slow.state());
+    expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...values)).toBeLessThan(1);
+  });
+});

@@ -74,6 +74,29 @@ export class Rng {
     return out;
   }
 
+  /**
+   * `size` draws from U[0, 1) with 24 random bits each (one 32-bit output per
+   * value, what float32 holds): the per-step random tensors of a training
+   * step, where millions are drawn each step. Same generator and state as
+   * the other draws, in a loop with the state in locals (several times
+   * faster than `uniform`).
+   */
+  uniformFloat32(size: number): Float32Array {
+    const out = new Float32Array(size);
+    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    for (let i = 0; i < size; i++) {
+      const rotated = (Math.imul(s1, 5) << 7) | (Math.imul(s1, 5) >>> 25);
+      const result = Math.imul(rotated, 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      out[i] = (result >>> 8) * 5.9604644775390625e-8;
+    }
+    this.s0 = s0 >>> 0; this.s1 = s1 >>> 0; this.s2 = s2 >>> 0; this.s3 = s3 >>> 0;
+    return out;
+  }
+
   /** Standard normal draws (Box-Muller), times `std` plus `mean`. */
   normal(size: number, mean = 0, std = 1): Float32Array {
     const out = new Float32Array(size);

@@ -19,6 +19,24 @@ export type HookReplacement = 'input' | ((graph: Graph, value: Tensor) => Tensor
 
 export type ReturnType = 'logits' | 'loss' | 'both' | 'none';
 
+/**
+ * What computes a weight matrix's product in place of `x @ weight`: it gets
+ * the matrix's input x [batch, seq, d_in] and its weight [d_in, d_out], and
+ * returns [batch, seq, d_out] (the bias, if any, is still added after it).
+ * A decomposition of the weight (rank-one components with masks) is spliced
+ * in this way, seeing the module's input, which a hook replacement does not.
+ */
+export type MatrixProduct = (x: Tensor, weight: Tensor) => Tensor;
+
+/** The weight matrices whose product `ForwardOptions.products` can replace, each [d_in, d_out] as the graph multiplies by it. */
+export function weightMatrices(config: TransformerConfig): Map<string, { dIn: number; dOut: number }> {
+  const matrices = new Map<string, { dIn: number; dOut: number }>();
+  for (const [name, shape] of parameterShapes(config)) {
+    if (/^blocks\.\d+\.(attn\.W_[QKVO]|mlp\.W_(in|gate|out))$/.test(name)) matrices.set(name, { dIn: shape[0], dOut: shape[1] });
+  }
+  return matrices;
+}
+
 export interface ForwardOptions {
   /**
    * Run blocks 0..stopAtLayer-1 only (TransformerLens' `stop_at_layer`); the
@@ -32,6 +50,13 @@ export interface ForwardOptions {
   replace?: Readonly<Record<string, HookReplacement>>;
   /** Default 'logits'; 'loss' is the mean next-token cross-entropy. */
   returnType?: ReturnType;
+  /** Weight matrices (names from `weightMatrices`, e.g. `blocks.0.mlp.W_in`) whose product is computed by the given function. */
+  products?: Readonly<Record<string, MatrixProduct>>;
+  /**
+   * Tensors to use for weights instead of graph inputs named by the weights'
+   * names (e.g. a training step's frozen inputs); weights left out are graph inputs as usual.
+   */
+  weights?: Readonly<Record<string, Tensor>>;
 }
 
 export interface ForwardResult {
@@ -95,7 +120,22 @@ export function buildTransformerGraph(graph: Graph, tokens: Tensor, config: Tran
   const [batch, seq] = tokens.shape;
   const shapes = parameterShapes(config);
   const parameters = new Map<string, Tensor>();
+  const products = options.products ?? {};
+  const matrices = weightMatrices(config);
+  for (const name of Object.keys(products)) {
+    if (!matrices.has(name)) {
+      throw new ConfigError(`products: '${name}' is not a weight matrix of this model; its matrices are ${[...matrices.keys()].slice(0, 8).join(', ')}${matrices.size > 8 ? ', ...' : ''}.`);
+    }
+  }
   const parameter = (name: string, shape: readonly number[] = shapes.get(name)!): Tensor => {
+    const given = options.weights?.[name];
+    if (given !== undefined) {
+      if (given.graph !== graph || !(given.rank === shape.length && given.shape.every((dim, i) => dimsEqual(dim, shape[i])))) {
+        throw new ShapeError(`buildGraph: the weight given for '${name}' is ${formatShape(given.shape)}${given.graph !== graph ? ' in another graph' : ''}; this model's '${name}' is ${formatShape(shape)} in this graph.`);
+      }
+      parameters.set(name, given);
+      return given;
+    }
     const existing = graph.inputs.get(name);
     const tensor = existing ?? graph.input(name, shape);
     if (existing && !(existing.rank === shape.length && existing.shape.every((dim, i) => dimsEqual(dim, shape[i])))) {
@@ -105,10 +145,21 @@ export function buildTransformerGraph(graph: Graph, tokens: Tensor, config: Tran
     return tensor;
   };
   const optional = (name: string) => (shapes.has(name) ? parameter(name) : undefined);
+  const product = (x: Tensor, weight: string) => {
+    const replacement = products[weight];
+    const matrix = parameter(weight);
+    if (replacement === undefined) return matmul(x, matrix);
+    const result = replacement(x, matrix);
+    const want = [...x.shape.slice(0, -1), matrix.shape[1]];
+    if (result.rank !== want.length || !result.shape.every((dim, i) => dimsEqual(dim, want[i]))) {
+      throw new ShapeError(`The product replacing '${weight}' is ${formatShape(result.shape)}; it must be ${formatShape(want)} like x @ ${weight}.`);
+    }
+    return result;
+  };
   const linear = (x: Tensor, weight: string, bias: string) => {
-    const product = matmul(x, parameter(weight));
+    const product_ = product(x, weight);
     const b = optional(bias);
-    return b ? add(product, b) : product;
+    return b ? add(product_, b) : product_;
   };
 
   const replace = options.replace ?? {};
@@ -185,7 +236,7 @@ export function buildTransformerGraph(graph: Graph, tokens: Tensor, config: Tran
     const activation = ACTIVATIONS[config.activation];
     let post: Tensor;
     if (config.gatedMlp) {
-      const gate = hook(hookName('pre', layer), matmul(x, parameter(`${prefix}.W_gate`)));
+      const gate = hook(hookName('pre', layer), product(x, `${prefix}.W_gate`));
       const linearBranch = hook(hookName('pre_linear', layer), linear(x, `${prefix}.W_in`, `${prefix}.b_in`));
       post = hook(hookName('post', layer), mul(activation(gate), linearBranch));
     } else {

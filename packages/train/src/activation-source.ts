@@ -39,10 +39,23 @@ export async function readBatch(source: ActivationSource, batchSize: number, str
 }
 
 function isStreamBatch(batch: ActivationBatch): batch is StreamBatch {
-  return batch instanceof Float32Array || (typeof batch === 'object' && batch !== null && isDeviceTensor(batch as DeviceTensor));
+  return batch instanceof Float32Array || batch instanceof BigInt64Array || (typeof batch === 'object' && batch !== null && isDeviceTensor(batch as DeviceTensor));
 }
 
-function checkStream(rows: StreamBatch, batchSize: number, { hook, width }: ActivationPort): Feed {
+function checkStream(rows: StreamBatch, batchSize: number, { hook, width, dtype = 'float32' }: ActivationPort): Feed {
+  if (dtype === 'int64' || rows instanceof BigInt64Array) {
+    // Token ids: an int64 stream takes a BigInt64Array of batch_size x seq ids, and only that.
+    if (!(rows instanceof BigInt64Array) || dtype !== 'int64') {
+      throw new ShapeError(
+        `train: the source returned ${Object.prototype.toString.call(rows)} for '${hook}', which is a ${dtype} stream; ` +
+          `return ${dtype === 'int64' ? 'a BigInt64Array of token ids' : 'a Float32Array or a DeviceTensor'} of batch_size x width values.`,
+      );
+    }
+    if (rows.length !== batchSize * width) {
+      throw new ShapeError(`train: the source returned ${rows.length} token ids for '${hook}', which is not batch_size (${batchSize}) x width (${width}).`);
+    }
+    return hostTensor('int64', [batchSize, width], rows);
+  }
   if (rows instanceof Float32Array) {
     if (rows.length !== batchSize * width) {
       throw new ShapeError(`train: the source returned ${rows.length} values for '${hook}', which is not batch_size (${batchSize}) x width (${width}).`);

@@ -1,7 +1,9 @@
 export { trainDecomposition, trainDecompositionGroup } from './train-decomposition.js';
 export type { TrainResult } from './train-decomposition.js';
 export type { DecompositionFilesWriter, DecompositionSnapshot, EvaluateCallback, GroupTrainResult, InitialTensors, TrainOptions } from './training-loop.js';
-export { parseTrainConfig, totalSteps, trainConfigSchema } from './train-config.js';
+export { lrScheduleOf, parseTrainConfig, totalSteps, trainConfigSchema } from './train-config.js';
+export { CONSTANT_LR, isConstantSchedule, lrScale, scaledAdamCorrections } from './lr-schedule.js';
+export type { LrSchedule, LrScheduleKind } from './lr-schedule.js';
 export type { TrainConfig, TrainConfigInput } from './train-config.js';
 export type { ActivationBatch, ActivationSource, StreamBatch } from './activation-source.js';
 export { consoleLogger, noopLogger } from './logger.js';
@@ -12,9 +14,9 @@ export type { AdamCorrections, AdamHyperparameters, AdamResult } from '@nnd/core
 // Core's, re-exported where it was before the tiny-LM trainer shared it.
 export { clipGradNorm } from '@nnd/core';
 export { ADAM_EPSILON, buildTrainingStep } from './training-step.js';
-export { batchInputName, metricOutputName, stateInputName, stateOutputName } from './step-names.js';
+export { batchInputName, frozenInputName, lrScaleInputName, metricOutputName, randomInputName, stateInputName, stateOutputName } from './step-names.js';
 export type { StateKind } from './step-names.js';
-export type { StepMember, TensorSpec, TrainingStep } from './training-step.js';
+export type { StepMember, StepOptions, TensorSpec, TrainingStep } from './training-step.js';
 export { checkpointPath, findLatestCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 export type { MemberCheckpoint, TrainerCheckpoint } from './checkpoint.js';
 export { CheckpointError } from './checkpoint-error.js';

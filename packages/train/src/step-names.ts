@@ -26,3 +26,18 @@ export function stateOutputName(index: number, kind: StateKind, name: string): s
 export function metricOutputName(index: number, metric: string): string {
   return `member${index}.metric.${metric}`;
 }
+
+/** A member's learning-rate factor for this step (float64 scalar), fed only when its schedule is not constant. */
+export function lrScaleInputName(index: number): string {
+  return `member${index}.lr_scale`;
+}
+
+/** A member's frozen input (see Decomposition.frozenInputs), fed unchanged to every step. */
+export function frozenInputName(index: number, name: string): string {
+  return `member${index}.frozen.${name}`;
+}
+
+/** A member's random input for this step (see Decomposition.randomInputs). */
+export function randomInputName(index: number, name: string): string {
+  return `member${index}.random.${name}`;
+}

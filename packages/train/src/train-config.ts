@@ -1,5 +1,6 @@
 import { ConfigError, describeValue } from '@nnd/core';
 import { z } from 'zod';
+import type { LrSchedule } from './lr-schedule.js';
 
 const positiveInteger = (allowed = 'a positive integer') => z.number({ error: allowed }).int({ error: allowed }).positive({ error: allowed });
 const openUnitInterval = 'a number in [0, 1)';
@@ -18,6 +19,12 @@ export const trainConfigSchema = z
     beta2: z.number({ error: openUnitInterval }).min(0, { error: openUnitInterval }).lt(1, { error: openUnitInterval }).default(0.99),
     /** Gradients are scaled down when their global norm exceeds this (torch.nn.utils.clip_grad_norm_). */
     max_grad_norm: z.number({ error: 'a finite number > 0' }).positive({ error: 'a finite number > 0' }).default(100_000),
+    /** How the learning rate moves over the run after its warm-up: held at `lr`, or decayed linearly or along a half cosine to `lr_final_frac` of it. */
+    lr_schedule: z.enum(['constant', 'linear', 'cosine'], { error: "'constant', 'linear' or 'cosine'" }).default('constant'),
+    /** The fraction of the run's steps over which the rate rises linearly from 0 to `lr` first. */
+    lr_warmup_frac: z.number({ error: 'a number in [0, 1]' }).min(0, { error: 'a number in [0, 1]' }).max(1, { error: 'a number in [0, 1]' }).default(0),
+    /** What fraction of `lr` a linear or cosine decay ends at on the last step. */
+    lr_final_frac: z.number({ error: 'a number in [0, 1]' }).min(0, { error: 'a number in [0, 1]' }).max(1, { error: 'a number in [0, 1]' }).default(0),
     /** Metrics reach the logger every this many steps. */
     log_freq: positiveInteger().default(1),
     /** `onEvaluate` runs every this many steps. */
@@ -60,3 +67,8 @@ export function totalSteps(config: TrainConfig): number {
   return Math.floor(config.num_tokens / config.batch_size);
 }
 
+
+/** The learning-rate schedule a config asks for. */
+export function lrScheduleOf(config: TrainConfig): LrSchedule {
+  return { kind: config.lr_schedule, warmupFrac: config.lr_warmup_frac, finalFrac: config.lr_final_frac };
+}

@@ -7,8 +7,11 @@ import { readCheckpoint, removeIncompleteCheckpoints, writeCheckpoint, type Memb
 import { InterruptWatcher, signalExitCode, type InterruptSignal } from './interrupt-watcher.js';
 import { noopLogger, type ExitSummary, type Logger } from './logger.js';
 import { checkResumable, resolveCheckpoint } from './resume.js';
-import { batchInputName, STATE_KINDS, STEP_INPUT, stateInputName, stateOutputName, type StateKind } from './step-names.js';
-import { parseTrainConfig, totalSteps, type TrainConfig } from './train-config.js';
+import {
+  batchInputName, frozenInputName, lrScaleInputName, randomInputName, STATE_KINDS, STEP_INPUT, stateInputName, stateOutputName, type StateKind,
+} from './step-names.js';
+import { isConstantSchedule, lrScale } from './lr-schedule.js';
+import { lrScheduleOf, parseTrainConfig, totalSteps, type TrainConfig } from './train-config.js';
 import { TrainingDivergedError } from './training-diverged-error.js';
 import { ADAM_EPSILON, buildTrainingStep, specOf, type StepMember } from './training-step.js';
 
@@ -145,6 +148,8 @@ export async function runTraining<D extends Decomposition>(
   /** Each member's metrics of the step before, unsuffixed: what its forward variants are chosen from. */
   let memberMetrics: Record<string, number>[] | undefined;
   let feeds: Record<string, DeviceTensor> = {};
+  const constantFeeds: Record<string, DeviceTensor> = {};
+  const frozenTensors = members.map(({ decomposition }) => decomposition.frozenInputs?.());
   let batchesConsumed = start.batchesConsumed;
   let completed = start.step;
   let lastWrittenStep = start.step;
@@ -205,12 +210,29 @@ export async function runTraining<D extends Decomposition>(
       batchesConsumed++;
       // Built by a function of its own: a closure here over the start tensors would keep every host copy (parameters,
       // both Adam moments) alive beside the device's for the whole run, since the compile closures below share its scope.
-      const stepMembers = stepMembersOf(members, hostTensors!);
+      const stepMembers = stepMembersOf(members, hostTensors!, frozenTensors);
+      // Frozen inputs (a frozen model's weights) are uploaded once and fed to every step.
+      for (const [index, tensors] of frozenTensors.entries()) {
+        for (const [name, tensor] of Object.entries(tensors ?? {})) constantFeeds[frozenInputName(index, name)] = await backend.upload(tensor);
+      }
+      const scheduled = members.map(({ config }) => !isConstantSchedule(lrScheduleOf(config)));
+      const randomShapes = members.map(({ decomposition }) => decomposition.randomInputs?.(loop.batch_size) ?? {});
+      /** The per-step feeds beyond the batch: each member's learning-rate factor and random tensors, drawn from its Rng. */
+      const stepFeeds = (step: number): Record<string, Feed> => {
+        const result: Record<string, Feed> = {};
+        members.forEach(({ config, rng }, index) => {
+          if (scheduled[index]) result[lrScaleInputName(index)] = hostTensor('float64', [], [lrScale(step, steps, lrScheduleOf(config))]);
+          for (const [name, shape] of Object.entries(randomShapes[index])) {
+            result[randomInputName(index, name)] = hostTensor('float32', shape, rng.uniformFloat32(shape.reduce((product, size) => product * size, 1)));
+          }
+        });
+        return result;
+      };
       // One program per combination of forward variants, compiled when first needed. Metrics are a
       // handful of scalars: always fetching them costs one tiny copy, lets every step's loss be
       // checked and the next step's variants be chosen.
       const compileStep = async (variants: readonly (string | undefined)[]): Promise<CompiledStep> => {
-        const trainingStep = buildTrainingStep(stepMembers, loop.batch_size, variants);
+        const trainingStep = buildTrainingStep(stepMembers, loop.batch_size, variants, { totalSteps: steps });
         const metricNames = trainingStep.metricOutputs.flatMap((outputs) => Object.values(outputs));
         const compiled = await backend.compile(trainingStep.graph, { outputs: trainingStep.outputs, hostOutputs: metricNames });
         return { program: compiled, metricOutputs: trainingStep.metricOutputs, metricNames };
@@ -247,7 +269,7 @@ export async function runTraining<D extends Decomposition>(
         const variants = members.map(({ decomposition }, index) =>
           memberMetrics === undefined ? undefined : decomposition.variants?.find((variant) => variant.applies(memberMetrics![index]))?.name);
         const { program, metricOutputs, metricNames } = await programFor(variants);
-        const outputs = await program.run({ ...feeds, ...batch, [STEP_INPUT]: hostTensor('float64', [], [step + 1]) });
+        const outputs = await program.run({ ...feeds, ...constantFeeds, ...batch, ...stepFeeds(step), [STEP_INPUT]: hostTensor('float64', [], [step + 1]) });
 
         const metrics: Record<string, number> = {};
         const stepMemberMetrics: Record<string, number>[] = [];
@@ -305,6 +327,7 @@ export async function runTraining<D extends Decomposition>(
     }
     watcher.dispose();
     for (const tensor of Object.values(feeds)) tensor.dispose();
+    for (const tensor of Object.values(constantFeeds)) tensor.dispose();
     for (const { program } of programs.values()) await program.dispose();
     if (fromSignal !== undefined) process.exit(signalExitCode(fromSignal));
   }
@@ -336,13 +359,17 @@ interface CompiledStep {
 
 /** Variants must report what the full forward reports, or logs would change shape from step to step. */
 /** What the step builder needs of each member: its parameters' and state's shapes, Adam's settings and the clipping norm. */
-function stepMembersOf(members: readonly { decomposition: Decomposition; config: TrainConfig }[], tensors: readonly TensorsByKind[]): StepMember[] {
+function stepMembersOf(
+  members: readonly { decomposition: Decomposition; config: TrainConfig }[], tensors: readonly TensorsByKind[], frozenTensors: readonly (Record<string, HostTensor> | undefined)[],
+): StepMember[] {
   return members.map(({ decomposition, config }, index) => ({
     decomposition,
     params: Object.fromEntries(Object.entries(tensors[index].param).map(([name, tensor]) => [name, specOf(tensor)])),
     state: Object.fromEntries(Object.entries(tensors[index].state).map(([name, tensor]) => [name, specOf(tensor)])),
     adam: { lr: config.lr, beta1: config.beta1, beta2: config.beta2, epsilon: ADAM_EPSILON },
     maxGradNorm: config.max_grad_norm,
+    lrSchedule: lrScheduleOf(config),
+    ...(frozenTensors[index] === undefined ? {} : { frozen: Object.fromEntries(Object.entries(frozenTensors[index]!).map(([name, tensor]) => [name, specOf(tensor)])) }),
   }));
 }
 

@@ -1,8 +1,11 @@
 import {
-  GraphError, adamCorrections, add, clippedAdamStep, grad, Graph, streamsOf,
-  type AdamHyperparameters, type Decomposition, type DType, type HostTensor, type Tensor, type TensorMap,
+  GraphError, adamCorrections, add, cast, clippedAdamStep, div, grad, Graph, streamsOf, sub,
+  type AdamHyperparameters, type Decomposition, type DType, type ForwardOptions, type HostTensor, type Tensor, type TensorMap,
 } from '@nnd/core';
-import { batchInputName, STEP_INPUT, metricOutputName, stateInputName, stateOutputName } from './step-names.js';
+import { isConstantSchedule, scaledAdamCorrections, type LrSchedule } from './lr-schedule.js';
+import {
+  batchInputName, frozenInputName, lrScaleInputName, metricOutputName, randomInputName, STEP_INPUT, stateInputName, stateOutputName,
+} from './step-names.js';
 
 /** Shape and dtype of one tensor the program carries from step to step. */
 export interface TensorSpec {
@@ -17,6 +20,16 @@ export interface StepMember {
   readonly state: Readonly<Record<string, TensorSpec>>;
   readonly adam: AdamHyperparameters;
   readonly maxGradNorm: number;
+  /** Absent or constant: Adam's rate is `adam.lr` at every step; otherwise a float64 factor is fed per step (lrScaleInputName). */
+  readonly lrSchedule?: LrSchedule;
+  /** Shapes and dtypes of the decomposition's frozenInputs, fed as frozenInputName inputs. */
+  readonly frozen?: Readonly<Record<string, TensorSpec>>;
+}
+
+/** What the step needs beyond the members: the run's length (for `progress`). */
+export interface StepOptions {
+  /** The run's optimizer steps; `progress` = (step - 1) / totalSteps. Default 1. */
+  readonly totalSteps?: number;
 }
 
 export interface TrainingStep {
@@ -50,13 +63,17 @@ export function buildTrainingStep(
   batchSize: number,
   /** Per member, the forward variant to build (see Decomposition.variants); absent or undefined for the full forward. */
   variants: readonly (string | undefined)[] = [],
+  stepOptions: StepOptions = {},
 ): TrainingStep {
   if (members.length === 0) throw new GraphError('buildTrainingStep: the group is empty; pass at least one decomposition.');
   const graph = new Graph();
   const streams = Object.fromEntries(streamsOf(members.map(({ decomposition }) => decomposition))
-    .map(({ hook, width }) => [hook, graph.input(batchInputName(hook), [batchSize, width], 'float32')]));
+    .map(({ hook, width, dtype }) => [hook, graph.input(batchInputName(hook), [batchSize, width], dtype ?? 'float32')]));
   const pick = (ports: Decomposition['reads']): TensorMap => Object.fromEntries(ports.map(({ hook }) => [hook, streams[hook]]));
   const step = graph.input(STEP_INPUT, [], 'float64');
+  // Built only when a forward reads it, so the programs of decompositions that do not are unchanged.
+  let progress: Tensor | undefined;
+  const progressTensor = () => (progress ??= cast(div(sub(step, graph.scalar(1, 'float64')), graph.scalar(stepOptions.totalSteps ?? 1, 'float64')), 'float32'));
   const outputs: Record<string, Tensor> = {};
   const metricOutputs: Record<string, string>[] = [];
 
@@ -69,7 +86,11 @@ export function buildTrainingStep(
     const variant = variants[index];
     const { reads, writes } = member.decomposition;
     const batch = { inputs: pick(reads), targets: pick(writes) };
-    const forward = member.decomposition.forward(graph, batch, params, state, variant === undefined ? undefined : { variant });
+    const frozen = Object.fromEntries(Object.entries(member.frozen ?? {}).map(([name, spec]) => [name, graph.input(frozenInputName(index, name), [...spec.shape], spec.dtype)]));
+    const randomShapes = member.decomposition.randomInputs?.(rowsOf(batchSize)) ?? {};
+    const random = Object.fromEntries(Object.entries(randomShapes).map(([name, shape]) => [name, graph.input(randomInputName(index, name), [...shape], 'float32')]));
+    const options: ForwardOptions = { ...(variant === undefined ? {} : { variant }), frozen, random };
+    const forward = member.decomposition.forward(graph, batch, params, state, withProgress(options, progressTensor));
     const lossTerms = Object.values(forward.losses);
     if (lossTerms.length === 0) {
       throw new GraphError(`buildTrainingStep: decomposition ${index} ('${member.decomposition.architecture}') returned no losses; there is nothing to train.`);
@@ -90,11 +111,16 @@ export function buildTrainingStep(
     offset += names.length;
 
     const { decomposition } = member;
+    const corrections = member.lrSchedule === undefined || isConstantSchedule(member.lrSchedule)
+      ? adamCorrections(step, member.adam)
+      : scaledAdamCorrections(step, member.adam, graph.input(lrScaleInputName(index), [], 'float64'));
+    const groups = decomposition.gradientGroups?.() ?? [];
     const { next } = clippedAdamStep({
       params,
       gradients: rawGradients,
       maxGradNorm: member.maxGradNorm,
-      corrections: adamCorrections(step, member.adam),
+      ...(groups.length > 0 ? { groups } : {}),
+      corrections,
       adam: member.adam,
       moments: (name) => ({
         firstMoment: graph.input(stateInputName(index, 'adam_m', name), [...member.params[name].shape], member.params[name].dtype),
@@ -145,3 +171,16 @@ function checkSameNames(expected: readonly string[], actual: TensorMap, what: st
     throw new GraphError(`buildTrainingStep: ${what} are [${actualNames.join(', ')}], expected [${expected.join(', ')}].`);
   }
 }
+
+function rowsOf(batchSize: number): number {
+  if (typeof batchSize !== 'number') throw new GraphError('buildTrainingStep: a decomposition with randomInputs needs a fixed batch size.');
+  return batchSize;
+}
+
+/** The forward's options with `progress` as a getter, so that the graph gets the progress nodes only when a forward reads them. */
+function withProgress(options: ForwardOptions, progress: () => Tensor): ForwardOptions {
+  const result = { ...options };
+  Object.defineProperty(result, 'progress', { get: progress, enumerable: true });
+  return result;
+}
+

@@ -1,0 +1,63 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HookedTransformer } from '@nnd/models';
+import { createReferenceBackend } from '@nnd/core';
+import { loadSpd, SpdModelError, transformerTarget } from '@nnd/spd';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCaptured } from './cli-capture.test-support.js';
+import { tinyLanguageModelPresent, writeRandomLanguageModel } from './language-model.test-support.js';
+import { modelLocation } from './model-source.js';
+
+/** `decomposition: spd`: token batches through the frozen model, the family's folder and its evaluation. */
+let directory: string;
+let configFile: string;
+let runs: string;
+let modelName: string;
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'nnd-cli-spd-'));
+  runs = join(directory, 'runs');
+  modelName = tinyLanguageModelPresent() ? 'tiny-lm' : await writeRandomLanguageModel(join(directory, 'lm'));
+  configFile = join(directory, 'config.yaml');
+  await writeFile(configFile, stringify({
+    decomposition: 'spd', spd_modules: 'blocks.1.mlp.W_in,blocks.1.mlp.W_out', C: 16, model_name: modelName, dataset_path: 'sotu', seq_len: 32,
+    batch_size: 4, num_tokens: 12, checkpoint_freq: 2, eval_tokens: 128, run_dir: runs, name: 'spd', lr_schedule: 'cosine', lr_final_frac: 0.1,
+    stochastic_recon_subset_coeff: 0.5,
+  }));
+});
+afterAll(() => rm(directory, { recursive: true, force: true }));
+
+describe('nnd train with decomposition: spd', () => {
+  it('trains through the model, saves V, U and the CI functions with the model\'s sha256, and prints spd\'s evaluation', async () => {
+    const { code, stdout, stderr } = await runCaptured(['train', '--config', configFile]);
+    expect(stderr).toContain('step 3/3 (100.0%)');
+    expect(code).toBe(0);
+    const run = join(runs, 'spd');
+    expect(stdout).toContain(`Trained:       ${join(run, 'spd')}`);
+    for (const line of ['kl_ci:', 'kl_unmasked:', 'kl_stochastic:', 'kl_random:', 'kl_rounded_0:', 'kl_rounded_0.5:', 'kl_zero:', 'ce_unrecovered_ci:']) expect(stdout).toContain(line);
+    const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as Record<string, number>;
+    expect(summary['alive_0.1.blocks.1.mlp.W_in']).toBeGreaterThanOrEqual(0);
+    expect(summary['ci_l0_0.5.blocks.1.mlp.W_out']).toBeGreaterThanOrEqual(0);
+    expect(existsSync(join(run, 'checkpoints', 'step_2', 'components.safetensors'))).toBe(true);
+
+    const model = await HookedTransformer.fromPretrained(modelLocation(modelName), { backend: createReferenceBackend() });
+    const loaded = await loadSpd(join(run, 'spd'), transformerTarget(model, 32, modelName));
+    expect(loaded.spd.modules.map(({ name, C }) => `${name}:${C}`)).toEqual(['blocks.1.mlp.W_in:16', 'blocks.1.mlp.W_out:16']);
+    expect(loaded.params['blocks.1.mlp.W_in.V'].shape).toEqual([model.config.hiddenSize, 16]);
+    // The same folder against a model whose weights changed is refused.
+    const changed = new HookedTransformer(model.config, new Map(model.parameterNames.map((name) => {
+      const tensor = model.parameter(name);
+      return [name, name === 'blocks.1.mlp.b_in' ? { ...tensor, data: (tensor.data as Float32Array).map((value) => value + 1) } : tensor];
+    })) as never, { backend: createReferenceBackend() });
+    await expect(loadSpd(join(run, 'spd'), transformerTarget(changed, 32, modelName))).rejects.toThrow(SpdModelError);
+  }, 300_000);
+
+  it('names a module that is not a matrix of the model', async () => {
+    const { code, stderr } = await runCaptured(['train', '--config', configFile, '--set', 'spd_modules=blocks.1.mlp.W_up', '--set', `run_dir=${join(directory, 'bad')}`]);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/'blocks.1.mlp.W_up' is not a weight matrix of/);
+  });
+});
