@@ -7,6 +7,7 @@ import {
   architectureFor, CLT_ENCODER_TYPES, encoderTypeOf, hookForLayer, parseCltConfig, type CltArchitecture, type CltConfig, type CltEncoderType,
 } from './clt-config.js';
 import { cltForward, cltVariants } from './clt-forward.js';
+import { cltFeatureGroups, cltInference } from './clt-inference.js';
 import { cltParameterNames, decoderName, initialCltParameters, initialCltState } from './clt-parameters.js';
 
 /** A cross-layer transcoder behind core's Decomposition contract. */
@@ -69,6 +70,10 @@ export function createCrossLayerTranscoder(config: CltConfig): CrossLayerTransco
     initialState: () => initialCltState(config),
     forward: (_graph, batch, params, state, options) => cltForward(config, ports, batch, params, state, options),
     variants: cltVariants(config),
+    inferOutputs: (_graph, inputs, params, _state, options) => cltInference(config, ports, inputs, params, options),
+    inferenceOptions: ['topK'],
+    forwardCouplesSamples: config.encoder_type === 'batchtopk',
+    featureGroups: () => cltFeatureGroups(config),
     ...(config.variant === 'reference' ? { constrain: constrainDecoders(config) } : {}),
   };
 }
