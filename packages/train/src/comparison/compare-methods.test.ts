@@ -1,0 +1,114 @@
+import { createOnnxBackend } from '@nnd/backend-onnx';
+import { abs, DECOMPOSITION_SPECIFICATION_VERSION, hostTensor, mul, type Decomposition } from '@nnd/core';
+import { hookName, type HookedTransformer } from '@nnd/models';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TINY_CONFIG, tokenBatches, trainedTinyModel } from '../evaluation/tiny-model.test-support.js';
+import { compareMethods, moduleStatistics, powersOfTwoUpTo, type Comparison } from './compare-methods.js';
+
+const backend = createOnnxBackend();
+let model: HookedTransformer;
+let comparison: Comparison;
+const D = TINY_CONFIG.hiddenSize;
+
+/** Reads and writes one MLP output; its output is its input times `scale` (1: the identity). Features: |input|, one module. */
+function scaling(layer: number, scale: number): Decomposition {
+  const hook = hookName('mlp_out', layer);
+  return {
+    specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
+    architecture: 'scaling-test',
+    config: { layer, scale },
+    reads: [{ hook, width: D }],
+    writes: [{ hook, width: D }],
+    initialParams: () => ({}),
+    initialState: () => ({}),
+    forward: (_graph, { inputs }, params) => ({ outputs: { [hook]: mul(inputs[hook], params.scale) }, featureActs: abs(inputs[hook]), losses: {}, metrics: {}, nextState: {} }),
+    featureGroups: () => [{ label: hook, size: D, streamsWritten: 1, activeParameters: 2 * D }],
+  };
+}
+
+const scaleParams = (scale: number) => ({ scale: hostTensor('float32', [], [scale]) });
+
+beforeAll(async () => {
+  model = await trainedTinyModel(backend);
+  comparison = await compareMethods({
+    model,
+    methods: [
+      { label: 'identity', family: 'test', parts: [0, 1].map((layer) => ({ decomposition: scaling(layer, 1), params: scaleParams(1), state: {} })) },
+      { label: 'halved', family: 'test', parts: [1, 0].map((layer) => ({ decomposition: scaling(layer, 0.5), params: scaleParams(0.5), state: {} })), trainingTokens: 1000 },
+    ],
+    tokenBatches: tokenBatches(2, 4, 16, 7),
+    neuronK: [8],
+    topK: [1, 8, 64],
+  });
+}, 120_000);
+afterAll(() => backend.dispose());
+
+describe('compareMethods', () => {
+  it('puts an identity decomposition of every MLP on the original line: CE degradation 0, MSE 0', () => {
+    const [identity] = comparison.points.filter((point) => point.method === 'identity');
+    expect(identity.ceDegradation).toBeCloseTo(0, 6);
+    expect(identity.ce).toBeCloseTo(comparison.originalCe, 6);
+    expect(identity.mse).toBeCloseTo(0, 10);
+    expect(identity.streams).toBe(2);
+    // Every |activation| is > 0 on these tokens (almost surely): L0 is the width in each module.
+    expect(identity.modules.map(({ label, l0, size }) => [label, l0, size])).toEqual([[hookName('mlp_out', 0), D, D], [hookName('mlp_out', 1), D, D]]);
+  });
+
+  it('gives the neuron baseline at k = d_mlp the original model\'s loss, and a worse one for fewer units', () => {
+    const neurons = comparison.points.filter((point) => point.method === 'neurons' && point.sweep === 'top_k');
+    expect(neurons.map(({ k }) => k)).toEqual([1, 8, 64]);
+    const all = neurons.find(({ k }) => k === TINY_CONFIG.mlpSize)!;
+    expect(all.ceDegradation).toBeCloseTo(0, 5);
+    expect(all.mse).toBeLessThan(1e-9);
+    expect(neurons[0].ceDegradation).toBeGreaterThan(neurons[1].ceDegradation);
+    expect(neurons[1].ceDegradation).toBeGreaterThan(1e-4);
+    // Top-k of |h| per token: exactly k per MLP (ties aside).
+    expect(neurons[1].modules.map(({ l0 }) => l0)).toEqual([8, 8].map((value) => expect.closeTo(value, 6)));
+    // Its native points at neuronK are the same evaluations.
+    expect(comparison.points.find((point) => point.method === 'neurons' && point.sweep === 'native')!.ce).toBe(neurons[1].ce);
+    expect(all.totalParams).toBeUndefined();
+  });
+
+  it('scores a worse method worse, and zero ablation of every MLP worst', () => {
+    const halved = comparison.points.find((point) => point.method === 'halved')!;
+    expect(halved.ceDegradation).toBeGreaterThan(1e-4);
+    expect(halved.mse).toBeGreaterThan(0);
+    expect(comparison.zeroAblationCe).toBeGreaterThan(halved.ce);
+    expect(halved.trainingTokens).toBe(1000);
+    expect(halved.totalParams).toBe(2);
+    // The methods' parts came in any order: they are combined in the model's order.
+    expect(halved.modules.map(({ label }) => label)).toEqual([hookName('mlp_out', 0), hookName('mlp_out', 1)]);
+    expect(comparison.layers).toEqual([0, 1]);
+    // Neither method has per-token inference, so no synthetic sweep; nor a reference quirk.
+    expect(comparison.points.filter((point) => point.method !== 'neurons').map(({ sweep, quirks }) => [sweep, quirks.length])).toEqual([['native', 0], ['native', 0]]);
+  });
+});
+
+describe('moduleStatistics', () => {
+  it('adds up the groups of one label, from per-feature densities and activation sums', () => {
+    // 10 tokens; features fire 5, 2, 0 and 10 times with activation sums 10, 1, 0, 5.
+    const evaluation = { feature_density_log10: [Math.log10(0.5), Math.log10(0.2), null, 0], feature_activation_sums: [10, 1, 0, 5], evaluated_tokens: 10 };
+    const modules = moduleStatistics([
+      { label: 'a', size: 2, streamsWritten: 3, activeParameters: 7 },
+      { label: 'b', size: 1, streamsWritten: 1, activeParameters: 5 },
+      { label: 'a', size: 1, streamsWritten: 1, activeParameters: 2 },
+    ], evaluation, 'test', 2);
+    expect(modules).toHaveLength(2);
+    const [a, b] = modules;
+    expect(a.label).toBe('a');
+    expect(a.size).toBe(3);
+    expect(a.alive).toBe(3);
+    expect(a.l0).toBeCloseTo(0.5 + 0.2 + 1, 12);
+    expect(a.streamsWeightedL0).toBeCloseTo(0.7 * 3 + 1, 12);
+    expect(a.activeParameters).toBeCloseTo(0.7 * 7 + 1 * 2, 12);
+    // (10 + 1 + 5) over 5 + 2 + 10 firings.
+    expect(a.meanActivation).toBeCloseTo(16 / 17, 12);
+    expect(b).toMatchObject({ size: 1, alive: 0, l0: 0, meanActivation: undefined });
+    expect(() => moduleStatistics([{ label: 'a', size: 3, streamsWritten: 1, activeParameters: 1 }], evaluation, 'test', 1)).toThrow(/cover 3 features, but its evaluation measured 4/);
+  });
+
+  it('sweeps k over powers of two up to the largest module', () => {
+    expect(powersOfTwoUpTo(12)).toEqual([1, 2, 4, 8, 12]);
+    expect(powersOfTwoUpTo(8)).toEqual([1, 2, 4, 8]);
+  });
+});
