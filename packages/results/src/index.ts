@@ -26,3 +26,11 @@ export type { RenderedReportPlot, ReportPlot, ReportPlotOptions, ReportSection }
 export { renderReport } from './report-html.js';
 export type { ReportOptions } from './report-html.js';
 export { writeReport } from './write-report.js';
+export { modulesOf, PARETO_AXES, PARETO_AXIS_TITLES, paretoAxes, pointLabel, quirksLabel } from './comparison-data.js';
+export type { ComparisonData, ComparisonGroupData, ComparisonModule, ComparisonPointData, ComparisonSweep, ParetoAxes, ParetoAxis } from './comparison-data.js';
+export { modelComparisonCsv, modelComparisonRows } from './model-comparison-table.js';
+export type { ModelComparisonRow } from './model-comparison-table.js';
+export { FAMILY_COLORS, familyColorScale, NEURON_COLOR, paretoPlotSpec } from './pareto-plots.js';
+export type { ParetoMetric, ParetoPlotOptions } from './pareto-plots.js';
+export { COMPARISON_FILES, paretoPointRows, renderComparisonReport, writeComparison } from './comparison-report.js';
+export type { ComparisonReportOptions } from './comparison-report.js';

@@ -3,7 +3,7 @@ import { abs, DECOMPOSITION_SPECIFICATION_VERSION, hostTensor, mul, type Decompo
 import { hookName, type HookedTransformer } from '@nnd/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_CONFIG, tokenBatches, trainedTinyModel } from '../evaluation/tiny-model.test-support.js';
-import { compareMethods, moduleStatistics, powersOfTwoUpTo, type Comparison } from './compare-methods.js';
+import { compareMethods, groupStatistics, powersOfTwoUpTo, type Comparison } from './compare-methods.js';
 
 const backend = createOnnxBackend();
 let model: HookedTransformer;
@@ -51,7 +51,7 @@ describe('compareMethods', () => {
     expect(identity.mse).toBeCloseTo(0, 10);
     expect(identity.streams).toBe(2);
     // Every |activation| is > 0 on these tokens (almost surely): L0 is the width in each module.
-    expect(identity.modules.map(({ label, l0, size }) => [label, l0, size])).toEqual([[hookName('mlp_out', 0), D, D], [hookName('mlp_out', 1), D, D]]);
+    expect(identity.groups.map(({ label, l0, size }) => [label, l0, size])).toEqual([[hookName('mlp_out', 0), D, D], [hookName('mlp_out', 1), D, D]]);
   });
 
   it('gives the neuron baseline at k = d_mlp the original model\'s loss, and a worse one for fewer units', () => {
@@ -63,7 +63,7 @@ describe('compareMethods', () => {
     expect(neurons[0].ceDegradation).toBeGreaterThan(neurons[1].ceDegradation);
     expect(neurons[1].ceDegradation).toBeGreaterThan(1e-4);
     // Top-k of |h| per token: exactly k per MLP (ties aside).
-    expect(neurons[1].modules.map(({ l0 }) => l0)).toEqual([8, 8].map((value) => expect.closeTo(value, 6)));
+    expect(neurons[1].groups.map(({ l0 }) => l0)).toEqual([8, 8].map((value) => expect.closeTo(value, 6)));
     // Its native points at neuronK are the same evaluations.
     expect(comparison.points.find((point) => point.method === 'neurons' && point.sweep === 'native')!.ce).toBe(neurons[1].ce);
     expect(all.totalParams).toBeUndefined();
@@ -77,34 +77,32 @@ describe('compareMethods', () => {
     expect(halved.trainingTokens).toBe(1000);
     expect(halved.totalParams).toBe(2);
     // The methods' parts came in any order: they are combined in the model's order.
-    expect(halved.modules.map(({ label }) => label)).toEqual([hookName('mlp_out', 0), hookName('mlp_out', 1)]);
+    expect(halved.groups.map(({ label }) => label)).toEqual([hookName('mlp_out', 0), hookName('mlp_out', 1)]);
     expect(comparison.layers).toEqual([0, 1]);
     // Neither method has per-token inference, so no synthetic sweep; nor a reference quirk.
     expect(comparison.points.filter((point) => point.method !== 'neurons').map(({ sweep, quirks }) => [sweep, quirks.length])).toEqual([['native', 0], ['native', 0]]);
   });
 });
 
-describe('moduleStatistics', () => {
-  it('adds up the groups of one label, from per-feature densities and activation sums', () => {
+describe('groupStatistics', () => {
+  it('gives each group its L0, alive features and mean activation, from per-feature densities and activation sums', () => {
     // 10 tokens; features fire 5, 2, 0 and 10 times with activation sums 10, 1, 0, 5.
     const evaluation = { feature_density_log10: [Math.log10(0.5), Math.log10(0.2), null, 0], feature_activation_sums: [10, 1, 0, 5], evaluated_tokens: 10 };
-    const modules = moduleStatistics([
+    const groups = groupStatistics([
       { label: 'a', size: 2, streamsWritten: 3, activeParameters: 7 },
       { label: 'b', size: 1, streamsWritten: 1, activeParameters: 5 },
       { label: 'a', size: 1, streamsWritten: 1, activeParameters: 2 },
     ], evaluation, 'test', 2);
-    expect(modules).toHaveLength(2);
-    const [a, b] = modules;
-    expect(a.label).toBe('a');
-    expect(a.size).toBe(3);
-    expect(a.alive).toBe(3);
-    expect(a.l0).toBeCloseTo(0.5 + 0.2 + 1, 12);
-    expect(a.streamsWeightedL0).toBeCloseTo(0.7 * 3 + 1, 12);
-    expect(a.activeParameters).toBeCloseTo(0.7 * 7 + 1 * 2, 12);
-    // (10 + 1 + 5) over 5 + 2 + 10 firings.
-    expect(a.meanActivation).toBeCloseTo(16 / 17, 12);
-    expect(b).toMatchObject({ size: 1, alive: 0, l0: 0, meanActivation: undefined });
-    expect(() => moduleStatistics([{ label: 'a', size: 3, streamsWritten: 1, activeParameters: 1 }], evaluation, 'test', 1)).toThrow(/cover 3 features, but its evaluation measured 4/);
+    expect(groups).toHaveLength(3);
+    expect(groups[0]).toMatchObject({ label: 'a', size: 2, alive: 2, streamsWritten: 3, activeParameters: 7 });
+    expect(groups[0].l0).toBeCloseTo(0.7, 12);
+    // (10 + 1) over 5 + 2 firings.
+    expect(groups[0].meanActivation).toBeCloseTo(11 / 7, 12);
+    expect(groups[1]).toEqual({ label: 'b', size: 1, streamsWritten: 1, activeParameters: 5, alive: 0, l0: 0 });
+    expect(groups[2].l0).toBeCloseTo(1, 12);
+    expect(() => groupStatistics([{ label: 'a', size: 3, streamsWritten: 1, activeParameters: 1 }], evaluation, 'test', 1)).toThrow(/cover 3 features, but its evaluation measured 4/);
+    // Without feature groups, one group of every feature, writing every stream.
+    expect(groupStatistics(undefined, evaluation, 'plain', 2)).toEqual([expect.objectContaining({ label: 'plain', size: 4, streamsWritten: 2, alive: 3 })]);
   });
 
   it('sweeps k over powers of two up to the largest module', () => {

@@ -29,20 +29,20 @@ export type ReferenceQuirk =
   /** A multi-layer decomposition's outputs computed from the clean model's inputs, not the patched stream's (the reference's CLT evaluation). */
   | 'clean_inputs';
 
-/** Per module (feature groups of one label), what the model table and the sparsity axes need. */
-export interface ComparedModule {
+/** Per feature group (see FeatureGroup), what the model table and the sparsity axes need; @nnd/results adds up the groups of one module. */
+export interface ComparedGroup {
   readonly label: string;
-  /** Features (dictionary size) of the module. */
+  /** Its features. */
   readonly size: number;
+  /** Streams one of its features writes to, and the parameters one active feature uses (undefined when the decomposition does not say). */
+  readonly streamsWritten: number;
+  readonly activeParameters?: number;
   /** Features that fired (> 0) at least once on the evaluated tokens. */
   readonly alive: number;
   /** Mean active features per token. */
   readonly l0: number;
   /** Mean of the activations that are > 0. */
-  readonly meanActivation: number | undefined;
-  /** Σ over the module's groups of l0 × streams written per feature, and l0 × parameters per active feature. */
-  readonly streamsWeightedL0: number;
-  readonly activeParameters: number | undefined;
+  readonly meanActivation?: number;
 }
 
 /** One evaluated configuration of a method. */
@@ -64,7 +64,7 @@ export interface ComparisonPoint {
   readonly explainedVariance: number;
   /** Streams (MLPs) the method writes. */
   readonly streams: number;
-  readonly modules: readonly ComparedModule[];
+  readonly groups: readonly ComparedGroup[];
   /** Σ numel of its parameters (undefined for the neuron baseline, whose weights are the model's). */
   readonly totalParams?: number;
   readonly trainingTokens?: number;
@@ -101,7 +101,7 @@ export interface CompareMethodsOptions {
 }
 
 interface Entry {
-  readonly point: Omit<ComparisonPoint, 'ce' | 'ceDegradation' | 'mse' | 'explainedVariance' | 'modules'>;
+  readonly point: Omit<ComparisonPoint, 'ce' | 'ceDegradation' | 'mse' | 'explainedVariance' | 'groups'>;
   readonly member: DecompositionTensors;
   readonly groups: readonly FeatureGroup[] | undefined;
   readonly mode: ReconstructionMode;
@@ -261,42 +261,34 @@ async function evaluateEntries(model: HookedTransformer, entries: readonly Entry
   return results;
 }
 
-/** Per-module statistics from the evaluation's per-feature densities and activation sums. */
-export function moduleStatistics(groups: readonly FeatureGroup[] | undefined, evaluation: Pick<DecompositionEvaluation, 'feature_density_log10' | 'feature_activation_sums' | 'evaluated_tokens'>, fallbackLabel: string, streams: number): ComparedModule[] {
+/** Per feature group, L0, alive features and mean activation from the evaluation's per-feature densities and activation sums. */
+export function groupStatistics(groups: readonly FeatureGroup[] | undefined, evaluation: Pick<DecompositionEvaluation, 'feature_density_log10' | 'feature_activation_sums' | 'evaluated_tokens'>, fallbackLabel: string, streams: number): ComparedGroup[] {
   const densities = evaluation.feature_density_log10;
-  const known = groups ?? [{ label: fallbackLabel, size: densities.length, streamsWritten: streams, activeParameters: Number.NaN }];
+  const known: readonly (Omit<FeatureGroup, 'activeParameters'> & { activeParameters?: number })[] = groups ?? [{ label: fallbackLabel, size: densities.length, streamsWritten: streams }];
   const total = known.reduce((sum, group) => sum + group.size, 0);
   if (total !== densities.length) {
     throw new ConfigError(`compareMethods: the feature groups of '${fallbackLabel}' cover ${total} features, but its evaluation measured ${densities.length}; featureGroups() must list every column of featureActs.`);
   }
-  const modules = new Map<string, { size: number; alive: number; l0: number; firings: number; activation: number; streamsWeightedL0: number; activeParameters: number }>();
   let offset = 0;
-  for (const group of known) {
-    const module = modules.get(group.label) ?? { size: 0, alive: 0, l0: 0, firings: 0, activation: 0, streamsWeightedL0: 0, activeParameters: 0 };
+  return known.map((group) => {
+    let alive = 0;
     let l0 = 0;
+    let activation = 0;
     for (let feature = offset; feature < offset + group.size; feature++) {
       const density = densities[feature];
       if (density === null) continue;
-      module.alive++;
+      alive++;
       l0 += 10 ** density;
-      module.activation += evaluation.feature_activation_sums?.[feature] ?? Number.NaN;
+      activation += evaluation.feature_activation_sums?.[feature] ?? Number.NaN;
     }
-    module.size += group.size;
-    module.l0 += l0;
-    module.streamsWeightedL0 += l0 * group.streamsWritten;
-    module.activeParameters += l0 * group.activeParameters;
-    modules.set(group.label, module);
     offset += group.size;
-  }
-  return [...modules].map(([label, module]) => ({
-    label,
-    size: module.size,
-    alive: module.alive,
-    l0: module.l0,
-    meanActivation: module.l0 === 0 || !Number.isFinite(module.activation) ? undefined : module.activation / (module.l0 * evaluation.evaluated_tokens),
-    streamsWeightedL0: module.streamsWeightedL0,
-    activeParameters: Number.isFinite(module.activeParameters) ? module.activeParameters : undefined,
-  }));
+    const meanActivation = l0 === 0 || !Number.isFinite(activation) ? undefined : activation / (l0 * evaluation.evaluated_tokens);
+    return {
+      label: group.label, size: group.size, streamsWritten: group.streamsWritten,
+      ...(group.activeParameters === undefined ? {} : { activeParameters: group.activeParameters }),
+      alive, l0, ...(meanActivation === undefined ? {} : { meanActivation }),
+    };
+  });
 }
 
 function comparisonPoint(entry: Entry, evaluation: DecompositionEvaluation, originalCe: number): ComparisonPoint {
@@ -309,6 +301,6 @@ function comparisonPoint(entry: Entry, evaluation: DecompositionEvaluation, orig
     ceDegradation: ce - originalCe,
     mse: evaluation.mse,
     explainedVariance: evaluation.explained_variance,
-    modules: moduleStatistics(entry.groups, evaluation, entry.point.method, entry.point.streams),
+    groups: groupStatistics(entry.groups, evaluation, entry.point.method, entry.point.streams),
   };
 }
