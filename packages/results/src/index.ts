@@ -14,6 +14,7 @@ export type { RunsTableRow } from './runs-table.js';
 export { RUNS_TABLE_COLUMNS, renderRunsTableHtml, renderRunsTableMarkdown } from './runs-table-render.js';
 export type { RunsTableColumn } from './runs-table-render.js';
 export { renderSvg } from './render-svg.js';
+export { formatValue } from './number-format.js';
 export type { RenderSvgOptions } from './render-svg.js';
 export { defaultSparsitySweepSize, dictionarySweepSpec, explainedVarianceSpec, sparsitySweepSpec } from './sweep-plots.js';
 export type { SweepMetric } from './sweep-plots.js';
