@@ -3,10 +3,10 @@ import { describeDecomposition, type Decomposition, type DecompositionFamily, ty
 import { RunDirectoryError } from '@nnd/logging';
 import { formatValue, modelComparisonRows, writeComparison } from '@nnd/results';
 import { compareMethods, readCheckpoint, type ComparedMethod, type Comparison } from '@nnd/train';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { activationModel, harvestSettings, hookWidthOf } from './activation-stream.js';
-import { locateCheckpoint } from './checkpoint-location.js';
+import { locateCheckpoint, TRAINER_STATE } from './checkpoint-location.js';
 import { CliUsageError } from './cli-usage-error.js';
 import type { CliIo } from './cli-io.js';
 import type { Command } from './command.js';
@@ -35,7 +35,7 @@ export const DEFAULT_COMPARISON_FOLDER = 'comparison';
 export const compareCommand: Command = {
   name: 'compare',
   summary: 'compare decompositions of one model: Pareto frontiers (CE degradation, MSE vs sparsity) and the model table',
-  help: () => `Usage: nnd compare <run directory | checkpoint> ... [--tokens N] [--model NAME] [--out DIR]
+  help: () => `Usage: nnd compare <run directory | folder of runs | checkpoint> ... [--tokens N] [--model NAME] [--out DIR]
                    [--top-k 1,2,4,...] [--neuron-k 8,16,...] [--no-reference]
                    [--config FILE] [--set KEY=VALUE ...]
 
@@ -61,6 +61,8 @@ Writes into --out: report.html (plots as SVG, the summary, the model table,
 per-layer statistics), model_comparison.csv (the reference's columns),
 pareto_points.csv and comparison.json. Tokens start after the furthest
 held-out start of the runs, so none of them trained on them.
+
+A folder of run directories (such as runs/) stands for every run in it.
 
 Options:
       --tokens N         tokens to evaluate (default: the first run's eval_tokens)
@@ -151,7 +153,7 @@ interface LoadedPart {
 export async function compareRuns(options: CompareRunsOptions): Promise<{ comparison: Comparison; written: Awaited<ReturnType<typeof writeComparison>> }> {
   const log = (message: string) => options.io.stderr(`${message}\n`);
   const parts: LoadedPart[] = [];
-  for (const path of options.paths) parts.push(...await loadParts(path));
+  for (const path of options.paths.flatMap(runPaths)) parts.push(...await loadParts(path));
   const models = new Set(parts.map((part) => part.base.model_name));
   if (options.model === undefined && models.size > 1) {
     throw new CliUsageError(`nnd compare: the runs decompose different models (${[...models].join(', ')}); compare runs of one model, or name it with --model.`);
@@ -186,6 +188,19 @@ export async function compareRuns(options: CompareRunsOptions): Promise<{ compar
   } finally {
     await resources.dispose();
   }
+}
+
+/**
+ * A folder of run directories (such as runs/) stands for the runs in it,
+ * in name order; anything else is itself.
+ */
+function runPaths(path: string): string[] {
+  if (!existsSync(path) || existsSync(join(path, 'config.json')) || existsSync(join(path, TRAINER_STATE)) || !statSync(path).isDirectory()) return [path];
+  const runs = readdirSync(path, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(path, entry.name, 'config.json')))
+    .map((entry) => join(path, entry.name))
+    .sort();
+  return runs.length === 0 ? [path] : runs;
 }
 
 function later(a: DatasetPosition, b: DatasetPosition): boolean {

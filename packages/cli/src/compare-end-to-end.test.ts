@@ -44,7 +44,8 @@ afterAll(() => rm(directory, { recursive: true, force: true }));
 describe('nnd compare', () => {
   it('groups per-layer runs into one method, evaluates every family on the same tokens with the baselines, and writes the report and the model table', async () => {
     const out = join(directory, 'comparison');
-    const { code, stdout, stderr } = await runCaptured(['compare', ...trained, '--tokens', '256', '--top-k', '1,4', '--neuron-k', '8', '--out', out]);
+    // The runs folder stands for the runs in it (in name order: clt, molt, tc-L0, tc-L1).
+    const { code, stdout, stderr } = await runCaptured(['compare', runs, '--tokens', '256', '--top-k', '1,4', '--neuron-k', '8', '--out', out]);
     expect(stderr).toContain('Comparing 3 method(s) (4 decomposition(s)) on 256 tokens');
     expect(code).toBe(0);
     for (const file of ['report.html', 'model_comparison.csv', 'pareto_points.csv', 'comparison.json']) expect(stdout).toContain(join(out, file));
@@ -56,16 +57,17 @@ describe('nnd compare', () => {
     const labels = native.map((point: any) => `${point.method}|${point.quirks.join('+')}`);
     // The two transcoder runs are one method writing both MLPs; BatchTopK also the reference's way (batch top-k, no b_enc); the CLT also from clean inputs.
     expect(labels).toEqual([
-      'transcoder batchtopk_transcoder top_k=4|', 'transcoder batchtopk_transcoder top_k=4|batch_top_k+no_b_enc',
       'clt topk_clt layers=0,1 top_k=4|', 'clt topk_clt layers=0,1 top_k=4|clean_inputs',
-      'molt gate=topk top_k=2 transforms=6|', 'neurons|',
+      'molt gate=topk top_k=2 transforms=6|',
+      'transcoder batchtopk_transcoder top_k=4|', 'transcoder batchtopk_transcoder top_k=4|batch_top_k+no_b_enc',
+      'neurons|',
     ]);
-    const transcoders = native[0];
+    const transcoders = native[3];
     expect(transcoders.streams).toBe(2);
     expect(transcoders.groups.map((group: any) => group.label)).toEqual(['blocks.0.hook_mlp_out', 'blocks.1.hook_mlp_out']);
     expect(transcoders.trainingTokens).toBe(2 * 256 * 3);
     // The reference's batch top-k keeps k per token on average.
-    expect(native[1].groups[0].l0).toBeCloseTo(4, 1);
+    expect(native[4].groups[0].l0).toBeCloseTo(4, 1);
     for (const point of comparison.points) {
       expect(Number.isFinite(point.ce)).toBe(true);
       expect(point.ceDegradation).toBeCloseTo(point.ce - comparison.originalCe, 10);
