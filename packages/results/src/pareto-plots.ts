@@ -31,7 +31,7 @@ export interface ParetoPlotOptions {
   readonly families?: readonly string[];
 }
 
-const PANEL_WIDTH = 300;
+const PANEL_WIDTH = 260;
 const PANEL_HEIGHT = 240;
 
 /**
