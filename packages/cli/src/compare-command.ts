@@ -24,7 +24,7 @@ const OPTIONS = {
   out: { type: 'string', short: 'o' },
   'top-k': { type: 'string' },
   'neuron-k': { type: 'string' },
-  'no-reference': { type: 'boolean' },
+  reference: { type: 'string' },
   config: { type: 'string', short: 'c' },
   set: { type: 'string', short: 's', multiple: true },
 } as const;
@@ -36,7 +36,7 @@ export const compareCommand: Command = {
   name: 'compare',
   summary: 'compare decompositions of one model: Pareto frontiers (CE degradation, MSE vs sparsity) and the model table',
   help: () => `Usage: nnd compare <run directory | folder of runs | checkpoint> ... [--tokens N] [--model NAME] [--out DIR]
-                   [--top-k 1,2,4,...] [--neuron-k 8,16,...] [--no-reference]
+                   [--top-k 1,2,4,...] [--neuron-k 8,16,...] [--reference MODE]
                    [--config FILE] [--set KEY=VALUE ...]
 
 Evaluates trained decompositions of one model, of any family, on the same
@@ -51,10 +51,10 @@ keeps its k largest features per token). Three x axes: active components
 per module, per MLP (a CLT feature of layer i counts for the n - i MLPs it
 writes) and total active parameters; y: CE degradation and MSE.
 
-The correct evaluation is the default; unless --no-reference, each method is
-also evaluated the reference's way where that differs, labelled: BatchTopK
-with batch top-k over the evaluation batch (besides per-token inference with
-its learned threshold), TopK and BatchTopK transcoders without b_enc, a CLT's
+The correct evaluation is the default; each method is also evaluated the
+reference's way where that differs, labelled and dashed: BatchTopK with batch
+top-k over the evaluation batch (besides per-token inference with its
+learned threshold), TopK and BatchTopK transcoders without b_enc, a CLT's
 outputs from the clean model's inputs (besides its true replacement).
 
 Writes into --out: report.html (plots as SVG, the summary, the model table,
@@ -72,7 +72,9 @@ Options:
                          largest module)
       --neuron-k LIST    the neuron baseline's points in the native sweep
                          (default 8,16,32,64,128)
-      --no-reference     only the correct evaluation
+      --reference MODE   the reference's evaluation: combined (default; every
+                         quirk that applies at once, the reference's numbers),
+                         separate (also each quirk alone), none
   -c, --config FILE      config keys over the first run's (see nnd train --help)
   -s, --set KEY=VALUE    set one key (repeatable)
   -h, --help             this help
@@ -94,7 +96,7 @@ Example:
       out: values.out ?? DEFAULT_COMPARISON_FOLDER,
       topK: integerList('top-k', values['top-k']),
       neuronK: integerList('neuron-k', values['neuron-k']),
-      referenceEvaluation: values['no-reference'] !== true,
+      reference: referenceMode(values.reference),
       configFile: values.config,
       sets: values.set,
       io,
@@ -116,6 +118,11 @@ Example:
   },
 };
 
+function referenceMode(text: string | undefined): 'combined' | 'separate' | 'none' | undefined {
+  if (text === undefined || text === 'combined' || text === 'separate' || text === 'none') return text;
+  throw new CliUsageError(`--reference is ${JSON.stringify(text)}; allowed: combined, separate or none. Run 'nnd compare --help'.`);
+}
+
 function integerList(name: string, text: string | undefined): number[] | undefined {
   if (text === undefined) return undefined;
   const values = text.split(',').map((part) => Number(part.trim()));
@@ -132,7 +139,7 @@ export interface CompareRunsOptions {
   readonly out: string;
   readonly topK?: readonly number[];
   readonly neuronK?: readonly number[];
-  readonly referenceEvaluation?: boolean;
+  readonly reference?: 'combined' | 'separate' | 'none';
   readonly configFile?: string;
   readonly sets?: readonly string[];
   readonly io: CliIo;
@@ -177,7 +184,7 @@ export async function compareRuns(options: CompareRunsOptions): Promise<{ compar
     const batches = await evaluationBatches(settings, options.tokens ?? config.eval_tokens, evaluationRows(model, config), start);
     log(`Comparing ${methods.length} method(s) (${parts.length} decomposition(s)) on ${tokensIn(batches)} tokens of ${config.dataset_path} ...`);
     const comparison = await compareMethods({
-      model, methods, tokenBatches: batches, topK: options.topK, neuronK: options.neuronK, referenceEvaluation: options.referenceEvaluation,
+      model, methods, tokenBatches: batches, topK: options.topK, neuronK: options.neuronK, reference: options.reference,
       excludeBos: config.exclude_special_tokens, onProgress: (message) => log(`  ${message}`),
     });
     const written = await writeComparison(comparison, options.out, {

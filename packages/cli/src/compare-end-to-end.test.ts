@@ -88,5 +88,6 @@ describe('nnd compare', () => {
   it('says what is wrong with its arguments', async () => {
     expect((await runCaptured(['compare'])).stderr).toContain('nnd compare needs at least one run directory');
     expect((await runCaptured(['compare', trained[0], '--top-k', '1,x'])).stderr).toContain('--top-k is "1,x"');
+    expect((await runCaptured(['compare', trained[0], '--reference', 'all'])).stderr).toContain('--reference is "all"; allowed: combined, separate or none');
   });
 });

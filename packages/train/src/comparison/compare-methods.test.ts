@@ -84,6 +84,35 @@ describe('compareMethods', () => {
   });
 });
 
+describe('compareMethods with the reference\'s quirks', () => {
+  it('evaluates each quirk alone and all together with reference: \'separate\', in the evaluation mode each quirk means', async () => {
+    // Its forward (what batch top-k evaluation splices) scales by 0.9 × scale, its inference by scale; without "b_enc" scale is 0.5.
+    const coupled = (layer: number): Decomposition => {
+      const base = scaling(layer, 1);
+      const hook = hookName('mlp_out', layer);
+      return {
+        ...base,
+        forward: (_graph, { inputs }, params) => ({ outputs: { [hook]: mul(mul(inputs[hook], params.scale), 0.9) }, featureActs: abs(inputs[hook]), losses: {}, metrics: {}, nextState: {} }),
+        inferOutputs: (_graph, inputs, params) => ({ outputs: { [hook]: mul(inputs[hook], params.scale) }, featureActs: abs(inputs[hook]) }),
+        forwardCouplesSamples: true,
+        withoutEncoderBias: () => scaleParams(0.5),
+      };
+    };
+    const result = await compareMethods({
+      model,
+      methods: [{ label: 'coupled', family: 'test', parts: [0, 1].map((layer) => ({ decomposition: coupled(layer), params: scaleParams(1), state: {} })) }],
+      tokenBatches: tokenBatches(1, 4, 16, 7), neuronK: [], topK: [1], reference: 'separate',
+    });
+    const points = result.points.filter((point) => point.method === 'coupled');
+    expect(points.map(({ quirks }) => quirks.join('+'))).toEqual(['', 'batch_top_k', 'no_b_enc', 'batch_top_k+no_b_enc']);
+    const [correct, batch, noBias, both] = points.map(({ ceDegradation }) => ceDegradation);
+    expect(correct).toBeCloseTo(0, 6);
+    expect(batch).toBeGreaterThan(1e-5);
+    expect(noBias).toBeGreaterThan(batch);
+    expect(both).toBeGreaterThan(noBias);
+  }, 120_000);
+});
+
 describe('groupStatistics', () => {
   it('gives each group its L0, alive features and mean activation, from per-feature densities and activation sums', () => {
     // 10 tokens; features fire 5, 2, 0 and 10 times with activation sums 10, 1, 0, 5.

@@ -91,8 +91,13 @@ export interface CompareMethodsOptions {
   readonly topK?: readonly number[];
   /** Hidden units the neuron baseline keeps at its native points; default 8, 16, 32, 64, 128 (exp_011). Empty: no neuron baseline. */
   readonly neuronK?: readonly number[];
-  /** Also evaluate each method the reference's way, where that differs (labelled by its quirks); default true. */
-  readonly referenceEvaluation?: boolean;
+  /**
+   * Also evaluate each method the reference's way where that differs,
+   * labelled by its quirks: 'combined' (default) with every quirk that
+   * applies at once (the reference's numbers), 'separate' also with each
+   * quirk alone (e.g. BatchTopK's batch top-k with b_enc), 'none' not at all.
+   */
+  readonly reference?: 'combined' | 'separate' | 'none';
   /** Leave BOS positions out of MSE and L0 (not of the losses); default false, as the reference. */
   readonly excludeBos?: boolean;
   /** Spliced passes compiled into one program; default 6. */
@@ -145,7 +150,7 @@ export async function compareMethods(options: CompareMethodsOptions): Promise<Co
     if (labels.has(method.label)) throw new ConfigError(`compareMethods: two methods are labelled '${method.label}'; labels must be unique.`);
     labels.add(method.label);
   }
-  const referenceEvaluation = options.referenceEvaluation ?? true;
+  const reference = options.reference ?? 'combined';
   const hookOrder = new Map(model.hookNames.map((hook, index) => [hook, index]));
   const position = (decomposition: Decomposition) => Math.min(...decomposition.writes.map(({ hook }) => hookOrder.get(hook) ?? Infinity));
 
@@ -171,31 +176,30 @@ export async function compareMethods(options: CompareMethodsOptions): Promise<Co
     // The reference's evaluation of the same method: whichever of its quirks apply to it.
     const quirkParams = decomposition.withoutEncoderBias?.(params);
     const cleanInputs = parts.length === 1 && decomposition.writes.length > 1;
-    const referenceFor = (sweep: 'native' | 'top_k'): { quirks: ReferenceQuirk[]; params: Readonly<Record<string, HostTensor>>; spliced: SplicedInputs } => {
-      const quirks: ReferenceQuirk[] = [];
-      if (sweep === 'native' && coupled) quirks.push('batch_top_k');
-      if (quirkParams !== undefined) quirks.push('no_b_enc');
-      if (cleanInputs) quirks.push('clean_inputs');
-      return { quirks, params: quirkParams ?? params, spliced: cleanInputs ? 'clean_inputs' : 'replacement' };
+    // The quirk sets to evaluate: all that apply together (the reference's numbers), or also each alone ('separate').
+    const quirkSets = (sweep: 'native' | 'top_k'): ReferenceQuirk[][] => {
+      const applicable: ReferenceQuirk[] = [];
+      if (sweep === 'native' && coupled) applicable.push('batch_top_k');
+      if (quirkParams !== undefined) applicable.push('no_b_enc');
+      if (cleanInputs) applicable.push('clean_inputs');
+      if (reference === 'none' || applicable.length === 0) return [];
+      if (reference === 'combined' || applicable.length === 1) return [applicable];
+      return [...applicable.map((quirk) => [quirk]), applicable];
     };
-    if (referenceEvaluation) {
-      const reference = referenceFor('native');
-      if (reference.quirks.length > 0) {
-        entries.push({
-          point: { ...base, sweep: 'native', quirks: reference.quirks }, member: { decomposition, params: reference.params, state }, groups,
-          mode: coupled && !reference.quirks.includes('batch_top_k') ? 'infer' : 'forward', spliced: reference.spliced,
-        });
-      }
-    }
+    const referenceEntry = (sweep: 'native' | 'top_k', quirks: ReferenceQuirk[], member: Decomposition, k?: number): Entry => ({
+      point: { ...base, sweep, ...(k === undefined ? {} : { k }), quirks },
+      member: { decomposition: member, params: quirks.includes('no_b_enc') ? quirkParams! : params, state },
+      groups,
+      mode: sweep === 'native' && coupled && !quirks.includes('batch_top_k') ? 'infer' : sweep === 'top_k' ? 'infer' : 'forward',
+      spliced: quirks.includes('clean_inputs') ? 'clean_inputs' : 'replacement',
+    });
+    for (const quirks of quirkSets('native')) entries.push(referenceEntry('native', quirks, decomposition));
     if (decomposition.inferOutputs !== undefined && decomposition.inferenceOptions?.includes('topK')) {
       const largest = Math.max(...(groups ?? []).map(({ size }) => size), 1);
       for (const k of (options.topK ?? powersOfTwoUpTo(largest)).filter((value) => value <= largest)) {
         const swept = withInference(decomposition, { topK: k });
         entries.push({ point: { ...base, sweep: 'top_k', k, quirks: [] }, member: { decomposition: swept, params, state }, groups, mode: 'infer', spliced: 'replacement' });
-        const reference = referenceFor('top_k');
-        if (referenceEvaluation && reference.quirks.length > 0) {
-          entries.push({ point: { ...base, sweep: 'top_k', k, quirks: reference.quirks }, member: { decomposition: swept, params: reference.params, state }, groups, mode: 'infer', spliced: reference.spliced });
-        }
+        for (const quirks of quirkSets('top_k')) entries.push(referenceEntry('top_k', quirks, swept, k));
       }
     }
   }
