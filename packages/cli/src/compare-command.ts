@@ -203,9 +203,9 @@ export async function compareRuns(options: CompareRunsOptions): Promise<{ compar
  */
 function runPaths(path: string): string[] {
   if (!existsSync(path) || existsSync(join(path, 'config.json')) || existsSync(join(path, TRAINER_STATE)) || !statSync(path).isDirectory()) return [path];
-  const runs = readdirSync(path, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(path, entry.name, 'config.json')))
-    .map((entry) => join(path, entry.name))
+  const runs = readdirSync(path)
+    .filter((name) => existsSync(join(path, name, 'config.json')))
+    .map((name) => join(path, name))
     .sort();
   return runs.length === 0 ? [path] : runs;
 }
