@@ -26,3 +26,5 @@ export type { CheckpointLocation } from './checkpoint-location.js';
 export { DECOMPOSITION_FAMILIES, familyNamed } from './decomposition-families.js';
 export { dashboardCommand, DASHBOARD_FOLDER, DEFAULT_DASHBOARD_TOKENS, featureRange, writeRunDashboards } from './dashboard-command.js';
 export type { RunDashboardOptions } from './dashboard-command.js';
+export { compareCommand, compareRuns, DEFAULT_COMPARISON_FOLDER } from './compare-command.js';
+export type { CompareRunsOptions } from './compare-command.js';

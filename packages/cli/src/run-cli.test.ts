@@ -69,7 +69,7 @@ describe('command-line errors exit 1 with a message, no stack trace', () => {
   it('an unknown command names the commands', async () => {
     const { code, stderr } = await runCaptured(['trian']);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^nnd: unknown command 'trian'; the commands are train, cache, eval, dashboard, sweep, report, wandb-sync/);
+    expect(stderr).toMatch(/^nnd: unknown command 'trian'; the commands are train, cache, eval, dashboard, sweep, report, compare, wandb-sync/);
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 

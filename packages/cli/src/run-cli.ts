@@ -1,5 +1,6 @@
 import { signalExitCode } from '@nnd/train';
 import { cacheCommand } from './cache-command.js';
+import { compareCommand } from './compare-command.js';
 import { cliVersion } from './cli-version.js';
 import type { CliIo } from './cli-io.js';
 import { CliUsageError } from './cli-usage-error.js';
@@ -14,7 +15,7 @@ import { trainCommand } from './train-command.js';
 import { wandbSyncCommand } from './wandb-sync-command.js';
 
 /** The commands, in the order `nnd --help` lists them. */
-export const COMMANDS: readonly Command[] = [trainCommand, cacheCommand, evalCommand, dashboardCommand, sweepCommand, reportCommand, wandbSyncCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, cacheCommand, evalCommand, dashboardCommand, sweepCommand, reportCommand, compareCommand, wandbSyncCommand];
 
 export function rootHelp(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

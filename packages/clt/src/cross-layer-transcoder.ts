@@ -8,6 +8,7 @@ import {
 } from './clt-config.js';
 import { cltDecoderDirections } from './clt-decoder-directions.js';
 import { cltForward, cltVariants } from './clt-forward.js';
+import { cltFeatureGroups, cltInference } from './clt-inference.js';
 import { cltParameterNames, decoderName, initialCltParameters, initialCltState } from './clt-parameters.js';
 
 /** A cross-layer transcoder behind core's Decomposition contract. */
@@ -71,6 +72,10 @@ export function createCrossLayerTranscoder(config: CltConfig): CrossLayerTransco
     forward: (_graph, batch, params, state, options) => cltForward(config, ports, batch, params, state, options),
     decoderDirections: (graph, params) => cltDecoderDirections(config, ports.writes, graph, params),
     variants: cltVariants(config),
+    inferOutputs: (_graph, inputs, params, _state, options) => cltInference(config, ports, inputs, params, options),
+    inferenceOptions: ['topK'],
+    forwardCouplesSamples: config.encoder_type === 'batchtopk',
+    featureGroups: () => cltFeatureGroups(config),
     ...(config.variant === 'reference' ? { constrain: constrainDecoders(config) } : {}),
   };
 }

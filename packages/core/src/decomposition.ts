@@ -61,6 +61,44 @@ export interface InferenceOutput {
   featureActs: Tensor;
 }
 
+/**
+ * Options for `inferOutputs` that comparisons across decompositions need; a
+ * decomposition lists the ones it honours in `inferenceOptions` and ignores
+ * the rest.
+ */
+export interface InferenceOptions {
+  /**
+   * Keep at most this many features per sample in each module (the feature
+   * groups of one label, see `featureGroups`), the largest activations first, in place of the
+   * decomposition's own sparsity: the synthetic per-token top-k sweep of a
+   * Pareto comparison.
+   */
+  readonly topK?: number;
+}
+
+/**
+ * A set of the columns of `featureActs` that share a role: one layer of a
+ * cross-layer transcoder, one module of a parameter decomposition, the whole
+ * dictionary of an SAE. Comparisons report sparsity per group and weigh it by
+ * what an active feature of the group costs.
+ */
+export interface FeatureGroup {
+  /**
+   * The module the group's features belong to, in tables: the MLP output a
+   * transcoder or a CLT layer's features are read from
+   * (`blocks.2.hook_mlp_out`), a weight matrix. Groups with the same label
+   * (a MOLT's rank groups) are one module: per-module statistics add them
+   * up, and `topK` selects over them together.
+   */
+  readonly label: string;
+  /** Its columns of featureActs: the groups lie side by side in the order given. */
+  readonly size: number;
+  /** How many of the decomposition's written streams (MLPs) one active feature writes to: 1 for a transcoder, n - i for a CLT's layer i of n. */
+  readonly streamsWritten: number;
+  /** Parameters one active feature brings into play: d_in + d_out for a transcoder's, d_in + (n - i) d_out for a CLT's layer i. */
+  readonly activeParameters: number;
+}
+
 /** A column of a runs table: how runs of this decomposition differ from each other (`top_k`, `l1_coeff`, ...). */
 export interface DescribedValue {
   readonly key: string;
@@ -138,7 +176,25 @@ export interface Decomposition<Config = unknown> {
   initialState(): Record<string, HostTensor>;
   forward(graph: Graph, batch: DecompositionBatch, params: TensorMap, state: TensorMap, options?: ForwardOptions): ForwardOutput;
   /** Per-sample inference over inputs keyed like `reads` ([..., width] each); decompositions whose forward couples samples offer it. */
-  inferOutputs?(graph: Graph, inputs: TensorMap, params: TensorMap, state: TensorMap): InferenceOutput;
+  inferOutputs?(graph: Graph, inputs: TensorMap, params: TensorMap, state: TensorMap, options?: InferenceOptions): InferenceOutput;
+  /** The InferenceOptions that `inferOutputs` honours; it ignores any other. */
+  readonly inferenceOptions?: readonly (keyof InferenceOptions)[];
+  /**
+   * True when `forward` couples the rows of a batch (BatchTopK's shared
+   * budget), so that splicing in its forward and its `inferOutputs` differ;
+   * comparisons then evaluate both.
+   */
+  readonly forwardCouplesSamples?: boolean;
+  /**
+   * Its parameters with the encoder bias zeroed, for the types whose
+   * encoder bias the reference's evaluation code leaves out (TopK and
+   * BatchTopK transcoders: their checkpoints were trained with it, so this is
+   * a known quirk that comparisons offer as a labelled option). Absent where
+   * there is nothing to leave out.
+   */
+  withoutEncoderBias?(params: Readonly<Record<string, HostTensor>>): Record<string, HostTensor>;
+  /** How featureActs' columns split into groups (layers, modules), for per-group statistics and sparsity axes. */
+  featureGroups?(): readonly FeatureGroup[];
   /**
    * Optional: what each feature adds to each written hook, as one
    * [features, width] tensor per written hook it writes to (an SAE's or a

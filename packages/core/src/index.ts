@@ -36,9 +36,11 @@ export {
   checkDecomposition, createDecompositionRegistry, defineDecomposition, describeDecomposition, DECOMPOSITION_SPECIFICATION_VERSION, lookupDecomposition, streamsOf,
 } from './decomposition.js';
 export type {
-  ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, ForwardOptions, ForwardOutput, ForwardVariant, GradientGroup,
-  InferenceOutput, TensorMap,
+  ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, FeatureGroup, ForwardOptions, ForwardOutput, ForwardVariant, GradientGroup,
+  InferenceOptions, InferenceOutput, TensorMap,
 } from './decomposition.js';
 export type { DecompositionFamily, FamilyContext, FamilyMember, SavedDecomposition } from './decomposition-family.js';
+export { combineDecompositions, combinedTensors, COMBINED_ARCHITECTURE } from './combined-decomposition.js';
+export type { CombinedDecomposition } from './combined-decomposition.js';
 export type { ActivationBatch, ActivationSource, StreamBatch } from './activation-source.js';
 export { createReferenceBackend, evaluateGraph } from './reference/index.js';

@@ -89,10 +89,10 @@ export function createMolt(config: MoltConfig): Molt {
   const groupGates = (gates: Tensor, group: RankGroup): Tensor =>
     slice(gates, { starts: [group.offset], ends: [group.offset + group.count], axes: [1] });
 
-  const apply = (x: Tensor, params: TensorMap) => {
+  const apply = (x: Tensor, params: TensorMap, gating: (preactivations: Tensor) => Tensor = (preactivations) => gatesOf(preactivations, params)) => {
     if (x.rank !== 2 || x.shape[1] !== dIn) throw new ShapeError(`molt: the input must be [rows, ${dIn}] (d_in), got ${x}.`);
     const preactivations = add(matmul(x, requireTensor(params, 'W_E', 'parameter')), requireTensor(params, 'b_E', 'parameter'));
-    const gates = gatesOf(preactivations, params);
+    const gates = gating(preactivations);
     let output = requireTensor(params, 'b_D', 'parameter');
     if (sparse) {
       const factors = groups.map((group) => ({ group, v: requireTensor(params, vName(group.rank), 'parameter'), u: requireTensor(params, uName(group.rank), 'parameter') }));
@@ -142,6 +142,26 @@ export function createMolt(config: MoltConfig): Molt {
       config.gate === 'jumprelu' ? { key: 'lambda', value: config.lambda } : { key: 'top_k', value: config.top_k },
       { key: 'transforms', value: transforms },
     ],
+    // Sample by sample: the gate's own rule, a BatchTopK gate keeping its top_k per sample (it learns no threshold); with topK the k largest.
+    inferOutputs(_graph, inputs, params, _state, options) {
+      const x = inputs[inputHook];
+      if (x === undefined) throw new GraphError(`molt inference: no input '${inputHook}' (got {${Object.keys(inputs).join(', ')}}).`);
+      const k = options?.topK ?? (config.gate === 'jumprelu' ? undefined : config.top_k);
+      const rows = x.rank === 2 ? x : reshape(x, [-1, dIn]);
+      const { output, gates } = apply(rows, params, k === undefined ? undefined : (preactivations) => topKGate(preactivations, Math.min(k, transforms)));
+      if (x.rank === 2) return { outputs: { [outputHook]: output }, featureActs: gates };
+      const leading = x.shape.slice(0, -1);
+      return { outputs: { [outputHook]: reshape(output, [...leading, dOut]) }, featureActs: reshape(gates, [...leading, transforms]) };
+    },
+    inferenceOptions: ['topK'],
+    forwardCouplesSamples: config.gate === 'batchtopk',
+    // One group per rank, all of one module: an active transform of rank r writes the one MLP output through r (d_in + d_out) + d_in parameters.
+    featureGroups: () => groups.map((group) => ({
+      label: outputHook,
+      size: group.count,
+      streamsWritten: 1,
+      activeParameters: parametersPerActiveTransform(group.rank, dIn, dOut),
+    })),
     initialParams(rng = new Rng(config.seed)) {
       const encoder = config.encoder_init === 'unit_norm' ? rng.normal(dIn * transforms) : rng.uniform(dIn * transforms, -1 / Math.sqrt(transforms), 1 / Math.sqrt(transforms));
       if (config.encoder_init === 'unit_norm') {

@@ -135,7 +135,7 @@ function parentOf(directory: string): string {
 }
 
 /** Plain CSS; sizes in px so the SVGs (drawn at fixed pixel sizes) and the text keep their proportions. */
-const STYLE = `
+export const STYLE = `
 :root { color-scheme: light; --text: #1f2933; --muted: #5f6b7a; --rule: #dde2e8; --accent: #4c78a8; --panel: #f6f8fa; }
 * { box-sizing: border-box; }
 html { background: #fff; }

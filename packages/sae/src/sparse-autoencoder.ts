@@ -1,9 +1,10 @@
 import {
   DECOMPOSITION_SPECIFICATION_VERSION, GraphError, reshape, ShapeError,
   type ActivationPort, type Decomposition, type DescribedValue, type ForwardOptions, type ForwardOutput, type ForwardVariant, type Graph, type HostTensor,
-  type InferenceOutput, type Rng, type Tensor, type TensorMap,
+  type InferenceOptions, type InferenceOutput, type Rng, type Tensor, type TensorMap,
 } from '@nnd/core';
 import type { SaeArchitecture, SaeConfig } from './sae-config.js';
+import { inferTopK } from './top-k-inference.js';
 
 /** Per-sample inference: no coupling between samples (BatchTopK uses its running threshold). */
 export interface SaeInference {
@@ -38,7 +39,8 @@ export interface SparseAutoencoder<Config extends SaeConfig = SaeConfig> extends
    * sample by sample, as inference and model splicing need.
    */
   infer(graph: Graph, x: Tensor, params: TensorMap, state: TensorMap): SaeInference;
-  inferOutputs(graph: Graph, inputs: TensorMap, params: TensorMap, state: TensorMap): InferenceOutput;
+  /** With `topK`, the k largest dense activations per sample, whatever the type's own selection. */
+  inferOutputs(graph: Graph, inputs: TensorMap, params: TensorMap, state: TensorMap, options?: InferenceOptions): InferenceOutput;
   /** `{ [hook]: W_dec }`: feature i writes W_dec[i] (scaled by its activation). */
   decoderDirections(graph: Graph, params: TensorMap): TensorMap;
   constrain(graph: Graph, params: TensorMap, gradients: TensorMap): { params: TensorMap; gradients: TensorMap };
@@ -92,14 +94,18 @@ export function sparseAutoencoder<Config extends SaeConfig>(definition: SaeDefin
       const { W_dec } = requireTensors(params, ['W_dec'], 'parameter', config.architecture);
       return { [hook]: W_dec };
     },
-    inferOutputs(graph, inputs, params, state) {
+    inferOutputs(graph, inputs, params, state, options) {
       const x = inputs[hook];
       if (x === undefined) {
         throw new GraphError(`${config.architecture} SAE inference: no input '${hook}' (got {${Object.keys(inputs).join(', ')}}); this SAE reads '${hook}'.`);
       }
-      const { reconstruction, featureActs } = definition.infer(graph, x, params, state);
+      const { reconstruction, featureActs } = options?.topK === undefined ? definition.infer(graph, x, params, state) : inferTopK(config, x, params, options.topK);
       return { outputs: { [hook]: reconstruction }, featureActs };
     },
+    inferenceOptions: ['topK'],
+    forwardCouplesSamples: config.architecture === 'batchtopk',
+    // A feature reads and writes the one stream: its encoder column and decoder row.
+    featureGroups: () => [{ label: hook, size: config.dict_size, streamsWritten: 1, activeParameters: 2 * config.act_size }],
   };
 }
 

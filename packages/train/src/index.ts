@@ -35,3 +35,7 @@ export { PERFORMANCE_METRIC_NAMES, performanceMetrics } from './evaluation/decom
 export type { DecompositionEvaluation } from './evaluation/decomposition-evaluation.js';
 export { lossRecovery } from './evaluation/loss-recovery.js';
 export type { LossRecovery, SplicedLosses } from './evaluation/loss-recovery.js';
+export { compareMethods, groupStatistics, powersOfTwoUpTo } from './comparison/compare-methods.js';
+export type { CompareMethodsOptions, ComparedGroup, ComparedMethod, Comparison, ComparisonPoint, ReferenceQuirk } from './comparison/compare-methods.js';
+export { createNeuronBaseline, neuronBaseline, NEURON_BASELINE_ARCHITECTURE } from './comparison/neuron-baseline.js';
+export type { NeuronBaselineConfig } from './comparison/neuron-baseline.js';

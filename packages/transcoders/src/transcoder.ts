@@ -1,9 +1,11 @@
 import {
-  DECOMPOSITION_SPECIFICATION_VERSION, GraphError, reshape, ShapeError,
+  DECOMPOSITION_SPECIFICATION_VERSION, GraphError, hostTensor, matmul, reshape, ShapeError,
   type ActivationPort, type Decomposition, type DescribedValue, type ForwardOptions, type ForwardOutput, type ForwardVariant,
-  type Graph, type HostTensor, type InferenceOutput, type Rng, type Tensor, type TensorMap,
+  type Graph, type HostTensor, type InferenceOptions, type InferenceOutput, type Rng, type Tensor, type TensorMap,
 } from '@nnd/core';
+import { denseActivations, keepTopKPerSample } from '@nnd/sae';
 import { DEFAULT_INPUT_HOOK, DEFAULT_OUTPUT_HOOK, type TranscoderArchitecture, type TranscoderConfig } from './transcoder-config.js';
+import { encodeTranscoder, finishOutput } from './transcoder-layers.js';
 
 /** Per-sample inference: the features and the output for inputs of any leading shape. */
 export interface TranscoderInference {
@@ -33,8 +35,9 @@ export interface Transcoder<Config extends TranscoderConfig = TranscoderConfig> 
    * with input_unit_norm: the reference maps the output back with the
    * target's own statistics, which inference does not have.
    */
-  infer(graph: Graph, x: Tensor, params: TensorMap, state: TensorMap): TranscoderInference;
-  inferOutputs(graph: Graph, inputs: TensorMap, params: TensorMap, state: TensorMap): InferenceOutput;
+  infer(graph: Graph, x: Tensor, params: TensorMap, state: TensorMap, options?: InferenceOptions): TranscoderInference;
+  /** With `topK`, the k largest of relu(x W_enc + b_enc) per sample, whatever the type's own selection. */
+  inferOutputs(graph: Graph, inputs: TensorMap, params: TensorMap, state: TensorMap, options?: InferenceOptions): InferenceOutput;
   constrain(graph: Graph, params: TensorMap, gradients: TensorMap): { params: TensorMap; gradients: TensorMap };
 }
 
@@ -69,15 +72,22 @@ export function transcoder<Config extends TranscoderConfig>(definition: Transcod
   const outputHook = config.hook_point_out ?? DEFAULT_OUTPUT_HOOK;
   const reads: ActivationPort[] = [{ hook: inputHook, width: config.input_size }];
   const writes: ActivationPort[] = [{ hook: outputHook, width: config.output_size }];
-  const infer = (graph: Graph, x: Tensor, params: TensorMap, state: TensorMap): TranscoderInference => {
+  // The synthetic top-k sweep's selection: the k largest dense activations of each sample, in place of the type's own.
+  const inferTopK = (x: Tensor, params: TensorMap, k: number): TranscoderInference => {
+    const featureActs = denseActivations(keepTopKPerSample(encodeTranscoder(config, x, params).preactivations, Math.min(k, config.dict_size)));
+    return { featureActs, output: finishOutput(config, matmul(featureActs, params.W_dec), x, params) };
+  };
+  const inferSamples = (graph: Graph, x: Tensor, params: TensorMap, state: TensorMap, options?: InferenceOptions): TranscoderInference =>
+    (options?.topK === undefined ? definition.inferSamples(graph, x, params, state) : inferTopK(x, params, options.topK));
+  const infer = (graph: Graph, x: Tensor, params: TensorMap, state: TensorMap, options?: InferenceOptions): TranscoderInference => {
     if (config.input_unit_norm) {
       throw new GraphError(`${architecture} inference: not defined with input_unit_norm, since the reference maps the output back with the target's mean and std, which inference does not have; evaluate with the forward pass (reconstruction 'forward'), or train without input_unit_norm.`);
     }
     if (x.rank < 1 || x.shape[x.rank - 1] !== config.input_size) {
       throw new ShapeError(`${architecture} infer: x must be [..., ${config.input_size}] (input_size), got ${x}.`);
     }
-    if (x.rank === 2) return definition.inferSamples(graph, x, params, state);
-    const result = definition.inferSamples(graph, reshape(x, [-1, config.input_size]), params, state);
+    if (x.rank === 2) return inferSamples(graph, x, params, state, options);
+    const result = inferSamples(graph, reshape(x, [-1, config.input_size]), params, state, options);
     const leading = x.shape.slice(0, -1);
     return {
       featureActs: reshape(result.featureActs, [...leading, config.dict_size]),
@@ -118,14 +128,23 @@ export function transcoder<Config extends TranscoderConfig>(definition: Transcod
       if (wDec === undefined) throw new GraphError(`${architecture} decoderDirections: no parameter 'W_dec' (got {${Object.keys(params).join(', ')}}).`);
       return { [outputHook]: wDec };
     },
-    inferOutputs(graph, inputs, params, state) {
+    inferOutputs(graph, inputs, params, state, options) {
       const x = inputs[inputHook];
       if (x === undefined) {
         throw new GraphError(`${architecture} inference: no input '${inputHook}' (got {${Object.keys(inputs).join(', ')}}); this transcoder reads '${inputHook}'.`);
       }
-      const { output, featureActs } = infer(graph, x, params, state);
+      const { output, featureActs } = infer(graph, x, params, state, options);
       return { outputs: { [outputHook]: output }, featureActs };
     },
+    inferenceOptions: ['topK'],
+    forwardCouplesSamples: architecture === 'batchtopk_transcoder',
+    // One feature writes one MLP output and brings its encoder column and decoder row into play (the skip connection is dense).
+    featureGroups: () => [{ label: outputHook, size: config.dict_size, streamsWritten: 1, activeParameters: config.input_size + config.output_size }],
+    ...(architecture === 'topk_transcoder' || architecture === 'batchtopk_transcoder'
+      ? {
+        withoutEncoderBias: (params: Readonly<Record<string, HostTensor>>) => ({ ...params, b_enc: hostTensor('float32', [config.dict_size], new Float32Array(config.dict_size)) }),
+      }
+      : {}),
   };
 }
 

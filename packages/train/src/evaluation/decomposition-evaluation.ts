@@ -41,6 +41,8 @@ export interface DecompositionEvaluation {
   readonly dense_fraction: number;
   /** Per feature, log10(firing count / evaluated positions); null for features that never fired. */
   readonly feature_density_log10: (number | null)[];
+  /** Per feature, the sum of its activations over the evaluated positions: only with the evaluator's featureActivationSums option. */
+  readonly feature_activation_sums?: number[];
   /** For a decomposition that writes several hooks (a CLT's layers): explained variance and MSE of each written hook. */
   readonly per_hook?: Readonly<Record<string, { readonly explained_variance: number; readonly mse: number }>>;
   /** Fraction of positions (all of them) where the spliced model's most likely next token is the original model's. */
@@ -92,6 +94,7 @@ export function decompositionEvaluation(
     dead_fraction: reconstruction.deadFraction,
     dense_fraction: reconstruction.denseFraction,
     feature_density_log10: reconstruction.featureDensityLog10,
+    ...(reconstruction.featureActivationSums === undefined ? {} : { feature_activation_sums: reconstruction.featureActivationSums }),
     evaluated_tokens: reconstruction.evaluatedTokens,
     evaluated_batches: evaluatedBatches,
     top1_agreement: top1Agreement,

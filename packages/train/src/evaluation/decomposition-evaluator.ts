@@ -34,6 +34,8 @@ export interface DecompositionEvaluatorOptions {
   readonly reconstruction?: ReconstructionMode;
   /** Default 'replacement' (see SplicedInputs); matters only for decompositions that write several hooks. */
   readonly splicedInputs?: SplicedInputs;
+  /** Also report each feature's activation sum (`feature_activation_sums`, for mean activations); default false. */
+  readonly featureActivationSums?: boolean;
 }
 
 const RECONSTRUCTION_MODES: readonly ReconstructionMode[] = ['forward', 'infer'];
@@ -53,6 +55,7 @@ export class DecompositionEvaluator {
   private readonly reconstruction: ReconstructionMode;
   private readonly splicedInputs: SplicedInputs;
   private readonly excludedTokenId: number | undefined;
+  private readonly featureActivationSums: boolean;
   private readonly programs = new Map<string, Promise<CompiledEvaluation>>();
   private readonly decompositionIds = new WeakMap<Decomposition, number>();
   private nextDecompositionId = 0;
@@ -80,6 +83,7 @@ export class DecompositionEvaluator {
     this.reconstruction = reconstruction;
     this.splicedInputs = splicedInputs;
     this.excludedTokenId = excludedTokenId;
+    this.featureActivationSums = options.featureActivationSums === true;
   }
 
   /** One result per decomposition, in order; all are evaluated on the same batches in the same runs. */
@@ -140,6 +144,7 @@ export class DecompositionEvaluator {
             squareSum: scalar(EVALUATION_OUTPUTS.squareSum(group)),
             squaredErrorSum: scalar(EVALUATION_OUTPUTS.squaredErrorSum(index)),
             firingCounts: host[EVALUATION_OUTPUTS.firingCounts(index)].data as Float32Array,
+            ...(this.featureActivationSums ? { activationSums: host[EVALUATION_OUTPUTS.activationSums(index)].data as Float32Array } : {}),
           });
           hookTotals[index].forEach((hookTotal, position) => {
             const sum = (kind: Parameters<typeof EVALUATION_OUTPUTS.hookSum>[2]) => host[EVALUATION_OUTPUTS.hookSum(index, position, kind)];
@@ -197,6 +202,7 @@ export class DecompositionEvaluator {
       program = (async () => {
         const { graph, outputs, ablationGroups } = buildEvaluationGraph({
           model: this.model, members, reconstruction: this.reconstruction, splicedInputs: this.splicedInputs, excludedTokenId: this.excludedTokenId,
+          featureActivationSums: this.featureActivationSums,
         });
         return { program: await this.backend.compile(graph, { outputs, hostOutputs: Object.keys(outputs) }), ablationGroups };
       })();

@@ -44,6 +44,8 @@ export interface EvaluationGraphOptions {
   readonly splicedInputs?: SplicedInputs;
   /** Positions holding this token id are left out of the activation sums (not of the losses). */
   readonly excludedTokenId?: number;
+  /** Also output each feature's activation sum (for mean activations). */
+  readonly featureActivationSums?: boolean;
 }
 
 export interface EvaluationGraph {
@@ -75,6 +77,8 @@ export const EVALUATION_OUTPUTS = {
   top1Agreements: (member: number) => `member${member}.top1_agreements`,
   squaredErrorSum: (member: number) => `member${member}.squared_error_sum`,
   firingCounts: (member: number) => `member${member}.firing_counts`,
+  /** Per feature, the sum of its activations (only with featureActivationSums). */
+  activationSums: (member: number) => `member${member}.activation_sums`,
   /** Per written hook of a decomposition that writes several (a CLT's layers): the sums behind its own explained variance and MSE. */
   hookSum: (member: number, hook: number, kind: 'sum' | 'centered_square_sum' | 'square_sum' | 'squared_error_sum') => `member${member}.hook${hook}.${kind}`,
 } as const;
@@ -181,6 +185,7 @@ export function buildEvaluationGraph(options: EvaluationGraphOptions): Evaluatio
       });
     }
     outputs[EVALUATION_OUTPUTS.firingCounts(index)] = memberSums.firingCounts;
+    if (options.featureActivationSums === true) outputs[EVALUATION_OUTPUTS.activationSums(index)] = memberSums.activationSums;
   });
   return { graph, outputs, ablationGroups };
 }

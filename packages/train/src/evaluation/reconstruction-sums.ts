@@ -17,6 +17,8 @@ export interface ReconstructionSums {
   readonly squaredErrorSum: Tensor;
   /** Per feature, the positions where it is > 0, [dict_size]. */
   readonly firingCounts: Tensor;
+  /** Per feature, the sum of its activations, [dict_size]. */
+  readonly activationSums: Tensor;
 }
 
 /**
@@ -42,6 +44,7 @@ export function reconstructionSums(samples: Tensor, reconstruction: Tensor, feat
   return {
     squaredErrorSum: reduceSum(weighted(mul(error, error), weights)),
     firingCounts: reduceSum(weighted(cast(greater(featureActs, 0), featureActs.dtype), weights), 0),
+    activationSums: reduceSum(weighted(featureActs, weights), 0),
   };
 }
 

@@ -21,6 +21,8 @@ export interface BatchReconstructionSums {
   readonly squaredErrorSum: number;
   /** Per feature, the positions where its activation is > 0, [dict_size]. */
   readonly firingCounts: ArrayLike<number>;
+  /** Per feature, the sum of its activations, [dict_size]; only when the evaluation asks for them. */
+  readonly activationSums?: ArrayLike<number>;
 }
 
 export interface ReconstructionMetrics {
@@ -38,6 +40,8 @@ export interface ReconstructionMetrics {
   readonly denseFraction: number;
   /** Per feature log10(firing count / evaluated positions); null for a feature that never fired. */
   readonly featureDensityLog10: (number | null)[];
+  /** Per feature, the sum of its activations over the evaluated positions, when the batches gave them. */
+  readonly featureActivationSums?: number[];
   readonly evaluatedTokens: number;
 }
 
@@ -54,6 +58,7 @@ export class ReconstructionTotals {
   private squareSum = 0;
   private squaredErrorSum = 0;
   private firingCounts: Float64Array | undefined;
+  private activationSums: Float64Array | undefined;
 
   add(batch: BatchReconstructionSums): void {
     this.mean ??= new Float64Array(batch.sum.length);
@@ -62,6 +67,10 @@ export class ReconstructionTotals {
       throw new ShapeError(`ReconstructionTotals: a batch has ${batch.sum.length} activation sums and ${batch.firingCounts.length} firing counts; earlier batches had ${this.mean.length} and ${this.firingCounts.length}.`);
     }
     for (let feature = 0; feature < this.firingCounts.length; feature++) this.firingCounts[feature] += batch.firingCounts[feature];
+    if (batch.activationSums !== undefined) {
+      this.activationSums ??= new Float64Array(batch.activationSums.length);
+      for (let feature = 0; feature < this.activationSums.length; feature++) this.activationSums[feature] += batch.activationSums[feature];
+    }
     this.squareSum += batch.squareSum;
     this.squaredErrorSum += batch.squaredErrorSum;
     if (batch.count === 0) return;
@@ -97,6 +106,7 @@ export class ReconstructionTotals {
       deadFraction: features === 0 ? 0 : dead / features,
       denseFraction: features === 0 ? 0 : dense / features,
       featureDensityLog10,
+      ...(this.activationSums === undefined ? {} : { featureActivationSums: Array.from(this.activationSums) }),
       evaluatedTokens: tokens,
     };
   }
