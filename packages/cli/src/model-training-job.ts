@@ -62,7 +62,7 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
     const progress = createConsoleSink({ stream: io.progress });
     await progress.init(member, { totalSteps });
     const metadata = { model_name: config.model_name, dataset_path: config.dataset_path, context_size: sequenceLength, prepend_bos: true };
-    let result;
+    let result: Awaited<ReturnType<typeof trainDecomposition>>;
     try {
       result = await trainDecomposition(decomposition, source, trainConfigOf(member), {
         backend: model.backend,

@@ -25,7 +25,6 @@ const integer = (minimum: number, what = '') => {
   return z.number({ error: allowed }).int({ error: allowed }).min(minimum, { error: allowed });
 };
 const positive = () => z.number({ error: 'a number > 0' }).positive({ error: 'a number > 0' }).finite({ error: 'a number > 0' });
-const nonNegative = () => z.number({ error: 'a number >= 0' }).min(0, { error: 'a number >= 0' }).finite({ error: 'a number >= 0' });
 const unitInterval = () => z.number({ error: 'a number in [0, 1)' }).min(0, { error: 'a number in [0, 1)' }).lt(1, { error: 'a number in [0, 1)' });
 const unitClosed = () => z.number({ error: 'a number in [0, 1]' }).min(0, { error: 'a number in [0, 1]' }).max(1, { error: 'a number in [0, 1]' });
 const choice = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: oneOf(values) });

@@ -42,7 +42,7 @@ describe('decoderDirections', () => {
       const acts = results[0].data as Float64Array;
       expect(acts.some((value) => value !== 0)).toBe(true);
       const features = LAYERS.length * F;
-      for (const [j, hook] of hooks.entries()) {
+      for (const [j, _hook] of hooks.entries()) {
         const out = results[1 + j].data as Float64Array;
         const direction = results[1 + hooks.length + j].data as Float64Array;
         expect(results[1 + hooks.length + j].shape).toEqual([features, D_OUT]);

@@ -1,6 +1,6 @@
 import {
   add, cast, concat, DECOMPOSITION_SPECIFICATION_VERSION, defineDecomposition, div, GraphError, greater, hostTensor, matmul, minimum, mul, not,
-  reduceMean, reduceSum, reshape, Rng, ShapeError, slice, sqrt, sub, tanh, transpose, unsqueeze, where,
+  reduceMean, reduceSum, reshape, Rng, ShapeError, slice, sub, tanh, transpose, unsqueeze, where,
   type ActivationPort, type Decomposition, type ForwardOutput, type Graph, type HostTensor, type Tensor, type TensorMap,
 } from '@nnd/core';
 import { parseMoltConfig, rankGroups, transformCount, type MoltConfig, type RankGroup } from './molt-config.js';

@@ -75,7 +75,7 @@ export async function loadSpd(directory: string, target: SpdTarget): Promise<Loa
   }
   const spd = createSpd(target, folder.config);
   const weightsPath = join(directory, SPD_WEIGHTS_FILE);
-  let contents;
+  let contents: ReturnType<typeof readSafetensors>;
   try {
     contents = readSafetensors(new Uint8Array(await readFile(weightsPath)));
   } catch (cause) {
