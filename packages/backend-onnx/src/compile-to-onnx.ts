@@ -43,12 +43,22 @@ export interface OnnxModel {
 // Ops whose IR signature is exactly the ONNX one, attributes included (none).
 const ONE_TO_ONE = new Set<OpName>([...ELEMENTWISE_BINARY, ...COMPARISONS, ...ELEMENTWISE_UNARY, 'Where', 'MatMul']);
 
+export interface CompileToOnnxOptions {
+  /**
+   * How a ScatterND adding whole rows is written. 'sorted-tree' (default; onnxruntime's CPU
+   * provider): sort + pairwise sums + a scatter of unique rows, exact and threaded (row-scatter-add.ts).
+   * 'scatter-elements': one ScatterElements, for providers that reject the tree's empty Concat
+   * inputs (WebGPU: "number of element of uniform variable must be greater than 0").
+   */
+  readonly rowScatterAdd?: 'sorted-tree' | 'scatter-elements';
+}
+
 /**
  * Compiles the part of `graph` that `outputs` depend on into an ONNX model
  * (opset 18). Values are named `t<id>` after IR tensors, graph inputs keep
  * their names, and outputs take the requested names.
  */
-export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Tensor>>): OnnxModel {
+export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Tensor>>, options: CompileToOnnxOptions = {}): OnnxModel {
   const entries = Object.entries(outputs);
   if (entries.length === 0) throw new GraphError('compileToOnnx: no outputs requested; pass at least one named output.');
   for (const [name, tensor] of entries) {
@@ -75,7 +85,8 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
     tensor.node.op === 'Input' ? onnxInputName(tensor) : direct.get(tensor) ?? `${prefix}${tensor.id}`;
 
   const writer = new OnnxGraphWriter(prefix, symbolSources(nodes), valueName);
-  for (const node of nodes) emitNode(writer, node, valueName);
+  const rowScatterAdd = options.rowScatterAdd ?? 'sorted-tree';
+  for (const node of nodes) emitNode(writer, node, valueName, rowScatterAdd);
   for (const [name, tensor] of entries) {
     if (valueName(tensor) !== name) writer.add('Identity', [valueName(tensor)], [name], tensor.node);
   }
@@ -98,7 +109,9 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
   return { bytes, inputs: modelInputs, outputs: modelOutputs, reducingScatterND };
 }
 
-function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string): void {
+function emitNode(
+  writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string, rowScatterAdd: NonNullable<CompileToOnnxOptions['rowScatterAdd']>,
+): void {
   const inputs = node.inputs.map(valueName);
   const outputs = node.outputs.map(valueName);
   const emit = (opType: string, extraInputs: string[] = [], attributes: onnxProto.onnx.IAttributeProto[] = []) =>
@@ -151,7 +164,11 @@ function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tenso
     }
     case 'ScatterND': {
       const { reduction } = node.attributes as OpAttributes['ScatterND'];
-      if (reduction === 'add' && scattersRows(node)) return emitRowScatterAdd(writer, node, inputs, outputs[0]);
+      if (reduction === 'add' && scattersRows(node)) {
+        return rowScatterAdd === 'scatter-elements'
+          ? emitRowScatterAsElements(writer, node, inputs, outputs[0], node.inputs[0].rank, reduction)
+          : emitRowScatterAdd(writer, node, inputs, outputs[0]);
+      }
       return emit(op, [], [stringAttribute('reduction', reduction)]);
     }
     case 'TopK': {
@@ -210,4 +227,16 @@ function valuePrefix(userNames: readonly string[]): string {
   let prefix = 't';
   while (userNames.some((name) => name.startsWith(prefix) && /^\d/.test(name.slice(prefix.length)))) prefix = `_${prefix}`;
   return prefix;
+}
+
+/** A row scatter as ScatterElements over the row index expanded to every element of its row (4 bytes per updated element). */
+function emitRowScatterAsElements(
+  writer: OnnxGraphWriter, node: Node, [data, indices, updates]: string[], output: string, rank: number, reduction: string,
+): void {
+  const [narrow, column, shape, expanded] = [writer.helperName(node), writer.helperName(node), writer.helperName(node), writer.helperName(node)];
+  writer.add('Cast', [indices], [narrow], node, [intAttribute('to', onnx.TensorProto.DataType.INT32)]);
+  writer.add('Reshape', [narrow, writer.int64Constant([-1, ...Array.from({ length: rank - 1 }, () => 1)], node)], [column], node);
+  writer.add('Shape', [updates], [shape], node);
+  writer.add('Expand', [column, shape], [expanded], node);
+  writer.add('ScatterElements', [data, expanded, updates], [output], node, [intAttribute('axis', 0), stringAttribute('reduction', reduction)]);
 }

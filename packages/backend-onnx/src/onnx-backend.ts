@@ -127,7 +127,8 @@ class OnnxBackend implements Backend, ProgramHost {
   }
 
   async compile(graph: Graph, options: CompileOptions): Promise<Program> {
-    const model = compileToOnnx(graph, options.outputs);
+    // WebGPU rejects the CPU lowering's empty Concat inputs; its own scatter kernel has no thread race to avoid.
+    const model = compileToOnnx(graph, options.outputs, { rowScatterAdd: this.device === 'cpu' ? 'sorted-tree' : 'scatter-elements' });
     const hostOutputs = new Set(options.hostOutputs ?? []);
     for (const name of hostOutputs) {
       if (!Object.hasOwn(options.outputs, name)) {
