@@ -1,6 +1,7 @@
 import { Rng } from '@nnd/core';
 import { BACKEND_OPTIONS } from './backend-option.js';
 import type { Benchmark } from './benchmarks.js';
+import { SPD_PROBLEM_OPTIONS } from './spd-pytorch.js';
 import { timeTrainingSteps } from './timing.js';
 
 /** The losses `--losses` may name, with the coefficients and options of bench/pytorch/spd_bench.py (the same step). */
@@ -24,17 +25,7 @@ const NO_LOSSES = { stochastic_recon_coeff: 0, stochastic_recon_layerwise_coeff:
  */
 export const spdBenchmark: Benchmark = {
   options: {
-    model: { type: 'string', default: 'tiny-lm' },
-    modules: { type: 'string', default: 'mlp' },
-    c: { type: 'string', default: '256' },
-    batch: { type: 'string', default: '8' },
-    seq: { type: 'string', default: '128' },
-    'ci-fn': { type: 'string', default: 'mlp' },
-    'ci-hidden': { type: 'string', default: '16' },
-    losses: { type: 'string', default: 'faithfulness,stochastic_recon,stochastic_recon_layerwise,importance_minimality' },
-    'pgd-steps': { type: 'string', default: '4' },
-    steps: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '2' },
+    ...SPD_PROBLEM_OPTIONS,
     device: { type: 'string', default: 'cpu' },
     ...BACKEND_OPTIONS,
   },
@@ -53,7 +44,7 @@ export const spdBenchmark: Benchmark = {
     const spd = createSpd(target, {
       modules: expandModules(target, String(options.modules)).map((name) => ({ name, C })),
       ci_fn_type: options['ci-fn'], ci_fn_hidden_dims: [hidden], pgd_n_steps: pgdSteps,
-      grad_clip_norm_components: 1, grad_clip_norm_ci_fns: 1,
+      use_delta_component: !options['no-delta'], grad_clip_norm_components: 1, grad_clip_norm_ci_fns: 1,
       ...NO_LOSSES, ...Object.assign({}, ...losses.map((name) => LOSS_KEYS[name])),
     });
     const rng = new Rng(0);
@@ -63,7 +54,7 @@ export const spdBenchmark: Benchmark = {
     const timed = await timeTrainingSteps(spd, source, { batchSize: batch, steps, warmup, trainConfig: { lr: 1e-3, beta2: 0.999 } }, options, log);
     return {
       benchmark: 'spd', backend: timed.backend, device: options.device, model: options.model, modules: spd.modules.map(({ name }) => name), c: C, batch, seq,
-      ci_fn: options['ci-fn'], losses, steps, warmup,
+      ci_fn: options['ci-fn'], delta: !options['no-delta'], losses, steps, warmup,
       ms_per_step: timed.msPerStep, tokens_per_s: (batch * seq) / (timed.msPerStep / 1000), cpu_ms_per_step: timed.cpuMsPerStep, peak_rss_mb: timed.peakRssMb,
       first_step_ms: timed.firstStepMs, samples_ms: timed.samples,
     };

@@ -1,9 +1,8 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
 import { describeDecomposition, type Decomposition, type DecompositionFamily, type HostTensor } from '@nnd/core';
-import { RunDirectoryError } from '@nnd/logging';
 import { formatValue, modelComparisonRows, writeComparison } from '@nnd/results';
 import { compareMethods, readCheckpoint, type ComparedMethod, type Comparison } from '@nnd/train';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { activationModel, harvestSettings, hookWidthOf } from './activation-stream.js';
 import { locateCheckpoint, TRAINER_STATE } from './checkpoint-location.js';
@@ -17,6 +16,7 @@ import { EVALUATION_START_KEY, evaluationBatches, evaluationRows, tokensIn } fro
 import { EXIT_CODES } from './exit-codes.js';
 import { JobResources } from './job-resources.js';
 import { RUN_CONFIG_KEYS } from './run-config.js';
+import { readRunJson } from './run-json.js';
 
 const OPTIONS = {
   tokens: { type: 'string' },
@@ -216,11 +216,11 @@ function later(a: DatasetPosition, b: DatasetPosition): boolean {
 
 async function loadParts(path: string): Promise<LoadedPart[]> {
   const location = await locateCheckpoint(path);
-  const recorded = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'config.json'));
+  const recorded = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'config.json'), 'point nnd compare at the step_N checkpoint folder itself');
   const base = Object.fromEntries(Object.entries(recorded).filter(([key]) => RUN_CONFIG_KEYS.includes(key)));
   const checkpoint = await readCheckpoint(location.checkpoint);
   const indices = location.members ?? checkpoint.members.map((_, index) => index);
-  const summary = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'summary.json'));
+  const summary = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'summary.json'), 'point nnd compare at the step_N checkpoint folder itself');
   const family = familyNamed(base.decomposition ?? DEFAULT_FAMILY);
   return indices.map((index) => {
     const member = checkpoint.members[index];
@@ -270,15 +270,3 @@ function groupIntoMethods(parts: readonly LoadedPart[]): ComparedMethod[] {
   });
 }
 
-/** A run directory's JSON object file, or {} when it is missing (as eval-command's readJson). */
-function readJson(path: string): Record<string, unknown> {
-  if (!existsSync(path)) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (cause) {
-    throw new RunDirectoryError(`${path} is not JSON (${cause instanceof Error ? cause.message : String(cause)}); restore it, or point nnd compare at the step_N checkpoint folder itself.`, { cause });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RunDirectoryError(`${path} must hold a JSON object`);
-  return value as Record<string, unknown>;
-}

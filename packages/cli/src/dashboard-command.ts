@@ -1,8 +1,6 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
 import { collectDashboard, dashboardGraph, writeDashboard, type DashboardData, type FeatureRange } from '@nnd/dashboard';
-import { RunDirectoryError } from '@nnd/logging';
 import { readCheckpoint } from '@nnd/train';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { activationModel, harvestSettings, hookWidthOf } from './activation-stream.js';
 import { locateCheckpoint } from './checkpoint-location.js';
@@ -15,6 +13,7 @@ import { EVALUATION_START_KEY, evaluationBatches, tokensIn } from './evaluation-
 import { EXIT_CODES } from './exit-codes.js';
 import { JobResources } from './job-resources.js';
 import { RUN_CONFIG_KEYS } from './run-config.js';
+import { readRunJson } from './run-json.js';
 
 const OPTIONS = {
   tokens: { type: 'string' },
@@ -101,18 +100,6 @@ function nonNegativeInteger(name: string, text: string): number {
   return value;
 }
 
-/** A run directory's JSON object file, or {} when it is missing (as eval-command's readJson). */
-function readJson(path: string): Record<string, unknown> {
-  if (!existsSync(path)) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (cause) {
-    throw new RunDirectoryError(`${path} is not JSON (${cause instanceof Error ? cause.message : String(cause)}); restore it, or point nnd dashboard at the step_N checkpoint folder itself.`, { cause });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RunDirectoryError(`${path} must hold a JSON object`);
-  return value as Record<string, unknown>;
-}
 
 export interface RunDashboardOptions {
   /** A run directory, a step_N checkpoint, or a member folder of one. */
@@ -142,14 +129,14 @@ export interface RunDashboardOptions {
 export async function writeRunDashboards(options: RunDashboardOptions): Promise<{ index: string; data: DashboardData }[]> {
   // As eval-command's evaluationTarget does for run checkpoints (copied, not shared, while that file is being changed).
   const location = await locateCheckpoint(options.path);
-  const recorded = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'config.json'));
+  const recorded = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'config.json'), 'point nnd dashboard at the step_N checkpoint folder itself');
   const base = Object.fromEntries(Object.entries(recorded).filter(([key]) => RUN_CONFIG_KEYS.includes(key)));
   const checkpoint = await readCheckpoint(location.checkpoint);
   const indices = location.members ?? checkpoint.members.map((_, index) => index);
   for (const index of indices) {
     if (checkpoint.members[index] === undefined) throw new CliUsageError(`${location.checkpoint} has ${checkpoint.members.length} decomposition(s); there is no sae_${index}.`);
   }
-  const summary = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'summary.json'));
+  const summary = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'summary.json'), 'point nnd dashboard at the step_N checkpoint folder itself');
   const start = (summary[EVALUATION_START_KEY] as DatasetPosition | undefined) ?? DATASET_START;
   const family = familyNamed(base.decomposition ?? DEFAULT_FAMILY);
   const config = await resolveRunConfig({ base, configFile: options.configFile, flags: {}, sets: options.sets });

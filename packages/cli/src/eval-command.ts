@@ -1,9 +1,8 @@
 import { DATASET_START, type DatasetPosition } from '@nnd/activations';
 import type { Decomposition, HostTensor } from '@nnd/core';
-import { RunDirectoryError } from '@nnd/logging';
 import { SAE_CONFIG_FILE } from '@nnd/sae';
 import { readCheckpoint, DecompositionEvaluator } from '@nnd/train';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { activationModel, harvestSettings, hookWidthOf } from './activation-stream.js';
@@ -18,6 +17,7 @@ import { evaluationSummaryLines } from './evaluation-summary.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { JobResources } from './job-resources.js';
 import { RUN_CONFIG_KEYS } from './run-config.js';
+import { readRunJson } from './run-json.js';
 
 const OPTIONS = {
   tokens: { type: 'string' },
@@ -164,14 +164,14 @@ async function evaluationTarget(path: string): Promise<EvaluationTarget> {
     return { path, base, members: [{ decomposition: sae, params, state }], folders: [path], step: undefined, start: undefined };
   }
   const location = await locateCheckpoint(path);
-  const recorded = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'config.json'));
+  const recorded = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'config.json'), 'evaluate the step_N checkpoint folder itself');
   const base = Object.fromEntries(Object.entries(recorded).filter(([key]) => RUN_CONFIG_KEYS.includes(key)));
   const checkpoint = await readCheckpoint(location.checkpoint);
   const indices = location.members ?? checkpoint.members.map((_, index) => index);
   for (const index of indices) {
     if (checkpoint.members[index] === undefined) throw new CliUsageError(`${location.checkpoint} has ${checkpoint.members.length} SAE(s); there is no sae_${index}.`);
   }
-  const summary = location.runDirectory === undefined ? {} : readJson(join(location.runDirectory, 'summary.json'));
+  const summary = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'summary.json'), 'evaluate the step_N checkpoint folder itself');
   const family = familyNamed(base.decomposition ?? DEFAULT_FAMILY);
   return {
     path: location.checkpoint,
@@ -183,15 +183,3 @@ async function evaluationTarget(path: string): Promise<EvaluationTarget> {
   };
 }
 
-/** A run directory's JSON object file, or {} when it is missing; RunDirectoryError when it is not a JSON object. */
-function readJson(path: string): Record<string, unknown> {
-  if (!existsSync(path)) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (cause) {
-    throw new RunDirectoryError(`${path} is not JSON (${cause instanceof Error ? cause.message : String(cause)}); restore it, or evaluate the step_N checkpoint folder itself.`, { cause });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RunDirectoryError(`${path} must hold a JSON object`);
-  return value as Record<string, unknown>;
-}

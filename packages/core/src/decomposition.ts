@@ -99,6 +99,18 @@ export interface FeatureGroup {
   readonly activeParameters: number;
 }
 
+/** A feature group with what an evaluation measured on it: what @nnd/train's comparison hands @nnd/results' tables and axes. */
+export interface MeasuredFeatureGroup extends Omit<FeatureGroup, 'activeParameters'> {
+  /** Undefined when the decomposition does not say. */
+  readonly activeParameters?: number;
+  /** Features that fired (> 0) at least once on the evaluated tokens. */
+  readonly alive: number;
+  /** Mean active features per token: ℓ_g. */
+  readonly l0: number;
+  /** Mean of the activations that are > 0. */
+  readonly meanActivation?: number;
+}
+
 /** A column of a runs table: how runs of this decomposition differ from each other (`top_k`, `l1_coeff`, ...). */
 export interface DescribedValue {
   readonly key: string;

@@ -36,7 +36,7 @@ export {
   checkDecomposition, createDecompositionRegistry, defineDecomposition, describeDecomposition, DECOMPOSITION_SPECIFICATION_VERSION, lookupDecomposition, streamsOf,
 } from './decomposition.js';
 export type {
-  ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, FeatureGroup, ForwardOptions, ForwardOutput, ForwardVariant, GradientGroup,
+  ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, FeatureGroup, ForwardOptions, MeasuredFeatureGroup, ForwardOutput, ForwardVariant, GradientGroup,
   InferenceOptions, InferenceOutput, TensorMap,
 } from './decomposition.js';
 export type { DecompositionFamily, FamilyContext, FamilyMember, SavedDecomposition } from './decomposition-family.js';

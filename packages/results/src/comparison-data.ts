@@ -1,3 +1,5 @@
+import type { MeasuredFeatureGroup } from '@nnd/core';
+
 /**
  * What `nnd compare` measures, as plain data (what @nnd/train's
  * compareMethods returns; a comparison.json reads back as the same).
@@ -6,22 +8,7 @@
 export type ComparisonSweep = 'native' | 'top_k';
 
 /** One feature group of a point (a decomposition's FeatureGroup with what was measured on it). */
-export interface ComparisonGroupData {
-  /** Its module: groups with one label are one module (a MOLT's rank groups). */
-  readonly label: string;
-  /** Its features. */
-  readonly size: number;
-  /** Streams (MLPs) one of its features writes to: w_g. */
-  readonly streamsWritten: number;
-  /** Parameters one active feature uses: p_g; undefined when the decomposition does not say. */
-  readonly activeParameters?: number;
-  /** Features that fired at least once on the evaluated tokens. */
-  readonly alive: number;
-  /** Mean active features per token: ℓ_g. */
-  readonly l0: number;
-  /** Mean of the activations that are > 0. */
-  readonly meanActivation?: number;
-}
+export type ComparisonGroupData = MeasuredFeatureGroup;
 
 /** A module of a point: its groups added up. */
 export interface ComparisonModule {

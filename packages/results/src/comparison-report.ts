@@ -8,7 +8,7 @@ import { modelComparisonCsv, modelComparisonRows } from './model-comparison-tabl
 import { formatValue } from './number-format.js';
 import { paretoPlotSpec, type ParetoMetric, type ParetoPlotOptions } from './pareto-plots.js';
 import { renderSvg } from './render-svg.js';
-import { STYLE } from './report-html.js';
+import { pageStart } from './report-html.js';
 
 export interface ComparisonReportOptions extends ParetoPlotOptions {
   /** Default 'Decomposition comparison'. */
@@ -63,19 +63,7 @@ export async function renderComparisonReport(comparison: ComparisonData, options
   ]));
   const description = (options.description ?? []).map((line) => `<p class="meta">${escapeHtml(line)}</p>`).join('\n');
   return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>
-${STYLE}
-</style>
-</head>
-<body>
-<header>
-<h1>${escapeHtml(title)}</h1>
-${description}
+${pageStart(title)}${description}
 <p class="meta">${comparison.tokens} held-out tokens; layers ${comparison.layers.join(', ')} replaced at once. Original CE ${formatValue(comparison.originalCe)}, zero ablation of those MLPs ${formatValue(comparison.zeroAblationCe)} (degradation ${formatValue(comparison.zeroAblationCe - comparison.originalCe)}, the dotted line). Generated ${escapeHtml((options.generatedAt ?? new Date()).toISOString())}.</p>
 <nav><a href="#pareto">Pareto frontiers</a><a href="#summary">Summary</a><a href="#model-table">Model table</a><a href="#modules">Per-module statistics</a></nav>
 </header>

@@ -65,20 +65,7 @@ ${sectionPlots.map(renderFigure).join('\n')}
   const table = rows.length === 0 ? '<p class="empty">No runs were loaded.</p>' : `<div class="table-scroll">\n${renderRunsTableHtml(rows)}\n</div>`;
 
   return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="@nnd/results">
-<title>${escapeHtml(title)}</title>
-<style>
-${STYLE}
-</style>
-</head>
-<body>
-<header>
-<h1>${escapeHtml(title)}</h1>
-<p class="meta">${runs.length} ${runs.length === 1 ? 'run' : 'runs'} from ${describeOrigins(runs.map((run) => run.origin))} · generated ${escapeHtml(generatedAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</p>
+${pageStart(title)}<p class="meta">${runs.length} ${runs.length === 1 ? 'run' : 'runs'} from ${describeOrigins(runs.map((run) => run.origin))} · generated ${escapeHtml(generatedAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</p>
 <nav><a href="#runs">Runs</a>${SECTIONS.map(({ section, heading }) => `<a href="#${section}">${escapeHtml(heading)}</a>`).join('')}<a href="#metrics">Metrics</a>${(options.dashboards ?? []).map(({ label, href }) => `<a href="${escapeHtml(href)}">${escapeHtml(label)}</a>`).join('')}</nav>
 </header>
 <main>
@@ -135,7 +122,25 @@ function parentOf(directory: string): string {
 }
 
 /** Plain CSS; sizes in px so the SVGs (drawn at fixed pixel sizes) and the text keep their proportions. */
-export const STYLE = `
+/** A report page up to its header's title, with the reports' shared style; the caller writes the rest of the header. */
+export function pageStart(title: string): string {
+  return `<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="@nnd/results">
+<title>${escapeHtml(title)}</title>
+<style>
+${STYLE}
+</style>
+</head>
+<body>
+<header>
+<h1>${escapeHtml(title)}</h1>
+`;
+}
+
+const STYLE = `
 :root { color-scheme: light; --text: #1f2933; --muted: #5f6b7a; --rule: #dde2e8; --accent: #4c78a8; --panel: #f6f8fa; }
 * { box-sizing: border-box; }
 html { background: #fff; }

@@ -215,13 +215,14 @@ export async function runTraining<D extends Decomposition>(
       for (const [index, tensors] of frozenTensors.entries()) {
         for (const [name, tensor] of Object.entries(tensors ?? {})) constantFeeds[frozenInputName(index, name)] = await backend.upload(tensor);
       }
-      const scheduled = members.map(({ config }) => !isConstantSchedule(lrScheduleOf(config)));
+      const schedules = members.map(({ config }) => lrScheduleOf(config));
+      const scheduled = schedules.map((schedule) => !isConstantSchedule(schedule));
       const randomShapes = members.map(({ decomposition }) => decomposition.randomInputs?.(loop.batch_size) ?? {});
       /** The per-step feeds beyond the batch: each member's learning-rate factor and random tensors, drawn from its Rng. */
       const stepFeeds = (step: number): Record<string, Feed> => {
         const result: Record<string, Feed> = {};
-        members.forEach(({ config, rng }, index) => {
-          if (scheduled[index]) result[lrScaleInputName(index)] = hostTensor('float64', [], [lrScale(step, steps, lrScheduleOf(config))]);
+        members.forEach(({ rng }, index) => {
+          if (scheduled[index]) result[lrScaleInputName(index)] = hostTensor('float64', [], [lrScale(step, steps, schedules[index])]);
           for (const [name, shape] of Object.entries(randomShapes[index])) {
             result[randomInputName(index, name)] = hostTensor('float32', shape, rng.uniformFloat32(shape.reduce((product, size) => product * size, 1)));
           }

@@ -1,6 +1,6 @@
 import {
   combineDecompositions, combinedTensors, ConfigError,
-  type Decomposition, type FeatureGroup, type HostTensor, type InferenceOptions,
+  type Decomposition, type FeatureGroup, type HostTensor, type InferenceOptions, type MeasuredFeatureGroup,
 } from '@nnd/core';
 import { hookName, type HookedTransformer, type TokenInput } from '@nnd/models';
 import type { DecompositionEvaluation } from '../evaluation/decomposition-evaluation.js';
@@ -29,21 +29,8 @@ export type ReferenceQuirk =
   /** A multi-layer decomposition's outputs computed from the clean model's inputs, not the patched stream's (the reference's CLT evaluation). */
   | 'clean_inputs';
 
-/** Per feature group (see FeatureGroup), what the model table and the sparsity axes need; @nnd/results adds up the groups of one module. */
-export interface ComparedGroup {
-  readonly label: string;
-  /** Its features. */
-  readonly size: number;
-  /** Streams one of its features writes to, and the parameters one active feature uses (undefined when the decomposition does not say). */
-  readonly streamsWritten: number;
-  readonly activeParameters?: number;
-  /** Features that fired (> 0) at least once on the evaluated tokens. */
-  readonly alive: number;
-  /** Mean active features per token. */
-  readonly l0: number;
-  /** Mean of the activations that are > 0. */
-  readonly meanActivation?: number;
-}
+/** Per feature group, what the model table and the sparsity axes need; @nnd/results adds up the groups of one module. */
+export type ComparedGroup = MeasuredFeatureGroup;
 
 /** One evaluated configuration of a method. */
 export interface ComparisonPoint {
