@@ -224,7 +224,7 @@ async function loadParts(path: string): Promise<LoadedPart[]> {
   const family = familyNamed(base.decomposition ?? DEFAULT_FAMILY);
   return indices.map((index) => {
     const member = checkpoint.members[index];
-    if (member === undefined) throw new CliUsageError(`${location.checkpoint} has ${checkpoint.members.length} decomposition(s); there is no sae_${index}.`);
+    if (member === undefined) throw new CliUsageError(`${location.checkpoint} has ${checkpoint.members.length} decomposition(s); there is no sae_${index}. Name one of sae_0 to sae_${checkpoint.members.length - 1}.`);
     return {
       path: location.runDirectory ?? location.checkpoint, family, decomposition: family.create(member.config), params: member.params, state: member.state,
       base, start: summary[EVALUATION_START_KEY] as DatasetPosition | undefined,

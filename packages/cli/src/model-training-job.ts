@@ -1,3 +1,4 @@
+import { ConfigError } from '@nnd/core';
 import { DATASET_START, TokenPacker } from '@nnd/activations';
 import type { DecompositionFamily, HostTensor } from '@nnd/core';
 import { createConsoleSink, createLogger, lockRunDirectory, runDirectoryFor } from '@nnd/logging';
@@ -47,7 +48,7 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
     const source: ActivationSource = {
       async nextBatch() {
         const batch = await packer.next();
-        if (batch === undefined) throw new Error(`The dataset ${config.dataset_path} gave no more token batches.`);
+        if (batch === undefined) throw new ConfigError(`The dataset ${config.dataset_path} gave no more token batches; set repeat_dataset: true, lower num_tokens, or use a larger dataset.`);
         return { [hook]: batch.data as BigInt64Array };
       },
     };

@@ -65,7 +65,7 @@ export async function loadSpd(directory: string, target: SpdTarget): Promise<Loa
   } catch (cause) {
     throw new SpdFileError(`loadSpd: cannot read ${configPath}: ${(cause as Error).message}; an SPD folder holds ${SPD_CONFIG_FILE} and ${SPD_WEIGHTS_FILE}.`, { cause });
   }
-  if (folder.architecture !== 'spd') throw new SpdFileError(`loadSpd: ${configPath} is for architecture ${JSON.stringify(folder.architecture)}, not 'spd'.`);
+  if (folder.architecture !== 'spd') throw new SpdFileError(`loadSpd: ${configPath} is for architecture ${JSON.stringify(folder.architecture)}, not 'spd'; load it with its own family (nnd eval reads any run directory), or point loadSpd at an SPD folder.`);
   const sha = weightsSha256(target.weights());
   if (folder.target?.weights_sha256 !== sha) {
     throw new SpdModelError(
@@ -79,7 +79,7 @@ export async function loadSpd(directory: string, target: SpdTarget): Promise<Loa
   try {
     contents = readSafetensors(new Uint8Array(await readFile(weightsPath)));
   } catch (cause) {
-    throw new SpdFileError(`loadSpd: cannot read ${weightsPath}: ${(cause as Error).message}.`, { cause });
+    throw new SpdFileError(`loadSpd: cannot read ${weightsPath}: ${(cause as Error).message}; restore it from the run's checkpoint folder, or train again.`, { cause });
   }
   const expected = spd.parameterShapes();
   const params: Record<string, HostTensor> = {};
