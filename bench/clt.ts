@@ -36,8 +36,14 @@ export const cltBenchmark: Benchmark = {
     const { createClt } = await import('@nnd/clt');
 
     const config: Record<string, unknown> = {
-      encoder_type: type, layers: Array.from({ length: layers }, (_, i) => i), dict_size: dictSize, input_size: dModel, output_size: dModel,
-      top_k: k, n_batches_to_dead: 5, sparse_decoder: options['sparse-decoder'] !== 'false',
+      encoder_type: type,
+      layers: Array.from({ length: layers }, (_, i) => i),
+      dict_size: dictSize,
+      input_size: dModel,
+      output_size: dModel,
+      top_k: k,
+      n_batches_to_dead: 5,
+      sparse_decoder: options['sparse-decoder'] !== 'false',
     };
     if (options['aux-penalty'] !== undefined) config.aux_penalty = Number(options['aux-penalty']);
     if (options['l1-coeff'] !== undefined) config.l1_coeff = Number(options['l1-coeff']);
@@ -53,7 +59,17 @@ export const cltBenchmark: Benchmark = {
 
     const timed = await timeTrainingSteps(clt, source, { batchSize, steps, warmup }, options, log);
     return {
-      benchmark: 'clt', type, backend: timed.backend, device: options.device, layers, d_model: dModel, dict_size: dictSize, batch: batchSize, k, steps, warmup,
+      benchmark: 'clt',
+      type,
+      backend: timed.backend,
+      device: options.device,
+      layers,
+      d_model: dModel,
+      dict_size: dictSize,
+      batch: batchSize,
+      k,
+      steps,
+      warmup,
       ms_per_step: timed.msPerStep,
       tokens_per_s: batchSize / (timed.msPerStep / 1000),
       cpu_ms_per_step: timed.cpuMsPerStep,

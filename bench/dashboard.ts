@@ -33,10 +33,26 @@ export const dashboardBenchmark: Benchmark = {
     const hiddenSize = number('d-model');
     const headCount = number('n-head');
     const config: TransformerConfig = {
-      modelType: 'gpt2', layerCount: number('n-layer'), hiddenSize, headCount, keyValueHeadCount: headCount, headSize: hiddenSize / headCount,
-      mlpSize: 4 * hiddenSize, vocabSize: number('vocab'), contextLength: number('n-ctx'), normalization: 'layerNorm', normEpsilon: 1e-5,
-      activation: 'gelu_new', positional: 'learned', rotaryDim: 0, rotaryBase: 0, parallelResidual: false, gatedMlp: false, tiedEmbeddings: true,
-      attentionBias: true, mlpBias: true,
+      modelType: 'gpt2',
+      layerCount: number('n-layer'),
+      hiddenSize,
+      headCount,
+      keyValueHeadCount: headCount,
+      headSize: hiddenSize / headCount,
+      mlpSize: 4 * hiddenSize,
+      vocabSize: number('vocab'),
+      contextLength: number('n-ctx'),
+      normalization: 'layerNorm',
+      normEpsilon: 1e-5,
+      activation: 'gelu_new',
+      positional: 'learned',
+      rotaryDim: 0,
+      rotaryBase: 0,
+      parallelResidual: false,
+      gatedMlp: false,
+      tiedEmbeddings: true,
+      attentionBias: true,
+      mlpBias: true,
     };
     const [batch, seq] = [number('batch'), number('seq')];
     const hook = String(options.hook);
@@ -68,8 +84,14 @@ export const dashboardBenchmark: Benchmark = {
     const heapBefore = process.memoryUsage().heapUsed;
     const started = performance.now();
     const data = await collectDashboard({
-      model, decomposition: sae, params: sae.initialParams(new Rng(2)), state: sae.initialState(), features, window: number('window'),
-      batches: interleaved(), onBatch: () => stamps.push(performance.now()),
+      model,
+      decomposition: sae,
+      params: sae.initialParams(new Rng(2)),
+      state: sae.initialState(),
+      features,
+      window: number('window'),
+      batches: interleaved(),
+      onBatch: () => stamps.push(performance.now()),
     });
     const heapMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
     const dashboardMs = stamps.slice(1).map((stamp, index) => stamp - stamps[index]! - harvestMs[index]!);
@@ -81,16 +103,31 @@ export const dashboardBenchmark: Benchmark = {
       const middle = Math.floor(sorted.length / 2);
       return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
     };
-    log(`harvest of ${hook}: ${median(harvestMs).toFixed(0)} ms median per batch of ${batch} x ${seq}; dashboard of ${data.features.length} features: ${median(dashboardMs).toFixed(0)} ms median ` +
-      `(${dashboardMs.map((value) => value.toFixed(0)).join(', ')}); over ${batches} batches ${(dashboardTotal / harvestTotal).toFixed(2)}x the harvest; ` +
-      `compile and first batch ${(stamps[0]! - started).toFixed(0)} ms; heap +${heapMiB.toFixed(0)} MiB`);
+    log(
+      `harvest of ${hook}: ${median(harvestMs).toFixed(0)} ms median per batch of ${batch} x ${seq}; dashboard of ${data.features.length} features: ${median(dashboardMs).toFixed(0)} ms median ` +
+        `(${dashboardMs.map((value) => value.toFixed(0)).join(', ')}); over ${batches} batches ${(dashboardTotal / harvestTotal).toFixed(2)}x the harvest; ` +
+        `compile and first batch ${(stamps[0]! - started).toFixed(0)} ms; heap +${heapMiB.toFixed(0)} MiB`,
+    );
     await model.dispose();
     await backend.dispose();
     return {
-      benchmark: 'dashboard', n_layer: config.layerCount, d_model: hiddenSize, hook, batch, seq, dict_size: dictSize, features: data.features.length,
-      batches, harvest_ms: median(harvestMs), dashboard_ms: median(dashboardMs), ratio: dashboardTotal / harvestTotal, median_ratio: median(dashboardMs) / median(harvestMs),
-      harvest_tokens_per_s: (batches * batch * seq) / (harvestTotal / 1000), dashboard_tokens_per_s: (batches * batch * seq) / (dashboardTotal / 1000),
-      first_batch_ms: stamps[0]! - started, heap_growth_mib: heapMiB,
+      benchmark: 'dashboard',
+      n_layer: config.layerCount,
+      d_model: hiddenSize,
+      hook,
+      batch,
+      seq,
+      dict_size: dictSize,
+      features: data.features.length,
+      batches,
+      harvest_ms: median(harvestMs),
+      dashboard_ms: median(dashboardMs),
+      ratio: dashboardTotal / harvestTotal,
+      median_ratio: median(dashboardMs) / median(harvestMs),
+      harvest_tokens_per_s: (batches * batch * seq) / (harvestTotal / 1000),
+      dashboard_tokens_per_s: (batches * batch * seq) / (dashboardTotal / 1000),
+      first_batch_ms: stamps[0]! - started,
+      heap_growth_mib: heapMiB,
     };
   },
 };

@@ -14,7 +14,13 @@ const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
  * HookedTransformer compiles, in an onnxruntime-node session of our own with
  * ORT's profiler on (backend-onnx does not expose profiling).
  */
-export async function profileHarvest(model: HookedTransformer, parameters: Record<string, HostTensor>, tokens: HostTensor, hook: string, runs: number): Promise<{ run_ms: number; ops: Record<string, number> }> {
+export async function profileHarvest(
+  model: HookedTransformer,
+  parameters: Record<string, HostTensor>,
+  tokens: HostTensor,
+  hook: string,
+  runs: number,
+): Promise<{ run_ms: number; ops: Record<string, number> }> {
   const graph = new Graph();
   const input = graph.input('tokens', ['batch', 'seq'], 'int64');
   const result = model.buildGraph(graph, input, { outputs: [hook], returnType: 'none' });
@@ -34,7 +40,10 @@ export async function profileHarvest(model: HookedTransformer, parameters: Recor
   }
   session.endProfiling();
   await session.release();
-  const file = (await readdir(tmpdir())).filter((name) => join(tmpdir(), name).startsWith(prefix)).sort().pop()!;
+  const file = (await readdir(tmpdir()))
+    .filter((name) => join(tmpdir(), name).startsWith(prefix))
+    .sort()
+    .pop()!;
   const events = JSON.parse(await readFile(join(tmpdir(), file), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
   await rm(join(tmpdir(), file), { force: true });
   const kernels = events.filter((event) => event.cat === 'Node' && event.name.endsWith('_kernel_time'));
@@ -45,6 +54,10 @@ export async function profileHarvest(model: HookedTransformer, parameters: Recor
     ops[op] = (ops[op] ?? 0) + event.dur / 1000 / runs;
   }
   walls.sort((a, b) => a - b);
-  const sorted = Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1]).map(([op, ms]) => [op, Math.round(ms * 10) / 10]));
+  const sorted = Object.fromEntries(
+    Object.entries(ops)
+      .sort((a, b) => b[1] - a[1])
+      .map(([op, ms]) => [op, Math.round(ms * 10) / 10]),
+  );
   return { run_ms: walls[Math.floor(walls.length / 2)], ops: sorted };
 }

@@ -10,8 +10,14 @@ const ARCHITECTURE_DEFAULTS: Record<string, Partial<TransformerConfig>> = {
   gpt2: {},
   gpt_neox: { activation: 'gelu', positional: 'rotary', rotaryBase: 10000, parallelResidual: true, tiedEmbeddings: false },
   llama: {
-    normalization: 'rmsNorm', activation: 'silu', positional: 'rotary', rotaryBase: 10000, gatedMlp: true, tiedEmbeddings: false,
-    attentionBias: false, mlpBias: false,
+    normalization: 'rmsNorm',
+    activation: 'silu',
+    positional: 'rotary',
+    rotaryBase: 10000,
+    gatedMlp: true,
+    tiedEmbeddings: false,
+    attentionBias: false,
+    mlpBias: false,
   },
 };
 
@@ -50,10 +56,26 @@ export const harvestBenchmark: Benchmark = {
     const hiddenSize = number('d-model');
     const headCount = number('n-head');
     const config: { -readonly [K in keyof TransformerConfig]: TransformerConfig[K] } = {
-      modelType: architecture, layerCount: number('n-layer'), hiddenSize, headCount, keyValueHeadCount: headCount,
-      headSize: hiddenSize / headCount, mlpSize: options['d-mlp'] ? number('d-mlp') : 4 * hiddenSize, vocabSize: number('vocab'),
-      contextLength: number('n-ctx'), normalization: 'layerNorm', normEpsilon: 1e-5, activation: 'gelu_new', positional: 'learned',
-      rotaryDim: 0, rotaryBase: 0, parallelResidual: false, gatedMlp: false, tiedEmbeddings: true, attentionBias: true, mlpBias: true,
+      modelType: architecture,
+      layerCount: number('n-layer'),
+      hiddenSize,
+      headCount,
+      keyValueHeadCount: headCount,
+      headSize: hiddenSize / headCount,
+      mlpSize: options['d-mlp'] ? number('d-mlp') : 4 * hiddenSize,
+      vocabSize: number('vocab'),
+      contextLength: number('n-ctx'),
+      normalization: 'layerNorm',
+      normEpsilon: 1e-5,
+      activation: 'gelu_new',
+      positional: 'learned',
+      rotaryDim: 0,
+      rotaryBase: 0,
+      parallelResidual: false,
+      gatedMlp: false,
+      tiedEmbeddings: true,
+      attentionBias: true,
+      mlpBias: true,
       ...overrides,
     };
     // Pythia rotates a quarter of each head, Llama all of it.
@@ -78,20 +100,38 @@ export const harvestBenchmark: Benchmark = {
     const compiled = await model.compile({ outputs: [hook], returnType: 'none' });
     const blocks = new Set(compiled.program.inputNames.map((name) => /^blocks\.(\d+)\./.exec(name)?.[1]).filter((layer) => layer !== undefined));
     let shape: readonly number[] = [];
-    const timing = await medianMs(async () => {
-      // returnType 'none': no logits, so only the blocks the hook needs are built (the same program as compiled above).
-      const { cache } = await model.runWithCache(tokens, { names: [hook], returnType: 'none' });
-      shape = cache[hook].shape;
-    }, runs, 1);
+    const timing = await medianMs(
+      async () => {
+        // returnType 'none': no logits, so only the blocks the hook needs are built (the same program as compiled above).
+        const { cache } = await model.runWithCache(tokens, { names: [hook], returnType: 'none' });
+        shape = cache[hook].shape;
+      },
+      runs,
+      1,
+    );
     const tokensPerSecond = (batch * seq) / (timing.median / 1000);
-    log(`${architecture} ${config.layerCount}x${hiddenSize}, ${hook} ${JSON.stringify(shape)}: ${timing.median.toFixed(0)} ms median ` +
-      `(${timing.samples.map((sample) => sample.toFixed(0)).join(', ')}), ${tokensPerSecond.toFixed(0)} tokens/s, blocks built: ${blocks.size}`);
+    log(
+      `${architecture} ${config.layerCount}x${hiddenSize}, ${hook} ${JSON.stringify(shape)}: ${timing.median.toFixed(0)} ms median ` +
+        `(${timing.samples.map((sample) => sample.toFixed(0)).join(', ')}), ${tokensPerSecond.toFixed(0)} tokens/s, blocks built: ${blocks.size}`,
+    );
     await model.dispose();
     await backend.dispose();
     return {
-      benchmark: 'harvest', arch: architecture, n_layer: config.layerCount, d_model: hiddenSize, n_head: headCount, vocab: config.vocabSize,
-      hook, batch, seq, device, runs, blocks_built: blocks.size, activation_shape: shape,
-      ms: timing.median, tokens_per_s: tokensPerSecond,
+      benchmark: 'harvest',
+      arch: architecture,
+      n_layer: config.layerCount,
+      d_model: hiddenSize,
+      n_head: headCount,
+      vocab: config.vocabSize,
+      hook,
+      batch,
+      seq,
+      device,
+      runs,
+      blocks_built: blocks.size,
+      activation_shape: shape,
+      ms: timing.median,
+      tokens_per_s: tokensPerSecond,
     };
   },
 };

@@ -31,7 +31,8 @@ type HostMatrix = { dtype: 'float32'; shape: number[]; data: Float32Array };
 
 async function directOnnx(a: HostMatrix, b: HostMatrix, m: number, k: number, n: number, device: string, runs: number) {
   const session = await ort.InferenceSession.create(directModel(m, k, n), {
-    executionProviders: [device], graphOptimizationLevel: 'all',
+    executionProviders: [device],
+    graphOptimizationLevel: 'all',
   });
   const feeds = { a: new ort.Tensor('float32', a.data, a.shape), b: new ort.Tensor('float32', b.data, b.shape) };
   const direct = await medianMs(() => session.run(feeds), runs, 2);
@@ -85,7 +86,13 @@ export const matmulBenchmark: Benchmark = {
     await program.dispose();
     await backend.dispose();
     return {
-      benchmark: 'matmul', backend: backend.name, m, k, n, device, runs,
+      benchmark: 'matmul',
+      backend: backend.name,
+      m,
+      k,
+      n,
+      device,
+      runs,
       ms: nnd.median,
       gflops: flops / (nnd.median * 1e6),
       direct_ms: direct.median,

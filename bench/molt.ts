@@ -28,11 +28,22 @@ export const moltBenchmark: Benchmark = {
     ...MOLT_PROBLEM_OPTIONS,
     /** 'sparse' (the default for topk and batchtopk) or 'dense': the MOLT's `dispatch`. */
     dispatch: { type: 'string', default: '' },
-    device: { type: 'string', default: 'cpu' }, ...BACKEND_OPTIONS, profile: { type: 'boolean', default: false } },
+    device: { type: 'string', default: 'cpu' },
+    ...BACKEND_OPTIONS,
+    profile: { type: 'boolean', default: false },
+  },
   async run(options, log) {
     const [dModel, n, batchSize, k, lambda, steps, warmup] = ['d-model', 'n', 'batch', 'k', 'lambda', 'steps', 'warmup'].map((key) => Number(options[key]));
     const { createMoltFromConfig, defaultRankCounts } = await import('@nnd/molt');
-    const molt = createMoltFromConfig({ d_in: dModel, d_out: dModel, rank_counts: defaultRankCounts(dModel, n), gate: options.gate, top_k: k, lambda, ...(options.dispatch ? { dispatch: options.dispatch } : {}) });
+    const molt = createMoltFromConfig({
+      d_in: dModel,
+      d_out: dModel,
+      rank_counts: defaultRankCounts(dModel, n),
+      gate: options.gate,
+      top_k: k,
+      lambda,
+      ...(options.dispatch ? { dispatch: options.dispatch } : {}),
+    });
     const rng = new Rng(0);
     const batches = [0, 1].map(() => ({ input: rng.normal(batchSize * dModel), target: rng.normal(batchSize * dModel) }));
     if (options.profile) {
@@ -47,10 +58,25 @@ export const moltBenchmark: Benchmark = {
 
     const timed = await timeTrainingSteps(molt, source, { batchSize, steps, warmup, trainConfig: { lr: 3e-4, max_grad_norm: 1 } }, options, log);
     return {
-      benchmark: 'molt', gate: options.gate, dispatch: molt.config.dispatch ?? (options.gate === 'jumprelu' ? 'dense' : 'sparse'), backend: timed.backend, device: options.device, d_model: dModel, n, rank_counts: molt.config.rank_counts,
-      transforms: molt.transforms, batch: batchSize, k, steps, warmup,
-      ms_per_step: timed.msPerStep, tokens_per_s: batchSize / (timed.msPerStep / 1000), cpu_ms_per_step: timed.cpuMsPerStep, peak_rss_mb: timed.peakRssMb,
-      first_step_ms: timed.firstStepMs, samples_ms: timed.samples,
+      benchmark: 'molt',
+      gate: options.gate,
+      dispatch: molt.config.dispatch ?? (options.gate === 'jumprelu' ? 'dense' : 'sparse'),
+      backend: timed.backend,
+      device: options.device,
+      d_model: dModel,
+      n,
+      rank_counts: molt.config.rank_counts,
+      transforms: molt.transforms,
+      batch: batchSize,
+      k,
+      steps,
+      warmup,
+      ms_per_step: timed.msPerStep,
+      tokens_per_s: batchSize / (timed.msPerStep / 1000),
+      cpu_ms_per_step: timed.cpuMsPerStep,
+      peak_rss_mb: timed.peakRssMb,
+      first_step_ms: timed.firstStepMs,
+      samples_ms: timed.samples,
     };
   },
 };

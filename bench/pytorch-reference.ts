@@ -11,7 +11,7 @@ export function findTorchPython(): string {
   }
   throw new Error(
     `No Python with PyTorch found (tried ${CANDIDATES.join(', ')}). On Debian: apt-get install python3-torch libopenblas0-pthread ` +
-      '(OpenBLAS: without it Debian\'s torch uses the reference BLAS, ~4 GFLOP/s); or set NND_PYTHON to an interpreter that has torch.',
+      "(OpenBLAS: without it Debian's torch uses the reference BLAS, ~4 GFLOP/s); or set NND_PYTHON to an interpreter that has torch.",
   );
 }
 

@@ -26,9 +26,18 @@ export const resumeBenchmark: Benchmark = {
     const backend = createOnnxBackend({ device: 'cpu' });
     const model = await HookedTransformer.fromPretrained('tiny-lm', { backend, modelBatchSize: Number(options['model-batch-size']) });
     const settings = {
-      model: hookedTransformerActivations(model), dataset: await openDataset('sotu'), hookPoint: 'blocks.2.hook_resid_pre', sequenceLength: 128,
-      modelBatchSize: Number(options['model-batch-size']), batchesInBuffer: Number(options['batches-in-buffer']), batchSize: Number(options['batch-size']),
-      seed: 49, documentTokenLimit: Infinity, keepRemainder: true, repeatDataset: true, log,
+      model: hookedTransformerActivations(model),
+      dataset: await openDataset('sotu'),
+      hookPoint: 'blocks.2.hook_resid_pre',
+      sequenceLength: 128,
+      modelBatchSize: Number(options['model-batch-size']),
+      batchesInBuffer: Number(options['batches-in-buffer']),
+      batchSize: Number(options['batch-size']),
+      seed: 49,
+      documentTokenLimit: Infinity,
+      keepRemainder: true,
+      repeatDataset: true,
+      log,
     };
     let start = performance.now();
     const replayed = new ActivationsStore(settings);
@@ -50,7 +59,11 @@ export const resumeBenchmark: Benchmark = {
     await backend.dispose();
     const perBatch = replayMs / (batches + 1);
     return {
-      batches, replay_ms: Math.round(replayMs), replay_ms_per_batch: Math.round(perBatch), seek_ms: Math.round(seekMs), same_batch: same,
+      batches,
+      replay_ms: Math.round(replayMs),
+      replay_ms_per_batch: Math.round(perBatch),
+      seek_ms: Math.round(seekMs),
+      same_batch: same,
       replay_10000_steps_s_estimate: Math.round((perBatch * 10_001) / 1000),
     };
   },

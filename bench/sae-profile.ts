@@ -39,11 +39,16 @@ export async function profileTrainingStep(sae: Decomposition, batch: Float32Arra
   const model = compileToOnnx(step.graph, step.outputs);
   const prefix = join(tmpdir(), `nnd-sae-profile-${process.pid}`);
   const session = await ort.InferenceSession.create(model.bytes, {
-    executionProviders: [device], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: prefix,
+    executionProviders: [device],
+    graphOptimizationLevel: 'all',
+    enableProfiling: true,
+    profileFilePrefix: prefix,
   });
   const toOrt = (tensor: HostTensor) => new ort.Tensor(tensor.dtype, tensor.data as Float32Array, [...tensor.shape]);
   // Every stream read or written gets the batch (an SAE's one hook; a MOLT's input and target, of equal widths here).
-  const feeds: Record<string, import('onnxruntime-node').Tensor> = Object.fromEntries([...sae.reads, ...sae.writes].map((port) => [batchInputName(port.hook), new ort.Tensor('float32', batch, [batchSize, actSize])]));
+  const feeds: Record<string, import('onnxruntime-node').Tensor> = Object.fromEntries(
+    [...sae.reads, ...sae.writes].map((port) => [batchInputName(port.hook), new ort.Tensor('float32', batch, [batchSize, actSize])]),
+  );
   for (const [name, tensor] of Object.entries(params)) {
     feeds[stateInputName(0, 'param', name)] = toOrt(tensor);
     feeds[stateInputName(0, 'adam_m', name)] = toOrt(hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length)));
@@ -62,7 +67,10 @@ export async function profileTrainingStep(sae: Decomposition, batch: Float32Arra
 
   // The profile is a Chrome trace: one `<node>_kernel_time` event per node per run.
   const directory = tmpdir();
-  const file = (await readdir(directory)).filter((name) => join(directory, name).startsWith(prefix)).sort().pop();
+  const file = (await readdir(directory))
+    .filter((name) => join(directory, name).startsWith(prefix))
+    .sort()
+    .pop();
   const events = JSON.parse(await readFile(join(directory, file!), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
   await rm(join(directory, file!), { force: true });
   const kernels = events.filter((event) => event.cat === 'Node' && event.name.endsWith('_kernel_time'));
@@ -76,7 +84,12 @@ export async function profileTrainingStep(sae: Decomposition, batch: Float32Arra
     nodes[node] = (nodes[node] ?? 0) + event.dur / 1000 / runs;
   }
   const sortedEntries = (record: Record<string, number>, count: number) =>
-    Object.fromEntries(Object.entries(record).sort((a, b) => b[1] - a[1]).slice(0, count).map(([key, value]) => [key, Math.round(value * 10) / 10]));
+    Object.fromEntries(
+      Object.entries(record)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, count)
+        .map(([key, value]) => [key, Math.round(value * 10) / 10]),
+    );
   walls.sort((a, b) => a - b);
   return { run_ms: walls[Math.floor(walls.length / 2)], ops: sortedEntries(ops, 15), nodes: sortedEntries(nodes, 15) };
 }

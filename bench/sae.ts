@@ -66,7 +66,16 @@ export const saeBenchmark: Benchmark = {
 
     const timed = await timeTrainingSteps(sae, source, { batchSize, steps, warmup }, options, log);
     return {
-      benchmark: 'sae', type, backend: timed.backend, device, act_size: actSize, dict_size: dictSize, batch: batchSize, k, steps, warmup,
+      benchmark: 'sae',
+      type,
+      backend: timed.backend,
+      device,
+      act_size: actSize,
+      dict_size: dictSize,
+      batch: batchSize,
+      k,
+      steps,
+      warmup,
       ms_per_step: timed.msPerStep,
       tokens_per_s: batchSize / (timed.msPerStep / 1000),
       cpu_ms_per_step: timed.cpuMsPerStep,

@@ -38,14 +38,22 @@ export const spdBenchmark: Benchmark = {
     // The model's weights are read on the host only: the step gets them as frozen inputs on the bench's backend.
     const model = await HookedTransformer.fromPretrained(tinyLanguageModelDirectory(), { backend: createReferenceBackend() });
     const target = transformerTarget(model, seq, 'tiny-lm');
-    const losses = String(options.losses).split(',').map((name) => name.trim()).filter((name) => name !== '');
+    const losses = String(options.losses)
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
     const unknown = losses.filter((name) => !(name in LOSS_KEYS));
     if (unknown.length > 0) throw new Error(`bench spd: --losses names ${unknown.join(', ')}; known: ${Object.keys(LOSS_KEYS).join(', ')}.`);
     const spd = createSpd(target, {
       modules: expandModules(target, String(options.modules)).map((name) => ({ name, C })),
-      ci_fn_type: options['ci-fn'], ci_fn_hidden_dims: [hidden], pgd_n_steps: pgdSteps,
-      use_delta_component: !options['no-delta'], grad_clip_norm_components: 1, grad_clip_norm_ci_fns: 1,
-      ...NO_LOSSES, ...Object.assign({}, ...losses.map((name) => LOSS_KEYS[name])),
+      ci_fn_type: options['ci-fn'],
+      ci_fn_hidden_dims: [hidden],
+      pgd_n_steps: pgdSteps,
+      use_delta_component: !options['no-delta'],
+      grad_clip_norm_components: 1,
+      grad_clip_norm_ci_fns: 1,
+      ...NO_LOSSES,
+      ...Object.assign({}, ...losses.map((name) => LOSS_KEYS[name])),
     });
     const rng = new Rng(0);
     const batches = [0, 1].map(() => BigInt64Array.from(rng.uniform(batch * seq), (value) => BigInt(Math.floor(value * model.config.vocabSize))));
@@ -53,10 +61,25 @@ export const spdBenchmark: Benchmark = {
     const source = { nextBatch: async () => ({ tokens: batches[position++ % batches.length] }) };
     const timed = await timeTrainingSteps(spd, source, { batchSize: batch, steps, warmup, trainConfig: { lr: 1e-3, beta2: 0.999 } }, options, log);
     return {
-      benchmark: 'spd', backend: timed.backend, device: options.device, model: options.model, modules: spd.modules.map(({ name }) => name), c: C, batch, seq,
-      ci_fn: options['ci-fn'], delta: !options['no-delta'], losses, steps, warmup,
-      ms_per_step: timed.msPerStep, tokens_per_s: (batch * seq) / (timed.msPerStep / 1000), cpu_ms_per_step: timed.cpuMsPerStep, peak_rss_mb: timed.peakRssMb,
-      first_step_ms: timed.firstStepMs, samples_ms: timed.samples,
+      benchmark: 'spd',
+      backend: timed.backend,
+      device: options.device,
+      model: options.model,
+      modules: spd.modules.map(({ name }) => name),
+      c: C,
+      batch,
+      seq,
+      ci_fn: options['ci-fn'],
+      delta: !options['no-delta'],
+      losses,
+      steps,
+      warmup,
+      ms_per_step: timed.msPerStep,
+      tokens_per_s: (batch * seq) / (timed.msPerStep / 1000),
+      cpu_ms_per_step: timed.cpuMsPerStep,
+      peak_rss_mb: timed.peakRssMb,
+      first_step_ms: timed.firstStepMs,
+      samples_ms: timed.samples,
     };
   },
 };

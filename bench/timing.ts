@@ -54,20 +54,30 @@ export async function timeTrainingSteps(
   const start = performance.now();
   const backend = await createBenchBackend(options);
   try {
-    await trainDecomposition(decomposition, source, {
-      num_tokens: batchSize * (warmup + steps), batch_size: batchSize, log_freq: 1, perf_log_freq: 1e9, checkpoint_freq: 1e9, ...settings.trainConfig,
-    }, {
-      backend,
-      handleSignals: false,
-      logger: {
-        log(metrics, step) {
-          stamps.push(performance.now());
-          const { user, system } = process.cpuUsage();
-          cpuStamps.push((user + system) / 1000);
-          log(`step ${step}: ${(stamps[stamps.length - 1] - (stamps[stamps.length - 2] ?? start)).toFixed(0)} ms, loss ${metrics.loss.toPrecision(4)}, l0 ${metrics.l0_norm?.toFixed(1)}`);
+    await trainDecomposition(
+      decomposition,
+      source,
+      {
+        num_tokens: batchSize * (warmup + steps),
+        batch_size: batchSize,
+        log_freq: 1,
+        perf_log_freq: 1e9,
+        checkpoint_freq: 1e9,
+        ...settings.trainConfig,
+      },
+      {
+        backend,
+        handleSignals: false,
+        logger: {
+          log(metrics, step) {
+            stamps.push(performance.now());
+            const { user, system } = process.cpuUsage();
+            cpuStamps.push((user + system) / 1000);
+            log(`step ${step}: ${(stamps[stamps.length - 1] - (stamps[stamps.length - 2] ?? start)).toFixed(0)} ms, loss ${metrics.loss.toPrecision(4)}, l0 ${metrics.l0_norm?.toFixed(1)}`);
+          },
         },
       },
-    });
+    );
   } finally {
     await backend.dispose();
   }
@@ -83,6 +93,8 @@ export async function timeTrainingSteps(
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     firstStepMs: stamps[0] - start,
   };
-  log(`${decomposition.architecture} on ${timed.backend} ${timed.device}: ${timed.msPerStep.toFixed(0)} ms per step median (${samples.map((sample) => sample.toFixed(0)).join(', ')}), CPU ${timed.cpuMsPerStep.toFixed(0)} ms per step, peak RSS ${timed.peakRssMb.toFixed(0)} MB`);
+  log(
+    `${decomposition.architecture} on ${timed.backend} ${timed.device}: ${timed.msPerStep.toFixed(0)} ms per step median (${samples.map((sample) => sample.toFixed(0)).join(', ')}), CPU ${timed.cpuMsPerStep.toFixed(0)} ms per step, peak RSS ${timed.peakRssMb.toFixed(0)} MB`,
+  );
   return timed;
 }

@@ -39,7 +39,12 @@ export const transcoderBenchmark: Benchmark = {
     const { createTranscoder } = await import('@nnd/transcoders');
 
     const config: Record<string, unknown> = {
-      architecture: `${type}_transcoder`, input_size: dIn, output_size: dOut, dict_size: dictSize, batch_size: batchSize, skip,
+      architecture: `${type}_transcoder`,
+      input_size: dIn,
+      output_size: dOut,
+      dict_size: dictSize,
+      batch_size: batchSize,
+      skip,
     };
     if (type === 'topk' || type === 'batchtopk') config.top_k = k;
     if (options['aux-penalty'] !== undefined) config.aux_penalty = Number(options['aux-penalty']);
@@ -54,7 +59,18 @@ export const transcoderBenchmark: Benchmark = {
 
     const timed = await timeTrainingSteps(transcoder, source, { batchSize, steps, warmup }, options, log);
     return {
-      benchmark: 'transcoder', type, skip, backend: timed.backend, device, d_in: dIn, d_out: dOut, dict_size: dictSize, batch: batchSize, k, steps, warmup,
+      benchmark: 'transcoder',
+      type,
+      skip,
+      backend: timed.backend,
+      device,
+      d_in: dIn,
+      d_out: dOut,
+      dict_size: dictSize,
+      batch: batchSize,
+      k,
+      steps,
+      warmup,
       ms_per_step: timed.msPerStep,
       tokens_per_s: batchSize / (timed.msPerStep / 1000),
       cpu_ms_per_step: timed.cpuMsPerStep,

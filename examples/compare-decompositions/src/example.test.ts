@@ -32,8 +32,11 @@ describe('the compare-decompositions example at CI scale', () => {
     const comparison = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8'));
     const native = comparison.points.filter((point: any) => point.sweep === 'native' && point.quirks.length === 0);
     expect(native.map((point: any) => point.method)).toEqual([
-      'transcoder batchtopk_transcoder top_k=4', 'transcoder batchtopk_transcoder top_k=8',
-      'clt batchtopk_clt layers=0,1 top_k=16', 'molt gate=topk top_k=2 transforms=31', 'neurons',
+      'transcoder batchtopk_transcoder top_k=4',
+      'transcoder batchtopk_transcoder top_k=8',
+      'clt batchtopk_clt layers=0,1 top_k=16',
+      'molt gate=topk top_k=2 transforms=31',
+      'neurons',
     ]);
     // Every method replaces both MLPs.
     for (const point of native) expect(point.streams).toBe(2);

@@ -59,10 +59,19 @@ function completed(run: string): boolean {
 export async function runExample(runDirectory: string, out: string, scale: ExampleScale = FULL_SCALE, io: Partial<CliIo> = {}): Promise<void> {
   const train = async (config: 'transcoder.yaml' | 'clt.yaml' | 'molt.yaml', folder: string, name: string, sets: readonly string[]) => {
     if (completed(join(runDirectory, folder, name))) return;
-    await nnd([
-      'train', '--config', join(EXAMPLE, config), '--set', `run_dir=${join(runDirectory, folder)}`, '--set', `name=${name}`,
-      ...[...sets, ...scale.sets, ...(scale.configSets?.[config] ?? [])].flatMap((set) => ['--set', set]),
-    ], io);
+    await nnd(
+      [
+        'train',
+        '--config',
+        join(EXAMPLE, config),
+        '--set',
+        `run_dir=${join(runDirectory, folder)}`,
+        '--set',
+        `name=${name}`,
+        ...[...sets, ...scale.sets, ...(scale.configSets?.[config] ?? [])].flatMap((set) => ['--set', set]),
+      ],
+      io,
+    );
   };
   for (const k of scale.topK) {
     for (const layer of scale.layers) await train('transcoder.yaml', RUN_FOLDERS.transcoders, `k${k}-L${layer}`, [`layer=${layer}`, `top_k=${k}`]);

@@ -26,7 +26,15 @@ const activations = hookedTransformerActivations(model, { name: 'tiny-lm' });
 const dataset = await openDataset('sotu');
 const packing = { sequenceLength: 128, documentTokenLimit: Infinity, keepRemainder: true };
 const store = new ActivationsStore({
-  model: activations, dataset, hookPoint, ...packing, modelBatchSize: 32, batchesInBuffer: 16, batchSize: trainConfig.batch_size, seed: trainConfig.seed, repeatDataset: true,
+  model: activations,
+  dataset,
+  hookPoint,
+  ...packing,
+  modelBatchSize: 32,
+  batchesInBuffer: 16,
+  batchSize: trainConfig.batch_size,
+  seed: trainConfig.seed,
+  repeatDataset: true,
 });
 
 const sae = tiedSae.create(tiedSae.parseConfig(saeConfig));

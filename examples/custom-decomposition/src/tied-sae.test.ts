@@ -39,12 +39,22 @@ it('trains with the unchanged trainer and logger, its loss falls, and the report
     const logger = createLogger({ runsDirectory: runs, console: false, wandb: false });
     await logger.init({ name: 'tied', sae_type: 'tied', dict_size: 32, num_tokens: 64 * 150, batch_size: 64 });
     const losses: number[] = [];
-    const result = await trainDecomposition(sae, sparseSource(64, 16, 24, 1), { num_tokens: 64 * 150, batch_size: 64, lr: 1e-2, seed: 3 }, {
-      backend,
-      logger: { log: (metrics, step) => { losses.push(metrics.loss); logger.log({ ...metrics }, step); } },
-      checkpointDir: join(logger.runDirectory, 'checkpoints'),
-      handleSignals: false,
-    });
+    const result = await trainDecomposition(
+      sae,
+      sparseSource(64, 16, 24, 1),
+      { num_tokens: 64 * 150, batch_size: 64, lr: 1e-2, seed: 3 },
+      {
+        backend,
+        logger: {
+          log: (metrics, step) => {
+            losses.push(metrics.loss);
+            logger.log({ ...metrics }, step);
+          },
+        },
+        checkpointDir: join(logger.runDirectory, 'checkpoints'),
+        handleSignals: false,
+      },
+    );
     await logger.finish({ status: result.status });
 
     expect(result.status).toBe('completed');

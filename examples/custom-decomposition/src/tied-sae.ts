@@ -1,6 +1,21 @@
 import {
-  abs, add, cast, ConfigError, DECOMPOSITION_SPECIFICATION_VERSION, defineDecomposition, greater, hostTensor, matmul, mul, reduceMean, reduceSum, relu, sub, transpose,
-  type Rng, type TensorMap,
+  abs,
+  add,
+  cast,
+  ConfigError,
+  DECOMPOSITION_SPECIFICATION_VERSION,
+  defineDecomposition,
+  greater,
+  hostTensor,
+  matmul,
+  mul,
+  reduceMean,
+  reduceSum,
+  relu,
+  sub,
+  transpose,
+  type Rng,
+  type TensorMap,
 } from '@nnd/core';
 
 export interface TiedSaeConfig {
@@ -26,7 +41,8 @@ export const tiedSae = defineDecomposition<TiedSaeConfig>({
       if (!Number.isInteger(config[key]) || config[key]! < 1) throw new ConfigError(`tied SAE: '${key}' is ${config[key]}; allowed: an integer >= 1.`);
     }
     if (!(typeof config.l1_coeff === 'number' && config.l1_coeff >= 0)) throw new ConfigError(`tied SAE: 'l1_coeff' is ${config.l1_coeff}; allowed: a number >= 0.`);
-    if (typeof config.hook_point !== 'string' || config.hook_point === '') throw new ConfigError(`tied SAE: 'hook_point' is ${config.hook_point}; allowed: a hook name such as 'blocks.2.hook_resid_pre'.`);
+    if (typeof config.hook_point !== 'string' || config.hook_point === '')
+      throw new ConfigError(`tied SAE: 'hook_point' is ${config.hook_point}; allowed: a hook name such as 'blocks.2.hook_resid_pre'.`);
     return { hook_point: config.hook_point, act_size: config.act_size!, dict_size: config.dict_size!, l1_coeff: config.l1_coeff };
   },
   create: (config) => ({
@@ -36,7 +52,10 @@ export const tiedSae = defineDecomposition<TiedSaeConfig>({
     // An SAE reads and writes the same stream.
     reads: [{ hook: config.hook_point, width: config.act_size }],
     writes: [{ hook: config.hook_point, width: config.act_size }],
-    describe: () => [{ key: 'architecture', value: 'tied' }, { key: 'l1_coeff', value: config.l1_coeff }],
+    describe: () => [
+      { key: 'architecture', value: 'tied' },
+      { key: 'l1_coeff', value: config.l1_coeff },
+    ],
     initialParams: (rng: Rng) => ({
       W_enc: hostTensor('float32', [config.act_size, config.dict_size], rng.kaimingUniform([config.act_size, config.dict_size])),
       b_enc: hostTensor('float32', [config.dict_size], new Float32Array(config.dict_size)),

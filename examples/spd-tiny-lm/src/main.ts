@@ -27,10 +27,20 @@ const target = transformerTarget(model, seq, 'tiny-lm');
 // spd's GPT-2 settings (DECOMPOSITIONS.md 5b, exp_004), scaled to the tiny model and a short run.
 const spdConfig = {
   modules: expandModules(target, 'mlp').map((name) => ({ name, C })),
-  ci_fn_type: 'mlp' as const, ci_fn_hidden_dims: [16],
-  stochastic_recon_coeff: 0, stochastic_recon_layerwise_coeff: 0, stochastic_recon_subset_coeff: 0.5,
-  importance_minimality_coeff: 1e-4, pnorm: 2, p_anneal_final_p: 0.3, p_anneal_start_frac: 0.25, p_anneal_end_frac: 0.75,
-  faithfulness_coeff: 1e4, faithfulness_warmup_steps: 100, faithfulness_warmup_lr: 1e-2, faithfulness_warmup_weight_decay: 0.1,
+  ci_fn_type: 'mlp' as const,
+  ci_fn_hidden_dims: [16],
+  stochastic_recon_coeff: 0,
+  stochastic_recon_layerwise_coeff: 0,
+  stochastic_recon_subset_coeff: 0.5,
+  importance_minimality_coeff: 1e-4,
+  pnorm: 2,
+  p_anneal_final_p: 0.3,
+  p_anneal_start_frac: 0.25,
+  p_anneal_end_frac: 0.75,
+  faithfulness_coeff: 1e4,
+  faithfulness_warmup_steps: 100,
+  faithfulness_warmup_lr: 1e-2,
+  faithfulness_warmup_weight_decay: 0.1,
   grad_clip_norm_components: 1,
 };
 const trainConfig = { num_tokens: steps * batch, batch_size: batch, lr: 3e-3, lr_schedule: 'cosine' as const, lr_warmup_frac: 0.01, lr_final_frac: 0.1, beta2: 0.999, seed: 0 };
@@ -61,7 +71,7 @@ await logger.finish({ status: 'completed', steps: result.step, ...metrics });
 const minutes = (Date.now() - started) / 60_000;
 const masks = ['ci', 'unmasked', 'stochastic', 'random', 'rounded_0', 'rounded_0.5', 'zero'];
 const lines = [
-  '# SPD of the tiny LM\'s MLPs',
+  "# SPD of the tiny LM's MLPs",
   '',
   `${spd.modules.length} matrices (${spd.modules.map(({ name }) => name).join(', ')}), C = ${C} each; ${result.step} steps of ${batch} x ${seq} tokens from sotu; ${minutes.toFixed(1)} min.`,
   '',
@@ -73,9 +83,15 @@ const lines = [
   '',
   '| module | CI-L0 (> 0) | CI-L0 (> 0.1) | CI-L0 (> 0.5) | alive (> 0.01) | alive (> 0.1) | alive (> 0.5) |',
   '|---|---|---|---|---|---|---|',
-  ...spd.modules.map(({ name }) => `| ${name} | ${metrics[`ci_l0_0.${name}`].toFixed(2)} | ${metrics[`ci_l0_0.1.${name}`].toFixed(2)} | ${metrics[`ci_l0_0.5.${name}`].toFixed(2)} | ${metrics[`alive_0.01.${name}`]} | ${metrics[`alive_0.1.${name}`]} | ${metrics[`alive_0.5.${name}`]} |`),
+  ...spd.modules.map(
+    ({ name }) =>
+      `| ${name} | ${metrics[`ci_l0_0.${name}`].toFixed(2)} | ${metrics[`ci_l0_0.1.${name}`].toFixed(2)} | ${metrics[`ci_l0_0.5.${name}`].toFixed(2)} | ${metrics[`alive_0.01.${name}`]} | ${metrics[`alive_0.1.${name}`]} | ${metrics[`alive_0.5.${name}`]} |`,
+  ),
   '',
-  `Last training step: ${Object.entries(result.metrics ?? {}).filter(([name]) => name.endsWith('_loss')).map(([name, value]) => `${name} ${value.toPrecision(4)}`).join(', ')}.`,
+  `Last training step: ${Object.entries(result.metrics ?? {})
+    .filter(([name]) => name.endsWith('_loss'))
+    .map(([name, value]) => `${name} ${value.toPrecision(4)}`)
+    .join(', ')}.`,
   '',
 ];
 await writeFile(join(logger.runDirectory, 'report.md'), lines.join('\n'));

@@ -21,8 +21,13 @@ const output = `blocks.${layer}.hook_mlp_out`;
 const width = 128;
 const trainConfig = { lr: 3e-3, batch_size: 4096, num_tokens: 4096 * 300, seed: 49 };
 const moltConfig = {
-  d_in: width, d_out: width, rank_counts: defaultRankCounts(width, 1), gate: 'topk', top_k: 4,
-  hook_point: input, hook_point_out: output,
+  d_in: width,
+  d_out: width,
+  rank_counts: defaultRankCounts(width, 1),
+  gate: 'topk',
+  top_k: 4,
+  hook_point: input,
+  hook_point_out: output,
 };
 const config = { name: `tiny-lm_${output}_molt_k4`, model_name: 'tiny-lm', decomposition: 'molt', ...moltConfig, ...trainConfig };
 
@@ -32,8 +37,15 @@ const activations = hookedTransformerActivations(model, { name: 'tiny-lm' });
 const dataset = await openDataset('sotu');
 const packing = { sequenceLength: 128, documentTokenLimit: Infinity, keepRemainder: true };
 const store = new MultiHookActivationsStore({
-  model: activations, dataset, hookPoints: [input, output], ...packing, modelBatchSize: 32, batchesInBuffer: 16,
-  batchSize: trainConfig.batch_size, seed: trainConfig.seed, repeatDataset: true,
+  model: activations,
+  dataset,
+  hookPoints: [input, output],
+  ...packing,
+  modelBatchSize: 32,
+  batchesInBuffer: 16,
+  batchSize: trainConfig.batch_size,
+  seed: trainConfig.seed,
+  repeatDataset: true,
 });
 
 const molt = createMoltFromConfig(moltConfig);
@@ -55,7 +67,13 @@ const faithfulness = await jacobianFaithfulness({ decomposition: molt, params: r
 await moltFamily.save(join(logger.runDirectory, moltFamily.directoryName), molt, result.params, result.state, { model_name: 'tiny-lm' });
 await logger.finish({ ...evaluation, ...groups, jacobian_faithfulness: faithfulness.mean, status: result.status });
 console.log(`\nRun directory: ${logger.runDirectory}`);
-console.log(`L0 ${evaluation.l0_norm.toFixed(2)} (${Object.entries(groups).map(([key, value]) => `${key.replace('l0_norm/', '')} ${value.toFixed(2)}`).join(', ')})`);
-console.log(`explained variance ${evaluation.explained_variance.toFixed(4)}, CE degradation ${evaluation['performance/ce_degradation'].toFixed(4)}, Jacobian faithfulness ${faithfulness.mean.toFixed(4)}`);
+console.log(
+  `L0 ${evaluation.l0_norm.toFixed(2)} (${Object.entries(groups)
+    .map(([key, value]) => `${key.replace('l0_norm/', '')} ${value.toFixed(2)}`)
+    .join(', ')})`,
+);
+console.log(
+  `explained variance ${evaluation.explained_variance.toFixed(4)}, CE degradation ${evaluation['performance/ce_degradation'].toFixed(4)}, Jacobian faithfulness ${faithfulness.mean.toFixed(4)}`,
+);
 await model.dispose();
 await backend.dispose();

@@ -17,8 +17,16 @@ let reference: string;
 /** 16 rows per model run, 3 runs (48 rows) per shard: 300 rows make 6 full shards and one of 12. */
 function cacheOptions(directory: string, overrides: Partial<HarvestToCacheOptions> = {}): HarvestToCacheOptions {
   return {
-    directory, model: new FakeModel(), dataset: memorySource(numberedTexts(400), 'numbered'), hookPoint: HOOK,
-    sequenceLength: 8, modelBatchSize: 2, batchesPerShard: 3, totalRows: 300, log: () => undefined, ...overrides,
+    directory,
+    model: new FakeModel(),
+    dataset: memorySource(numberedTexts(400), 'numbered'),
+    hookPoint: HOOK,
+    sequenceLength: 8,
+    modelBatchSize: 2,
+    batchesPerShard: 3,
+    totalRows: 300,
+    log: () => undefined,
+    ...overrides,
   };
 }
 
@@ -45,9 +53,22 @@ describe('harvestToCache', () => {
   it('writes safetensors shards of activations and tokens, and a manifest with counts and sha256s', async () => {
     const manifest = await readCacheManifest(reference);
     expect(manifest).toMatchObject({
-      format: 'nnd-activation-cache', version: 1, model: 'fake', hooks: [{ hook: HOOK, activationSize: 3 }], dtype: 'float32',
-      sequenceLength: 8, modelBatchSize: 2, batchesPerShard: 3, dataset: 'numbered', targetRows: 300, rows: 300,
-      complete: true, datasetExhausted: false, prependBos: true, documentTokenLimit: 64, excludedTokenIds: [],
+      format: 'nnd-activation-cache',
+      version: 1,
+      model: 'fake',
+      hooks: [{ hook: HOOK, activationSize: 3 }],
+      dtype: 'float32',
+      sequenceLength: 8,
+      modelBatchSize: 2,
+      batchesPerShard: 3,
+      dataset: 'numbered',
+      targetRows: 300,
+      rows: 300,
+      complete: true,
+      datasetExhausted: false,
+      prependBos: true,
+      documentTokenLimit: 64,
+      excludedTokenIds: [],
     });
     // A cache of one hook is written in format version 1, as before caches held several hooks.
     const stored = JSON.parse(await readFile(join(reference, 'manifest.json'), 'utf8'));
@@ -77,10 +98,14 @@ describe('harvestToCache', () => {
   it('stops after an abort with the finished shards intact, and a second call resumes to the same cache', async () => {
     const directory = join(root, 'interrupted');
     const controller = new AbortController();
-    const first = await harvestToCache(cacheOptions(directory, {
-      signal: controller.signal,
-      onShard: (_shard, manifest) => { if (manifest.shards.length === 2) controller.abort(); },
-    }));
+    const first = await harvestToCache(
+      cacheOptions(directory, {
+        signal: controller.signal,
+        onShard: (_shard, manifest) => {
+          if (manifest.shards.length === 2) controller.abort();
+        },
+      }),
+    );
     expect(first).toMatchObject({ complete: false, shards: 2, rows: 96 });
     const partial = await readCacheManifest(directory);
     expect(partial.shards).toHaveLength(2);
@@ -216,10 +241,13 @@ describe('ActivationsStore.fromCache', () => {
     const cases: [string, (directory: string) => string | Promise<string>][] = [
       ['absolute', () => outside],
       ['dotdot', () => '../reference/shard-00000.safetensors'],
-      ['link', async (directory) => {
-        await symlink(outside, join(directory, 'linked.safetensors'));
-        return 'linked.safetensors';
-      }],
+      [
+        'link',
+        async (directory) => {
+          await symlink(outside, join(directory, 'linked.safetensors'));
+          return 'linked.safetensors';
+        },
+      ],
     ];
     for (const [name, file] of cases) {
       let value = '';
@@ -248,13 +276,22 @@ describe('ActivationsStore.fromCache', () => {
     await expect(readCacheManifest(negative)).rejects.toThrow(/has shards\[1\]\.rows -1, not a non-negative integer/);
   });
 
-  it('checks each shard\'s dtypes and shapes against the manifest: I32 or U8 bytes are not trained on as float32', async () => {
-    for (const [dtype, values] of [['I32', new Int32Array(48 * 3).fill(7)], ['U8', new Uint8Array(48 * 3 * 4).fill(7)]] as const) {
+  it("checks each shard's dtypes and shapes against the manifest: I32 or U8 bytes are not trained on as float32", async () => {
+    for (const [dtype, values] of [
+      ['I32', new Int32Array(48 * 3).fill(7)],
+      ['U8', new Uint8Array(48 * 3 * 4).fill(7)],
+    ] as const) {
       const directory = await craftedCache(`dtype-${dtype}`, async (manifest) => {
         const path = join(root, `dtype-${dtype}`, manifest.shards[0].file);
         const shape = dtype === 'U8' ? [48, 12] : [48, 3];
         await writeSafetensors(path, { activations: fromTypedArray(dtype, shape, values), tokens: fromTypedArray('I64', [48], new BigInt64Array(48)) });
-        manifest.shards[0] = { ...manifest.shards[0], bytes: (await stat(path)).size, sha256: createHash('sha256').update(await readFile(path)).digest('hex') };
+        manifest.shards[0] = {
+          ...manifest.shards[0],
+          bytes: (await stat(path)).size,
+          sha256: createHash('sha256')
+            .update(await readFile(path))
+            .digest('hex'),
+        };
       });
       const manifest = await readCacheManifest(directory);
       await expect(readShard(directory, manifest, manifest.shards[0])).rejects.toThrow(

@@ -1,7 +1,4 @@
-import {
-  describeValue, fromTypedArray, openSafetensors, resolveInside, toTypedArray, writeFileDurably, writeSafetensors,
-  type SafetensorsDType, type SafetensorsFile,
-} from '@nnd/core';
+import { describeValue, fromTypedArray, openSafetensors, resolveInside, toTypedArray, writeFileDurably, writeSafetensors, type SafetensorsDType, type SafetensorsFile } from '@nnd/core';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -93,8 +90,18 @@ export interface ActivationCacheManifest extends ActivationCacheSettings {
 }
 
 export const SETTINGS_FIELDS = [
-  'model', 'hooks', 'dtype', 'sequenceLength', 'modelBatchSize', 'batchesPerShard', 'dataset',
-  'prependBos', 'documentTokenLimit', 'keepRemainder', 'repeatDataset', 'excludedTokenIds',
+  'model',
+  'hooks',
+  'dtype',
+  'sequenceLength',
+  'modelBatchSize',
+  'batchesPerShard',
+  'dataset',
+  'prependBos',
+  'documentTokenLimit',
+  'keepRemainder',
+  'repeatDataset',
+  'excludedTokenIds',
 ] as const satisfies readonly (keyof ActivationCacheSettings)[];
 
 export function shardFileName(index: number): string {
@@ -153,8 +160,7 @@ function storedDType(dtype: CacheDType): SafetensorsDType {
  * directory (resolveInside: no absolute path, `..` or symbolic link out).
  */
 function checkManifest(directory: string, path: string, manifest: ActivationCacheManifest): void {
-  const fail = (problem: string) =>
-    new ActivationCacheError(`${path} ${problem}; it was changed by hand or by another program. Delete the directory and harvest again.`);
+  const fail = (problem: string) => new ActivationCacheError(`${path} ${problem}; it was changed by hand or by another program. Delete the directory and harvest again.`);
   const count = (value: unknown, what: string) => {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw fail(`has ${what} ${describeValue(value)}, not a non-negative integer`);
     return value;
@@ -259,7 +265,11 @@ function rebuildHint(directory: string, shard: CacheShard): string {
  * load; the others' bytes are never read into memory.
  */
 export async function readShard(
-  directory: string, manifest: ActivationCacheManifest, shard: CacheShard, verify = true, hooks: readonly string[] = manifest.hooks.map(({ hook }) => hook),
+  directory: string,
+  manifest: ActivationCacheManifest,
+  shard: CacheShard,
+  verify = true,
+  hooks: readonly string[] = manifest.hooks.map(({ hook }) => hook),
 ): Promise<ShardContents> {
   const path = resolveInside(directory, shard.file, `${join(directory, CACHE_MANIFEST)} shard file`);
   if (verify) {
@@ -267,7 +277,9 @@ export async function readShard(
     try {
       actual = await sha256OfFile(path);
     } catch (cause) {
-      throw new ActivationCacheError(`Shard ${shard.file} of the activation cache ${JSON.stringify(directory)} cannot be read (${(cause as Error).message}). ${rebuildHint(directory, shard)}`, { cause });
+      throw new ActivationCacheError(`Shard ${shard.file} of the activation cache ${JSON.stringify(directory)} cannot be read (${(cause as Error).message}). ${rebuildHint(directory, shard)}`, {
+        cause,
+      });
     }
     if (actual !== shard.sha256) {
       throw new ActivationCacheError(

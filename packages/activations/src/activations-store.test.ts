@@ -14,8 +14,16 @@ const ticks = async (count = 20) => {
 /** 2 x 8 tokens per model run, 4 runs per buffer: 64 rows a buffer, 4 batches of 16. */
 function storeOptions(model: FakeModel, overrides: Partial<ActivationsStoreOptions> = {}): ActivationsStoreOptions {
   return {
-    model, dataset: memorySource(numberedTexts(400)), hookPoint: HOOK, sequenceLength: 8, modelBatchSize: 2,
-    batchesInBuffer: 4, batchSize: 16, seed: 1, log: () => undefined, ...overrides,
+    model,
+    dataset: memorySource(numberedTexts(400)),
+    hookPoint: HOOK,
+    sequenceLength: 8,
+    modelBatchSize: 2,
+    batchesInBuffer: 4,
+    batchSize: 16,
+    seed: 1,
+    log: () => undefined,
+    ...overrides,
   };
 }
 
@@ -46,13 +54,18 @@ describe('ActivationsStore', () => {
     expect(model.calls).toBeLessThanOrEqual(12);
   });
 
-  it('completes a buffer\'s last partial batch from the next buffer, so batches are full and no row repeats or goes missing', async () => {
+  it("completes a buffer's last partial batch from the next buffer, so batches are full and no row repeats or goes missing", async () => {
     const model = new FakeModel();
     const store = new ActivationsStore(storeOptions(model, { batchSize: 24 }));
     const batches = await serve(store, 8);
     expect(batches.every((batch) => batch.length === 24 * 3)).toBe(true);
     // 8 x 24 = 192 rows = three buffers of 64.
-    expect(batches.flatMap((batch) => rowKeys(batch)).sort()).toEqual(positionsOf(model, Array.from({ length: 12 }, (_, call) => call)).sort());
+    expect(batches.flatMap((batch) => rowKeys(batch)).sort()).toEqual(
+      positionsOf(
+        model,
+        Array.from({ length: 12 }, (_, call) => call),
+      ).sort(),
+    );
   });
 
   it('is deterministic for a seed, and another seed shuffles differently', async () => {

@@ -74,13 +74,19 @@ export class CachedMultiHookActivationsStore {
   /** Bytes of the shard a replaying store holds while it hands out its model batches (0 otherwise). */
   readonly shardBytes: number;
 
-  private constructor(readonly directory: string, readonly manifest: ActivationCacheManifest, options: CachedMultiHookStoreOptions) {
+  private constructor(
+    readonly directory: string,
+    readonly manifest: ActivationCacheManifest,
+    options: CachedMultiHookStoreOptions,
+  ) {
     const cached = manifest.hooks.map(({ hook }) => hook);
     this.hookPoints = options.hookPoints === undefined ? cached : [...options.hookPoints];
     for (const hook of this.hookPoints) {
       const entry = manifest.hooks.find((candidate) => candidate.hook === hook);
       if (entry === undefined) {
-        throw new ConfigError(`The activation cache ${JSON.stringify(directory)} holds ${cached.join(', ')}; it has no hook '${hook}'. Harvest a cache of the hooks the run needs (nnd cache with the run's config).`);
+        throw new ConfigError(
+          `The activation cache ${JSON.stringify(directory)} holds ${cached.join(', ')}; it has no hook '${hook}'. Harvest a cache of the hooks the run needs (nnd cache with the run's config).`,
+        );
       }
       this.sizes.set(hook, entry.activationSize);
     }
@@ -99,16 +105,17 @@ export class CachedMultiHookActivationsStore {
     );
     const batchesInBuffer = replay
       ? fitStoreFootprint(
-        { rowsPerModelBatch: manifest.modelBatchSize * manifest.sequenceLength, floatsPerRow, batchSize: options.batchSize, excludesTokens: manifest.excludedTokenIds.length > 0 },
-        options.batchesInBuffer!, options.maxBytes, this.hookPoints.length, log,
-      ).batchesInBuffer
+          { rowsPerModelBatch: manifest.modelBatchSize * manifest.sequenceLength, floatsPerRow, batchSize: options.batchSize, excludesTokens: manifest.excludedTokenIds.length > 0 },
+          options.batchesInBuffer!,
+          options.maxBytes,
+          this.hookPoints.length,
+          log,
+        ).batchesInBuffer
       : 0;
     const verify = options.verify ?? true;
     const start = options.resume?.buffer.source;
     this.buffer = new ShuffleBuffer({
-      producer: replay
-        ? harvestOrderProducer(directory, manifest, this.hookPoints, verify, start)
-        : shardProducer(directory, manifest, this.hookPoints, options.seed, verify, start),
+      producer: replay ? harvestOrderProducer(directory, manifest, this.hookPoints, verify, start) : shardProducer(directory, manifest, this.hookPoints, options.seed, verify, start),
       hooks: this.hookPoints.map((name) => ({ name, size: this.sizes.get(name)! })),
       chunksPerBuffer: replay ? batchesInBuffer : Math.min(options.shardsInBuffer ?? 4, manifest.shards.length),
       maxRowsPerChunk: replay ? manifest.modelBatchSize * manifest.sequenceLength : largestShard,
@@ -219,7 +226,12 @@ function exhausted(directory: string): ActivationCacheError {
 }
 
 function shardProducer(
-  directory: string, manifest: ActivationCacheManifest, hooks: readonly string[], seed: number, verify: boolean, start: CachePosition | undefined,
+  directory: string,
+  manifest: ActivationCacheManifest,
+  hooks: readonly string[],
+  seed: number,
+  verify: boolean,
+  start: CachePosition | undefined,
 ): RowChunkProducer<CachePosition> {
   let epoch = start?.epoch ?? 0;
   let next = start?.shard ?? 0;
@@ -251,9 +263,7 @@ export function modelBatchRows(manifest: ActivationCacheManifest, shard: CacheSh
 }
 
 /** Model batches in harvest order, one chunk each, as the live store's harvester yields them; one shard is held while its batches are served. */
-function harvestOrderProducer(
-  directory: string, manifest: ActivationCacheManifest, hooks: readonly string[], verify: boolean, start: CachePosition | undefined,
-): RowChunkProducer<CachePosition> {
+function harvestOrderProducer(directory: string, manifest: ActivationCacheManifest, hooks: readonly string[], verify: boolean, start: CachePosition | undefined): RowChunkProducer<CachePosition> {
   let epoch = start?.epoch ?? 0;
   let shardIndex = start?.shard ?? 0;
   let batch = start?.batch ?? 0;

@@ -11,9 +11,7 @@ export const DOCUMENT_COLUMNS = ['tokens', 'input_ids', 'text'] as const;
 export function detectDocumentColumn(columns: readonly string[], source: string, requested?: string): string {
   if (requested !== undefined) {
     if (columns.includes(requested)) return requested;
-    throw new DatasetError(
-      `${source} has no column '${requested}'; its columns are ${formatColumns(columns)}. Pass one of them as the column option.`,
-    );
+    throw new DatasetError(`${source} has no column '${requested}'; its columns are ${formatColumns(columns)}. Pass one of them as the column option.`);
   }
   const found = DOCUMENT_COLUMNS.find((column) => columns.includes(column));
   if (found !== undefined) return found;
@@ -47,7 +45,5 @@ export function documentFromValue(value: unknown, column: string, where: string)
     }
     return { tokens };
   }
-  throw new DatasetError(
-    `${where}: column '${column}' holds ${value === null ? 'null' : typeof value}; expected text (a string) or token ids (an array of integers).`,
-  );
+  throw new DatasetError(`${where}: column '${column}' holds ${value === null ? 'null' : typeof value}; expected text (a string) or token ids (an array of integers).`);
 }

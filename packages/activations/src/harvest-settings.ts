@@ -45,14 +45,19 @@ export function createHarvester(settings: HarvestSettings, hooks: readonly strin
     log(`sequenceLength ${settings.sequenceLength} exceeds ${model.name}'s context of ${model.contextLength}; using ${sequenceLength}.`);
   }
   const tokenizer = settings.tokenizer ?? model.tokenizer;
-  const packer = new TokenPacker(settings.dataset, tokenizer, {
-    rows: settings.modelBatchSize,
-    sequenceLength,
-    documentTokenLimit: settings.documentTokenLimit ?? model.contextLength,
-    prependBos: settings.prependBos ?? true,
-    keepRemainder: settings.keepRemainder ?? false,
-    repeat: settings.repeatDataset ?? false,
-  }, start);
+  const packer = new TokenPacker(
+    settings.dataset,
+    tokenizer,
+    {
+      rows: settings.modelBatchSize,
+      sequenceLength,
+      documentTokenLimit: settings.documentTokenLimit ?? model.contextLength,
+      prependBos: settings.prependBos ?? true,
+      keepRemainder: settings.keepRemainder ?? false,
+      repeat: settings.repeatDataset ?? false,
+    },
+    start,
+  );
   let excludedTokenIds: number[] = [];
   if (settings.excludeSpecialTokens) {
     excludedTokenIds = specialTokenIdsOf(tokenizer);

@@ -3,8 +3,17 @@ import { access, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ActivationCacheError } from './activation-cache-error.js';
 import {
-  CACHE_FORMAT, CACHE_FORMAT_VERSION, CACHE_MANIFEST, SETTINGS_FIELDS, readCacheManifest, writeCacheManifest, writeShard,
-  type ActivationCacheManifest, type ActivationCacheSettings, type CacheDType, type CacheShard,
+  CACHE_FORMAT,
+  CACHE_FORMAT_VERSION,
+  CACHE_MANIFEST,
+  SETTINGS_FIELDS,
+  readCacheManifest,
+  writeCacheManifest,
+  writeShard,
+  type ActivationCacheManifest,
+  type ActivationCacheSettings,
+  type CacheDType,
+  type CacheShard,
 } from './activation-cache.js';
 import type { ActivationHarvester } from './activation-harvester.js';
 import { createHarvester, type HarvestSettings } from './harvest-settings.js';
@@ -67,7 +76,10 @@ export async function harvestToCache(options: HarvestToCacheOptions): Promise<Ha
   await removeTemporaryFiles(directory);
 
   const hooks = hooksOf(options);
-  const existing = await access(join(directory, CACHE_MANIFEST)).then(() => readCacheManifest(directory), () => undefined);
+  const existing = await access(join(directory, CACHE_MANIFEST)).then(
+    () => readCacheManifest(directory),
+    () => undefined,
+  );
   const harvester = createHarvester(options, hooks, lastPosition(existing));
   const settings: ActivationCacheSettings = {
     model: options.model.name,
@@ -86,8 +98,14 @@ export async function harvestToCache(options: HarvestToCacheOptions): Promise<Ha
   let manifest: ActivationCacheManifest;
   if (existing === undefined) {
     manifest = {
-      format: CACHE_FORMAT, version: CACHE_FORMAT_VERSION, ...settings,
-      targetRows: options.totalRows, rows: 0, complete: false, datasetExhausted: false, shards: [],
+      format: CACHE_FORMAT,
+      version: CACHE_FORMAT_VERSION,
+      ...settings,
+      targetRows: options.totalRows,
+      rows: 0,
+      complete: false,
+      datasetExhausted: false,
+      shards: [],
     };
   } else {
     checkSettings(directory, existing, settings);
@@ -142,8 +160,9 @@ function lastPosition(manifest: ActivationCacheManifest | undefined): DatasetPos
 }
 
 function checkSettings(directory: string, existing: ActivationCacheManifest, settings: ActivationCacheSettings): void {
-  const differences = SETTINGS_FIELDS.filter((field) => JSON.stringify(existing[field]) !== JSON.stringify(settings[field]))
-    .map((field) => `${field} is ${JSON.stringify(existing[field])} in the cache but ${JSON.stringify(settings[field])} now`);
+  const differences = SETTINGS_FIELDS.filter((field) => JSON.stringify(existing[field]) !== JSON.stringify(settings[field])).map(
+    (field) => `${field} is ${JSON.stringify(existing[field])} in the cache but ${JSON.stringify(settings[field])} now`,
+  );
   if (differences.length > 0) {
     throw new ActivationCacheError(
       `The activation cache ${JSON.stringify(directory)} was harvested with other settings: ${differences.join('; ')}. ` +
@@ -192,15 +211,20 @@ async function harvestShard(harvester: ActivationHarvester, batchesPerShard: num
 }
 
 /** Re-harvests listed shards whose file is gone or has the wrong size, from the position the previous shard recorded. */
-async function rebuildMissingShards(
-  directory: string, manifest: ActivationCacheManifest, options: HarvestToCacheOptions, log: (message: string) => void,
-): Promise<void> {
+async function rebuildMissingShards(directory: string, manifest: ActivationCacheManifest, options: HarvestToCacheOptions, log: (message: string) => void): Promise<void> {
   for (const [index, shard] of manifest.shards.entries()) {
-    const size = await stat(join(directory, shard.file)).then((info) => info.size, () => undefined);
+    const size = await stat(join(directory, shard.file)).then(
+      (info) => info.size,
+      () => undefined,
+    );
     if (size === shard.bytes) continue;
     log(`harvestToCache: shard ${shard.file} is ${size === undefined ? 'missing' : `${size} bytes instead of ${shard.bytes}`}; rebuilding it.`);
     const start = index === 0 ? DATASET_START : manifest.shards[index - 1].datasetPosition;
-    const harvester = createHarvester({ ...options, log: () => undefined }, manifest.hooks.map(({ hook }) => hook), start);
+    const harvester = createHarvester(
+      { ...options, log: () => undefined },
+      manifest.hooks.map(({ hook }) => hook),
+      start,
+    );
     const rebuilt = await harvestShard(harvester, manifest.batchesPerShard, shard.rows, undefined);
     const position = harvester.position();
     if (rebuilt.rows !== shard.rows || JSON.stringify(position) !== JSON.stringify(shard.datasetPosition)) {

@@ -1,8 +1,15 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
 import { ConfigError, HookNotFoundError, type HostTensor } from '@nnd/core';
 import {
-  BYTE_LEVEL_BOS_ID, BYTE_LEVEL_EOS_ID, BYTE_LEVEL_VOCAB_SIZE, HookedTransformer, byteLevelTokenizerConfig, byteLevelTokenizerJson,
-  initializeParameters, saveGpt2Directory, type TransformerConfig,
+  BYTE_LEVEL_BOS_ID,
+  BYTE_LEVEL_EOS_ID,
+  BYTE_LEVEL_VOCAB_SIZE,
+  HookedTransformer,
+  byteLevelTokenizerConfig,
+  byteLevelTokenizerJson,
+  initializeParameters,
+  saveGpt2Directory,
+  type TransformerConfig,
 } from '@nnd/models';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -30,10 +37,28 @@ beforeAll(async () => {
     console.warn(`[activations] ${TINY_LM} is absent; harvesting from a randomly initialised byte-level GPT-2 instead.`);
     temporary = await mkdtemp(join(tmpdir(), 'nnd-activations-lm-'));
     const config: TransformerConfig = {
-      modelType: 'gpt2', layerCount: 2, hiddenSize: 32, headCount: 4, keyValueHeadCount: 4, headSize: 8, mlpSize: 64,
-      vocabSize: BYTE_LEVEL_VOCAB_SIZE, contextLength: 64, normalization: 'layerNorm', normEpsilon: 1e-5, activation: 'gelu_new',
-      positional: 'learned', rotaryDim: 0, rotaryBase: 0, parallelResidual: false, gatedMlp: false, tiedEmbeddings: true,
-      attentionBias: true, mlpBias: true, bosTokenId: BYTE_LEVEL_BOS_ID, eosTokenId: BYTE_LEVEL_EOS_ID,
+      modelType: 'gpt2',
+      layerCount: 2,
+      hiddenSize: 32,
+      headCount: 4,
+      keyValueHeadCount: 4,
+      headSize: 8,
+      mlpSize: 64,
+      vocabSize: BYTE_LEVEL_VOCAB_SIZE,
+      contextLength: 64,
+      normalization: 'layerNorm',
+      normEpsilon: 1e-5,
+      activation: 'gelu_new',
+      positional: 'learned',
+      rotaryDim: 0,
+      rotaryBase: 0,
+      parallelResidual: false,
+      gatedMlp: false,
+      tiedEmbeddings: true,
+      attentionBias: true,
+      mlpBias: true,
+      bosTokenId: BYTE_LEVEL_BOS_ID,
+      eosTokenId: BYTE_LEVEL_EOS_ID,
     };
     await saveGpt2Directory(temporary, config, initializeParameters(config, 3), {
       'tokenizer.json': byteLevelTokenizerJson(),
@@ -94,7 +119,7 @@ describe('hookedTransformerActivations (real model and tokenizer)', () => {
     }
   });
 
-  it('feeds an ActivationsStore: shuffled rows of the model\'s activations, without BOS positions', async () => {
+  it("feeds an ActivationsStore: shuffled rows of the model's activations, without BOS positions", async () => {
     const size = model.activationSize(HOOK);
     const settings = { model, dataset: corpusSource('sotu'), sequenceLength: 16, modelBatchSize: 4, log: () => undefined };
     const store = new ActivationsStore({ ...settings, hookPoint: HOOK, batchesInBuffer: 2, batchSize: 20, seed: 0, excludeSpecialTokens: true });

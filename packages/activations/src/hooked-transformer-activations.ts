@@ -36,7 +36,10 @@ export function hookedTransformerActivations(model: HookedTransformer, options: 
   }
   const activationSize = (hook: string): number => {
     if (!known.has(hook)) {
-      const examples = model.hookNames.filter((name) => name.startsWith('blocks.0.')).slice(0, 6).join(', ');
+      const examples = model.hookNames
+        .filter((name) => name.startsWith('blocks.0.'))
+        .slice(0, 6)
+        .join(', ');
       throw new HookNotFoundError(`This ${config.modelType} model has no hook '${hook}'; hooks are named like ${examples} (see model.hookNames).`);
     }
     const shape = hookShape(hook, config, 'batch', 'pos');
@@ -58,7 +61,9 @@ export function hookedTransformerActivations(model: HookedTransformer, options: 
         const value = cache[hook];
         const expected = tokens.shape[0] * tokens.shape[1] * sizes[index];
         if (value === undefined || value.data.length !== expected) {
-          throw new ShapeError(`The model returned ${value === undefined ? 'no value' : `${value.data.length} values`} for hook '${hook}'; expected ${expected} ([${tokens.shape.join(', ')}] tokens x ${sizes[index]}).`);
+          throw new ShapeError(
+            `The model returned ${value === undefined ? 'no value' : `${value.data.length} values`} for hook '${hook}'; expected ${expected} ([${tokens.shape.join(', ')}] tokens x ${sizes[index]}).`,
+          );
         }
         result[hook] = value.data instanceof Float32Array ? value.data : Float32Array.from(value.data as ArrayLike<number>);
       });

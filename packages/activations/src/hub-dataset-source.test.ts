@@ -153,7 +153,9 @@ describe('hubDatasetSource', () => {
     const source = await hubDatasetSource('NeelNanda/pile-10k', { hubUrl });
     failDataReads = true;
     try {
-      await expect(collect(source)).rejects.toThrow(/Reading bytes .* of http:\/\/127\.0\.0\.1:\d+\/datasets\/NeelNanda\/pile-10k\/resolve\/main\/data\/train-00000-of-00002\.parquet \(dataset 'NeelNanda\/pile-10k'\) failed: fetch failed 503\. To use it without network access/);
+      await expect(collect(source)).rejects.toThrow(
+        /Reading bytes .* of http:\/\/127\.0\.0\.1:\d+\/datasets\/NeelNanda\/pile-10k\/resolve\/main\/data\/train-00000-of-00002\.parquet \(dataset 'NeelNanda\/pile-10k'\) failed: fetch failed 503\. To use it without network access/,
+      );
     } finally {
       failDataReads = false;
     }

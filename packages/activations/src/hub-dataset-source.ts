@@ -51,7 +51,16 @@ export async function hubDatasetSource(id: string, options: HubDatasetOptions = 
     const all = await listParquetFiles(id, revision, hubUrl, options, accessToken);
     const { config, files } = selectFiles(all, split, options.config, revision === PARQUET_CONVERSION_REVISION);
     if (files.length === 0) {
-      seen.push(`${revision}: ${all.length === 0 ? 'no Parquet files' : all.slice(0, 6).map((file) => file.path).join(', ') + (all.length > 6 ? ', ...' : '')}`);
+      seen.push(
+        `${revision}: ${
+          all.length === 0
+            ? 'no Parquet files'
+            : all
+                .slice(0, 6)
+                .map((file) => file.path)
+                .join(', ') + (all.length > 6 ? ', ...' : '')
+        }`,
+      );
       continue;
     }
     const inputs = files.map((file) => hubParquetInput(id, revision, file, hubUrl, options, accessToken));
@@ -64,33 +73,34 @@ export async function hubDatasetSource(id: string, options: HubDatasetOptions = 
   );
 }
 
-async function listParquetFiles(
-  id: string, revision: string, hubUrl: string, options: HubDatasetOptions, accessToken: string | undefined,
-): Promise<HubParquetFile[]> {
+async function listParquetFiles(id: string, revision: string, hubUrl: string, options: HubDatasetOptions, accessToken: string | undefined): Promise<HubParquetFile[]> {
   const url = `${hubUrl}/api/datasets/${id}/tree/${encodeURIComponent(revision)}?recursive=true`;
   const files: HubParquetFile[] = [];
   try {
     for await (const entry of listFiles({
-      repo: { type: 'dataset', name: id }, revision: encodeURIComponent(revision), recursive: true, hubUrl,
-      fetch: options.fetch, ...(accessToken === undefined ? {} : { accessToken }),
+      repo: { type: 'dataset', name: id },
+      revision: encodeURIComponent(revision),
+      recursive: true,
+      hubUrl,
+      fetch: options.fetch,
+      ...(accessToken === undefined ? {} : { accessToken }),
     })) {
       if (entry.type === 'file' && entry.path.endsWith('.parquet')) files.push({ path: entry.path, size: entry.lfs?.size ?? entry.size });
     }
   } catch (cause) {
     const status = (cause as { statusCode?: number }).statusCode;
     if (status === 404 && revision === PARQUET_CONVERSION_REVISION) return [];
-    const reason = status === 401 || status === 403 || status === 404
-      ? `the hub answered ${status} (no such dataset or revision '${revision}', or it is gated or private: set HF_TOKEN)`
-      : `the request failed (${describeFailure(cause)})`;
+    const reason =
+      status === 401 || status === 403 || status === 404
+        ? `the hub answered ${status} (no such dataset or revision '${revision}', or it is gated or private: set HF_TOKEN)`
+        : `the request failed (${describeFailure(cause)})`;
     throw new DatasetError(`Cannot stream dataset '${id}' from the Hugging Face hub: tried to list its Parquet files with GET ${url} and ${reason}. ${offlineHelp(id)}`, { cause });
   }
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** Files of one config and split, as the hub lays them out on main and on the conversion branch. */
-function selectFiles(
-  files: readonly HubParquetFile[], split: string, requestedConfig: string | undefined, conversion: boolean,
-): { config: string | undefined; files: HubParquetFile[] } {
+function selectFiles(files: readonly HubParquetFile[], split: string, requestedConfig: string | undefined, conversion: boolean): { config: string | undefined; files: HubParquetFile[] } {
   let config = requestedConfig;
   let candidates = files;
   if (config === undefined && conversion) {
@@ -102,15 +112,12 @@ function selectFiles(
   const matches = candidates.filter((file) => {
     const segments = file.path.split('/');
     const name = segments[segments.length - 1];
-    return segments.slice(0, -1).some((segment) => segment === split || segment === `partial-${split}`)
-      || name.startsWith(`${split}-`) || name.startsWith(`${split}.`);
+    return segments.slice(0, -1).some((segment) => segment === split || segment === `partial-${split}`) || name.startsWith(`${split}-`) || name.startsWith(`${split}.`);
   });
   return { config, files: matches };
 }
 
-function hubParquetInput(
-  id: string, revision: string, file: HubParquetFile, hubUrl: string, options: HubDatasetOptions, accessToken: string | undefined,
-): ParquetInput {
+function hubParquetInput(id: string, revision: string, file: HubParquetFile, hubUrl: string, options: HubDatasetOptions, accessToken: string | undefined): ParquetInput {
   const url = `${hubUrl}/datasets/${id}/resolve/${encodeURIComponent(revision)}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
   return {
     name: url,
@@ -124,10 +131,7 @@ function hubParquetInput(
           try {
             return await buffer.slice(start, end);
           } catch (cause) {
-            throw new DatasetError(
-              `Reading bytes ${start}-${end ?? buffer.byteLength} of ${url} (dataset '${id}') failed: ${describeFailure(cause)}. ${offlineHelp(id)}`,
-              { cause },
-            );
+            throw new DatasetError(`Reading bytes ${start}-${end ?? buffer.byteLength} of ${url} (dataset '${id}') failed: ${describeFailure(cause)}. ${offlineHelp(id)}`, { cause });
           }
         },
       };

@@ -40,10 +40,23 @@ export { fitStoreFootprint, storeFootprint } from './store-footprint.js';
 export type { StoreFootprint } from './store-footprint.js';
 
 export {
-  CACHE_FORMAT, CACHE_FORMAT_VERSION, CACHE_MANIFEST, activationsTensorName, readCacheManifest, readShard, shardFileName, verifyActivationCache,
+  CACHE_FORMAT,
+  CACHE_FORMAT_VERSION,
+  CACHE_MANIFEST,
+  activationsTensorName,
+  readCacheManifest,
+  readShard,
+  shardFileName,
+  verifyActivationCache,
 } from './activation-cache.js';
 export type {
-  ActivationCacheManifest, ActivationCacheSettings, CacheDType, CacheHook, CacheShard, CacheVerification, ShardContents,
+  ActivationCacheManifest,
+  ActivationCacheSettings,
+  CacheDType,
+  CacheHook,
+  CacheShard,
+  CacheVerification,
+  ShardContents,
 } from './activation-cache.js';
 export { harvestToCache } from './harvest-to-cache.js';
 export type { HarvestToCacheOptions, HarvestToCacheResult } from './harvest-to-cache.js';

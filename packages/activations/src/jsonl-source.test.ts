@@ -11,7 +11,13 @@ const lines = (records: unknown[]) => records.map((record) => JSON.stringify(rec
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'nnd-jsonl-'));
   await writeFile(join(root, 'text.jsonl'), `${lines([{ text: 'one', meta: 1 }, { text: 'two' }])}\n\n${lines([{ text: 'three' }])}\n`);
-  await writeFile(join(root, 'tokens.jsonl'), lines([{ text: 'ignored', input_ids: [1, 2, 3] }, { text: 'x', input_ids: [4] }]));
+  await writeFile(
+    join(root, 'tokens.jsonl'),
+    lines([
+      { text: 'ignored', input_ids: [1, 2, 3] },
+      { text: 'x', input_ids: [4] },
+    ]),
+  );
   await writeFile(join(root, 'content.jsonl'), lines([{ content: 'a', url: 'u' }]));
   await writeFile(join(root, 'broken.jsonl'), `${lines([{ text: 'fine' }])}\n{"text": oops}\n`);
 });

@@ -53,10 +53,7 @@ function harvestProducer(harvester: ActivationHarvester, dataset: DocumentSource
     position: () => harvester.position(),
     exhaustedError: () => {
       const { epoch, document } = harvester.position();
-      return new DatasetError(
-        `Dataset ${dataset.description} ran out at document ${document} (pass ${epoch + 1}); ` +
-          'pass repeatDataset: true to go through it again, or use a larger dataset.',
-      );
+      return new DatasetError(`Dataset ${dataset.description} ran out at document ${document} (pass ${epoch + 1}); ` + 'pass repeatDataset: true to go through it again, or use a larger dataset.');
     },
   };
 }
@@ -130,7 +127,9 @@ export class MultiHookActivationsStore {
         throw new ConfigError(`${this.label}: the recorded position is after ${resume.batchesServed} batches, not ${batchIndex}; pass the position recorded with that batch count.`);
       }
       const { epoch, document, token } = resume.buffer.source;
-      (this.options.log ?? console.log)(`${this.label}: continuing at batch ${batchIndex} from document ${document} (pass ${epoch + 1}), token ${token}, row ${resume.rowOffset} of that buffer; one buffer is harvested again.`);
+      (this.options.log ?? console.log)(
+        `${this.label}: continuing at batch ${batchIndex} from document ${document} (pass ${epoch + 1}), token ${token}, row ${resume.rowOffset} of that buffer; one buffer is harvested again.`,
+      );
       this.buffer = this.openBuffer(resume, () => undefined);
       return;
     }
@@ -201,8 +200,7 @@ export class MultiHookActivationsStore {
       const lagging = [...this.sources.values()].find((other) => other.queue.length >= this.maxQueued);
       if (lagging !== undefined) {
         throw new ConfigError(
-          `forHook('${lagging.hook}') is ${lagging.queue.length} batches behind the other hooks' sources; ` +
-            'take one batch from every forHook source per step, or use nextBatches().',
+          `forHook('${lagging.hook}') is ${lagging.queue.length} batches behind the other hooks' sources; ` + 'take one batch from every forHook source per step, or use nextBatches().',
         );
       }
       const batches = await this.nextBatches();

@@ -18,16 +18,32 @@ let cache: string;
 /** 16 rows per model run, 3 runs per shard; 400 rows: 8 full shards and one of 16. */
 function harvestOptions(directory: string, overrides: Partial<HarvestToCacheOptions> = {}): HarvestToCacheOptions {
   return {
-    directory, model: model(), dataset: memorySource(numberedTexts(400), 'numbered'), hookPoints: HOOKS,
-    sequenceLength: 8, modelBatchSize: 2, batchesPerShard: 3, totalRows: 400, log: () => undefined, ...overrides,
+    directory,
+    model: model(),
+    dataset: memorySource(numberedTexts(400), 'numbered'),
+    hookPoints: HOOKS,
+    sequenceLength: 8,
+    modelBatchSize: 2,
+    batchesPerShard: 3,
+    totalRows: 400,
+    log: () => undefined,
+    ...overrides,
   };
 }
 
 /** The live store the cache stands in for: 4 model runs (64 rows) per buffer, batches of 16. */
 function liveOptions(overrides: Partial<MultiHookActivationsStoreOptions> = {}): MultiHookActivationsStoreOptions {
   return {
-    model: model(), dataset: memorySource(numberedTexts(400), 'numbered'), hookPoints: HOOKS, sequenceLength: 8, modelBatchSize: 2,
-    batchesInBuffer: 4, batchSize: 16, seed: 7, log: () => undefined, ...overrides,
+    model: model(),
+    dataset: memorySource(numberedTexts(400), 'numbered'),
+    hookPoints: HOOKS,
+    sequenceLength: 8,
+    modelBatchSize: 2,
+    batchesInBuffer: 4,
+    batchSize: 16,
+    seed: 7,
+    log: () => undefined,
+    ...overrides,
   };
 }
 
@@ -109,7 +125,10 @@ describe('a cache of several hooks of one model run', () => {
     const live = new MultiHookActivationsStore(liveOptions({ excludeSpecialTokens: true }));
     const cached = await MultiHookActivationsStore.fromCache(directory, { batchSize: 16, seed: 7, batchesInBuffer: 4, log: () => undefined });
     const buffers = Math.floor(manifest.shards.flatMap((shard) => shard.batchRows!).length / 4);
-    const rows = manifest.shards.flatMap((shard) => shard.batchRows!).slice(0, buffers * 4).reduce((total, value) => total + value, 0);
+    const rows = manifest.shards
+      .flatMap((shard) => shard.batchRows!)
+      .slice(0, buffers * 4)
+      .reduce((total, value) => total + value, 0);
     const batches = Math.floor(rows / 16) - 1;
     expect(batches).toBeGreaterThan(8);
     expect(await serve(cached, batches)).toEqual(await serve(live, batches));
@@ -120,10 +139,12 @@ describe('a cache of several hooks of one model run', () => {
     const [batch] = await serve(store, 1);
     expect(Object.keys(batch).sort()).toEqual([HOOKS[0], HOOKS[2]]);
     expectAligned(batch, [HOOKS[2], HOOKS[0]]);
-    await expect(MultiHookActivationsStore.fromCache(cache, { batchSize: 16, seed: 3, hookPoints: ['blocks.7.hook_mlp_out'], log: () => undefined }))
-      .rejects.toThrow(/holds blocks\.0\.hook_resid_pre, blocks\.1\.hook_resid_pre, blocks\.2\.hook_resid_pre; it has no hook 'blocks\.7\.hook_mlp_out'/);
-    await expect(ActivationsStore.fromCache(cache, { batchSize: 16, seed: 3, log: () => undefined }))
-      .rejects.toThrow(/holds 3 hooks .*; pass hook to read one of them, or open it with MultiHookActivationsStore\.fromCache/);
+    await expect(MultiHookActivationsStore.fromCache(cache, { batchSize: 16, seed: 3, hookPoints: ['blocks.7.hook_mlp_out'], log: () => undefined })).rejects.toThrow(
+      /holds blocks\.0\.hook_resid_pre, blocks\.1\.hook_resid_pre, blocks\.2\.hook_resid_pre; it has no hook 'blocks\.7\.hook_mlp_out'/,
+    );
+    await expect(ActivationsStore.fromCache(cache, { batchSize: 16, seed: 3, log: () => undefined })).rejects.toThrow(
+      /holds 3 hooks .*; pass hook to read one of them, or open it with MultiHookActivationsStore\.fromCache/,
+    );
     const one = await ActivationsStore.fromCache(cache, { batchSize: 16, seed: 3, hook: HOOKS[1], log: () => undefined });
     expect(one.hook).toBe(HOOKS[1]);
     expect((await one.nextBatch()).length).toBe(16 * 3);
@@ -132,10 +153,14 @@ describe('a cache of several hooks of one model run', () => {
   it('resumes a harvest of the same hooks, and refuses other hooks naming them', async () => {
     const directory = join(root, 'resumed');
     const controller = new AbortController();
-    await harvestToCache(harvestOptions(directory, {
-      signal: controller.signal,
-      onShard: (_shard, manifest) => { if (manifest.shards.length === 3) controller.abort(); },
-    }));
+    await harvestToCache(
+      harvestOptions(directory, {
+        signal: controller.signal,
+        onShard: (_shard, manifest) => {
+          if (manifest.shards.length === 3) controller.abort();
+        },
+      }),
+    );
     await harvestToCache(harvestOptions(directory));
     const [resumed, whole] = [await readCacheManifest(directory), await readCacheManifest(cache)];
     expect(resumed.shards.map((shard) => shard.sha256)).toEqual(whole.shards.map((shard) => shard.sha256));
@@ -154,10 +179,12 @@ describe('a cache of several hooks of one model run', () => {
       await writeFile(join(directory, 'manifest.json'), JSON.stringify(manifest));
       return directory;
     };
-    await expect(readCacheManifest(await crafted('twice', (manifest) => void (manifest.hooks[1].hook = HOOKS[0]))))
-      .rejects.toThrow(/names hook 'blocks\.0\.hook_resid_pre' twice; it was changed by hand/);
-    await expect(readCacheManifest(await crafted('batches', (manifest) => void (manifest.shards[0].batchRows = [16, 16]))))
-      .rejects.toThrow(/has shards\[0\]\.batchRows adding up to other than its 48 rows/);
+    await expect(readCacheManifest(await crafted('twice', (manifest) => void (manifest.hooks[1].hook = HOOKS[0])))).rejects.toThrow(
+      /names hook 'blocks\.0\.hook_resid_pre' twice; it was changed by hand/,
+    );
+    await expect(readCacheManifest(await crafted('batches', (manifest) => void (manifest.shards[0].batchRows = [16, 16])))).rejects.toThrow(
+      /has shards\[0\]\.batchRows adding up to other than its 48 rows/,
+    );
     const renamed = await crafted('renamed', (manifest) => void (manifest.hooks[2].hook = 'blocks.3.hook_resid_pre'));
     const manifest = await readCacheManifest(renamed);
     await expect(readShard(renamed, manifest, manifest.shards[0])).rejects.toThrow(ActivationCacheError);

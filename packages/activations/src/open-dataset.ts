@@ -63,8 +63,7 @@ async function readerForDirectory(path: string): Promise<(typeof READERS)[keyof 
   }
   if (found.size > 1) {
     throw new DatasetError(
-      `Directory ${JSON.stringify(path)} mixes ${[...found].join(' and ')} files; point at a directory with one kind, ` +
-        `or open each with parquetSource, jsonlSource or textFileSource.`,
+      `Directory ${JSON.stringify(path)} mixes ${[...found].join(' and ')} files; point at a directory with one kind, ` + `or open each with parquetSource, jsonlSource or textFileSource.`,
     );
   }
   return [...found][0];

@@ -15,7 +15,14 @@ beforeAll(async () => {
   // Two files of 10 and 15 rows in row groups of 4, so skipping crosses files and row groups.
   await writeParquet(join(root, 'shards', 'train-00000.parquet'), { meta: texts.slice(0, 10).map((_, i) => `m${i}`), text: texts.slice(0, 10) }, 4);
   await writeParquet(join(root, 'shards', 'train-00001.parquet'), { meta: texts.slice(10).map((_, i) => `m${i}`), text: texts.slice(10) }, 4);
-  await writeParquet(join(root, 'tokens.parquet'), { text: ['a', 'b'], input_ids: [[1, 2, 3], [40000, 5]], tokens: [[7], [8, 9]] });
+  await writeParquet(join(root, 'tokens.parquet'), {
+    text: ['a', 'b'],
+    input_ids: [
+      [1, 2, 3],
+      [40000, 5],
+    ],
+    tokens: [[7], [8, 9]],
+  });
   await writeParquet(join(root, 'no-column.parquet'), { content: ['x'], url: ['y'] });
   await writeFile(join(root, 'truncated.parquet'), new Uint8Array([80, 65, 82, 49, 0, 0, 0]));
 });
@@ -30,7 +37,10 @@ describe('parquetSource', () => {
   it('skips to a start index across row groups and files', async () => {
     const source = await parquetSource(join(root, 'shards'));
     for (const start of [0, 3, 4, 9, 10, 13, 24, 25, 30]) {
-      expect((await collect(source, start)).map((document) => ('text' in document ? document.text : '')), `start ${start}`).toEqual(texts.slice(start));
+      expect(
+        (await collect(source, start)).map((document) => ('text' in document ? document.text : '')),
+        `start ${start}`,
+      ).toEqual(texts.slice(start));
     }
   });
 

@@ -60,9 +60,7 @@ export function parquetDocuments(files: readonly ParquetInput[], description: st
             rowStart = rowEnd;
             continue;
           }
-          const rows = await wrap(input, `read row group ${groupIndex} of`, () =>
-            parquetReadObjects({ file, metadata, columns: [column], rowStart, rowEnd, compressors: options.compressors }),
-          );
+          const rows = await wrap(input, `read row group ${groupIndex} of`, () => parquetReadObjects({ file, metadata, columns: [column], rowStart, rowEnd, compressors: options.compressors }));
           for (const [offset, row] of rows.entries()) {
             if (index++ < start) continue;
             yield documentFromValue(row[column], column, `${input.name} row ${rowStart + offset}`);

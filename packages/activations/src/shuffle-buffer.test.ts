@@ -25,13 +25,19 @@ function numberedChunks(sizes: readonly number[], options: { endsBufferAfter?: n
 
 function buffer(producer: RowChunkProducer<number>, overrides: { chunksPerBuffer?: number; batchSize?: number } = {}) {
   return new ShuffleBuffer({
-    producer, hooks: [{ name: 'hook', size: 1 }], chunksPerBuffer: overrides.chunksPerBuffer ?? 2, maxRowsPerChunk: 10,
-    batchSize: overrides.batchSize ?? 4, rng: new Rng(0), label: 'test', log: () => undefined,
+    producer,
+    hooks: [{ name: 'hook', size: 1 }],
+    chunksPerBuffer: overrides.chunksPerBuffer ?? 2,
+    maxRowsPerChunk: 10,
+    batchSize: overrides.batchSize ?? 4,
+    rng: new Rng(0),
+    label: 'test',
+    log: () => undefined,
   });
 }
 
 describe('ShuffleBuffer', () => {
-  it('serves each row once, completing a buffer\'s last batch from the next buffer, then reports the end', async () => {
+  it("serves each row once, completing a buffer's last batch from the next buffer, then reports the end", async () => {
     // Buffers of 3 + 4 and 5 + 2 rows: 14 rows, three full batches of 4 and 2 rows over.
     const shuffle = buffer(numberedChunks([3, 4, 5, 2]));
     const served: number[] = [];

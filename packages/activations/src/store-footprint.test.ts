@@ -39,8 +39,17 @@ class MeasuringModel extends FakeModel {
 function options(model: FakeModel, overrides: Partial<MultiHookActivationsStoreOptions> = {}): MultiHookActivationsStoreOptions {
   // 8 sequences of 32 tokens per model run: 256 rows of 12 x 128 floats (1.5 MiB) per model batch.
   return {
-    model, dataset: memorySource(numberedTexts(3000, 60)), hookPoints: HOOKS, sequenceLength: 32, modelBatchSize: 8,
-    batchesInBuffer: 6, batchSize: 128, seed: 2, repeatDataset: true, log: () => undefined, ...overrides,
+    model,
+    dataset: memorySource(numberedTexts(3000, 60)),
+    hookPoints: HOOKS,
+    sequenceLength: 32,
+    modelBatchSize: 8,
+    batchesInBuffer: 6,
+    batchSize: 128,
+    seed: 2,
+    repeatDataset: true,
+    log: () => undefined,
+    ...overrides,
   };
 }
 
@@ -52,7 +61,13 @@ describe('the activation store of a run with many streams', () => {
     const store = new MultiHookActivationsStore(options(model, { log: (line) => lines.push(line) }));
     const { footprint } = store;
     const rowBytes = HOOKS.length * WIDTH * 4;
-    expect(footprint).toEqual({ batchesInBuffer: 6, buffers: 2 * 6 * 256 * (rowBytes + 4), harvest: 2 * 256 * (rowBytes + 8), batch: 128 * rowBytes, total: footprint.buffers + footprint.harvest + footprint.batch });
+    expect(footprint).toEqual({
+      batchesInBuffer: 6,
+      buffers: 2 * 6 * 256 * (rowBytes + 4),
+      harvest: 2 * 256 * (rowBytes + 8),
+      batch: 128 * rowBytes,
+      total: footprint.buffers + footprint.harvest + footprint.batch,
+    });
     expect(lines.join('\n')).toMatch(/holds at most 21\.8 MiB: two buffers 18\.0 MiB, the model batches in flight 3\.0 MiB, the batch being served 768\.0 KiB\./);
     // Four buffers of 12 batches: the store fills the third and fourth while serving.
     for (let batch = 0; batch < 48; batch++) {
@@ -73,7 +88,9 @@ describe('the activation store of a run with many streams', () => {
     const limited = new MultiHookActivationsStore(options(model, { maxBytes: 10 * 2 ** 20, log: (line) => lines.push(line) }));
     expect(limited.footprint.batchesInBuffer).toBe(2);
     expect(limited.footprint.total).toBeLessThanOrEqual(10 * 2 ** 20);
-    expect(lines.join('\n')).toMatch(/6 model batches per buffer \(12 streams of 1536 floats in all per token\) would take 21\.8 MiB, over the limit of 10\.0 MiB; using 2 per buffer \(512 tokens shuffled together\)/);
+    expect(lines.join('\n')).toMatch(
+      /6 model batches per buffer \(12 streams of 1536 floats in all per token\) would take 21\.8 MiB, over the limit of 10\.0 MiB; using 2 per buffer \(512 tokens shuffled together\)/,
+    );
     for (let batch = 0; batch < 16; batch++) {
       await limited.nextBatches();
       model.samples.push(heldBytes());
@@ -106,8 +123,12 @@ describe('the activation store of a run with many streams', () => {
     const fitted = fitStoreFootprint(shape(32), 10, 6 * gib, 24, (line) => lines.push(line));
     expect(fitted.batchesInBuffer).toBe(9);
     expect(fitted.total).toBeLessThanOrEqual(6 * gib);
-    expect(lines.join('\n')).toMatch(/10 model batches per buffer \(24 streams of 18432 floats in all per token\) would take 6\.5 GiB, over the limit of 6\.0 GiB; using 9 per buffer \(36864 tokens shuffled together\)/);
+    expect(lines.join('\n')).toMatch(
+      /10 model batches per buffer \(24 streams of 18432 floats in all per token\) would take 6\.5 GiB, over the limit of 6\.0 GiB; using 9 per buffer \(36864 tokens shuffled together\)/,
+    );
     // The reference's model_batch_size 512: one model batch of 65536 tokens is 4.5 GiB, and the store needs two buffers and the batches in flight.
-    expect(() => fitStoreFootprint(shape(512), 10, 6 * gib, 24, () => undefined)).toThrow(/needs at least 18\.3 GiB .* more than its limit of 6\.0 GiB\. Raise the limit, or lower model_batch_size or seq_len/);
+    expect(() => fitStoreFootprint(shape(512), 10, 6 * gib, 24, () => undefined)).toThrow(
+      /needs at least 18\.3 GiB .* more than its limit of 6\.0 GiB\. Raise the limit, or lower model_batch_size or seq_len/,
+    );
   });
 });

@@ -45,7 +45,11 @@ export function storeFootprint(
  * too, so a run from a cache shuffles the same buffers as without.
  */
 export function fitStoreFootprint(
-  shape: Parameters<typeof storeFootprint>[0], batchesInBuffer: number, maxBytes: number | undefined, streamCount: number, log: (message: string) => void,
+  shape: Parameters<typeof storeFootprint>[0],
+  batchesInBuffer: number,
+  maxBytes: number | undefined,
+  streamCount: number,
+  log: (message: string) => void,
 ): StoreFootprint {
   const wanted = storeFootprint(shape, batchesInBuffer);
   if (maxBytes === undefined || wanted.total <= maxBytes) return wanted;

@@ -10,7 +10,8 @@ const isCount = (value: unknown): value is number => Number.isSafeInteger(value)
  * an RNG state of four 32-bit words. Throws a ConfigError naming the field.
  */
 export function parseStorePosition(value: unknown, where: string): StorePosition {
-  const fail = (problem: string) => new ConfigError(`${where}: the recorded store position ${problem}; it was not written by an ActivationsStore. Resume from a checkpoint of this run, or start a new run.`);
+  const fail = (problem: string) =>
+    new ConfigError(`${where}: the recorded store position ${problem}; it was not written by an ActivationsStore. Resume from a checkpoint of this run, or start a new run.`);
   if (!isRecord(value)) throw fail(`is ${JSON.stringify(value)}, not an object`);
   const { batchesServed, rowOffset, buffer } = value;
   if (!isCount(batchesServed)) throw fail(`has batchesServed ${JSON.stringify(batchesServed)}`);

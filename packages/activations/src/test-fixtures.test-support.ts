@@ -96,11 +96,7 @@ export function rowKeys(batch: Float32Array, size = 3): string[] {
 }
 
 /** Writes a Parquet file of one text column or one list<int64> column, in row groups of `rowGroupSize`. */
-export async function writeParquet(
-  path: string,
-  columns: Record<string, readonly string[] | readonly (readonly number[])[]>,
-  rowGroupSize = 1000,
-): Promise<void> {
+export async function writeParquet(path: string, columns: Record<string, readonly string[] | readonly (readonly number[])[]>, rowGroupSize = 1000): Promise<void> {
   const names = Object.keys(columns);
   const schema: Record<string, unknown>[] = [{ name: 'root', num_children: names.length }];
   const columnData = names.map((name) => {

@@ -21,22 +21,14 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 describe('textFileSource', () => {
   it('reads one document per file, sorted by path, skipping blank files and other extensions', async () => {
     const source = await textFileSource(join(root, 'corpus'));
-    expect(await collect(source)).toEqual([
-      { text: 'First file.\r\n\r\n\r\nAfter blank lines.' },
-      { text: 'Second file.\n\nIts second paragraph\nspans two lines.\n' },
-    ]);
+    expect(await collect(source)).toEqual([{ text: 'First file.\r\n\r\n\r\nAfter blank lines.' }, { text: 'Second file.\n\nIts second paragraph\nspans two lines.\n' }]);
     expect(source.description).toContain('one document per file');
   });
 
   it('splits on blank lines in paragraph mode, and skips to a start index', async () => {
     const source = await textFileSource(join(root, 'corpus'), { split: 'paragraph' });
     const all = await collect(source);
-    expect(all).toEqual([
-      { text: 'First file.' },
-      { text: 'After blank lines.' },
-      { text: 'Second file.' },
-      { text: 'Its second paragraph\nspans two lines.' },
-    ]);
+    expect(all).toEqual([{ text: 'First file.' }, { text: 'After blank lines.' }, { text: 'Second file.' }, { text: 'Its second paragraph\nspans two lines.' }]);
     expect(await collect(source, 3)).toEqual(all.slice(3));
   });
 

@@ -23,8 +23,14 @@ describe('TokenPacker', () => {
     // Batch 2 reads 'f' (2) and 'ghij' (5), dropping 'j' (106). Batch 3 has no documents left.
     const packer = new TokenPacker(documents, byteTokenizer(), reference);
     expect(await rows(packer)).toEqual([
-      [[256, 97, 98], [256, 99, 100]],
-      [[256, 102, 256], [103, 104, 105]],
+      [
+        [256, 97, 98],
+        [256, 99, 100],
+      ],
+      [
+        [256, 102, 256],
+        [103, 104, 105],
+      ],
     ]);
     expect(packer.documentCount).toBe(4);
   });
@@ -32,8 +38,14 @@ describe('TokenPacker', () => {
   it('keepRemainder carries the tokens past a full batch into the next one', async () => {
     const packer = new TokenPacker(documents, byteTokenizer(), { ...reference, keepRemainder: true });
     expect(await rows(packer)).toEqual([
-      [[256, 97, 98], [256, 99, 100]],
-      [[101, 256, 102], [256, 103, 104]],
+      [
+        [256, 97, 98],
+        [256, 99, 100],
+      ],
+      [
+        [101, 256, 102],
+        [256, 103, 104],
+      ],
     ]);
   });
 

@@ -60,8 +60,7 @@ const vi = (name, type, shape) => ({
   },
 });
 
-const toTyped = (type, values) =>
-  type === 'int64' ? BigInt64Array.from(values, (v) => BigInt(v)) : TYPE[type].Arr.from(values, (v) => (type === 'bool' ? Number(!!v) : v));
+const toTyped = (type, values) => (type === 'int64' ? BigInt64Array.from(values, (v) => BigInt(v)) : TYPE[type].Arr.from(values, (v) => (type === 'bool' ? Number(!!v) : v)));
 
 /** An initializer (constant) stored as raw little-endian bytes. */
 const init = (name, type, dims, values) => {
@@ -105,7 +104,11 @@ const ms = (t) => Math.round(t * 10) / 10;
 function rand(n, seed = 1, lo = -1, hi = 1) {
   let s = seed >>> 0 || 1;
   return Array.from({ length: n }, () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return lo + ((s % 100000) / 100000) * (hi - lo);
   });
 }
@@ -118,7 +121,8 @@ function compare(a, b, tol = 1e-4) {
       if (BigInt(a[i]) !== BigInt(b[i])) return { ok: false, why: `[${i}] ${a[i]} vs ${b[i]}` };
       continue;
     }
-    const x = Number(a[i]), y = Number(b[i]);
+    const x = Number(a[i]),
+      y = Number(b[i]);
     if (Number.isNaN(x) && Number.isNaN(y)) continue;
     const d = Math.abs(x - y);
     maxDiff = Math.max(maxDiff, d);
@@ -411,7 +415,10 @@ const binF = (op) => ({
     nodes: [node(op, ['X', 'Y'], ['Z'])],
     inputs: [vi('X', 'float32', [2, 3]), vi('Y', 'float32', [3])],
     outputs: [vi('Z', 'float32', [2, 3])],
-    feeds: [['X', 'float32', [2, 3], F(6, 1, 0.5, 2)], ['Y', 'float32', [3], F(3, 2, 0.5, 2)]],
+    feeds: [
+      ['X', 'float32', [2, 3], F(6, 1, 0.5, 2)],
+      ['Y', 'float32', [3], F(3, 2, 0.5, 2)],
+    ],
   }),
 });
 const cmpF = (op) => ({
@@ -420,7 +427,10 @@ const cmpF = (op) => ({
     nodes: [node(op, ['X', 'Y'], ['Z'])],
     inputs: [vi('X', 'float32', [4]), vi('Y', 'float32', [4])],
     outputs: [vi('Z', 'bool', [4])],
-    feeds: [['X', 'float32', [4], [1, 2, 3, 4]], ['Y', 'float32', [4], [2, 2, 2, 2]]],
+    feeds: [
+      ['X', 'float32', [4], [1, 2, 3, 4]],
+      ['Y', 'float32', [4], [2, 2, 2, 2]],
+    ],
   }),
 });
 const unF = (op, lo = -2, hi = 2, attrs = {}) => ({
@@ -454,7 +464,10 @@ const OP_CASES = [
       nodes: [node(op, ['X', 'Y'], ['Z'])],
       inputs: [vi('X', 'bool', [4]), vi('Y', 'bool', [4])],
       outputs: [vi('Z', 'bool', [4])],
-      feeds: [['X', 'bool', [4], [1, 1, 0, 0]], ['Y', 'bool', [4], [1, 0, 1, 0]]],
+      feeds: [
+        ['X', 'bool', [4], [1, 1, 0, 0]],
+        ['Y', 'bool', [4], [1, 0, 1, 0]],
+      ],
     }),
   })),
   {
@@ -477,7 +490,11 @@ const OP_CASES = [
       nodes: [node('Where', ['C', 'X', 'Y'], ['Z'])],
       inputs: [vi('C', 'bool', [4]), vi('X', 'float32', [4]), vi('Y', 'float32', [4])],
       outputs: [vi('Z', 'float32', [4])],
-      feeds: [['C', 'bool', [4], [1, 0, 1, 0]], ['X', 'float32', [4], [1, 2, 3, 4]], ['Y', 'float32', [4], [5, 6, 7, 8]]],
+      feeds: [
+        ['C', 'bool', [4], [1, 0, 1, 0]],
+        ['X', 'float32', [4], [1, 2, 3, 4]],
+        ['Y', 'float32', [4], [5, 6, 7, 8]],
+      ],
     }),
   },
   withConst('MatMul', 'MatMul', ['float32', [2, 3, 5], F(30, 4)], [['W', 'float32', [5, 4], F(20, 6)]], 'float32', [2, 3, 4]),
@@ -486,7 +503,19 @@ const OP_CASES = [
   withConst('Unsqueeze', 'Unsqueeze', ['float32', [2, 3], F(6, 4)], [['axes', 'int64', [1], [1]]], 'float32', [2, 1, 3]),
   withConst('Squeeze', 'Squeeze', ['float32', [2, 1, 3], F(6, 4)], [['axes', 'int64', [1], [1]]], 'float32', [2, 3]),
   withConst('Concat', 'Concat', ['float32', [2, 3], F(6, 4)], [['K', 'float32', [2, 2], F(4, 8)]], 'float32', [2, 5], { axis: 1 }),
-  withConst('Slice', 'Slice', ['float32', [4, 6], F(24, 4)], [['starts', 'int64', [2], [1, 0]], ['ends', 'int64', [2], [3, 6]], ['axes', 'int64', [2], [0, 1]], ['steps', 'int64', [2], [1, 2]]], 'float32', [2, 3]),
+  withConst(
+    'Slice',
+    'Slice',
+    ['float32', [4, 6], F(24, 4)],
+    [
+      ['starts', 'int64', [2], [1, 0]],
+      ['ends', 'int64', [2], [3, 6]],
+      ['axes', 'int64', [2], [0, 1]],
+      ['steps', 'int64', [2], [1, 2]],
+    ],
+    'float32',
+    [2, 3],
+  ),
   withConst('Expand', 'Expand', ['float32', [3, 1], F(3, 4)], [['shape', 'int64', [2], [3, 4]]], 'float32', [3, 4]),
   withConst('Shape (int64 out)', 'Shape', ['float32', [2, 3, 4], F(24, 4)], [], 'int64', [3], {}, { int64: true }),
   withConst('Cast f32->int64', 'Cast', ['float32', [4], [1.5, -2.5, 3e9, 7]], [], 'int64', [4], { to: DT.INT64 }, { int64: true }),
@@ -499,7 +528,10 @@ const OP_CASES = [
       nodes: [node('Add', ['X', 'Y'], ['Z'])],
       inputs: [vi('X', 'int64', [4]), vi('Y', 'int64', [4])],
       outputs: [vi('Z', 'int64', [4])],
-      feeds: [['X', 'int64', [4], [1, -2, 3, 400]], ['Y', 'int64', [4], [10, 20, -30, 40]]],
+      feeds: [
+        ['X', 'int64', [4], [1, -2, 3, 400]],
+        ['Y', 'int64', [4], [10, 20, -30, 40]],
+      ],
     }),
   },
   {
@@ -509,7 +541,10 @@ const OP_CASES = [
       nodes: [node('Add', ['X', 'Y'], ['Z'])],
       inputs: [vi('X', 'int64', [4]), vi('Y', 'int64', [4])],
       outputs: [vi('Z', 'int64', [4])],
-      feeds: [['X', 'int64', [4], BIG], ['Y', 'int64', [4], [1, 1, 1, 1]]],
+      feeds: [
+        ['X', 'int64', [4], BIG],
+        ['Y', 'int64', [4], [1, 1, 1, 1]],
+      ],
     }),
   },
   {
@@ -519,7 +554,10 @@ const OP_CASES = [
       nodes: [node('Mul', ['X', 'Y'], ['Z'])],
       inputs: [vi('X', 'int64', [4]), vi('Y', 'int64', [4])],
       outputs: [vi('Z', 'int64', [4])],
-      feeds: [['X', 'int64', [4], [3, -4, 5, 6]], ['Y', 'int64', [4], [7, 8, -9, 10]]],
+      feeds: [
+        ['X', 'int64', [4], [3, -4, 5, 6]],
+        ['Y', 'int64', [4], [7, 8, -9, 10]],
+      ],
     }),
   },
   {
@@ -529,7 +567,10 @@ const OP_CASES = [
       nodes: [node('Equal', ['X', 'Y'], ['Z'])],
       inputs: [vi('X', 'int64', [4]), vi('Y', 'int64', [4])],
       outputs: [vi('Z', 'bool', [4])],
-      feeds: [['X', 'int64', [4], [1, 2, 3, 4]], ['Y', 'int64', [4], [1, 0, 3, 0]]],
+      feeds: [
+        ['X', 'int64', [4], [1, 2, 3, 4]],
+        ['Y', 'int64', [4], [1, 0, 3, 0]],
+      ],
     }),
   },
   {
@@ -539,7 +580,11 @@ const OP_CASES = [
       nodes: [node('Where', ['C', 'X', 'Y'], ['Z'])],
       inputs: [vi('C', 'bool', [4]), vi('X', 'int64', [4]), vi('Y', 'int64', [4])],
       outputs: [vi('Z', 'int64', [4])],
-      feeds: [['C', 'bool', [4], [1, 0, 1, 0]], ['X', 'int64', [4], [1, 2, 3, 4]], ['Y', 'int64', [4], [5, 6, 7, 8]]],
+      feeds: [
+        ['C', 'bool', [4], [1, 0, 1, 0]],
+        ['X', 'int64', [4], [1, 2, 3, 4]],
+        ['Y', 'int64', [4], [5, 6, 7, 8]],
+      ],
     }),
   },
   withConst('Identity int64', 'Identity', ['int64', [4], BIG], [], 'int64', [4], {}, { int64: true }),
@@ -552,7 +597,11 @@ const OP_CASES = [
       nodes: [node('Range', ['S', 'L', 'D'], ['Y'])],
       inputs: [vi('S', 'float32', []), vi('L', 'float32', []), vi('D', 'float32', [])],
       outputs: [vi('Y', 'float32', ['n'])],
-      feeds: [['S', 'float32', [], [0]], ['L', 'float32', [], [5]], ['D', 'float32', [], [1]]],
+      feeds: [
+        ['S', 'float32', [], [0]],
+        ['L', 'float32', [], [5]],
+        ['D', 'float32', [], [1]],
+      ],
     }),
   },
   {
@@ -562,7 +611,11 @@ const OP_CASES = [
       nodes: [node('Range', ['S', 'L', 'D'], ['Y'])],
       inputs: [vi('S', 'int64', []), vi('L', 'int64', []), vi('D', 'int64', [])],
       outputs: [vi('Y', 'int64', ['n'])],
-      feeds: [['S', 'int64', [], [0]], ['L', 'int64', [], [5]], ['D', 'int64', [], [1]]],
+      feeds: [
+        ['S', 'int64', [], [0]],
+        ['L', 'int64', [], [5]],
+        ['D', 'int64', [], [1]],
+      ],
     }),
   },
   {
@@ -572,7 +625,10 @@ const OP_CASES = [
       nodes: [node('Gather', ['X', 'I'], ['Y'], { axis: 0 })],
       inputs: [vi('X', 'float32', [5, 3]), vi('I', 'int64', [4])],
       outputs: [vi('Y', 'float32', [4, 3])],
-      feeds: [['X', 'float32', [5, 3], F(15, 2)], ['I', 'int64', [4], [4, 0, -1, 2]]],
+      feeds: [
+        ['X', 'float32', [5, 3], F(15, 2)],
+        ['I', 'int64', [4], [4, 0, -1, 2]],
+      ],
     }),
   },
   {
@@ -581,7 +637,10 @@ const OP_CASES = [
       nodes: [node('Gather', ['X', 'I'], ['Y'], { axis: 0 })],
       inputs: [vi('X', 'float32', [5, 3]), vi('I', 'int32', [4])],
       outputs: [vi('Y', 'float32', [4, 3])],
-      feeds: [['X', 'float32', [5, 3], F(15, 2)], ['I', 'int32', [4], [4, 0, -1, 2]]],
+      feeds: [
+        ['X', 'float32', [5, 3], F(15, 2)],
+        ['I', 'int32', [4], [4, 0, -1, 2]],
+      ],
     }),
   },
   {
@@ -591,7 +650,10 @@ const OP_CASES = [
       nodes: [node('GatherElements', ['X', 'I'], ['Y'], { axis: 1 })],
       inputs: [vi('X', 'float32', [3, 4]), vi('I', 'int64', [3, 2])],
       outputs: [vi('Y', 'float32', [3, 2])],
-      feeds: [['X', 'float32', [3, 4], F(12, 3)], ['I', 'int64', [3, 2], [0, 3, 1, 1, -1, 2]]],
+      feeds: [
+        ['X', 'float32', [3, 4], F(12, 3)],
+        ['I', 'int64', [3, 2], [0, 3, 1, 1, -1, 2]],
+      ],
     }),
   },
   ...['none', 'add'].map((reduction) => ({
@@ -601,7 +663,11 @@ const OP_CASES = [
       nodes: [node('ScatterElements', ['X', 'I', 'U'], ['Y'], { axis: 0, reduction })],
       inputs: [vi('X', 'float32', [3, 3]), vi('I', 'int64', [2, 3]), vi('U', 'float32', [2, 3])],
       outputs: [vi('Y', 'float32', [3, 3])],
-      feeds: [['X', 'float32', [3, 3], F(9, 3)], ['I', 'int64', [2, 3], [1, 0, 2, 0, 2, 1]], ['U', 'float32', [2, 3], F(6, 5)]],
+      feeds: [
+        ['X', 'float32', [3, 3], F(9, 3)],
+        ['I', 'int64', [2, 3], [1, 0, 2, 0, 2, 1]],
+        ['U', 'float32', [2, 3], F(6, 5)],
+      ],
     }),
   })),
   ...['none', 'add'].map((reduction) => ({
@@ -611,7 +677,11 @@ const OP_CASES = [
       nodes: [node('ScatterND', ['X', 'I', 'U'], ['Y'], { reduction })],
       inputs: [vi('X', 'float32', [4, 3]), vi('I', 'int64', [2, 1]), vi('U', 'float32', [2, 3])],
       outputs: [vi('Y', 'float32', [4, 3])],
-      feeds: [['X', 'float32', [4, 3], F(12, 3)], ['I', 'int64', [2, 1], [3, 1]], ['U', 'float32', [2, 3], F(6, 5)]],
+      feeds: [
+        ['X', 'float32', [4, 3], F(12, 3)],
+        ['I', 'int64', [2, 1], [3, 1]],
+        ['U', 'float32', [2, 3], F(6, 5)],
+      ],
     }),
   })),
   ...[1, 0].map((largest) => ({
@@ -638,25 +708,36 @@ const OP_CASES = [
       inputs: [vi('X', 'float32', [3, 6]), vi('Z', 'float32', [4, 3]), vi('J', 'int64', [2, 1]), vi('U', 'float32', [2, 3])],
       outputs: [vi('E', 'float32', [3, 2]), vi('I', 'int64', [3, 2]), vi('R', 'float32', [4, 3])],
       inits: [init('K', 'int64', [1], [2])],
-      feeds: [['X', 'float32', [3, 6], F(18, 13)], ['Z', 'float32', [4, 3], F(12, 3)], ['J', 'int64', [2, 1], [3, 1]], ['U', 'float32', [2, 3], F(6, 5)]],
+      feeds: [
+        ['X', 'float32', [3, 6], F(18, 13)],
+        ['Z', 'float32', [4, 3], F(12, 3)],
+        ['J', 'int64', [2, 1], [3, 1]],
+        ['U', 'float32', [2, 3], F(6, 5)],
+      ],
     }),
   },
   ...['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceSumSquare'].map(reduce),
   withConst('Trilu upper', 'Trilu', ['float32', [4, 4], F(16, 4)], [['k', 'int64', [], [0]]], 'float32', [4, 4], { upper: 1 }),
   withConst('Trilu lower', 'Trilu', ['float32', [4, 4], F(16, 4)], [['k', 'int64', [], [0]]], 'float32', [4, 4], { upper: 0 }),
-  withConst('LayerNormalization', 'LayerNormalization', ['float32', [2, 3, 8], F(48, 4)], [['scale', 'float32', [8], F(8, 6, 0.5, 1.5)], ['bias', 'float32', [8], F(8, 7)]], 'float32', [2, 3, 8], { axis: -1, epsilon: 1e-5 }),
+  withConst(
+    'LayerNormalization',
+    'LayerNormalization',
+    ['float32', [2, 3, 8], F(48, 4)],
+    [
+      ['scale', 'float32', [8], F(8, 6, 0.5, 1.5)],
+      ['bias', 'float32', [8], F(8, 7)],
+    ],
+    'float32',
+    [2, 3, 8],
+    { axis: -1, epsilon: 1e-5 },
+  ),
 ];
 
 /** TopK on WebGPU, then int64 arithmetic on its indices and a Sign (both unsupported -> CPU). */
 const MIXED_CASE = {
   name: 'TopK -> Add(int64) + Sign (mixed placement)',
   build: () => ({
-    nodes: [
-      node('TopK', ['X', 'K'], ['V', 'I'], { axis: -1, largest: 1, sorted: 1 }),
-      node('Add', ['I', 'one'], ['J']),
-      node('Sign', ['V'], ['S']),
-      node('Exp', ['S'], ['E']),
-    ],
+    nodes: [node('TopK', ['X', 'K'], ['V', 'I'], { axis: -1, largest: 1, sorted: 1 }), node('Add', ['I', 'one'], ['J']), node('Sign', ['V'], ['S']), node('Exp', ['S'], ['E'])],
     inputs: [vi('X', 'float32', [3, 6])],
     outputs: [vi('J', 'int64', [3, 2]), vi('E', 'float32', [3, 2])],
     inits: [init('K', 'int64', [1], [2]), init('one', 'int64', [], [1])],
@@ -723,7 +804,13 @@ function runChild(name, arg, env = {}, timeoutMs = 120_000) {
 
 /** Dawn prints a few harmless warnings about lavapipe limits; keep the rest. */
 const noise = /artificially reduced|^\s*$/;
-const stderrTail = (s, n = 4) => s.split('\n').filter((l) => !noise.test(l)).slice(-n).map((l) => `      | ${l.slice(0, 220)}`).join('\n');
+const stderrTail = (s, n = 4) =>
+  s
+    .split('\n')
+    .filter((l) => !noise.test(l))
+    .slice(-n)
+    .map((l) => `      | ${l.slice(0, 220)}`)
+    .join('\n');
 
 // ---------------------------------------------------------------------------
 // Main modes
@@ -749,7 +836,9 @@ async function quick() {
   } catch (e) {
     const env = vulkanEnv();
     console.log(`webgpu-probe: FAILED — ${shortError(e)}`);
-    console.log(`webgpu-probe: libvulkan.so.1: ${env.libvulkan ?? 'missing (apt-get install libvulkan1)'}; lavapipe ICD: ${env.lavapipe ?? 'missing (apt-get install -t bookworm-backports mesa-vulkan-drivers)'}; VK_* vars: ${JSON.stringify(env.vars)}`);
+    console.log(
+      `webgpu-probe: libvulkan.so.1: ${env.libvulkan ?? 'missing (apt-get install libvulkan1)'}; lavapipe ICD: ${env.lavapipe ?? 'missing (apt-get install -t bookworm-backports mesa-vulkan-drivers)'}; VK_* vars: ${JSON.stringify(env.vars)}`,
+    );
     return 1;
   }
 }
@@ -759,7 +848,18 @@ async function full(asJson) {
   const env = vulkanEnv();
   console.log('== Environment');
   console.log(`   node ${process.version}, onnxruntime-node ${ortVersion()}, platform ${process.platform}/${process.arch}`);
-  console.log(`   backends: ${ort().listSupportedBackends?.().map((b) => b.name).join(', ') ?? require('onnxruntime-node/dist/backend.js').listSupportedBackends().map((b) => b.name).join(', ')}`);
+  console.log(
+    `   backends: ${
+      ort()
+        .listSupportedBackends?.()
+        .map((b) => b.name)
+        .join(', ') ??
+      require('onnxruntime-node/dist/backend.js')
+        .listSupportedBackends()
+        .map((b) => b.name)
+        .join(', ')
+    }`,
+  );
   console.log(`   libvulkan.so.1: ${env.libvulkan ?? 'MISSING (apt-get install libvulkan1)'}`);
   console.log(`   mesa-vulkan-drivers: ${env.mesaVulkanDrivers ?? 'not installed'}; lavapipe ICD: ${env.lavapipe ?? 'MISSING'}`);
   console.log(`   Vulkan env vars: ${Object.keys(env.vars).length ? JSON.stringify(env.vars) : '(none set)'}`);
@@ -774,7 +874,9 @@ async function full(asJson) {
   const basic = runChild('basic');
   summary.basic = basic.result;
   show('WebGPU vs CPU, Y = MatMul(A,B) + C (8x8, opset 18)', basic, (r) => {
-    console.log(`   session create: webgpu first ${r.webgpuCreateFirstMs} ms (Dawn+Vulkan start-up), second ${r.webgpuCreateSecondMs} ms, strict(no CPU fallback) ${r.webgpuCreateStrictMs} ms; cpu ${r.cpuCreateMs} ms`);
+    console.log(
+      `   session create: webgpu first ${r.webgpuCreateFirstMs} ms (Dawn+Vulkan start-up), second ${r.webgpuCreateSecondMs} ms, strict(no CPU fallback) ${r.webgpuCreateStrictMs} ms; cpu ${r.cpuCreateMs} ms`,
+    );
     console.log(`   run: webgpu first ${r.webgpuFirstRunMs} ms (shader compile), then ${r.webgpuRunMs} ms/run; cpu ${r.cpuRunMs} ms`);
     console.log(`   output location (default): ${r.webgpuOutputLocation}`);
     console.log(`   webgpu vs cpu: ${r.webgpuVsCpu.ok ? 'match' : `MISMATCH ${r.webgpuVsCpu.why}`} (max |diff| ${r.webgpuVsCpu.maxDiff}); vs JS reference: ${r.webgpuVsJs.ok ? 'match' : 'MISMATCH'}`);
@@ -818,7 +920,11 @@ async function full(asJson) {
   const printOps = (r) => {
     const w = Math.max(...r.rows.map((x) => x.name.length));
     for (const x of r.rows) {
-      const out = x.gpuBufferLocations ? Object.entries(x.gpuBufferLocations).map(([k, v]) => `${k}=${v}`).join(' ') : '';
+      const out = x.gpuBufferLocations
+        ? Object.entries(x.gpuBufferLocations)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')
+        : '';
       const m = x.error ? `ERROR ${x.error}` : x.matchesCpu === true ? 'ok' : `WRONG ${x.matchesCpu}`;
       console.log(`   ${x.name.padEnd(w)}  ${String(x.placement ?? '-').padEnd(12)}  ${m.padEnd(6)}  ${out}`);
     }
@@ -831,14 +937,25 @@ async function full(asJson) {
   summary.placementLog = pl.stderr.split('\n').filter((l) => /VerifyEachNodeIsAssignedToAnEp|kernel not found|enable int64|Context is created/.test(l));
   summary.epOptionEnableInt64 = pl.result?.epOptionEnableInt64;
   console.log(`\n== Verbose log of '${MIXED_CASE.name}' (ort.env.logLevel='verbose', logSeverityLevel: 0), filtered:`);
-  console.log(summary.placementLog.map((l) => `   ${l.replace(/\x1b\[[0-9;]*m/g, '').replace(/^.*?\] ?/, '').slice(0, 200)}`).join('\n') || stderrTail(pl.stderr));
+  console.log(
+    summary.placementLog
+      .map(
+        (l) =>
+          `   ${l
+            .replace(/\x1b\[[0-9;]*m/g, '')
+            .replace(/^.*?\] ?/, '')
+            .slice(0, 200)}`,
+      )
+      .join('\n') || stderrTail(pl.stderr),
+  );
   console.log(`   (extra: { ep: { webgpuexecutionprovider: { enableInt64: '1' } } } was set: see 'enable int64' above)`);
   console.log(`   executionProviders: [{ name: 'webgpu', enableInt64: '1' }] -> ${summary.epOptionEnableInt64}`);
 
   const fb = runChild('fallback', null, { VK_DRIVER_FILES: '/nonexistent/icd.json', VK_ICD_FILENAMES: '/nonexistent/icd.json' });
   summary.fallback = fb.result;
   show('No usable Vulkan driver (VK_DRIVER_FILES=/nonexistent/icd.json)', fb, (r) => {
-    for (const [k, v] of Object.entries(r)) console.log(`   executionProviders ${k}: ${v.created ? `created (silent fallback!), output location ${v.outputLocation}` : `THROWS at create (${v.ms} ms): ${v.error}`}`);
+    for (const [k, v] of Object.entries(r))
+      console.log(`   executionProviders ${k}: ${v.created ? `created (silent fallback!), output location ${v.outputLocation}` : `THROWS at create (${v.ms} ms): ${v.error}`}`);
   });
 
   const problems = [];

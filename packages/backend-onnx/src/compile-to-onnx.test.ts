@@ -1,6 +1,4 @@
-import {
-  Graph, GraphError, OP_NAMES, UnsupportedOpError, add, expand, reduceSum, reshape, slice,
-} from '@nnd/core';
+import { Graph, GraphError, OP_NAMES, UnsupportedOpError, add, expand, reduceSum, reshape, slice } from '@nnd/core';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -63,9 +61,12 @@ describe('compileToOnnx', () => {
     const x = graph.input('x', [2]);
     const y = add(x, 1);
     const model = decode(compileToOnnx(graph, { same: x, first: y, second: y, constant: graph.scalar(3) }).bytes);
-    expect(model.graph.node.filter((node) => node.opType === 'Identity').map((node) => node.output[0]).sort()).toEqual(
-      ['constant', 'first', 'same', 'second'],
-    );
+    expect(
+      model.graph.node
+        .filter((node) => node.opType === 'Identity')
+        .map((node) => node.output[0])
+        .sort(),
+    ).toEqual(['constant', 'first', 'same', 'second']);
   });
 
   it('renames its own values when a user name looks like one', async () => {

@@ -1,6 +1,18 @@
 import {
-  COMPARISONS, ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, GraphError, REDUCTIONS, Tensor, UnsupportedOpError, symbolSources,
-  type DType, type Dim, type Graph, type Node, type OpAttributes, type OpName,
+  COMPARISONS,
+  ELEMENTWISE_BINARY,
+  ELEMENTWISE_UNARY,
+  GraphError,
+  REDUCTIONS,
+  Tensor,
+  UnsupportedOpError,
+  symbolSources,
+  type DType,
+  type Dim,
+  type Graph,
+  type Node,
+  type OpAttributes,
+  type OpName,
 } from '@nnd/core';
 import onnxProto from 'onnx-proto';
 import { onnxDataType } from './onnx-dtype.js';
@@ -81,8 +93,7 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
   for (const [tensor, names] of exports) {
     if (names.length === 1 && tensor.node.op !== 'Input' && tensor.node.op !== 'Constant') direct.set(tensor, names[0]);
   }
-  const valueName = (tensor: Tensor): string =>
-    tensor.node.op === 'Input' ? onnxInputName(tensor) : direct.get(tensor) ?? `${prefix}${tensor.id}`;
+  const valueName = (tensor: Tensor): string => (tensor.node.op === 'Input' ? onnxInputName(tensor) : (direct.get(tensor) ?? `${prefix}${tensor.id}`));
 
   const writer = new OnnxGraphWriter(prefix, symbolSources(nodes), valueName);
   const rowScatterAdd = options.rowScatterAdd ?? 'sorted-tree';
@@ -109,13 +120,10 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
   return { bytes, inputs: modelInputs, outputs: modelOutputs, reducingScatterND };
 }
 
-function emitNode(
-  writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string, rowScatterAdd: NonNullable<CompileToOnnxOptions['rowScatterAdd']>,
-): void {
+function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string, rowScatterAdd: NonNullable<CompileToOnnxOptions['rowScatterAdd']>): void {
   const inputs = node.inputs.map(valueName);
   const outputs = node.outputs.map(valueName);
-  const emit = (opType: string, extraInputs: string[] = [], attributes: onnxProto.onnx.IAttributeProto[] = []) =>
-    writer.add(opType, [...inputs, ...extraInputs], outputs, node, attributes);
+  const emit = (opType: string, extraInputs: string[] = [], attributes: onnxProto.onnx.IAttributeProto[] = []) => writer.add(opType, [...inputs, ...extraInputs], outputs, node, attributes);
   if (node.op === 'Input') return;
   const op: OpName = node.op;
   if (op === 'StopGradient') return emit('Identity');
@@ -165,9 +173,7 @@ function emitNode(
     case 'ScatterND': {
       const { reduction } = node.attributes as OpAttributes['ScatterND'];
       if (reduction === 'add' && scattersRows(node)) {
-        return rowScatterAdd === 'scatter-elements'
-          ? emitRowScatterAsElements(writer, node, inputs, outputs[0], node.inputs[0].rank, reduction)
-          : emitRowScatterAdd(writer, node, inputs, outputs[0]);
+        return rowScatterAdd === 'scatter-elements' ? emitRowScatterAsElements(writer, node, inputs, outputs[0], node.inputs[0].rank, reduction) : emitRowScatterAdd(writer, node, inputs, outputs[0]);
       }
       return emit(op, [], [stringAttribute('reduction', reduction)]);
     }
@@ -230,9 +236,7 @@ function valuePrefix(userNames: readonly string[]): string {
 }
 
 /** A row scatter as ScatterElements over the row index expanded to every element of its row (4 bytes per updated element). */
-function emitRowScatterAsElements(
-  writer: OnnxGraphWriter, node: Node, [data, indices, updates]: string[], output: string, rank: number, reduction: string,
-): void {
+function emitRowScatterAsElements(writer: OnnxGraphWriter, node: Node, [data, indices, updates]: string[], output: string, rank: number, reduction: string): void {
   const [narrow, column, shape, expanded] = [writer.helperName(node), writer.helperName(node), writer.helperName(node), writer.helperName(node)];
   writer.add('Cast', [indices], [narrow], node, [intAttribute('to', onnx.TensorProto.DataType.INT32)]);
   writer.add('Reshape', [narrow, writer.int64Constant([-1, ...Array.from({ length: rank - 1 }, () => 1)], node)], [column], node);

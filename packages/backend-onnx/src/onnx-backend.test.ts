@@ -1,7 +1,4 @@
-import {
-  BackendError, ConfigError, DTypeError, Graph, GraphError, ShapeError, add, gather, hostTensor, matmul, mul, relu,
-  reshape, scatterND, slice, softmax, topk, type HostTensor,
-} from '@nnd/core';
+import { BackendError, ConfigError, DTypeError, Graph, GraphError, ShapeError, add, gather, hostTensor, matmul, mul, relu, reshape, scatterND, slice, softmax, topk, type HostTensor } from '@nnd/core';
 import ort from 'onnxruntime-node';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ARENA_ENV, createOnnxBackend, onnxBackend, THREADS_ENV } from './index.js';
@@ -58,10 +55,7 @@ describe('createOnnxBackend (CPU)', () => {
   it('creates one session when the same graph is compiled twice', async () => {
     const create = vi.spyOn(ort.InferenceSession, 'create');
     const [first, second] = [denseLayer(), denseLayer()];
-    const programs = [
-      await backend.compile(first.graph, { outputs: { y: first.y } }),
-      await backend.compile(second.graph, { outputs: { y: second.y } }),
-    ];
+    const programs = [await backend.compile(first.graph, { outputs: { y: first.y } }), await backend.compile(second.graph, { outputs: { y: second.y } })];
     expect(create).toHaveBeenCalledTimes(1);
     // The session stays alive while any program uses it.
     await programs[0].dispose();
@@ -79,7 +73,10 @@ describe('createOnnxBackend (CPU)', () => {
     const flat = reshape(x, ['batch*seq', 2]);
     const offsets = slice(positions, { starts: [0], ends: ['seq'] });
     const program = await backend.compile(graph, { outputs: { flat, shifted: add(x, reshape(offsets, ['seq', 1])) } });
-    for (const [batch, seq] of [[1, 3], [2, 5]]) {
+    for (const [batch, seq] of [
+      [1, 3],
+      [2, 5],
+    ]) {
       const data = Array.from({ length: batch * seq * 2 }, (_, i) => i);
       const result = await program.run({ x: float32([batch, seq, 2], data) });
       const flatHost = await result.flat.toHost();
@@ -125,7 +122,10 @@ describe('createOnnxBackend (CPU)', () => {
     const next = add(matmul(state, rotation), 1);
     const program = await backend.compile(graph, { outputs: { next } });
     let current = await backend.upload(float32([2, 2], [1, 0, 0, 1]));
-    let expected = [[1, 0], [0, 1]];
+    let expected = [
+      [1, 0],
+      [0, 1],
+    ];
     for (let step = 0; step < 10; step++) {
       const { next: result } = await program.run({ state: current });
       expect(result.location).toBe('cpu');
@@ -171,7 +171,12 @@ describe('createOnnxBackend (CPU)', () => {
   it("gives its sessions onnxruntime's CPU arena unless the process keeps freed large buffers itself (nnd's relaunch sets MALLOC_MMAP_MAX_=0), with the same results", async () => {
     const create = vi.spyOn(ort.InferenceSession, 'create');
     const { graph, y } = denseLayer();
-    const cases: [string | undefined, boolean | undefined, boolean][] = [[undefined, undefined, true], ['0', undefined, false], ['0', true, true], [undefined, false, false]];
+    const cases: [string | undefined, boolean | undefined, boolean][] = [
+      [undefined, undefined, true],
+      ['0', undefined, false],
+      ['0', true, true],
+      [undefined, false, false],
+    ];
     try {
       for (const [mmapMax, setting, arena] of cases) {
         if (mmapMax === undefined) vi.stubEnv('MALLOC_MMAP_MAX_', undefined as unknown as string);
@@ -275,7 +280,10 @@ describe('createOnnxBackend (CPU)', () => {
   it('explains how to get the CUDA provider when it is missing', async () => {
     const cuda = createOnnxBackend({ device: 'cuda' });
     const { graph, y } = denseLayer();
-    const outcome = await cuda.compile(graph, { outputs: { y } }).then(() => undefined, (error: unknown) => error);
+    const outcome = await cuda.compile(graph, { outputs: { y } }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     await cuda.dispose();
     // Where the CUDA provider is installed, compiling simply works.
     if (outcome === undefined) return;

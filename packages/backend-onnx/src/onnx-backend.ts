@@ -1,8 +1,19 @@
 import { availableParallelism } from 'node:os';
 import {
-  ConfigError, DTYPES, GraphError, isDeviceTensor,
-  type Backend, type BackendCapabilities, type CompileOptions, type DType, type DeviceTensor, type Feed, type Graph,
-  type HostData, type HostTensor, type Program,
+  ConfigError,
+  DTYPES,
+  GraphError,
+  isDeviceTensor,
+  type Backend,
+  type BackendCapabilities,
+  type CompileOptions,
+  type DType,
+  type DeviceTensor,
+  type Feed,
+  type Graph,
+  type HostData,
+  type HostTensor,
+  type Program,
 } from '@nnd/core';
 import { compileToOnnx } from './compile-to-onnx.js';
 import { identityModel } from './identity-model.js';
@@ -135,9 +146,7 @@ class OnnxBackend implements Backend, ProgramHost {
         throw new GraphError(`compile: hostOutputs names '${name}', which is not among the outputs [${Object.keys(options.outputs).join(', ')}].`);
       }
     }
-    const locations = Object.fromEntries(
-      model.outputs.map((output) => [output.name, hostOutputs.has(output.name) ? 'cpu' : this.deviceLocation(output.dtype)]),
-    );
+    const locations = Object.fromEntries(model.outputs.map((output) => [output.name, hostOutputs.has(output.name) ? 'cpu' : this.deviceLocation(output.dtype)]));
     const threads = model.reducingScatterND && this.device === 'cpu' ? 1 : this.threads;
     const lease = await this.sessions.acquire(model.bytes, this.sessionOptions(locations, threads));
     return new OnnxProgram(model, new Set(graph.inputs.keys()), lease, this);

@@ -11,7 +11,9 @@ export const intAttribute = (name: string, value: number | boolean): AttributePr
 export const floatAttribute = (name: string, value: number): AttributeProto => ({ name, type: AttributeType.FLOAT, f: value });
 export const intsAttribute = (name: string, values: readonly number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints: [...values] });
 export const stringAttribute = (name: string, value: string): AttributeProto => ({
-  name, type: AttributeType.STRING, s: new TextEncoder().encode(value),
+  name,
+  type: AttributeType.STRING,
+  s: new TextEncoder().encode(value),
 });
 
 /** A TensorProto holding a host tensor's bytes as raw data: ONNX wants little-endian, the byte order of every platform onnxruntime-node ships for. */
@@ -125,10 +127,7 @@ export class OnnxGraphWriter {
     // Graph inputs exist from the start; any other carrier must be scheduled before the node that reads it.
     if (source === undefined || (source.tensor.node.op !== 'Input' && source.tensor.node.id >= owner.id)) return undefined;
     const output = this.helperName(owner);
-    this.add('Shape', [this.valueName(source.tensor)], [output], owner, [
-      intAttribute('start', source.axis),
-      intAttribute('end', source.axis + 1),
-    ]);
+    this.add('Shape', [this.valueName(source.tensor)], [output], owner, [intAttribute('start', source.axis), intAttribute('end', source.axis + 1)]);
     return output;
   }
 }

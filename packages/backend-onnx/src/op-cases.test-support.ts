@@ -6,11 +6,69 @@
  * interpreter.
  */
 import {
-  Graph, Rng, abs, add, and, cast, concat, customVjp, div, equal, erf, exp, expand, gather, gatherElements, greater,
-  greaterOrEqual, hostTensor, identity, layerNorm, less, lessOrEqual, log, logSoftmax, matmul, maximum, minimum, mul,
-  mulDims, neg, not, or, pow, range, reduceMax, reduceMean, reduceSum, reduceSumSquare, relu, reshape, scatterElements,
-  scatterND, shapeOf, sigmoid, sign, slice, softmax, sqrt, squeeze, stopGradient, sub, tanh, topk, transpose, trilu,
-  unsqueeze, where, sizeOf, type DType, type Dim, type HostTensor, type OpName, type Tensor,
+  Graph,
+  Rng,
+  abs,
+  add,
+  and,
+  cast,
+  concat,
+  customVjp,
+  div,
+  equal,
+  erf,
+  exp,
+  expand,
+  gather,
+  gatherElements,
+  greater,
+  greaterOrEqual,
+  hostTensor,
+  identity,
+  layerNorm,
+  less,
+  lessOrEqual,
+  log,
+  logSoftmax,
+  matmul,
+  maximum,
+  minimum,
+  mul,
+  mulDims,
+  neg,
+  not,
+  or,
+  pow,
+  range,
+  reduceMax,
+  reduceMean,
+  reduceSum,
+  reduceSumSquare,
+  relu,
+  reshape,
+  scatterElements,
+  scatterND,
+  shapeOf,
+  sigmoid,
+  sign,
+  slice,
+  softmax,
+  sqrt,
+  squeeze,
+  stopGradient,
+  sub,
+  tanh,
+  topk,
+  transpose,
+  trilu,
+  unsqueeze,
+  where,
+  sizeOf,
+  type DType,
+  type Dim,
+  type HostTensor,
+  type OpName,
+  type Tensor,
 } from '@nnd/core';
 
 export type Values = (size: number, rng: Rng, shape: readonly number[]) => ArrayLike<number | bigint | boolean>;
@@ -43,12 +101,18 @@ export const TOLERANCES: Readonly<Record<'float32' | 'float64', Tolerance>> = {
 };
 
 /** Every symbolic dimension of the cases is one of these, fed with each size in turn. */
-export const SYMBOL_SIZES: readonly Readonly<Record<string, number>>[] = [{ batch: 1, seq: 2 }, { batch: 3, seq: 4 }];
+export const SYMBOL_SIZES: readonly Readonly<Record<string, number>>[] = [
+  { batch: 1, seq: 2 },
+  { batch: 3, seq: 4 },
+];
 
 // Value generators.
 export const normal: Values = (size, rng) => rng.normal(size);
 export const positive: Values = (size, rng) => rng.uniform(size, 0.5, 2);
-export const integers = (low: number, high: number): Values => (size, rng) => Array.from({ length: size }, () => low + rng.int(high - low + 1));
+export const integers =
+  (low: number, high: number): Values =>
+  (size, rng) =>
+    Array.from({ length: size }, () => low + rng.int(high - low + 1));
 const nonzeroIntegers: Values = (size, rng) => Array.from({ length: size }, () => (1 + rng.int(9)) * (rng.int(2) === 0 ? -1 : 1));
 export const bools: Values = (size, rng) => Array.from({ length: size }, () => rng.int(2));
 /** Floats that are small integers, so comparisons see equal pairs and casts see zeros. */
@@ -58,24 +122,31 @@ export const distinct: Values = (size, rng) => Array.from(rng.permutation(size),
 /** Indices in [low, high) along some axis. */
 const indices = (low: number, high: number): Values => integers(low, high - 1);
 /** Along the second-to-last axis, distinct indices into an axis of `size`: no two updates hit one element. */
-const distinctRows = (size: number): Values => (_count, rng, shape) => {
-  const [rows, columns] = shape.slice(-2);
-  const outer = sizeOf(shape.slice(0, -2));
-  const result = new Array<number>(sizeOf(shape));
-  for (let block = 0; block < outer; block++) {
-    for (let column = 0; column < columns; column++) {
-      const picks = rng.permutation(size);
-      for (let row = 0; row < rows; row++) result[(block * rows + row) * columns + column] = picks[row];
+const distinctRows =
+  (size: number): Values =>
+  (_count, rng, shape) => {
+    const [rows, columns] = shape.slice(-2);
+    const outer = sizeOf(shape.slice(0, -2));
+    const result = new Array<number>(sizeOf(shape));
+    for (let block = 0; block < outer; block++) {
+      for (let column = 0; column < columns; column++) {
+        const picks = rng.permutation(size);
+        for (let row = 0; row < rows; row++) result[(block * rows + row) * columns + column] = picks[row];
+      }
     }
-  }
-  return result;
-};
-const permutationPrefix = (size: number): Values => (count, rng) => Array.from(rng.permutation(size).slice(0, count));
+    return result;
+  };
+const permutationPrefix =
+  (size: number): Values =>
+  (count, rng) =>
+    Array.from(rng.permutation(size).slice(0, count));
 
 const x34: InputSpec = { shape: ['batch', 3, 4] };
 const int3: InputSpec = { shape: ['batch', 3], dtype: 'int64' };
 const one = (op: OpName, label: string, inputs: OpCase['inputs'], build: (inputs: Record<string, Tensor>, graph: Graph) => Tensor | Record<string, Tensor>): OpCase => ({
-  op, label, inputs,
+  op,
+  label,
+  inputs,
   build: (values, graph) => {
     const built = build(values, graph);
     return isTensor(built) ? { out: built } : built;
@@ -85,11 +156,11 @@ const isTensor = (value: unknown): value is Tensor => typeof (value as Tensor).r
 
 const binaryCases: OpCase[] = [
   ...(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min'] as const).map((op) =>
-    one(op, `${op} float32 broadcast`, { x: x34, y: { shape: [4], values: op === 'Div' ? positive : normal } }, ({ x, y }) => binary(op, x, y))),
+    one(op, `${op} float32 broadcast`, { x: x34, y: { shape: [4], values: op === 'Div' ? positive : normal } }, ({ x, y }) => binary(op, x, y)),
+  ),
   one('Pow', 'Pow float32', { x: { shape: ['batch', 3, 4], values: positive }, y: { shape: [4], values: (size, rng) => rng.uniform(size, -2, 2) } }, ({ x, y }) => pow(x, y)),
   one('Pow', 'Pow by a scalar', { x: { shape: ['batch', 3], values: positive } }, ({ x }) => pow(x, 3)),
-  ...(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min'] as const).map((op) =>
-    one(op, `${op} int64`, { x: int3, y: { shape: [3], dtype: 'int64', values: nonzeroIntegers } }, ({ x, y }) => binary(op, x, y))),
+  ...(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min'] as const).map((op) => one(op, `${op} int64`, { x: int3, y: { shape: [3], dtype: 'int64', values: nonzeroIntegers } }, ({ x, y }) => binary(op, x, y))),
   one('Add', 'Add float64', { x: { shape: ['batch', 3], dtype: 'float64' }, y: { shape: [3], dtype: 'float64' } }, ({ x, y }) => add(x, y)),
   one('Mul', 'Mul by a scalar', { x: x34 }, ({ x }) => mul(x, 0.5)),
 ];
@@ -107,7 +178,8 @@ const comparisonCases: OpCase[] = [
 const UNARY = { Neg: neg, Abs: abs, Sign: sign, Sqrt: sqrt, Exp: exp, Log: log, Tanh: tanh, Erf: erf, Sigmoid: sigmoid, Relu: relu, Identity: identity, StopGradient: stopGradient } as const;
 const unaryCases: OpCase[] = [
   ...Object.entries(UNARY).map(([op, apply]) =>
-    one(op as OpName, `${op} float32`, { x: { shape: ['batch', 3, 4], values: op === 'Sqrt' || op === 'Log' ? positive : smallOrNormal(op) } }, ({ x }) => apply(x))),
+    one(op as OpName, `${op} float32`, { x: { shape: ['batch', 3, 4], values: op === 'Sqrt' || op === 'Log' ? positive : smallOrNormal(op) } }, ({ x }) => apply(x)),
+  ),
   ...(['Neg', 'Abs', 'Sign', 'Identity'] as const).map((op) => one(op, `${op} int64`, { x: int3 }, ({ x }) => UNARY[op](x))),
   ...(['Exp', 'Tanh', 'Erf'] as const).map((op) => ({
     ...one(op, `${op} float64`, { x: { shape: ['batch', 3], dtype: 'float64' } }, ({ x }) => UNARY[op](x)),
@@ -122,8 +194,14 @@ function smallOrNormal(op: string): Values {
 }
 
 const CAST_PAIRS: [DType, DType, Values?][] = [
-  ['float32', 'int64', (size, rng) => rng.uniform(size, -20, 20)], ['float32', 'bool', smallFloats], ['int64', 'float32'],
-  ['bool', 'float32'], ['float32', 'float64'], ['float64', 'float32'], ['bool', 'int64'], ['int64', 'bool', integers(-1, 1)],
+  ['float32', 'int64', (size, rng) => rng.uniform(size, -20, 20)],
+  ['float32', 'bool', smallFloats],
+  ['int64', 'float32'],
+  ['bool', 'float32'],
+  ['float32', 'float64'],
+  ['float64', 'float32'],
+  ['bool', 'int64'],
+  ['int64', 'bool', integers(-1, 1)],
 ];
 
 const layoutCases: OpCase[] = [
@@ -153,8 +231,7 @@ const layoutCases: OpCase[] = [
   one('Concat', 'Concat along batch', { x: { shape: ['batch', 2], dtype: 'int64' }, y: { shape: [3, 2], dtype: 'int64' } }, ({ x, y }) => concat([x, y], 0)),
   one('Slice', 'Slice with steps', { x: { shape: ['batch', 6, 4] } }, ({ x }) => slice(x, { starts: [1, 0], ends: [5, Infinity], axes: [1, 2], steps: [2, 1] })),
   one('Slice', 'Slice reversed', { x: { shape: ['batch', 5] } }, ({ x }) => slice(x, { starts: [-1], ends: [Number.MIN_SAFE_INTEGER], axes: [1], steps: [-1] })),
-  one('Slice', 'Slice to a symbolic end', { x: { shape: ['batch', 4] }, table: { shape: [6, 4] } }, ({ x, table }) =>
-    add(slice(table, { starts: [0], ends: ['batch'], axes: [0] }), x)),
+  one('Slice', 'Slice to a symbolic end', { x: { shape: ['batch', 4] }, table: { shape: [6, 4] } }, ({ x, table }) => add(slice(table, { starts: [0], ends: ['batch'], axes: [0] }), x)),
   one('Slice', 'Slice dropping the last of a symbolic axis', { x: { shape: ['seq', 3] } }, ({ x }) => slice(x, { starts: [0], ends: [-1], axes: [0] })),
   one('Expand', 'Expand to a symbolic shape', { x: x34, y: { shape: [1, 4] } }, ({ x, y }) => add(expand(y, ['batch', 3, 4]), x)),
   one('Expand', 'Expand static', { y: { shape: [3, 1], dtype: 'int64' } }, ({ y }) => expand(y, [2, 3, 4])),
@@ -170,21 +247,56 @@ const indexingCases: OpCase[] = [
   one('Gather', 'Gather a scalar index', { x: { shape: ['batch', 5], dtype: 'int64' } }, ({ x }, graph) => gather(x, graph.constant([-2], [], 'int64'), 1)),
   one('GatherElements', 'GatherElements axis 1', { x: { shape: ['batch', 4, 3] }, i: { shape: ['batch', 2, 3], dtype: 'int64', values: indices(-4, 4) } }, ({ x, i }) => gatherElements(x, i, 1)),
   one('GatherElements', 'GatherElements last axis', { x: { shape: ['batch', 5] }, i: { shape: ['batch', 1], dtype: 'int64', values: indices(0, 5) } }, ({ x, i }) => gatherElements(x, i, -1)),
-  one('ScatterElements', 'ScatterElements none', {
-    x: { shape: ['batch', 4, 3] }, i: { shape: ['batch', 2, 3], dtype: 'int64', values: distinctRows(4) }, u: { shape: ['batch', 2, 3] },
-  }, ({ x, i, u }) => scatterElements(x, i, u, 1)),
-  one('ScatterElements', 'ScatterElements add with repeats', {
-    x: { shape: ['batch', 4, 3] }, i: { shape: ['batch', 5, 3], dtype: 'int64', values: indices(0, 4) }, u: { shape: ['batch', 5, 3] },
-  }, ({ x, i, u }) => scatterElements(x, i, u, 1, 'add')),
-  one('ScatterND', 'ScatterND add of symbolic rows', {
-    x: { shape: [6, 4] }, i: { shape: ['batch', 1], dtype: 'int64', values: indices(0, 6) }, u: { shape: ['batch', 4] },
-  }, ({ x, i, u }) => scatterND(x, i, u, 'add')),
-  one('ScatterND', 'ScatterND add with repeats', {
-    x: { shape: [3, 2] }, i: { shape: [7, 1], dtype: 'int64', values: indices(0, 3) }, u: { shape: [7, 2] },
-  }, ({ x, i, u }) => scatterND(x, i, u, 'add')),
-  one('ScatterND', 'ScatterND none of elements', {
-    x: { shape: [5, 2], dtype: 'int64' }, i: { shape: [3, 1], dtype: 'int64', values: permutationPrefix(5) }, u: { shape: [3, 2], dtype: 'int64' },
-  }, ({ x, i, u }) => scatterND(x, i, u)),
+  one(
+    'ScatterElements',
+    'ScatterElements none',
+    {
+      x: { shape: ['batch', 4, 3] },
+      i: { shape: ['batch', 2, 3], dtype: 'int64', values: distinctRows(4) },
+      u: { shape: ['batch', 2, 3] },
+    },
+    ({ x, i, u }) => scatterElements(x, i, u, 1),
+  ),
+  one(
+    'ScatterElements',
+    'ScatterElements add with repeats',
+    {
+      x: { shape: ['batch', 4, 3] },
+      i: { shape: ['batch', 5, 3], dtype: 'int64', values: indices(0, 4) },
+      u: { shape: ['batch', 5, 3] },
+    },
+    ({ x, i, u }) => scatterElements(x, i, u, 1, 'add'),
+  ),
+  one(
+    'ScatterND',
+    'ScatterND add of symbolic rows',
+    {
+      x: { shape: [6, 4] },
+      i: { shape: ['batch', 1], dtype: 'int64', values: indices(0, 6) },
+      u: { shape: ['batch', 4] },
+    },
+    ({ x, i, u }) => scatterND(x, i, u, 'add'),
+  ),
+  one(
+    'ScatterND',
+    'ScatterND add with repeats',
+    {
+      x: { shape: [3, 2] },
+      i: { shape: [7, 1], dtype: 'int64', values: indices(0, 3) },
+      u: { shape: [7, 2] },
+    },
+    ({ x, i, u }) => scatterND(x, i, u, 'add'),
+  ),
+  one(
+    'ScatterND',
+    'ScatterND none of elements',
+    {
+      x: { shape: [5, 2], dtype: 'int64' },
+      i: { shape: [3, 1], dtype: 'int64', values: permutationPrefix(5) },
+      u: { shape: [3, 2], dtype: 'int64' },
+    },
+    ({ x, i, u }) => scatterND(x, i, u),
+  ),
   one('TopK', 'TopK largest', { x: { shape: ['batch', 8], values: distinct } }, ({ x }) => pair(topk(x, 3))),
   one('TopK', 'TopK smallest along axis 0', { x: { shape: [6, 'batch'], values: distinct } }, ({ x }) => pair(topk(x, 2, { axis: 0, largest: false }))),
   one('TopK', 'TopK int64', { x: { shape: ['batch', 6], dtype: 'int64', values: (size, rng) => Array.from(rng.permutation(size)) } }, ({ x }) => pair(topk(x, 4))),
@@ -226,14 +338,16 @@ const otherCases: OpCase[] = [
   })),
   one('Constant', 'Constant used by an op', { x: x34 }, ({ x }, graph) => add(x, graph.constant([1, 2, 3, 4], [4]))),
   one('CustomVjp', 'CustomVjp outputs', { x: x34, y: { shape: [4] } }, ({ x, y }) => {
-    const [product, total] = customVjp([x, y], (a, b) => [mul(a, b), add(a, b)], (_graph, primals) => primals.map(() => undefined));
+    const [product, total] = customVjp(
+      [x, y],
+      (a, b) => [mul(a, b), add(a, b)],
+      (_graph, primals) => primals.map(() => undefined),
+    );
     return { product, total };
   }),
 ];
 
-export const OP_CASES: readonly OpCase[] = [
-  ...binaryCases, ...comparisonCases, ...unaryCases, ...layoutCases, ...indexingCases, ...reductionCases, ...normalizationCases, ...otherCases,
-];
+export const OP_CASES: readonly OpCase[] = [...binaryCases, ...comparisonCases, ...unaryCases, ...layoutCases, ...indexingCases, ...reductionCases, ...normalizationCases, ...otherCases];
 
 function binary(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'Max' | 'Min', x: Tensor, y: Tensor): Tensor {
   return { Add: add, Sub: sub, Mul: mul, Div: div, Max: maximum, Min: minimum }[op](x, y);
@@ -282,7 +396,9 @@ export function expectMatches(actual: HostTensor, expected: HostTensor, label: s
     const got = Number(actual.data[index]);
     if (Number.isNaN(want) && Number.isNaN(got)) return;
     if (!(Math.abs(got - want) <= absolute * scale + relative * Math.abs(want))) {
-      throw new Error(`${where}\n  element ${index}: got ${got}, expected ${want}\n  got      ${Array.from(actual.data as Float32Array).join(', ')}\n  expected ${Array.from(expected.data as Float64Array).join(', ')}`);
+      throw new Error(
+        `${where}\n  element ${index}: got ${got}, expected ${want}\n  got      ${Array.from(actual.data as Float32Array).join(', ')}\n  expected ${Array.from(expected.data as Float64Array).join(', ')}`,
+      );
     }
   });
 }

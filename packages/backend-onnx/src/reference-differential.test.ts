@@ -44,7 +44,10 @@ describe("core's adamUpdate on onnxruntime CPU matches the reference interpreter
       first_moment: hostTensor('float32', [3], [0, 0, 0]),
       second_moment: hostTensor('float32', [3], [0, 0, 0]),
     };
-    for (const [index, values] of [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.0]].entries()) {
+    for (const [index, values] of [
+      [0.1, -0.2, 0.3],
+      [-0.05, 0.4, 0.0],
+    ].entries()) {
       const feeds = { ...state, gradient: hostTensor('float32', [3], values), step: hostTensor('float64', [], [index + 1]) };
       const expected = evaluateGraph(graph, Object.values(outputs), feeds);
       const actual = await program.run(feeds);

@@ -56,10 +56,7 @@ export function emitRowScatterAdd(writer: OnnxGraphWriter, node: Node, [data, in
 
   // Runs of equal keys: where each starts, its length, and each position's run and rank within it.
   const positions = op('Range', [int(0), op('Squeeze', [n]), int(1)]);
-  const differs = op('Not', [op('Equal', [
-    op('Slice', [sortedKeys, vector([1]), vector([Number.MAX_SAFE_INTEGER])]),
-    op('Slice', [sortedKeys, vector([0]), vector([-1])]),
-  ])]);
+  const differs = op('Not', [op('Equal', [op('Slice', [sortedKeys, vector([1]), vector([Number.MAX_SAFE_INTEGER])]), op('Slice', [sortedKeys, vector([0]), vector([-1])])])]);
   const startFlags = op('Concat', [vector([1]), op('Cast', [differs], [intAttribute('to', INT64)])], [intAttribute('axis', 0)]);
   const starts = op('Compress', [positions, op('Cast', [startFlags], [intAttribute('to', BOOL)])], [intAttribute('axis', 0)]);
   const lengths = op('Sub', [op('Concat', [op('Slice', [starts, vector([1]), vector([Number.MAX_SAFE_INTEGER])]), n], [intAttribute('axis', 0)]), starts]);

@@ -22,6 +22,6 @@ describe('onnxruntime error translation', () => {
   it('names the IR node of a failing ONNX node', () => {
     const error = runError(new Error("Non-zero status code returned while running Reshape node. Name:'Reshape_12' Status Message: bad shape"), 'cpu');
     expect(error.message).toMatch(/Reshape \(node 12\)/);
-    expect(sessionCreationError(new Error('Could not find an implementation for Erf(13) node with name \'Erf_3\''), 'cpu').message).toMatch(/Erf \(node 3\)/);
+    expect(sessionCreationError(new Error("Could not find an implementation for Erf(13) node with name 'Erf_3'"), 'cpu').message).toMatch(/Erf \(node 3\)/);
   });
 });

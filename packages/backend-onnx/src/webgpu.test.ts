@@ -1,24 +1,21 @@
-import {
-  Graph, add, evaluateGraph, hostTensor, matmul, mul, reduceSum, scatterND, softmax, topk, type Backend, type DeviceTensor,
-  type HostTensor,
-} from '@nnd/core';
+import { Graph, add, evaluateGraph, hostTensor, matmul, mul, reduceSum, scatterND, softmax, topk, type Backend, type DeviceTensor, type HostTensor } from '@nnd/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createOnnxBackend } from './onnx-backend.js';
 import { OP_CASES, SYMBOL_SIZES, buildCase, expectMatches, feedsFor } from './op-cases.test-support.js';
 
 // WebGPU needs an adapter (a GPU, or Mesa 25's lavapipe on CPU-only machines), so these run only on request.
 const enabled = process.env.NND_WEBGPU === '1';
-const title = enabled
-  ? 'backend-onnx on WebGPU'
-  : 'backend-onnx on WebGPU (skipped: set NND_WEBGPU=1 where Vulkan works, e.g. lavapipe from bookworm-backports mesa-vulkan-drivers)';
-
+const title = enabled ? 'backend-onnx on WebGPU' : 'backend-onnx on WebGPU (skipped: set NND_WEBGPU=1 where Vulkan works, e.g. lavapipe from bookworm-backports mesa-vulkan-drivers)';
 
 /** state <- softmax(state W) * 2 + state / 2, scattered into a running total; ten steps. */
 async function chain(backend: Backend, onStep: (outputs: Record<string, DeviceTensor>) => void): Promise<HostTensor[]> {
   const graph = new Graph();
   const state = graph.input('state', [4, 8]);
   const totals = graph.input('totals', [3, 8]);
-  const weights = graph.constant(Array.from({ length: 64 }, (_, i) => Math.sin(i) / 4), [8, 8]);
+  const weights = graph.constant(
+    Array.from({ length: 64 }, (_, i) => Math.sin(i) / 4),
+    [8, 8],
+  );
   const next = add(mul(softmax(matmul(state, weights)), 2), mul(state, 0.5));
   const { indices } = topk(reduceSum(next, 1, true), 1, { axis: 0 });
   const rows = graph.constant([0, 2, 1, 2], [4, 1], 'int64');
@@ -27,7 +24,13 @@ async function chain(backend: Backend, onStep: (outputs: Record<string, DeviceTe
     hostOutputs: ['metric'],
   });
   let feeds: Record<string, DeviceTensor> = {
-    state: await backend.upload(hostTensor('float32', [4, 8], Array.from({ length: 32 }, (_, i) => (i % 7) / 7))),
+    state: await backend.upload(
+      hostTensor(
+        'float32',
+        [4, 8],
+        Array.from({ length: 32 }, (_, i) => (i % 7) / 7),
+      ),
+    ),
     totals: await backend.upload(hostTensor('float32', [3, 8], new Float32Array(24))),
   };
   let outputs: Record<string, DeviceTensor> = {};
@@ -56,22 +59,19 @@ describe.skipIf(!enabled)(title, () => {
 
   // Every op case, not only the float32 ones the WebGPU provider runs itself (MatMul, TopK, Gather, ScatterND
   // add, reductions, Softmax...): the rest must survive the CPU fallback. All buffers stay far below lavapipe's 128 MiB binding limit.
-  it.each(OP_CASES.map((opCase) => [opCase.label, opCase] as const))(
-    '%s matches the reference interpreter',
-    async (label, opCase) => {
-      const { graph, outputs } = buildCase(opCase);
-      const program = await backend.compile(graph, { outputs });
-      for (const [index, sizes] of SYMBOL_SIZES.entries()) {
-        const feeds = feedsFor(opCase, sizes, 7919 * (index + 1));
-        const expected = evaluateGraph(graph, Object.values(outputs), feeds);
-        const actual = await program.run(feeds);
-        for (const [position, name] of Object.keys(outputs).entries()) {
-          expectMatches(await actual[name].toHost(), expected[position], `${label} '${name}' on WebGPU`, opCase.tolerance);
-        }
+  it.each(OP_CASES.map((opCase) => [opCase.label, opCase] as const))('%s matches the reference interpreter', async (label, opCase) => {
+    const { graph, outputs } = buildCase(opCase);
+    const program = await backend.compile(graph, { outputs });
+    for (const [index, sizes] of SYMBOL_SIZES.entries()) {
+      const feeds = feedsFor(opCase, sizes, 7919 * (index + 1));
+      const expected = evaluateGraph(graph, Object.values(outputs), feeds);
+      const actual = await program.run(feeds);
+      for (const [position, name] of Object.keys(outputs).entries()) {
+        expectMatches(await actual[name].toHost(), expected[position], `${label} '${name}' on WebGPU`, opCase.tolerance);
       }
-      await program.dispose();
-    },
-  );
+    }
+    await program.dispose();
+  });
 
   it('chains ten runs through GPU buffers and agrees with the CPU', async () => {
     const gpuResults = await chain(backend, (outputs) => {

@@ -1,9 +1,53 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
 import {
-  Graph, Rng, abs, add, concat, crossEntropy, div, erf, exp, expand, gather, gatherElements, geluTanh, grad, hostTensor, layerNorm,
-  log, logSoftmax, matmul, maximum, minimum, mul, pow, reduceMax, reduceMean, reduceSum, reduceSumSquare, relu, reshape,
-  rmsNorm, scatterElements, scatterND, sigmoid, slice, softmax, sqrt, sub, tanh, topk, transpose, trilu, unsqueeze, where,
-  zeros, type Backend, type Dim, type HostTensor, type Tensor,
+  Graph,
+  Rng,
+  abs,
+  add,
+  concat,
+  crossEntropy,
+  div,
+  erf,
+  exp,
+  expand,
+  gather,
+  gatherElements,
+  geluTanh,
+  grad,
+  hostTensor,
+  layerNorm,
+  log,
+  logSoftmax,
+  matmul,
+  maximum,
+  minimum,
+  mul,
+  pow,
+  reduceMax,
+  reduceMean,
+  reduceSum,
+  reduceSumSquare,
+  relu,
+  reshape,
+  rmsNorm,
+  scatterElements,
+  scatterND,
+  sigmoid,
+  slice,
+  softmax,
+  sqrt,
+  sub,
+  tanh,
+  topk,
+  transpose,
+  trilu,
+  unsqueeze,
+  where,
+  zeros,
+  type Backend,
+  type Dim,
+  type HostTensor,
+  type Tensor,
 } from '@nnd/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectMatches } from '../../backend-onnx/src/op-cases.test-support.js';
@@ -32,16 +76,23 @@ const CASES: GradientCase[] = [
   {
     name: 'MLP with gelu and cross-entropy over a symbolic batch',
     inputs: {
-      x: { shape: ['batch', 6], fed: [5, 6] }, w1: { shape: [6, 8], fed: [6, 8] }, b1: { shape: [8], fed: [8] },
-      w2: { shape: [8, 5], fed: [8, 5] }, labels: { shape: ['batch'], fed: [5], dtype: 'int64', values: tokens(5) },
+      x: { shape: ['batch', 6], fed: [5, 6] },
+      w1: { shape: [6, 8], fed: [6, 8] },
+      b1: { shape: [8], fed: [8] },
+      w2: { shape: [8, 5], fed: [8, 5] },
+      labels: { shape: ['batch'], fed: [5], dtype: 'int64', values: tokens(5) },
     },
     loss: ({ x, w1, b1, w2, labels }) => crossEntropy(matmul(geluTanh(add(matmul(x, w1), b1)), w2), labels),
   },
   {
     name: 'causal attention block with layerNorm',
     inputs: {
-      x: { shape: ['batch', 4, 8], fed: [2, 4, 8] }, scale: { shape: [8], fed: [8] }, bias: { shape: [8], fed: [8] },
-      wq: { shape: [8, 8], fed: [8, 8] }, wk: { shape: [8, 8], fed: [8, 8] }, wv: { shape: [8, 8], fed: [8, 8] },
+      x: { shape: ['batch', 4, 8], fed: [2, 4, 8] },
+      scale: { shape: [8], fed: [8] },
+      bias: { shape: [8], fed: [8] },
+      wq: { shape: [8, 8], fed: [8, 8] },
+      wk: { shape: [8, 8], fed: [8, 8] },
+      wv: { shape: [8, 8], fed: [8, 8] },
     },
     loss: ({ x, scale, bias, wq, wk, wv }, graph) => {
       const normalized = layerNorm(x, scale, bias);
@@ -55,8 +106,11 @@ const CASES: GradientCase[] = [
   {
     name: 'TopK sparse autoencoder',
     inputs: {
-      x: { shape: ['batch', 8], fed: [6, 8] }, encoder: { shape: [8, 16], fed: [8, 16], values: distinct }, encoderBias: { shape: [16], fed: [16] },
-      decoder: { shape: [16, 8], fed: [16, 8] }, decoderBias: { shape: [8], fed: [8] },
+      x: { shape: ['batch', 8], fed: [6, 8] },
+      encoder: { shape: [8, 16], fed: [8, 16], values: distinct },
+      encoderBias: { shape: [16], fed: [16] },
+      decoder: { shape: [16, 8], fed: [16, 8] },
+      decoderBias: { shape: [8], fed: [8] },
     },
     loss: ({ x, encoder, encoderBias, decoder, decoderBias }, graph) => {
       const pre = relu(add(matmul(sub(x, decoderBias), encoder), encoderBias));
@@ -69,7 +123,8 @@ const CASES: GradientCase[] = [
   {
     name: 'sparse decoder: Gather of decoder rows by TopK indices',
     inputs: {
-      pre: { shape: ['batch', 12], fed: [4, 12], values: distinct }, decoder: { shape: [12, 5], fed: [12, 5] },
+      pre: { shape: ['batch', 12], fed: [4, 12], values: distinct },
+      decoder: { shape: [12, 5], fed: [12, 5] },
     },
     loss: ({ pre, decoder }) => {
       const { values, indices } = topk(pre, 3, { largest: false });
@@ -81,7 +136,8 @@ const CASES: GradientCase[] = [
   {
     name: 'embedding lookup, max over positions and log-softmax',
     inputs: {
-      table: { shape: [10, 4], fed: [10, 4] }, ids: { shape: ['batch', 3], fed: [5, 3], dtype: 'int64', values: tokens(10) },
+      table: { shape: [10, 4], fed: [10, 4] },
+      ids: { shape: ['batch', 3], fed: [5, 3], dtype: 'int64', values: tokens(10) },
     },
     loss: ({ table, ids }) => reduceSum(mul(logSoftmax(reduceMax(gather(table, ids, 0), 1), 0), logSoftmax(reduceMax(gather(table, ids, 0), 1)))),
   },
@@ -101,10 +157,7 @@ const CASES: GradientCase[] = [
     inputs: { a: { shape: [3, 4], fed: [3, 4], values: distinct }, b: { shape: [4], fed: [4], values: (size, rng) => rng.uniform(size, 0.5, 2) } },
     loss: ({ a, b }) => {
       const positive = add(abs(a), 0.5);
-      const terms = [
-        pow(positive, b), sqrt(positive), log(positive), exp(a), sigmoid(a), erf(a), maximum(a, mul(b, 0.1)), minimum(a, sub(b, 1.2)),
-        div(a, b), relu(a), softmax(a, 0),
-      ];
+      const terms = [pow(positive, b), sqrt(positive), log(positive), exp(a), sigmoid(a), erf(a), maximum(a, mul(b, 0.1)), minimum(a, sub(b, 1.2)), div(a, b), relu(a), softmax(a, 0)];
       return terms.reduce<Tensor>((total, term, index) => add(total, mul(reduceSum(term), index + 1)), reduceSum(mul(a, 0)));
     },
   },
@@ -121,11 +174,13 @@ const CASES: GradientCase[] = [
 
 function feedsFor(testCase: GradientCase, seed: number): Record<string, HostTensor> {
   const rng = new Rng(seed);
-  return Object.fromEntries(Object.entries(testCase.inputs).map(([name, spec]) => {
-    const size = spec.fed.reduce((product, dim) => product * dim, 1);
-    const values = spec.values?.(size, rng) ?? rng.normal(size);
-    return [name, hostTensor(spec.dtype ?? 'float32', spec.fed, spec.dtype === 'int64' ? Array.from(values, BigInt) : values)];
-  }));
+  return Object.fromEntries(
+    Object.entries(testCase.inputs).map(([name, spec]) => {
+      const size = spec.fed.reduce((product, dim) => product * dim, 1);
+      const values = spec.values?.(size, rng) ?? rng.normal(size);
+      return [name, hostTensor(spec.dtype ?? 'float32', spec.fed, spec.dtype === 'int64' ? Array.from(values, BigInt) : values)];
+    }),
+  );
 }
 
 // Gradients sum many products in different orders on the two engines.
@@ -144,7 +199,10 @@ describe.each(['wasm', 'cpu'] as const)('grad outputs agree between tfjs %s and 
     const inputs = Object.fromEntries(Object.entries(testCase.inputs).map(([input, spec]) => [input, graph.input(input, spec.shape, spec.dtype ?? 'float32')]));
     const loss = testCase.loss(inputs, graph);
     const wrt = Object.keys(inputs).filter((input) => inputs[input].dtype === 'float32');
-    const gradients = grad(loss, wrt.map((input) => inputs[input]));
+    const gradients = grad(
+      loss,
+      wrt.map((input) => inputs[input]),
+    );
     const outputs = { loss, ...Object.fromEntries(wrt.map((input, index) => [`d_${input}`, gradients[index]])) };
     const [expectedProgram, actualProgram] = await Promise.all([onnx.compile(graph, { outputs }), tfjs.compile(graph, { outputs })]);
     const feeds = feedsFor(testCase, 4099);
@@ -154,7 +212,10 @@ describe.each(['wasm', 'cpu'] as const)('grad outputs agree between tfjs %s and 
       expect(got.shape).toEqual(output === 'loss' ? [] : feeds[output.slice(2)].shape);
       expectMatches(got, await expected[output].toHost(), `${name} '${output}'`, GRADIENT_TOLERANCE);
       // Agreement on all-zero gradients would prove nothing.
-      expect(Array.from(got.data as Float32Array).some((value) => value !== 0), `${name} '${output}' is all zeros`).toBe(true);
+      expect(
+        Array.from(got.data as Float32Array).some((value) => value !== 0),
+        `${name} '${output}' is all zeros`,
+      ).toBe(true);
       actual[output].dispose();
     }
     await Promise.all([expectedProgram.dispose(), actualProgram.dispose()]);

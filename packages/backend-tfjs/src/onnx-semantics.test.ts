@@ -1,6 +1,23 @@
 import {
-  Graph, cast, div, gather, hostTensor, matmul, range, reduceMean, scatterElements, scatterND, shapeOf, softmax, squeeze, topk,
-  trilu, where, type Backend, type HostTensor, type Tensor,
+  Graph,
+  cast,
+  div,
+  gather,
+  hostTensor,
+  matmul,
+  range,
+  reduceMean,
+  scatterElements,
+  scatterND,
+  shapeOf,
+  softmax,
+  squeeze,
+  topk,
+  trilu,
+  where,
+  type Backend,
+  type HostTensor,
+  type Tensor,
 } from '@nnd/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTfjsBackend } from './index.js';
@@ -43,10 +60,13 @@ describe.each(['wasm', 'cpu'] as const)('ONNX semantics on tfjs %s', (runtime) =
   });
 
   it('TopK reads k from a tensor when its size is not known from shapes', async () => {
-    const { values } = await evaluate((graph) => {
-      const k = graph.input('k', [1], 'int64');
-      return { values: topk(graph.constant([5, 1, 4, 2], [4]), k).values };
-    }, { k: hostTensor('int64', [1], [3]) });
+    const { values } = await evaluate(
+      (graph) => {
+        const k = graph.input('k', [1], 'int64');
+        return { values: topk(graph.constant([5, 1, 4, 2], [4]), k).values };
+      },
+      { k: hostTensor('int64', [1], [3]) },
+    );
     expect(values).toEqual([5, 4, 2]);
   });
 
@@ -96,13 +116,16 @@ describe.each(['wasm', 'cpu'] as const)('ONNX semantics on tfjs %s', (runtime) =
   });
 
   it('Range with bounds computed at run time, each element from the bounds', async () => {
-    const { positions, fractions } = await evaluate((graph) => {
-      const x = graph.input('x', ['batch', 2]);
-      return {
-        positions: range(0, squeeze(shapeOf(x, 0, 1), 0), 1, { length: 'batch' }),
-        fractions: range(0, 1, 0.1, { graph, dtype: 'float32' }),
-      };
-    }, { x: hostTensor('float32', [4, 2], new Float32Array(8)) });
+    const { positions, fractions } = await evaluate(
+      (graph) => {
+        const x = graph.input('x', ['batch', 2]);
+        return {
+          positions: range(0, squeeze(shapeOf(x, 0, 1), 0), 1, { length: 'batch' }),
+          fractions: range(0, 1, 0.1, { graph, dtype: 'float32' }),
+        };
+      },
+      { x: hostTensor('float32', [4, 2], new Float32Array(8)) },
+    );
     expect(positions).toEqual([0, 1, 2, 3]);
     // The bound is the float32 0.1; element i is i * delta rounded once, not i roundings of repeated addition.
     expect(fractions).toEqual(Array.from(Float32Array.from({ length: 10 }, (_, i) => i * Math.fround(0.1))));

@@ -18,8 +18,13 @@ const TOLERANCE = { relative: 1e-4, absolute: 1e-5 };
  */
 function trainingStep(architecture: (typeof SAE_ARCHITECTURES)[number]) {
   const sae = createSae({
-    architecture, act_size: 6, dict_size: 16, l1_coeff: 0.05, input_unit_norm: architecture === 'topk',
-    ...(architecture.includes('topk') ? { top_k: 3, top_k_aux: 4 } : {}), ...(architecture === 'jumprelu' ? { bandwidth: 0.5 } : {}),
+    architecture,
+    act_size: 6,
+    dict_size: 16,
+    l1_coeff: 0.05,
+    input_unit_norm: architecture === 'topk',
+    ...(architecture.includes('topk') ? { top_k: 3, top_k_aux: 4 } : {}),
+    ...(architecture === 'jumprelu' ? { bandwidth: 0.5 } : {}),
   });
   const graph = new Graph();
   const x = graph.input('x', ['batch', 6]);
@@ -31,7 +36,10 @@ function trainingStep(architecture: (typeof SAE_ARCHITECTURES)[number]) {
   const output = { ...forward, reconstruction: forward.outputs[sae.hook] };
   const loss = Object.values(output.losses).reduce((total, term) => add(total, term));
   const names = Object.keys(params);
-  const gradients = grad(loss, names.map((name) => params[name]));
+  const gradients = grad(
+    loss,
+    names.map((name) => params[name]),
+  );
   const constrained = sae.constrain(graph, params, Object.fromEntries(names.map((name, index) => [name, gradients[index]])));
   const outputs: Record<string, Tensor> = { loss, reconstruction: output.reconstruction, featureActs: output.featureActs };
   for (const [name, tensor] of Object.entries({ ...output.losses, ...output.metrics })) outputs[`metric.${name}`] = tensor;
@@ -47,7 +55,11 @@ function trainingStep(architecture: (typeof SAE_ARCHITECTURES)[number]) {
   for (const [name, tensor] of Object.entries(initialState)) feeds[`state.${name}`] = tensor;
   // Some features dead for long enough that the auxiliary losses have something to revive.
   if ('num_batches_not_active' in initialState) {
-    feeds['state.num_batches_not_active'] = hostTensor(initialState.num_batches_not_active.dtype, [16], Array.from({ length: 16 }, (_, i) => (i % 4) * 3000));
+    feeds['state.num_batches_not_active'] = hostTensor(
+      initialState.num_batches_not_active.dtype,
+      [16],
+      Array.from({ length: 16 }, (_, i) => (i % 4) * 3000),
+    );
   }
   return { graph, outputs, feeds };
 }

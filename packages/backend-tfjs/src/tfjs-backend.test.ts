@@ -1,6 +1,24 @@
 import {
-  BackendError, ConfigError, DTypeError, Graph, GraphError, ShapeError, add, cast, gather, hostTensor, matmul, mul, pow, relu,
-  reshape, slice, softmax, sub, topk, type HostTensor,
+  BackendError,
+  ConfigError,
+  DTypeError,
+  Graph,
+  GraphError,
+  ShapeError,
+  add,
+  cast,
+  gather,
+  hostTensor,
+  matmul,
+  mul,
+  pow,
+  relu,
+  reshape,
+  slice,
+  softmax,
+  sub,
+  topk,
+  type HostTensor,
 } from '@nnd/core';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,7 +86,10 @@ describe.each(['wasm', 'cpu'] as const)('createTfjsBackend (%s)', (runtime) => {
     const flat = reshape(x, ['batch*seq', 2]);
     const offsets = slice(positions, { starts: [0], ends: ['seq'] });
     const program = await backend.compile(graph, { outputs: { flat, shifted: add(x, reshape(offsets, ['seq', 1])) } });
-    for (const [batch, seq] of [[1, 3], [2, 5]]) {
+    for (const [batch, seq] of [
+      [1, 3],
+      [2, 5],
+    ]) {
       const data = Array.from({ length: batch * seq * 2 }, (_, i) => i);
       const result = await program.run({ x: float32([batch, seq, 2], data) });
       const flatHost = await result.flat.toHost();
@@ -154,7 +175,10 @@ describe.each(['wasm', 'cpu'] as const)('createTfjsBackend (%s)', (runtime) => {
     const next = add(matmul(state, rotation), 1);
     const program = await backend.compile(graph, { outputs: { next } });
     let current = await backend.upload(float32([2, 2], [1, 0, 0, 1]));
-    let expected = [[1, 0], [0, 1]];
+    let expected = [
+      [1, 0],
+      [0, 1],
+    ];
     for (let step = 0; step < 10; step++) {
       const { next: result } = await program.run({ state: current });
       expect(result.location).toBe(runtime === 'wasm' ? 'wasm-heap' : 'cpu');

@@ -1,6 +1,15 @@
 import {
-  ConfigError, checkHostTensor, isDeviceTensor,
-  type Backend, type BackendCapabilities, type CompileOptions, type DType, type DeviceTensor, type Feed, type Graph, type HostTensor,
+  ConfigError,
+  checkHostTensor,
+  isDeviceTensor,
+  type Backend,
+  type BackendCapabilities,
+  type CompileOptions,
+  type DType,
+  type DeviceTensor,
+  type Feed,
+  type Graph,
+  type HostTensor,
 } from '@nnd/core';
 import { TfjsDeviceTensor } from './tfjs-device-tensor.js';
 import { TFJS_SUPPORTED_DTYPES } from './tfjs-dtype.js';

@@ -19,8 +19,7 @@ export function tfjsDType(dtype: DType, where: string): TfjsDType {
       return 'bool';
     default:
       throw new DTypeError(
-        `${where}: the tfjs backend cannot hold ${dtype} tensors (TensorFlow.js has no float64). ` +
-          'Build the graph in float32, or run float64 graphs on backend-onnx or the reference interpreter.',
+        `${where}: the tfjs backend cannot hold ${dtype} tensors (TensorFlow.js has no float64). ` + 'Build the graph in float32, or run float64 graphs on backend-onnx or the reference interpreter.',
       );
   }
 }

@@ -11,10 +11,9 @@ export function kernelError(error: unknown, where: string, runtime: string): Nnd
   const message = error instanceof Error ? error.message : String(error);
   const missing = /Kernel '([^']+)' not registered for backend '([^']+)'/.exec(message);
   if (missing !== null) {
-    return new UnsupportedOpError(
-      `${where}: the tfjs '${runtime}' runtime has no '${missing[1]}' kernel, which this op needs; run the graph on another tfjs runtime or on backend-onnx.`,
-      { cause: error },
-    );
+    return new UnsupportedOpError(`${where}: the tfjs '${runtime}' runtime has no '${missing[1]}' kernel, which this op needs; run the graph on another tfjs runtime or on backend-onnx.`, {
+      cause: error,
+    });
   }
   if (/not yet supported|not supported/i.test(message)) {
     return new UnsupportedOpError(`${where}: the tfjs '${runtime}' runtime cannot run this op here: ${message}`, { cause: error });

@@ -1,6 +1,23 @@
 import {
-  BackendError, GraphError, SymbolBindings, Tensor, UnsupportedOpError, evaluateGraph, isDeviceTensor, loneSymbolsFirst, validateFeeds,
-  type CompileOptions, type DeviceTensor, type Feed, type Graph, type HostTensor, type InputDescription, type Node, type OpAttributes, type OpName, type Program,
+  BackendError,
+  GraphError,
+  SymbolBindings,
+  Tensor,
+  UnsupportedOpError,
+  evaluateGraph,
+  isDeviceTensor,
+  loneSymbolsFirst,
+  validateFeeds,
+  type CompileOptions,
+  type DeviceTensor,
+  type Feed,
+  type Graph,
+  type HostTensor,
+  type InputDescription,
+  type Node,
+  type OpAttributes,
+  type OpName,
+  type Program,
 } from '@nnd/core';
 import { partitionForHost } from './host-partition.js';
 import { KERNELS, hostInputs } from './kernels/kernels.js';
@@ -64,12 +81,13 @@ export class TfjsProgram implements Program {
     private readonly hostResults: readonly Tensor[],
     private readonly constants: ReadonlyMap<Tensor, Constant>,
   ) {
-    const inputsOf = (nodes: readonly Node[]) => nodes
-      .filter((node) => node.op === 'Input')
-      .map((node): ProgramInput => {
-        const tensor = node.outputs[0];
-        return { name: (node as Node<'Input'>).attributes.name, dtype: tensor.dtype, shape: tensor.shape, tensor };
-      });
+    const inputsOf = (nodes: readonly Node[]) =>
+      nodes
+        .filter((node) => node.op === 'Input')
+        .map((node): ProgramInput => {
+          const tensor = node.outputs[0];
+          return { name: (node as Node<'Input'>).attributes.name, dtype: tensor.dtype, shape: tensor.shape, tensor };
+        });
     this.inputs = inputsOf(graph.ancestors(outputs.map(([, tensor]) => tensor)));
     this.deviceInputs = inputsOf(deviceSchedule);
     this.hostInputNames = hostResults.length === 0 ? [] : inputsOf(graph.ancestors(hostResults)).map((input) => input.name);

@@ -104,9 +104,7 @@ async function activate(tf: Tfjs, tfjsBackendName: string, runtime: TfjsRuntime)
 }
 
 async function loadOne(runtime: TfjsRuntime): Promise<LoadedRuntime> {
-  const [main, extra] = await Promise.all(
-    PACKAGES[runtime].map((specifier) => importPackage(specifier, runtime, specifier.endsWith('-wasm') ? 'setWasmPaths' : 'tidy')),
-  );
+  const [main, extra] = await Promise.all(PACKAGES[runtime].map((specifier) => importPackage(specifier, runtime, specifier.endsWith('-wasm') ? 'setWasmPaths' : 'tidy')));
   const tf = main as unknown as Tfjs;
   if (runtime === 'wasm') setWasmPaths(tf, extra);
   // tfjs-node and tfjs-node-gpu both register their kernels as 'tensorflow'.

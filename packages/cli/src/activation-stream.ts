@@ -1,6 +1,4 @@
-import {
-  ActivationsStore, hookedTransformerActivations, MultiHookActivationsStore, openDataset, readCacheManifest, type ActivationModel, type HarvestSettings,
-} from '@nnd/activations';
+import { ActivationsStore, hookedTransformerActivations, MultiHookActivationsStore, openDataset, readCacheManifest, type ActivationModel, type HarvestSettings } from '@nnd/activations';
 import { ConfigError, type ActivationPort } from '@nnd/core';
 import type { HookedTransformer } from '@nnd/models';
 import type { ActivationSource } from '@nnd/train';
@@ -44,12 +42,7 @@ export async function harvestSettings(model: ActivationModel, config: RunConfig,
  * with the run's settings equals training without it, as long as the run
  * reads no more than the cache holds.
  */
-export async function openActivationSource(
-  model: ActivationModel | undefined,
-  config: RunConfig,
-  streams: readonly ActivationPort[],
-  log: (message: string) => void,
-): Promise<ActivationSource> {
+export async function openActivationSource(model: ActivationModel | undefined, config: RunConfig, streams: readonly ActivationPort[], log: (message: string) => void): Promise<ActivationSource> {
   if (config.activation_cache !== null) return openCachedSource(model, config, streams, log);
   if (model === undefined) throw new ConfigError('Invalid config: without activation_cache the run needs its model to harvest activations.');
   const settings = {
@@ -75,7 +68,7 @@ async function openCachedSource(model: ActivationModel | undefined, config: RunC
     throw new ConfigError(
       `Invalid config: 'activation_cache' is ${JSON.stringify(config.activation_cache)}, which holds ${list(manifest.hooks)}, ` +
         `but the run reads and writes ${list(streams)}; allowed: a cache holding ${missing.length === streams.length ? 'those hooks' : `also ${list(missing)}`} ` +
-        '(nnd cache with this run\'s config harvests them all), or no activation_cache.',
+        "(nnd cache with this run's config harvests them all), or no activation_cache.",
     );
   }
   const sequenceLength = Math.min(config.seq_len, model?.contextLength ?? config.seq_len);

@@ -18,6 +18,6 @@ describe('createBackend', () => {
 
   it('says that tfjs has no WebGPU runtime in Node', async () => {
     await expect(createBackend({ backend: 'tfjs', device: 'webgpu' })).rejects.toThrow(ConfigError);
-    await expect(createBackend({ backend: 'tfjs', device: 'webgpu' })).rejects.toThrow("'device' is \"webgpu\" with 'backend' \"tfjs\"");
+    await expect(createBackend({ backend: 'tfjs', device: 'webgpu' })).rejects.toThrow('\'device\' is "webgpu" with \'backend\' "tfjs"');
   });
 });

@@ -105,8 +105,10 @@ ${configKeysHelp()}
       if (!result.complete && io.signal.aborted) {
         throw new InterruptedError(`Interrupted: ${result.rows} rows in ${result.shards} shards are in ${result.directory}; run the same command again to continue.`, interruptSignalOf(io.signal));
       }
-      io.stdout(`Activation cache: ${result.directory}\nRows: ${result.rows} of ${hooks.join(', ')} (${result.shards} shards)${result.datasetExhausted ? ', the dataset ran out' : ''}\n` +
-        `Train from it with: --set activation_cache=${directory}\n`);
+      io.stdout(
+        `Activation cache: ${result.directory}\nRows: ${result.rows} of ${hooks.join(', ')} (${result.shards} shards)${result.datasetExhausted ? ', the dataset ran out' : ''}\n` +
+          `Train from it with: --set activation_cache=${directory}\n`,
+      );
     } finally {
       await resources.dispose();
     }

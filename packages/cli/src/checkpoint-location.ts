@@ -40,7 +40,8 @@ export async function locateCheckpoint(path: string): Promise<CheckpointLocation
     const checkpoints = checkpointsFolderOf(target);
     const config = readRunConfig(target);
     const latest = await findLatestCheckpoint(checkpoints);
-    if (latest === undefined) throw new ConfigError(`The run directory ${JSON.stringify(path)} has no complete checkpoint in ${checkpoints}; train it first (or it was interrupted before its first checkpoint).`);
+    if (latest === undefined)
+      throw new ConfigError(`The run directory ${JSON.stringify(path)} has no complete checkpoint in ${checkpoints}; train it first (or it was interrupted before its first checkpoint).`);
     return { checkpoint: latest, members: typeof config.checkpoint_member === 'number' ? [config.checkpoint_member] : undefined, runDirectory: target };
   }
   const latest = await findLatestCheckpoint(target);

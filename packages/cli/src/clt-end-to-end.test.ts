@@ -20,11 +20,31 @@ beforeAll(async () => {
   runs = join(directory, 'runs');
   const modelName = tinyLanguageModelPresent() ? 'tiny-lm' : await writeRandomLanguageModel(join(directory, 'lm'));
   configFile = join(directory, 'config.yaml');
-  await writeFile(configFile, stringify({
-    decomposition: 'clt', encoder_type: 'topk', layers: [0, 1], model_name: modelName, dict_size: 128, top_k: 8, top_k_aux: 32,
-    dataset_path: 'sotu', document_token_limit: 'none', keep_remainder: true, seq_len: 32, batch_size: 256, num_tokens: 256 * 4,
-    model_batch_size: 8, num_batches_in_buffer: 2, perf_log_freq: 2, checkpoint_freq: 4, eval_tokens: 512, run_dir: runs, name: 'clt',
-  }));
+  await writeFile(
+    configFile,
+    stringify({
+      decomposition: 'clt',
+      encoder_type: 'topk',
+      layers: [0, 1],
+      model_name: modelName,
+      dict_size: 128,
+      top_k: 8,
+      top_k_aux: 32,
+      dataset_path: 'sotu',
+      document_token_limit: 'none',
+      keep_remainder: true,
+      seq_len: 32,
+      batch_size: 256,
+      num_tokens: 256 * 4,
+      model_batch_size: 8,
+      num_batches_in_buffer: 2,
+      perf_log_freq: 2,
+      checkpoint_freq: 4,
+      eval_tokens: 512,
+      run_dir: runs,
+      name: 'clt',
+    }),
+  );
 });
 afterAll(() => rm(directory, { recursive: true, force: true }));
 
@@ -32,8 +52,9 @@ describe('nnd train and eval of a cross-layer transcoder on the tiny model', () 
   it('is named by its layers, and refuses layers a CLT cannot have, naming the fix', () => {
     expect(parseRunConfig({ decomposition: 'clt', model_name: 'tiny-lm', layers: [0, 1, 2, 3], dict_size: 1024, top_k: 16 }).name).toBe('tiny-lm_layers_0-1-2-3_1024_topk_clt_16_0.0003');
     expect(() => parseRunConfig({ decomposition: 'clt', layers: [] })).toThrow(/'layers' is \[\]; allowed: a list of block indices/);
-    expect(() => parseRunConfig({ decomposition: 'clt', encoder_type: 'topk', variant: 'anthropic', dict_size: 64, input_size: 8, output_size: 8 }))
-      .toThrow(/variant 'anthropic' does not support encoder_type 'topk'/);
+    expect(() => parseRunConfig({ decomposition: 'clt', encoder_type: 'topk', variant: 'anthropic', dict_size: 64, input_size: 8, output_size: 8 })).toThrow(
+      /variant 'anthropic' does not support encoder_type 'topk'/,
+    );
   });
 
   it('trains every layer in one program on streams harvested together, evaluates as a replacement, and writes circuit-tracer files', async () => {
@@ -43,7 +64,10 @@ describe('nnd train and eval of a cross-layer transcoder on the tiny model', () 
     expect(code).toBe(0);
     const run = join(runs, 'clt');
     expect(stdout).toContain(`Trained:       ${join(run, 'clt')}`);
-    const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     // Per-layer metrics sit beside the totals.
     expect(metrics.find((row) => 'loss' in row)).toHaveProperty(['l2_loss/layer_1']);
     const summary = readJson(join(run, 'summary.json'));

@@ -160,7 +160,7 @@ interface LoadedPart {
 export async function compareRuns(options: CompareRunsOptions): Promise<{ comparison: Comparison; written: Awaited<ReturnType<typeof writeComparison>> }> {
   const log = (message: string) => options.io.stderr(`${message}\n`);
   const parts: LoadedPart[] = [];
-  for (const path of options.paths.flatMap(runPaths)) parts.push(...await loadParts(path));
+  for (const path of options.paths.flatMap(runPaths)) parts.push(...(await loadParts(path)));
   const models = new Set(parts.map((part) => part.base.model_name));
   if (options.model === undefined && models.size > 1) {
     throw new CliUsageError(`nnd compare: the runs decompose different models (${[...models].join(', ')}); compare runs of one model, or name it with --model.`);
@@ -175,7 +175,9 @@ export async function compareRuns(options: CompareRunsOptions): Promise<{ compar
     for (const part of parts) {
       for (const { hook, width } of [...part.decomposition.reads, ...part.decomposition.writes]) {
         if (hookWidth(hook) !== width) {
-          throw new CliUsageError(`${part.path}: its ${part.decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; compare decompositions of the model they were trained on.`);
+          throw new CliUsageError(
+            `${part.path}: its ${part.decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; compare decompositions of the model they were trained on.`,
+          );
         }
       }
     }
@@ -184,8 +186,14 @@ export async function compareRuns(options: CompareRunsOptions): Promise<{ compar
     const batches = await evaluationBatches(settings, options.tokens ?? config.eval_tokens, evaluationRows(model, config), start);
     log(`Comparing ${methods.length} method(s) (${parts.length} decomposition(s)) on ${tokensIn(batches)} tokens of ${config.dataset_path} ...`);
     const comparison = await compareMethods({
-      model, methods, tokenBatches: batches, topK: options.topK, neuronK: options.neuronK, reference: options.reference,
-      excludeBos: config.exclude_special_tokens, onProgress: (message) => log(`  ${message}`),
+      model,
+      methods,
+      tokenBatches: batches,
+      topK: options.topK,
+      neuronK: options.neuronK,
+      reference: options.reference,
+      excludeBos: config.exclude_special_tokens,
+      onProgress: (message) => log(`  ${message}`),
     });
     const written = await writeComparison(comparison, options.out, {
       families: ['neurons', ...DECOMPOSITION_FAMILIES.map(({ name }) => name)],
@@ -224,10 +232,16 @@ async function loadParts(path: string): Promise<LoadedPart[]> {
   const family = familyNamed(base.decomposition ?? DEFAULT_FAMILY);
   return indices.map((index) => {
     const member = checkpoint.members[index];
-    if (member === undefined) throw new CliUsageError(`${location.checkpoint} has ${checkpoint.members.length} decomposition(s); there is no sae_${index}. Name one of sae_0 to sae_${checkpoint.members.length - 1}.`);
+    if (member === undefined)
+      throw new CliUsageError(`${location.checkpoint} has ${checkpoint.members.length} decomposition(s); there is no sae_${index}. Name one of sae_0 to sae_${checkpoint.members.length - 1}.`);
     return {
-      path: location.runDirectory ?? location.checkpoint, family, decomposition: family.create(member.config), params: member.params, state: member.state,
-      base, start: summary[EVALUATION_START_KEY] as DatasetPosition | undefined,
+      path: location.runDirectory ?? location.checkpoint,
+      family,
+      decomposition: family.create(member.config),
+      params: member.params,
+      state: member.state,
+      base,
+      start: summary[EVALUATION_START_KEY] as DatasetPosition | undefined,
     };
   });
 }
@@ -243,7 +257,8 @@ function groupIntoMethods(parts: readonly LoadedPart[]): ComparedMethod[] {
   for (const part of parts) {
     const description = describeDecomposition(part.decomposition)
       .filter(({ key, value }) => !(key === 'architecture' && value === part.family.name))
-      .map(({ key, value }) => (key === 'architecture' ? String(value) : `${key}=${value}`)).join(' ');
+      .map(({ key, value }) => (key === 'architecture' ? String(value) : `${key}=${value}`))
+      .join(' ');
     const key = `${part.family.name}\u0000${description}`;
     const hooks = part.decomposition.writes.map(({ hook }) => hook);
     let bucket = buckets.find((candidate) => candidate.key === key && hooks.every((hook) => !candidate.written.has(hook)));
@@ -269,4 +284,3 @@ function groupIntoMethods(parts: readonly LoadedPart[]): ComparedMethod[] {
     };
   });
 }
-

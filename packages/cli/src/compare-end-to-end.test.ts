@@ -14,8 +14,17 @@ let modelName: string;
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, any>;
 
 const COMMON = {
-  dataset_path: 'sotu', document_token_limit: 'none', keep_remainder: true, seq_len: 32, batch_size: 256, num_tokens: 256 * 3,
-  model_batch_size: 8, num_batches_in_buffer: 2, perf_log_freq: 3, checkpoint_freq: 3, eval_tokens: 256,
+  dataset_path: 'sotu',
+  document_token_limit: 'none',
+  keep_remainder: true,
+  seq_len: 32,
+  batch_size: 256,
+  num_tokens: 256 * 3,
+  model_batch_size: 8,
+  num_batches_in_buffer: 2,
+  perf_log_freq: 3,
+  checkpoint_freq: 3,
+  eval_tokens: 256,
 };
 
 async function train(name: string, config: Record<string, unknown>): Promise<string> {
@@ -57,9 +66,11 @@ describe('nnd compare', () => {
     const labels = native.map((point: any) => `${point.method}|${point.quirks.join('+')}`);
     // The two transcoder runs are one method writing both MLPs; BatchTopK also the reference's way (batch top-k, no b_enc); the CLT also from clean inputs.
     expect(labels).toEqual([
-      'clt topk_clt layers=0,1 top_k=4|', 'clt topk_clt layers=0,1 top_k=4|clean_inputs',
+      'clt topk_clt layers=0,1 top_k=4|',
+      'clt topk_clt layers=0,1 top_k=4|clean_inputs',
       'molt gate=topk top_k=2 transforms=6|',
-      'transcoder batchtopk_transcoder top_k=4|', 'transcoder batchtopk_transcoder top_k=4|batch_top_k+no_b_enc',
+      'transcoder batchtopk_transcoder top_k=4|',
+      'transcoder batchtopk_transcoder top_k=4|batch_top_k+no_b_enc',
       'neurons|',
     ]);
     const transcoders = native[3];

@@ -48,7 +48,8 @@ const DESCRIPTIONS: Readonly<Record<RunConfigKey, string>> = {
   keep_remainder: 'carry tokens past a full model batch into the next one (the reference drops them)',
   exclude_special_tokens: 'drop BOS/EOS positions, whose norms are outliers (the reference keeps them)',
   repeat_dataset: 'start the dataset again when it runs out',
-  spliced_inputs: "where a multi-layer decomposition's inputs come from when spliced in for evaluation: replacement (the patched pass, errors compound) or clean_inputs (the clean run, the reference's CLT evaluation)",
+  spliced_inputs:
+    "where a multi-layer decomposition's inputs come from when spliced in for evaluation: replacement (the patched pass, errors compound) or clean_inputs (the clean run, the reference's CLT evaluation)",
   dashboard_features: 'after training, write a feature dashboard (dashboard/index.html, linked from the report) of the first this many features; 0 for none',
   decomposition: `the family of decompositions to train: ${DECOMPOSITION_FAMILIES.map(({ name }) => name).join(', ')} (each adds its own keys, below)`,
 };
@@ -113,7 +114,7 @@ export function configKeysHelp(): string {
   const width = Math.min(40, Math.max(...[...shared, ...families.flatMap(({ lines }) => lines)].map(({ value }) => value.length)));
   const format = ({ value, comment }: { value: string; comment: string }) => `  ${value.padEnd(width)}  # ${comment}`;
   return [
-    'Config keys (JSON or YAML, --set key=value), with their defaults (the reference\'s, bartbussmann/BatchTopK config.py),',
+    "Config keys (JSON or YAML, --set key=value), with their defaults (the reference's, bartbussmann/BatchTopK config.py),",
     'their types and what they do; hook_point is derived from site and layer and name from the other keys, unless given:',
     ...shared.map(format),
     ...families.flatMap(({ family, lines }) => ['', `With decomposition: ${family.name} (${family.summary}), also:`, ...lines.map(format)]),

@@ -14,14 +14,21 @@ writeFileSync(secret, 'THE-SECRET');
 
 async function checkpointIn(checkpoints: string, step = 3): Promise<string> {
   return writeCheckpoint(checkpoints, {
-    step, batchesConsumed: step, grouped: false,
-    members: [{
-      architecture: 'topk', config: { act_size: 4, dict_size: 8, top_k: 2 }, trainConfig: parseTrainConfig({ batch_size: 8, num_tokens: 800 }), rngState: new Rng(1).state(),
-      params: { W_enc: hostTensor('float32', [4, 8], new Float32Array(32)) },
-      firstMoments: { W_enc: hostTensor('float32', [4, 8], new Float32Array(32)) },
-      secondMoments: { W_enc: hostTensor('float32', [4, 8], new Float32Array(32)) },
-      state: {},
-    }],
+    step,
+    batchesConsumed: step,
+    grouped: false,
+    members: [
+      {
+        architecture: 'topk',
+        config: { act_size: 4, dict_size: 8, top_k: 2 },
+        trainConfig: parseTrainConfig({ batch_size: 8, num_tokens: 800 }),
+        rngState: new Rng(1).state(),
+        params: { W_enc: hostTensor('float32', [4, 8], new Float32Array(32)) },
+        firstMoments: { W_enc: hostTensor('float32', [4, 8], new Float32Array(32)) },
+        secondMoments: { W_enc: hostTensor('float32', [4, 8], new Float32Array(32)) },
+        state: {},
+      },
+    ],
   });
 }
 
@@ -43,7 +50,10 @@ function expectOneLineError(result: { code: number; stdout: string; stderr: stri
 describe('crafted metadata', () => {
   it('config.json checkpoint_dir out of the runs folder: nnd eval and --resume refuse it, naming the field', async () => {
     const foreign = await checkpointIn(join(directory, 'foreign', 'checkpoints'), 9);
-    for (const [name, recorded] of [['absolute', join(directory, 'foreign', 'checkpoints')], ['dotdot', '../../foreign/checkpoints']]) {
+    for (const [name, recorded] of [
+      ['absolute', join(directory, 'foreign', 'checkpoints')],
+      ['dotdot', '../../foreign/checkpoints'],
+    ]) {
       const run = runDirectory(name, { checkpoint_dir: recorded });
       expectOneLineError(await runCaptured(['eval', run]), `config.json checkpoint_dir is ${JSON.stringify(recorded)}`);
       expectOneLineError(await runCaptured(['train', '--set', `run_dir=${join(directory, 'runs')}`, '--resume', run]), `config.json checkpoint_dir is ${JSON.stringify(recorded)}`);
@@ -68,7 +78,10 @@ describe('crafted metadata', () => {
   });
 
   it('a config.json that is not a JSON object gives a typed error, not a stack trace', async () => {
-    for (const [name, text] of [['not-json', '{ "checkpoint_dir": '], ['array', '[1, 2]']]) {
+    for (const [name, text] of [
+      ['not-json', '{ "checkpoint_dir": '],
+      ['array', '[1, 2]'],
+    ]) {
       const run = runDirectory(name, text);
       expectOneLineError(await runCaptured(['eval', run]), new RegExp(`${name}/config\\.json (is not JSON|must hold a JSON object)`));
     }

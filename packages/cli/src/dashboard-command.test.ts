@@ -18,10 +18,28 @@ beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'nnd-dashboard-command-'));
   const model = await writeRandomLanguageModel(join(directory, 'lm'), tinyShapedConfig(2, 32));
   const configFile = join(directory, 'config.yaml');
-  await writeFile(configFile, stringify({
-    model_name: model, name: 'dash', layer: 1, act_size: 32, dict_size: 64, top_k: 4, top_k_aux: 16, dataset_path: 'sotu', run_dir: join(directory, 'runs'),
-    document_token_limit: 'none', seq_len: 32, batch_size: 256, num_tokens: 256 * 4, model_batch_size: 4, num_batches_in_buffer: 2, perf_log_freq: 100, eval_tokens: 128,
-  }));
+  await writeFile(
+    configFile,
+    stringify({
+      model_name: model,
+      name: 'dash',
+      layer: 1,
+      act_size: 32,
+      dict_size: 64,
+      top_k: 4,
+      top_k_aux: 16,
+      dataset_path: 'sotu',
+      run_dir: join(directory, 'runs'),
+      document_token_limit: 'none',
+      seq_len: 32,
+      batch_size: 256,
+      num_tokens: 256 * 4,
+      model_batch_size: 4,
+      num_batches_in_buffer: 2,
+      perf_log_freq: 100,
+      eval_tokens: 128,
+    }),
+  );
   const { code, stderr } = await runCaptured(['train', '--config', configFile]);
   expect(code, stderr).toBe(0);
   run = join(directory, 'runs', 'dash');
@@ -35,7 +53,7 @@ function dataFile(file: string): any {
 }
 
 describe('nnd dashboard', () => {
-  it('writes the run\'s dashboard folder for a feature range over held-out tokens', async () => {
+  it("writes the run's dashboard folder for a feature range over held-out tokens", async () => {
     const { code, stdout, stderr } = await runCaptured(['dashboard', run, '--tokens', '1024', '--features', '8-23']);
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/Collecting feature dashboards of .* over 1024 tokens of sotu/);

@@ -33,7 +33,7 @@ const FEATURE_VALUE_BUDGET = 2 ** 26;
 
 export const dashboardCommand: Command = {
   name: 'dashboard',
-  summary: 'feature dashboards: each feature\'s top and quantile examples, density and histogram, as a static page',
+  summary: "feature dashboards: each feature's top and quantile examples, density and histogram, as a static page",
   help: () => `Usage: nnd dashboard <run directory | checkpoint> [--tokens N] [--features A-B] [--out DIR]
                      [--window N] [--config FILE] [--set KEY=VALUE ...]
 
@@ -74,10 +74,20 @@ Example:
     const range = values.features === undefined ? undefined : featureRange(values.features);
 
     const written = await writeRunDashboards({
-      path: positionals[0]!, tokens, features: range, out: values.out, window, configFile: values.config, sets: values.set, env: io.env,
+      path: positionals[0]!,
+      tokens,
+      features: range,
+      out: values.out,
+      window,
+      configFile: values.config,
+      sets: values.set,
+      env: io.env,
       log: (message) => io.stderr(`${message}\n`),
     });
-    const lines = written.flatMap(({ index, data }) => [index, `  features ${data.range.start}-${data.range.end - 1} of ${data.featureCount} (${data.features.filter(({ firings }) => firings > 0).length} fired) over ${data.tokens} tokens`]);
+    const lines = written.flatMap(({ index, data }) => [
+      index,
+      `  features ${data.range.start}-${data.range.end - 1} of ${data.featureCount} (${data.features.filter(({ firings }) => firings > 0).length} fired) over ${data.tokens} tokens`,
+    ]);
     io.stdout(`Dashboard written (open it in a browser from disk):\n${lines.join('\n')}\n`);
     return EXIT_CODES.ok;
   },
@@ -99,7 +109,6 @@ function nonNegativeInteger(name: string, text: string): number {
   if (!Number.isSafeInteger(value) || value < 0) throw new CliUsageError(`--${name} is ${JSON.stringify(text)}; allowed: an integer >= 0 (e.g. --${name} 16). Run 'nnd dashboard --help'.`);
   return value;
 }
-
 
 export interface RunDashboardOptions {
   /** A run directory, a step_N checkpoint, or a member folder of one. */
@@ -155,14 +164,18 @@ export async function writeRunDashboards(options: RunDashboardOptions): Promise<
       const decomposition = family.create(member.config);
       for (const { hook, width } of [...decomposition.reads, ...decomposition.writes]) {
         if (hookWidth(hook) !== width) {
-          throw new CliUsageError(`${location.checkpoint}: its ${decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; use the model it was trained on (--set model_name=...).`);
+          throw new CliUsageError(
+            `${location.checkpoint}: its ${decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; use the model it was trained on (--set model_name=...).`,
+          );
         }
       }
       // The feature count from the decomposition's own graph (building one is cheap; compiling is what costs), to size batches.
       const { featureCount } = dashboardGraph(model, decomposition, member.params, member.state);
       const features = options.features === undefined ? undefined : { start: options.features.start, end: Math.min(options.features.end, featureCount) };
       if (features !== undefined && features.start >= featureCount) {
-        throw new CliUsageError(`--features ${options.features!.start}-${options.features!.end - 1}: ${location.checkpoint} has ${featureCount} features (0-${featureCount - 1}); pick a range within them, e.g. --features 0-${Math.min(featureCount, 256) - 1}.`);
+        throw new CliUsageError(
+          `--features ${options.features!.start}-${options.features!.end - 1}: ${location.checkpoint} has ${featureCount} features (0-${featureCount - 1}); pick a range within them, e.g. --features 0-${Math.min(featureCount, 256) - 1}.`,
+        );
       }
       const columns = features === undefined ? featureCount : features.end - features.start;
       const rows = Math.max(1, Math.min(config.model_batch_size, Math.floor(FEATURE_VALUE_BUDGET / (sequenceLength * columns))));
@@ -171,8 +184,14 @@ export async function writeRunDashboards(options: RunDashboardOptions): Promise<
       options.log(`Collecting feature dashboards of ${location.checkpoint}${indices.length > 1 ? ` (sae_${index})` : ''} over ${total} tokens of ${config.dataset_path} ...`);
       let reported = 0;
       const data = await collectDashboard({
-        model, decomposition, params: member.params, state: member.state, batches, features, window: options.window,
-        excludedTokenId: config.exclude_special_tokens ? model.tokenizer?.bosTokenId ?? model.config.bosTokenId : undefined,
+        model,
+        decomposition,
+        params: member.params,
+        state: member.state,
+        batches,
+        features,
+        window: options.window,
+        excludedTokenId: config.exclude_special_tokens ? (model.tokenizer?.bosTokenId ?? model.config.bosTokenId) : undefined,
         onBatch: (done) => {
           if (done - reported >= total / 10) {
             reported = done;

@@ -24,12 +24,30 @@ beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'nnd-determinism-'));
   const modelName = tinyLanguageModelPresent() ? 'tiny-lm' : await writeRandomLanguageModel(join(directory, 'lm'));
   configFile = join(directory, 'config.yaml');
-  await writeFile(configFile, stringify({
-    model_name: modelName, name: RUN, layer: 2, act_size: 128, dict_size: 256, top_k: 16, top_k_aux: 64, dataset_path: 'sotu',
-    // Batches of 1024 x k 16: enough rows for onnxruntime to split the decoder's ScatterND across threads, which is what lost updates.
-    document_token_limit: 'none', keep_remainder: true, seq_len: 32, batch_size: 1024, num_tokens: 1024 * STEPS, model_batch_size: 8,
-    num_batches_in_buffer: 2, perf_log_freq: 8, checkpoint_freq: 4, eval_tokens: 256,
-  }));
+  await writeFile(
+    configFile,
+    stringify({
+      model_name: modelName,
+      name: RUN,
+      layer: 2,
+      act_size: 128,
+      dict_size: 256,
+      top_k: 16,
+      top_k_aux: 64,
+      dataset_path: 'sotu',
+      // Batches of 1024 x k 16: enough rows for onnxruntime to split the decoder's ScatterND across threads, which is what lost updates.
+      document_token_limit: 'none',
+      keep_remainder: true,
+      seq_len: 32,
+      batch_size: 1024,
+      num_tokens: 1024 * STEPS,
+      model_batch_size: 8,
+      num_batches_in_buffer: 2,
+      perf_log_freq: 8,
+      checkpoint_freq: 4,
+      eval_tokens: 256,
+    }),
+  );
 });
 afterAll(() => rm(directory, { recursive: true, force: true }));
 afterEach(() => vi.unstubAllEnvs());
@@ -45,18 +63,24 @@ async function train(label: string, threads: number, extra: string[] = []): Prom
 const bytes = (run: string, file: string) => readFileSync(join(run, file));
 /** metrics.jsonl without the wall-clock time of each row. */
 const metricRows = (run: string) =>
-  readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => {
-    const { time: _, ...row } = JSON.parse(line) as Record<string, unknown>;
-    return row;
-  });
+  readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const { time: _, ...row } = JSON.parse(line) as Record<string, unknown>;
+      return row;
+    });
 /** The summary's numbers (the evaluation), without paths. */
 const summaryNumbers = (run: string) =>
   Object.fromEntries(Object.entries(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as Record<string, unknown>).filter(([key]) => key !== 'checkpoint'));
 
 /** The batches consumed at the newest complete checkpoint (the one `--resume <run>` takes), which records the store's position after them. */
 function newestCheckpointBatches(run: string): number {
-  const steps = readdirSync(join(run, 'checkpoints')).map((name) => /^step_(\d+)$/.exec(name)?.[1]).filter((step) => step !== undefined)
-    .filter((step) => existsSync(join(run, 'checkpoints', `step_${step}`, 'trainer_state.json'))).map(Number);
+  const steps = readdirSync(join(run, 'checkpoints'))
+    .map((name) => /^step_(\d+)$/.exec(name)?.[1])
+    .filter((step) => step !== undefined)
+    .filter((step) => existsSync(join(run, 'checkpoints', `step_${step}`, 'trainer_state.json')))
+    .map(Number);
   const step = Math.max(...steps);
   const state = JSON.parse(readFileSync(join(run, 'checkpoints', `step_${step}`, 'trainer_state.json'), 'utf8')) as { batches_consumed: number; source_position?: { batchesServed: number } };
   expect(state.source_position?.batchesServed).toBe(state.batches_consumed);

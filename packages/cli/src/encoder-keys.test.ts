@@ -23,7 +23,16 @@ describe('the encoder keys (dict_size, top_k, ...)', () => {
 
   it('keep their defaults, bounds and messages in every family that has them', () => {
     for (const decomposition of ['sae', 'transcoder', 'clt']) {
-      expect(parseRunConfig({ decomposition })).toMatchObject({ dict_size: 12288, top_k: 32, top_k_aux: 512, aux_penalty: 1 / 32, bandwidth: 0.001, l1_coeff: 0, n_batches_to_dead: 5, input_unit_norm: false });
+      expect(parseRunConfig({ decomposition })).toMatchObject({
+        dict_size: 12288,
+        top_k: 32,
+        top_k_aux: 512,
+        aux_penalty: 1 / 32,
+        bandwidth: 0.001,
+        l1_coeff: 0,
+        n_batches_to_dead: 5,
+        input_unit_norm: false,
+      });
       expect(() => parseRunConfig({ decomposition, top_k: 0 })).toThrow(/'top_k' is 0; allowed: an integer >= 1 and <= dict_size/);
       expect(() => parseRunConfig({ decomposition, dict_size: 8, top_k: 9 })).toThrow(/'top_k' is 9; allowed: an integer >= 1 and <= dict_size \(8\)/);
     }

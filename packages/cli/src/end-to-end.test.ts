@@ -23,11 +23,29 @@ beforeAll(async () => {
   runs = join(directory, 'runs');
   const modelName = tinyLanguageModelPresent() ? 'tiny-lm' : await writeRandomLanguageModel(join(directory, 'lm'));
   configFile = join(directory, 'config.yaml');
-  await writeFile(configFile, stringify({
-    model_name: modelName, layer: 2, act_size: 128, dict_size: 256, top_k: 8, top_k_aux: 64, dataset_path: 'sotu',
-    document_token_limit: 'none', keep_remainder: true, seq_len: 32, batch_size: 256, num_tokens: 256 * 6, model_batch_size: 8,
-    num_batches_in_buffer: 2, perf_log_freq: 3, checkpoint_freq: 4, eval_tokens: 512, run_dir: runs,
-  }));
+  await writeFile(
+    configFile,
+    stringify({
+      model_name: modelName,
+      layer: 2,
+      act_size: 128,
+      dict_size: 256,
+      top_k: 8,
+      top_k_aux: 64,
+      dataset_path: 'sotu',
+      document_token_limit: 'none',
+      keep_remainder: true,
+      seq_len: 32,
+      batch_size: 256,
+      num_tokens: 256 * 6,
+      model_batch_size: 8,
+      num_batches_in_buffer: 2,
+      perf_log_freq: 3,
+      checkpoint_freq: 4,
+      eval_tokens: 512,
+      run_dir: runs,
+    }),
+  );
 });
 afterAll(() => rm(directory, { recursive: true, force: true }));
 
@@ -46,14 +64,26 @@ describe('nnd train, eval and report on the tiny model', () => {
     for (const line of ['L0:', 'Explained variance:', 'CE degradation:', 'Recovery:', 'KL divergence:', 'Dead features:']) expect(stdout).toContain(line);
 
     expect(readJson(join(run, 'config.json'))).toMatchObject({ sae_type: 'topk', hook_point: 'blocks.2.hook_resid_pre', dict_size: 256, checkpoint_dir: 'checkpoints' });
-    const rows = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const rows = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(rows.filter((row) => 'loss' in row).map((row) => row.step)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(rows.filter((row) => 'performance/ce_degradation' in row).map((row) => row.step)).toEqual([0, 3]);
     expect(readdirSync(join(run, 'checkpoints')).sort()).toEqual(['step_4', 'step_6']);
     expect(existsSync(join(run, 'checkpoints', 'step_6', 'sae_weights.safetensors'))).toBe(true);
     const summary = readJson(join(run, 'summary.json'));
     expect(summary).toMatchObject({ status: 'completed', steps: 6, checkpoint: join(run, 'checkpoints', 'step_6') });
-    for (const metric of ['explained_variance', 'normalized_mse', 'l0_norm', 'dead_fraction', 'dense_fraction', 'performance/ce_degradation', 'performance/recovery_from_zero', 'performance/recovery_from_mean']) {
+    for (const metric of [
+      'explained_variance',
+      'normalized_mse',
+      'l0_norm',
+      'dead_fraction',
+      'dense_fraction',
+      'performance/ce_degradation',
+      'performance/recovery_from_zero',
+      'performance/recovery_from_mean',
+    ]) {
       expect(typeof summary[metric]).toBe('number');
     }
     expect(summary.feature_density_log10).toHaveLength(256);
@@ -72,7 +102,7 @@ describe('nnd train, eval and report on the tiny model', () => {
     expect(checkpoint.params.W_dec.data).toEqual(loaded.params.W_dec.data);
   });
 
-  it('eval evaluates the run\'s newest checkpoint and writes evaluation.json', async () => {
+  it("eval evaluates the run's newest checkpoint and writes evaluation.json", async () => {
     const run = runDirectory('topk');
     const { code, stdout } = await runCaptured(['eval', run, '--tokens', '256']);
     expect(code).toBe(0);
@@ -87,16 +117,17 @@ describe('nnd train, eval and report on the tiny model', () => {
     const name = basename(runDirectory('topk'));
     cpSync(runDirectory('topk'), join(resumedRuns, name), { recursive: true });
     const run = join(resumedRuns, name);
-    const { code, stderr } = await runCaptured([
-      'train', '--config', configFile, '--set', `run_dir=${resumedRuns}`, '--set', 'lr=0.0001', '--set', `num_tokens=${256 * 8}`, '--resume', run,
-    ]);
+    const { code, stderr } = await runCaptured(['train', '--config', configFile, '--set', `run_dir=${resumedRuns}`, '--set', 'lr=0.0001', '--set', `num_tokens=${256 * 8}`, '--resume', run]);
     expect(stderr).toContain('resuming with lr 0.0001 (the checkpoint trained with 0.0003)');
     expect(code).toBe(0);
     // No new directory named for the new lr: the run goes on where it was.
     expect(readdirSync(resumedRuns)).toEqual([name]);
     expect(readJson(join(run, 'summary.json'))).toMatchObject({ status: 'completed', steps: 8 });
     expect(readJson(join(run, 'checkpoints', 'step_8', 'trainer_state.json')).members[0].train_config).toMatchObject({ lr: 0.0001 });
-    const rows = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const rows = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(rows.filter((row) => 'loss' in row).map((row) => row.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
@@ -169,9 +200,15 @@ it('an interrupted cache says to run the same command again, and doing so comple
   expect(again.stdout).toContain('Rows: 8192 of blocks.2.hook_resid_pre (2 shards)');
   const whole = await runCaptured(command(join(directory, 'cache-whole')));
   expect(whole.code).toBe(0);
-  const shards = readdirSync(join(directory, 'cache-whole')).filter((file) => file.endsWith('.safetensors')).sort();
+  const shards = readdirSync(join(directory, 'cache-whole'))
+    .filter((file) => file.endsWith('.safetensors'))
+    .sort();
   expect(shards).toHaveLength(2);
-  expect(readdirSync(join(directory, 'cache-interrupted')).filter((file) => file.endsWith('.safetensors')).sort()).toEqual(shards);
+  expect(
+    readdirSync(join(directory, 'cache-interrupted'))
+      .filter((file) => file.endsWith('.safetensors'))
+      .sort(),
+  ).toEqual(shards);
   for (const shard of shards) {
     expect(readFileSync(join(directory, 'cache-interrupted', shard)).equals(readFileSync(join(directory, 'cache-whole', shard))), shard).toBe(true);
   }
@@ -188,10 +225,12 @@ describe('user errors exit 1 with the message only', () => {
   it('an invalid config names the key, the value and what is allowed', async () => {
     const { code, stderr } = await runCaptured(['train', '--config', configFile, '--set', 'sae_type=topkk', '--set', 'lr=-1']);
     expect(code).toBe(1);
-    expect(stderr).toBe(`nnd: Invalid config: 'lr' is -1; allowed: a number > 0; 'sae_type' is "topkk"; allowed: one of 'vanilla', 'topk', 'batchtopk', 'jumprelu', or a list of them (trained together on one activation stream).\n`);
+    expect(stderr).toBe(
+      `nnd: Invalid config: 'lr' is -1; allowed: a number > 0; 'sae_type' is "topkk"; allowed: one of 'vanilla', 'topk', 'batchtopk', 'jumprelu', or a list of them (trained together on one activation stream).\n`,
+    );
   });
 
-  it('an act_size that is not the hook\'s width says which one is', async () => {
+  it("an act_size that is not the hook's width says which one is", async () => {
     const { code, stderr } = await runCaptured(['train', '--config', configFile, '--set', 'act_size=768']);
     expect(code).toBe(1);
     expect(stderr).toContain("'act_size' is 768; allowed: 128, the width of blocks.2.hook_resid_pre");
@@ -203,7 +242,7 @@ describe('user errors exit 1 with the message only', () => {
     expect((await runCaptured(['train', '--config', join(directory, 'broken.yaml')])).stderr).toContain('is not valid YAML');
   });
 
-  it('the gpt2-small example fails offline with the models package\'s error', async () => {
+  it("the gpt2-small example fails offline with the models package's error", async () => {
     vi.stubEnv('NND_CACHE_DIR', join(directory, 'hub-cache'));
     try {
       const example = new URL('../../../examples/gpt2-small/config.yaml', import.meta.url).pathname;

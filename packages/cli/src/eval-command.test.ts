@@ -30,7 +30,7 @@ async function saeFolder(name: string, metadata: Record<string, unknown>): Promi
 const SMALL = ['--tokens', '128', '--set', 'seq_len=32', '--set', 'model_batch_size=4', '--set', 'document_token_limit=none'];
 
 describe('nnd eval <SAE folder>', () => {
-  it('takes the model, hook and dataset from the folder\'s SAELens metadata', async () => {
+  it("takes the model, hook and dataset from the folder's SAELens metadata", async () => {
     const folder = await saeFolder('with-metadata', { model_name: model, hook_name: 'blocks.1.hook_resid_pre', dataset_path: 'sotu' });
     const { code, stdout, stderr } = await runCaptured(['eval', folder, ...SMALL]);
     expect(stderr).toContain('on 128 tokens of sotu');

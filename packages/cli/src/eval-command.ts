@@ -32,7 +32,7 @@ export const EVALUATION_FILE = 'evaluation.json';
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'evaluate a trained SAE: reconstruction, sparsity, dead features, the model\'s loss with it spliced in',
+  summary: "evaluate a trained SAE: reconstruction, sparsity, dead features, the model's loss with it spliced in",
   help: () => `Usage: nnd eval <checkpoint | run directory | SAE folder> [--tokens N] [--model NAME] [--hook NAME]
                 [--config FILE] [--set KEY=VALUE ...]
 
@@ -79,18 +79,26 @@ Example:
     const target = await evaluationTarget(positionals[0]);
     if (target.step === undefined) {
       // Run configs default both; for a lone SAE folder a default model or hook would be a guess.
-      const missing = [['model_name', '--model', flags.model_name], ['hook_point', '--hook', flags.hook_point]].filter(([key, , flag]) => target.base[key as string] === undefined && flag === undefined);
+      const missing = [
+        ['model_name', '--model', flags.model_name],
+        ['hook_point', '--hook', flags.hook_point],
+      ].filter(([key, , flag]) => target.base[key as string] === undefined && flag === undefined);
       if (missing.length > 0) {
-        throw new CliUsageError(`${positionals[0]}: its cfg.json metadata has no ${missing.map(([key]) => (key === 'hook_point' ? 'hook_name' : key)).join(' or ')}; pass ${missing.map(([, option]) => option).join(' and ')} (e.g. --model gpt2 --hook blocks.8.hook_resid_pre).`);
+        throw new CliUsageError(
+          `${positionals[0]}: its cfg.json metadata has no ${missing.map(([key]) => (key === 'hook_point' ? 'hook_name' : key)).join(' or ')}; pass ${missing.map(([, option]) => option).join(' and ')} (e.g. --model gpt2 --hook blocks.8.hook_resid_pre).`,
+        );
       }
     }
     const config = await resolveRunConfig({ base: target.base, configFile: values.config, flags, sets: values.set });
     // A lone folder's decomposition reads the hook its metadata or --hook names (the run config's hook_point).
-    const loaded = target.step !== undefined ? target.members : target.members.map((member) => {
-      const recorded = member.decomposition.config as Record<string, unknown>;
-      if (recorded.hook_point === config.hook_point) return member;
-      return { ...member, decomposition: familyNamed(DEFAULT_FAMILY).create({ ...recorded, hook_point: config.hook_point }) };
-    });
+    const loaded =
+      target.step !== undefined
+        ? target.members
+        : target.members.map((member) => {
+            const recorded = member.decomposition.config as Record<string, unknown>;
+            if (recorded.hook_point === config.hook_point) return member;
+            return { ...member, decomposition: familyNamed(DEFAULT_FAMILY).create({ ...recorded, hook_point: config.hook_point }) };
+          });
 
     const resources = new JobResources(io.env);
     try {
@@ -101,7 +109,9 @@ Example:
         const { decomposition } = member;
         for (const { hook, width } of [...decomposition.reads, ...decomposition.writes]) {
           if (hookWidth(hook) !== width) {
-            throw new CliUsageError(`${target.path}: its ${decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; evaluate it with the model it was trained on (--model, or --set model_name=...).`);
+            throw new CliUsageError(
+              `${target.path}: its ${decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; evaluate it with the model it was trained on (--model, or --set model_name=...).`,
+            );
           }
         }
         return member;
@@ -147,7 +157,10 @@ interface EvaluationTarget {
 
 /** SAELens metadata keys that name run config keys. */
 const METADATA_KEYS: Readonly<Record<string, string>> = {
-  model_name: 'model_name', hook_name: 'hook_point', dataset_path: 'dataset_path', context_size: 'seq_len',
+  model_name: 'model_name',
+  hook_name: 'hook_point',
+  dataset_path: 'dataset_path',
+  context_size: 'seq_len',
 };
 
 /**
@@ -160,7 +173,11 @@ async function evaluationTarget(path: string): Promise<EvaluationTarget> {
   if (existsSync(join(path, SAE_CONFIG_FILE)) && !inCheckpoint) {
     // A lone folder in SAELens's layout; decompositions of other families come with their runs.
     const { decomposition: sae, params, state, metadata } = await familyNamed(DEFAULT_FAMILY).load(path);
-    const base = Object.fromEntries(Object.entries(METADATA_KEYS).filter(([key]) => metadata[key] !== undefined && metadata[key] !== null).map(([key, name]) => [name, metadata[key]]));
+    const base = Object.fromEntries(
+      Object.entries(METADATA_KEYS)
+        .filter(([key]) => metadata[key] !== undefined && metadata[key] !== null)
+        .map(([key, name]) => [name, metadata[key]]),
+    );
     return { path, base, members: [{ decomposition: sae, params, state }], folders: [path], step: undefined, start: undefined };
   }
   const location = await locateCheckpoint(path);
@@ -182,4 +199,3 @@ async function evaluationTarget(path: string): Promise<EvaluationTarget> {
     start: summary[EVALUATION_START_KEY] as DatasetPosition | undefined,
   };
 }
-

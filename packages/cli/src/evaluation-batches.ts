@@ -1,5 +1,12 @@
 import {
-  ActivationsStore, MultiHookActivationsStore, CachedActivationsStore, CachedMultiHookActivationsStore, DATASET_START, TokenPacker, type DatasetPosition, type HarvestSettings,
+  ActivationsStore,
+  MultiHookActivationsStore,
+  CachedActivationsStore,
+  CachedMultiHookActivationsStore,
+  DATASET_START,
+  TokenPacker,
+  type DatasetPosition,
+  type HarvestSettings,
 } from '@nnd/activations';
 import type { HostTensor } from '@nnd/core';
 import type { HookedTransformer } from '@nnd/models';

@@ -31,6 +31,5 @@ export function describeFailure(error: unknown): string {
   if (NndError.isInstance(error) && error.code === 'nnd.interrupted') return `${error.message}\n`;
   if (code === EXIT_CODES.userError) return `nnd: ${(error as Error).message}\n`;
   const stack = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-  return `nnd: internal error (a bug in nnd or a failure of the environment, not of your config):\n${stack}\n` +
-    'Please report it with the command you ran.\n';
+  return `nnd: internal error (a bug in nnd or a failure of the environment, not of your config):\n${stack}\n` + 'Please report it with the command you ran.\n';
 }

@@ -16,7 +16,7 @@ export function groupLogger(members: readonly RunSink[], grouped: boolean, progr
         progress?.log({ ...metrics }, step);
         return;
       }
-      const split = members.map(() => ({} as Record<string, number>));
+      const split = members.map(() => ({}) as Record<string, number>);
       for (const [name, value] of Object.entries(metrics)) {
         const match = /^(.*)_(\d+)$/.exec(name);
         const index = match ? Number(match[2]) : Number.NaN;

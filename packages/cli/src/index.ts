@@ -5,7 +5,17 @@ export { EXIT_CODES, exitCodeFor } from './exit-codes.js';
 export { CliUsageError } from './cli-usage-error.js';
 export { InterruptedError } from './interrupted-error.js';
 export {
-  BACKENDS, CACHE_DTYPES, DEVICES, DTYPES, RUN_CONFIG_KEYS, SITES, defaultRunConfig, memberConfigs, parseRunConfig, runConfigSchema, runConfigSchemaFor,
+  BACKENDS,
+  CACHE_DTYPES,
+  DEVICES,
+  DTYPES,
+  RUN_CONFIG_KEYS,
+  SITES,
+  defaultRunConfig,
+  memberConfigs,
+  parseRunConfig,
+  runConfigSchema,
+  runConfigSchemaFor,
 } from './run-config.js';
 export type { MemberConfig, RunConfig, RunConfigInput } from './run-config.js';
 export { mergeConfigLayer, rawRunConfig, resolveRunConfig } from './config-input.js';

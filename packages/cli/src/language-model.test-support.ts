@@ -1,6 +1,13 @@
 import {
-  BYTE_LEVEL_BOS_ID, BYTE_LEVEL_EOS_ID, BYTE_LEVEL_VOCAB_SIZE, byteLevelTokenizerConfig, byteLevelTokenizerJson,
-  initializeParameters, saveGpt2Directory, tinyLanguageModelDirectory, type TransformerConfig,
+  BYTE_LEVEL_BOS_ID,
+  BYTE_LEVEL_EOS_ID,
+  BYTE_LEVEL_VOCAB_SIZE,
+  byteLevelTokenizerConfig,
+  byteLevelTokenizerJson,
+  initializeParameters,
+  saveGpt2Directory,
+  tinyLanguageModelDirectory,
+  type TransformerConfig,
 } from '@nnd/models';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,10 +16,28 @@ import { join } from 'node:path';
 export function tinyShapedConfig(layerCount = 4, hiddenSize = 128): TransformerConfig {
   const headCount = 4;
   return {
-    modelType: 'gpt2', layerCount, hiddenSize, headCount, keyValueHeadCount: headCount, headSize: hiddenSize / headCount, mlpSize: 4 * hiddenSize,
-    vocabSize: BYTE_LEVEL_VOCAB_SIZE, contextLength: 128, normalization: 'layerNorm', normEpsilon: 1e-5, activation: 'gelu_new',
-    positional: 'learned', rotaryDim: 0, rotaryBase: 0, parallelResidual: false, gatedMlp: false, tiedEmbeddings: true,
-    attentionBias: true, mlpBias: true, bosTokenId: BYTE_LEVEL_BOS_ID, eosTokenId: BYTE_LEVEL_EOS_ID,
+    modelType: 'gpt2',
+    layerCount,
+    hiddenSize,
+    headCount,
+    keyValueHeadCount: headCount,
+    headSize: hiddenSize / headCount,
+    mlpSize: 4 * hiddenSize,
+    vocabSize: BYTE_LEVEL_VOCAB_SIZE,
+    contextLength: 128,
+    normalization: 'layerNorm',
+    normEpsilon: 1e-5,
+    activation: 'gelu_new',
+    positional: 'learned',
+    rotaryDim: 0,
+    rotaryBase: 0,
+    parallelResidual: false,
+    gatedMlp: false,
+    tiedEmbeddings: true,
+    attentionBias: true,
+    mlpBias: true,
+    bosTokenId: BYTE_LEVEL_BOS_ID,
+    eosTokenId: BYTE_LEVEL_EOS_ID,
   };
 }
 

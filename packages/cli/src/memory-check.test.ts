@@ -41,8 +41,9 @@ describe('checkTrainingMemory', () => {
   });
 
   it('refuses one array longer than a typed array can be, even with the memory for it', () => {
-    expect(() => check({ act_size: 65536, dict_size: 65537, num_batches_in_buffer: 1, model_batch_size: 1, seq_len: 1, batch_size: 1 }, { total: 1024 ** 5, free: 1024 ** 5 }))
-      .toThrow(/W_enc \(act_size 65536 x dict_size 65537\) would be one array of 4295032832 values; one JavaScript typed array holds at most 4294967296/);
+    expect(() => check({ act_size: 65536, dict_size: 65537, num_batches_in_buffer: 1, model_batch_size: 1, seq_len: 1, batch_size: 1 }, { total: 1024 ** 5, free: 1024 ** 5 })).toThrow(
+      /W_enc \(act_size 65536 x dict_size 65537\) would be one array of 4295032832 values; one JavaScript typed array holds at most 4294967296/,
+    );
   });
 
   it('warns when the run needs more than is free now', () => {
@@ -55,7 +56,9 @@ describe('nnd train with sizes that cannot fit', () => {
     for (const set of ['dict_size=1000000000', 'batch_size=100000000']) {
       const { code, stderr } = await runCaptured(['train', '--set', set], { env: { PATH: process.env.PATH, HF_HUB_OFFLINE: '1' } });
       expect(code).toBe(1);
-      expect(stderr).toMatch(/^nnd: Invalid config: training needs at least [\d.]+ TiB of memory .* but this machine has [\d.]+ GiB \([\d.]+ GiB free\)\. Lower dict_size, batch_size or num_batches_in_buffer\.\n$/);
+      expect(stderr).toMatch(
+        /^nnd: Invalid config: training needs at least [\d.]+ TiB of memory .* but this machine has [\d.]+ GiB \([\d.]+ GiB free\)\. Lower dict_size, batch_size or num_batches_in_buffer\.\n$/,
+      );
     }
   });
 

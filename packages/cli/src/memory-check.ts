@@ -50,7 +50,7 @@ function memberWidths(member: MemoryMember): { input: number; output: number; sh
 }
 
 function widthText({ input, output, shared }: { input: number; output: number; shared: boolean }): string {
-  if (shared) return input === 0 ? 'act_size (the hook\'s width, not yet read from the model)' : `act_size ${input}`;
+  if (shared) return input === 0 ? "act_size (the hook's width, not yet read from the model)" : `act_size ${input}`;
   return `input_size ${input}, output_size ${output}`;
 }
 /** V8's limit on one typed array's length; a larger tensor fails with a RangeError whatever the memory. */
@@ -75,17 +75,26 @@ export function estimateTrainingMemory(config: RunConfig, members: readonly Memo
   const streamWidth = Math.max(...widths.map(({ input, output, shared }) => (shared ? input : input + output)));
   const bufferRows = config.num_batches_in_buffer * config.model_batch_size * config.seq_len;
   const parts: MemoryPart[] = [
-    { what: `parameters (${members.length > 1 ? `${members.length} decompositions, ` : ''}W_enc and W_dec, ${widthText(widths[0])} x dict_size ${featuresOf(config)} each)`, bytes: parameters * FLOAT32 },
+    {
+      what: `parameters (${members.length > 1 ? `${members.length} decompositions, ` : ''}W_enc and W_dec, ${widthText(widths[0])} x dict_size ${featuresOf(config)} each)`,
+      bytes: parameters * FLOAT32,
+    },
     { what: 'Adam moments and gradients', bytes: 3 * parameters * FLOAT32 },
     { what: `feature activations (batch_size ${config.batch_size} x dict_size ${featuresOf(config)}, before and after the activation)`, bytes: 2 * featureActivations * FLOAT32 },
   ];
   if (bufferRows > 0) {
     // The store takes fewer model batches per buffer when they would exceed store_memory_mib.
     const bytes = Math.min(2 * bufferRows * streamWidth * FLOAT32, config.store_memory_mib * 2 ** 20);
-    parts.push({ what: `activation buffers (2 x num_batches_in_buffer ${config.num_batches_in_buffer} x model_batch_size ${config.model_batch_size} x seq_len ${config.seq_len} rows of ${streamWidth}, at most store_memory_mib ${config.store_memory_mib} MiB)`, bytes });
+    parts.push({
+      what: `activation buffers (2 x num_batches_in_buffer ${config.num_batches_in_buffer} x model_batch_size ${config.model_batch_size} x seq_len ${config.seq_len} rows of ${streamWidth}, at most store_memory_mib ${config.store_memory_mib} MiB)`,
+      bytes,
+    });
   }
   const arrays = [
-    { what: `W_enc (${widthText(widths[0])} x dict_size ${featuresOf(config)})`, elements: Math.max(...members.map((member, index) => Math.max(widths[index].input, widths[index].output) * featuresOf(member))) },
+    {
+      what: `W_enc (${widthText(widths[0])} x dict_size ${featuresOf(config)})`,
+      elements: Math.max(...members.map((member, index) => Math.max(widths[index].input, widths[index].output) * featuresOf(member))),
+    },
     { what: `the feature activations (batch_size ${config.batch_size} x dict_size ${featuresOf(config)})`, elements: Math.max(...members.map((member) => member.batch_size * featuresOf(member))) },
     { what: `the activation buffer (${bufferRows} rows x ${streamWidth})`, elements: bufferRows * streamWidth },
   ];

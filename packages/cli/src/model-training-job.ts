@@ -40,8 +40,12 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
     const settings = await harvestSettings(activationModel(model, config), config, log);
     const sequenceLength = Math.min(config.seq_len, model.config.contextLength);
     const packing = {
-      rows: config.batch_size, sequenceLength, documentTokenLimit: settings.documentTokenLimit ?? model.config.contextLength,
-      prependBos: true, keepRemainder: settings.keepRemainder ?? false, repeat: true,
+      rows: config.batch_size,
+      sequenceLength,
+      documentTokenLimit: settings.documentTokenLimit ?? model.config.contextLength,
+      prependBos: true,
+      keepRemainder: settings.keepRemainder ?? false,
+      repeat: true,
     };
     const packer = new TokenPacker(settings.dataset, model.tokenizer, packing, DATASET_START);
     const hook = decomposition.reads[0].hook;

@@ -26,9 +26,23 @@ beforeAll(async () => {
   const modelName = tinyLanguageModelPresent() ? 'tiny-lm' : await writeRandomLanguageModel(join(directory, 'lm'));
   // 4 steps of 256 rows from buffers of 2 model batches of 8 x 32 tokens; the cache holds 2048 rows (4 buffers).
   shared = {
-    model_name: modelName, dict_size: 64, top_k: 4, top_k_aux: 16, dataset_path: 'sotu', document_token_limit: 'none',
-    keep_remainder: true, seq_len: 32, batch_size: 256, num_tokens: 256 * 4, model_batch_size: 8, num_batches_in_buffer: 2,
-    perf_log_freq: 4, checkpoint_freq: 4, eval_tokens: 256, run_dir: runs, seed: 11,
+    model_name: modelName,
+    dict_size: 64,
+    top_k: 4,
+    top_k_aux: 16,
+    dataset_path: 'sotu',
+    document_token_limit: 'none',
+    keep_remainder: true,
+    seq_len: 32,
+    batch_size: 256,
+    num_tokens: 256 * 4,
+    model_batch_size: 8,
+    num_batches_in_buffer: 2,
+    perf_log_freq: 4,
+    checkpoint_freq: 4,
+    eval_tokens: 256,
+    run_dir: runs,
+    seed: 11,
   };
 });
 afterAll(() => rm(directory, { recursive: true, force: true }));
@@ -50,11 +64,16 @@ async function weightsOf(run: string, folder: string): Promise<Record<string, Ui
   return weights;
 }
 
-const trainingLosses = (run: string) => readFileSync(join(runs, run, 'metrics.jsonl'), 'utf8').trim().split('\n')
-  .map((line) => JSON.parse(line) as Record<string, unknown>).filter((row) => 'loss' in row).map((row) => row.loss);
+const trainingLosses = (run: string) =>
+  readFileSync(join(runs, run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((row) => 'loss' in row)
+    .map((row) => row.loss);
 
 describe('nnd cache and nnd train with decompositions of several hooks', () => {
-  it('harvests a CLT\'s four streams from one model pass into one cache, and a CLT trained from it equals one trained without it', async () => {
+  it("harvests a CLT's four streams from one model pass into one cache, and a CLT trained from it equals one trained without it", async () => {
     const clt = { decomposition: 'clt', encoder_type: 'topk', layers: [0, 1] };
     const harvest = await runCaptured(['cache', '--config', await configFile('clt-cache', clt), '--out', cache(), '--tokens', '2048']);
     expect(harvest.code, harvest.stderr).toBe(0);
@@ -67,7 +86,9 @@ describe('nnd cache and nnd train with decompositions of several hooks', () => {
     expect(live.code, live.stderr).toBe(0);
     const cached = await runCaptured(['train', '--config', await configFile('clt-cached', { ...clt, activation_cache: cache() })]);
     expect(cached.code, cached.stderr).toBe(0);
-    expect(cached.stderr).toMatch(/Activation cache .*clt-cache: 1 shards, 2048 rows of blocks\.0\.ln2\.hook_normalized, blocks\.1\.ln2\.hook_normalized, blocks\.0\.hook_mlp_out, blocks\.1\.hook_mlp_out from /);
+    expect(cached.stderr).toMatch(
+      /Activation cache .*clt-cache: 1 shards, 2048 rows of blocks\.0\.ln2\.hook_normalized, blocks\.1\.ln2\.hook_normalized, blocks\.0\.hook_mlp_out, blocks\.1\.hook_mlp_out from /,
+    );
     expect(cached.stderr).toContain('step 4/4 (100.0%)');
     expect(trainingLosses('clt-cached')).toEqual(trainingLosses('clt-live'));
     expect(await weightsOf('clt-cached', 'clt')).toEqual(await weightsOf('clt-live', 'clt'));
@@ -76,7 +97,7 @@ describe('nnd cache and nnd train with decompositions of several hooks', () => {
     expect(summary.evaluation_start).toEqual(manifest.shards.at(-1).datasetPosition);
   });
 
-  it('trains a transcoder from the hooks it needs of the CLT\'s cache, equal to training it without the cache', async () => {
+  it("trains a transcoder from the hooks it needs of the CLT's cache, equal to training it without the cache", async () => {
     const transcoder = { decomposition: 'transcoder', encoder_type: 'topk', layer: 1 };
     const live = await runCaptured(['train', '--config', await configFile('transcoder-live', transcoder)]);
     expect(live.code, live.stderr).toBe(0);
@@ -90,6 +111,8 @@ describe('nnd cache and nnd train with decompositions of several hooks', () => {
   it('refuses a cache that lacks a stream of the run, naming what it holds and the fix', async () => {
     const sae = await runCaptured(['train', '--config', await configFile('sae-cached', { decomposition: 'sae', sae_type: 'topk', layer: 2, activation_cache: cache() })]);
     expect(sae.code).not.toBe(0);
-    expect(sae.stderr).toMatch(/'activation_cache' is ".*clt-cache", which holds blocks\.0\.ln2\.hook_normalized \(width \d+\), .* but the run reads and writes blocks\.2\.hook_resid_pre \(width \d+\); allowed: a cache holding those hooks \(nnd cache with this run's config harvests them all\), or no activation_cache/);
+    expect(sae.stderr).toMatch(
+      /'activation_cache' is ".*clt-cache", which holds blocks\.0\.ln2\.hook_normalized \(width \d+\), .* but the run reads and writes blocks\.2\.hook_resid_pre \(width \d+\); allowed: a cache holding those hooks \(nnd cache with this run's config harvests them all\), or no activation_cache/,
+    );
   });
 });

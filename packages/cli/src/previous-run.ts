@@ -9,7 +9,10 @@ import { rename } from 'node:fs/promises';
  */
 export async function setAsidePreviousRun(directory: string, now: Date = new Date()): Promise<string | undefined> {
   if (!existsSync(directory)) return undefined;
-  const aside = `${directory}.previous-${now.toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}`;
+  const aside = `${directory}.previous-${now
+    .toISOString()
+    .replaceAll(':', '-')
+    .replace(/\.\d+Z$/, 'Z')}`;
   await rename(directory, aside);
   return aside;
 }

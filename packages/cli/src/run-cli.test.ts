@@ -76,7 +76,7 @@ describe('command-line errors exit 1 with a message, no stack trace', () => {
   it('an unknown option points at --help', async () => {
     const { code, stderr } = await runCaptured(['train', '--learning-rate', '3']);
     expect(code).toBe(1);
-    expect(stderr).toContain("--learning-rate");
+    expect(stderr).toContain('--learning-rate');
     expect(stderr).toContain("Run 'nnd train --help'");
   });
 

@@ -7,11 +7,36 @@ describe('the run config', () => {
   it('defaults to the reference (bartbussmann/BatchTopK get_default_cfg as main.py sets it, input_unit_norm as nn_decompositions) and derives hook_point and name', () => {
     const defaults = defaultRunConfig();
     expect(defaults).toMatchObject({
-      seed: 49, batch_size: 4096, lr: 3e-4, num_tokens: 1e9, l1_coeff: 0, beta1: 0.9, beta2: 0.99, max_grad_norm: 100000,
-      seq_len: 128, dtype: 'float32', model_name: 'gpt2-small', site: 'resid_pre', layer: 8, dict_size: 12288, decomposition: 'sae',
-      model_batch_size: 512, num_batches_in_buffer: 10, dataset_path: 'Skylion007/openwebtext',
-      input_unit_norm: false, perf_log_freq: 1000, sae_type: 'topk', checkpoint_freq: 10000, n_batches_to_dead: 5, top_k: 32,
-      top_k_aux: 512, aux_penalty: 1 / 32, bandwidth: 0.001, device: 'cpu', backend: 'onnx', run_dir: 'runs/',
+      seed: 49,
+      batch_size: 4096,
+      lr: 3e-4,
+      num_tokens: 1e9,
+      l1_coeff: 0,
+      beta1: 0.9,
+      beta2: 0.99,
+      max_grad_norm: 100000,
+      seq_len: 128,
+      dtype: 'float32',
+      model_name: 'gpt2-small',
+      site: 'resid_pre',
+      layer: 8,
+      dict_size: 12288,
+      decomposition: 'sae',
+      model_batch_size: 512,
+      num_batches_in_buffer: 10,
+      dataset_path: 'Skylion007/openwebtext',
+      input_unit_norm: false,
+      perf_log_freq: 1000,
+      sae_type: 'topk',
+      checkpoint_freq: 10000,
+      n_batches_to_dead: 5,
+      top_k: 32,
+      top_k_aux: 512,
+      aux_penalty: 1 / 32,
+      bandwidth: 0.001,
+      device: 'cpu',
+      backend: 'onnx',
+      run_dir: 'runs/',
       hook_point: 'blocks.8.hook_resid_pre',
       name: 'gpt2-small_blocks.8.hook_resid_pre_12288_topk_32_0.0003',
     });
@@ -39,8 +64,7 @@ describe('the run config', () => {
   });
 
   it('names the run as the reference does, lr printed as Python prints it', () => {
-    expect(parseRunConfig({ model_name: 'tiny-lm', layer: 2, dict_size: 2048, lr: 1e-5, sae_type: 'batchtopk', top_k: 16 }).name)
-      .toBe('tiny-lm_blocks.2.hook_resid_pre_2048_batchtopk_16_1e-05');
+    expect(parseRunConfig({ model_name: 'tiny-lm', layer: 2, dict_size: 2048, lr: 1e-5, sae_type: 'batchtopk', top_k: 16 }).name).toBe('tiny-lm_blocks.2.hook_resid_pre_2048_batchtopk_16_1e-05');
     expect(parseRunConfig({ name: 'mine' }).name).toBe('mine');
   });
 

@@ -10,7 +10,22 @@ import { DECOMPOSITION_FAMILIES, DEFAULT_FAMILY, familyNamed } from './decomposi
  * SAE can read it (`blocks.{layer}.hook_{site}`, or under `attn.`/`mlp.`).
  */
 export const SITES = [
-  'resid_pre', 'resid_mid', 'resid_post', 'attn_out', 'mlp_out', 'ln1', 'ln2', 'q', 'k', 'v', 'rot_q', 'rot_k', 'z', 'pre', 'pre_linear', 'post',
+  'resid_pre',
+  'resid_mid',
+  'resid_post',
+  'attn_out',
+  'mlp_out',
+  'ln1',
+  'ln2',
+  'q',
+  'k',
+  'v',
+  'rot_q',
+  'rot_k',
+  'z',
+  'pre',
+  'pre_linear',
+  'post',
 ] as const satisfies readonly LayerHookKind[];
 export const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
 export const BACKENDS = ['onnx', 'tfjs'] as const;
@@ -132,10 +147,7 @@ export type RunConfig = Omit<ParsedRunConfig, 'hook_point' | 'name'> & {
 export type MemberConfig = RunConfig;
 
 /** The shared keys and every family's own, each once. */
-export const RUN_CONFIG_KEYS: readonly string[] = [...new Set([
-  ...Object.keys(runConfigSchema.shape),
-  ...DECOMPOSITION_FAMILIES.flatMap(({ configShape }) => Object.keys(configShape)),
-])];
+export const RUN_CONFIG_KEYS: readonly string[] = [...new Set([...Object.keys(runConfigSchema.shape), ...DECOMPOSITION_FAMILIES.flatMap(({ configShape }) => Object.keys(configShape))])];
 
 /** The schema of a run of one family: the shared keys, with the family's own added (and its defaults where it redefines a shared key). */
 export function runConfigSchemaFor(family: string) {
@@ -166,12 +178,14 @@ export function parseRunConfig(input: unknown): RunConfig {
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {
-        return issue.keys.map((key) => {
-          const owner = DECOMPOSITION_FAMILIES.find((other) => key in other.configShape);
-          if (owner !== undefined) return `key '${key}' belongs to decomposition '${owner.name}', but this run trains '${family.name}' (set decomposition: ${owner.name}, or drop the key)`;
-          const suggestion = closestName(key, knownKeys);
-          return `unknown key '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`;
-        }).join('; ');
+        return issue.keys
+          .map((key) => {
+            const owner = DECOMPOSITION_FAMILIES.find((other) => key in other.configShape);
+            if (owner !== undefined) return `key '${key}' belongs to decomposition '${owner.name}', but this run trains '${family.name}' (set decomposition: ${owner.name}, or drop the key)`;
+            const suggestion = closestName(key, knownKeys);
+            return `unknown key '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`;
+          })
+          .join('; ');
       }
       const key = issue.path.map(String).join('.') || '(config)';
       const value = valueAt(raw, issue.path);
@@ -239,7 +253,10 @@ function resolveHook(parsed: Record<string, unknown>, raw: Record<string, unknow
     );
   }
   const layer = Number(layerMatch[1]);
-  for (const [key, derived] of [['layer', layer], [siteKey, site]] as const) {
+  for (const [key, derived] of [
+    ['layer', layer],
+    [siteKey, site],
+  ] as const) {
     if (raw[key] !== undefined && raw[key] !== derived) {
       throw new ConfigError(`Invalid config: '${hookKey}' is '${given}' but '${key}' is ${describeValue(raw[key])}; give one of them, or values that agree (${key} ${describeValue(derived)}).`);
     }
@@ -258,7 +275,10 @@ function resolveHook(parsed: Record<string, unknown>, raw: Record<string, unknow
 function runNameOf(fields: Record<string, unknown>): string {
   const absent = '\u0000';
   const named = { ...fields, dict_size: fields.dict_size ?? absent, top_k: fields.top_k ?? absent } as Parameters<typeof runName>[0];
-  return runName(named).split('_').filter((part) => part !== absent).join('_');
+  return runName(named)
+    .split('_')
+    .filter((part) => part !== absent)
+    .join('_');
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -266,4 +286,3 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   for (const key of path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined;
   return value;
 }
-

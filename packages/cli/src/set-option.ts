@@ -19,6 +19,8 @@ export function parseSetOption(option: string): [key: string, value: unknown] {
   try {
     return [key, parse(source)];
   } catch (cause) {
-    throw new ConfigError(`--set ${JSON.stringify(option)}: the value ${JSON.stringify(source)} is not valid YAML (${(cause as Error).message.split('\n')[0]}); quote it if it is a string.`, { cause });
+    throw new ConfigError(`--set ${JSON.stringify(option)}: the value ${JSON.stringify(source)} is not valid YAML (${(cause as Error).message.split('\n')[0]}); quote it if it is a string.`, {
+      cause,
+    });
   }
 }

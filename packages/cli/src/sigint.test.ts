@@ -18,11 +18,30 @@ beforeAll(async () => {
   // A small random model: the test is about the interrupt, not about what is learnt.
   const model = await writeRandomLanguageModel(join(directory, 'lm'), tinyShapedConfig(2, 32));
   configFile = join(directory, 'config.yaml');
-  await writeFile(configFile, stringify({
-    model_name: model, name: 'interrupted', layer: 1, act_size: 32, dict_size: 64, top_k: 4, top_k_aux: 16, dataset_path: 'sotu',
-    document_token_limit: 'none', keep_remainder: true, seq_len: 32, batch_size: 64, num_tokens: 64 * 400, model_batch_size: 4,
-    num_batches_in_buffer: 2, perf_log_freq: 1000, checkpoint_freq: 1000, eval_tokens: 128, run_dir: join(directory, 'runs'),
-  }));
+  await writeFile(
+    configFile,
+    stringify({
+      model_name: model,
+      name: 'interrupted',
+      layer: 1,
+      act_size: 32,
+      dict_size: 64,
+      top_k: 4,
+      top_k_aux: 16,
+      dataset_path: 'sotu',
+      document_token_limit: 'none',
+      keep_remainder: true,
+      seq_len: 32,
+      batch_size: 64,
+      num_tokens: 64 * 400,
+      model_batch_size: 4,
+      num_batches_in_buffer: 2,
+      perf_log_freq: 1000,
+      checkpoint_freq: 1000,
+      eval_tokens: 128,
+      run_dir: join(directory, 'runs'),
+    }),
+  );
 });
 afterAll(() => rm(directory, { recursive: true, force: true }));
 
@@ -95,8 +114,10 @@ it('a second nnd train of a run name in use, or a --resume of it, is refused bef
     for (const extra of [[], ['--resume', run]]) {
       const second = await runCaptured(['train', '--config', configFile, ...extra]);
       expect(second.code).toBe(1);
-      expect(second.stderr).toBe(`nnd: ${run} is in use by another nnd process (pid ${process.pid} on ${hostname()}, since ${lock.holder.since}: ${lock.holder.command}). ` +
-        'Two writers would mix their metrics and checkpoints: wait for it to finish, stop it (Ctrl-C saves a checkpoint), or choose another run name.\n');
+      expect(second.stderr).toBe(
+        `nnd: ${run} is in use by another nnd process (pid ${process.pid} on ${hostname()}, since ${lock.holder.since}: ${lock.holder.command}). ` +
+          'Two writers would mix their metrics and checkpoints: wait for it to finish, stop it (Ctrl-C saves a checkpoint), or choose another run name.\n',
+      );
       expect(readdirSync(join(directory, 'runs')).sort()).toEqual(before);
       expect(readFileSync(join(run, 'summary.json'), 'utf8')).toBe(summary);
     }
@@ -119,7 +140,7 @@ it.each([
   expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'))).toMatchObject({ status: 'interrupted', checkpoint: join(run, 'checkpoints', checkpoint) });
 });
 
-it('kill -9 of the command\'s process group leaves no nnd process running', async () => {
+it("kill -9 of the command's process group leaves no nnd process running", async () => {
   let runningBefore = 0;
   const { code } = await trainUntilInterrupted('killed', (child) => {
     runningBefore = trainersOf(configFile).length;
@@ -141,11 +162,14 @@ it('kill -9 of the command\'s process group leaves no nnd process running', asyn
 
 /** Live processes (not zombies) whose command line contains `text`. */
 function trainersOf(text: string): number[] {
-  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  });
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
 }

@@ -22,16 +22,31 @@ beforeAll(async () => {
   runs = join(directory, 'runs');
   modelName = tinyLanguageModelPresent() ? 'tiny-lm' : await writeRandomLanguageModel(join(directory, 'lm'));
   configFile = join(directory, 'config.yaml');
-  await writeFile(configFile, stringify({
-    decomposition: 'spd', spd_modules: 'blocks.1.mlp.W_in,blocks.1.mlp.W_out', C: 16, model_name: modelName, dataset_path: 'sotu', seq_len: 32,
-    batch_size: 4, num_tokens: 12, checkpoint_freq: 2, eval_tokens: 128, run_dir: runs, name: 'spd', lr_schedule: 'cosine', lr_final_frac: 0.1,
-    stochastic_recon_subset_coeff: 0.5,
-  }));
+  await writeFile(
+    configFile,
+    stringify({
+      decomposition: 'spd',
+      spd_modules: 'blocks.1.mlp.W_in,blocks.1.mlp.W_out',
+      C: 16,
+      model_name: modelName,
+      dataset_path: 'sotu',
+      seq_len: 32,
+      batch_size: 4,
+      num_tokens: 12,
+      checkpoint_freq: 2,
+      eval_tokens: 128,
+      run_dir: runs,
+      name: 'spd',
+      lr_schedule: 'cosine',
+      lr_final_frac: 0.1,
+      stochastic_recon_subset_coeff: 0.5,
+    }),
+  );
 });
 afterAll(() => rm(directory, { recursive: true, force: true }));
 
 describe('nnd train with decomposition: spd', () => {
-  it('trains through the model, saves V, U and the CI functions with the model\'s sha256, and prints spd\'s evaluation', async () => {
+  it("trains through the model, saves V, U and the CI functions with the model's sha256, and prints spd's evaluation", async () => {
     const { code, stdout, stderr } = await runCaptured(['train', '--config', configFile]);
     expect(stderr).toContain('step 3/3 (100.0%)');
     expect(code).toBe(0);
@@ -48,10 +63,16 @@ describe('nnd train with decomposition: spd', () => {
     expect(loaded.spd.modules.map(({ name, C }) => `${name}:${C}`)).toEqual(['blocks.1.mlp.W_in:16', 'blocks.1.mlp.W_out:16']);
     expect(loaded.params['blocks.1.mlp.W_in.V'].shape).toEqual([model.config.hiddenSize, 16]);
     // The same folder against a model whose weights changed is refused.
-    const changed = new HookedTransformer(model.config, new Map(model.parameterNames.map((name) => {
-      const tensor = model.parameter(name);
-      return [name, name === 'blocks.1.mlp.b_in' ? { ...tensor, data: (tensor.data as Float32Array).map((value) => value + 1) } : tensor];
-    })) as never, { backend: createReferenceBackend() });
+    const changed = new HookedTransformer(
+      model.config,
+      new Map(
+        model.parameterNames.map((name) => {
+          const tensor = model.parameter(name);
+          return [name, name === 'blocks.1.mlp.b_in' ? { ...tensor, data: (tensor.data as Float32Array).map((value) => value + 1) } : tensor];
+        }),
+      ) as never,
+      { backend: createReferenceBackend() },
+    );
     await expect(loadSpd(join(run, 'spd'), transformerTarget(changed, 32, modelName))).rejects.toThrow(SpdModelError);
   }, 300_000);
 

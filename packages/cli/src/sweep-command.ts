@@ -94,7 +94,9 @@ Example:
     const sweepFile = positionals[0];
     const points = await readSweep(sweepFile, values.set ?? []);
     if (values['dry-run']) {
-      io.stdout(`${points.map((point, index) => `${index + 1}. ${describeValue(point.values)} -> ${runDirectories(point.config).join(', ')}${completed(point.config) ? ' (completed)' : ''}`).join('\n')}\n`);
+      io.stdout(
+        `${points.map((point, index) => `${index + 1}. ${describeValue(point.values)} -> ${runDirectories(point.config).join(', ')}${completed(point.config) ? ' (completed)' : ''}`).join('\n')}\n`,
+      );
       return EXIT_CODES.ok;
     }
     const resources = new JobResources(io.env);
@@ -110,7 +112,9 @@ Example:
         const { runs } = await runTrainingJob(point.config, io, { resources, report: false });
         for (const run of runs) {
           const evaluation = run.evaluation;
-          lines.push(`${run.name}: L0 ${evaluation.l0_norm.toFixed(1)}, explained variance ${evaluation.explained_variance.toFixed(4)}, CE degradation ${evaluation['performance/ce_degradation'].toFixed(4)}`);
+          lines.push(
+            `${run.name}: L0 ${evaluation.l0_norm.toFixed(1)}, explained variance ${evaluation.explained_variance.toFixed(4)}, CE degradation ${evaluation['performance/ce_degradation'].toFixed(4)}`,
+          );
         }
       }
     } finally {

@@ -14,7 +14,10 @@ afterAll(() => rm(directory, { recursive: true, force: true }));
 describe('expandGrid', () => {
   it('gives every combination, the first key varying slowest', () => {
     expect(expandGrid({ sae_type: ['topk', 'batchtopk'], top_k: [16, 32] })).toEqual([
-      { sae_type: 'topk', top_k: 16 }, { sae_type: 'topk', top_k: 32 }, { sae_type: 'batchtopk', top_k: 16 }, { sae_type: 'batchtopk', top_k: 32 },
+      { sae_type: 'topk', top_k: 16 },
+      { sae_type: 'topk', top_k: 32 },
+      { sae_type: 'batchtopk', top_k: 16 },
+      { sae_type: 'batchtopk', top_k: 32 },
     ]);
   });
 
@@ -22,11 +25,15 @@ describe('expandGrid', () => {
     expect(expandGrid([{ top_k: [16, 32] }, { sae_type: ['vanilla'], l1_coeff: [0.1] }])).toEqual([{ top_k: 16 }, { top_k: 32 }, { sae_type: 'vanilla', l1_coeff: 0.1 }]);
   });
 
-  it.each([[{ top_k: 16 }, "grid key 'top_k' is 16"], [{ top_k: [] }, "grid key 'top_k' is []"], [[], "'grid' is an empty list"], ['top_k', `'grid' is "top_k"`]])(
-    'rejects %j', (grid, message) => {
-      expect(() => expandGrid(grid)).toThrow(ConfigError);
-      expect(() => expandGrid(grid)).toThrow(message);
-    });
+  it.each([
+    [{ top_k: 16 }, "grid key 'top_k' is 16"],
+    [{ top_k: [] }, "grid key 'top_k' is []"],
+    [[], "'grid' is an empty list"],
+    ['top_k', `'grid' is "top_k"`],
+  ])('rejects %j', (grid, message) => {
+    expect(() => expandGrid(grid)).toThrow(ConfigError);
+    expect(() => expandGrid(grid)).toThrow(message);
+  });
 });
 
 describe('readSweep', () => {
@@ -35,8 +42,10 @@ describe('readSweep', () => {
     await writeFile(join(directory, 'sweep.yaml'), 'base: base.yaml\nset: { lr: 0.01, top_k: 4 }\ngrid:\n  sae_type: [topk, batchtopk]\n  top_k: [16, 32]\n');
     const points = await readSweep(join(directory, 'sweep.yaml'), ['top_k=8', 'lr=1e-3']);
     expect(points.map((point) => point.config.name)).toEqual([
-      'tiny-lm_blocks.2.hook_resid_pre_2048_topk_16_0.001', 'tiny-lm_blocks.2.hook_resid_pre_2048_topk_32_0.001',
-      'tiny-lm_blocks.2.hook_resid_pre_2048_batchtopk_16_0.001', 'tiny-lm_blocks.2.hook_resid_pre_2048_batchtopk_32_0.001',
+      'tiny-lm_blocks.2.hook_resid_pre_2048_topk_16_0.001',
+      'tiny-lm_blocks.2.hook_resid_pre_2048_topk_32_0.001',
+      'tiny-lm_blocks.2.hook_resid_pre_2048_batchtopk_16_0.001',
+      'tiny-lm_blocks.2.hook_resid_pre_2048_batchtopk_32_0.001',
     ]);
   });
 
@@ -44,7 +53,8 @@ describe('readSweep', () => {
     await writeFile(join(directory, 'l1.yaml'), 'base: { sae_type: jumprelu }\ngrid:\n  l1_coeff: [0.004, 0.0008]\n');
     const points = await readSweep(join(directory, 'l1.yaml'));
     expect(points.map((point) => point.config.name)).toEqual([
-      'gpt2-small_blocks.8.hook_resid_pre_12288_jumprelu_32_0.0003_l1_coeff_0.004', 'gpt2-small_blocks.8.hook_resid_pre_12288_jumprelu_32_0.0003_l1_coeff_0.0008',
+      'gpt2-small_blocks.8.hook_resid_pre_12288_jumprelu_32_0.0003_l1_coeff_0.004',
+      'gpt2-small_blocks.8.hook_resid_pre_12288_jumprelu_32_0.0003_l1_coeff_0.0008',
     ]);
   });
 

@@ -82,11 +82,22 @@ function uniquelyNamed(points: SweepPoint[], namedByUser: boolean): SweepPoint[]
   const renamed = points.map((point) => {
     const extra = Object.entries(point.values).filter(([key]) => !(RUN_NAME_FIELDS as readonly string[]).includes(key) && key !== 'name');
     const suffix = extra.map(([key, value]) => `_${key}_${typeof value === 'string' ? value : JSON.stringify(value)}`).join('');
-    const name = `${namedByUser ? point.config.name : runName({ ...point.config, sae_type: memberConfigs(point.config).map((member) => member.sae_type).join('+') })}${suffix}`;
+    const name = `${
+      namedByUser
+        ? point.config.name
+        : runName({
+            ...point.config,
+            sae_type: memberConfigs(point.config)
+              .map((member) => member.sae_type)
+              .join('+'),
+          })
+    }${suffix}`;
     return { ...point, config: { ...point.config, name } };
   });
   if (hasDuplicates(renamed)) {
-    throw new ConfigError(`Invalid sweep: several runs would share a run directory (${names(renamed).find((name, index, all) => all.indexOf(name) !== index)}); vary a key of the name or give the grid distinct values.`);
+    throw new ConfigError(
+      `Invalid sweep: several runs would share a run directory (${names(renamed).find((name, index, all) => all.indexOf(name) !== index)}); vary a key of the name or give the grid distinct values.`,
+    );
   }
   return renamed;
 }

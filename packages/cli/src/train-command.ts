@@ -23,7 +23,7 @@ const OPTIONS = {
 export const trainCommand: Command = {
   name: 'train',
   trains: true,
-  summary: 'train SAEs on a model\'s activations, evaluate them, write run directories and a report',
+  summary: "train SAEs on a model's activations, evaluate them, write run directories and a report",
   help: () => `Usage: nnd train [--config FILE] [--set KEY=VALUE ...] [--model NAME] [--hook HOOK] [--sae TYPES] [--resume PATH]
 
 Trains sparse autoencoders on a language model's activations with a progress
@@ -93,7 +93,10 @@ ${configKeysHelp()}
 
 /** `--sae topk,batchtopk`: one type stays a string, several become a list. */
 function saeTypesOption(value: string): string | string[] {
-  const types = value.split(',').map((type) => type.trim()).filter((type) => type !== '');
+  const types = value
+    .split(',')
+    .map((type) => type.trim())
+    .filter((type) => type !== '');
   return types.length === 1 ? types[0] : types;
 }
 

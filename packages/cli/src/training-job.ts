@@ -4,7 +4,13 @@ import { createConsoleSink, createLogger, lockRunDirectory, runDirectoryFor, typ
 import { loadRuns, writeReport } from '@nnd/results';
 import { streamsOf } from '@nnd/core';
 import {
-  createPerformanceEvaluator, trainDecomposition, trainDecompositionGroup, type GroupTrainResult, type DecompositionEvaluation, type DecompositionFilesWriter, type DecompositionSnapshot,
+  createPerformanceEvaluator,
+  trainDecomposition,
+  trainDecompositionGroup,
+  type GroupTrainResult,
+  type DecompositionEvaluation,
+  type DecompositionFilesWriter,
+  type DecompositionSnapshot,
 } from '@nnd/train';
 import { join, relative } from 'node:path';
 import { activationModel, harvestSettings, hookWidthOf, openActivationSource } from './activation-stream.js';
@@ -23,13 +29,11 @@ import { resumedMemberNames } from './resumed-run-names.js';
 import { trainConfigOf } from './member-configs.js';
 import { DEFAULT_WANDB_PROJECT, memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
 
-
 /** Tokens the dashboard at the end of a training job reads (`dashboard_features`); `nnd dashboard` reads more by default. */
 const DEFAULT_RUN_DASHBOARD_TOKENS = 65_536;
 
 /** The report a training job writes into the first run directory. */
 export const REPORT_FILE = 'report.html';
-
 
 export interface TrainingJobOptions {
   /**
@@ -94,7 +98,12 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
       const width = (ports: readonly { width: number }[]) => ports.reduce((sum, port) => sum + port.width, 0);
       const sized = decompositions.map((decomposition, index) => ({ ...members[index], input_size: width(decomposition.reads), output_size: width(decomposition.writes), act_size: undefined }));
       // An SAE reads and writes one stream: its width once.
-      const memoryWarning = checkTrainingMemory(config, sized.map((member, index) => (decompositions[index].reads[0].hook === decompositions[index].writes[0].hook ? { ...member, act_size: member.input_size, input_size: undefined, output_size: undefined } : member)));
+      const memoryWarning = checkTrainingMemory(
+        config,
+        sized.map((member, index) =>
+          decompositions[index].reads[0].hook === decompositions[index].writes[0].hook ? { ...member, act_size: member.input_size, input_size: undefined, output_size: undefined } : member,
+        ),
+      );
       if (memoryWarning !== undefined) log(memoryWarning);
     }
     const settings = await harvestSettings(activations, config, log);
@@ -123,7 +132,10 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     const totalSteps = Math.floor(config.num_tokens / config.batch_size);
     for (const [index, logger] of loggers.entries()) {
       // Where this SAE's checkpoints are, so `nnd eval <run dir>` finds them from any member of a group.
-      await logger.init({ ...members[index], wandb, wandb_project: wandbProject, checkpoint_dir: relative(runDirectories[index], checkpointDirectory) || '.', checkpoint_member: grouped ? index : null }, { totalSteps });
+      await logger.init(
+        { ...members[index], wandb, wandb_project: wandbProject, checkpoint_dir: relative(runDirectories[index], checkpointDirectory) || '.', checkpoint_member: grouped ? index : null },
+        { totalSteps },
+      );
     }
     await progress.init(members[0], { totalSteps });
     const trainerLogger = groupLogger(loggers, grouped, progress);
@@ -223,14 +235,25 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
     if (config.dashboard_features > 0) {
       log(`Writing a feature dashboard of the first ${config.dashboard_features} features ...`);
       const written = await writeRunDashboards({
-        path: runDirectories[0], features: { start: 0, end: config.dashboard_features }, tokens: DEFAULT_RUN_DASHBOARD_TOKENS, resources, env: io.env, log,
+        path: runDirectories[0],
+        features: { start: 0, end: config.dashboard_features },
+        tokens: DEFAULT_RUN_DASHBOARD_TOKENS,
+        resources,
+        env: io.env,
+        log,
       });
-      for (const { index } of written) dashboards.push({ label: written.length === 1 ? 'Feature dashboard' : `Dashboard ${relative(runDirectories[0], index)}`, href: relative(runDirectories[0], index) });
+      for (const { index } of written)
+        dashboards.push({ label: written.length === 1 ? 'Feature dashboard' : `Dashboard ${relative(runDirectories[0], index)}`, href: relative(runDirectories[0], index) });
     }
     let report: string | undefined;
     if (options.report ?? true) {
       const records = await loadRuns(runDirectories.map((directory) => ({ type: 'directory' as const, directory })));
-      report = await writeReport(records, join(runDirectories[0], REPORT_FILE), { title: `nnd: ${config.name}`, k: config.top_k as number | undefined, dictionarySize: config.dict_size as number | undefined, dashboards });
+      report = await writeReport(records, join(runDirectories[0], REPORT_FILE), {
+        title: `nnd: ${config.name}`,
+        k: config.top_k as number | undefined,
+        dictionarySize: config.dict_size as number | undefined,
+        dashboards,
+      });
     }
     return { runs, report };
   } finally {
@@ -246,8 +269,11 @@ export async function runTrainingJob(config: RunConfig, io: CliIo, options: Trai
  */
 function runMetadata(member: MemberConfig): Record<string, unknown> {
   return {
-    model_name: member.model_name, dataset_path: member.dataset_path, context_size: member.seq_len,
-    prepend_bos: true, exclude_special_tokens: member.exclude_special_tokens,
+    model_name: member.model_name,
+    dataset_path: member.dataset_path,
+    context_size: member.seq_len,
+    prepend_bos: true,
+    exclude_special_tokens: member.exclude_special_tokens,
   };
 }
 

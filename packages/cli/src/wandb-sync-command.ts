@@ -37,7 +37,9 @@ Example:
     }
     if (positionals.length !== 1) throw new CliUsageError(`nnd wandb-sync takes one run directory, got ${positionals.length}. Run 'nnd wandb-sync --help'.`);
     const report = await syncRunDirectory(positionals[0], { project: values.project, entity: values.entity, env: { ...io.env } });
-    io.stdout(`Synced ${positionals[0]} to ${report.url}: ${report.historyRows} metrics rows, ${report.uploadedFiles.length} files${report.finished ? '' : ' (the run had not finished; marked as crashed)'}.\n`);
+    io.stdout(
+      `Synced ${positionals[0]} to ${report.url}: ${report.historyRows} metrics rows, ${report.uploadedFiles.length} files${report.finished ? '' : ' (the run had not finished; marked as crashed)'}.\n`,
+    );
     return EXIT_CODES.ok;
   },
 };

@@ -16,18 +16,33 @@ function rejection(config: unknown): string {
 }
 
 describe('CLT config', () => {
-  it('fills in the reference\'s defaults, and the variant defaults to the reference\'s', () => {
+  it("fills in the reference's defaults, and the variant defaults to the reference's", () => {
     const config = parseCltConfig(base);
     expect(config).toMatchObject({
-      architecture: 'topk_clt', variant: 'reference', seed: 49, n_batches_to_dead: 50, top_k: 32, top_k_aux: 512, aux_penalty: 1 / 32,
-      l1_coeff: 0, bandwidth: 0.001, hook_template_in: 'blocks.{layer}.ln2.hook_normalized', hook_template_out: 'blocks.{layer}.hook_mlp_out',
+      architecture: 'topk_clt',
+      variant: 'reference',
+      seed: 49,
+      n_batches_to_dead: 50,
+      top_k: 32,
+      top_k_aux: 512,
+      aux_penalty: 1 / 32,
+      l1_coeff: 0,
+      bandwidth: 0.001,
+      hook_template_in: 'blocks.{layer}.ln2.hook_normalized',
+      hook_template_out: 'blocks.{layer}.hook_mlp_out',
     });
   });
 
   it('names one stream per layer from the hook templates', () => {
     const clt = createClt({ ...base, layers: [1, 4], hook_template_in: 'blocks.{layer}.hook_resid_mid' });
-    expect(clt.reads).toEqual([{ hook: 'blocks.1.hook_resid_mid', width: 16 }, { hook: 'blocks.4.hook_resid_mid', width: 16 }]);
-    expect(clt.writes).toEqual([{ hook: 'blocks.1.hook_mlp_out', width: 16 }, { hook: 'blocks.4.hook_mlp_out', width: 16 }]);
+    expect(clt.reads).toEqual([
+      { hook: 'blocks.1.hook_resid_mid', width: 16 },
+      { hook: 'blocks.4.hook_resid_mid', width: 16 },
+    ]);
+    expect(clt.writes).toEqual([
+      { hook: 'blocks.1.hook_mlp_out', width: 16 },
+      { hook: 'blocks.4.hook_mlp_out', width: 16 },
+    ]);
   });
 
   it('takes the architecture id instead of encoder_type, and the registry knows all four', () => {

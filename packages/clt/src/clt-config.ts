@@ -36,10 +36,10 @@ const ALLOWED: Record<string, string> = {
   encoder_type: `one of ${CLT_ENCODER_TYPES.map((id) => `'${id}'`).join(', ')}`,
   variant: `one of ${CLT_VARIANTS.map((id) => `'${id}'`).join(', ')}`,
   layers: 'a non-empty list of distinct integers >= 0 in increasing order (the model layers the CLT reads and writes)',
-  n_model_layers: 'an integer >= 1 (the model\'s number of layers; every entry of layers must be below it)',
+  n_model_layers: "an integer >= 1 (the model's number of layers; every entry of layers must be below it)",
   dict_size: 'an integer >= 1 (features per layer)',
-  input_size: 'an integer >= 1 (the width of each layer\'s encoder input)',
-  output_size: 'an integer >= 1 (the width of each layer\'s target)',
+  input_size: "an integer >= 1 (the width of each layer's encoder input)",
+  output_size: "an integer >= 1 (the width of each layer's target)",
   seed: 'a safe integer',
   l1_coeff: 'a number >= 0',
   n_batches_to_dead: 'an integer >= 0',
@@ -72,7 +72,10 @@ export const cltConfigSchema = z
     n_batches_to_dead: z.number().int().min(0).default(50),
     top_k: z.number().int().min(1).default(32),
     top_k_aux: z.number().int().min(1).default(512),
-    aux_penalty: z.number().min(0).default(1 / 32),
+    aux_penalty: z
+      .number()
+      .min(0)
+      .default(1 / 32),
     bandwidth: z.number().positive().default(0.001),
     tanh_scale: z.number().positive().default(4),
     pre_act_loss_coeff: z.number().min(0).default(3e-6),
@@ -88,23 +91,37 @@ export const cltConfigSchema = z
     if (invalid.length > 0) issue('layers', `layers = ${JSON.stringify(layers)} has ${JSON.stringify(invalid)}; layers are model layer indices, integers >= 0`);
     for (let i = 1; i < layers.length; i++) {
       if (layers[i] === layers[i - 1]) issue('layers', `layers = ${JSON.stringify(layers)} lists layer ${layers[i]} twice; give each layer once`);
-      else if (layers[i] < layers[i - 1]) issue('layers', `layers = ${JSON.stringify(layers)} is not in increasing order; sort it (a CLT's features write to their own layer and the later ones, so the order matters): ${JSON.stringify([...new Set(layers)].sort((a, b) => a - b))}`);
+      else if (layers[i] < layers[i - 1])
+        issue(
+          'layers',
+          `layers = ${JSON.stringify(layers)} is not in increasing order; sort it (a CLT's features write to their own layer and the later ones, so the order matters): ${JSON.stringify([...new Set(layers)].sort((a, b) => a - b))}`,
+        );
     }
     if (config.n_model_layers !== undefined) {
       const outside = layers.filter((layer) => layer >= config.n_model_layers!);
       if (outside.length > 0) issue('layers', `layers ${JSON.stringify(outside)} are out of range: the model has n_model_layers = ${config.n_model_layers} (layers 0..${config.n_model_layers - 1})`);
     }
     if (!VARIANT_ENCODER_TYPES[config.variant].includes(config.encoder_type)) {
-      issue('encoder_type', `variant '${config.variant}' does not support encoder_type '${config.encoder_type}'; it offers ${VARIANT_ENCODER_TYPES[config.variant].map((type) => `'${type}'`).join(', ')} (or use variant 'reference')`);
+      issue(
+        'encoder_type',
+        `variant '${config.variant}' does not support encoder_type '${config.encoder_type}'; it offers ${VARIANT_ENCODER_TYPES[config.variant].map((type) => `'${type}'`).join(', ')} (or use variant 'reference')`,
+      );
     }
     if ((config.encoder_type === 'topk' || config.encoder_type === 'batchtopk') && config.top_k > config.dict_size) {
       issue('top_k', `top_k = ${config.top_k} exceeds dict_size = ${config.dict_size}; top_k must be <= dict_size (lower top_k or raise dict_size)`);
     }
     for (const key of ['hook_template_in', 'hook_template_out'] as const) {
-      if (!config[key].includes(LAYER_PLACEHOLDER)) issue(key, `${key} = ${JSON.stringify(config[key])} has no '${LAYER_PLACEHOLDER}'; each layer needs its own hook, e.g. '${key === 'hook_template_in' ? DEFAULT_HOOK_TEMPLATE_IN : DEFAULT_HOOK_TEMPLATE_OUT}'`);
+      if (!config[key].includes(LAYER_PLACEHOLDER))
+        issue(
+          key,
+          `${key} = ${JSON.stringify(config[key])} has no '${LAYER_PLACEHOLDER}'; each layer needs its own hook, e.g. '${key === 'hook_template_in' ? DEFAULT_HOOK_TEMPLATE_IN : DEFAULT_HOOK_TEMPLATE_OUT}'`,
+        );
     }
     if (config.hook_template_in === config.hook_template_out && config.input_size !== config.output_size) {
-      issue('hook_template_out', `hook_template_in and hook_template_out are both ${JSON.stringify(config.hook_template_in)}, so each layer reads and writes one stream, but input_size (${config.input_size}) != output_size (${config.output_size})`);
+      issue(
+        'hook_template_out',
+        `hook_template_in and hook_template_out are both ${JSON.stringify(config.hook_template_in)}, so each layer reads and writes one stream, but input_size (${config.input_size}) != output_size (${config.output_size})`,
+      );
     }
   });
 

@@ -12,7 +12,11 @@ describe('decoderDirections', () => {
   for (const encoderType of ['vanilla', 'topk', 'jumprelu'] as const) {
     it(`${encoderType}: the output at every written hook is b_dec_j plus featureActs times that hook's directions`, () => {
       const clt = createClt({
-        encoder_type: encoderType, layers: LAYERS, dict_size: F, input_size: D_IN, output_size: D_OUT,
+        encoder_type: encoderType,
+        layers: LAYERS,
+        dict_size: F,
+        input_size: D_IN,
+        output_size: D_OUT,
         ...(encoderType === 'topk' ? { top_k: 2 } : {}),
       });
       const graph = new Graph();

@@ -11,8 +11,13 @@ import { batchesSource } from './test-support.js';
 
 const backend = createOnnxBackend();
 let root: string;
-beforeAll(async () => { root = await mkdtemp(join(tmpdir(), 'nnd-clt-files-')); });
-afterAll(async () => { await rm(root, { recursive: true, force: true }); await backend.dispose(); });
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'nnd-clt-files-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+  await backend.dispose();
+});
 
 const F = 8;
 const D = 4;
@@ -28,7 +33,7 @@ function randomised(tensors: Record<string, HostTensor>, rng: Rng): Record<strin
 }
 
 describe('CLT files', () => {
-  it('writes circuit-tracer\'s layout (and reads it back exactly, with the state)', async () => {
+  it("writes circuit-tracer's layout (and reads it back exactly, with the state)", async () => {
     const clt = createClt({ encoder_type: 'jumprelu', layers: [1, 2, 4], dict_size: F, input_size: D, output_size: D });
     const rng = new Rng(5);
     const params = randomised(clt.initialParams(), rng);
@@ -37,8 +42,14 @@ describe('CLT files', () => {
     await saveClt(directory, clt, params, state, { model_name: 'tiny' });
 
     expect((await readdir(directory)).sort()).toEqual([
-      'W_dec_0.safetensors', 'W_dec_1.safetensors', 'W_dec_2.safetensors', 'W_enc_0.safetensors', 'W_enc_1.safetensors', 'W_enc_2.safetensors',
-      'cfg.json', 'nnd_state.safetensors',
+      'W_dec_0.safetensors',
+      'W_dec_1.safetensors',
+      'W_dec_2.safetensors',
+      'W_enc_0.safetensors',
+      'W_enc_1.safetensors',
+      'W_enc_2.safetensors',
+      'cfg.json',
+      'nnd_state.safetensors',
     ]);
     // circuit-tracer's load_clt: W_enc_{i} [d_transcoder, d_model], b_enc_{i}, b_dec_{i}, threshold_{i}; W_dec_{i} [d_transcoder, n - i, d_model].
     const encoder = await tensorsOf(join(directory, 'W_enc_1.safetensors'));
@@ -89,8 +100,10 @@ describe('CLT files', () => {
     const directory = join(root, 'skip');
     await mkdir(directory);
     await writeSafetensors(join(directory, 'W_enc_0.safetensors'), {
-      W_enc_0: fromTypedArray('F32', [F, D], new Float32Array(F * D)), b_enc_0: fromTypedArray('F32', [F], new Float32Array(F)),
-      b_dec_0: fromTypedArray('F32', [D], new Float32Array(D)), W_skip_0: fromTypedArray('F32', [D, D], new Float32Array(D * D)),
+      W_enc_0: fromTypedArray('F32', [F, D], new Float32Array(F * D)),
+      b_enc_0: fromTypedArray('F32', [F], new Float32Array(F)),
+      b_dec_0: fromTypedArray('F32', [D], new Float32Array(D)),
+      W_skip_0: fromTypedArray('F32', [D, D], new Float32Array(D * D)),
     });
     await expect(loadClt(directory)).rejects.toThrow(ConfigError);
     await expect(loadClt(directory)).rejects.toThrow(/skip connection \(W_skip_0\)/);
@@ -105,7 +118,7 @@ describe('CLT files', () => {
     await expect(loadClt(partial)).rejects.toThrow(/is not an nnd CLT config/);
   });
 
-  it('serves as the trainer\'s checkpoint writer: a run resumed from step 2 ends where the straight run does', async () => {
+  it("serves as the trainer's checkpoint writer: a run resumed from step 2 ends where the straight run does", async () => {
     const clt = createClt({ encoder_type: 'topk', layers: [0, 1], dict_size: F, input_size: D, output_size: D, top_k: 2, n_batches_to_dead: 1 });
     const rng = new Rng(3);
     const batches = Array.from({ length: 4 }, () => Object.fromEntries([...clt.reads, ...clt.writes].map(({ hook }) => [hook, Float32Array.from(rng.normal(16 * D))])));
@@ -114,8 +127,16 @@ describe('CLT files', () => {
     const checkpointDir = join(root, 'checkpoints');
     const stopAfterTwo = new AbortController();
     await trainDecomposition(clt, batchesSource(batches), config, {
-      backend, handleSignals: false, checkpointDir, saveFiles: saveClt, signal: stopAfterTwo.signal,
-      logger: { log: (_metrics, step) => { if (step === 1) stopAfterTwo.abort(); } },
+      backend,
+      handleSignals: false,
+      checkpointDir,
+      saveFiles: saveClt,
+      signal: stopAfterTwo.signal,
+      logger: {
+        log: (_metrics, step) => {
+          if (step === 1) stopAfterTwo.abort();
+        },
+      },
     });
     const files = await readdir(join(checkpointDir, 'step_2'));
     expect(files).toEqual(expect.arrayContaining(['W_enc_0.safetensors', 'W_dec_1.safetensors', 'cfg.json', 'nnd_state.safetensors']));

@@ -1,9 +1,6 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  ConfigError, fromTypedArray, hostTensor, NndError, readSafetensors, toTypedArray, writeFileDurably, writeSafetensors,
-  type HostTensor, type SafetensorsTensor,
-} from '@nnd/core';
+import { ConfigError, fromTypedArray, hostTensor, NndError, readSafetensors, toTypedArray, writeFileDurably, writeSafetensors, type HostTensor, type SafetensorsTensor } from '@nnd/core';
 import type { CltConfig } from './clt-config.js';
 import { cltParameterShapes, decoderName } from './clt-parameters.js';
 import { createClt, type CrossLayerTranscoder } from './cross-layer-transcoder.js';
@@ -108,7 +105,9 @@ export async function saveClt(
     }
     stateTensors[`num_batches_not_active_${i}`] = fromTypedArray('F32', [features], float32(state[`num_batches_not_active_${i}`], `num_batches_not_active_${i}`, [features]));
     await writeSafetensors(join(directory, encoderFile(i)), encoder);
-    await writeSafetensors(join(directory, decoderFile(i)), { [decoderName(i)]: fromTypedArray('F32', shapes[decoderName(i)], float32(params[decoderName(i)], decoderName(i), shapes[decoderName(i)])) });
+    await writeSafetensors(join(directory, decoderFile(i)), {
+      [decoderName(i)]: fromTypedArray('F32', shapes[decoderName(i)], float32(params[decoderName(i)], decoderName(i), shapes[decoderName(i)])),
+    });
   }
   await writeSafetensors(join(directory, CLT_STATE_FILE), stateTensors);
   const cfg = { format: FORMAT, architecture: config.architecture, config, metadata };

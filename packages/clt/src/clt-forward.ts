@@ -1,11 +1,48 @@
 import {
-  add, axisSize, cast, concat, div, exp, GraphError, matmul, maximum, mul, reduceMax, reduceMean, reduceSum, reduceSumSquare, relu,
-  reshape, ShapeError, slice, sqrt, squeeze, sub, tanh,
-  type ActivationPort, type DecompositionBatch, type ForwardOptions, type ForwardOutput, type ForwardVariant, type Tensor, type TensorMap,
+  add,
+  axisSize,
+  cast,
+  concat,
+  div,
+  exp,
+  GraphError,
+  matmul,
+  maximum,
+  mul,
+  reduceMax,
+  reduceMean,
+  reduceSum,
+  reduceSumSquare,
+  relu,
+  reshape,
+  ShapeError,
+  slice,
+  sqrt,
+  squeeze,
+  sub,
+  tanh,
+  type ActivationPort,
+  type DecompositionBatch,
+  type ForwardOptions,
+  type ForwardOutput,
+  type ForwardVariant,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
 import {
-  auxiliaryLoss, denseActivations, denseNorms, jumpRelu, keepTopKOfBatch, keepTopKPerSample, keptFeatureTotals, keptNorms, NO_DEAD_FEATURES,
-  thresholdStep, updateDeadFeatures, type DeadFeatureUpdate, type KeptActivations,
+  auxiliaryLoss,
+  denseActivations,
+  denseNorms,
+  jumpRelu,
+  keepTopKOfBatch,
+  keepTopKPerSample,
+  keptFeatureTotals,
+  keptNorms,
+  NO_DEAD_FEATURES,
+  thresholdStep,
+  updateDeadFeatures,
+  type DeadFeatureUpdate,
+  type KeptActivations,
 } from '@nnd/sae';
 import type { CltConfig } from './clt-config.js';
 import { cltParameterNames, cltStateNames, decoderName } from './clt-parameters.js';
@@ -88,18 +125,15 @@ function targetBlock(decoders: Tensor, t: number, features: number, dOut: number
  *   gather their rows per target (sparse-target-decoder.ts);
  * - losses and metrics as DECOMPOSITIONS.md 3a / 3b.
  */
-export function cltForward(
-  config: CltConfig,
-  ports: CltPorts,
-  batch: DecompositionBatch,
-  params: TensorMap,
-  state: TensorMap,
-  options: ForwardOptions = {},
-): ForwardOutput {
+export function cltForward(config: CltConfig, ports: CltPorts, batch: DecompositionBatch, params: TensorMap, state: TensorMap, options: ForwardOptions = {}): ForwardOutput {
   const { architecture, layers, dict_size: features, output_size: dOut } = config;
   const n = layers.length;
   if (options.variant !== undefined && !cltVariants(config).some((variant) => variant.name === options.variant)) {
-    throw new GraphError(`${architecture} forward: unknown variant '${options.variant}'; this CLT has [${cltVariants(config).map((variant) => variant.name).join(', ')}].`);
+    throw new GraphError(
+      `${architecture} forward: unknown variant '${options.variant}'; this CLT has [${cltVariants(config)
+        .map((variant) => variant.name)
+        .join(', ')}].`,
+    );
   }
   requireNames(params, cltParameterNames(config), 'params', architecture);
   requireNames(state, cltStateNames(config), 'state', architecture);
@@ -133,19 +167,26 @@ export function cltForward(
         const norms = keptNorms(kept, batchSize);
         const finalKept = kept;
         encodings.push({
-          dense, preactivations, kept,
+          dense,
+          preactivations,
+          kept,
           acts: () => denseActivations(finalKept),
           dead: updateDeadFeatures(counter, keptFeatureTotals(kept), config.n_batches_to_dead, dtype),
-          l0Norm: norms.l0Norm, l1Norm: norms.l1Norm,
+          l0Norm: norms.l0Norm,
+          l1Norm: norms.l1Norm,
           contributions: sparseDecodeTargets(kept, decoders),
         });
       } else {
         const acts = denseActivations(kept);
         const norms = denseNorms(acts);
         encodings.push({
-          dense, preactivations, kept, acts: () => acts,
+          dense,
+          preactivations,
+          kept,
+          acts: () => acts,
           dead: updateDeadFeatures(counter, reduceSum(acts, 0), config.n_batches_to_dead, dtype),
-          l0Norm: norms.l0Norm, l1Norm: norms.l1Norm,
+          l0Norm: norms.l0Norm,
+          l1Norm: norms.l1Norm,
           contributions: denseDecode(acts),
         });
       }
@@ -153,9 +194,12 @@ export function cltForward(
       const acts = config.encoder_type === 'jumprelu' ? jumpRelu(dense, params[`log_threshold_${i}`], config.bandwidth) : dense;
       const norms = denseNorms(acts);
       encodings.push({
-        dense, preactivations, acts: () => acts,
+        dense,
+        preactivations,
+        acts: () => acts,
         dead: updateDeadFeatures(counter, reduceSum(acts, 0), config.n_batches_to_dead, dtype),
-        l0Norm: norms.l0Norm, l1Norm: norms.l1Norm,
+        l0Norm: norms.l0Norm,
+        l1Norm: norms.l1Norm,
         contributions: denseDecode(acts),
       });
     }
@@ -221,8 +265,12 @@ export function cltForward(
           const { dense, dead } = encodings[i];
           const sameLayerDecoder = targetBlock(params[decoderName(i)], 0, features, dOut);
           const mse = auxiliaryLoss({
-            preactivations: dense, dead: dead.dead, residual: sub(ys[i], reconstructions[i]), wDec: sameLayerDecoder,
-            topKAux: config.top_k_aux, auxPenalty: 1,
+            preactivations: dense,
+            dead: dead.dead,
+            residual: sub(ys[i], reconstructions[i]),
+            wDec: sameLayerDecoder,
+            topKAux: config.top_k_aux,
+            auxPenalty: 1,
           });
           const anyDead = reduceMax(cast(dead.dead, dtype));
           total = total === undefined ? mse : add(total, mse);
@@ -255,7 +303,13 @@ export function cltForward(
 
   const outputs: TensorMap = {};
   for (let j = 0; j < n; j++) outputs[ports.writes[j].hook] = reconstructions[j];
-  const featureActs = n === 1 ? encodings[0].acts() : concat(encodings.map((encoding) => encoding.acts()), 1);
+  const featureActs =
+    n === 1
+      ? encodings[0].acts()
+      : concat(
+          encodings.map((encoding) => encoding.acts()),
+          1,
+        );
   const nextState: TensorMap = {};
   for (let i = 0; i < n; i++) nextState[`num_batches_not_active_${i}`] = encodings[i].dead.counter;
   return { outputs, featureActs, losses, metrics, nextState };

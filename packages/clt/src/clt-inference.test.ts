@@ -33,8 +33,8 @@ function activePerRowAndLayer(acts: HostTensor): number[] {
   return counts;
 }
 
-describe('a CLT\'s per-sample inference', () => {
-  it('gives the forward pass\'s outputs and activations for TopK, Vanilla and JumpReLU', () => {
+describe("a CLT's per-sample inference", () => {
+  it("gives the forward pass's outputs and activations for TopK, Vanilla and JumpReLU", () => {
     for (const config of [{ encoder_type: 'topk', top_k: 2 }, { encoder_type: 'vanilla' }, { encoder_type: 'jumprelu' }]) {
       const { forward, inferred } = run(config);
       forward.forEach((expected, index) => {

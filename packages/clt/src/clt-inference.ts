@@ -1,7 +1,4 @@
-import {
-  add, concat, GraphError, matmul, relu, reshape, ShapeError, slice, squeeze,
-  type FeatureGroup, type InferenceOptions, type InferenceOutput, type Tensor, type TensorMap,
-} from '@nnd/core';
+import { add, concat, GraphError, matmul, relu, reshape, ShapeError, slice, squeeze, type FeatureGroup, type InferenceOptions, type InferenceOutput, type Tensor, type TensorMap } from '@nnd/core';
 import { denseActivations, jumpRelu, keepTopKPerSample } from '@nnd/sae';
 import { hookForLayer, type CltConfig } from './clt-config.js';
 import type { CltPorts } from './clt-forward.js';

@@ -41,7 +41,7 @@ describe('CLT rules on small cases', () => {
   const F = 6;
   const D = 3;
 
-  it('keeps every (source, target, feature) decoder vector at unit norm and removes the gradient\'s radial part', () => {
+  it("keeps every (source, target, feature) decoder vector at unit norm and removes the gradient's radial part", () => {
     const clt = createClt({ encoder_type: 'topk', layers: [0, 1, 2], dict_size: F, input_size: D, output_size: D, top_k: 2 });
     const rng = new Rng(1);
     const params = randomParams(clt, rng, 2);
@@ -66,7 +66,10 @@ describe('CLT rules on small cases', () => {
         const w = weights.slice(vector * D, vector * D + D);
         const dw = gradient.slice(vector * D, vector * D + D);
         expect(Math.hypot(...w), `${name} vector ${vector}`).toBeCloseTo(1, 12);
-        expect(w.reduce((sum, value, d) => sum + value * dw[d], 0), `${name} vector ${vector} radial gradient`).toBeCloseTo(0, 12);
+        expect(
+          w.reduce((sum, value, d) => sum + value * dw[d], 0),
+          `${name} vector ${vector} radial gradient`,
+        ).toBeCloseTo(0, 12);
       }
     }
     // Encoders are untouched.
@@ -89,8 +92,16 @@ describe('CLT rules on small cases', () => {
     const layers = [0, 1];
     const n = layers.length;
     const config = {
-      encoder_type: 'jumprelu', variant: 'anthropic', layers, dict_size: F, input_size: D, output_size: D,
-      l1_coeff: 0.3, tanh_scale: 2, pre_act_loss_coeff: 0.7, n_batches_to_dead: 2,
+      encoder_type: 'jumprelu',
+      variant: 'anthropic',
+      layers,
+      dict_size: F,
+      input_size: D,
+      output_size: D,
+      l1_coeff: 0.3,
+      tanh_scale: 2,
+      pre_act_loss_coeff: 0.7,
+      n_batches_to_dead: 2,
     };
     const clt = createClt(config);
     expect(clt.constrain).toBeUndefined();
@@ -98,7 +109,16 @@ describe('CLT rules on small cases', () => {
     const rng = new Rng(3);
     const params = randomParams(clt, rng);
     for (let i = 0; i < n; i++) params[`log_threshold_${i}`] = hostTensor('float32', [F], rng.normal(F, -1.5, 0.3));
-    const state = Object.fromEntries(layers.map((_, i) => [`num_batches_not_active_${i}`, hostTensor('float32', [F], Array.from({ length: F }, (_, f) => (f + i) % 4))]));
+    const state = Object.fromEntries(
+      layers.map((_, i) => [
+        `num_batches_not_active_${i}`,
+        hostTensor(
+          'float32',
+          [F],
+          Array.from({ length: F }, (_, f) => (f + i) % 4),
+        ),
+      ]),
+    );
     const xs = layers.map(() => rng.normal(B * D));
     const ys = layers.map(() => rng.normal(B * D));
     const batch: Record<string, HostTensor> = {};
@@ -145,7 +165,7 @@ describe('CLT rules on small cases', () => {
         const dead = (fired ? 0 : counter[f] + 1) >= 2;
         for (let b = 0; b < B; b++) {
           sparsity += Math.tanh(2 * norm * acts[i][b][f]) / B;
-          if (dead) preAct += Math.max(threshold[f] - pre[i][b][f], 0) * norm / B;
+          if (dead) preAct += (Math.max(threshold[f] - pre[i][b][f], 0) * norm) / B;
         }
       }
     }

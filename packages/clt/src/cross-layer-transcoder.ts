@@ -1,11 +1,19 @@
 import {
-  ConfigError, createDecompositionRegistry, DECOMPOSITION_SPECIFICATION_VERSION, defineDecomposition, lookupDecomposition, Rng,
-  type ActivationPort, type Decomposition, type DecompositionDefinition, type Graph, type HostTensor, type TensorMap,
+  ConfigError,
+  createDecompositionRegistry,
+  DECOMPOSITION_SPECIFICATION_VERSION,
+  defineDecomposition,
+  lookupDecomposition,
+  Rng,
+  type ActivationPort,
+  type Decomposition,
+  type DecompositionDefinition,
+  type Graph,
+  type HostTensor,
+  type TensorMap,
 } from '@nnd/core';
 import { unitNormRows } from '@nnd/sae';
-import {
-  architectureFor, CLT_ENCODER_TYPES, encoderTypeOf, hookForLayer, parseCltConfig, type CltArchitecture, type CltConfig, type CltEncoderType,
-} from './clt-config.js';
+import { architectureFor, CLT_ENCODER_TYPES, encoderTypeOf, hookForLayer, parseCltConfig, type CltArchitecture, type CltConfig, type CltEncoderType } from './clt-config.js';
 import { cltDecoderDirections } from './clt-decoder-directions.js';
 import { cltForward, cltVariants } from './clt-forward.js';
 import { cltFeatureGroups, cltInference } from './clt-inference.js';
@@ -51,9 +59,7 @@ function constrainDecoders(config: CltConfig) {
 
 export function createCrossLayerTranscoder(config: CltConfig): CrossLayerTranscoder {
   const ports = cltPorts(config);
-  const swept = config.encoder_type === 'topk' || config.encoder_type === 'batchtopk'
-    ? { key: 'top_k', value: config.top_k }
-    : { key: 'l1_coeff', value: config.l1_coeff };
+  const swept = config.encoder_type === 'topk' || config.encoder_type === 'batchtopk' ? { key: 'top_k', value: config.top_k } : { key: 'l1_coeff', value: config.l1_coeff };
   return {
     specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
     architecture: config.architecture,

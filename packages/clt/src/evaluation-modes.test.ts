@@ -12,8 +12,13 @@ const heldOut = tokenBatches(2, 8, 16, 11);
 const D = TINY_CONFIG.hiddenSize;
 const F = 2 * D;
 
-beforeAll(async () => { model = await trainedTinyModel(backend); });
-afterAll(async () => { await model?.dispose(); await backend.dispose(); });
+beforeAll(async () => {
+  model = await trainedTinyModel(backend);
+});
+afterAll(async () => {
+  await model?.dispose();
+  await backend.dispose();
+});
 
 /**
  * A vanilla CLT over both layers of the tiny model that reads and writes
@@ -24,8 +29,13 @@ afterAll(async () => { await model?.dispose(); await backend.dispose(); });
  */
 function splittingClt(scale: number, cross: number): { clt: CrossLayerTranscoder; params: Record<string, HostTensor> } {
   const clt = createClt({
-    encoder_type: 'vanilla', layers: [0, 1], dict_size: F, input_size: D, output_size: D,
-    hook_template_in: 'blocks.{layer}.hook_mlp_out', hook_template_out: 'blocks.{layer}.hook_mlp_out',
+    encoder_type: 'vanilla',
+    layers: [0, 1],
+    dict_size: F,
+    input_size: D,
+    output_size: D,
+    hook_template_in: 'blocks.{layer}.hook_mlp_out',
+    hook_template_out: 'blocks.{layer}.hook_mlp_out',
   });
   const encoder = new Float32Array(D * F);
   for (let d = 0; d < D; d++) {
@@ -43,9 +53,14 @@ function splittingClt(scale: number, cross: number): { clt: CrossLayerTranscoder
   return {
     clt,
     params: {
-      W_enc_0: hostTensor('float32', [D, F], encoder), W_enc_1: hostTensor('float32', [D, F], encoder.slice()),
-      b_enc_0: zeros(F), b_enc_1: zeros(F), b_dec_0: zeros(D), b_dec_1: zeros(D),
-      W_dec_0: decoder(2, [scale, cross]), W_dec_1: decoder(1, [1]),
+      W_enc_0: hostTensor('float32', [D, F], encoder),
+      W_enc_1: hostTensor('float32', [D, F], encoder.slice()),
+      b_enc_0: zeros(F),
+      b_enc_1: zeros(F),
+      b_dec_0: zeros(D),
+      b_dec_1: zeros(D),
+      W_dec_0: decoder(2, [scale, cross]),
+      W_dec_1: decoder(1, [1]),
     },
   };
 }
@@ -63,7 +78,7 @@ describe('a CLT spliced into a model: replacement vs clean inputs', () => {
     expect(clean['performance/reconstructed_loss']).toBeCloseTo(replacement['performance/reconstructed_loss'], 6);
   });
 
-  it('differ when it is not: layer 0\'s error reaches layer 1\'s input only in the replacement model', async () => {
+  it("differ when it is not: layer 0's error reaches layer 1's input only in the replacement model", async () => {
     const inexact = splittingClt(0.5, 0.25);
     const replacement = await evaluate(inexact, 'replacement');
     const clean = await evaluate(inexact, 'clean_inputs');

@@ -18,16 +18,14 @@ function float32(tensor: HostTensor): Float32Array {
  * parameters and state. For weights the reference wrote (encoder.pt,
  * converted to safetensors) and for known-answer fixtures.
  */
-export function fromReferenceTensors(
-  config: CltConfig,
-  tensors: Readonly<Record<string, HostTensor>>,
-): { params: Record<string, HostTensor>; state: Record<string, HostTensor> } {
+export function fromReferenceTensors(config: CltConfig, tensors: Readonly<Record<string, HostTensor>>): { params: Record<string, HostTensor>; state: Record<string, HostTensor> } {
   const n = config.layers.length;
   const { dict_size: features, output_size: dOut } = config;
   const shapes = cltParameterShapes(config);
   const take = (names: readonly string[], shape: readonly number[]): HostTensor => {
     const name = names.find((candidate) => tensors[candidate] !== undefined);
-    if (name === undefined) throw new ConfigError(`fromReferenceTensors: '${names[0]}' is missing; the reference's ${config.architecture} over ${n} layers has it (got ${Object.keys(tensors).join(', ')}).`);
+    if (name === undefined)
+      throw new ConfigError(`fromReferenceTensors: '${names[0]}' is missing; the reference's ${config.architecture} over ${n} layers has it (got ${Object.keys(tensors).join(', ')}).`);
     const tensor = tensors[name];
     if (!sameShape(tensor.shape, shape)) throw new ConfigError(`fromReferenceTensors: '${name}' has shape [${tensor.shape.join(', ')}], but the config implies [${shape.join(', ')}].`);
     return tensor;
@@ -44,9 +42,8 @@ export function fromReferenceTensors(
       params[`log_threshold_${i}`] = hostTensor('float32', [features], float32(take([`jumprelu_log_thresholds.${i}`, `log_threshold.${i}`], [features])));
     }
     const counter = tensors[`num_batches_not_active.${i}`];
-    state[`num_batches_not_active_${i}`] = counter === undefined
-      ? hostTensor('float32', [features], new Float32Array(features))
-      : hostTensor('float32', [features], float32(take([`num_batches_not_active.${i}`], [features])));
+    state[`num_batches_not_active_${i}`] =
+      counter === undefined ? hostTensor('float32', [features], new Float32Array(features)) : hostTensor('float32', [features], float32(take([`num_batches_not_active.${i}`], [features])));
   }
   return { params, state };
 }

@@ -22,33 +22,57 @@ describe('four training steps match the PyTorch reference', () => {
     const { json, tensors } = loadCase(name);
     const reference = json.config;
     const clt = createClt({
-      encoder_type: reference.encoder_type, layers: reference.layers, dict_size: reference.dict_size,
-      input_size: reference.input_size, output_size: reference.output_size, seed: reference.seed, top_k: reference.top_k,
-      top_k_aux: reference.top_k_aux, aux_penalty: reference.aux_penalty, l1_coeff: reference.l1_coeff, bandwidth: reference.bandwidth,
-      n_batches_to_dead: reference.n_batches_to_dead, hook_template_in: 'in.{layer}', hook_template_out: 'out.{layer}',
+      encoder_type: reference.encoder_type,
+      layers: reference.layers,
+      dict_size: reference.dict_size,
+      input_size: reference.input_size,
+      output_size: reference.output_size,
+      seed: reference.seed,
+      top_k: reference.top_k,
+      top_k_aux: reference.top_k_aux,
+      aux_penalty: reference.aux_penalty,
+      l1_coeff: reference.l1_coeff,
+      bandwidth: reference.bandwidth,
+      n_batches_to_dead: reference.n_batches_to_dead,
+      hook_template_in: 'in.{layer}',
+      hook_template_out: 'out.{layer}',
     });
     const n = reference.layers.length;
     const initial = fromReferenceTensors(clt.config, { ...withPrefix(tensors, 'initial'), ...withPrefix(tensors, 'initial_state') });
-    const batches = json.steps.map((_, step) => Object.fromEntries(reference.layers.flatMap((layer: number, i: number) => [
-      [`in.${layer}`, tensors[`batch${step}.input.${i}`].data as Float32Array],
-      [`out.${layer}`, tensors[`batch${step}.target.${i}`].data as Float32Array],
-    ])));
-    const { metrics: logged, snapshots } = await trainSteps(clt, initial, batches, {
-      batch_size: reference.batch_size, lr: reference.lr, beta1: reference.beta1, beta2: reference.beta2, max_grad_norm: reference.max_grad_norm,
-    }, backend);
+    const batches = json.steps.map((_, step) =>
+      Object.fromEntries(
+        reference.layers.flatMap((layer: number, i: number) => [
+          [`in.${layer}`, tensors[`batch${step}.input.${i}`].data as Float32Array],
+          [`out.${layer}`, tensors[`batch${step}.target.${i}`].data as Float32Array],
+        ]),
+      ),
+    );
+    const { metrics: logged, snapshots } = await trainSteps(
+      clt,
+      initial,
+      batches,
+      {
+        batch_size: reference.batch_size,
+        lr: reference.lr,
+        beta1: reference.beta1,
+        beta2: reference.beta2,
+        max_grad_norm: reference.max_grad_norm,
+      },
+      backend,
+    );
 
     expect(logged).toHaveLength(json.steps.length);
     for (const [s, expected] of json.steps.entries()) {
       const metrics = logged[s];
       for (const metric of LOSS_NAMES) {
         if (expected[metric] === undefined) continue;
-        expect(Math.abs(metrics[metric] - expected[metric]), `step ${s + 1} ${metric}: ${metrics[metric]} vs ${expected[metric]}`)
-          .toBeLessThanOrEqual(TOLERANCE * Math.max(Math.abs(expected[metric]), 1e-3));
+        expect(Math.abs(metrics[metric] - expected[metric]), `step ${s + 1} ${metric}: ${metrics[metric]} vs ${expected[metric]}`).toBeLessThanOrEqual(
+          TOLERANCE * Math.max(Math.abs(expected[metric]), 1e-3),
+        );
       }
       for (const metric of COUNT_NAMES) expect(metrics[metric], `step ${s + 1} ${metric}`).toBe(expected[metric]);
       for (const [j, layer] of reference.layers.entries()) {
-        expect(Math.abs(metrics[`l2_loss/layer_${layer}`] - expected.per_layer_l2[j]), `step ${s + 1} l2 of layer ${layer}`)
-          .toBeLessThanOrEqual(TOLERANCE * expected.per_layer_l2[j]);
+        expect(Math.abs(metrics[`l2_loss/layer_${layer}`] - expected.per_layer_l2[j]), `step ${s + 1} l2 of layer ${layer}`).toBeLessThanOrEqual(TOLERANCE * expected.per_layer_l2[j]);
       }
     }
     for (let step = 1; step <= json.steps.length; step++) {
@@ -59,8 +83,9 @@ describe('four training steps match the PyTorch reference', () => {
         expect(relativeError(snapshot!.params[parameter], expected.params[parameter]), `step ${step} ${parameter}`).toBeLessThan(TOLERANCE);
       }
       for (let i = 0; i < n; i++) {
-        expect(Array.from(snapshot!.state[`num_batches_not_active_${i}`].data as Float32Array), `step ${step} counters of layer ${i}`)
-          .toEqual(Array.from(expected.state[`num_batches_not_active_${i}`].data as Float32Array));
+        expect(Array.from(snapshot!.state[`num_batches_not_active_${i}`].data as Float32Array), `step ${step} counters of layer ${i}`).toEqual(
+          Array.from(expected.state[`num_batches_not_active_${i}`].data as Float32Array),
+        );
       }
     }
   });

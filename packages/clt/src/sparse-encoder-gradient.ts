@@ -24,9 +24,7 @@ export function withSparseCltEncoderGradient(kept: KeptActivations, x: Tensor, w
       if (dValues === undefined) return [];
       const active = mul(dValues, cast(greater(kept.values, 0), dValues.dtype));
       const dBEnc = reshape(scatterAddRows(unsqueeze(active, -1), kept.features, features), [features]);
-      const rows = kept.layout === 'per-sample'
-        ? mul(unsqueeze(active, 2), unsqueeze(x, 1))
-        : mul(unsqueeze(active, 1), gather(x, kept.samples, 0));
+      const rows = kept.layout === 'per-sample' ? mul(unsqueeze(active, 2), unsqueeze(x, 1)) : mul(unsqueeze(active, 1), gather(x, kept.samples, 0));
       return [transpose(scatterAddRows(rows, kept.features, features)), dBEnc];
     },
   );

@@ -1,6 +1,4 @@
-import {
-  add, customVjp, gather, matmul, mul, reduceSum, reshape, scatterND, ShapeError, squeeze, unsqueeze, zeros, type Tensor,
-} from '@nnd/core';
+import { add, customVjp, gather, matmul, mul, reduceSum, reshape, scatterND, ShapeError, squeeze, unsqueeze, zeros, type Tensor } from '@nnd/core';
 import { scatterAddRows, type KeptActivations } from '@nnd/sae';
 
 /**
@@ -28,9 +26,8 @@ export function sparseDecodeTargets(kept: KeptActivations, decoders: Tensor): Te
   const rowIndex = (t: number): Tensor => (targets === 1 ? kept.features : add(mul(kept.features, targets), t));
   const indices = Array.from({ length: targets }, (_, t) => rowIndex(t));
   const batch = kept.preactivations.shape[0];
-  const decodeWith = (values: Tensor, rows: Tensor): Tensor => (kept.layout === 'per-sample'
-    ? squeeze(matmul(unsqueeze(values, 1), rows), 1)
-    : scatterAddRows(mul(unsqueeze(values, 1), rows), kept.samples, batch));
+  const decodeWith = (values: Tensor, rows: Tensor): Tensor =>
+    kept.layout === 'per-sample' ? squeeze(matmul(unsqueeze(values, 1), rows), 1) : scatterAddRows(mul(unsqueeze(values, 1), rows), kept.samples, batch);
   return customVjp(
     [kept.values, decoders],
     (values, weights) => {

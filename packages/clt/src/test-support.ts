@@ -75,13 +75,30 @@ export async function trainSteps(
 ): Promise<TrainedSteps> {
   const metrics: Record<string, number>[] = [];
   const snapshots = new Map<number, { params: Record<string, HostTensor>; state: Record<string, HostTensor> }>();
-  const result = await trainDecomposition(clt, batchesSource(batches), {
-    ...train, num_tokens: train.batch_size * batches.length, log_freq: 1, perf_log_freq: 1, checkpoint_freq: 1e9,
-  }, {
-    backend, handleSignals: false, initialTensors: [initial],
-    logger: { log: (logged) => { metrics.push({ ...logged }); } },
-    onEvaluate: (step, [member]) => { snapshots.set(step, { params: member.params, state: member.state }); },
-  });
+  const result = await trainDecomposition(
+    clt,
+    batchesSource(batches),
+    {
+      ...train,
+      num_tokens: train.batch_size * batches.length,
+      log_freq: 1,
+      perf_log_freq: 1,
+      checkpoint_freq: 1e9,
+    },
+    {
+      backend,
+      handleSignals: false,
+      initialTensors: [initial],
+      logger: {
+        log: (logged) => {
+          metrics.push({ ...logged });
+        },
+      },
+      onEvaluate: (step, [member]) => {
+        snapshots.set(step, { params: member.params, state: member.state });
+      },
+    },
+  );
   snapshots.set(batches.length, { params: result.params, state: result.state });
   return { metrics, snapshots: batches.map((_, index) => snapshots.get(index + 1)!) };
 }

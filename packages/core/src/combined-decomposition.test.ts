@@ -34,10 +34,16 @@ function scaler(read: string, write: string, width: number): Decomposition {
 }
 
 describe('combineDecompositions', () => {
-  it('reads and writes every part\'s streams; each part computes its outputs from its own inputs and parameters', () => {
+  it("reads and writes every part's streams; each part computes its outputs from its own inputs and parameters", () => {
     const combined = combineDecompositions([scaler('in0', 'out0', 2), scaler('in1', 'out1', 3)]);
-    expect(combined.reads).toEqual([{ hook: 'in0', width: 2 }, { hook: 'in1', width: 3 }]);
-    expect(combined.writes).toEqual([{ hook: 'out0', width: 2 }, { hook: 'out1', width: 3 }]);
+    expect(combined.reads).toEqual([
+      { hook: 'in0', width: 2 },
+      { hook: 'in1', width: 3 },
+    ]);
+    expect(combined.writes).toEqual([
+      { hook: 'out0', width: 2 },
+      { hook: 'out1', width: 3 },
+    ]);
     const params = combinedTensors([{ scale: hostTensor('float32', [2], [2, 3]) }, { scale: hostTensor('float32', [3], [10, 20, 30]) }]);
     expect(Object.keys(params)).toEqual(['0/scale', '1/scale']);
     expect(Object.keys(combined.initialParams(undefined as never))).toEqual(['0/scale', '1/scale']);
@@ -55,7 +61,10 @@ describe('combineDecompositions', () => {
     expect(acts.shape).toEqual([1, 5]);
     expect([...inferredOut1.data]).toEqual([15, 25, 35]);
     expect(Object.keys(result.losses)).toEqual(['0/l2_loss', '1/l2_loss']);
-    expect(combined.featureGroups!().map(({ label, size }) => [label, size])).toEqual([['out0', 2], ['out1', 3]]);
+    expect(combined.featureGroups!().map(({ label, size }) => [label, size])).toEqual([
+      ['out0', 2],
+      ['out1', 3],
+    ]);
     expect(combined.inferenceOptions).toEqual(['topK']);
     expect([...combined.withoutEncoderBias!(params)['1/scale'].data]).toEqual([0, 0, 0]);
   });

@@ -1,10 +1,7 @@
 import type { HostTensor } from './dtype.js';
 import { ConfigError } from './errors/config-error.js';
 import { concat } from './primitives.js';
-import {
-  checkDecomposition, DECOMPOSITION_SPECIFICATION_VERSION,
-  type ActivationPort, type Decomposition, type FeatureGroup, type InferenceOptions, type TensorMap,
-} from './decomposition.js';
+import { checkDecomposition, DECOMPOSITION_SPECIFICATION_VERSION, type ActivationPort, type Decomposition, type FeatureGroup, type InferenceOptions, type TensorMap } from './decomposition.js';
 import type { Tensor } from './tensor.js';
 
 export const COMBINED_ARCHITECTURE = 'combined';
@@ -25,7 +22,11 @@ function prefix<T>(index: number, map: Readonly<Record<string, T>>): Record<stri
 
 function partOf<T>(index: number, map: Readonly<Record<string, T>>): Record<string, T> {
   const start = `${index}/`;
-  return Object.fromEntries(Object.entries(map).filter(([name]) => name.startsWith(start)).map(([name, value]) => [name.slice(start.length), value]));
+  return Object.fromEntries(
+    Object.entries(map)
+      .filter(([name]) => name.startsWith(start))
+      .map(([name, value]) => [name.slice(start.length), value]),
+  );
 }
 
 function pick(map: TensorMap, ports: readonly ActivationPort[]): TensorMap {
@@ -53,13 +54,17 @@ export function combineDecompositions(parts: readonly Decomposition[]): Combined
     for (const port of part.reads) {
       const known = reads.get(port.hook);
       if (known !== undefined && known.width !== port.width) {
-        throw new ConfigError(`combineDecompositions: part ${index} ('${part.architecture}') reads '${port.hook}' with width ${port.width}, another part with width ${known.width}; one stream has one width.`);
+        throw new ConfigError(
+          `combineDecompositions: part ${index} ('${part.architecture}') reads '${port.hook}' with width ${port.width}, another part with width ${known.width}; one stream has one width.`,
+        );
       }
       reads.set(port.hook, port);
     }
     for (const port of part.writes) {
       if (writes.has(port.hook)) {
-        throw new ConfigError(`combineDecompositions: two parts write '${port.hook}' (part ${index} is '${part.architecture}'); each stream can be replaced by one part only, so combine decompositions of different layers.`);
+        throw new ConfigError(
+          `combineDecompositions: two parts write '${port.hook}' (part ${index} is '${part.architecture}'); each stream can be replaced by one part only, so combine decompositions of different layers.`,
+        );
       }
       writes.set(port.hook, port);
     }
@@ -70,7 +75,13 @@ export function combineDecompositions(parts: readonly Decomposition[]): Combined
   const anyWithoutBias = parts.some((part) => part.withoutEncoderBias !== undefined);
   const joined = (results: readonly { outputs: TensorMap; featureActs: Tensor }[]) => ({
     outputs: Object.assign({}, ...results.map(({ outputs }) => outputs)) as TensorMap,
-    featureActs: results.length === 1 ? results[0].featureActs : concat(results.map(({ featureActs }) => featureActs), -1),
+    featureActs:
+      results.length === 1
+        ? results[0].featureActs
+        : concat(
+            results.map(({ featureActs }) => featureActs),
+            -1,
+          ),
   });
   const combined: CombinedDecomposition = {
     specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
@@ -83,7 +94,9 @@ export function combineDecompositions(parts: readonly Decomposition[]): Combined
     initialParams: (rng) => Object.assign({}, ...parts.map((part, index) => prefix(index, part.initialParams(rng)))) as Record<string, HostTensor>,
     initialState: () => Object.assign({}, ...parts.map((part, index) => prefix(index, part.initialState()))) as Record<string, HostTensor>,
     forward(graph, batch, params, state) {
-      const results = parts.map((part, index) => part.forward(graph, { inputs: pick(batch.inputs, part.reads), targets: pick(batch.targets, part.writes) }, partOf(index, params), partOf(index, state)));
+      const results = parts.map((part, index) =>
+        part.forward(graph, { inputs: pick(batch.inputs, part.reads), targets: pick(batch.targets, part.writes) }, partOf(index, params), partOf(index, state)),
+      );
       return {
         ...joined(results),
         losses: Object.assign({}, ...results.map(({ losses }, index) => prefix(index, losses))) as TensorMap,
@@ -95,18 +108,21 @@ export function combineDecompositions(parts: readonly Decomposition[]): Combined
     inferenceOptions,
     ...(allInfer
       ? {
-        inferOutputs(graph, inputs, params, state, options?: InferenceOptions) {
-          return joined(parts.map((part, index) => part.inferOutputs!(graph, pick(inputs, part.reads), partOf(index, params), partOf(index, state), options)));
-        },
-      }
+          inferOutputs(graph, inputs, params, state, options?: InferenceOptions) {
+            return joined(parts.map((part, index) => part.inferOutputs!(graph, pick(inputs, part.reads), partOf(index, params), partOf(index, state), options)));
+          },
+        }
       : {}),
     ...(anyWithoutBias
       ? {
-        withoutEncoderBias: (params: Readonly<Record<string, HostTensor>>) => combinedTensors(parts.map((part, index) => {
-          const own = partOf(index, params);
-          return part.withoutEncoderBias?.(own) ?? own;
-        })),
-      }
+          withoutEncoderBias: (params: Readonly<Record<string, HostTensor>>) =>
+            combinedTensors(
+              parts.map((part, index) => {
+                const own = partOf(index, params);
+                return part.withoutEncoderBias?.(own) ?? own;
+              }),
+            ),
+        }
       : {}),
     ...(allGroups ? { featureGroups: (): FeatureGroup[] => parts.flatMap((part) => part.featureGroups!()) } : {}),
   };

@@ -1,7 +1,5 @@
 import { GraphError } from './errors/graph-error.js';
-import {
-  add, div, gatherElements, logSoftmax, mul, neg, pow, reduceMean, sqrt, tanh, unsqueeze, squeeze,
-} from './primitives.js';
+import { add, div, gatherElements, logSoftmax, mul, neg, pow, reduceMean, sqrt, tanh, unsqueeze, squeeze } from './primitives.js';
 import type { Tensor } from './tensor.js';
 
 /** GELU with the tanh approximation (GPT-2's `gelu_new`, PyTorch's approximate='tanh'). */

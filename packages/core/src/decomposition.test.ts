@@ -30,11 +30,24 @@ describe('checkDecomposition', () => {
 
   it('names what is wrong: the contract version, empty sides, bad ports, repeated hooks', () => {
     const valid = decomposition([{ hook: 'h', width: 4 }], [{ hook: 'h', width: 4 }]);
-    expect(() => checkDecomposition({ ...valid, specificationVersion: undefined } as unknown as Decomposition, 'train')).toThrow(/train: decomposition 'test' has specificationVersion undefined; this version of nnd takes 'nnd-decomposition-v2'/);
+    expect(() => checkDecomposition({ ...valid, specificationVersion: undefined } as unknown as Decomposition, 'train')).toThrow(
+      /train: decomposition 'test' has specificationVersion undefined; this version of nnd takes 'nnd-decomposition-v2'/,
+    );
     expect(() => checkDecomposition(decomposition([], [{ hook: 'h', width: 4 }]), 'train')).toThrow(/reads no stream/);
     expect(() => checkDecomposition(decomposition([{ hook: 'h', width: 4, dtype: 'float64' as 'float32' }], []), 'train')).toThrow(/dtype "float64"; streams are 'float32'/);
     expect(() => checkDecomposition(decomposition([{ hook: 'h', width: 0 }], [{ hook: 'h', width: 4 }]), 'train')).toThrow(/width: an integer >= 1/);
-    expect(() => checkDecomposition(decomposition([{ hook: 'h', width: 4 }], [{ hook: 'o', width: 4 }, { hook: 'o', width: 4 }]), 'train')).toThrow(ConfigError);
+    expect(() =>
+      checkDecomposition(
+        decomposition(
+          [{ hook: 'h', width: 4 }],
+          [
+            { hook: 'o', width: 4 },
+            { hook: 'o', width: 4 },
+          ],
+        ),
+        'train',
+      ),
+    ).toThrow(ConfigError);
   });
 });
 
@@ -42,7 +55,11 @@ describe('streamsOf', () => {
   it('lists every hook read or written once, in first-seen order', () => {
     const sae = decomposition([{ hook: 'a', width: 4 }], [{ hook: 'a', width: 4 }]);
     const transcoder = decomposition([{ hook: 'b', width: 4 }], [{ hook: 'c', width: 2 }]);
-    expect(streamsOf([sae, transcoder, sae])).toEqual([{ hook: 'a', width: 4 }, { hook: 'b', width: 4 }, { hook: 'c', width: 2 }]);
+    expect(streamsOf([sae, transcoder, sae])).toEqual([
+      { hook: 'a', width: 4 },
+      { hook: 'b', width: 4 },
+      { hook: 'c', width: 2 },
+    ]);
   });
 
   it('refuses one hook declared with two widths', () => {
@@ -51,7 +68,7 @@ describe('streamsOf', () => {
     expect(() => streamsOf([first, second])).toThrow(/Hook 'a' is declared with width 4 and with width 8/);
   });
 
-  it('keeps an int64 stream\'s type and refuses one hook declared with two types', () => {
+  it("keeps an int64 stream's type and refuses one hook declared with two types", () => {
     const tokens = decomposition([{ hook: 't', width: 8, dtype: 'int64' }], []);
     expect(streamsOf([tokens])).toEqual([{ hook: 't', width: 8, dtype: 'int64' }]);
     expect(() => streamsOf([tokens, decomposition([{ hook: 't', width: 8 }], [])])).toThrow(/declared as int64 and as float32/);

@@ -58,11 +58,7 @@ export function dtypeOfData(data: HostData): DType {
  * Builds a host tensor, checking that the data length matches the shape.
  * Plain number arrays are converted to the dtype's typed array.
  */
-export function hostTensor<D extends DType>(
-  dtype: D,
-  shape: readonly number[],
-  data: TypedArrayOf[D] | ArrayLike<number | bigint | boolean>,
-): HostTensor<D> {
+export function hostTensor<D extends DType>(dtype: D, shape: readonly number[], data: TypedArrayOf[D] | ArrayLike<number | bigint | boolean>): HostTensor<D> {
   for (const dim of shape) {
     if (!Number.isSafeInteger(dim) || dim < 0) {
       throw new ShapeError(`Host tensor shape [${shape.join(', ')}] has an invalid dimension ${dim}; dimensions must be non-negative integers.`);

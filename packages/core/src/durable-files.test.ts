@@ -57,7 +57,7 @@ describe('removeStaleTemporaries', () => {
     for (const path of [top, nested]) await writeFile(path, 'half a file');
 
     expect(await removeStaleTemporaries(folder)).toEqual([top]);
-    expect((await readdir(join(folder, 'sae')))).toEqual([basename(nested)]);
+    expect(await readdir(join(folder, 'sae'))).toEqual([basename(nested)]);
     expect(await removeStaleTemporaries(folder, { recursive: true })).toEqual([nested]);
     expect((await readdir(folder)).sort()).toEqual([...kept, 'sae'].sort());
     expect(await readdir(join(folder, 'sae'))).toEqual([]);

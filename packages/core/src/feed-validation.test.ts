@@ -28,9 +28,7 @@ describe('validateFeeds', () => {
 
   it('rejects a missing feed and a name the graph lacks with GraphErrors naming them', () => {
     expect(validate({ x: good })).toThrow(GraphError);
-    expect(validate({ x: good })).toThrow(
-      "Program input 'k' (float32 [batch, 3]) is not fed; the feeds have [x]. Feed every name in program.inputNames.",
-    );
+    expect(validate({ x: good })).toThrow("Program input 'k' (float32 [batch, 3]) is not fed; the feeds have [x]. Feed every name in program.inputNames.");
     expect(validate({ x: good, k: good, z: good })).toThrow(GraphError);
     expect(validate({ x: good, k: good, z: good })).toThrow("Feed 'z' is not a graph input; the graph has [x, k, unused].");
     // A name on Object.prototype is not a feed.
@@ -51,20 +49,14 @@ describe('validateFeeds', () => {
 
   it('rejects a wrong rank or static size with ShapeErrors', () => {
     expect(validate({ x: good, k: hostTensor('float32', [6], [1, 2, 3, 4, 5, 6]) })).toThrow(ShapeError);
-    expect(validate({ x: good, k: hostTensor('float32', [6], [1, 2, 3, 4, 5, 6]) })).toThrow(
-      "Feed 'k' has shape [6] of rank 1, but the program expects float32 [batch, 3].",
-    );
+    expect(validate({ x: good, k: hostTensor('float32', [6], [1, 2, 3, 4, 5, 6]) })).toThrow("Feed 'k' has shape [6] of rank 1, but the program expects float32 [batch, 3].");
     expect(validate({ x: good, k: hostTensor('float32', [2, 2], [1, 2, 3, 4]) })).toThrow(ShapeError);
-    expect(validate({ x: good, k: hostTensor('float32', [2, 2], [1, 2, 3, 4]) })).toThrow(
-      "Feed 'k' has shape [2, 2], but the program expects float32 [batch, 3]: axis 1 must be 3, got 2.",
-    );
+    expect(validate({ x: good, k: hostTensor('float32', [2, 2], [1, 2, 3, 4]) })).toThrow("Feed 'k' has shape [2, 2], but the program expects float32 [batch, 3]: axis 1 must be 3, got 2.");
   });
 
   it('requires every feed to agree on a symbolic dimension, products compared as written', () => {
     expect(validate({ x: good, k: hostTensor('float32', [1, 3], [1, 2, 3]) })).toThrow(ShapeError);
-    expect(validate({ x: good, k: hostTensor('float32', [1, 3], [1, 2, 3]) })).toThrow(
-      "Symbolic dimension 'batch' is 2 in feed 'x' but 1 in feed 'k'; feeds must agree on it.",
-    );
+    expect(validate({ x: good, k: hostTensor('float32', [1, 3], [1, 2, 3]) })).toThrow("Symbolic dimension 'batch' is 2 in feed 'x' but 1 in feed 'k'; feeds must agree on it.");
     const products: InputDescription[] = [
       { name: 'flat', dtype: 'float32', shape: ['batch*seq'] },
       { name: 'x', dtype: 'float32', shape: ['batch', 'seq'] },

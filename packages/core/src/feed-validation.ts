@@ -32,11 +32,7 @@ export function checkHostTensor(tensor: HostTensor, where: string): void {
  * as written (`'batch*seq'` is its own key here); a backend that also needs
  * products checked against their factors binds them with `SymbolBindings`.
  */
-export function validateFeeds(
-  inputs: readonly InputDescription[],
-  feeds: Readonly<Record<string, Feed>>,
-  graphInputNames: ReadonlySet<string>,
-): void {
+export function validateFeeds(inputs: readonly InputDescription[], feeds: Readonly<Record<string, Feed>>, graphInputNames: ReadonlySet<string>): void {
   // Feeding a superset is fine (one feed dict for several programs of a graph); a name the graph lacks is a typo.
   for (const name of Object.keys(feeds)) {
     if (!graphInputNames.has(name)) {
@@ -48,9 +44,7 @@ export function validateFeeds(
     const feed = Object.hasOwn(feeds, input.name) ? feeds[input.name] : undefined;
     const expected = `${input.dtype} ${formatShape(input.shape)}`;
     if (feed === undefined) {
-      throw new GraphError(
-        `Program input '${input.name}' (${expected}) is not fed; the feeds have [${Object.keys(feeds).join(', ')}]. Feed every name in program.inputNames.`,
-      );
+      throw new GraphError(`Program input '${input.name}' (${expected}) is not fed; the feeds have [${Object.keys(feeds).join(', ')}]. Feed every name in program.inputNames.`);
     }
     if (typeof feed !== 'object' || feed === null || !Array.isArray(feed.shape) || typeof feed.dtype !== 'string') {
       throw new GraphError(`Feed '${input.name}' is ${String(feed)}, not a HostTensor or DeviceTensor; build one with hostTensor().`);

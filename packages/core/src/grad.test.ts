@@ -36,7 +36,11 @@ function random(shape: number[], low = -1, high = 1): HostTensor<'float64'> {
 function distinct(shape: number[]): HostTensor<'float64'> {
   const size = shape.reduce((p, d) => p * d, 1);
   const perm = rng.permutation(size);
-  return hostTensor('float64', shape, Float64Array.from(perm, (p) => (p - size / 2 + 0.5) * 0.1));
+  return hostTensor(
+    'float64',
+    shape,
+    Float64Array.from(perm, (p) => (p - size / 2 + 0.5) * 0.1),
+  );
 }
 
 function input(shape: number[], values = random(shape), declared: Dim[] = shape) {
@@ -66,11 +70,17 @@ const cases: Case[] = [
   { name: 'Relu', ops: ['Relu'], inputs: { x: input([6], distinct([6])) }, build: (g, { x }) => ops.relu(x) },
   { name: 'Identity', ops: ['Identity'], inputs: { x: input([3]) }, build: (g, { x }) => ops.identity(x) },
   {
-    name: 'Where with broadcasting', ops: ['Where'], inputs: { x: input([2, 3]), y: input([3]) },
+    name: 'Where with broadcasting',
+    ops: ['Where'],
+    inputs: { x: input([2, 3]), y: input([3]) },
     build: (g, { x, y }) => ops.where(g.constant([1, 0, 1, 0, 0, 1], [2, 3], 'bool'), x, y),
   },
   {
-    name: 'Cast float64 -> float32 -> float64', ops: ['Cast'], inputs: { x: input([4]) }, tolerance: 1e-3, step: 1e-3,
+    name: 'Cast float64 -> float32 -> float64',
+    ops: ['Cast'],
+    inputs: { x: input([4]) },
+    tolerance: 1e-3,
+    step: 1e-3,
     build: (g, { x }) => ops.cast(ops.cast(x, 'float32'), 'float64'),
   },
   { name: 'MatMul 2-D', ops: ['MatMul'], inputs: { a: input([2, 3]), b: input([3, 4]) }, build: (g, { a, b }) => ops.matmul(a, b) },
@@ -80,7 +90,12 @@ const cases: Case[] = [
   { name: 'MatMul vector-matrix', ops: ['MatMul'], inputs: { a: input([3]), b: input([2, 3, 4]) }, build: (g, { a, b }) => ops.matmul(a, b) },
   { name: 'MatMul matrix-vector', ops: ['MatMul'], inputs: { a: input([2, 3]), b: input([3]) }, build: (g, { a, b }) => ops.matmul(a, b) },
   { name: 'MatMul vector-vector', ops: ['MatMul'], inputs: { a: input([3]), b: input([3]) }, build: (g, { a, b }) => ops.matmul(a, b) },
-  { name: 'Reshape with -1', ops: ['Reshape'], inputs: { x: input([2, 6]) }, build: (g, { x }) => ops.mul(ops.reshape(x, [3, -1]), g.constant([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [3, 4], 'float64')) },
+  {
+    name: 'Reshape with -1',
+    ops: ['Reshape'],
+    inputs: { x: input([2, 6]) },
+    build: (g, { x }) => ops.mul(ops.reshape(x, [3, -1]), g.constant([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [3, 4], 'float64')),
+  },
   { name: 'Transpose', ops: ['Transpose'], inputs: { x: input([2, 3, 4]) }, build: (g, { x }) => ops.transpose(x, [2, 0, 1]) },
   { name: 'Unsqueeze', ops: ['Unsqueeze'], inputs: { x: input([2, 3]) }, build: (g, { x }) => ops.unsqueeze(x, [0, -1]) },
   { name: 'Squeeze', ops: ['Squeeze'], inputs: { x: input([2, 1, 3, 1]) }, build: (g, { x }) => ops.squeeze(x, [1, 3]) },
@@ -89,31 +104,45 @@ const cases: Case[] = [
   { name: 'Slice negative step', ops: ['Slice'], inputs: { x: input([3, 5]) }, build: (g, { x }) => ops.slice(x, { starts: [-1], ends: [-6], axes: [1], steps: [-2] }) },
   { name: 'Expand', ops: ['Expand'], inputs: { x: input([3, 1]) }, build: (g, { x }) => ops.expand(x, [2, 3, 4]) },
   {
-    name: 'Gather axis 1 with repeated and negative indices', ops: ['Gather'], inputs: { x: input([2, 4, 3]) },
+    name: 'Gather axis 1 with repeated and negative indices',
+    ops: ['Gather'],
+    inputs: { x: input([2, 4, 3]) },
     build: (g, { x }) => ops.gather(x, int64(g, [0, 3, -1, 0, 2, 2], [2, 3]), 1),
   },
   {
-    name: 'GatherElements', ops: ['GatherElements'], inputs: { x: input([3, 4]) },
+    name: 'GatherElements',
+    ops: ['GatherElements'],
+    inputs: { x: input([3, 4]) },
     build: (g, { x }) => ops.gatherElements(x, int64(g, [0, 3, 3, 1, 2, 2], [3, 2]), 1),
   },
   {
-    name: 'ScatterElements add', ops: ['ScatterElements'], inputs: { data: input([3, 4]), updates: input([3, 2]) },
+    name: 'ScatterElements add',
+    ops: ['ScatterElements'],
+    inputs: { data: input([3, 4]), updates: input([3, 2]) },
     build: (g, { data, updates }) => ops.scatterElements(data, int64(g, [0, 0, 3, 1, 2, 1], [3, 2]), updates, 1, 'add'),
   },
   {
-    name: 'ScatterElements none', ops: ['ScatterElements'], inputs: { data: input([3, 4]), updates: input([3, 2]) },
+    name: 'ScatterElements none',
+    ops: ['ScatterElements'],
+    inputs: { data: input([3, 4]), updates: input([3, 2]) },
     build: (g, { data, updates }) => ops.scatterElements(data, int64(g, [0, 2, 3, 1, 2, 1], [3, 2]), updates, 1),
   },
   {
-    name: 'ScatterND add, depth 1', ops: ['ScatterND'], inputs: { data: input([4, 3]), updates: input([3, 3]) },
+    name: 'ScatterND add, depth 1',
+    ops: ['ScatterND'],
+    inputs: { data: input([4, 3]), updates: input([3, 3]) },
     build: (g, { data, updates }) => ops.scatterND(data, int64(g, [1, 3, 1], [3, 1]), updates, 'add'),
   },
   {
-    name: 'ScatterND none, depth 2', ops: ['ScatterND'], inputs: { data: input([2, 3, 2]), updates: input([2, 2]) },
+    name: 'ScatterND none, depth 2',
+    ops: ['ScatterND'],
+    inputs: { data: input([2, 3, 2]), updates: input([2, 2]) },
     build: (g, { data, updates }) => ops.scatterND(data, int64(g, [0, 2, 1, 1], [2, 2]), updates),
   },
   {
-    name: 'TopK values', ops: ['TopK'], inputs: { x: input([3, 5], distinct([3, 5])) },
+    name: 'TopK values',
+    ops: ['TopK'],
+    inputs: { x: input([3, 5], distinct([3, 5])) },
     build: (g, { x }) => ops.topk(x, 2, { axis: -1 }).values,
   },
   { name: 'ReduceSum axes', ops: ['ReduceSum'], inputs: { x: input([2, 3, 4]) }, build: (g, { x }) => ops.reduceSum(x, [0, 2]) },
@@ -125,35 +154,47 @@ const cases: Case[] = [
   { name: 'LogSoftmax axis 0', ops: ['LogSoftmax'], inputs: { x: input([3, 4]) }, build: (g, { x }) => ops.logSoftmax(x, 0) },
   { name: 'Trilu lower, k=1', ops: ['Trilu'], inputs: { x: input([2, 3, 3]) }, build: (g, { x }) => ops.trilu(x, { upper: false, k: 1 }) },
   {
-    name: 'LayerNormalization with bias', ops: ['LayerNormalization'], inputs: { x: input([2, 3, 4]), scale: input([4]), bias: input([4]) },
+    name: 'LayerNormalization with bias',
+    ops: ['LayerNormalization'],
+    inputs: { x: input([2, 3, 4]), scale: input([4]), bias: input([4]) },
     build: (g, { x, scale, bias }) => ops.layerNorm(x, scale, bias, { epsilon: 1e-5 }),
   },
   {
-    name: 'LayerNormalization over two axes, no bias', ops: ['LayerNormalization'], inputs: { x: input([2, 3, 4]), scale: input([3, 4]) },
+    name: 'LayerNormalization over two axes, no bias',
+    ops: ['LayerNormalization'],
+    inputs: { x: input([2, 3, 4]), scale: input([3, 4]) },
     build: (g, { x, scale }) => ops.layerNorm(x, scale, undefined, { axis: 1 }),
   },
   {
-    name: 'CustomVjp uses the rule, not the forward nodes', ops: ['CustomVjp'], inputs: { x: input([4]) },
+    name: 'CustomVjp uses the rule, not the forward nodes',
+    ops: ['CustomVjp'],
+    inputs: { x: input([4]) },
     // Forward x^2 with the true derivative; if the walker ignored the rule it would also pass.
-    build: (g, { x }) => ops.customVjp([x], (v) => ops.mul(v, v), (graph, [v], _outputs, [dy]) => [ops.mul(dy!, ops.mul(v, 2))])[0],
+    build: (g, { x }) =>
+      ops.customVjp(
+        [x],
+        (v) => ops.mul(v, v),
+        (graph, [v], _outputs, [dy]) => [ops.mul(dy!, ops.mul(v, 2))],
+      )[0],
   },
   { name: 'geluTanh', ops: [], inputs: { x: input([6], random([6], -3, 3)) }, build: (g, { x }) => geluTanh(x) },
   { name: 'rmsNorm', ops: [], inputs: { x: input([2, 5]), scale: input([5]) }, build: (g, { x, scale }) => rmsNorm(x, scale) },
   {
-    name: 'crossEntropy', ops: [], inputs: { logits: input([2, 3, 5]) },
+    name: 'crossEntropy',
+    ops: [],
+    inputs: { logits: input([2, 3, 5]) },
     build: (g, { logits }) => crossEntropy(logits, int64(g, [0, 4, 2, 1, 1, 3], [2, 3])),
   },
   {
-    name: 'symbolic batch: reshape, slice and mean', ops: ['Reshape', 'Slice', 'ReduceMean'],
+    name: 'symbolic batch: reshape, slice and mean',
+    ops: ['Reshape', 'Slice', 'ReduceMean'],
     inputs: { x: input([3, 4], random([3, 4]), ['batch', 4]) },
     build: (g, { x }) => ops.reduceMean(ops.slice(ops.reshape(ops.mul(x, x), ['batch*4']), { starts: [1], ends: [Infinity], axes: [0] })),
   },
 ];
 
 // Ops without gradients: comparisons, logic, shapes, integer outputs, markers.
-const NON_DIFFERENTIABLE: OpName[] = [
-  'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Not', 'Sign', 'Shape', 'Range', 'Constant', 'StopGradient',
-];
+const NON_DIFFERENTIABLE: OpName[] = ['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Not', 'Sign', 'Shape', 'Range', 'Constant', 'StopGradient'];
 
 function lossGraph(testCase: Case) {
   const graph = new Graph();
@@ -171,7 +212,10 @@ describe('gradient rules against central finite differences (float64, reference 
     it(testCase.name, () => {
       const { graph, inputs, loss } = lossGraph(testCase);
       const names = Object.keys(inputs);
-      const gradients = grad(loss, names.map((name) => inputs[name]));
+      const gradients = grad(
+        loss,
+        names.map((name) => inputs[name]),
+      );
       const feeds: Record<string, HostTensor> = Object.fromEntries(names.map((name) => [name, testCase.inputs[name].values]));
       const analytic = evaluateGraph(graph, gradients, feeds);
       const step = testCase.step ?? 1e-6;
@@ -249,6 +293,9 @@ describe('grad', () => {
     const nodes = graph.ancestors([dw]);
     // The rows are flattened into the contraction: no [batch, 64, 32] intermediate, no reduction over batch.
     expect(nodes.flatMap((node) => node.outputs).some((tensor) => tensor.rank === 3 && tensor.shape[1] === 64)).toBe(false);
-    expect(nodes.filter((node) => node.op === 'MatMul').map((node) => node.inputs.map((input) => input.shape))).toContainEqual([[64, '128*batch'], ['128*batch', 32]]);
+    expect(nodes.filter((node) => node.op === 'MatMul').map((node) => node.inputs.map((input) => input.shape))).toContainEqual([
+      [64, '128*batch'],
+      ['128*batch', 32],
+    ]);
   });
 });

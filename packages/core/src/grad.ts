@@ -26,7 +26,10 @@ export function unbroadcast(gradient: Tensor, shape: Shape): Tensor {
     else if (shape[axis - extra] === 1 && gradient.shape[axis] !== 1) axes.push(axis);
   }
   const summed = axes.length > 0 ? reduceSum(gradient, axes, true) : gradient;
-  return reshape(summed, shape.map((dim) => (dim === 1 ? 1 : dim)));
+  return reshape(
+    summed,
+    shape.map((dim) => (dim === 1 ? 1 : dim)),
+  );
 }
 
 /**

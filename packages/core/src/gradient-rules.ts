@@ -4,9 +4,37 @@ import { GraphError } from './errors/graph-error.js';
 import type { Node } from './node.js';
 import type { OpAttributes, OpName } from './op-set.js';
 import {
-  add, cast, div, equal, exp, expand, gather, gatherElements, greater, greaterOrEqual, less, log, matmul, mul,
-  neg, pow, range, reduceMean, reduceSum, reshape, scatterElements, scatterND, sign, slice, sqrt, squeeze, sub, transpose,
-  trilu, unsqueeze, where,
+  add,
+  cast,
+  div,
+  equal,
+  exp,
+  expand,
+  gather,
+  gatherElements,
+  greater,
+  greaterOrEqual,
+  less,
+  log,
+  matmul,
+  mul,
+  neg,
+  pow,
+  range,
+  reduceMean,
+  reduceSum,
+  reshape,
+  scatterElements,
+  scatterND,
+  sign,
+  slice,
+  sqrt,
+  squeeze,
+  sub,
+  transpose,
+  trilu,
+  unsqueeze,
+  where,
 } from './primitives.js';
 import { mulDims, normalizeAxis } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -34,7 +62,16 @@ const NO_GRADIENT = (): (Tensor | undefined)[] => [];
 /** Reinserts reduced axes so the cotangent broadcasts back over the input. */
 function keepReducedAxes(dy: Tensor, rank: number, axes: readonly number[], keepdims: boolean): { dy: Tensor; axes: number[] } {
   const normalized = axes.length === 0 ? Array.from({ length: rank }, (_, i) => i) : axes.map((axis) => normalizeAxis(axis, rank, 'reduce gradient'));
-  return { dy: keepdims || normalized.length === 0 ? dy : unsqueeze(dy, [...normalized].sort((a, b) => a - b)), axes: normalized };
+  return {
+    dy:
+      keepdims || normalized.length === 0
+        ? dy
+        : unsqueeze(
+            dy,
+            [...normalized].sort((a, b) => a - b),
+          ),
+    axes: normalized,
+  };
 }
 
 /** d b for a @ b with a [..., m, k] and b [k, n]: a's leading axes flattened into rows. */
@@ -65,7 +102,13 @@ function sliceAxisGradient(dy: Tensor, x: Tensor, start: number | string, step: 
   const count = axisSize(dy, axis, 'int64');
   const offsets = range(graph.scalar(0, 'int64'), count, graph.scalar(1, 'int64'), { length: dy.shape[axis] });
   const positions = add(first, mul(offsets, step));
-  const indices = expand(reshape(positions, dy.shape.map((dim, i) => (i === axis ? dim : 1))), dy.shape);
+  const indices = expand(
+    reshape(
+      positions,
+      dy.shape.map((dim, i) => (i === axis ? dim : 1)),
+    ),
+    dy.shape,
+  );
   return scatterElements(zeros(graph, x.shape, dy.dtype), indices, dy, axis, 'add');
 }
 
@@ -75,10 +118,7 @@ export const GRADIENT_RULES: RuleTable = {
   Add: ({ cotangents: [dy] }) => [dy, dy],
   Sub: ({ cotangents: [dy] }) => [dy, dy && neg(dy)],
   Mul: ({ cotangents: [dy], inputs: [a, b], needs }) => [needs[0] ? mul(dy!, b) : undefined, needs[1] ? mul(dy!, a) : undefined],
-  Div: ({ cotangents: [dy], inputs: [, b], outputs: [y], needs }) => [
-    needs[0] ? div(dy!, b) : undefined,
-    needs[1] ? neg(div(mul(dy!, y), b)) : undefined,
-  ],
+  Div: ({ cotangents: [dy], inputs: [, b], outputs: [y], needs }) => [needs[0] ? div(dy!, b) : undefined, needs[1] ? neg(div(mul(dy!, y), b)) : undefined],
   Pow: ({ cotangents: [dy], inputs: [a, b], outputs: [y], needs }) => [
     // b * a^(b-1) rather than b * y / a, which is 0/0 at a = 0.
     needs[0] ? mul(dy!, mul(b, pow(a, sub(b, 1)))) : undefined,
@@ -93,9 +133,19 @@ export const GRADIENT_RULES: RuleTable = {
     const first = greaterOrEqual(b, a);
     return [where(first, dy!, 0), where(first, 0, dy!)];
   },
-  Equal: NO_GRADIENT, Less: NO_GRADIENT, LessOrEqual: NO_GRADIENT, Greater: NO_GRADIENT, GreaterOrEqual: NO_GRADIENT,
-  And: NO_GRADIENT, Or: NO_GRADIENT, Not: NO_GRADIENT, Sign: NO_GRADIENT, Shape: NO_GRADIENT, Range: NO_GRADIENT,
-  Constant: NO_GRADIENT, StopGradient: NO_GRADIENT,
+  Equal: NO_GRADIENT,
+  Less: NO_GRADIENT,
+  LessOrEqual: NO_GRADIENT,
+  Greater: NO_GRADIENT,
+  GreaterOrEqual: NO_GRADIENT,
+  And: NO_GRADIENT,
+  Or: NO_GRADIENT,
+  Not: NO_GRADIENT,
+  Sign: NO_GRADIENT,
+  Shape: NO_GRADIENT,
+  Range: NO_GRADIENT,
+  Constant: NO_GRADIENT,
+  StopGradient: NO_GRADIENT,
   Neg: ({ cotangents: [dy] }) => [neg(dy!)],
   Abs: ({ cotangents: [dy], inputs: [x] }) => [mul(dy!, sign(x))],
   Sqrt: ({ cotangents: [dy], outputs: [y] }) => [div(mul(dy!, 0.5), y)],
@@ -106,13 +156,8 @@ export const GRADIENT_RULES: RuleTable = {
   Sigmoid: ({ cotangents: [dy], outputs: [y] }) => [mul(dy!, mul(y, sub(1, y)))],
   Relu: ({ cotangents: [dy], inputs: [x] }) => [where(greater(x, 0), dy!, 0)],
   Identity: ({ cotangents: [dy] }) => [dy],
-  Where: ({ cotangents: [dy], inputs: [condition], needs }) => [
-    undefined,
-    needs[1] ? where(condition, dy!, 0) : undefined,
-    needs[2] ? where(condition, 0, dy!) : undefined,
-  ],
-  Cast: ({ cotangents: [dy], inputs: [x] }) =>
-    [x.dtype === 'float32' || x.dtype === 'float64' ? cast(dy!, x.dtype) : undefined],
+  Where: ({ cotangents: [dy], inputs: [condition], needs }) => [undefined, needs[1] ? where(condition, dy!, 0) : undefined, needs[2] ? where(condition, 0, dy!) : undefined],
+  Cast: ({ cotangents: [dy], inputs: [x] }) => [x.dtype === 'float32' || x.dtype === 'float64' ? cast(dy!, x.dtype) : undefined],
   MatMul: ({ cotangents: [dy], inputs: [a, b], needs }) => {
     // Rank-1 operands are promoted as numpy does; the walker sums the rest.
     const a2 = a.rank === 1 ? unsqueeze(a, 0) : a;
@@ -133,7 +178,12 @@ export const GRADIENT_RULES: RuleTable = {
     const inverse = perm.map((_, i) => perm.indexOf(i));
     return [transpose(dy!, inverse)];
   },
-  Unsqueeze: ({ cotangents: [dy], attributes: { axes } }) => [squeeze(dy!, axes.map((axis) => normalizeAxis(axis, dy!.rank, 'Unsqueeze gradient')))],
+  Unsqueeze: ({ cotangents: [dy], attributes: { axes } }) => [
+    squeeze(
+      dy!,
+      axes.map((axis) => normalizeAxis(axis, dy!.rank, 'Unsqueeze gradient')),
+    ),
+  ],
   Squeeze: ({ cotangents: [dy], inputs: [x] }) => [reshape(dy!, x.shape)],
   Concat: ({ cotangents: [dy], inputs, attributes }) => {
     const axis = normalizeAxis(attributes.axis, inputs[0].rank, 'Concat gradient');
@@ -162,15 +212,19 @@ export const GRADIENT_RULES: RuleTable = {
     const positive = where(less(indices, 0), add(indices, size), indices);
     // Move the gathered axis first, scatter-add rows, move it back.
     const r = indices.rank;
-    const dyPerm = [...Array.from({ length: r }, (_, i) => axis + i), ...Array.from({ length: axis }, (_, i) => i),
-      ...Array.from({ length: x.rank - axis - 1 }, (_, i) => axis + r + i)];
+    const dyPerm = [...Array.from({ length: r }, (_, i) => axis + i), ...Array.from({ length: axis }, (_, i) => i), ...Array.from({ length: x.rank - axis - 1 }, (_, i) => axis + r + i)];
     const xPerm = [axis, ...Array.from({ length: axis }, (_, i) => i), ...Array.from({ length: x.rank - axis - 1 }, (_, i) => axis + 1 + i)];
     const movedX = xPerm.map((i) => x.shape[i]);
     const scattered = scatterND(zeros(graph, movedX, dy!.dtype), unsqueeze(positive, r), transpose(dy!, dyPerm), 'add');
-    return [transpose(scattered, xPerm.map((_, i) => xPerm.indexOf(i))), undefined];
+    return [
+      transpose(
+        scattered,
+        xPerm.map((_, i) => xPerm.indexOf(i)),
+      ),
+      undefined,
+    ];
   },
-  GatherElements: ({ graph, cotangents: [dy], inputs: [x, indices], attributes: { axis } }) =>
-    [scatterElements(zeros(graph, x.shape, dy!.dtype), indices, dy!, axis, 'add'), undefined],
+  GatherElements: ({ graph, cotangents: [dy], inputs: [x, indices], attributes: { axis } }) => [scatterElements(zeros(graph, x.shape, dy!.dtype), indices, dy!, axis, 'add'), undefined],
   ScatterElements: ({ graph, cotangents: [dy], inputs: [, indices, updates], attributes: { axis, reduction }, needs }) => [
     needs[0] ? (reduction === 'add' ? dy : scatterElements(dy!, indices, zeros(graph, updates.shape, dy!.dtype), axis)) : undefined,
     undefined,
@@ -196,16 +250,13 @@ export const GRADIENT_RULES: RuleTable = {
       const flat = reshape(dy!, [-1, ...data.shape.slice(depth)]);
       updatesGradient = gather(flat, flatIndex, 0);
     }
-    return [
-      needs[0] ? (reduction === 'add' ? dy : scatterND(dy!, indices, zeros(graph, updates.shape, dy!.dtype))) : undefined,
-      undefined,
-      updatesGradient,
-    ];
+    return [needs[0] ? (reduction === 'add' ? dy : scatterND(dy!, indices, zeros(graph, updates.shape, dy!.dtype))) : undefined, undefined, updatesGradient];
   },
-  TopK: ({ graph, cotangents: [dValues], inputs: [x], outputs: [, indices], attributes: { axis } }) =>
-    [dValues && scatterElements(zeros(graph, x.shape, dValues.dtype), indices, dValues, axis, 'add'), undefined],
-  ReduceSum: ({ cotangents: [dy], inputs: [x], attributes }) =>
-    [expand(keepReducedAxes(dy!, x.rank, attributes.axes, attributes.keepdims).dy, x.shape)],
+  TopK: ({ graph, cotangents: [dValues], inputs: [x], outputs: [, indices], attributes: { axis } }) => [
+    dValues && scatterElements(zeros(graph, x.shape, dValues.dtype), indices, dValues, axis, 'add'),
+    undefined,
+  ],
+  ReduceSum: ({ cotangents: [dy], inputs: [x], attributes }) => [expand(keepReducedAxes(dy!, x.rank, attributes.axes, attributes.keepdims).dy, x.shape)],
   ReduceMean: ({ cotangents: [dy], inputs: [x], attributes }) => {
     const kept = keepReducedAxes(dy!, x.rank, attributes.axes, attributes.keepdims);
     return [expand(div(kept.dy, axesSize(x, kept.axes)), x.shape)];
@@ -217,12 +268,9 @@ export const GRADIENT_RULES: RuleTable = {
     const mask = floatMask(equal(x, keptY), x);
     return [mul(mask, div(kept.dy, reduceSum(mask, kept.axes, true)))];
   },
-  ReduceSumSquare: ({ cotangents: [dy], inputs: [x], attributes }) =>
-    [mul(mul(x, 2), keepReducedAxes(dy!, x.rank, attributes.axes, attributes.keepdims).dy)],
-  Softmax: ({ cotangents: [dy], outputs: [y], attributes: { axis } }) =>
-    [mul(y, sub(dy!, reduceSum(mul(dy!, y), axis, true)))],
-  LogSoftmax: ({ cotangents: [dy], outputs: [y], attributes: { axis } }) =>
-    [sub(dy!, mul(exp(y), reduceSum(dy!, axis, true)))],
+  ReduceSumSquare: ({ cotangents: [dy], inputs: [x], attributes }) => [mul(mul(x, 2), keepReducedAxes(dy!, x.rank, attributes.axes, attributes.keepdims).dy)],
+  Softmax: ({ cotangents: [dy], outputs: [y], attributes: { axis } }) => [mul(y, sub(dy!, reduceSum(mul(dy!, y), axis, true)))],
+  LogSoftmax: ({ cotangents: [dy], outputs: [y], attributes: { axis } }) => [sub(dy!, mul(exp(y), reduceSum(dy!, axis, true)))],
   Trilu: ({ cotangents: [dy], inputs, attributes: { upper, k } }) => {
     if (inputs.length > 1) throw new GraphError('Trilu gradient: pass k as an attribute.');
     return [trilu(dy!, { upper, k })];
@@ -234,11 +282,8 @@ export const GRADIENT_RULES: RuleTable = {
     const inverseStd = div(1, sqrt(add(reduceMean(mul(centred, centred), axes, true), epsilon)));
     const normalized = mul(centred, inverseStd);
     const dNormalized = mul(dy!, scale);
-    const dx = needs[0]
-      ? mul(inverseStd, sub(sub(dNormalized, reduceMean(dNormalized, axes, true)), mul(normalized, reduceMean(mul(dNormalized, normalized), axes, true))))
-      : undefined;
+    const dx = needs[0] ? mul(inverseStd, sub(sub(dNormalized, reduceMean(dNormalized, axes, true)), mul(normalized, reduceMean(mul(dNormalized, normalized), axes, true)))) : undefined;
     return [dx, needs[1] ? mul(dy!, normalized) : undefined, bias && needs[2] ? dy : undefined];
   },
-  CustomVjp: ({ graph, inputs, cotangents, attributes: { rule, primalCount } }) =>
-    rule(graph, inputs.slice(0, primalCount), inputs.slice(primalCount), cotangents),
+  CustomVjp: ({ graph, inputs, cotangents, attributes: { rule, primalCount } }) => rule(graph, inputs.slice(0, primalCount), inputs.slice(primalCount), cotangents),
 };

@@ -74,4 +74,3 @@ export class Graph {
     return this.nodes.filter((node) => needed.has(node));
   }
 }
-

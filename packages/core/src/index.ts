@@ -33,11 +33,30 @@ export type { ResolveInsideOptions } from './resolve-inside.js';
 export { removeStaleTemporaries, renameDurably, temporaryPathFor, writeFileDurably } from './durable-files.js';
 export type { DurableFileContents, WriteFileDurablyOptions } from './durable-files.js';
 export {
-  checkDecomposition, createDecompositionRegistry, defineDecomposition, describeDecomposition, DECOMPOSITION_SPECIFICATION_VERSION, lookupDecomposition, streamsOf,
+  checkDecomposition,
+  createDecompositionRegistry,
+  defineDecomposition,
+  describeDecomposition,
+  DECOMPOSITION_SPECIFICATION_VERSION,
+  lookupDecomposition,
+  streamsOf,
 } from './decomposition.js';
 export type {
-  ActivationPort, DescribedValue, Decomposition, DecompositionBatch, DecompositionDefinition, DecompositionRegistry, FeatureGroup, ForwardOptions, MeasuredFeatureGroup, ForwardOutput, ForwardVariant, GradientGroup,
-  InferenceOptions, InferenceOutput, TensorMap,
+  ActivationPort,
+  DescribedValue,
+  Decomposition,
+  DecompositionBatch,
+  DecompositionDefinition,
+  DecompositionRegistry,
+  FeatureGroup,
+  ForwardOptions,
+  MeasuredFeatureGroup,
+  ForwardOutput,
+  ForwardVariant,
+  GradientGroup,
+  InferenceOptions,
+  InferenceOutput,
+  TensorMap,
 } from './decomposition.js';
 export type { DecompositionFamily, FamilyContext, FamilyMember, SavedDecomposition } from './decomposition-family.js';
 export { combineDecompositions, combinedTensors, COMBINED_ARCHITECTURE } from './combined-decomposition.js';

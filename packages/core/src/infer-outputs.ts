@@ -3,10 +3,7 @@ import { DTypeError } from './errors/dtype-error.js';
 import { ShapeError } from './errors/shape-error.js';
 import type { OpAttributes, OpName } from './op-set.js';
 import { COMPARISONS, ELEMENTWISE_BINARY, ELEMENTWISE_UNARY, REDUCTIONS } from './op-set.js';
-import {
-  broadcastShapes, dimsEqual, divDims, formatShape, mulDims, normalizeAxis, shapeSize,
-  type Dim, type Shape,
-} from './shape.js';
+import { broadcastShapes, dimsEqual, divDims, formatShape, mulDims, normalizeAxis, shapeSize, type Dim, type Shape } from './shape.js';
 import type { Tensor } from './tensor.js';
 
 export interface OutputType {
@@ -142,7 +139,15 @@ export function inferOutputs<O extends OpName>(op: O, inputs: readonly Tensor[],
     case 'Where': {
       expectDType(op, inputs[0], ['bool'], 'the condition');
       const dtype = sameDType(op, inputs.slice(1));
-      return [{ dtype, shape: broadcastShapes(inputs.map((t) => t.shape), where) }];
+      return [
+        {
+          dtype,
+          shape: broadcastShapes(
+            inputs.map((t) => t.shape),
+            where,
+          ),
+        },
+      ];
     }
     case 'Cast':
       return [{ dtype: (a as OpAttributes['Cast']).to, shape: [...x.shape] }];
@@ -199,9 +204,7 @@ export function inferOutputs<O extends OpName>(op: O, inputs: readonly Tensor[],
         }
         along.push(input.shape[axis]);
       }
-      shape[axis] = along.every((dim) => typeof dim === 'number')
-        ? (along as number[]).reduce((s, d) => s + d, 0)
-        : along.length === 1 ? along[0] : `${where}#concat`;
+      shape[axis] = along.every((dim) => typeof dim === 'number') ? (along as number[]).reduce((s, d) => s + d, 0) : along.length === 1 ? along[0] : `${where}#concat`;
       return [{ dtype: x.dtype, shape }];
     }
     case 'Slice': {
@@ -277,7 +280,10 @@ export function inferOutputs<O extends OpName>(op: O, inputs: readonly Tensor[],
       if (typeof kDim === 'number' && typeof size === 'number' && kDim > size) {
         throw new ShapeError(`${where}: k = ${kDim} exceeds the size ${size} of axis ${axis} of ${formatShape(x.shape)}.`);
       }
-      return [{ dtype: x.dtype, shape }, { dtype: 'int64', shape: [...shape] }];
+      return [
+        { dtype: x.dtype, shape },
+        { dtype: 'int64', shape: [...shape] },
+      ];
     }
     case 'Softmax':
     case 'LogSoftmax':
@@ -309,4 +315,3 @@ export function inferOutputs<O extends OpName>(op: O, inputs: readonly Tensor[],
       throw new ShapeError(`${where}: no shape rule for op ${op}.`);
   }
 }
-

@@ -12,11 +12,33 @@ import type { Tensor } from './tensor.js';
  */
 export interface OpAttributes {
   // Element-wise arithmetic, broadcasting.
-  Add: {}; Sub: {}; Mul: {}; Div: {}; Pow: {}; Max: {}; Min: {};
+  Add: {};
+  Sub: {};
+  Mul: {};
+  Div: {};
+  Pow: {};
+  Max: {};
+  Min: {};
   // Comparisons and logic, broadcasting, bool results.
-  Equal: {}; Less: {}; LessOrEqual: {}; Greater: {}; GreaterOrEqual: {}; And: {}; Or: {}; Not: {};
+  Equal: {};
+  Less: {};
+  LessOrEqual: {};
+  Greater: {};
+  GreaterOrEqual: {};
+  And: {};
+  Or: {};
+  Not: {};
   // Element-wise math.
-  Neg: {}; Abs: {}; Sign: {}; Sqrt: {}; Exp: {}; Log: {}; Tanh: {}; Erf: {}; Sigmoid: {}; Relu: {};
+  Neg: {};
+  Abs: {};
+  Sign: {};
+  Sqrt: {};
+  Exp: {};
+  Log: {};
+  Tanh: {};
+  Erf: {};
+  Sigmoid: {};
+  Relu: {};
   Identity: {};
   Where: {};
   Cast: { to: DType };
@@ -64,22 +86,39 @@ export type OpName = keyof OpAttributes;
  * forward outputs and one cotangent per output (undefined where none flows),
  * returns one gradient per primal input (undefined for none).
  */
-export type CustomVjpRule = (
-  graph: Graph,
-  primals: readonly Tensor[],
-  outputs: readonly Tensor[],
-  cotangents: readonly (Tensor | undefined)[],
-) => (Tensor | undefined)[];
+export type CustomVjpRule = (graph: Graph, primals: readonly Tensor[], outputs: readonly Tensor[], cotangents: readonly (Tensor | undefined)[]) => (Tensor | undefined)[];
 
 export const ELEMENTWISE_BINARY: readonly OpName[] = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min'];
 export const COMPARISONS: readonly OpName[] = ['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or'];
-export const ELEMENTWISE_UNARY: readonly OpName[] = [
-  'Neg', 'Abs', 'Sign', 'Sqrt', 'Exp', 'Log', 'Tanh', 'Erf', 'Sigmoid', 'Relu', 'Identity', 'Not', 'StopGradient',
-];
+export const ELEMENTWISE_UNARY: readonly OpName[] = ['Neg', 'Abs', 'Sign', 'Sqrt', 'Exp', 'Log', 'Tanh', 'Erf', 'Sigmoid', 'Relu', 'Identity', 'Not', 'StopGradient'];
 export const REDUCTIONS: readonly OpName[] = ['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceSumSquare'];
 
 export const OP_NAMES: readonly OpName[] = [
-  ...ELEMENTWISE_BINARY, ...COMPARISONS, ...ELEMENTWISE_UNARY, 'Where', 'Cast', 'MatMul', 'Reshape', 'Transpose',
-  'Unsqueeze', 'Squeeze', 'Concat', 'Slice', 'Expand', 'Shape', 'Range', 'Gather', 'GatherElements', 'ScatterElements',
-  'ScatterND', 'TopK', ...REDUCTIONS, 'Softmax', 'LogSoftmax', 'Trilu', 'LayerNormalization', 'Constant', 'CustomVjp',
+  ...ELEMENTWISE_BINARY,
+  ...COMPARISONS,
+  ...ELEMENTWISE_UNARY,
+  'Where',
+  'Cast',
+  'MatMul',
+  'Reshape',
+  'Transpose',
+  'Unsqueeze',
+  'Squeeze',
+  'Concat',
+  'Slice',
+  'Expand',
+  'Shape',
+  'Range',
+  'Gather',
+  'GatherElements',
+  'ScatterElements',
+  'ScatterND',
+  'TopK',
+  ...REDUCTIONS,
+  'Softmax',
+  'LogSoftmax',
+  'Trilu',
+  'LayerNormalization',
+  'Constant',
+  'CustomVjp',
 ];

@@ -39,9 +39,15 @@ describe('@nnd/core as packed for the registry', () => {
     await mkdir(installed, { recursive: true });
     execFileSync('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
     const cwd = join(directory, 'consumer');
-    const required = execFileSync(process.execPath, ['--no-warnings', '-e', "const core = require('@nnd/core'); process.stdout.write(typeof core.Graph + ' ' + typeof core.NndError)"], { cwd, encoding: 'utf8' });
+    const required = execFileSync(process.execPath, ['--no-warnings', '-e', "const core = require('@nnd/core'); process.stdout.write(typeof core.Graph + ' ' + typeof core.NndError)"], {
+      cwd,
+      encoding: 'utf8',
+    });
     expect(required).toBe('function function');
-    const imported = execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', "const core = await import('@nnd/core'); process.stdout.write(typeof core.Graph)"], { cwd, encoding: 'utf8' });
+    const imported = execFileSync(process.execPath, ['--no-warnings', '--input-type=module', '-e', "const core = await import('@nnd/core'); process.stdout.write(typeof core.Graph)"], {
+      cwd,
+      encoding: 'utf8',
+    });
     expect(imported).toBe('function');
   });
 });

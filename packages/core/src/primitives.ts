@@ -175,8 +175,7 @@ export function topk(x: Tensor, k: number | Tensor, options: TopKOptions = {}): 
 
 // Reductions; `axes` omitted or empty reduces every axis.
 function reduction(op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceSumSquare') {
-  return (x: Tensor, axes: number | readonly number[] = [], keepdims = false): Tensor =>
-    x.graph.apply(op, [x], { axes: typeof axes === 'number' ? [axes] : [...axes], keepdims })[0];
+  return (x: Tensor, axes: number | readonly number[] = [], keepdims = false): Tensor => x.graph.apply(op, [x], { axes: typeof axes === 'number' ? [axes] : [...axes], keepdims })[0];
 }
 export const reduceSum = reduction('ReduceSum');
 export const reduceMean = reduction('ReduceMean');
@@ -205,11 +204,7 @@ export const stopGradient = (x: Tensor): Tensor => unary('StopGradient', x);
  * instead of differentiating the nodes `forward` built: straight-through
  * estimators and hand-written fast gradients.
  */
-export function customVjp(
-  primals: readonly Tensor[],
-  forward: (...primals: Tensor[]) => Tensor | readonly Tensor[],
-  rule: CustomVjpRule,
-): Tensor[] {
+export function customVjp(primals: readonly Tensor[], forward: (...primals: Tensor[]) => Tensor | readonly Tensor[], rule: CustomVjpRule): Tensor[] {
   if (primals.length === 0) throw new GraphError('customVjp: needs at least one primal input.');
   const result = forward(...primals);
   const outputs = result instanceof Tensor ? [result] : [...result];

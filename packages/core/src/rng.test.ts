@@ -24,7 +24,10 @@ describe('Rng', () => {
     const u = rng.uniform(200_000, -1, 3);
     const n = rng.normal(200_001, 2, 0.5);
     const mean = (xs: Float32Array) => xs.reduce((s, x) => s + x, 0) / xs.length;
-    const variance = (xs: Float32Array) => { const m = mean(xs); return xs.reduce((s, x) => s + (x - m) ** 2, 0) / xs.length; };
+    const variance = (xs: Float32Array) => {
+      const m = mean(xs);
+      return xs.reduce((s, x) => s + (x - m) ** 2, 0) / xs.length;
+    };
     expect(mean(u)).toBeCloseTo(1, 1);
     expect(variance(u)).toBeCloseTo(16 / 12, 1);
     expect(u.reduce((m, x) => Math.min(m, x), Infinity)).toBeGreaterThanOrEqual(-1);

@@ -31,7 +31,10 @@ export class Rng {
     if (typeof seed === 'number') {
       if (!Number.isSafeInteger(seed)) throw new ConfigError(`Rng: seed must be an integer, got ${seed}.`);
       const next = splitmix32(seed ^ Math.floor(seed / 2 ** 32));
-      this.s0 = next(); this.s1 = next(); this.s2 = next(); this.s3 = next();
+      this.s0 = next();
+      this.s1 = next();
+      this.s2 = next();
+      this.s3 = next();
     } else {
       if (seed.algorithm !== 'xoshiro128**' || seed.words.length !== 4) {
         throw new ConfigError(`Rng: cannot restore state of algorithm '${seed.algorithm}'; expected 'xoshiro128**' with 4 words.`);
@@ -49,10 +52,14 @@ export class Rng {
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
     const t = (this.s1 << 9) >>> 0;
-    this.s2 ^= this.s0; this.s3 ^= this.s1; this.s1 ^= this.s2; this.s0 ^= this.s3;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
     this.s2 = (this.s2 ^ t) >>> 0;
     this.s3 = rotl(this.s3, 11);
-    this.s0 >>>= 0; this.s1 >>>= 0;
+    this.s0 >>>= 0;
+    this.s1 >>>= 0;
     return result;
   }
 
@@ -83,17 +90,26 @@ export class Rng {
    */
   uniformFloat32(size: number): Float32Array {
     const out = new Float32Array(size);
-    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    let s0 = this.s0,
+      s1 = this.s1,
+      s2 = this.s2,
+      s3 = this.s3;
     for (let i = 0; i < size; i++) {
       const rotated = (Math.imul(s1, 5) << 7) | (Math.imul(s1, 5) >>> 25);
       const result = Math.imul(rotated, 9) >>> 0;
       const t = s1 << 9;
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
       s2 ^= t;
       s3 = (s3 << 11) | (s3 >>> 21);
       out[i] = (result >>> 8) * 5.9604644775390625e-8;
     }
-    this.s0 = s0 >>> 0; this.s1 = s1 >>> 0; this.s2 = s2 >>> 0; this.s3 = s3 >>> 0;
+    this.s0 = s0 >>> 0;
+    this.s1 = s1 >>> 0;
+    this.s2 = s2 >>> 0;
+    this.s3 = s3 >>> 0;
     return out;
   }
 
@@ -130,7 +146,9 @@ export class Rng {
     for (let i = 0; i < n; i++) out[i] = i;
     for (let i = n - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const swap = out[i]; out[i] = out[j]; out[j] = swap;
+      const swap = out[i];
+      out[i] = out[j];
+      out[j] = swap;
     }
     return out;
   }

@@ -23,9 +23,7 @@ describe('SymbolBindings', () => {
     expect(() => new SymbolBindings('evaluateGraph', 'evaluated').resolve('batch', 'Slice (node 4)')).toThrow(
       "Slice (node 4): symbolic dimension 'batch' is not bound by any tensor evaluated before it.",
     );
-    expect(() => new SymbolBindings('tfjs run', 'computed').resolve('batch', 'Slice (node 4)')).toThrow(
-      "Slice (node 4): symbolic dimension 'batch' is not bound by any tensor computed before it.",
-    );
+    expect(() => new SymbolBindings('tfjs run', 'computed').resolve('batch', 'Slice (node 4)')).toThrow("Slice (node 4): symbolic dimension 'batch' is not bound by any tensor computed before it.");
   });
 
   it('checks later carriers against the bound sizes', () => {
@@ -64,7 +62,10 @@ describe('loneSymbolsFirst', () => {
   });
 
   it('reads each item through the given accessor', () => {
-    const inputs = [{ name: 'flat', shape: ['batch*3'] }, { name: 'x', shape: ['batch', 3] }];
+    const inputs = [
+      { name: 'flat', shape: ['batch*3'] },
+      { name: 'x', shape: ['batch', 3] },
+    ];
     expect(loneSymbolsFirst(inputs, (input) => input.shape).map((input) => input.name)).toEqual(['x', 'flat']);
   });
 });

@@ -75,9 +75,7 @@ export class SymbolBindings {
       this.sizes.set(key, size);
       this.origins.set(key, origin);
     } else if (known !== size) {
-      throw new ShapeError(
-        `${this.where}: symbolic dimension '${dim}' is ${known} in ${this.origins.get(key) ?? 'its factors'} but ${size} in ${origin}; every tensor must agree on it.`,
-      );
+      throw new ShapeError(`${this.where}: symbolic dimension '${dim}' is ${known} in ${this.origins.get(key) ?? 'its factors'} but ${size} in ${origin}; every tensor must agree on it.`);
     }
   }
 }

@@ -18,4 +18,3 @@ export function symbolSources(nodes: readonly Node[]): Map<string, { tensor: Ten
   }
   return sources;
 }
-

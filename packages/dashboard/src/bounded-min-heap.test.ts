@@ -9,7 +9,10 @@ describe('BoundedMinHeap', () => {
       const values = Array.from({ length: count }, () => rng.normal(1)[0]! * 3);
       const heap = new BoundedMinHeap<number>(20);
       values.forEach((value, index) => heap.offer(value, () => index));
-      const expected = values.map((value, index) => ({ key: value, item: index })).sort((a, b) => b.key - a.key).slice(0, 20);
+      const expected = values
+        .map((value, index) => ({ key: value, item: index }))
+        .sort((a, b) => b.key - a.key)
+        .slice(0, 20);
       expect(heap.sorted(), `${count} values`).toEqual(expected);
     }
   });
@@ -19,10 +22,12 @@ describe('BoundedMinHeap', () => {
     const heap = new BoundedMinHeap<number>(20);
     let built = 0;
     const values = Array.from({ length: 5000 }, () => rng.int(50));
-    values.forEach((value, index) => heap.offer(value, () => {
-      built++;
-      return index;
-    }));
+    values.forEach((value, index) =>
+      heap.offer(value, () => {
+        built++;
+        return index;
+      }),
+    );
     expect(heap.sorted().map(({ key }) => key)).toEqual([...values].sort((a, b) => b - a).slice(0, 20));
     // Only offers that entered built an item: far fewer than the candidates.
     expect(built).toBeLessThan(500);

@@ -61,12 +61,25 @@ export class ChromiumSession {
   /** Starts Chromium and opens `url` in a page of `width` x `height`. */
   static async open(binary: string, url: string, width = 1280, height = 900): Promise<ChromiumSession> {
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'nnd-chromium-profile-'));
-    const child = spawn(binary, [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--hide-scrollbars', `--user-data-dir=${profile}`, '--remote-debugging-pipe',
-      // Pages from file:// may load scripts beside them; this keeps other file:// access as it is by default.
-      'about:blank',
-    ], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      binary,
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--hide-scrollbars',
+        `--user-data-dir=${profile}`,
+        '--remote-debugging-pipe',
+        // Pages from file:// may load scripts beside them; this keeps other file:// access as it is by default.
+        'about:blank',
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
+    );
     const session = new ChromiumSession(child, profile);
     const { targetId } = await session.send('Target.createTarget', { url: 'about:blank' });
     const { sessionId } = await session.send('Target.attachToTarget', { targetId, flatten: true });
@@ -104,7 +117,9 @@ export class ChromiumSession {
 
   /** A real mouse click (pressed and released) at the centre of the first element matching `selector`. */
   async click(selector: string): Promise<void> {
-    const box = await this.evaluate<{ x: number; y: number } | null>(`(() => { const e = document.querySelector(${JSON.stringify(selector)}); if (!e) return null; e.scrollIntoView({ block: 'nearest' }); const r = e.getBoundingClientRect(); return { x: r.left + r.width / 2, y: r.top + r.height / 2 }; })()`);
+    const box = await this.evaluate<{ x: number; y: number } | null>(
+      `(() => { const e = document.querySelector(${JSON.stringify(selector)}); if (!e) return null; e.scrollIntoView({ block: 'nearest' }); const r = e.getBoundingClientRect(); return { x: r.left + r.width / 2, y: r.top + r.height / 2 }; })()`,
+    );
     if (box === null) throw new Error(`no element matches ${selector}`);
     for (const type of ['mousePressed', 'mouseReleased']) await this.send('Input.dispatchMouseEvent', { type, x: box.x, y: box.y, button: 'left', clickCount: 1 });
   }

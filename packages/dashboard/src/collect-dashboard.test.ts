@@ -21,7 +21,9 @@ describe('collectDashboard', () => {
     expect(data.featureCount).toBe(DETECTOR_FEATURES);
     expect(data.tokens).toBe(tokenCount);
     const detector = data.features[0]!;
-    const sequencesWithToken = batches.flatMap((batch) => Array.from({ length: 8 }, (_, row) => [...batch.data.slice(row * 32, (row + 1) * 32)])).filter((row) => row.includes(BigInt(DETECTED_TOKEN))).length;
+    const sequencesWithToken = batches
+      .flatMap((batch) => Array.from({ length: 8 }, (_, row) => [...batch.data.slice(row * 32, (row + 1) * 32)]))
+      .filter((row) => row.includes(BigInt(DETECTED_TOKEN))).length;
     expect(sequencesWithToken).toBeGreaterThan(20);
     expect(detector.top).toHaveLength(20);
     for (const example of detector.top) {
@@ -75,7 +77,7 @@ describe('collectDashboard', () => {
     }
   });
 
-  it('gives the tokens whose logits each feature\'s direction raises and lowers most, when it writes the residual stream', async () => {
+  it("gives the tokens whose logits each feature's direction raises and lowers most, when it writes the residual stream", async () => {
     const { decomposition, params, state } = tokenDetector(model, { writes: 'blocks.1.hook_resid_pre' });
     const data = await collectDashboard({ model, decomposition, params, state, batches: batches.slice(0, 1), features: { start: 0, end: 4 }, logitTokens: 5 });
     const width = model.config.hiddenSize;
@@ -89,7 +91,12 @@ describe('collectDashboard', () => {
       const byValue = [...logits].sort((a, b) => b.value - a.value);
       expect(logitEffects!.hook).toBe('blocks.1.hook_resid_pre');
       expect(logitEffects!.raised.map(({ token }) => token)).toEqual(byValue.slice(0, 5).map(({ token }) => token));
-      expect(logitEffects!.lowered.map(({ token }) => token)).toEqual(byValue.slice(-5).reverse().map(({ token }) => token));
+      expect(logitEffects!.lowered.map(({ token }) => token)).toEqual(
+        byValue
+          .slice(-5)
+          .reverse()
+          .map(({ token }) => token),
+      );
       logitEffects!.raised.forEach(({ value }, rank) => expect(value).toBeCloseTo(byValue[rank]!.value, 4));
     }
     // The detector's direction is its token's embedding: it raises that token's logit most.
@@ -99,7 +106,7 @@ describe('collectDashboard', () => {
     expect(embedOnly.features[0]!.logitEffects).toBeUndefined();
   });
 
-  it('sums a feature\'s directions over every MLP output it writes (a CLT feature\'s direct path to the logits)', async () => {
+  it("sums a feature's directions over every MLP output it writes (a CLT feature's direct path to the logits)", async () => {
     const single = tokenDetector(model, { writes: 'blocks.1.hook_mlp_out' });
     const reference = await collectDashboard({ model, ...single, batches: batches.slice(0, 1), features: { start: 0, end: 4 }, logitTokens: 5 });
     // The same directions split 1/4 : 3/4 between the MLP outputs of layers 0 and 1.

@@ -1,6 +1,19 @@
 import {
-  cast, ConfigError, Graph, mulDims, reshape, ShapeError, slice, streamsOf,
-  type Decomposition, type DeviceTensor, type Feed, type HostTensor, type Program, type Tensor, type TensorMap,
+  cast,
+  ConfigError,
+  Graph,
+  mulDims,
+  reshape,
+  ShapeError,
+  slice,
+  streamsOf,
+  type Decomposition,
+  type DeviceTensor,
+  type Feed,
+  type HostTensor,
+  type Program,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
 import { toTokenTensor, TOKENS_INPUT, type HookedTransformer, type TokenInput } from '@nnd/models';
 import { FeatureCollector, type FeatureStatistics } from './feature-collector.js';
@@ -74,7 +87,9 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
   const { graph, featureCount } = dashboardGraph(model, decomposition, params, state, options.features);
   const range = options.features ?? { start: 0, end: featureCount };
   if (!(Number.isInteger(range.start) && Number.isInteger(range.end) && range.start >= 0 && range.end > range.start && range.end <= featureCount)) {
-    throw new ConfigError(`dashboard: features ${range.start}-${range.end - 1} are not within the decomposition's ${featureCount} features (0-${featureCount - 1}); pick a range such as 0-${Math.min(featureCount, 256) - 1}.`);
+    throw new ConfigError(
+      `dashboard: features ${range.start}-${range.end - 1} are not within the decomposition's ${featureCount} features (0-${featureCount - 1}); pick a range such as 0-${Math.min(featureCount, 256) - 1}.`,
+    );
   }
   const backend = model.backend;
   const program: Program = await backend.compile(graph.graph, { outputs: { [FEATURE_ACTS]: graph.output }, hostOutputs: [FEATURE_ACTS] });
@@ -161,9 +176,10 @@ export function dashboardGraph(
   if (featureActs.rank !== 2 || typeof featureCount !== 'number') {
     throw new ShapeError(`dashboard: decomposition '${decomposition.architecture}' returned feature activations ${featureActs}; they must be [positions, features] with a fixed feature count.`);
   }
-  const output = range === undefined || (range.start === 0 && range.end === featureCount)
-    ? featureActs
-    : slice(featureActs, { starts: [Math.max(0, range.start)], ends: [Math.min(featureCount, range.end)], axes: [1] });
+  const output =
+    range === undefined || (range.start === 0 && range.end === featureCount)
+      ? featureActs
+      : slice(featureActs, { starts: [Math.max(0, range.start)], ends: [Math.min(featureCount, range.end)], axes: [1] });
   // The host collector reads float32.
   return { graph: { graph, output: output.dtype === 'float32' ? output : cast(output, 'float32') }, featureCount };
 }

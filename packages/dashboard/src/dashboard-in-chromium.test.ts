@@ -19,7 +19,32 @@ const skipReason = chromium === undefined ? ' [skipped: no Chromium found (NND_C
 if (chromium === undefined) console.warn(`dashboard-in-chromium.test.ts${skipReason}`);
 
 /** Words for the tiny model's 24 token ids; one is markup, which must show as text. */
-const WORDS = ['<bos>', ' the', ' of', ' and', ' to', ' a', ' in', ' Congress', ' nation', ' people', ' <b>bold</b>', ' year', ' we', ' our', ' shall', '\n', ' States', ' war', ' peace', ' law', ' must', ' time', ' great', '.'];
+const WORDS = [
+  '<bos>',
+  ' the',
+  ' of',
+  ' and',
+  ' to',
+  ' a',
+  ' in',
+  ' Congress',
+  ' nation',
+  ' people',
+  ' <b>bold</b>',
+  ' year',
+  ' we',
+  ' our',
+  ' shall',
+  '\n',
+  ' States',
+  ' war',
+  ' peace',
+  ' law',
+  ' must',
+  ' time',
+  ' great',
+  '.',
+];
 
 let outputDirectory: string;
 
@@ -32,7 +57,7 @@ afterAll(() => {
 });
 
 describe.skipIf(chromium === undefined)(`the dashboard in headless Chromium${skipReason}`, () => {
-  it('loads from file://, finds the features that fire on a token, and shows a clicked feature\'s examples', async () => {
+  it("loads from file://, finds the features that fire on a token, and shows a clicked feature's examples", async () => {
     const backend = createOnnxBackend();
     const model = tinyModel(backend);
     const { decomposition, params, state } = tokenDetector(model, { writes: 'blocks.1.hook_resid_pre' });
@@ -92,10 +117,20 @@ describe.skipIf(chromium === undefined)(`the dashboard in headless Chromium${ski
     const histogram = { log10Low: -6, binsPerDecade: 10, counts: Array.from({ length: 120 }, (_, bin) => (bin >= 55 && bin < 65 ? bin - 50 : 0)), negative: 0 };
     const example = { sequence: 0, start: 0, maxIndex: 1, maxValue: 2, tokens: [1, 7, 2], values: [0, 2, 0.5] };
     const data: DashboardData = {
-      architecture: 'synthetic', reads: ['blocks.0.hook_resid_pre'], writes: ['blocks.0.hook_resid_pre'], featureCount, range: { start: 0, end: featureCount }, tokens: 1000,
+      architecture: 'synthetic',
+      reads: ['blocks.0.hook_resid_pre'],
+      writes: ['blocks.0.hook_resid_pre'],
+      featureCount,
+      range: { start: 0, end: featureCount },
+      tokens: 1000,
       features: Array.from({ length: featureCount }, (_, feature) => ({
-        feature, firings: feature % 1000, density: (feature % 1000) / 1000, maxValue: feature / 1000, histogram,
-        top: feature % 1000 === 0 ? [] : [{ ...example, maxValue: feature / 1000 }], quantiles: [],
+        feature,
+        firings: feature % 1000,
+        density: (feature % 1000) / 1000,
+        maxValue: feature / 1000,
+        histogram,
+        top: feature % 1000 === 0 ? [] : [{ ...example, maxValue: feature / 1000 }],
+        quantiles: [],
       })),
     };
     const index = await writeDashboard(data, path.join(outputDirectory, 'large'), { tokenText: (id) => WORDS[id]! });
@@ -109,7 +144,9 @@ describe.skipIf(chromium === undefined)(`the dashboard in headless Chromium${ski
       await page.evaluate('(() => { const s = document.querySelector("#sort"); s.value = "max"; s.dispatchEvent(new Event("change")); })()');
       expect(await page.evaluate('document.querySelector("#list .row").dataset.feature')).toBe('99999');
       // Scroll to the end of the index order: the last rows are rendered, and still only a few dozen.
-      await page.evaluate('(() => { const s = document.querySelector("#sort"); s.value = "index"; s.dispatchEvent(new Event("change")); const l = document.querySelector("#list"); l.scrollTop = l.scrollHeight; l.dispatchEvent(new Event("scroll")); })()');
+      await page.evaluate(
+        '(() => { const s = document.querySelector("#sort"); s.value = "index"; s.dispatchEvent(new Event("change")); const l = document.querySelector("#list"); l.scrollTop = l.scrollHeight; l.dispatchEvent(new Event("scroll")); })()',
+      );
       await page.waitFor('document.querySelector("#list .row[data-feature=\\"99999\\"]")');
       expect(await page.evaluate('document.querySelectorAll("#list .row").length')).toBeLessThan(100);
       await page.click('#list .row[data-feature="99998"]');

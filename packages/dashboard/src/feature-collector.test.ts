@@ -22,26 +22,36 @@ describe('FeatureCollector', () => {
 
   /** Every sequence's window around its positive maximum for `feature`, computed directly. */
   function sequences(feature: number) {
-    return batches.flatMap(({ values, tokens }, batch) => Array.from({ length: rows }, (_, row) => {
-      let maxPosition = -1;
-      for (let position = 0; position < length; position++) {
-        const value = values[(row * length + position) * features + feature]!;
-        if (value > 0 && (maxPosition === -1 || value > values[(row * length + maxPosition) * features + feature]!)) maxPosition = position;
-      }
-      if (maxPosition === -1) return undefined;
-      const start = Math.max(0, maxPosition - window);
-      const end = Math.min(length, maxPosition + window + 1);
-      const positions = Array.from({ length: end - start }, (_, index) => row * length + start + index);
-      return {
-        sequence: batch * rows + row, start, maxIndex: maxPosition - start, maxValue: values[(row * length + maxPosition) * features + feature]!,
-        tokens: positions.map((at) => Number(tokens[at])), values: positions.map((at) => values[at * features + feature]!),
-      };
-    })).filter((example) => example !== undefined);
+    return batches
+      .flatMap(({ values, tokens }, batch) =>
+        Array.from({ length: rows }, (_, row) => {
+          let maxPosition = -1;
+          for (let position = 0; position < length; position++) {
+            const value = values[(row * length + position) * features + feature]!;
+            if (value > 0 && (maxPosition === -1 || value > values[(row * length + maxPosition) * features + feature]!)) maxPosition = position;
+          }
+          if (maxPosition === -1) return undefined;
+          const start = Math.max(0, maxPosition - window);
+          const end = Math.min(length, maxPosition + window + 1);
+          const positions = Array.from({ length: end - start }, (_, index) => row * length + start + index);
+          return {
+            sequence: batch * rows + row,
+            start,
+            maxIndex: maxPosition - start,
+            maxValue: values[(row * length + maxPosition) * features + feature]!,
+            tokens: positions.map((at) => Number(tokens[at])),
+            values: positions.map((at) => values[at * features + feature]!),
+          };
+        }),
+      )
+      .filter((example) => example !== undefined);
   }
 
-  it('keeps each feature\'s true top 20 sequences with their exact windows, after many evictions', () => {
+  it("keeps each feature's true top 20 sequences with their exact windows, after many evictions", () => {
     for (let feature = 0; feature < features; feature++) {
-      const expected = sequences(feature).sort((a, b) => b.maxValue - a.maxValue).slice(0, 20);
+      const expected = sequences(feature)
+        .sort((a, b) => b.maxValue - a.maxValue)
+        .slice(0, 20);
       const top = statistics[feature]!.top.map((example) => ({ ...example, tokens: Array.from(example.tokens), values: Array.from(example.values) }));
       expect(statistics[feature]!.feature).toBe(10 + feature);
       expect(top).toEqual(expected);

@@ -185,7 +185,9 @@ export class FeatureCollector {
   statistics(): FeatureStatistics[] {
     const BINS_OF = (feature: number) => Array.from(this.histogram.subarray(feature * BINS, (feature + 1) * BINS));
     return Array.from({ length: this.features }, (_, feature) => {
-      const sample = this.reservoir[feature]!.sorted().map(({ item }) => this.example(feature, item)).sort((a, b) => a.maxValue - b.maxValue);
+      const sample = this.reservoir[feature]!.sorted()
+        .map(({ item }) => this.example(feature, item))
+        .sort((a, b) => a.maxValue - b.maxValue);
       return {
         feature: this.firstFeature + feature,
         firings: this.firings[feature]!,
@@ -204,7 +206,17 @@ export class FeatureCollector {
    * one allocation per feature instead of two typed arrays per example, which
    * cost microseconds each.
    */
-  private store(heap: 0 | 1, evicted: StoredExample | undefined, values: Float32Array, ids: Int32Array, row: number, length: number, feature: number, maxPosition: number, sequence: number): StoredExample {
+  private store(
+    heap: 0 | 1,
+    evicted: StoredExample | undefined,
+    values: Float32Array,
+    ids: Int32Array,
+    row: number,
+    length: number,
+    feature: number,
+    maxPosition: number,
+    sequence: number,
+  ): StoredExample {
     let slab = this.slabs[feature];
     if (slab === undefined) {
       const slots = (this.topCapacity + this.quantileCapacity) * this.windowLength;
@@ -227,9 +239,12 @@ export class FeatureCollector {
     const slab = this.slabs[feature]!;
     const offset = stored.slot * this.windowLength;
     return {
-      sequence: stored.sequence, start: stored.start, maxIndex: stored.maxIndex, maxValue: stored.maxValue,
-      tokens: slab.tokens.slice(offset, offset + stored.size), values: slab.values.slice(offset, offset + stored.size),
+      sequence: stored.sequence,
+      start: stored.start,
+      maxIndex: stored.maxIndex,
+      maxValue: stored.maxValue,
+      tokens: slab.tokens.slice(offset, offset + stored.size),
+      values: slab.values.slice(offset, offset + stored.size),
     };
   }
-
 }

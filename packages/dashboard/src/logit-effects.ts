@@ -1,7 +1,4 @@
-import {
-  add, cast, Graph, hostTensor, matmul, mul, slice, topk, transpose,
-  type Decomposition, type DeviceTensor, type HostTensor, type Tensor,
-} from '@nnd/core';
+import { add, cast, Graph, hostTensor, matmul, mul, slice, topk, transpose, type Decomposition, type DeviceTensor, type HostTensor, type Tensor } from '@nnd/core';
 import type { HookedTransformer } from '@nnd/models';
 import type { FeatureRange } from './collect-dashboard.js';
 

@@ -4,10 +4,28 @@ import type { Backend } from '@nnd/core';
 
 /** A 2-block GPT-2 with random weights: the dashboard needs distinct activations, not a trained model. */
 export const TINY_CONFIG: TransformerConfig = {
-  modelType: 'gpt2', layerCount: 2, hiddenSize: 32, headCount: 2, keyValueHeadCount: 2, headSize: 16, mlpSize: 64,
-  vocabSize: 24, contextLength: 32, normalization: 'layerNorm', normEpsilon: 1e-5, activation: 'gelu_new',
-  positional: 'learned', rotaryDim: 0, rotaryBase: 0, parallelResidual: false, gatedMlp: false, tiedEmbeddings: true,
-  attentionBias: true, mlpBias: true, bosTokenId: 0, eosTokenId: 0,
+  modelType: 'gpt2',
+  layerCount: 2,
+  hiddenSize: 32,
+  headCount: 2,
+  keyValueHeadCount: 2,
+  headSize: 16,
+  mlpSize: 64,
+  vocabSize: 24,
+  contextLength: 32,
+  normalization: 'layerNorm',
+  normEpsilon: 1e-5,
+  activation: 'gelu_new',
+  positional: 'learned',
+  rotaryDim: 0,
+  rotaryBase: 0,
+  parallelResidual: false,
+  gatedMlp: false,
+  tiedEmbeddings: true,
+  attentionBias: true,
+  mlpBias: true,
+  bosTokenId: 0,
+  eosTokenId: 0,
 };
 
 export const DETECTED_TOKEN = 7;
@@ -63,7 +81,8 @@ export function tokenDetector(model: HookedTransformer, options: { writes?: stri
   return {
     decomposition,
     params: {
-      W_enc: hostTensor('float32', [width, DETECTOR_FEATURES], weights), b_enc: hostTensor('float32', [DETECTOR_FEATURES], bias),
+      W_enc: hostTensor('float32', [width, DETECTOR_FEATURES], weights),
+      b_enc: hostTensor('float32', [DETECTOR_FEATURES], bias),
       W_dec: hostTensor('float32', [DETECTOR_FEATURES, width], decoder),
     },
     state: {},

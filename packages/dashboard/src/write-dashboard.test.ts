@@ -15,9 +15,18 @@ function readDataFile(file: string): { name: string; payload: any } {
 
 const histogram = { log10Low: -6, binsPerDecade: 10, counts: Array.from({ length: 120 }, () => 0), negative: 0 };
 const data: DashboardData = {
-  architecture: 'topk', reads: ['h'], writes: ['h'], featureCount: 10, range: { start: 5, end: 8 }, tokens: 100,
+  architecture: 'topk',
+  reads: ['h'],
+  writes: ['h'],
+  featureCount: 10,
+  range: { start: 5, end: 8 },
+  tokens: 100,
   features: [5, 6, 7].map((feature) => ({
-    feature, firings: feature, density: feature / 100, maxValue: feature, histogram,
+    feature,
+    firings: feature,
+    density: feature / 100,
+    maxValue: feature,
+    histogram,
     top: [{ sequence: 1, start: 0, maxIndex: 1, maxValue: feature, tokens: [3, feature, 4], values: [0, feature, 0] }],
     quantiles: [{ sequence: 2, start: 3, maxIndex: 0, maxValue: 1, tokens: [feature], values: [1], decile: 0 }],
   })),

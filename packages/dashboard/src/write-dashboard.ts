@@ -17,7 +17,6 @@ export interface WriteDashboardOptions {
   readonly chunkSize?: number;
 }
 
-
 /**
  * Writes the dashboard folder: `index.html` (its script and styles inline)
  * and `data/*.js`: `features.js` (one row per feature: index, density,
@@ -76,26 +75,41 @@ export async function writeDashboard(data: DashboardData, outDirectory: string, 
   await write('tokens', { text, peaks: peakFeatures });
 
   const example = (item: FeatureExample & { decile?: number }) => ({
-    sequence: item.sequence, start: item.start, maxIndex: item.maxIndex, max: round(item.maxValue), tokens: Array.from(item.tokens), values: Array.from(item.values, round),
+    sequence: item.sequence,
+    start: item.start,
+    maxIndex: item.maxIndex,
+    max: round(item.maxValue),
+    tokens: Array.from(item.tokens),
+    values: Array.from(item.values, round),
     ...(item.decile === undefined ? {} : { decile: item.decile }),
   });
   for (let chunk = 0; chunk * chunkSize < features.length; chunk++) {
     const members = features.slice(chunk * chunkSize, (chunk + 1) * chunkSize);
-    await write(`chunk-${chunk}`, Object.fromEntries(members.map((statistics) => [statistics.feature, {
-      firings: statistics.firings,
-      density: statistics.density,
-      max: statistics.maxValue,
-      histogram: statistics.histogram,
-      top: statistics.top.map(example),
-      quantiles: statistics.quantiles.map(example),
-      ...(statistics.logitEffects === undefined ? {} : {
-        logits: {
-          hook: statistics.logitEffects.hook,
-          raised: statistics.logitEffects.raised.map(({ token, value }) => [token, round(value)]),
-          lowered: statistics.logitEffects.lowered.map(({ token, value }) => [token, round(value)]),
-        },
-      }),
-    }])));
+    await write(
+      `chunk-${chunk}`,
+      Object.fromEntries(
+        members.map((statistics) => [
+          statistics.feature,
+          {
+            firings: statistics.firings,
+            density: statistics.density,
+            max: statistics.maxValue,
+            histogram: statistics.histogram,
+            top: statistics.top.map(example),
+            quantiles: statistics.quantiles.map(example),
+            ...(statistics.logitEffects === undefined
+              ? {}
+              : {
+                  logits: {
+                    hook: statistics.logitEffects.hook,
+                    raised: statistics.logitEffects.raised.map(({ token, value }) => [token, round(value)]),
+                    lowered: statistics.logitEffects.lowered.map(({ token, value }) => [token, round(value)]),
+                  },
+                }),
+          },
+        ]),
+      ),
+    );
   }
   const index = join(directory, 'index.html');
   await writeFile(index, dashboardPage({ title: options.title ?? `${data.architecture} dashboard` }));

@@ -39,7 +39,11 @@ describe('console sink, not a terminal', () => {
     await sink.init({ num_tokens: 1000, batch_size: 10 });
     for (let step = 0; step < 50; step += 1) sink.log(metricsAt(step), step);
     await sink.finish();
-    const steps = stream.text().trimEnd().split('\n').map((line) => parseProgressLine(line)?.completedSteps);
+    const steps = stream
+      .text()
+      .trimEnd()
+      .split('\n')
+      .map((line) => parseProgressLine(line)?.completedSteps);
     // Total from the reference's num_tokens // batch_size = 100, not reached; finish prints the latest.
     expect(steps).toEqual([1, 50]);
     expect(parseProgressLine(stream.text().split('\n')[0] ?? '')?.totalSteps).toBe(100);

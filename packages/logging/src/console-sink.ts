@@ -45,8 +45,7 @@ export function createConsoleSink(options: ConsoleSinkOptions = {}): ConsoleSink
 
   function progressOf(completedSteps: number) {
     const stepsPerSecond = rate.stepsPerSecond();
-    const etaSeconds =
-      stepsPerSecond === undefined || totalSteps === undefined ? undefined : Math.max(0, totalSteps - completedSteps) / stepsPerSecond;
+    const etaSeconds = stepsPerSecond === undefined || totalSteps === undefined ? undefined : Math.max(0, totalSteps - completedSteps) / stepsPerSecond;
     return { stepsPerSecond, etaSeconds };
   }
 
@@ -73,9 +72,7 @@ export function createConsoleSink(options: ConsoleSinkOptions = {}): ConsoleSink
         const known = totalSteps !== undefined;
         bar = new SingleBar({
           stream: stream as NodeJS.WritableStream,
-          format: known
-            ? '{bar} {percentage}% | {value}/{total} | {rate} steps/s | ETA {etaText} | {metricsText}'
-            : '{value} steps | {rate} steps/s | {metricsText}',
+          format: known ? '{bar} {percentage}% | {value}/{total} | {rate} steps/s | ETA {etaText} | {metricsText}' : '{value} steps | {rate} steps/s | {metricsText}',
           barsize: 30,
           hideCursor: null,
           // cli-progress would otherwise catch the first SIGINT itself, and Ctrl-C would not stop training.

@@ -32,7 +32,13 @@ describe('createLogger', () => {
     expect(logger.checkpointDirectory(2)).toBe(path.join(logger.runDirectory, 'checkpoints', 'step_2'));
     await logger.finish();
     expect(readRunDirectory(logger.runDirectory).metrics.map((row) => row.step)).toEqual([0, 1, 2]);
-    expect(chunks.join('').trimEnd().split('\n').map((line) => parseProgressLine(line)?.completedSteps)).toEqual([1, 2, 3]);
+    expect(
+      chunks
+        .join('')
+        .trimEnd()
+        .split('\n')
+        .map((line) => parseProgressLine(line)?.completedSteps),
+    ).toEqual([1, 2, 3]);
   });
 
   it('takes config.name, and asks for one when the reference fields are missing', async () => {

@@ -102,7 +102,12 @@ export async function startFakeWandbServer(options: { apiKey: string; entity?: s
     run.config = config;
     run.displayName = (variables.displayName as string | undefined) ?? run.displayName;
     runs.set(runId, run);
-    return { upsertBucket: { bucket: { id: `bucket-${runId}`, name: runId, displayName: run.displayName, project: { id: 'p', name: run.project, entity: { id: 'e', name: run.entity } } }, inserted: existing === undefined } };
+    return {
+      upsertBucket: {
+        bucket: { id: `bucket-${runId}`, name: runId, displayName: run.displayName, project: { id: 'p', name: run.project, entity: { id: 'e', name: run.entity } } },
+        inserted: existing === undefined,
+      },
+    };
   }
 
   function uploadUrls(variables: Record<string, unknown>) {

@@ -24,9 +24,7 @@ describe('progress lines', () => {
   });
 
   it('rounds metrics to 4 decimals, rate to 1, ETA to whole seconds', () => {
-    const parsed = parseProgressLine(
-      formatProgressLine({ completedSteps: 5, totalSteps: 10, stepsPerSecond: 1.26, etaSeconds: 3.6, metrics: { loss: 0.123456 } }),
-    );
+    const parsed = parseProgressLine(formatProgressLine({ completedSteps: 5, totalSteps: 10, stepsPerSecond: 1.26, etaSeconds: 3.6, metrics: { loss: 0.123456 } }));
     expect(parsed).toEqual({ completedSteps: 5, totalSteps: 10, stepsPerSecond: 1.3, etaSeconds: 4, metrics: { loss: 0.1235 } });
   });
 

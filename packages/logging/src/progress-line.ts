@@ -40,7 +40,10 @@ export function parseProgressLine(line: string): ProgressLine | undefined {
   const etaSeconds = eta === '?' ? undefined : parseDuration(eta);
   if (etaSeconds === null) return undefined;
   const metrics: Metrics = {};
-  for (const pair of metricsText.trim().split(' ').filter((text) => text !== '')) {
+  for (const pair of metricsText
+    .trim()
+    .split(' ')
+    .filter((text) => text !== '')) {
     const separator = pair.indexOf('=');
     const value = Number(pair.slice(separator + 1));
     if (Number.isNaN(value) && pair.slice(separator + 1) !== 'NaN') return undefined;

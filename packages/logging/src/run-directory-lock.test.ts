@@ -84,10 +84,12 @@ describe('lockRunDirectory', () => {
     const hold = () => {
       const child = spawn(process.execPath, ['--conditions=@nnd/source', '--import', 'tsx', 'src/run-directory-lock.test-support.ts', run], { cwd: packageRoot });
       let stdout = '';
-      const line = new Promise<string>((resolve) => child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        if (stdout.endsWith('\n')) resolve(stdout.trim());
-      }));
+      const line = new Promise<string>((resolve) =>
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.endsWith('\n')) resolve(stdout.trim());
+        }),
+      );
       return { child, line };
     };
     const first = hold();
@@ -106,7 +108,7 @@ describe('lockRunDirectory', () => {
     expect(existsSync(runDirectoryLockFile(run))).toBe(false);
   });
 
-  it.runIf(process.platform === 'linux')('fails at once, with a typed error, under a folder that cannot have children (Node\'s recursive mkdir loops there)', () => {
+  it.runIf(process.platform === 'linux')("fails at once, with a typed error, under a folder that cannot have children (Node's recursive mkdir loops there)", () => {
     expect(() => lockRunDirectory('/proc/nnd-no-such/runs/topk')).toThrow(RunDirectoryError);
     expect(() => lockRunDirectory('/proc/nnd-no-such/runs/topk')).toThrow(/cannot create \/proc\/nnd-no-such\/runs: making \/proc\/nnd-no-such failed/);
   });

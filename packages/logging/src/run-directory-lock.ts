@@ -72,9 +72,7 @@ export function lockRunDirectory(directory: string): RunDirectoryLock {
     removeIfStill(file, current);
   }
   const current = readHolder(file);
-  throw current === undefined
-    ? new RunDirectoryError(`cannot lock ${directory}: ${file} keeps appearing and disappearing; another process is taking it`)
-    : lockedError(directory, file, current);
+  throw current === undefined ? new RunDirectoryError(`cannot lock ${directory}: ${file} keeps appearing and disappearing; another process is taking it`) : lockedError(directory, file, current);
 }
 
 function tryCreate(file: string, holder: LockHolder): boolean {

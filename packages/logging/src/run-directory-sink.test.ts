@@ -63,7 +63,10 @@ function loopSettings(overrides: Record<string, unknown>) {
 function strictRows(directory: string): { step: number }[] {
   const text = fs.readFileSync(path.join(directory, RUN_FILES.metrics), 'utf8');
   expect(text.endsWith('\n')).toBe(true);
-  return text.trimEnd().split('\n').map((line) => JSON.parse(line) as { step: number });
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { step: number });
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, index) => from + index);

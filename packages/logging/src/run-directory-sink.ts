@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '@nnd/core';
-import { LoggingError, } from './errors/index.js';
+import { LoggingError } from './errors/index.js';
 import { JsonLinesAppender, messageOf, writeJsonAtomically } from './crash-safe-files.js';
 import { checkLogCall } from './logger.js';
 import { makeDirectory } from './make-directory.js';

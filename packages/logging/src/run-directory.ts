@@ -97,9 +97,7 @@ const CHECKPOINT_NAME = /^step_(0|[1-9]\d*)$/;
  * would write `null`); `readRunDirectory` turns them back into numbers.
  */
 export function metricsLine(step: number, time: number, metrics: Metrics): string {
-  return JSON.stringify({ step, time, ...metrics }, (_key, value: unknown) =>
-    typeof value === 'number' && !Number.isFinite(value) ? String(value) : value,
-  );
+  return JSON.stringify({ step, time, ...metrics }, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value));
 }
 
 const NON_FINITE: Record<string, number> = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };

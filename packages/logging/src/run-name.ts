@@ -12,9 +12,7 @@ export const RUN_NAME_FIELDS = ['model_name', 'hook_point', 'dict_size', 'sae_ty
 export function runName(config: RunConfig): string {
   const missing = RUN_NAME_FIELDS.filter((field) => config[field] === undefined || config[field] === null);
   if (missing.length > 0) {
-    throw new ConfigError(
-      `runName needs config fields ${RUN_NAME_FIELDS.join(', ')}; missing: ${missing.join(', ')}. Set them, or give the run a 'name'.`,
-    );
+    throw new ConfigError(`runName needs config fields ${RUN_NAME_FIELDS.join(', ')}; missing: ${missing.join(', ')}. Set them, or give the run a 'name'.`);
   }
   return RUN_NAME_FIELDS.map((field) => pythonText(field, config[field], field === 'lr')).join('_');
 }

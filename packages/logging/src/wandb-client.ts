@@ -93,7 +93,7 @@ export class WandbClient {
     );
     const bucket = data.upsertBucket?.bucket;
     const entity = bucket?.project?.entity?.name ?? input.entity;
-    if (entity === undefined) throw new WandbError('upsertBucket answered without the run\'s entity', { retryable: false });
+    if (entity === undefined) throw new WandbError("upsertBucket answered without the run's entity", { retryable: false });
     return { entity, project: bucket?.project?.name ?? input.project, runId: bucket?.name ?? input.runId };
   }
 
@@ -124,11 +124,7 @@ export class WandbClient {
   }
 
   async graphql<T>(query: string, variables: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
-    const response = await this.request(
-      `${this.baseUrl}/graphql`,
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) },
-      signal,
-    );
+    const response = await this.request(`${this.baseUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }, signal);
     let answer: { data?: T; errors?: { message?: string }[] };
     try {
       answer = (await response.json()) as typeof answer;

@@ -11,14 +11,7 @@ import type { WandbRunIdentity } from './run-directory.js';
 import { WandbClient } from './wandb-client.js';
 import type { RunPath, UploadItem } from './wandb-client.js';
 import { artifactUploads, historyLine, summaryLine, wandbConfig } from './wandb-records.js';
-import {
-  newRunId,
-  resolveApiKey,
-  resolveBaseUrl,
-  resolveDisplayName,
-  resolveEntity,
-  resolveProject,
-} from './wandb-settings.js';
+import { newRunId, resolveApiKey, resolveBaseUrl, resolveDisplayName, resolveEntity, resolveProject } from './wandb-settings.js';
 import type { Environment } from './wandb-settings.js';
 
 export interface WandbSinkOptions {
@@ -122,10 +115,7 @@ export function createWandbSink(options: WandbSinkOptions = {}): WandbSink {
     lastError = error.message;
     if (warned) return;
     warned = true;
-    const where =
-      runDirectory === undefined
-        ? 'nothing is lost while this process runs'
-        : `everything is in ${runDirectory}; if the upload does not finish, run: nnd wandb-sync ${runDirectory}`;
+    const where = runDirectory === undefined ? 'nothing is lost while this process runs' : `everything is in ${runDirectory}; if the upload does not finish, run: nnd wandb-sync ${runDirectory}`;
     const plan = error.retryable ? 'training goes on, retrying in the background' : 'giving up on W&B for this run, training goes on';
     warnLine(`W&B: ${error.message}; ${plan}; ${where}`);
   }
@@ -148,10 +138,7 @@ export function createWandbSink(options: WandbSinkOptions = {}): WandbSink {
     const ids = identity as WandbRunIdentity;
     if (runPath === undefined) {
       return async () => {
-        runPath = await connection.upsertRun(
-          { runId: ids.runId, project: ids.project, entity: ids.entity, displayName: ids.displayName, config: configText },
-          aborter.signal,
-        );
+        runPath = await connection.upsertRun({ runId: ids.runId, project: ids.project, entity: ids.entity, displayName: ids.displayName, config: configText }, aborter.signal);
         identity = { ...ids, entity: runPath.entity, project: runPath.project };
         recordIdentity();
       };
@@ -305,7 +292,14 @@ export function createWandbSink(options: WandbSinkOptions = {}): WandbSink {
     artifact(name, files, metadata = {}) {
       if (!initialized) throw new LoggingError('artifact called before init on the W&B sink');
       if (stopped) return;
-      pendingUploads.push(artifactUploads(runDirectory, name, files.map((file) => path.resolve(file)), metadata));
+      pendingUploads.push(
+        artifactUploads(
+          runDirectory,
+          name,
+          files.map((file) => path.resolve(file)),
+          metadata,
+        ),
+      );
       wake(WORK_OR_FLUSH);
     },
 

@@ -9,14 +9,7 @@ import type { WandbRunIdentity } from './run-directory.js';
 import { WandbClient } from './wandb-client.js';
 import type { RunPath, UploadItem } from './wandb-client.js';
 import { artifactUploads, historyLine, runUrl, summaryLine, wandbConfig } from './wandb-records.js';
-import {
-  newRunId,
-  resolveApiKey,
-  resolveBaseUrl,
-  resolveDisplayName,
-  resolveEntity,
-  resolveProject,
-} from './wandb-settings.js';
+import { newRunId, resolveApiKey, resolveBaseUrl, resolveDisplayName, resolveEntity, resolveProject } from './wandb-settings.js';
 import type { Environment } from './wandb-settings.js';
 
 export interface SyncOptions {
@@ -82,9 +75,7 @@ export async function syncRunDirectory(directory: string, options: SyncOptions =
   const attempts = options.attempts ?? 5;
   const retrying = <T>(task: () => Promise<T>) => withRetries(task, attempts, new ExponentialBackoff(options.retry));
 
-  const run = await retrying(() =>
-    client.upsertRun({ runId, project, entity: identity.entity, displayName: identity.displayName, config: wandbConfig(contents.config) }),
-  );
+  const run = await retrying(() => client.upsertRun({ runId, project, entity: identity.entity, displayName: identity.displayName, config: wandbConfig(contents.config) }));
   identity = { ...identity, entity: run.entity, project: run.project };
   writeJsonAtomically(identityFile, identity);
 

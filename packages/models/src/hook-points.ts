@@ -70,7 +70,11 @@ export function hookName(kind: LayerHookKind | ModelHookKind, layer?: number): s
   if (Object.hasOwn(MODEL_HOOKS, kind)) return MODEL_HOOKS[kind as ModelHookKind];
   if (!Object.hasOwn(LAYER_HOOKS, kind)) {
     const kinds = [...Object.keys(LAYER_HOOKS), ...Object.keys(MODEL_HOOKS)];
-    throw new HookNotFoundError(`hookName: unknown hook kind '${kind}'; did you mean ${closestNames(kind, kinds).map((name) => `'${name}'`).join(', ')}? Kinds: ${kinds.join(', ')}.`);
+    throw new HookNotFoundError(
+      `hookName: unknown hook kind '${kind}'; did you mean ${closestNames(kind, kinds)
+        .map((name) => `'${name}'`)
+        .join(', ')}? Kinds: ${kinds.join(', ')}.`,
+    );
   }
   if (layer === undefined || !Number.isInteger(layer) || layer < 0) {
     throw new ConfigError(`hookName: '${kind}' is a per-block hook and needs a layer index (a non-negative integer), got ${layer}.`);

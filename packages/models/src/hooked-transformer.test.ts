@@ -1,8 +1,5 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
-import {
-  ConfigError, Graph, HookNotFoundError, ShapeError, evaluateGraph, expand, isDeviceTensor, reduceMean, zeros,
-  type HostTensor,
-} from '@nnd/core';
+import { ConfigError, Graph, HookNotFoundError, ShapeError, evaluateGraph, expand, isDeviceTensor, reduceMean, zeros, type HostTensor } from '@nnd/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hookName, hookShape } from './hook-points.js';
 import { HookedTransformer } from './hooked-transformer.js';

@@ -1,7 +1,4 @@
-import {
-  ConfigError, Graph, ShapeError, formatShape,
-  type Backend, type DeviceTensor, type HostTensor, type Program, type Tensor,
-} from '@nnd/core';
+import { ConfigError, Graph, ShapeError, formatShape, type Backend, type DeviceTensor, type HostTensor, type Program, type Tensor } from '@nnd/core';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { architectureFor } from './architectures/index.js';
@@ -93,7 +90,8 @@ export class HookedTransformer {
       }
     }
     for (const name of weights.keys()) if (!expected.has(name)) problems.push(`'${name}' is not a parameter of this config`);
-    if (problems.length > 0) throw new ShapeError(`HookedTransformer: weights do not match the config: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}.`);
+    if (problems.length > 0)
+      throw new ShapeError(`HookedTransformer: weights do not match the config: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}.`);
     this.weights = new Map(weights);
     if (config.positional === 'rotary') {
       const { cos, sin } = rotaryTables(config);
@@ -130,7 +128,13 @@ export class HookedTransformer {
       await reader.close();
     }
     let tokenizer = options.tokenizer;
-    if (!tokenizer && (await readFile(join(directory, 'tokenizer.json')).then(() => true, () => false))) {
+    if (
+      !tokenizer &&
+      (await readFile(join(directory, 'tokenizer.json')).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       tokenizer = await Tokenizer.fromDirectory(directory, { bosTokenId: config.bosTokenId, eosTokenId: config.eosTokenId });
     }
     return new HookedTransformer(config, weights, { ...options, tokenizer });

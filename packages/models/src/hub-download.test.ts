@@ -49,10 +49,12 @@ function serveLikeTheHub(): Promise<string> {
       response.writeHead(200, { ...headers, 'Content-Length': body.length }).end(body);
     }
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const address = server.address() as { port: number };
-    resolve(`http://127.0.0.1:${address.port}`);
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address() as { port: number };
+      resolve(`http://127.0.0.1:${address.port}`);
+    }),
+  );
 }
 
 const offline: typeof fetch = async () => {
@@ -108,9 +110,7 @@ describe('fromPretrained with hub ids', () => {
   it('follows a sharded index and fetches every shard', async () => {
     const cacheDir = join(root, 'cache-b');
     const directory = await resolveModelDirectory('sharded-model', { cacheDir, hubUrl });
-    expect((await readdir(directory)).sort()).toEqual([
-      'config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json',
-    ]);
+    expect((await readdir(directory)).sort()).toEqual(['config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json']);
     const sharded = await HookedTransformer.fromPretrained('sharded-model', { backend, cacheDir, hubUrl, fetch: offline });
     const single = await HookedTransformer.fromPretrained(repositories.get('test-org/tiny-gpt2')!, { backend });
     const tokens = testTokens(1, 5, 40);

@@ -40,7 +40,10 @@ export function cachePathFor(id: string, options: HubOptions = {}): string {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Whether a folder holds config.json and complete weights (one file, or an index and every shard it names). */
@@ -71,7 +74,13 @@ function offlineHelp(id: string, cachePath: string): string {
  */
 export async function resolveModelDirectory(nameOrDirectory: string, options: HubOptions = {}): Promise<string> {
   const asPath = resolve(nameOrDirectory);
-  if (await stat(asPath).then((info) => info.isDirectory(), () => false)) return asPath;
+  if (
+    await stat(asPath).then(
+      (info) => info.isDirectory(),
+      () => false,
+    )
+  )
+    return asPath;
   const located = modelLocation(nameOrDirectory);
   if (located !== nameOrDirectory) return resolveModelDirectory(located, options);
   if (!HUB_ID.test(nameOrDirectory) || nameOrDirectory.includes('..')) {
@@ -89,14 +98,19 @@ export async function resolveModelDirectory(nameOrDirectory: string, options: Hu
     let blob: Blob | null;
     try {
       blob = await downloadFile({
-        repo: id, path, revision, hubUrl, fetch: options.fetch,
+        repo: id,
+        path,
+        revision,
+        hubUrl,
+        fetch: options.fetch,
         accessToken: options.accessToken ?? process.env.HF_TOKEN,
       });
     } catch (cause) {
       const status = (cause as { statusCode?: number }).statusCode;
-      const reason = status === 401 || status === 403 || status === 404
-        ? `the hub answered ${status} for ${path} (no such repository or revision, or it is gated: set HF_TOKEN)`
-        : `the download of ${path} failed (${(cause as Error).message}${(cause as Error).cause ? `: ${String(((cause as Error).cause as Error).message ?? (cause as Error).cause)}` : ''})`;
+      const reason =
+        status === 401 || status === 403 || status === 404
+          ? `the hub answered ${status} for ${path} (no such repository or revision, or it is gated: set HF_TOKEN)`
+          : `the download of ${path} failed (${(cause as Error).message}${(cause as Error).cause ? `: ${String(((cause as Error).cause as Error).message ?? (cause as Error).cause)}` : ''})`;
       throw new ModelNotFoundError(`Model '${id}' is not in the local cache (looked in ${cachePath}) and could not be fetched from ${hubUrl}: ${reason}. ${offlineHelp(id, cachePath)}`, { cause });
     }
     if (blob === null) {

@@ -8,7 +8,10 @@ import type { Activation } from './transformer-config.js';
  * `rope_parameters` object and older top-level keys.
  */
 export class HuggingFaceConfig {
-  constructor(readonly raw: Readonly<Record<string, unknown>>, readonly source: string) {}
+  constructor(
+    readonly raw: Readonly<Record<string, unknown>>,
+    readonly source: string,
+  ) {}
 
   get modelType(): string {
     return this.string('model_type');

@@ -27,6 +27,11 @@ export { ModelNotFoundError } from './model-not-found-error.js';
 export { tinyLanguageModelDirectory } from './tiny-language-model.js';
 export { modelLocation, TINY_LM } from './model-names.js';
 export {
-  BYTE_LEVEL_BOS, BYTE_LEVEL_BOS_ID, BYTE_LEVEL_EOS, BYTE_LEVEL_EOS_ID, BYTE_LEVEL_VOCAB_SIZE,
-  byteLevelTokenizerConfig, byteLevelTokenizerJson,
+  BYTE_LEVEL_BOS,
+  BYTE_LEVEL_BOS_ID,
+  BYTE_LEVEL_EOS,
+  BYTE_LEVEL_EOS_ID,
+  BYTE_LEVEL_VOCAB_SIZE,
+  byteLevelTokenizerConfig,
+  byteLevelTokenizerJson,
 } from './byte-level-tokenizer.js';

@@ -23,13 +23,18 @@ function allWeights(config: TransformerConfig): Map<string, HostTensor> {
   return new Map(model.parameterNames.map((name) => [name, model.parameter(name)]));
 }
 
-describe('replacing a weight matrix\'s product inside the model', () => {
-  it.each(Object.entries(TEST_CONFIGS))('%s: a product that doubles W gives the model whose W is doubled, and sees the module\'s input', (_name, config) => {
+describe("replacing a weight matrix's product inside the model", () => {
+  it.each(Object.entries(TEST_CONFIGS))("%s: a product that doubles W gives the model whose W is doubled, and sees the module's input", (_name, config) => {
     const weights = allWeights(config);
     const name = config.gatedMlp ? 'blocks.1.mlp.W_gate' : 'blocks.1.mlp.W_in';
     const seen: number[][] = [];
     const replaced = logits(config, weights, () => ({
-      products: { [name]: (x, weight) => { seen.push(x.shape.map(Number)); return matmul(x, mul(weight, 2)); } },
+      products: {
+        [name]: (x, weight) => {
+          seen.push(x.shape.map(Number));
+          return matmul(x, mul(weight, 2));
+        },
+      },
     }));
     const doubled = new Map(weights);
     const original = weights.get(name)!.data as Float32Array;
@@ -57,7 +62,6 @@ describe('replacing a weight matrix\'s product inside the model', () => {
     expect(matrices.get('blocks.1.attn.W_K')).toEqual({ dIn: 16, dOut: 8 });
     expect(matrices.has('embed.W_E')).toBe(false);
     const graph = new Graph();
-    expect(() => buildTransformerGraph(graph, graph.input('tokens', [1, 2], 'int64'), TEST_CONFIGS.gpt2, { products: { 'blocks.0.mlp.W_up': (x, w) => matmul(x, w) } }))
-      .toThrow(ConfigError);
+    expect(() => buildTransformerGraph(graph, graph.input('tokens', [1, 2], 'int64'), TEST_CONFIGS.gpt2, { products: { 'blocks.0.mlp.W_up': (x, w) => matmul(x, w) } })).toThrow(ConfigError);
   });
 });

@@ -23,8 +23,10 @@ export function rotaryTables(config: TransformerConfig): { cos: HostTensor<'floa
       const angle = Math.fround(position * inverseFrequencies[i]);
       const [c, s] = [Math.cos(angle), Math.sin(angle)];
       const row = position * rotaryDim;
-      cos[row + i] = c; cos[row + half + i] = c;
-      sin[row + i] = s; sin[row + half + i] = s;
+      cos[row + i] = c;
+      cos[row + half + i] = c;
+      sin[row + i] = s;
+      sin[row + half + i] = s;
     }
   }
   const shape = [contextLength, rotaryDim];

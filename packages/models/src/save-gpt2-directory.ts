@@ -11,12 +11,7 @@ import type { TransformerConfig } from './transformer-config.js';
  * tokenizer.json), so `transformers`' from_pretrained and fromPretrained
  * here both load it.
  */
-export async function saveGpt2Directory(
-  directory: string,
-  config: TransformerConfig,
-  parameters: ReadonlyMap<string, FloatTensor>,
-  extraFiles: Readonly<Record<string, unknown>> = {},
-): Promise<void> {
+export async function saveGpt2Directory(directory: string, config: TransformerConfig, parameters: ReadonlyMap<string, FloatTensor>, extraFiles: Readonly<Record<string, unknown>> = {}): Promise<void> {
   await mkdir(directory, { recursive: true });
   const tensors = new Map<string, SafetensorsTensor>();
   for (const [name, tensor] of gpt2ToHuggingFace(parameters, config)) tensors.set(name, fromTypedArray('F32', tensor.shape, tensor.data));

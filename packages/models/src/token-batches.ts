@@ -4,10 +4,7 @@ import { ConfigError, ShapeError, allocate, type HostTensor } from '@nnd/core';
  * Token ids as a [batch, seq] array: a host tensor (int64 or any dtype with
  * integer values), typed data with a shape, or nested number arrays.
  */
-export type TokenInput =
-  | HostTensor
-  | { readonly data: BigInt64Array | Int32Array | Uint32Array | readonly number[]; readonly shape: readonly number[] }
-  | readonly (readonly number[])[];
+export type TokenInput = HostTensor | { readonly data: BigInt64Array | Int32Array | Uint32Array | readonly number[]; readonly shape: readonly number[] } | readonly (readonly number[])[];
 
 /** Normalises token ids to an int64 [batch, seq] host tensor, checking rectangularity and the vocabulary range. */
 export function toTokenTensor(input: TokenInput, vocabSize: number): HostTensor<'int64'> {
@@ -51,7 +48,10 @@ export function sliceRows<T extends HostTensor>(tensor: T, from: number, to: num
 export function concatHostRows(tensors: readonly HostTensor[]): HostTensor {
   if (tensors.length === 1) return tensors[0];
   const { dtype } = tensors[0];
-  const data = allocate(dtype, tensors.reduce((total, tensor) => total + tensor.data.length, 0));
+  const data = allocate(
+    dtype,
+    tensors.reduce((total, tensor) => total + tensor.data.length, 0),
+  );
   let offset = 0;
   for (const tensor of tensors) {
     (data as Float32Array).set(tensor.data as Float32Array, offset);

@@ -9,10 +9,28 @@ const backend = createOnnxBackend({ device: 'cpu' });
 afterAll(() => backend.dispose());
 
 const config: TransformerConfig = {
-  modelType: 'gpt2', layerCount: 2, hiddenSize: 32, headCount: 2, keyValueHeadCount: 2, headSize: 16, mlpSize: 128,
-  vocabSize: BYTE_LEVEL_VOCAB_SIZE, contextLength: 32, normalization: 'layerNorm', normEpsilon: 1e-5, activation: 'gelu_new',
-  positional: 'learned', rotaryDim: 0, rotaryBase: 0, parallelResidual: false, gatedMlp: false, tiedEmbeddings: true,
-  attentionBias: true, mlpBias: true, bosTokenId: BYTE_LEVEL_BOS_ID, eosTokenId: BYTE_LEVEL_EOS_ID,
+  modelType: 'gpt2',
+  layerCount: 2,
+  hiddenSize: 32,
+  headCount: 2,
+  keyValueHeadCount: 2,
+  headSize: 16,
+  mlpSize: 128,
+  vocabSize: BYTE_LEVEL_VOCAB_SIZE,
+  contextLength: 32,
+  normalization: 'layerNorm',
+  normEpsilon: 1e-5,
+  activation: 'gelu_new',
+  positional: 'learned',
+  rotaryDim: 0,
+  rotaryBase: 0,
+  parallelResidual: false,
+  gatedMlp: false,
+  tiedEmbeddings: true,
+  attentionBias: true,
+  mlpBias: true,
+  bosTokenId: BYTE_LEVEL_BOS_ID,
+  eosTokenId: BYTE_LEVEL_EOS_ID,
 };
 
 describe('training a tiny LM end to end (autodiff through embeddings, attention, layer norm, GELU, softmax)', () => {
@@ -21,8 +39,16 @@ describe('training a tiny LM end to end (autodiff through embeddings, attention,
     const corpus = new TextEncoder().encode(text.repeat(40));
     const steps = 300;
     const { losses, parameters } = await trainLanguageModel({
-      config, backend, corpus, bosTokenId: BYTE_LEVEL_BOS_ID, steps, batchSize: 8, sequenceLength: 32,
-      learningRate: 1e-2, warmupSteps: 20, seed: 1,
+      config,
+      backend,
+      corpus,
+      bosTokenId: BYTE_LEVEL_BOS_ID,
+      steps,
+      batchSize: 8,
+      sequenceLength: 32,
+      learningRate: 1e-2,
+      warmupSteps: 20,
+      seed: 1,
     });
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
     const first = mean(losses.slice(0, 10));

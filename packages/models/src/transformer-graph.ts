@@ -1,7 +1,28 @@
 import {
-  ConfigError, GraphError, ShapeError, add, axisSize, crossEntropy, dimsEqual, expand, formatShape, gather, layerNorm,
-  lessOrEqual, matmul, mul, range, reshape, rmsNorm, slice, softmax, transpose, unsqueeze, where,
-  type Graph, type Tensor,
+  ConfigError,
+  GraphError,
+  ShapeError,
+  add,
+  axisSize,
+  crossEntropy,
+  dimsEqual,
+  expand,
+  formatShape,
+  gather,
+  layerNorm,
+  lessOrEqual,
+  matmul,
+  mul,
+  range,
+  reshape,
+  rmsNorm,
+  slice,
+  softmax,
+  transpose,
+  unsqueeze,
+  where,
+  type Graph,
+  type Tensor,
 } from '@nnd/core';
 import { ACTIVATIONS } from './activations.js';
 import { hookName, hookPointNames, hookShape, locateHook } from './hook-points.js';
@@ -131,7 +152,9 @@ export function buildTransformerGraph(graph: Graph, tokens: Tensor, config: Tran
     const given = options.weights?.[name];
     if (given !== undefined) {
       if (given.graph !== graph || !(given.rank === shape.length && given.shape.every((dim, i) => dimsEqual(dim, shape[i])))) {
-        throw new ShapeError(`buildGraph: the weight given for '${name}' is ${formatShape(given.shape)}${given.graph !== graph ? ' in another graph' : ''}; this model's '${name}' is ${formatShape(shape)} in this graph.`);
+        throw new ShapeError(
+          `buildGraph: the weight given for '${name}' is ${formatShape(given.shape)}${given.graph !== graph ? ' in another graph' : ''}; this model's '${name}' is ${formatShape(shape)} in this graph.`,
+        );
       }
       parameters.set(name, given);
       return given;
@@ -180,9 +203,7 @@ export function buildTransformerGraph(graph: Graph, tokens: Tensor, config: Tran
     return result;
   };
   const normalize = (x: Tensor, prefix: string) =>
-    config.normalization === 'layerNorm'
-      ? layerNorm(x, parameter(`${prefix}.w`), optional(`${prefix}.b`), { epsilon: config.normEpsilon })
-      : rmsNorm(x, parameter(`${prefix}.w`), config.normEpsilon);
+    config.normalization === 'layerNorm' ? layerNorm(x, parameter(`${prefix}.w`), optional(`${prefix}.b`), { epsilon: config.normEpsilon }) : rmsNorm(x, parameter(`${prefix}.w`), config.normEpsilon);
 
   // Embeddings.
   let residual = hook(hookName('embed'), gather(parameter('embed.W_E'), tokens, 0));
@@ -219,8 +240,7 @@ export function buildTransformerGraph(graph: Graph, tokens: Tensor, config: Tran
     if (keyValueHeadCount !== headCount) {
       // Grouped-query attention: query head h reads key/value head h / group (PyTorch's repeat_interleave).
       const group = headCount / keyValueHeadCount;
-      const repeat = (t: Tensor) =>
-        reshape(expand(unsqueeze(t, 3), [batch, seq, keyValueHeadCount, group, headSize]), [batch, seq, headCount, headSize]);
+      const repeat = (t: Tensor) => reshape(expand(unsqueeze(t, 3), [batch, seq, keyValueHeadCount, group, headSize]), [batch, seq, headCount, headSize]);
       k = repeat(k);
       v = repeat(v);
     }

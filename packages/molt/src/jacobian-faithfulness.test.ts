@@ -17,7 +17,11 @@ const OUT = `blocks.${LAYER}.hook_mlp_out`;
 beforeAll(async () => {
   model = await HookedTransformer.fromPretrained(tinyLanguageModelDirectory(), { backend });
   const rng = new Rng(1);
-  const tokens = hostTensor('int64', [2, 12], BigInt64Array.from({ length: 24 }, () => BigInt(rng.int(model.config.vocabSize))));
+  const tokens = hostTensor(
+    'int64',
+    [2, 12],
+    BigInt64Array.from({ length: 24 }, () => BigInt(rng.int(model.config.vocabSize))),
+  );
   const { cache } = await model.runWithCache(tokens, { names: [IN], returnType: 'none' });
   inputs = hostTensor('float32', [24, model.config.hiddenSize], cache[IN].data as Float32Array);
   mlp = mlpOfLayer(model, LAYER);
@@ -70,7 +74,7 @@ describe('Jacobian faithfulness', () => {
     expect(Math.abs(result.mean)).toBeLessThan(0.5);
   });
 
-  it("a MOLT with one full-rank transform held open scores as the linear map V U does, token by token", async () => {
+  it('a MOLT with one full-rank transform held open scores as the linear map V U does, token by token', async () => {
     const width = model.config.hiddenSize;
     const molt = createMolt(parseMoltConfig({ d_in: width, d_out: width, rank_counts: { [width]: 1 }, top_k: 1, uv_init: 'scaled_normal', hook_point: IN, hook_point_out: OUT }));
     const params = molt.initialParams(new Rng(3));

@@ -1,6 +1,22 @@
 import {
-  add, ConfigError, erf, geluTanh, Graph, grad, hostTensor, matmul, mul, relu, sigmoid, ShapeError, zeros,
-  type Backend, type Decomposition, type HostTensor, type Tensor, type TensorMap,
+  add,
+  ConfigError,
+  erf,
+  geluTanh,
+  Graph,
+  grad,
+  hostTensor,
+  matmul,
+  mul,
+  relu,
+  sigmoid,
+  ShapeError,
+  zeros,
+  type Backend,
+  type Decomposition,
+  type HostTensor,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
 
 export type MlpActivation = 'gelu_new' | 'gelu' | 'relu' | 'silu';
@@ -90,7 +106,9 @@ export interface JacobianFaithfulness {
 export async function jacobianFaithfulness(options: JacobianFaithfulnessOptions): Promise<JacobianFaithfulness> {
   const { decomposition, params, state, mlp, inputs, backend } = options;
   if (decomposition.reads.length !== 1 || decomposition.writes.length !== 1) {
-    throw new ConfigError(`jacobianFaithfulness: decomposition '${decomposition.architecture}' reads ${decomposition.reads.length} and writes ${decomposition.writes.length} streams; it needs one of each (an MLP's input and output).`);
+    throw new ConfigError(
+      `jacobianFaithfulness: decomposition '${decomposition.architecture}' reads ${decomposition.reads.length} and writes ${decomposition.writes.length} streams; it needs one of each (an MLP's input and output).`,
+    );
   }
   const [{ hook: inHook, width: dIn }] = decomposition.reads;
   const [{ hook: outHook, width: dOut }] = decomposition.writes;

@@ -51,44 +51,51 @@ const ALLOWED: Record<string, string> = {
 
 const rankCountsSchema = z.record(z.string().regex(/^[1-9][0-9]*$/), z.number().int().min(1)).refine((value) => Object.keys(value).length > 0);
 
-export const moltConfigSchema = z.strictObject({
-  architecture: z.literal('molt').default('molt'),
-  d_in: z.number().int().min(1),
-  d_out: z.number().int().min(1),
-  rank_counts: rankCountsSchema,
-  gate: z.enum(MOLT_GATES).default('topk'),
-  top_k: z.number().int().min(1).default(16),
-  lambda: z.number().min(0).default(0),
-  sparsity_penalty: z.enum(['tanh', 'l1']).default('tanh'),
-  tanh_c: z.number().positive().default(1),
-  lambda_warmup_steps: z.number().int().min(0).default(0),
-  jumprelu_surrogate: z.enum(['sigmoid', 'rectangle']).default('sigmoid'),
-  bandwidth: z.number().positive().default(0.1),
-  threshold_init: z.number().positive().default(0.1),
-  uv_init: z.enum(['scaled_normal', 'zero_u', 'uniform']).default('zero_u'),
-  encoder_init: z.enum(['unit_norm', 'uniform']).default('unit_norm'),
-  /** Left out: -1 for JumpReLU gates (the reproducers' fix), 0 for TopK and BatchTopK (relu(pre) - 1 would leave most top-k slots at 0). */
-  gate_bias_init: z.number().optional(),
-  /** Left out: 'sparse' for TopK and BatchTopK, 'dense' for JumpReLU (whose surrogate gradient reaches closed gates). */
-  dispatch: z.enum(['sparse', 'dense']).optional(),
-  n_batches_to_dead: z.number().int().min(0).default(5),
-  seed: z.number().int().default(49),
-  hook_point: z.string().min(1).optional(),
-  hook_point_out: z.string().min(1).optional(),
-}).superRefine((config, context) => {
-  const transforms = Object.values(config.rank_counts).reduce((total, count) => total + count, 0);
-  if (config.gate !== 'jumprelu' && config.top_k > transforms) {
-    context.addIssue({ code: 'custom', path: ['top_k'], message: `top_k = ${config.top_k} exceeds the ${transforms} transforms of rank_counts; lower top_k or add transforms` });
-  }
-  if (config.gate === 'jumprelu' && config.dispatch === 'sparse') {
-    context.addIssue({ code: 'custom', path: ['dispatch'], message: "dispatch = 'sparse' needs a topk or batchtopk gate: JumpReLU's surrogate gradient reaches closed gates, which the sparse dispatch never computes; use dispatch 'dense' (the default for jumprelu)" });
-  }
-  for (const rank of Object.keys(config.rank_counts)) {
-    if (Number(rank) > Math.min(config.d_in, config.d_out)) {
-      context.addIssue({ code: 'custom', path: ['rank_counts'], message: `rank ${rank} exceeds min(d_in, d_out) = ${Math.min(config.d_in, config.d_out)}; a transform's rank is at most its width` });
+export const moltConfigSchema = z
+  .strictObject({
+    architecture: z.literal('molt').default('molt'),
+    d_in: z.number().int().min(1),
+    d_out: z.number().int().min(1),
+    rank_counts: rankCountsSchema,
+    gate: z.enum(MOLT_GATES).default('topk'),
+    top_k: z.number().int().min(1).default(16),
+    lambda: z.number().min(0).default(0),
+    sparsity_penalty: z.enum(['tanh', 'l1']).default('tanh'),
+    tanh_c: z.number().positive().default(1),
+    lambda_warmup_steps: z.number().int().min(0).default(0),
+    jumprelu_surrogate: z.enum(['sigmoid', 'rectangle']).default('sigmoid'),
+    bandwidth: z.number().positive().default(0.1),
+    threshold_init: z.number().positive().default(0.1),
+    uv_init: z.enum(['scaled_normal', 'zero_u', 'uniform']).default('zero_u'),
+    encoder_init: z.enum(['unit_norm', 'uniform']).default('unit_norm'),
+    /** Left out: -1 for JumpReLU gates (the reproducers' fix), 0 for TopK and BatchTopK (relu(pre) - 1 would leave most top-k slots at 0). */
+    gate_bias_init: z.number().optional(),
+    /** Left out: 'sparse' for TopK and BatchTopK, 'dense' for JumpReLU (whose surrogate gradient reaches closed gates). */
+    dispatch: z.enum(['sparse', 'dense']).optional(),
+    n_batches_to_dead: z.number().int().min(0).default(5),
+    seed: z.number().int().default(49),
+    hook_point: z.string().min(1).optional(),
+    hook_point_out: z.string().min(1).optional(),
+  })
+  .superRefine((config, context) => {
+    const transforms = Object.values(config.rank_counts).reduce((total, count) => total + count, 0);
+    if (config.gate !== 'jumprelu' && config.top_k > transforms) {
+      context.addIssue({ code: 'custom', path: ['top_k'], message: `top_k = ${config.top_k} exceeds the ${transforms} transforms of rank_counts; lower top_k or add transforms` });
     }
-  }
-});
+    if (config.gate === 'jumprelu' && config.dispatch === 'sparse') {
+      context.addIssue({
+        code: 'custom',
+        path: ['dispatch'],
+        message:
+          "dispatch = 'sparse' needs a topk or batchtopk gate: JumpReLU's surrogate gradient reaches closed gates, which the sparse dispatch never computes; use dispatch 'dense' (the default for jumprelu)",
+      });
+    }
+    for (const rank of Object.keys(config.rank_counts)) {
+      if (Number(rank) > Math.min(config.d_in, config.d_out)) {
+        context.addIssue({ code: 'custom', path: ['rank_counts'], message: `rank ${rank} exceeds min(d_in, d_out) = ${Math.min(config.d_in, config.d_out)}; a transform's rank is at most its width` });
+      }
+    }
+  });
 
 export type MoltConfig = z.output<typeof moltConfigSchema>;
 export type MoltConfigInput = z.input<typeof moltConfigSchema>;
@@ -102,7 +109,9 @@ export interface RankGroup {
 
 /** The rank groups in descending rank order, which is the order of the transforms in W_E, b_E and the feature activations. */
 export function rankGroups(rankCounts: Readonly<Record<string, number>>): RankGroup[] {
-  const ranks = Object.keys(rankCounts).map(Number).sort((a, b) => b - a);
+  const ranks = Object.keys(rankCounts)
+    .map(Number)
+    .sort((a, b) => b - a);
   let offset = 0;
   return ranks.map((rank) => {
     const group = { rank, count: rankCounts[String(rank)], offset };

@@ -8,7 +8,9 @@ const D_OUT = 3;
 
 describe('decoderDirections', () => {
   it('is, per transform, the output of its own map on its unit gate direction: (e_t / ||e_t||) V_t U_t, at the written hook', () => {
-    const molt = createMolt(parseMoltConfig({ d_in: D_IN, d_out: D_OUT, rank_counts: { 3: 1, 2: 2, 1: 1 }, top_k: 2, hook_point: 'blocks.0.ln2.hook_normalized', hook_point_out: 'blocks.0.hook_mlp_out' }));
+    const molt = createMolt(
+      parseMoltConfig({ d_in: D_IN, d_out: D_OUT, rank_counts: { 3: 1, 2: 2, 1: 1 }, top_k: 2, hook_point: 'blocks.0.ln2.hook_normalized', hook_point_out: 'blocks.0.hook_mlp_out' }),
+    );
     const params = molt.initialParams(new Rng(5));
     // Encoder columns of different norms: the direction must not depend on them.
     const encoder = params.W_E.data as Float32Array;
@@ -25,7 +27,12 @@ describe('decoderDirections', () => {
     const got = result.data as Float64Array;
 
     // By hand: transforms in W_E's column order, rank 3 first.
-    const slots: [number, number][] = [[3, 0], [2, 0], [2, 1], [1, 0]];
+    const slots: [number, number][] = [
+      [3, 0],
+      [2, 0],
+      [2, 1],
+      [1, 0],
+    ];
     slots.forEach(([rank, index], t) => {
       const e = Array.from({ length: D_IN }, (_, i) => encoder[i * 4 + t]);
       const norm = Math.hypot(...e);

@@ -15,13 +15,21 @@ afterAll(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true,
 function run(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const defaults = z.object(moltFamily.configShape as z.ZodRawShape).parse({});
   return {
-    model_name: 'tiny-lm', layer: 1, num_tokens: 40_960, batch_size: 512, seed: 49, n_batches_to_dead: 5,
-    ...defaults, hook_point: 'blocks.1.ln2.hook_normalized', hook_point_out: 'blocks.1.hook_mlp_out', ...overrides,
+    model_name: 'tiny-lm',
+    layer: 1,
+    num_tokens: 40_960,
+    batch_size: 512,
+    seed: 49,
+    n_batches_to_dead: 5,
+    ...defaults,
+    hook_point: 'blocks.1.ln2.hook_normalized',
+    hook_point_out: 'blocks.1.hook_mlp_out',
+    ...overrides,
   };
 }
 
 describe('moltFamily', () => {
-  it("defaults the sites to ln2 -> mlp_out, and every key it adds has a default or says it is read from the model", () => {
+  it('defaults the sites to ln2 -> mlp_out, and every key it adds has a default or says it is read from the model', () => {
     const defaults = z.object(moltFamily.configShape as z.ZodRawShape).parse({});
     expect(defaults).toMatchObject({ site: 'ln2', site_out: 'mlp_out', gate: 'topk', top_k: 16, lambda_warmup_fraction: 0.1, uv_init: 'zero_u' });
     for (const [key, schema] of Object.entries(moltFamily.configShape)) expect((schema as z.ZodType).description, key).toBeTruthy();
@@ -31,8 +39,14 @@ describe('moltFamily', () => {
     const width = (hook: string) => ({ 'blocks.1.ln2.hook_normalized': 128, 'blocks.1.hook_mlp_out': 128 })[hook]!;
     const [member] = moltFamily.members(run({ gate: 'jumprelu', lambda: 0.01, molt_n: 2 }), width);
     expect(member.config).toMatchObject({
-      d_in: 128, d_out: 128, rank_counts: { 64: 2, 32: 4, 16: 8, 8: 16, 4: 32 }, gate: 'jumprelu', lambda: 0.01,
-      hook_point: 'blocks.1.ln2.hook_normalized', hook_point_out: 'blocks.1.hook_mlp_out', lambda_warmup_steps: 8,
+      d_in: 128,
+      d_out: 128,
+      rank_counts: { 64: 2, 32: 4, 16: 8, 8: 16, 4: 32 },
+      gate: 'jumprelu',
+      lambda: 0.01,
+      hook_point: 'blocks.1.ln2.hook_normalized',
+      hook_point_out: 'blocks.1.hook_mlp_out',
+      lambda_warmup_steps: 8,
     });
     const molt = moltFamily.create(member.config) as Molt;
     checkDecomposition(molt, 'test');

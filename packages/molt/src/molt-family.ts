@@ -9,8 +9,23 @@ const number = (what: string) => z.number({ error: what }).finite({ error: what 
 
 /** Keys of the run config copied into the MOLT's config as they are. */
 const COPIED = [
-  'hook_point', 'hook_point_out', 'gate', 'top_k', 'lambda', 'sparsity_penalty', 'tanh_c', 'jumprelu_surrogate', 'bandwidth', 'threshold_init',
-  'uv_init', 'encoder_init', 'gate_bias_init', 'n_batches_to_dead', 'seed', 'rank_counts', 'dispatch',
+  'hook_point',
+  'hook_point_out',
+  'gate',
+  'top_k',
+  'lambda',
+  'sparsity_penalty',
+  'tanh_c',
+  'jumprelu_surrogate',
+  'bandwidth',
+  'threshold_init',
+  'uv_init',
+  'encoder_init',
+  'gate_bias_init',
+  'n_batches_to_dead',
+  'seed',
+  'rank_counts',
+  'dispatch',
 ] as const;
 
 /**
@@ -28,24 +43,35 @@ export const moltFamily: DecompositionFamily = {
     site: z.string({ error: 'a site name' }).default('ln2').describe("the site it reads: 'ln2' is the MLP input (blocks.L.ln2.hook_normalized)"),
     site_out: z.string({ error: 'a site name' }).default('mlp_out').describe("the site it writes: 'mlp_out' is the MLP output (blocks.L.hook_mlp_out)"),
     hook_point_out: z.string({ error: 'a non-empty string' }).min(1).optional().describe('the hook it writes; derived from site_out and layer unless given'),
-    rank_counts: z.record(z.string().regex(/^[1-9][0-9]*$/), integer(1, 'an integer >= 1'), { error: 'an object { rank: count }, e.g. { "64": 1, "32": 2 }' })
+    rank_counts: z
+      .record(z.string().regex(/^[1-9][0-9]*$/), integer(1, 'an integer >= 1'), { error: 'an object { rank: count }, e.g. { "64": 1, "32": 2 }' })
       .optional()
       .describe("transforms per rank, e.g. { '64': 1, '32': 2 }; left out, Anthropic's {512: N, 256: 2N, 128: 4N, 64: 8N, 32: 16N}, halved until below the width"),
     molt_n: integer(1, 'an integer >= 1').default(1).describe('N of the default rank_counts (N, 2N, 4N, 8N, 16N transforms per rank group)'),
-    gate: z.enum(MOLT_GATES, { error: `one of ${MOLT_GATES.map((gate) => `'${gate}'`).join(', ')}` }).default('topk')
+    gate: z
+      .enum(MOLT_GATES, { error: `one of ${MOLT_GATES.map((gate) => `'${gate}'`).join(', ')}` })
+      .default('topk')
       .describe("the gate: 'topk' and 'batchtopk' keep top_k transforms per token (k-matched with transcoders), 'jumprelu' learns thresholds under the lambda penalty"),
     top_k: integer(1, 'an integer >= 1').default(16).describe('transforms kept per token (topk, batchtopk)'),
     lambda: number('a number >= 0').min(0, { error: 'a number >= 0' }).default(0).describe('the sparsity coefficient of lambda sum_t tanh(c phi_t ||U_t V_t||_F); JumpReLU runs need it > 0'),
     sparsity_penalty: z.enum(['tanh', 'l1'], { error: "'tanh' or 'l1'" }).default('tanh').describe("'tanh' (Anthropic's) or 'l1' (lambda sum_t phi_t ||U_t V_t||_F)"),
     tanh_c: number('a number > 0').positive({ error: 'a number > 0' }).default(1).describe('c of the tanh penalty'),
     lambda_warmup_fraction: number('a number in [0, 1]').min(0).max(1).default(0.1).describe('lambda rises linearly from 0 over this fraction of the steps'),
-    jumprelu_surrogate: z.enum(['sigmoid', 'rectangle'], { error: "'sigmoid' or 'rectangle'" }).default('sigmoid')
+    jumprelu_surrogate: z
+      .enum(['sigmoid', 'rectangle'], { error: "'sigmoid' or 'rectangle'" })
+      .default('sigmoid')
       .describe("the JumpReLU gate's backward pass: 'sigmoid' (smooth, lets closed gates reopen) or 'rectangle' (the JumpReLU SAE's straight-through)"),
     bandwidth: number('a number > 0').positive({ error: 'a number > 0' }).default(0.1).describe('width of the JumpReLU surrogate kernel'),
     threshold_init: number('a number > 0').positive({ error: 'a number > 0' }).default(0.1).describe('initial JumpReLU threshold'),
-    uv_init: z.enum(['scaled_normal', 'zero_u', 'uniform'], { error: "'zero_u', 'scaled_normal' or 'uniform'" }).default('zero_u')
-      .describe("'zero_u': V normal with std (d r)^(-1/4), U = 0, so every transform starts writing 0 and no gate is pushed shut before its map learns; 'scaled_normal': U as V, ||U V||_F near sqrt(d); 'uniform': OpenMOSS's +-1/sqrt(transforms)"),
-    dispatch: z.enum(['sparse', 'dense'], { error: "'sparse' or 'dense'" }).optional()
+    uv_init: z
+      .enum(['scaled_normal', 'zero_u', 'uniform'], { error: "'zero_u', 'scaled_normal' or 'uniform'" })
+      .default('zero_u')
+      .describe(
+        "'zero_u': V normal with std (d r)^(-1/4), U = 0, so every transform starts writing 0 and no gate is pushed shut before its map learns; 'scaled_normal': U as V, ||U V||_F near sqrt(d); 'uniform': OpenMOSS's +-1/sqrt(transforms)",
+      ),
+    dispatch: z
+      .enum(['sparse', 'dense'], { error: "'sparse' or 'dense'" })
+      .optional()
       .describe("'sparse': each transform computed on the tokens its gate opens only (topk, batchtopk; their default); 'dense': every transform on every token (jumprelu's only choice)"),
     encoder_init: z.enum(['unit_norm', 'uniform'], { error: "'unit_norm' or 'uniform'" }).default('unit_norm').describe('encoder rows of unit norm at init, or uniform'),
     gate_bias_init: number('a number').optional().describe('initial gate bias b_E (pre = x W_E + b_E); left out, -1 for jumprelu gates and 0 for topk and batchtopk'),
@@ -56,7 +82,10 @@ export const moltFamily: DecompositionFamily = {
   members(run, hookWidth): FamilyMember[] {
     const config: Record<string, unknown> = { architecture: 'molt' };
     for (const key of COPIED) if (run[key] !== undefined) config[key] = run[key];
-    for (const [key, hookKey] of [['d_in', 'hook_point'], ['d_out', 'hook_point_out']] as const) {
+    for (const [key, hookKey] of [
+      ['d_in', 'hook_point'],
+      ['d_out', 'hook_point_out'],
+    ] as const) {
       const hook = run[hookKey] as string | undefined;
       const width = hook !== undefined ? hookWidth?.(hook) : undefined;
       const given = run[key] as number | undefined;

@@ -1,9 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  fromTypedArray, hostTensor, NndError, readSafetensors, toTypedArray, writeFileDurably, writeSafetensors,
-  type HostTensor, type SafetensorsTensor,
-} from '@nnd/core';
+import { fromTypedArray, hostTensor, NndError, readSafetensors, toTypedArray, writeFileDurably, writeSafetensors, type HostTensor, type SafetensorsTensor } from '@nnd/core';
 import { MoltFileError } from './molt-file-error.js';
 import { createMolt, type Molt } from './molt.js';
 import { parseMoltConfig } from './molt-config.js';
@@ -34,9 +31,7 @@ function float32(tensor: HostTensor | undefined, name: string, expected: readonl
  * Writes `cfg.json` (the MOLT's config, rank_counts and hooks included, with
  * `metadata` beside it), `molt.safetensors` and `nnd_state.safetensors`.
  */
-export async function saveMolt(
-  directory: string, molt: Molt, params: Record<string, HostTensor>, state: Record<string, HostTensor>, metadata: Record<string, unknown> = {},
-): Promise<void> {
+export async function saveMolt(directory: string, molt: Molt, params: Record<string, HostTensor>, state: Record<string, HostTensor>, metadata: Record<string, unknown> = {}): Promise<void> {
   const weights: Record<string, SafetensorsTensor> = {};
   for (const [name, shape] of Object.entries(molt.parameterShapes())) weights[name] = fromTypedArray('F32', shape, float32(params[name], name, shape));
   const stateTensors: Record<string, SafetensorsTensor> = {};
@@ -58,7 +53,10 @@ async function readTensors(path: string, required: boolean): Promise<Map<string,
     bytes = await readFile(path);
   } catch (cause) {
     if (!required) return new Map();
-    throw new MoltFileError(`loadMolt: cannot read ${JSON.stringify(path)}: ${cause instanceof Error ? cause.message : String(cause)}; a MOLT folder holds ${MOLT_CONFIG_FILE} and ${MOLT_WEIGHTS_FILE}.`, { cause });
+    throw new MoltFileError(
+      `loadMolt: cannot read ${JSON.stringify(path)}: ${cause instanceof Error ? cause.message : String(cause)}; a MOLT folder holds ${MOLT_CONFIG_FILE} and ${MOLT_WEIGHTS_FILE}.`,
+      { cause },
+    );
   }
   const tensors = new Map<string, HostTensor>();
   for (const [name, tensor] of readSafetensors(bytes, { source: path }).tensors) {
@@ -86,8 +84,13 @@ export async function loadMolt(directory: string): Promise<LoadedMolt> {
       const tensor = source.get(name);
       if (tensor === undefined) {
         // A folder without its state file (weights from elsewhere) starts from fresh counters.
-        if (fallback) { result[name] = initial as HostTensor; continue; }
-        throw new MoltFileError(`loadMolt: ${file} has no '${name}'; this MOLT (rank_counts ${JSON.stringify(molt.config.rank_counts)}, gate ${molt.config.gate}) needs ${[...Object.keys(expected)].join(', ')}.`);
+        if (fallback) {
+          result[name] = initial as HostTensor;
+          continue;
+        }
+        throw new MoltFileError(
+          `loadMolt: ${file} has no '${name}'; this MOLT (rank_counts ${JSON.stringify(molt.config.rank_counts)}, gate ${molt.config.gate}) needs ${[...Object.keys(expected)].join(', ')}.`,
+        );
       }
       if (tensor.shape.length !== initial.shape.length || tensor.shape.some((dim, i) => dim !== initial.shape[i])) {
         throw new MoltFileError(`loadMolt: '${name}' in ${file} has shape [${tensor.shape.join(', ')}], but ${MOLT_CONFIG_FILE} implies [${initial.shape.join(', ')}].`);

@@ -1,7 +1,4 @@
-import {
-  abs, add, cast, customVjp, div, exp, greater, less, mul, mulDims, neg, relu, reshape, scatterElements, shapeOf, sigmoid, sub, topk, zeros,
-  type Dim, type Tensor,
-} from '@nnd/core';
+import { abs, add, cast, customVjp, div, exp, greater, less, mul, mulDims, neg, relu, reshape, scatterElements, shapeOf, sigmoid, sub, topk, zeros, type Dim, type Tensor } from '@nnd/core';
 
 /** Dense [batch, transforms] with the k largest relu(pre) of each row kept, zeros elsewhere. */
 export function topKGate(preactivations: Tensor, k: number): Tensor {

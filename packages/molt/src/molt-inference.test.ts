@@ -13,14 +13,18 @@ function run(overrides: Record<string, unknown>, topK?: number) {
   const feeds: Record<string, HostTensor> = { x: hostTensor('float32', [ROWS, 4], new Rng(2).normal(ROWS * 4, 0, 1)), y: hostTensor('float32', [ROWS, 4], new Float32Array(ROWS * 4)) };
   const x = graph.input('x', [ROWS, 4], 'float32');
   const y = graph.input('y', [ROWS, 4], 'float32');
-  const paramInputs = Object.fromEntries(Object.entries(params).map(([name, tensor]) => {
-    feeds[name] = tensor;
-    return [name, graph.input(name, tensor.shape, tensor.dtype)];
-  }));
-  const stateInputs = Object.fromEntries(Object.entries(molt.initialState()).map(([name, tensor]) => {
-    feeds[`state.${name}`] = tensor;
-    return [name, graph.input(`state.${name}`, tensor.shape, tensor.dtype)];
-  }));
+  const paramInputs = Object.fromEntries(
+    Object.entries(params).map(([name, tensor]) => {
+      feeds[name] = tensor;
+      return [name, graph.input(name, tensor.shape, tensor.dtype)];
+    }),
+  );
+  const stateInputs = Object.fromEntries(
+    Object.entries(molt.initialState()).map(([name, tensor]) => {
+      feeds[`state.${name}`] = tensor;
+      return [name, graph.input(`state.${name}`, tensor.shape, tensor.dtype)];
+    }),
+  );
   const forward = molt.forward(graph, { inputs: { input: x }, targets: { target: y } }, paramInputs, stateInputs);
   const inferred = molt.inferOutputs!(graph, { input: x }, paramInputs, stateInputs, topK === undefined ? undefined : { topK });
   const [forwardOut, forwardGates, out, gates] = evaluateGraph(graph, [forward.outputs.target, forward.featureActs, inferred.outputs.target, inferred.featureActs], feeds);
@@ -32,8 +36,8 @@ function activePerRow(gates: HostTensor): number[] {
   return Array.from({ length: ROWS }, (_, row) => data.slice(row * 6, row * 6 + 6).filter((value) => value > 0).length);
 }
 
-describe('a MOLT\'s per-sample inference', () => {
-  it('gives the TopK forward pass\'s output, and keeps topK transforms over all rank groups together', () => {
+describe("a MOLT's per-sample inference", () => {
+  it("gives the TopK forward pass's output, and keeps topK transforms over all rank groups together", () => {
     const { forwardOut, out, gates } = run({ gate: 'topk' });
     expect([...out.data]).toEqual([...forwardOut.data]);
     expect(activePerRow(gates).every((count) => count <= 2)).toBe(true);

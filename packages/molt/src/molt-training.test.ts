@@ -59,9 +59,16 @@ describe('MOLT training', () => {
     params.W_E = hostTensor('float32', [d, 1], new Float32Array(d));
     params.b_E = hostTensor('float32', [1], [1]);
     const train = (start: Record<string, HostTensor>, steps: number, lr: number) =>
-      trainDecomposition(decomposition, source, { num_tokens: batch * steps, batch_size: batch, lr, log_freq: 100000 }, {
-        backend, handleSignals: false, initialTensors: [{ params: start }],
-      });
+      trainDecomposition(
+        decomposition,
+        source,
+        { num_tokens: batch * steps, batch_size: batch, lr, log_freq: 100000 },
+        {
+          backend,
+          handleSignals: false,
+          initialTensors: [{ params: start }],
+        },
+      );
     // Adam at a constant learning rate settles into a noise floor of about its step size; a second, slower phase removes it.
     const result = await train((await train(params, 1000, 1e-2)).params, 500, 1e-4);
     expect(result.metrics!.l2_loss).toBeLessThan(1e-9);
@@ -99,9 +106,15 @@ describe('MOLT training', () => {
     // U drawn as V ('scaled_normal'): with the default U = 0 every map starts at 0 and, all gates open at bias 0,
     // the three transforms first learn the same average map; at this budget one map then reached cosine 0.64 only.
     const decomposition = createMolt(parseMoltConfig({ d_in: d, d_out: d, rank_counts: { [d]: maps }, gate: 'jumprelu', lambda: 0.05, gate_bias_init: 0, uv_init: 'scaled_normal' }));
-    const result = await trainDecomposition(decomposition, source, { num_tokens: batch * 3000, batch_size: batch, lr: 1e-2, log_freq: 100000, seed: 5 }, {
-      backend, handleSignals: false,
-    });
+    const result = await trainDecomposition(
+      decomposition,
+      source,
+      { num_tokens: batch * 3000, batch_size: batch, lr: 1e-2, log_freq: 100000, seed: 5 },
+      {
+        backend,
+        handleSignals: false,
+      },
+    );
     const learned = Array.from({ length: maps }, (_, t) => mapOf(result.params, d, t, d, d));
     const matched = truth.map((map) => {
       const scores = learned.map((candidate) => cosine(candidate, map));

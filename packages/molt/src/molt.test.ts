@@ -39,7 +39,11 @@ function run(
   for (const [name, tensor] of Object.entries(params)) feeds[name] = to64(tensor);
   for (const [name, tensor] of Object.entries(state)) feeds[`state.${name}`] = tensor;
   const names = Object.keys(named);
-  const results = evaluateGraph(graph, names.map((name) => named[name]), feeds);
+  const results = evaluateGraph(
+    graph,
+    names.map((name) => named[name]),
+    feeds,
+  );
   return Object.fromEntries(names.map((name, i) => [name, Array.from(results[i].data as Float64Array, Number)]));
 }
 
@@ -56,8 +60,14 @@ function preactivation(params: Record<string, HostTensor>, x: number[], t: numbe
   return x.reduce((sum, value, i) => sum + value * w[i * transforms + t], 0) + (params.b_E.data as Float32Array)[t];
 }
 
-const X = [[1, -0.5, 2, 0.3], [-1.2, 0.4, 0.1, 0.9]];
-const Y = [[0.5, 0, -1, 2], [1, 1, 0, -0.5]];
+const X = [
+  [1, -0.5, 2, 0.3],
+  [-1.2, 0.4, 0.1, 0.9],
+];
+const Y = [
+  [0.5, 0, -1, 2],
+  [1, 1, 0, -0.5],
+];
 
 describe('MOLT forward', () => {
   it('topk: output = sum over the k kept gates of relu(pre) * x V U, plus b_D; L0 per rank group', () => {
@@ -65,11 +75,19 @@ describe('MOLT forward', () => {
     const params = decomposition.initialParams(new Rng(1));
     params.b_D = hostTensor('float32', [D], [0.1, -0.2, 0.3, 0]);
     const result = run(decomposition, X, Y, params, (forward) => ({
-      out: forward.outputs.target, gates: forward.featureActs, l0: forward.metrics.l0_norm,
-      l0r2: forward.metrics['l0_norm/rank_2'], l0r1: forward.metrics['l0_norm/rank_1'], l2: forward.losses.l2_loss,
+      out: forward.outputs.target,
+      gates: forward.featureActs,
+      l0: forward.metrics.l0_norm,
+      l0r2: forward.metrics['l0_norm/rank_2'],
+      l0r1: forward.metrics['l0_norm/rank_1'],
+      l2: forward.losses.l2_loss,
     }));
     // Rank 2 first (one transform, index 0), then the two rank-1 transforms.
-    const slots = [[2, 0], [1, 0], [1, 1]];
+    const slots = [
+      [2, 0],
+      [1, 0],
+      [1, 1],
+    ];
     let r2 = 0;
     let squares = 0;
     X.forEach((x, row) => {
@@ -106,7 +124,11 @@ describe('MOLT forward', () => {
     const decomposition = molt();
     const params = decomposition.initialParams(new Rng(3));
     const result = run(decomposition, X, Y, params, (_forward, inputs) => ({ norms: decomposition.transformNorms(inputs) }));
-    const slots = [[2, 0], [1, 0], [1, 1]];
+    const slots = [
+      [2, 0],
+      [1, 0],
+      [1, 1],
+    ];
     slots.forEach(([rank, index], t) => {
       // Columns of the d x d product V U are the images of the unit vectors.
       let squares = 0;
@@ -124,7 +146,9 @@ describe('MOLT forward', () => {
       const decomposition = molt({ ...base, sparsity_penalty: penalty });
       const params = decomposition.initialParams(new Rng(4));
       const result = run(decomposition, X, Y, params, (forward, inputs) => ({
-        sparsity: forward.losses.sparsity_loss, gates: forward.featureActs, norms: decomposition.transformNorms(inputs),
+        sparsity: forward.losses.sparsity_loss,
+        gates: forward.featureActs,
+        norms: decomposition.transformNorms(inputs),
       }));
       let total = 0;
       X.forEach((x, row) => {
@@ -152,7 +176,7 @@ describe('MOLT forward', () => {
     expect(seen).toEqual([0.125, 0.25, 0.5, 0.5]);
   });
 
-  it("the sigmoid surrogate gives gradient to a closed gate near its threshold; the rectangle estimator does not", () => {
+  it('the sigmoid surrogate gives gradient to a closed gate near its threshold; the rectangle estimator does not', () => {
     const gradientOfClosedGate = (surrogate: string) => {
       const decomposition = molt({ gate: 'jumprelu', lambda: 0, jumprelu_surrogate: surrogate, threshold_init: 1, gate_bias_init: 0.97, bandwidth: 0.1 });
       const params = decomposition.initialParams(new Rng(6));
@@ -182,7 +206,7 @@ describe('MOLT forward', () => {
 });
 
 describe('MOLT shapes, initialisation and accounting', () => {
-  it('scales Anthropic\'s ranks below the model width: {512..32} at 768, {64..4} at 128, counts N..16N', () => {
+  it("scales Anthropic's ranks below the model width: {512..32} at 768, {64..4} at 128, counts N..16N", () => {
     expect(defaultRankCounts(768, 8)).toEqual({ 512: 8, 256: 16, 128: 32, 64: 64, 32: 128 });
     expect(defaultRankCounts(128, 1)).toEqual({ 64: 1, 32: 2, 16: 4, 8: 8, 4: 16 });
   });
@@ -213,7 +237,9 @@ describe('MOLT shapes, initialisation and accounting', () => {
     const decomposition = molt({ top_k: 2, gate_bias_init: 5 });
     const params = decomposition.initialParams(new Rng(9));
     const result = run(decomposition, X, Y, params, (forward) => ({
-      active: forward.metrics.active_parameters, r2: forward.metrics['l0_norm/rank_2'], r1: forward.metrics['l0_norm/rank_1'],
+      active: forward.metrics.active_parameters,
+      r2: forward.metrics['l0_norm/rank_2'],
+      r1: forward.metrics['l0_norm/rank_1'],
     }));
     expect(result.active[0]).toBeCloseTo(result.r2[0] * (2 * 2 * D + D) + result.r1[0] * (2 * 1 * D + D), 10);
   });

@@ -1,7 +1,35 @@
 import {
-  add, cast, concat, DECOMPOSITION_SPECIFICATION_VERSION, defineDecomposition, div, GraphError, greater, hostTensor, matmul, minimum, mul, not,
-  reduceMean, reduceSum, reshape, Rng, ShapeError, slice, sub, tanh, transpose, unsqueeze, where,
-  type ActivationPort, type Decomposition, type ForwardOutput, type Graph, type HostTensor, type Tensor, type TensorMap,
+  add,
+  cast,
+  concat,
+  DECOMPOSITION_SPECIFICATION_VERSION,
+  defineDecomposition,
+  div,
+  GraphError,
+  greater,
+  hostTensor,
+  matmul,
+  minimum,
+  mul,
+  not,
+  reduceMean,
+  reduceSum,
+  reshape,
+  Rng,
+  ShapeError,
+  slice,
+  sub,
+  tanh,
+  transpose,
+  unsqueeze,
+  where,
+  type ActivationPort,
+  type Decomposition,
+  type ForwardOutput,
+  type Graph,
+  type HostTensor,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
 import { parseMoltConfig, rankGroups, transformCount, type MoltConfig, type RankGroup } from './molt-config.js';
 import { moltDecoderDirections } from './molt-decoder-directions.js';
@@ -73,10 +101,7 @@ export function createMolt(config: MoltConfig): Molt {
   }
   const reads: ActivationPort[] = [{ hook: inputHook, width: dIn }];
   const writes: ActivationPort[] = [{ hook: outputHook, width: dOut }];
-  const parameterNames = [
-    'W_E', 'b_E', 'b_D', ...groups.flatMap((group) => [vName(group.rank), uName(group.rank)]),
-    ...(config.gate === 'jumprelu' ? ['log_threshold'] : []),
-  ];
+  const parameterNames = ['W_E', 'b_E', 'b_D', ...groups.flatMap((group) => [vName(group.rank), uName(group.rank)]), ...(config.gate === 'jumprelu' ? ['log_threshold'] : [])];
 
   const gatesOf = (preactivations: Tensor, params: TensorMap): Tensor => {
     if (config.gate === 'topk') return topKGate(preactivations, config.top_k);
@@ -86,8 +111,7 @@ export function createMolt(config: MoltConfig): Molt {
 
   const sparse = (config.dispatch ?? (config.gate === 'jumprelu' ? 'dense' : 'sparse')) === 'sparse';
 
-  const groupGates = (gates: Tensor, group: RankGroup): Tensor =>
-    slice(gates, { starts: [group.offset], ends: [group.offset + group.count], axes: [1] });
+  const groupGates = (gates: Tensor, group: RankGroup): Tensor => slice(gates, { starts: [group.offset], ends: [group.offset + group.count], axes: [1] });
 
   const apply = (x: Tensor, params: TensorMap, gating: (preactivations: Tensor) => Tensor = (preactivations) => gatesOf(preactivations, params)) => {
     if (x.rank !== 2 || x.shape[1] !== dIn) throw new ShapeError(`molt: the input must be [rows, ${dIn}] (d_in), got ${x}.`);
@@ -130,7 +154,12 @@ export function createMolt(config: MoltConfig): Molt {
       W_E: [dIn, transforms],
       b_E: [transforms],
       b_D: [dOut],
-      ...Object.fromEntries(groups.flatMap((group) => [[vName(group.rank), [group.count, dIn, group.rank]], [uName(group.rank), [group.count, group.rank, dOut]]])),
+      ...Object.fromEntries(
+        groups.flatMap((group) => [
+          [vName(group.rank), [group.count, dIn, group.rank]],
+          [uName(group.rank), [group.count, group.rank, dOut]],
+        ]),
+      ),
       ...(config.gate === 'jumprelu' ? { log_threshold: [transforms] } : {}),
     }),
     transformNorms,
@@ -156,12 +185,13 @@ export function createMolt(config: MoltConfig): Molt {
     inferenceOptions: ['topK'],
     forwardCouplesSamples: config.gate === 'batchtopk',
     // One group per rank, all of one module: an active transform of rank r writes the one MLP output through r (d_in + d_out) + d_in parameters.
-    featureGroups: () => groups.map((group) => ({
-      label: outputHook,
-      size: group.count,
-      streamsWritten: 1,
-      activeParameters: parametersPerActiveTransform(group.rank, dIn, dOut),
-    })),
+    featureGroups: () =>
+      groups.map((group) => ({
+        label: outputHook,
+        size: group.count,
+        streamsWritten: 1,
+        activeParameters: parametersPerActiveTransform(group.rank, dIn, dOut),
+      })),
     initialParams(rng = new Rng(config.seed)) {
       const encoder = config.encoder_init === 'unit_norm' ? rng.normal(dIn * transforms) : rng.uniform(dIn * transforms, -1 / Math.sqrt(transforms), 1 / Math.sqrt(transforms));
       if (config.encoder_init === 'unit_norm') {
@@ -180,10 +210,11 @@ export function createMolt(config: MoltConfig): Molt {
       };
       for (const group of groups) {
         const { rank, count } = group;
-        const draw = (size: number) => config.uv_init !== 'uniform'
-          // std (d r)^(-1/4) for both factors: x V U then has about the gain of x, and ||U V||_F about sqrt(d).
-          ? rng.normal(size, 0, (dIn * rank) ** -0.25)
-          : rng.uniform(size, -1 / Math.sqrt(transforms), 1 / Math.sqrt(transforms));
+        const draw = (size: number) =>
+          config.uv_init !== 'uniform'
+            ? // std (d r)^(-1/4) for both factors: x V U then has about the gain of x, and ||U V||_F about sqrt(d).
+              rng.normal(size, 0, (dIn * rank) ** -0.25)
+            : rng.uniform(size, -1 / Math.sqrt(transforms), 1 / Math.sqrt(transforms));
         params[vName(rank)] = hostTensor('float32', [count, dIn, rank], draw(count * dIn * rank));
         // 'zero_u': every transform starts writing 0 (LoRA's B = 0), so no gate is pushed shut before its map has learned anything.
         params[uName(rank)] = hostTensor('float32', [count, rank, dOut], config.uv_init === 'zero_u' ? new Float32Array(count * rank * dOut) : draw(count * rank * dOut));
@@ -200,7 +231,9 @@ export function createMolt(config: MoltConfig): Molt {
       const x = batch.inputs[inputHook];
       const y = batch.targets[outputHook];
       if (x === undefined || y === undefined) {
-        throw new GraphError(`molt forward: the batch needs input '${inputHook}' and target '${outputHook}'; it has inputs {${Object.keys(batch.inputs).join(', ')}} and targets {${Object.keys(batch.targets).join(', ')}}.`);
+        throw new GraphError(
+          `molt forward: the batch needs input '${inputHook}' and target '${outputHook}'; it has inputs {${Object.keys(batch.inputs).join(', ')}} and targets {${Object.keys(batch.targets).join(', ')}}.`,
+        );
       }
       const counter = requireTensor(state, 'num_batches_not_active', 'state');
       const steps = requireTensor(state, 'steps', 'state');

@@ -20,12 +20,27 @@ afterAll(async () => {
 describe('evaluating a MOLT as a transcoder', () => {
   it('splices its output in at mlp_out, and the per-rank-group L0s from the densities add up to its L0', async () => {
     const width = model.config.hiddenSize;
-    const molt = createMolt(parseMoltConfig({
-      d_in: width, d_out: width, rank_counts: defaultRankCounts(width, 1), gate: 'topk', top_k: 5, uv_init: 'scaled_normal',
-      hook_point: 'blocks.1.ln2.hook_normalized', hook_point_out: 'blocks.1.hook_mlp_out',
-    }));
+    const molt = createMolt(
+      parseMoltConfig({
+        d_in: width,
+        d_out: width,
+        rank_counts: defaultRankCounts(width, 1),
+        gate: 'topk',
+        top_k: 5,
+        uv_init: 'scaled_normal',
+        hook_point: 'blocks.1.ln2.hook_normalized',
+        hook_point_out: 'blocks.1.hook_mlp_out',
+      }),
+    );
     const rng = new Rng(4);
-    const tokenBatches = [0, 1].map(() => hostTensor('int64', [2, 16], BigInt64Array.from({ length: 32 }, () => BigInt(rng.int(model.config.vocabSize)))) as HostTensor<'int64'>);
+    const tokenBatches = [0, 1].map(
+      () =>
+        hostTensor(
+          'int64',
+          [2, 16],
+          BigInt64Array.from({ length: 32 }, () => BigInt(rng.int(model.config.vocabSize))),
+        ) as HostTensor<'int64'>,
+    );
     const evaluation = await evaluateDecomposition({ model, decomposition: molt, params: molt.initialParams(new Rng(1)), state: molt.initialState(), tokenBatches, backend });
     // TopK keeps exactly 5 per token (relu(pre) of unit-norm rows with bias -1 leaves enough positive).
     expect(evaluation.l0_norm).toBeGreaterThan(0);

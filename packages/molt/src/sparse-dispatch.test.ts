@@ -26,7 +26,11 @@ function outputsAndGradients(config: Record<string, unknown>, params: Record<str
   for (const [name, tensor] of Object.entries(params)) feeds[name] = hostTensor('float64', tensor.shape, Float64Array.from(tensor.data as Float32Array));
   for (const [name, tensor] of Object.entries(molt.initialState())) feeds[`state.${name}`] = tensor;
   const keys = Object.keys(outputs);
-  const results = evaluateGraph(graph, keys.map((key) => outputs[key]), feeds);
+  const results = evaluateGraph(
+    graph,
+    keys.map((key) => outputs[key]),
+    feeds,
+  );
   return Object.fromEntries(keys.map((key, index) => [key, results[index].data as Float64Array]));
 }
 
@@ -49,7 +53,10 @@ describe('the sparse dispatch', () => {
       for (const [key, expected] of Object.entries(dense)) {
         expect(sparse[key].length, key).toBe(expected.length);
         const scale = Math.max(1e-12, ...Array.from(expected, Math.abs));
-        expect(expected.some((value) => value !== 0), `${key} is not all zero`).toBe(true);
+        expect(
+          expected.some((value) => value !== 0),
+          `${key} is not all zero`,
+        ).toBe(true);
         expected.forEach((value, index) => expect(Math.abs(sparse[key][index] - value) / scale, `${key}[${index}]`).toBeLessThan(1e-12));
       }
     });

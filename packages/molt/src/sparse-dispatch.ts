@@ -1,6 +1,27 @@
 import {
-  add, axisSize, mulDims, cast, concat, customVjp, expand, gather, gatherElements, greater, matmul, maximum, mul, range, reduceMax, reduceSum,
-  reshape, scatterElements, slice, topk, transpose, unsqueeze, zeros,
+  add,
+  axisSize,
+  mulDims,
+  cast,
+  concat,
+  customVjp,
+  expand,
+  gather,
+  gatherElements,
+  greater,
+  matmul,
+  maximum,
+  mul,
+  range,
+  reduceMax,
+  reduceSum,
+  reshape,
+  scatterElements,
+  slice,
+  topk,
+  transpose,
+  unsqueeze,
+  zeros,
   type Tensor,
 } from '@nnd/core';
 import type { RankGroup } from './molt-config.js';
@@ -63,8 +84,12 @@ export function sparseMoltOutput(x: Tensor, gates: Tensor, factors: readonly Gro
     tables.push(reshape(range(total, add(total, sizes[index]), 1, { length: mulDims(group.count, indices.shape[1]) }), [group.count, -1]));
     total = add(total, sizes[index]);
   }
-  const where = transpose(concat(taken.map(({ group, indices }, index) =>
-    scatterElements(expand(total, [group.count, rows]), indices, tables[index], 1)), 0)); // [rows, transforms]
+  const where = transpose(
+    concat(
+      taken.map(({ group, indices }, index) => scatterElements(expand(total, [group.count, rows]), indices, tables[index], 1)),
+      0,
+    ),
+  ); // [rows, transforms]
   const { indices: strongest } = topk(gates, mostOpen(gates, 1), { axis: 1 });
   const slots = gatherElements(where, strongest, 1); // [rows, most open per token]
 

@@ -38,7 +38,8 @@ describe('groupTransformNorms of a zero factor', () => {
     const uData = Float64Array.from(rng.normal(12));
     uData.fill(0, 0, 6); // transform 0's U is 0, transform 1's is not
     const [n, a, b] = evaluateGraph(graph, [norms, dv, du], {
-      v: hostTensor('float64', [2, 3, 2], Float64Array.from(rng.normal(12))), u: hostTensor('float64', [2, 2, 3], uData),
+      v: hostTensor('float64', [2, 3, 2], Float64Array.from(rng.normal(12))),
+      u: hostTensor('float64', [2, 2, 3], uData),
     }).map((tensor) => Array.from(tensor.data as Float64Array));
     expect(n[0]).toBe(0);
     expect(n[1]).toBeGreaterThan(0);

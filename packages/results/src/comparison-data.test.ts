@@ -29,11 +29,11 @@ describe('paretoAxes: DECOMPOSITIONS.md 6 by hand', () => {
     expect(axes.totalActiveParams).toBeCloseTo(230400, 6);
   });
 
-  it('a CLT with every ℓ = k gives exp_007\'s factors: (n + 1)/2 per MLP, Σ_i (d_in + (n − i) d_out) in total', () => {
+  it("a CLT with every ℓ = k gives exp_007's factors: (n + 1)/2 per MLP, Σ_i (d_in + (n − i) d_out) in total", () => {
     const k = 8;
     const axes = paretoAxes({ streams: N, groups: [0, 1, 2, 3].map((i) => group(`layer ${i}`, k, N - i, D + (N - i) * D)) });
     expect(axes.perComponent).toBe(k);
-    expect(axes.perMlp).toBeCloseTo(k * (N + 1) / 2, 12);
+    expect(axes.perMlp).toBeCloseTo((k * (N + 1)) / 2, 12);
     expect(axes.totalActiveParams).toBeCloseTo(k * (4 * D + 10 * D), 6);
   });
 
@@ -49,7 +49,7 @@ describe('paretoAxes: DECOMPOSITIONS.md 6 by hand', () => {
     expect(paretoAxes({ streams: N, groups: groups.map((entry) => ({ ...entry, l0: 3 })) }).perMlp).toBe(6);
   });
 
-  it('adds up groups of one module (a MOLT\'s rank groups) for the per-module axis, and leaves total parameters out when a group does not declare them', () => {
+  it("adds up groups of one module (a MOLT's rank groups) for the per-module axis, and leaves total parameters out when a group does not declare them", () => {
     const groups = [group('mlp', 2, 1, 100), group('mlp', 3, 1, 50)];
     expect(paretoAxes({ streams: 1, groups })).toEqual({ perComponent: 5, perMlp: 5, totalActiveParams: 350 });
     const { activeParameters: _unknown, ...undeclared } = groups[1];
@@ -72,7 +72,7 @@ describe('modulesOf', () => {
 });
 
 describe('pointLabel', () => {
-  it('names the method, the sweep\'s k and the reference quirks', () => {
+  it("names the method, the sweep's k and the reference quirks", () => {
     expect(pointLabel({ method: 'transcoder k=16', sweep: 'native', quirks: [] })).toBe('transcoder k=16');
     expect(pointLabel({ method: 'clt', sweep: 'top_k', k: 4, quirks: ['no_b_enc', 'clean_inputs'] })).toBe('clt top-4 (reference eval: no b_enc, clean inputs)');
   });

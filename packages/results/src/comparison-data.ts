@@ -103,7 +103,11 @@ export function modulesOf(groups: readonly ComparisonGroupData[]): ComparisonMod
     modules.set(group.label, module);
   }
   return [...modules].map(([label, { size, alive, l0, activation, measured }]) => ({
-    label, size, alive, l0, ...(measured && l0 > 0 ? { meanActivation: activation / l0 } : {}),
+    label,
+    size,
+    alive,
+    l0,
+    ...(measured && l0 > 0 ? { meanActivation: activation / l0 } : {}),
   }));
 }
 

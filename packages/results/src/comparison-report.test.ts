@@ -9,14 +9,24 @@ import { paretoPlotSpec } from './pareto-plots.js';
 
 function point(method: string, family: string, sweep: 'native' | 'top_k', l0: number, ceDegradation: number, extra: Partial<ComparisonPointData> = {}): ComparisonPointData {
   return {
-    method, family, sweep, quirks: [], ce: 2 + ceDegradation, ceDegradation, mse: ceDegradation / 10, streams: 2,
+    method,
+    family,
+    sweep,
+    quirks: [],
+    ce: 2 + ceDegradation,
+    ceDegradation,
+    mse: ceDegradation / 10,
+    streams: 2,
     groups: [0, 1].map((layer) => ({ label: `blocks.${layer}.hook_mlp_out`, size: 64, alive: 60 - layer, l0, streamsWritten: 1, activeParameters: 16, meanActivation: 0.5 })),
     ...extra,
   };
 }
 
 const comparison: ComparisonData = {
-  originalCe: 2, zeroAblationCe: 4, tokens: 512, layers: [0, 1],
+  originalCe: 2,
+  zeroAblationCe: 4,
+  tokens: 512,
+  layers: [0, 1],
   points: [
     point('transcoder k=8', 'transcoder', 'native', 8, 0.2, { totalParams: 1000, trainingTokens: 4096 }),
     point('transcoder k=16', 'transcoder', 'native', 16, 0.1, { totalParams: 1000, trainingTokens: 4096 }),
@@ -31,9 +41,11 @@ const folder = mkdtempSync(join(tmpdir(), 'nnd-comparison-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 describe('model_comparison.csv', () => {
-  it('has the reference\'s columns, a row per native point and per-layer statistics', () => {
+  it("has the reference's columns, a row per native point and per-layer statistics", () => {
     const csv = modelComparisonCsv(modelComparisonRows(comparison)).trim().split('\n');
-    expect(csv[0]).toBe('method,label,ce,ce_degradation,mse,mean_l0,total_params,training_tokens,L0_dict_size,L0_alive,L0_dead_pct,L0_l0,L0_mean_act,L1_dict_size,L1_alive,L1_dead_pct,L1_l0,L1_mean_act');
+    expect(csv[0]).toBe(
+      'method,label,ce,ce_degradation,mse,mean_l0,total_params,training_tokens,L0_dict_size,L0_alive,L0_dead_pct,L0_l0,L0_mean_act,L1_dict_size,L1_alive,L1_dead_pct,L1_l0,L1_mean_act',
+    );
     expect(csv).toHaveLength(5);
     expect(csv[1]).toBe(`transcoder,transcoder k=8,2.2,${0.2},0.02,8,1000,4096,64,60,${1 - 60 / 64},8,0.5,64,59,${1 - 59 / 64},8,0.5`);
     expect(csv[3]).toContain('transcoder k=16 (reference eval: no b_enc)');

@@ -20,23 +20,39 @@ export interface ComparisonReportOptions extends ParetoPlotOptions {
 }
 
 /** What the summary table and `pareto_points.csv` list per point: its label, its three x values, CE and MSE. */
-export function paretoPointRows(comparison: ComparisonData): { sweep: string; label: string; family: string; k?: number; per_component: number; per_mlp: number; total_active_params?: number; ce: number; ce_degradation: number; mse: number }[] {
+export function paretoPointRows(
+  comparison: ComparisonData,
+): { sweep: string; label: string; family: string; k?: number; per_component: number; per_mlp: number; total_active_params?: number; ce: number; ce_degradation: number; mse: number }[] {
   return comparison.points.map((point) => {
     const axes = paretoAxes(point);
     return {
-      sweep: point.sweep, label: pointLabel(point), family: point.family, ...(point.k === undefined ? {} : { k: point.k }),
-      per_component: axes.perComponent, per_mlp: axes.perMlp, ...(axes.totalActiveParams === undefined ? {} : { total_active_params: axes.totalActiveParams }),
-      ce: point.ce, ce_degradation: point.ceDegradation, mse: point.mse,
+      sweep: point.sweep,
+      label: pointLabel(point),
+      family: point.family,
+      ...(point.k === undefined ? {} : { k: point.k }),
+      per_component: axes.perComponent,
+      per_mlp: axes.perMlp,
+      ...(axes.totalActiveParams === undefined ? {} : { total_active_params: axes.totalActiveParams }),
+      ce: point.ce,
+      ce_degradation: point.ceDegradation,
+      mse: point.mse,
     };
   });
 }
 
 function table(headers: readonly string[], rows: readonly (readonly (string | number | undefined)[])[], firstIsLabel = true): string {
   const head = headers.map((header) => `<th>${escapeHtml(header)}</th>`).join('');
-  const body = rows.map((row) => `<tr>${row.map((value, index) => {
-    const text = escapeHtml(formatValue(value));
-    return index === 0 && firstIsLabel ? `<th>${text}</th>` : `<td class="${typeof value === 'number' ? 'number' : ''}">${text}</td>`;
-  }).join('')}</tr>`).join('\n');
+  const body = rows
+    .map(
+      (row) =>
+        `<tr>${row
+          .map((value, index) => {
+            const text = escapeHtml(formatValue(value));
+            return index === 0 && firstIsLabel ? `<th>${text}</th>` : `<td class="${typeof value === 'number' ? 'number' : ''}">${text}</td>`;
+          })
+          .join('')}</tr>`,
+    )
+    .join('\n');
   return `<div class="table-scroll"><table class="runs"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
 
@@ -58,9 +74,11 @@ export async function renderComparisonReport(comparison: ComparisonData, options
   }
   const summary = paretoPointRows(comparison);
   const model = modelComparisonRows(comparison);
-  const moduleRows = comparison.points.filter((point) => point.sweep === 'native').flatMap((point: ComparisonPointData) => modulesOf(point.groups).map((module) => [
-    pointLabel(point), module.label, module.size, module.alive, module.size === 0 ? 0 : 1 - module.alive / module.size, module.l0, module.meanActivation,
-  ]));
+  const moduleRows = comparison.points
+    .filter((point) => point.sweep === 'native')
+    .flatMap((point: ComparisonPointData) =>
+      modulesOf(point.groups).map((module) => [pointLabel(point), module.label, module.size, module.alive, module.size === 0 ? 0 : 1 - module.alive / module.size, module.l0, module.meanActivation]),
+    );
   const description = (options.description ?? []).map((line) => `<p class="meta">${escapeHtml(line)}</p>`).join('\n');
   return `<!doctype html>
 ${pageStart(title)}${description}
@@ -77,12 +95,18 @@ ${figures.length === 0 ? '<p class="empty">No point has positive values to plot.
 </section>
 <section id="summary">
 <h2>Summary</h2>
-${table(['Point', 'Sweep', 'Method', 'k', 'L0 per module', 'Per MLP', 'Total active params', 'CE', 'CE degr.', 'MSE'], summary.map((row) => [row.label, row.sweep, row.family, row.k, row.per_component, row.per_mlp, row.total_active_params, row.ce, row.ce_degradation, row.mse]))}
+${table(
+  ['Point', 'Sweep', 'Method', 'k', 'L0 per module', 'Per MLP', 'Total active params', 'CE', 'CE degr.', 'MSE'],
+  summary.map((row) => [row.label, row.sweep, row.family, row.k, row.per_component, row.per_mlp, row.total_active_params, row.ce, row.ce_degradation, row.mse]),
+)}
 </section>
 <section id="model-table">
 <h2>Model table</h2>
 <p class="introduction">Trained decompositions at their own sparsity (the reference's exp_012), as in model_comparison.csv. Params counts every parameter of the decomposition.</p>
-${table(['Model', 'Method', 'CE', 'CE degr.', 'MSE', 'Mean L0', 'Params', 'Training tokens'], model.map((row) => [row.label, row.method, row.ce, row.ce_degradation, row.mse, row.mean_l0, row.total_params, row.training_tokens]))}
+${table(
+  ['Model', 'Method', 'CE', 'CE degr.', 'MSE', 'Mean L0', 'Params', 'Training tokens'],
+  model.map((row) => [row.label, row.method, row.ce, row.ce_degradation, row.mse, row.mean_l0, row.total_params, row.training_tokens]),
+)}
 </section>
 <section id="modules">
 <h2>Per-module statistics</h2>

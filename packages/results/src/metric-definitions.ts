@@ -33,7 +33,8 @@ export const METRIC_DEFINITIONS = [
     name: 'l2_loss',
     label: 'L2 loss',
     phase: 'training',
-    explanation: 'Mean squared error between the activations and their reconstruction on the training batch. The reference tabulates its final value as the normalised MSE (its inputs are normalised), so this report falls back to it when evaluation wrote no normalized_mse.',
+    explanation:
+      'Mean squared error between the activations and their reconstruction on the training batch. The reference tabulates its final value as the normalised MSE (its inputs are normalised), so this report falls back to it when evaluation wrote no normalized_mse.',
   },
   {
     name: 'l1_loss',
@@ -75,7 +76,8 @@ export const METRIC_DEFINITIONS = [
     name: 'performance/ce_degradation',
     label: 'CE degradation',
     phase: 'training',
-    explanation: 'The model\'s original cross-entropy loss minus its loss with the SAE reconstruction spliced in at the hook point, with the reference\'s sign: negative when splicing hurts, as it almost always does. Closer to zero is better.',
+    explanation:
+      "The model's original cross-entropy loss minus its loss with the SAE reconstruction spliced in at the hook point, with the reference's sign: negative when splicing hurts, as it almost always does. Closer to zero is better.",
   },
   {
     name: 'performance/recovery_from_zero',
@@ -93,7 +95,7 @@ export const METRIC_DEFINITIONS = [
     name: 'explained_variance',
     label: 'Explained variance',
     phase: 'evaluation',
-    explanation: 'Fraction of the activations\' variance that the reconstruction explains, 1 − Σ‖x − x̂‖² / Σ‖x − mean(x)‖², over the evaluation tokens. 1 is perfect.',
+    explanation: "Fraction of the activations' variance that the reconstruction explains, 1 − Σ‖x − x̂‖² / Σ‖x − mean(x)‖², over the evaluation tokens. 1 is perfect.",
   },
   {
     name: 'normalized_mse',
@@ -117,7 +119,8 @@ export const METRIC_DEFINITIONS = [
     name: FEATURE_DENSITY_KEY,
     label: 'Feature density (log10)',
     phase: 'evaluation',
-    explanation: 'For each feature, log10 of the fraction of evaluation tokens on which it fired (activation > 0); the histogram shows how the dictionary spreads between rare and frequent features. Features that never fired have no logarithm and are counted apart.',
+    explanation:
+      'For each feature, log10 of the fraction of evaluation tokens on which it fired (activation > 0); the histogram shows how the dictionary spreads between rare and frequent features. Features that never fired have no logarithm and are counted apart.',
   },
 ] as const satisfies readonly MetricDefinition[];
 

@@ -52,7 +52,10 @@ export function paretoPlotSpec(comparison: ComparisonData, sweep: ComparisonSwee
   if (panels.every((candidate) => candidate === undefined)) return undefined;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `${METRIC_TITLES[metric].replace(/ \(.*\)$/, '')}: ${SWEEP_TITLES[sweep]}`, subtitle: `${comparison.tokens} tokens; original CE ${comparison.originalCe.toFixed(4)}, zero ablation ${comparison.zeroAblationCe.toFixed(4)}` },
+    title: {
+      text: `${METRIC_TITLES[metric].replace(/ \(.*\)$/, '')}: ${SWEEP_TITLES[sweep]}`,
+      subtitle: `${comparison.tokens} tokens; original CE ${comparison.originalCe.toFixed(4)}, zero ablation ${comparison.zeroAblationCe.toFixed(4)}`,
+    },
     config: PLOT_CONFIG,
     hconcat: panels.filter((candidate) => candidate !== undefined) as never[],
     resolve: { scale: { y: 'shared', color: 'shared', strokeDash: 'shared' } },
@@ -68,19 +71,32 @@ export function paretoPlotSpec(comparison: ComparisonData, sweep: ComparisonSwee
       return [{ x, y, family: point.family, series, evaluation: quirks === '' ? 'correct' : 'reference', label: `${point.method}${point.k === undefined ? '' : ` top-${point.k}`}` }];
     });
     if (values.length === 0) return undefined;
-    const layers: object[] = [{
-      data: { values },
-      mark: { type: 'line', point: true },
-      encoding: {
-        x: { field: 'x', type: 'quantitative', title: PARETO_AXIS_TITLES[axis], scale: { type: 'log', base: 2, nice: false } },
-        y: { field: 'y', type: 'quantitative', title: METRIC_TITLES[metric], scale: { type: 'log' } },
-        color: { field: 'family', type: 'nominal', title: 'Method', scale: colors },
-        strokeDash: { field: 'evaluation', type: 'nominal', title: 'Evaluation', scale: { domain: ['correct', 'reference'], range: [[1, 0], [5, 3]] } },
-        detail: { field: 'series', type: 'nominal' },
-        order: { field: 'x', type: 'quantitative' },
-        tooltip: [{ field: 'label' }, { field: 'x', format: '.4~g' }, { field: 'y', format: '.4~g' }],
+    const layers: object[] = [
+      {
+        data: { values },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'x', type: 'quantitative', title: PARETO_AXIS_TITLES[axis], scale: { type: 'log', base: 2, nice: false } },
+          y: { field: 'y', type: 'quantitative', title: METRIC_TITLES[metric], scale: { type: 'log' } },
+          color: { field: 'family', type: 'nominal', title: 'Method', scale: colors },
+          strokeDash: {
+            field: 'evaluation',
+            type: 'nominal',
+            title: 'Evaluation',
+            scale: {
+              domain: ['correct', 'reference'],
+              range: [
+                [1, 0],
+                [5, 3],
+              ],
+            },
+          },
+          detail: { field: 'series', type: 'nominal' },
+          order: { field: 'x', type: 'quantitative' },
+          tooltip: [{ field: 'label' }, { field: 'x', format: '.4~g' }, { field: 'y', format: '.4~g' }],
+        },
       },
-    }];
+    ];
     const zero = comparison.zeroAblationCe - comparison.originalCe;
     if (metric === 'ceDegradation' && zero > 0) {
       layers.push({ data: { values: [{ y: zero }] }, mark: { type: 'rule', strokeDash: [2, 3], color: '#444' }, encoding: { y: { field: 'y', type: 'quantitative' } } });

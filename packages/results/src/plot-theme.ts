@@ -5,8 +5,26 @@ import type { Config } from 'vega-lite';
  * ones for reports with more runs than that; beyond twenty, colours repeat.
  */
 export const CATEGORY_COLORS = [
-  '#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac',
-  '#2b4c6f', '#a8520b', '#9c2b2a', '#3f7f7a', '#2f6b2c', '#a8891b', '#7a4a70', '#c05b6a', '#5e4535', '#6e6863',
+  '#4c78a8',
+  '#f58518',
+  '#e45756',
+  '#72b7b2',
+  '#54a24b',
+  '#eeca3b',
+  '#b279a2',
+  '#ff9da6',
+  '#9d755d',
+  '#bab0ac',
+  '#2b4c6f',
+  '#a8520b',
+  '#9c2b2a',
+  '#3f7f7a',
+  '#2f6b2c',
+  '#a8891b',
+  '#7a4a70',
+  '#c05b6a',
+  '#5e4535',
+  '#6e6863',
 ];
 
 export const FONT_FAMILY = 'Helvetica, Arial, "Liberation Sans", sans-serif';

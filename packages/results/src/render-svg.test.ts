@@ -6,7 +6,14 @@ import { renderSvg } from './render-svg.js';
 
 const lineSpec: TopLevelSpec = {
   title: 'A line',
-  data: { values: [{ x: 1, y: 2, series: 'a' }, { x: 2, y: 3, series: 'a' }, { x: 3, y: 1, series: 'b' }, { x: 4, y: 2, series: 'b' }] },
+  data: {
+    values: [
+      { x: 1, y: 2, series: 'a' },
+      { x: 2, y: 3, series: 'a' },
+      { x: 3, y: 1, series: 'b' },
+      { x: 4, y: 2, series: 'b' },
+    ],
+  },
   mark: { type: 'line', point: true, clip: true },
   encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { field: 'series', type: 'nominal' } },
 };

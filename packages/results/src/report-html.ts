@@ -20,7 +20,8 @@ const SECTIONS: readonly { section: ReportSection; heading: string; introduction
   {
     section: 'sweeps',
     heading: 'Sweeps',
-    introduction: 'The four panels of the reference\'s results.py: reconstruction error and downstream loss against dictionary size at a fixed k, and against L0 at a fixed dictionary size. Colours are methods (SAE types, transcoder types, ...), the same in every plot.',
+    introduction:
+      "The four panels of the reference's results.py: reconstruction error and downstream loss against dictionary size at a fixed k, and against L0 at a fixed dictionary size. Colours are methods (SAE types, transcoder types, ...), the same in every plot.",
   },
   {
     section: 'trade-off',
@@ -65,7 +66,12 @@ ${sectionPlots.map(renderFigure).join('\n')}
   const table = rows.length === 0 ? '<p class="empty">No runs were loaded.</p>' : `<div class="table-scroll">\n${renderRunsTableHtml(rows)}\n</div>`;
 
   return `<!DOCTYPE html>
-${pageStart(title)}<p class="meta">${runs.length} ${runs.length === 1 ? 'run' : 'runs'} from ${describeOrigins(runs.map((run) => run.origin))} · generated ${escapeHtml(generatedAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</p>
+${pageStart(title)}<p class="meta">${runs.length} ${runs.length === 1 ? 'run' : 'runs'} from ${describeOrigins(runs.map((run) => run.origin))} · generated ${escapeHtml(
+    generatedAt
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, ' UTC'),
+  )}</p>
 <nav><a href="#runs">Runs</a>${SECTIONS.map(({ section, heading }) => `<a href="#${section}">${escapeHtml(heading)}</a>`).join('')}<a href="#metrics">Metrics</a>${(options.dashboards ?? []).map(({ label, href }) => `<a href="${escapeHtml(href)}">${escapeHtml(label)}</a>`).join('')}</nav>
 </header>
 <main>
@@ -79,8 +85,14 @@ ${sections.join('\n')}
 <h2>Metrics</h2>
 <p class="introduction">Names are those the runs log (and the reference logs to W&amp;B), shown in grey.</p>
 <div class="metric-groups">
-${renderMetricGroup('Logged during training', METRIC_DEFINITIONS.filter((definition) => definition.phase === 'training'))}
-${renderMetricGroup('Written by evaluation', METRIC_DEFINITIONS.filter((definition) => definition.phase === 'evaluation'))}
+${renderMetricGroup(
+  'Logged during training',
+  METRIC_DEFINITIONS.filter((definition) => definition.phase === 'training'),
+)}
+${renderMetricGroup(
+  'Written by evaluation',
+  METRIC_DEFINITIONS.filter((definition) => definition.phase === 'evaluation'),
+)}
 </div>
 </section>
 </main>
@@ -98,9 +110,7 @@ ${body}
 }
 
 function renderMetricGroup(heading: string, definitions: readonly MetricDefinition[]): string {
-  const entries = definitions.map(
-    (definition) => `<dt>${escapeHtml(definition.label)} <code>${escapeHtml(definition.name)}</code></dt>\n<dd>${escapeHtml(definition.explanation)}</dd>`,
-  );
+  const entries = definitions.map((definition) => `<dt>${escapeHtml(definition.label)} <code>${escapeHtml(definition.name)}</code></dt>\n<dd>${escapeHtml(definition.explanation)}</dd>`);
   return `<div class="metric-group">\n<h3>${escapeHtml(heading)}</h3>\n<dl>\n${entries.join('\n')}\n</dl>\n</div>`;
 }
 
@@ -108,9 +118,7 @@ function renderMetricGroup(heading: string, definitions: readonly MetricDefiniti
 function describeOrigins(origins: readonly RunOrigin[]): string {
   if (origins.length === 0) return 'no source';
   const described = new Set(
-    origins.map((origin) =>
-      origin.type === 'directory' ? `<code>${escapeHtml(parentOf(origin.directory))}</code>` : `W&amp;B <code>${escapeHtml(`${origin.entity}/${origin.project}`)}</code>`,
-    ),
+    origins.map((origin) => (origin.type === 'directory' ? `<code>${escapeHtml(parentOf(origin.directory))}</code>` : `W&amp;B <code>${escapeHtml(`${origin.entity}/${origin.project}`)}</code>`)),
   );
   return [...described].join(', ');
 }

@@ -25,7 +25,7 @@ afterAll(() => {
 });
 
 describe('reportPlotSpecs', () => {
-  it('lists the reference\'s four panels, then L0 vs explained variance, training curves and feature density', () => {
+  it("lists the reference's four panels, then L0 vs explained variance, training curves and feature density", () => {
     const plots = reportPlotSpecs(runs);
     expect(plots.map((plot) => plot.id)).toEqual([
       'normalized-mse-vs-dictionary-size',

@@ -101,14 +101,18 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
       section: 'training',
       title: 'Training curves',
       description: 'Logged metrics against training step, one line per run, coloured by method. A y axis marked log scale spans more than two decades.',
-      spec: trainingCurvesSpec(entries.map(({ run, row }) => ({ label: row.label, history: run.history, color: methodColor(row) })), options.trainingMetrics === undefined ? {} : { metrics: options.trainingMetrics }),
+      spec: trainingCurvesSpec(
+        entries.map(({ run, row }) => ({ label: row.label, history: run.history, color: methodColor(row) })),
+        options.trainingMetrics === undefined ? {} : { metrics: options.trainingMetrics },
+      ),
       emptyMessage: 'No run has logged history for these metrics.',
     },
     {
       id: 'feature-density',
       section: 'feature-density',
       title: 'Feature density',
-      description: 'For each run, how many features fire at each density (the fraction of evaluation tokens on which a feature is active), on a log10 scale. The dashed line marks density 0.1: features right of it count as dense. Features that never fired are counted in the subtitle.',
+      description:
+        'For each run, how many features fire at each density (the fraction of evaluation tokens on which a feature is active), on a log10 scale. The dashed line marks density 0.1: features right of it count as dense. Features that never fired are counted in the subtitle.',
       spec: featureDensitySpec(densityRuns),
       emptyMessage: 'No run has feature_density_log10 in its summary (evaluation writes it).',
     },

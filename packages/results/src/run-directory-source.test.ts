@@ -52,7 +52,7 @@ describe('loadRunDirectory', () => {
     expect(run.summary).toHaveProperty('normalized_mse');
   });
 
-  it('reads a directory written by @nnd/logging\'s run directory sink, including an unfinished one', async () => {
+  it("reads a directory written by @nnd/logging's run directory sink, including an unfinished one", async () => {
     const directory = path.join(root, 'logged');
     const sink = createRunDirectorySink({ directory });
     await sink.init({ sae_type: 'batchtopk', dict_size: 512, top_k: 8 });
@@ -70,7 +70,7 @@ describe('loadRunDirectory', () => {
     expect(run.summary).toMatchObject({ l0_norm: 8.5, explained_variance: 0.9 });
   });
 
-  it('passes @nnd/logging\'s RunDirectoryError through for a directory without config.json', () => {
+  it("passes @nnd/logging's RunDirectoryError through for a directory without config.json", () => {
     expect(() => loadRunDirectory(root)).toThrow(RunDirectoryError);
   });
 });

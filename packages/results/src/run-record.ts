@@ -1,7 +1,5 @@
 /** Where a run was loaded from, so a report can say where each row comes from. */
-export type RunOrigin =
-  | { type: 'directory'; directory: string }
-  | { type: 'wandb'; baseUrl: string; entity: string; project: string; runId: string };
+export type RunOrigin = { type: 'directory'; directory: string } | { type: 'wandb'; baseUrl: string; entity: string; project: string; runId: string };
 
 /** One logged step: the step number and the scalar metrics logged at it. */
 export interface HistoryRow {

@@ -40,7 +40,9 @@ export function renderRunsTableMarkdown(rows: readonly RunsTableRow[]): string {
 
 /** An HTML `<table>` (a fragment, no styles of its own; the report styles it). */
 export function renderRunsTableHtml(rows: readonly RunsTableRow[]): string {
-  const head = RUNS_TABLE_COLUMNS.map((column) => `<th scope="col"${NUMERIC_COLUMNS.has(column.key) ? ' class="number"' : ''} title="${escapeHtml(column.key)}">${escapeHtml(column.label)}</th>`).join('');
+  const head = RUNS_TABLE_COLUMNS.map((column) => `<th scope="col"${NUMERIC_COLUMNS.has(column.key) ? ' class="number"' : ''} title="${escapeHtml(column.key)}">${escapeHtml(column.label)}</th>`).join(
+    '',
+  );
   const body = rows.map((row) => {
     const cells = RUNS_TABLE_COLUMNS.map((column) => {
       if (column.key === 'name') {
@@ -60,7 +62,7 @@ function breakableName(name: string): string {
   return escapeHtml(name).replace(/([_./])/g, '$1<wbr>');
 }
 
-const L2_LOSS_NOTE = '† No normalized_mse from evaluation: the final l2_loss is shown instead, as the reference\'s results.py does.';
+const L2_LOSS_NOTE = "† No normalized_mse from evaluation: the final l2_loss is shown instead, as the reference's results.py does.";
 
 function fromL2Loss(row: RunsTableRow): boolean {
   return row.normalizedMseSource === 'l2_loss';

@@ -8,12 +8,17 @@ function run(name: string, config: Record<string, unknown>, summary: Record<stri
 }
 
 describe('runsTable', () => {
-  it('gives the reference\'s columns from config and summary', () => {
+  it("gives the reference's columns from config and summary", () => {
     const [row] = runsTable([
-      run('a', { sae_type: 'topk', dict_size: 12288, top_k: 32 }, { l0_norm: 32, l2_loss: 0.08, normalized_mse: 0.07, 'performance/ce_degradation': -0.04, explained_variance: 0.93, dead_fraction: 0.01, dense_fraction: 0 }, [
-        { step: 0, metrics: { loss: 1 } },
-        { step: 500, metrics: { loss: 0.1 } },
-      ]),
+      run(
+        'a',
+        { sae_type: 'topk', dict_size: 12288, top_k: 32 },
+        { l0_norm: 32, l2_loss: 0.08, normalized_mse: 0.07, 'performance/ce_degradation': -0.04, explained_variance: 0.93, dead_fraction: 0.01, dense_fraction: 0 },
+        [
+          { step: 0, metrics: { loss: 1 } },
+          { step: 500, metrics: { loss: 0.1 } },
+        ],
+      ),
     ]);
     expect(row).toMatchObject({
       name: 'a',
@@ -43,7 +48,12 @@ describe('runsTable', () => {
   });
 
   it('counts the steps run: the summary says, else the last logged step + 1', () => {
-    const [logged] = runsTable([run('a', {}, undefined, [{ step: 0, metrics: { loss: 1 } }, { step: 299, metrics: { loss: 0.5 } }])]);
+    const [logged] = runsTable([
+      run('a', {}, undefined, [
+        { step: 0, metrics: { loss: 1 } },
+        { step: 299, metrics: { loss: 0.5 } },
+      ]),
+    ]);
     expect(logged.steps).toBe(300);
     const [summarised] = runsTable([run('b', {}, { steps: 1000 }, [{ step: 990, metrics: { loss: 1 } }])]);
     expect(summarised.steps).toBe(1000);
@@ -87,7 +97,10 @@ describe('runsTable', () => {
 
 describe('finalMetric', () => {
   it('prefers the summary, then the latest logged value', () => {
-    const record = run('a', {}, { loss: 0.5 }, [{ step: 0, metrics: { loss: 2, aux_loss: 0.1 } }, { step: 1, metrics: { loss: 1 } }]);
+    const record = run('a', {}, { loss: 0.5 }, [
+      { step: 0, metrics: { loss: 2, aux_loss: 0.1 } },
+      { step: 1, metrics: { loss: 1 } },
+    ]);
     expect(finalMetric(record, 'loss')).toBe(0.5);
     expect(finalMetric(record, 'aux_loss')).toBe(0.1);
     expect(finalMetric(record, 'l0_norm')).toBeUndefined();

@@ -127,12 +127,7 @@ function uniqueLabels(labels: readonly string[]): string[] {
 }
 
 function compareRows(a: RunsTableRow, b: RunsTableRow): number {
-  return (
-    compareOptional(a.method, b.method) ||
-    compareOptional(a.dictionarySize, b.dictionarySize) ||
-    compareOptional(a.k, b.k) ||
-    compareOptional(a.name, b.name)
-  );
+  return compareOptional(a.method, b.method) || compareOptional(a.dictionarySize, b.dictionarySize) || compareOptional(a.k, b.k) || compareOptional(a.name, b.name);
 }
 
 /** Missing values sort last. */

@@ -6,13 +6,15 @@ import { defaultSparsitySweepSize, dictionarySweepSpec, explainedVarianceSpec, s
 
 function rowsOf(entries: [method: string, dictionarySize: number, k: number, summary: Record<string, unknown>][]): RunsTableRow[] {
   return runsTable(
-    entries.map(([method, dictionarySize, k, summary], index): RunRecord => ({
-      name: `run-${index}`,
-      origin: { type: 'directory', directory: `/runs/${index}` },
-      config: { sae_type: method, dict_size: dictionarySize, top_k: k },
-      summary,
-      history: [],
-    })),
+    entries.map(
+      ([method, dictionarySize, k, summary], index): RunRecord => ({
+        name: `run-${index}`,
+        origin: { type: 'directory', directory: `/runs/${index}` },
+        config: { sae_type: method, dict_size: dictionarySize, top_k: k },
+        summary,
+        history: [],
+      }),
+    ),
   );
 }
 
@@ -63,7 +65,14 @@ describe('sparsitySweepSpec', () => {
 describe('defaultSparsitySweepSize', () => {
   it('picks the dictionary size with the most runs, the largest on a tie', () => {
     expect(defaultSparsitySweepSize(rows)).toBe(8192);
-    expect(defaultSparsitySweepSize(rowsOf([['topk', 1024, 8, { l0_norm: 8 }], ['topk', 4096, 8, { l0_norm: 8 }]]))).toBe(4096);
+    expect(
+      defaultSparsitySweepSize(
+        rowsOf([
+          ['topk', 1024, 8, { l0_norm: 8 }],
+          ['topk', 4096, 8, { l0_norm: 8 }],
+        ]),
+      ),
+    ).toBe(4096);
     expect(defaultSparsitySweepSize([])).toBeUndefined();
   });
 });

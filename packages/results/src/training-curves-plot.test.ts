@@ -53,7 +53,12 @@ describe('trainingCurvesSpec', () => {
       { step: 30, metrics: { loss: 1 } },
     ];
     const charts = chartsOf(trainingCurvesSpec([{ label: 'a', history: rows }], { metrics: ['loss'] }));
-    expect(charts[0]!.data.values.map((value) => [value.step, value.value])).toEqual([[0, 3], [10, 1.5], [20, 9], [30, 1]]);
+    expect(charts[0]!.data.values.map((value) => [value.step, value.value])).toEqual([
+      [0, 3],
+      [10, 1.5],
+      [20, 9],
+      [30, 1],
+    ]);
   });
 
   it('is undefined without history, and checks its options', () => {

@@ -16,9 +16,17 @@ function referenceAuxLoss(x: number[], wEnc: number[], wDec: number[], counter: 
   const recon: number[][] = [];
   const fired = new Array(DICT_SIZE).fill(false);
   for (let b = 0; b < BATCH; b++) {
-    const row = Array.from({ length: DICT_SIZE }, (_, f) => Math.max(0, x.slice(b * ACT_SIZE, b * ACT_SIZE + ACT_SIZE).reduce((s, v, a) => s + v * wEnc[a * DICT_SIZE + f], 0)));
+    const row = Array.from({ length: DICT_SIZE }, (_, f) =>
+      Math.max(
+        0,
+        x.slice(b * ACT_SIZE, b * ACT_SIZE + ACT_SIZE).reduce((s, v, a) => s + v * wEnc[a * DICT_SIZE + f], 0),
+      ),
+    );
     pre.push(row);
-    const kept = row.map((value, f) => ({ value, f })).sort((p, q) => q.value - p.value || p.f - q.f).slice(0, TOP_K);
+    const kept = row
+      .map((value, f) => ({ value, f }))
+      .sort((p, q) => q.value - p.value || p.f - q.f)
+      .slice(0, TOP_K);
     for (const { value, f } of kept) if (value > 0) fired[f] = true;
     recon.push(Array.from({ length: ACT_SIZE }, (_, a) => kept.reduce((s, { value, f }) => s + value * wDec[f * ACT_SIZE + a], 0)));
   }
@@ -28,7 +36,10 @@ function referenceAuxLoss(x: number[], wEnc: number[], wDec: number[], counter: 
   const k = Math.min(TOP_K_AUX, deadFeatures.length);
   let squares = 0;
   for (let b = 0; b < BATCH; b++) {
-    const kept = deadFeatures.map((f) => ({ value: pre[b][f], f })).sort((p, q) => q.value - p.value || p.f - q.f).slice(0, k);
+    const kept = deadFeatures
+      .map((f) => ({ value: pre[b][f], f }))
+      .sort((p, q) => q.value - p.value || p.f - q.f)
+      .slice(0, k);
     for (let a = 0; a < ACT_SIZE; a++) {
       const residual = x[b * ACT_SIZE + a] - recon[b][a];
       const auxRecon = kept.reduce((s, { value, f }) => s + value * wDec[f * ACT_SIZE + a], 0);
@@ -40,16 +51,18 @@ function referenceAuxLoss(x: number[], wEnc: number[], wDec: number[], counter: 
 
 describe('auxiliary loss (TopK / BatchTopK)', () => {
   const sae = createSae({
-    architecture: 'topk', act_size: ACT_SIZE, dict_size: DICT_SIZE, top_k: TOP_K, top_k_aux: TOP_K_AUX, aux_penalty: PENALTY,
+    architecture: 'topk',
+    act_size: ACT_SIZE,
+    dict_size: DICT_SIZE,
+    top_k: TOP_K,
+    top_k_aux: TOP_K_AUX,
+    aux_penalty: PENALTY,
   });
   const params = sae.initialParams();
   const x = randomTensor(new Rng(21), [BATCH, ACT_SIZE]);
   const built = buildForward(sae, 'batch');
-  const run = (counter: number[]) => evaluateNamed(
-    built.graph,
-    { aux: built.output.losses.aux_loss },
-    forwardFeeds(x, params, { num_batches_not_active: hostTensor('float32', [DICT_SIZE], counter) }),
-  ).aux;
+  const run = (counter: number[]) =>
+    evaluateNamed(built.graph, { aux: built.output.losses.aux_loss }, forwardFeeds(x, params, { num_batches_not_active: hostTensor('float32', [DICT_SIZE], counter) })).aux;
 
   it('is exactly 0 when no feature is dead', () => {
     const counter = new Array(DICT_SIZE).fill(0);

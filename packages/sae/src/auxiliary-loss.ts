@@ -1,6 +1,4 @@
-import {
-  cast, gather, greater, matmul, mul, reduceMax, reduceMean, scatterElements, sub, topk, where, zeros, type Tensor,
-} from '@nnd/core';
+import { cast, gather, greater, matmul, mul, reduceMax, reduceMean, scatterElements, sub, topk, where, zeros, type Tensor } from '@nnd/core';
 
 export interface AuxiliaryLossInputs {
   /** relu'd pre-activations, [batch, dict_size] (before top-k). */

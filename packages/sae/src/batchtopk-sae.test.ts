@@ -67,7 +67,12 @@ describe('BatchTopK SAE', () => {
     const expectedActs: number[] = [];
     const expectedRecon: number[] = [];
     for (let sample = 0; sample < 6; sample++) {
-      const pre = Array.from({ length: DICT_SIZE }, (_, f) => Math.max(0, xv.slice(sample * ACT_SIZE, sample * ACT_SIZE + ACT_SIZE).reduce((s, v, a) => s + v * wEnc[a * DICT_SIZE + f], 0)));
+      const pre = Array.from({ length: DICT_SIZE }, (_, f) =>
+        Math.max(
+          0,
+          xv.slice(sample * ACT_SIZE, sample * ACT_SIZE + ACT_SIZE).reduce((s, v, a) => s + v * wEnc[a * DICT_SIZE + f], 0),
+        ),
+      );
       const acts = pre.map((value) => (value > Math.fround(0.3) ? value : 0));
       expectedActs.push(...acts);
       for (let a = 0; a < ACT_SIZE; a++) expectedRecon.push(acts.reduce((s, v, f) => s + v * wDec[f * ACT_SIZE + a], 0));

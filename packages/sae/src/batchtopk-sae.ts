@@ -1,7 +1,4 @@
-import {
-  add, cast, defineDecomposition, div, greater, hostTensor, matmul, mul, neg, reduceMax, reduceSum, Rng, sub, where,
-  type Tensor, type TensorMap,
-} from '@nnd/core';
+import { add, cast, defineDecomposition, div, greater, hostTensor, matmul, mul, neg, reduceMax, reduceSum, Rng, sub, where, type Tensor, type TensorMap } from '@nnd/core';
 import { constrainDecoder } from './decoder-constraint.js';
 import { initialDeadFeatureState, initialSaeParameters } from './initial-parameters.js';
 import { normalizeInput } from './input-normalization.js';

@@ -16,7 +16,10 @@ describe('centeredEncoder', () => {
     const genericGradients = grad(generic, [x, bDec, wEnc], { cotangent });
     const rng = new Rng(31);
     const results = evaluateGraph(graph, [custom, generic, ...customGradients, ...genericGradients], {
-      x: randomTensor(rng, [4, 3]), b_dec: randomTensor(rng, [3]), W_enc: randomTensor(rng, [3, 5]), cotangent: randomTensor(rng, [4, 5]),
+      x: randomTensor(rng, [4, 3]),
+      b_dec: randomTensor(rng, [3]),
+      W_enc: randomTensor(rng, [3, 5]),
+      cotangent: randomTensor(rng, [4, 5]),
     });
     expect(maxRelativeError(results[0], results[1])).toBe(0);
     for (let i = 0; i < 3; i++) expect(maxRelativeError(results[2 + i], results[5 + i])).toBeLessThan(1e-14);

@@ -25,13 +25,21 @@ describe('updateDeadFeatures', () => {
     const sae = createSae({ architecture, act_size: 4, dict_size: 12, ...(architecture.includes('topk') ? { top_k: 1 } : {}) });
     const built = buildForward(sae, 2);
     const x = randomTensor(new Rng(3), [2, 4]);
-    const counter = hostTensor('float32', [12], Array.from({ length: 12 }, (_, i) => i));
-    const out = evaluateNamed(built.graph, {
-      acts: built.output.featureActs,
-      next: built.output.nextState.num_batches_not_active,
-      numDead: built.output.metrics.num_dead_features,
-      inBatch: built.output.metrics.n_dead_in_batch,
-    }, forwardFeeds(x, sae.initialParams(), { ...sae.initialState(), num_batches_not_active: counter }));
+    const counter = hostTensor(
+      'float32',
+      [12],
+      Array.from({ length: 12 }, (_, i) => i),
+    );
+    const out = evaluateNamed(
+      built.graph,
+      {
+        acts: built.output.featureActs,
+        next: built.output.nextState.num_batches_not_active,
+        numDead: built.output.metrics.num_dead_features,
+        inBatch: built.output.metrics.n_dead_in_batch,
+      },
+      forwardFeeds(x, sae.initialParams(), { ...sae.initialState(), num_batches_not_active: counter }),
+    );
     const acts = values(out.acts);
     const fired = Array.from({ length: 12 }, (_, f) => acts[f] + acts[12 + f] > 0);
     expect(fired.some(Boolean)).toBe(true);

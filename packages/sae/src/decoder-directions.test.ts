@@ -13,9 +13,16 @@ describe('decoderDirections', () => {
       const params = sae.initialParams(new Rng(1));
       // Large inputs, so that JumpReLU's initial thresholds let features through.
       const x = randomTensor(new Rng(2), [5, 6], 'float64', 4);
-      const out = evaluateNamed(built.graph, {
-        acts: built.output.featureActs, reconstruction: built.output.reconstruction, directions: directions['blocks.0.hook_resid_pre']!, bias: built.params.b_dec!,
-      }, forwardFeeds(x, params, sae.initialState()));
+      const out = evaluateNamed(
+        built.graph,
+        {
+          acts: built.output.featureActs,
+          reconstruction: built.output.reconstruction,
+          directions: directions['blocks.0.hook_resid_pre']!,
+          bias: built.params.b_dec!,
+        },
+        forwardFeeds(x, params, sae.initialState()),
+      );
       expect(out.directions!.shape).toEqual([10, 6]);
       const [acts, direction, bias, reconstruction] = [values(out.acts!), values(out.directions!), values(out.bias!), values(out.reconstruction!)];
       for (let row = 0; row < 5; row++) {

@@ -44,7 +44,10 @@ export const encoderTrainingShape = {
 export const topKEncoderShape = {
   top_k: z.number().int().min(1).default(32),
   top_k_aux: z.number().int().min(1).default(512),
-  aux_penalty: z.number().min(0).default(1 / 32),
+  aux_penalty: z
+    .number()
+    .min(0)
+    .default(1 / 32),
   /** Decode from the k kept features only, with hand-written sparse gradients. */
   sparse_decoder: z.boolean().default(true),
 };
@@ -82,11 +85,15 @@ const positive = () => z.number({ error: 'a number > 0' }).positive({ error: 'a 
 export const encoderRunConfigShape = {
   dict_size: integer(1).default(12288).describe('number of features (per layer for a CLT)'),
   l1_coeff: nonNegative().default(0).describe('weight of the L1 (JumpReLU: L0) sparsity loss'),
-  input_unit_norm: z.boolean({ error: 'true or false' }).default(false)
-    .describe('normalise each activation to mean 0, std 1 before the encoder (SAELens layer_norm); off as in nn_decompositions\' EncoderConfig'),
+  input_unit_norm: z
+    .boolean({ error: 'true or false' })
+    .default(false)
+    .describe("normalise each activation to mean 0, std 1 before the encoder (SAELens layer_norm); off as in nn_decompositions' EncoderConfig"),
   n_batches_to_dead: integer(0).default(5).describe('a feature inactive for this many batches counts as dead'),
   top_k: integer(1, ' and <= dict_size').default(32).describe('features kept per sample (topk; batchtopk: on average over the batch)'),
   top_k_aux: integer(1).default(512).describe('dead features the auxiliary loss uses (topk, batchtopk)'),
-  aux_penalty: nonNegative().default(1 / 32).describe('weight of the auxiliary loss that revives dead features (topk, batchtopk)'),
+  aux_penalty: nonNegative()
+    .default(1 / 32)
+    .describe('weight of the auxiliary loss that revives dead features (topk, batchtopk)'),
   bandwidth: positive().default(0.001).describe("width of JumpReLU's straight-through threshold gradient"),
 };

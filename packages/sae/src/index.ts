@@ -4,11 +4,23 @@ export { topKSae } from './topk-sae.js';
 export { batchTopKSae } from './batchtopk-sae.js';
 export { jumpReluSae } from './jumprelu-sae.js';
 export {
-  SAE_ARCHITECTURES, batchTopKConfigSchema, jumpReluConfigSchema, topKConfigSchema, vanillaConfigSchema,
+  SAE_ARCHITECTURES,
+  batchTopKConfigSchema,
+  jumpReluConfigSchema,
+  topKConfigSchema,
+  vanillaConfigSchema,
 } from './sae-config.js';
 export type {
-  BatchTopKSaeConfig, BatchTopKSaeConfigInput, JumpReluSaeConfig, JumpReluSaeConfigInput, SaeArchitecture, SaeConfig,
-  TopKSaeConfig, TopKSaeConfigInput, VanillaSaeConfig, VanillaSaeConfigInput,
+  BatchTopKSaeConfig,
+  BatchTopKSaeConfigInput,
+  JumpReluSaeConfig,
+  JumpReluSaeConfigInput,
+  SaeArchitecture,
+  SaeConfig,
+  TopKSaeConfig,
+  TopKSaeConfigInput,
+  VanillaSaeConfig,
+  VanillaSaeConfigInput,
 } from './sae-config.js';
 export { DEFAULT_SAE_HOOK } from './sparse-autoencoder.js';
 export type { SaeInference, SparseAutoencoder } from './sparse-autoencoder.js';
@@ -40,5 +52,10 @@ export { topKVariants } from './topk-forward.js';
 export { updateRunningThreshold } from './batchtopk-sae.js';
 export { formatConfigIssue, formatConfigIssues } from './sae-config.js';
 export {
-  checkTopKWithinDictSize, ENCODER_ALLOWED, encoderRunConfigShape, encoderTrainingShape, jumpReluEncoderShape, topKEncoderShape,
+  checkTopKWithinDictSize,
+  ENCODER_ALLOWED,
+  encoderRunConfigShape,
+  encoderTrainingShape,
+  jumpReluEncoderShape,
+  topKEncoderShape,
 } from './encoder-config.js';

@@ -43,8 +43,10 @@ describe('normalizeInput (input_unit_norm)', () => {
     const wDec: number[] = [];
     for (let f = 0; f < 2 * actSize; f++) for (let a = 0; a < actSize; a++) wDec.push(f === a ? 1 : f === a + actSize ? -1 : 0);
     const params = {
-      W_enc: hostTensor('float64', [actSize, 2 * actSize], wEnc), W_dec: hostTensor('float64', [2 * actSize, actSize], wDec),
-      b_enc: hostTensor('float64', [2 * actSize], new Float64Array(2 * actSize)), b_dec: hostTensor('float64', [actSize], new Float64Array(actSize)),
+      W_enc: hostTensor('float64', [actSize, 2 * actSize], wEnc),
+      W_dec: hostTensor('float64', [2 * actSize, actSize], wDec),
+      b_enc: hostTensor('float64', [2 * actSize], new Float64Array(2 * actSize)),
+      b_dec: hostTensor('float64', [actSize], new Float64Array(actSize)),
     };
     const x = randomTensor(new Rng(4), [5, actSize], 'float64', 10, 50);
     const built = buildForward(sae, 'batch');

@@ -23,7 +23,10 @@ describe('JumpReLU SAE', () => {
     const sae = createSae({ architecture: 'jumprelu', act_size: 2, dict_size: 2, bandwidth: 0.5, l1_coeff: 0.2 });
     // W_enc = W_dec = I, zero biases, thresholds t = [1, 0.5].
     const params = {
-      W_enc: f64([2, 2], [1, 0, 0, 1]), W_dec: f64([2, 2], [1, 0, 0, 1]), b_enc: f64([2], [0, 0]), b_dec: f64([2], [0, 0]),
+      W_enc: f64([2, 2], [1, 0, 0, 1]),
+      W_dec: f64([2, 2], [1, 0, 0, 1]),
+      b_enc: f64([2], [0, 0]),
+      b_dec: f64([2], [0, 0]),
       log_threshold: f64([2], [0, Math.log(0.5)]),
     };
     const x = f64([2, 2], [1.2, 0.3, 0.9, 2.0]);
@@ -59,8 +62,10 @@ describe('JumpReLU SAE', () => {
     const sae = createSae({ architecture: 'jumprelu', act_size: actSize, dict_size: dictSize, bandwidth, l1_coeff: l1Coeff });
     const rng = new Rng(11);
     const params = {
-      W_enc: randomTensor(rng, [actSize, dictSize]), W_dec: randomTensor(rng, [dictSize, actSize]),
-      b_enc: randomTensor(rng, [dictSize], 'float64', 0.2), b_dec: randomTensor(rng, [actSize], 'float64', 0.2),
+      W_enc: randomTensor(rng, [actSize, dictSize]),
+      W_dec: randomTensor(rng, [dictSize, actSize]),
+      b_enc: randomTensor(rng, [dictSize], 'float64', 0.2),
+      b_dec: randomTensor(rng, [actSize], 'float64', 0.2),
       log_threshold: randomTensor(rng, [dictSize], 'float64', 0.3, -0.7),
     };
     const x = randomTensor(rng, [batch, actSize]);

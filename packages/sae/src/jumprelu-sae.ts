@@ -1,6 +1,4 @@
-import {
-  add, defineDecomposition, hostTensor, matmul, mul, reduceMean, reduceSum, relu, Rng, type Tensor, type TensorMap,
-} from '@nnd/core';
+import { add, defineDecomposition, hostTensor, matmul, mul, reduceMean, reduceSum, relu, Rng, type Tensor, type TensorMap } from '@nnd/core';
 import { updateDeadFeatures } from './dead-features.js';
 import { constrainDecoder } from './decoder-constraint.js';
 import { initialDeadFeatureState, initialSaeParameters } from './initial-parameters.js';

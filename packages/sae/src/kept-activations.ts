@@ -1,7 +1,4 @@
-import {
-  abs, cast, div, greater, mul, mulDims, reduceSum, reshape, scatterElements, scatterND, shapeOf, ShapeError, sub, topk,
-  zeros, type Dim, type Tensor,
-} from '@nnd/core';
+import { abs, cast, div, greater, mul, mulDims, reduceSum, reshape, scatterElements, scatterND, shapeOf, ShapeError, sub, topk, zeros, type Dim, type Tensor } from '@nnd/core';
 
 /**
  * The activations a TopK-style SAE keeps, in sparse form.
@@ -17,20 +14,20 @@ import {
  */
 export type KeptActivations =
   | {
-    readonly layout: 'per-sample';
-    readonly values: Tensor;
-    readonly features: Tensor;
-    /** [batch, dict_size] pre-activations the values were taken from. */
-    readonly preactivations: Tensor;
-  }
+      readonly layout: 'per-sample';
+      readonly values: Tensor;
+      readonly features: Tensor;
+      /** [batch, dict_size] pre-activations the values were taken from. */
+      readonly preactivations: Tensor;
+    }
   | {
-    readonly layout: 'flat';
-    readonly values: Tensor;
-    readonly features: Tensor;
-    readonly samples: Tensor;
-    readonly flatIndices: Tensor;
-    readonly preactivations: Tensor;
-  };
+      readonly layout: 'flat';
+      readonly values: Tensor;
+      readonly features: Tensor;
+      readonly samples: Tensor;
+      readonly flatIndices: Tensor;
+      readonly preactivations: Tensor;
+    };
 
 function staticWidth(preactivations: Tensor, where: string): number {
   const width = preactivations.shape[1];

@@ -11,13 +11,25 @@ describe('all SAE types on onnxruntime (CPU, float32) match the float64 referenc
 
   it.each(SAE_ARCHITECTURES)('%s: losses, metrics, next state and gradients', async (architecture) => {
     const sae = createSae({
-      architecture, act_size: 6, dict_size: 16, l1_coeff: 0.05, input_unit_norm: architecture === 'topk',
-      ...(architecture.includes('topk') ? { top_k: 3, top_k_aux: 4 } : {}), ...(architecture === 'jumprelu' ? { bandwidth: 0.5 } : {}),
+      architecture,
+      act_size: 6,
+      dict_size: 16,
+      l1_coeff: 0.05,
+      input_unit_norm: architecture === 'topk',
+      ...(architecture.includes('topk') ? { top_k: 3, top_k_aux: 4 } : {}),
+      ...(architecture === 'jumprelu' ? { bandwidth: 0.5 } : {}),
     });
     const rng = new Rng(41);
     const params = sae.initialParams();
     if (architecture === 'jumprelu') params.log_threshold = randomTensor(rng, [16], 'float32', 0.2, -1.5);
-    const state = { ...sae.initialState(), num_batches_not_active: hostTensor('float32', [16], Array.from({ length: 16 }, (_, i) => i % 8)) };
+    const state = {
+      ...sae.initialState(),
+      num_batches_not_active: hostTensor(
+        'float32',
+        [16],
+        Array.from({ length: 16 }, (_, i) => i % 8),
+      ),
+    };
     const x = randomTensor(rng, [5, 6]);
     const named = (built: ReturnType<typeof buildForward>) => ({
       reconstruction: built.output.reconstruction,

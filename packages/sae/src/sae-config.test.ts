@@ -6,9 +6,23 @@ import { topKSae } from './topk-sae.js';
 describe('SAE configs', () => {
   it('fill in the reference defaults', () => {
     expect(createSae({ architecture: 'topk', act_size: 768, dict_size: 12288 }).config).toEqual({
-      architecture: 'topk', act_size: 768, dict_size: 12288, seed: 49, batch_size: 4096, lr: 3e-4, beta1: 0.9, beta2: 0.99,
-      max_grad_norm: 100000, l1_coeff: 0, n_batches_to_dead: 5, input_unit_norm: false, top_k: 32, top_k_aux: 512,
-      aux_penalty: 1 / 32, sparse_decoder: true, encoder_bias: false,
+      architecture: 'topk',
+      act_size: 768,
+      dict_size: 12288,
+      seed: 49,
+      batch_size: 4096,
+      lr: 3e-4,
+      beta1: 0.9,
+      beta2: 0.99,
+      max_grad_norm: 100000,
+      l1_coeff: 0,
+      n_batches_to_dead: 5,
+      input_unit_norm: false,
+      top_k: 32,
+      top_k_aux: 512,
+      aux_penalty: 1 / 32,
+      sparse_decoder: true,
+      encoder_bias: false,
     });
     expect(createSae({ architecture: 'jumprelu', act_size: 4, dict_size: 8 }).config).toMatchObject({ bandwidth: 0.001, l1_coeff: 0 });
     expect(createSae({ architecture: 'vanilla', act_size: 4, dict_size: 8 }).config).not.toHaveProperty('top_k');

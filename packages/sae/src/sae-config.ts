@@ -15,7 +15,7 @@ const ALLOWED: Record<string, string> = {
   act_size: 'an integer >= 1 (the width of the input activations)',
   ...ENCODER_ALLOWED,
   encoder_bias: 'true or false (add b_enc to the pre-activations, as SAELens TopK does; false is the reference)',
-  hook_point: 'a non-empty string (the hook the SAE reads and reconstructs, e.g. \'blocks.8.hook_resid_pre\')',
+  hook_point: "a non-empty string (the hook the SAE reads and reconstructs, e.g. 'blocks.8.hook_resid_pre')",
 };
 
 // The reference's defaults (bartbussmann/BatchTopK config.py), except
@@ -56,21 +56,13 @@ function checkCrossFields(config: CrossFieldInput, context: z.RefinementCtx): vo
   }
 }
 
-export const vanillaConfigSchema = z
-  .strictObject({ architecture: z.literal('vanilla').default('vanilla'), ...baseShape })
-  .superRefine(checkCrossFields);
+export const vanillaConfigSchema = z.strictObject({ architecture: z.literal('vanilla').default('vanilla'), ...baseShape }).superRefine(checkCrossFields);
 
-export const topKConfigSchema = z
-  .strictObject({ architecture: z.literal('topk').default('topk'), ...baseShape, ...topKShape })
-  .superRefine(checkCrossFields);
+export const topKConfigSchema = z.strictObject({ architecture: z.literal('topk').default('topk'), ...baseShape, ...topKShape }).superRefine(checkCrossFields);
 
-export const batchTopKConfigSchema = z
-  .strictObject({ architecture: z.literal('batchtopk').default('batchtopk'), ...baseShape, ...topKShape })
-  .superRefine(checkCrossFields);
+export const batchTopKConfigSchema = z.strictObject({ architecture: z.literal('batchtopk').default('batchtopk'), ...baseShape, ...topKShape }).superRefine(checkCrossFields);
 
-export const jumpReluConfigSchema = z
-  .strictObject({ architecture: z.literal('jumprelu').default('jumprelu'), ...baseShape, ...jumpReluEncoderShape })
-  .superRefine(checkCrossFields);
+export const jumpReluConfigSchema = z.strictObject({ architecture: z.literal('jumprelu').default('jumprelu'), ...baseShape, ...jumpReluEncoderShape }).superRefine(checkCrossFields);
 
 export type VanillaSaeConfig = z.output<typeof vanillaConfigSchema>;
 export type TopKSaeConfig = z.output<typeof topKConfigSchema>;
@@ -117,12 +109,7 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
  * One zod issue in words: the key, the rejected value and what is allowed
  * (from `allowed`, keyed by key), or the unknown keys and the allowed ones.
  */
-export function formatConfigIssue(
-  issue: z.core.$ZodIssue,
-  input: unknown,
-  allowedKeys: readonly string[],
-  allowed: Readonly<Record<string, string>> = ALLOWED,
-): string {
+export function formatConfigIssue(issue: z.core.$ZodIssue, input: unknown, allowedKeys: readonly string[], allowed: Readonly<Record<string, string>> = ALLOWED): string {
   if (issue.code === 'unrecognized_keys') {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}; allowed keys: ${allowedKeys.join(', ')}`;
   }
@@ -139,12 +126,7 @@ export function formatConfigIssue(
  * and what `allowedValues` says the key accepts; for other packages' config
  * schemas (transcoders) to give the same messages as the SAEs'.
  */
-export function formatConfigIssues(
-  issues: readonly z.core.$ZodIssue[],
-  input: unknown,
-  allowedKeys: readonly string[],
-  allowedValues: Readonly<Record<string, string>>,
-): string[] {
+export function formatConfigIssues(issues: readonly z.core.$ZodIssue[], input: unknown, allowedKeys: readonly string[], allowedValues: Readonly<Record<string, string>>): string[] {
   return issues.map((issue) => formatConfigIssue(issue, input, allowedKeys, allowedValues));
 }
 
@@ -152,11 +134,7 @@ export function formatConfigIssues(
  * Parses a raw config with a schema, turning zod's issues into one
  * ConfigError that names every offending key, its value and what is allowed.
  */
-export function parseWithSchema<Shape extends z.core.$ZodLooseShape, T>(
-  schema: z.ZodObject<Shape> & z.ZodType<T>,
-  architecture: SaeArchitecture,
-  config: unknown,
-): T {
+export function parseWithSchema<Shape extends z.core.$ZodLooseShape, T>(schema: z.ZodObject<Shape> & z.ZodType<T>, architecture: SaeArchitecture, config: unknown): T {
   if (!isRecord(config)) throw new ConfigError(`${architecture} SAE config must be an object, got ${describeValue(config)}.`);
   // `sae_type` (the reference's key) becomes `architecture` so that the strict schema sees one name.
   const { sae_type: saeType, ...rest } = config;

@@ -33,10 +33,14 @@ export const saeFamily: DecompositionFamily = {
   summary: 'sparse autoencoders (vanilla/L1, TopK, BatchTopK, JumpReLU) reconstructing one hook',
   directoryName: 'sae',
   configShape: {
-    sae_type: z.union([z.enum(SAE_ARCHITECTURES), z.array(z.enum(SAE_ARCHITECTURES)).min(1)], { error: saeTypeAllowed })
+    sae_type: z
+      .union([z.enum(SAE_ARCHITECTURES), z.array(z.enum(SAE_ARCHITECTURES)).min(1)], { error: saeTypeAllowed })
       .default('topk')
       .describe(`the SAE type: ${saeTypeAllowed}`),
-    act_size: z.number({ error: 'an integer >= 1 (the width of the hook)' }).int({ error: 'an integer >= 1 (the width of the hook)' }).min(1, { error: 'an integer >= 1 (the width of the hook)' })
+    act_size: z
+      .number({ error: 'an integer >= 1 (the width of the hook)' })
+      .int({ error: 'an integer >= 1 (the width of the hook)' })
+      .min(1, { error: 'an integer >= 1 (the width of the hook)' })
       .optional()
       .describe('the width of the hook; left out, it is read from the model'),
     ...encoderRunConfigShape,
@@ -50,7 +54,9 @@ export const saeFamily: DecompositionFamily = {
     const actSize = (run.act_size as number | undefined) ?? hookWidth?.(hook);
     if (actSize !== undefined && hookWidth !== undefined && actSize !== hookWidth(hook)) {
       const width = hookWidth(hook);
-      throw new ConfigError(`Invalid config: 'act_size' is ${actSize}; allowed: ${width}, the width of ${hook} in ${String(run.model_name)}. Set act_size: ${width} (or leave it out), and a dict_size to match, e.g. ${16 * width} for 16x.`);
+      throw new ConfigError(
+        `Invalid config: 'act_size' is ${actSize}; allowed: ${width}, the width of ${hook} in ${String(run.model_name)}. Set act_size: ${width} (or leave it out), and a dict_size to match, e.g. ${16 * width} for 16x.`,
+      );
     }
     return types.map((type) => {
       const keys = [...SHARED_KEYS, ...TYPE_KEYS[type]];

@@ -1,10 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ConfigError, fromTypedArray, Graph, hostTensor, readSafetensors, Rng, toTypedArray, writeSafetensors, type HostTensor,
-  type SafetensorsDType,
-} from '@nnd/core';
+import { ConfigError, fromTypedArray, Graph, hostTensor, readSafetensors, Rng, toTypedArray, writeSafetensors, type HostTensor, type SafetensorsDType } from '@nnd/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SAE_ARCHITECTURES } from './sae-config.js';
 import { SaeFileError } from './sae-file-error.js';
@@ -65,7 +62,16 @@ describe('saveSae / loadSae', () => {
       dtype: 'float32',
       apply_b_dec_to_input: architecture !== 'jumprelu',
       normalize_activations: architecture === 'vanilla' ? 'layer_norm' : 'none',
-      metadata: { sae_lens_version: '6.18.0', model_name: 'gpt2', hook_name: 'blocks.8.hook_resid_pre', hook_head_index: null, context_size: null, prepend_bos: null, dataset_path: null, nnd: sae.config },
+      metadata: {
+        sae_lens_version: '6.18.0',
+        model_name: 'gpt2',
+        hook_name: 'blocks.8.hook_resid_pre',
+        hook_head_index: null,
+        context_size: null,
+        prepend_bos: null,
+        dataset_path: null,
+        nnd: sae.config,
+      },
     });
     expect(cfg.k).toBe(architecture === 'topk' ? 2 : undefined);
     const weights = readSafetensors(await readFile(join(directory, 'sae_weights.safetensors'))).tensors;
@@ -121,14 +127,29 @@ describe('loadSae on folders written by SAELens', () => {
   it('loads a JumpReLU SAE (Gemma Scope layout): log_threshold = log(threshold), no b_dec before the encoder', async () => {
     const rng = new Rng(8);
     const weights = { ...randomWeights(rng, 3, 6), threshold: { shape: [6], data: [0.05, 0.1, 0.2, 0.3, 0.01, 0.5] } };
-    await writeSaeLensFolder({
-      architecture: 'jumprelu', d_in: 3, d_sae: 6, dtype: 'float32', device: 'cpu', apply_b_dec_to_input: false,
-      normalize_activations: 'none', reshape_activations: 'none', metadata: { model_name: 'gemma-2-2b', hook_name: 'blocks.12.hook_resid_post' },
-    }, weights);
+    await writeSaeLensFolder(
+      {
+        architecture: 'jumprelu',
+        d_in: 3,
+        d_sae: 6,
+        dtype: 'float32',
+        device: 'cpu',
+        apply_b_dec_to_input: false,
+        normalize_activations: 'none',
+        reshape_activations: 'none',
+        metadata: { model_name: 'gemma-2-2b', hook_name: 'blocks.12.hook_resid_post' },
+      },
+      weights,
+    );
     const { sae, params, state, metadata } = await loadSae(directory);
     expect(sae.config).toMatchObject({ architecture: 'jumprelu', act_size: 3, dict_size: 6, input_unit_norm: false });
     expect(metadata).toEqual({ model_name: 'gemma-2-2b', hook_name: 'blocks.12.hook_resid_post' });
-    expect(maxRelativeError(float32(params.log_threshold), weights.threshold.data.map((t) => Math.log(Math.fround(t))))).toBeLessThan(1e-6);
+    expect(
+      maxRelativeError(
+        float32(params.log_threshold),
+        weights.threshold.data.map((t) => Math.log(Math.fround(t))),
+      ),
+    ).toBeLessThan(1e-6);
     expect(float32(state.num_batches_not_active)).toEqual(new Array(6).fill(0));
 
     // SAELens's JumpReLU encode: relu(x W_enc + b_enc) * (pre > threshold); decode adds b_dec.
@@ -149,10 +170,21 @@ describe('loadSae on folders written by SAELens', () => {
   });
 
   it('loads an older SAELens TopK (architecture standard, activation_fn_str topk) stored in bfloat16', async () => {
-    await writeSaeLensFolder({
-      architecture: 'standard', d_in: 2, d_sae: 4, dtype: 'bfloat16', activation_fn_str: 'topk', activation_fn_kwargs: { k: 2 },
-      apply_b_dec_to_input: true, normalize_activations: 'none', hook_name: 'blocks.0.hook_resid_pre',
-    }, randomWeights(new Rng(4), 2, 4, true), 'BF16');
+    await writeSaeLensFolder(
+      {
+        architecture: 'standard',
+        d_in: 2,
+        d_sae: 4,
+        dtype: 'bfloat16',
+        activation_fn_str: 'topk',
+        activation_fn_kwargs: { k: 2 },
+        apply_b_dec_to_input: true,
+        normalize_activations: 'none',
+        hook_name: 'blocks.0.hook_resid_pre',
+      },
+      randomWeights(new Rng(4), 2, 4, true),
+      'BF16',
+    );
     const { sae, params } = await loadSae(directory);
     expect(sae.config).toMatchObject({ architecture: 'topk', act_size: 2, dict_size: 4, top_k: 2 });
     expect(params.W_enc.dtype).toBe('float32');
@@ -165,9 +197,13 @@ describe('loadSae on folders written by SAELens', () => {
   });
 
   it('takes a BatchTopK threshold stored per feature as the running threshold', async () => {
-    await writeSaeLensFolder({ architecture: 'batchtopk', d_in: 2, d_sae: 4, k: 1 }, {
-      ...randomWeights(new Rng(6), 2, 4, true), threshold: { shape: [4], data: [0.25, 0.25, 0.25, 0.25] },
-    });
+    await writeSaeLensFolder(
+      { architecture: 'batchtopk', d_in: 2, d_sae: 4, k: 1 },
+      {
+        ...randomWeights(new Rng(6), 2, 4, true),
+        threshold: { shape: [4], data: [0.25, 0.25, 0.25, 0.25] },
+      },
+    );
     const { sae, state } = await loadSae(directory);
     expect(sae.config).toMatchObject({ architecture: 'batchtopk', top_k: 1 });
     expect(float32(state.threshold)).toEqual([0.25]);
@@ -175,13 +211,43 @@ describe('loadSae on folders written by SAELens', () => {
   });
 
   it.each([
-    ['an nnd TopK whose b_enc is non-zero but unused', { architecture: 'topk', d_in: 2, d_sae: 4, k: 1, metadata: { nnd: { architecture: 'topk', act_size: 2, dict_size: 4, top_k: 1 } } }, {}, ConfigError, /non-zero b_enc, but its config has encoder_bias = false/],
-    ['an unsupported normalisation', { architecture: 'standard', d_in: 2, d_sae: 4, normalize_activations: 'expected_average_only_in' }, {}, ConfigError, /normalize_activations = "expected_average_only_in" is not supported; allowed: 'none' or 'layer_norm'/],
+    [
+      'an nnd TopK whose b_enc is non-zero but unused',
+      { architecture: 'topk', d_in: 2, d_sae: 4, k: 1, metadata: { nnd: { architecture: 'topk', act_size: 2, dict_size: 4, top_k: 1 } } },
+      {},
+      ConfigError,
+      /non-zero b_enc, but its config has encoder_bias = false/,
+    ],
+    [
+      'an unsupported normalisation',
+      { architecture: 'standard', d_in: 2, d_sae: 4, normalize_activations: 'expected_average_only_in' },
+      {},
+      ConfigError,
+      /normalize_activations = "expected_average_only_in" is not supported; allowed: 'none' or 'layer_norm'/,
+    ],
     ['a gated SAE', { architecture: 'gated', d_in: 2, d_sae: 4 }, {}, ConfigError, /architecture = "gated" is not supported; allowed: 'standard', 'topk', 'batchtopk', 'jumprelu'/],
-    ['a non-boolean apply_b_dec_to_input', { architecture: 'standard', d_in: 2, d_sae: 4, apply_b_dec_to_input: 'yes' }, {}, ConfigError, /apply_b_dec_to_input = "yes" is invalid; allowed: true or false/],
-    ['per-feature BatchTopK thresholds', { architecture: 'batchtopk', d_in: 2, d_sae: 4, k: 1 }, { b_enc: { shape: [4], data: [0, 0, 0, 0] }, threshold: { shape: [4], data: [1, 2, 1, 1] } }, ConfigError, /differs between features/],
+    [
+      'a non-boolean apply_b_dec_to_input',
+      { architecture: 'standard', d_in: 2, d_sae: 4, apply_b_dec_to_input: 'yes' },
+      {},
+      ConfigError,
+      /apply_b_dec_to_input = "yes" is invalid; allowed: true or false/,
+    ],
+    [
+      'per-feature BatchTopK thresholds',
+      { architecture: 'batchtopk', d_in: 2, d_sae: 4, k: 1 },
+      { b_enc: { shape: [4], data: [0, 0, 0, 0] }, threshold: { shape: [4], data: [1, 2, 1, 1] } },
+      ConfigError,
+      /differs between features/,
+    ],
     ['a missing threshold', { architecture: 'jumprelu', d_in: 2, d_sae: 4, apply_b_dec_to_input: false }, {}, SaeFileError, /has no 'log_threshold'/],
-    ['a misshapen W_dec', { architecture: 'standard', d_in: 2, d_sae: 4 }, { W_dec: { shape: [2, 4], data: [0, 0, 0, 0, 0, 0, 0, 0] } }, SaeFileError, /'W_dec' .* has shape \[2, 4\], but cfg.json implies \[4, 2\]/],
+    [
+      'a misshapen W_dec',
+      { architecture: 'standard', d_in: 2, d_sae: 4 },
+      { W_dec: { shape: [2, 4], data: [0, 0, 0, 0, 0, 0, 0, 0] } },
+      SaeFileError,
+      /'W_dec' .* has shape \[2, 4\], but cfg.json implies \[4, 2\]/,
+    ],
   ])('rejects %s', async (_, cfg, overrides, errorClass, message) => {
     await writeSaeLensFolder(cfg, { ...randomWeights(new Rng(7), 2, 4), ...overrides });
     const attempt = loadSae(directory);

@@ -1,9 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  ConfigError, fromTypedArray, hostTensor, readSafetensors, toTypedArray, writeFileDurably, writeSafetensors,
-  type HostTensor, type SafetensorsTensor,
-} from '@nnd/core';
+import { ConfigError, fromTypedArray, hostTensor, readSafetensors, toTypedArray, writeFileDurably, writeSafetensors, type HostTensor, type SafetensorsTensor } from '@nnd/core';
 import type { SaeConfig } from './sae-config.js';
 import { createSae } from './sae-registry.js';
 import { SaeFileError } from './sae-file-error.js';
@@ -242,8 +239,8 @@ export async function loadSae(directory: string): Promise<LoadedSae> {
     throw new SaeFileError(`loadSae: ${JSON.stringify(configPath)} is not valid JSON: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause });
   }
   const reading = readSaeLensConfig(cfg, `loadSae ${JSON.stringify(configPath)}`);
-  const shapes = expectedShapes(reading.kind === 'nnd' ? reading.config : reading.raw as Pick<SaeConfig, 'architecture' | 'act_size' | 'dict_size'>);
-  const architecture = reading.kind === 'nnd' ? reading.config.architecture : reading.raw.architecture as SaeConfig['architecture'];
+  const shapes = expectedShapes(reading.kind === 'nnd' ? reading.config : (reading.raw as Pick<SaeConfig, 'architecture' | 'act_size' | 'dict_size'>));
+  const architecture = reading.kind === 'nnd' ? reading.config.architecture : (reading.raw.architecture as SaeConfig['architecture']);
   const topK = architecture === 'topk' || architecture === 'batchtopk';
 
   const weightsPath = join(directory, SAE_WEIGHTS_FILE);
@@ -261,7 +258,9 @@ export async function loadSae(directory: string): Promise<LoadedSae> {
   if (reading.kind === 'nnd') {
     config = reading.config;
     if ((config.architecture === 'topk' || config.architecture === 'batchtopk') && !config.encoder_bias && params.b_enc.data.some((value) => value !== 0)) {
-      throw new ConfigError(`loadSae: ${JSON.stringify(weightsPath)} has a non-zero b_enc, but its config has encoder_bias = false; the file's SAE would encode differently (set metadata.nnd.encoder_bias to true to use b_enc).`);
+      throw new ConfigError(
+        `loadSae: ${JSON.stringify(weightsPath)} has a non-zero b_enc, but its config has encoder_bias = false; the file's SAE would encode differently (set metadata.nnd.encoder_bias to true to use b_enc).`,
+      );
     }
   } else {
     convertSaeLensWeights(architecture, params, reading.conversion);

@@ -130,9 +130,7 @@ export interface SaeLensConversion {
  * (d_in, d_sae, architecture, k, normalize_activations; our defaults for the
  * rest) and the conversion its weights need.
  */
-export type SaeLensConfigReading =
-  | { readonly kind: 'nnd'; readonly config: SaeConfig }
-  | { readonly kind: 'saelens'; readonly raw: Record<string, unknown>; readonly conversion: SaeLensConversion };
+export type SaeLensConfigReading = { readonly kind: 'nnd'; readonly config: SaeConfig } | { readonly kind: 'saelens'; readonly raw: Record<string, unknown>; readonly conversion: SaeLensConversion };
 
 function architectureFromSaeLens(cfg: Record<string, unknown>, where: string): SaeArchitecture {
   const named = cfg.architecture ?? 'standard';
@@ -144,7 +142,9 @@ function architectureFromSaeLens(cfg: Record<string, unknown>, where: string): S
   }
   const match = typeof named === 'string' ? FROM_SAELENS[named] : undefined;
   if (match === undefined) {
-    const allowed = Object.keys(FROM_SAELENS).map((name) => `'${name}'`).join(', ');
+    const allowed = Object.keys(FROM_SAELENS)
+      .map((name) => `'${name}'`)
+      .join(', ');
     throw new ConfigError(`${where}: architecture = ${JSON.stringify(named)} is not supported; allowed: ${allowed}.`);
   }
   return match;
@@ -174,7 +174,9 @@ export function readSaeLensConfig(cfg: unknown, where: string): SaeLensConfigRea
     // Before BatchTopK was saved as SAELens's 'jumprelu', we wrote 'batchtopk'.
     const accepted = config.architecture === 'batchtopk' ? ['jumprelu', 'batchtopk'] : [SAELENS_ARCHITECTURES[config.architecture]];
     if (named !== undefined && !accepted.includes(named as string)) {
-      throw new ConfigError(`${where}: architecture = ${JSON.stringify(named)} disagrees with metadata.nnd.architecture = '${config.architecture}' (expected '${SAELENS_ARCHITECTURES[config.architecture]}').`);
+      throw new ConfigError(
+        `${where}: architecture = ${JSON.stringify(named)} disagrees with metadata.nnd.architecture = '${config.architecture}' (expected '${SAELENS_ARCHITECTURES[config.architecture]}').`,
+      );
     }
     return { kind: 'nnd', config };
   }

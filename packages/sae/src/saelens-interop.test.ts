@@ -1,10 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  add, fromTypedArray, Graph, grad, hostTensor, readSafetensors, Rng, toTypedArray, writeSafetensors, type HostTensor, type SafetensorsTensor,
-  type Tensor,
-} from '@nnd/core';
+import { add, fromTypedArray, Graph, grad, hostTensor, readSafetensors, Rng, toTypedArray, writeSafetensors, type HostTensor, type SafetensorsTensor, type Tensor } from '@nnd/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSae, saveSae, type LoadedSae } from './sae-files.js';
 import { createSae } from './sae-registry.js';
@@ -22,13 +19,29 @@ afterEach(async () => {
 const D_IN = 6;
 const D_SAE = 12;
 const BATCH = 5;
-const METADATA = { sae_lens_version: '6.18.0', sae_lens_training_version: '6.18.0', model_name: 'gpt2', hook_name: 'blocks.3.hook_resid_pre', hook_head_index: null, context_size: 128, prepend_bos: true };
+const METADATA = {
+  sae_lens_version: '6.18.0',
+  sae_lens_training_version: '6.18.0',
+  model_name: 'gpt2',
+  hook_name: 'blocks.3.hook_resid_pre',
+  hook_head_index: null,
+  context_size: 128,
+  prepend_bos: true,
+};
 
 /** SAELens's SAEConfig fields (`SAEConfig.to_dict`), which every file has. */
 function baseConfig(architecture: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    d_in: D_IN, d_sae: D_SAE, dtype: 'float32', device: 'cpu', apply_b_dec_to_input: true, normalize_activations: 'none',
-    reshape_activations: 'none', metadata: METADATA, architecture, ...extra,
+    d_in: D_IN,
+    d_sae: D_SAE,
+    dtype: 'float32',
+    device: 'cpu',
+    apply_b_dec_to_input: true,
+    normalize_activations: 'none',
+    reshape_activations: 'none',
+    metadata: METADATA,
+    architecture,
+    ...extra,
   };
 }
 
@@ -69,7 +82,9 @@ function inputs(seed: number): number[][] {
 }
 
 function graphInputs(graph: Graph, tensors: Record<string, HostTensor>, prefix = ''): Record<string, Tensor> {
-  return Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, graph.input(`${prefix}${name}`, tensor.shape, tensor.dtype === 'float32' && prefix === '' ? 'float64' : tensor.dtype)]));
+  return Object.fromEntries(
+    Object.entries(tensors).map(([name, tensor]) => [name, graph.input(`${prefix}${name}`, tensor.shape, tensor.dtype === 'float32' && prefix === '' ? 'float64' : tensor.dtype)]),
+  );
 }
 
 function feeds(xs: number[][], loaded: LoadedSae): Record<string, HostTensor> {
@@ -98,13 +113,22 @@ function nndTrainingStep(loaded: LoadedSae, xs: number[][]): { acts: number[]; r
   const output = { ...forward, reconstruction: forward.outputs[hook] };
   const loss = Object.values(output.losses).reduce((sum, term) => add(sum, term));
   const names = Object.keys(params);
-  const gradients = grad(loss, names.map((name) => params[name]));
-  const out = evaluateNamed(graph, {
-    acts: output.featureActs, reconstruction: output.reconstruction,
-    ...Object.fromEntries(names.map((name, i) => [`grad.${name}`, gradients[i]])),
-  }, feeds(xs, loaded));
+  const gradients = grad(
+    loss,
+    names.map((name) => params[name]),
+  );
+  const out = evaluateNamed(
+    graph,
+    {
+      acts: output.featureActs,
+      reconstruction: output.reconstruction,
+      ...Object.fromEntries(names.map((name, i) => [`grad.${name}`, gradients[i]])),
+    },
+    feeds(xs, loaded),
+  );
   return {
-    acts: values(out.acts), reconstruction: values(out.reconstruction),
+    acts: values(out.acts),
+    reconstruction: values(out.reconstruction),
     gradients: Object.fromEntries(names.map((name) => [name, values(out[`grad.${name}`])])),
   };
 }
@@ -131,24 +155,39 @@ function batchTopKInferenceFile(cfg: Record<string, unknown>, weights: Record<st
   return {
     cfg: { ...inference, architecture: 'jumprelu' },
     weights: {
-      W_enc: { shape: weights.W_enc.shape, data: wEnc }, W_dec: { shape: weights.W_dec.shape, data: wDec }, b_enc: { shape: [D_SAE], data: bEnc },
-      b_dec: weights.b_dec, threshold: { shape: [D_SAE], data: new Array(D_SAE).fill(Math.fround(topkThreshold)) },
+      W_enc: { shape: weights.W_enc.shape, data: wEnc },
+      W_dec: { shape: weights.W_dec.shape, data: wDec },
+      b_enc: { shape: [D_SAE], data: bEnc },
+      b_dec: weights.b_dec,
+      threshold: { shape: [D_SAE], data: new Array(D_SAE).fill(Math.fround(topkThreshold)) },
     },
   };
 }
 
 const TOPK_TRAINING = { decoder_init_norm: 0.1, k: 3, use_sparse_activations: false, aux_loss_coefficient: 1, rescale_acts_by_decoder_norm: true };
 const JUMPRELU_TRAINING = {
-  decoder_init_norm: 0.1, jumprelu_init_threshold: 0.01, jumprelu_bandwidth: 0.05, jumprelu_sparsity_loss_mode: 'step', l0_coefficient: 1,
-  l0_warm_up_steps: 0, pre_act_loss_coefficient: null, jumprelu_tanh_scale: 4,
+  decoder_init_norm: 0.1,
+  jumprelu_init_threshold: 0.01,
+  jumprelu_bandwidth: 0.05,
+  jumprelu_sparsity_loss_mode: 'step',
+  l0_coefficient: 1,
+  l0_warm_up_steps: 0,
+  pre_act_loss_coefficient: null,
+  jumprelu_tanh_scale: 4,
 };
 const THRESHOLDS = { shape: [D_SAE], data: Array.from({ length: D_SAE }, (_, f) => 0.05 + 0.04 * f) };
 
-describe('folders SAELens 6.x writes load as decompositions with SAELens\'s outputs', () => {
+describe("folders SAELens 6.x writes load as decompositions with SAELens's outputs", () => {
   const variants: [string, Record<string, unknown>, Record<string, SaeLensTensor>, string, Record<string, unknown>][] = [
     ['TopK as SAELens trains it (save_model: rescale_acts_by_decoder_norm, b_enc)', baseConfig('topk', TOPK_TRAINING), trainedWeights(1), 'topk', { top_k: 3, encoder_bias: true }],
     ['TopK with b_enc, no rescale (save_inference_model)', baseConfig('topk', { k: 3, rescale_acts_by_decoder_norm: false }), trainedWeights(2), 'topk', { top_k: 3, encoder_bias: true }],
-    ['TopK without b_dec on the input, layer_norm', baseConfig('topk', { k: 4, apply_b_dec_to_input: false, normalize_activations: 'layer_norm' }), trainedWeights(3), 'topk', { top_k: 4, input_unit_norm: true }],
+    [
+      'TopK without b_dec on the input, layer_norm',
+      baseConfig('topk', { k: 4, apply_b_dec_to_input: false, normalize_activations: 'layer_norm' }),
+      trainedWeights(3),
+      'topk',
+      { top_k: 4, input_unit_norm: true },
+    ],
     ['JumpReLU as SAELens trains it (save_model: apply_b_dec_to_input true)', baseConfig('jumprelu', JUMPRELU_TRAINING), { ...trainedWeights(4), threshold: THRESHOLDS }, 'jumprelu', {}],
     ['JumpReLU without b_dec on the input (Gemma Scope)', baseConfig('jumprelu', { apply_b_dec_to_input: false }), { ...trainedWeights(5), threshold: THRESHOLDS }, 'jumprelu', {}],
     ['standard without b_dec on the input', baseConfig('standard', { apply_b_dec_to_input: false }), trainedWeights(6), 'vanilla', {}],
@@ -208,7 +247,7 @@ describe('folders SAELens 6.x writes load as decompositions with SAELens\'s outp
   });
 });
 
-describe('folders nnd writes load in SAELens 6.x with nnd\'s outputs', () => {
+describe("folders nnd writes load in SAELens 6.x with nnd's outputs", () => {
   const cases = [
     { architecture: 'vanilla', input_unit_norm: true },
     { architecture: 'topk', top_k: 3, encoder_bias: true },
@@ -245,7 +284,10 @@ describe('folders nnd writes load in SAELens 6.x with nnd\'s outputs', () => {
 
 describe('metadata of files from before SAELens 6.0', () => {
   it('gathers the top-level model and hook fields under their 6.x names, as SAELens does', async () => {
-    await writeFolder({ d_in: D_IN, d_sae: D_SAE, hook_point: 'blocks.2.hook_resid_pre', hook_point_head_index: null, model_name: 'gpt2-small', context_size: 128, dataset_path: 'Skylion007/openwebtext', lr: 4e-4 }, trainedWeights(30));
+    await writeFolder(
+      { d_in: D_IN, d_sae: D_SAE, hook_point: 'blocks.2.hook_resid_pre', hook_point_head_index: null, model_name: 'gpt2-small', context_size: 128, dataset_path: 'Skylion007/openwebtext', lr: 4e-4 },
+      trainedWeights(30),
+    );
     const { sae, metadata } = await loadSae(directory);
     expect(sae.config.architecture).toBe('vanilla');
     expect(metadata).toEqual({ hook_name: 'blocks.2.hook_resid_pre', hook_head_index: null, model_name: 'gpt2-small', context_size: 128, dataset_path: 'Skylion007/openwebtext' });

@@ -84,10 +84,12 @@ export function saeLensForward(cfg: Record<string, unknown>, weights: Record<str
     acts = pres.map((row, b) => row.map((_, f) => (kept.has(b * dSae + f) ? flat[b * dSae + f] : 0)));
   }
 
-  const reconstruction = acts.map((row, b) => Array.from({ length: dIn }, (_, i) => {
-    let out = bDec[i];
-    for (let f = 0; f < dSae; f++) if (row[f] !== 0) out += (rescale ? row[f] / norms[f] : row[f]) * wDec[f * dIn + i];
-    return layerNorm ? out * statistics[b].std + statistics[b].mu : out;
-  }));
+  const reconstruction = acts.map((row, b) =>
+    Array.from({ length: dIn }, (_, i) => {
+      let out = bDec[i];
+      for (let f = 0; f < dSae; f++) if (row[f] !== 0) out += (rescale ? row[f] / norms[f] : row[f]) * wDec[f * dIn + i];
+      return layerNorm ? out * statistics[b].std + statistics[b].mu : out;
+    }),
+  );
   return { acts, reconstruction };
 }

@@ -1,7 +1,21 @@
 import {
-  DECOMPOSITION_SPECIFICATION_VERSION, GraphError, reshape, ShapeError,
-  type ActivationPort, type Decomposition, type DescribedValue, type ForwardOptions, type ForwardOutput, type ForwardVariant, type Graph, type HostTensor,
-  type InferenceOptions, type InferenceOutput, type Rng, type Tensor, type TensorMap,
+  DECOMPOSITION_SPECIFICATION_VERSION,
+  GraphError,
+  reshape,
+  ShapeError,
+  type ActivationPort,
+  type Decomposition,
+  type DescribedValue,
+  type ForwardOptions,
+  type ForwardOutput,
+  type ForwardVariant,
+  type Graph,
+  type HostTensor,
+  type InferenceOptions,
+  type InferenceOutput,
+  type Rng,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
 import type { SaeArchitecture, SaeConfig } from './sae-config.js';
 import { inferTopK } from './top-k-inference.js';
@@ -71,9 +85,7 @@ export function sparseAutoencoder<Config extends SaeConfig>(definition: SaeDefin
   const { config } = definition;
   const hook = config.hook_point ?? DEFAULT_SAE_HOOK;
   const port: ActivationPort = { hook, width: config.act_size };
-  const swept: DescribedValue = config.architecture === 'topk' || config.architecture === 'batchtopk'
-    ? { key: 'top_k', value: config.top_k }
-    : { key: 'l1_coeff', value: config.l1_coeff };
+  const swept: DescribedValue = config.architecture === 'topk' || config.architecture === 'batchtopk' ? { key: 'top_k', value: config.top_k } : { key: 'l1_coeff', value: config.l1_coeff };
   return {
     ...definition,
     specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
@@ -117,12 +129,7 @@ export function checkBatchInput(x: Tensor, actSize: number, architecture: string
 }
 
 /** Picks named tensors from a map, naming what is missing. */
-export function requireTensors<const Names extends readonly string[]>(
-  map: TensorMap,
-  names: Names,
-  role: string,
-  architecture: string,
-): { [K in Names[number]]: Tensor } {
+export function requireTensors<const Names extends readonly string[]>(map: TensorMap, names: Names, role: string, architecture: string): { [K in Names[number]]: Tensor } {
   const missing = names.filter((name) => map[name] === undefined);
   if (missing.length > 0) {
     throw new GraphError(`${architecture} SAE: ${role} ${missing.map((name) => `'${name}'`).join(', ')} missing; expected {${names.join(', ')}}, got {${Object.keys(map).join(', ')}}.`);
@@ -134,12 +141,7 @@ export function requireTensors<const Names extends readonly string[]>(
  * Runs `encodeDecode` on x flattened to [samples, act_size] and restores the
  * leading axes, so inference accepts [batch, pos, act_size] activations.
  */
-export function inferOnSamples(
-  x: Tensor,
-  actSize: number,
-  architecture: string,
-  encodeDecode: (samples: Tensor) => SaeInference,
-): SaeInference {
+export function inferOnSamples(x: Tensor, actSize: number, architecture: string, encodeDecode: (samples: Tensor) => SaeInference): SaeInference {
   if (x.rank < 1 || x.shape[x.rank - 1] !== actSize) {
     throw new ShapeError(`${architecture} SAE infer: x must be [..., ${actSize}] (act_size), got ${x}.`);
   }

@@ -1,6 +1,4 @@
-import {
-  customVjp, gather, matmul, mul, reduceSum, reshape, scatterND, ShapeError, squeeze, unsqueeze, zeros, type Tensor,
-} from '@nnd/core';
+import { customVjp, gather, matmul, mul, reduceSum, reshape, scatterND, ShapeError, squeeze, unsqueeze, zeros, type Tensor } from '@nnd/core';
 import type { KeptActivations } from './kept-activations.js';
 
 /**

@@ -1,6 +1,4 @@
-import {
-  cast, customVjp, gather, greater, matmul, mul, neg, squeeze, transpose, unsqueeze, type Tensor,
-} from '@nnd/core';
+import { cast, customVjp, gather, greater, matmul, mul, neg, squeeze, transpose, unsqueeze, type Tensor } from '@nnd/core';
 import type { KeptActivations } from './kept-activations.js';
 import { scatterAddRows } from './sparse-decoder.js';
 

@@ -2,9 +2,7 @@ import { hostTensor, Rng, type HostTensor, type Tensor } from '@nnd/core';
 import { createOnnxBackend } from '@nnd/backend-onnx';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSae } from './sae-registry.js';
-import {
-  buildForward, evaluateNamed, forwardFeeds, gradientOutputs, maxRelativeError, randomTensor, values, type BuiltForward,
-} from './test-support.js';
+import { buildForward, evaluateNamed, forwardFeeds, gradientOutputs, maxRelativeError, randomTensor, values, type BuiltForward } from './test-support.js';
 
 const ACT_SIZE = 6;
 const DICT_SIZE = 16;
@@ -26,7 +24,12 @@ function problem(seed: number, dead: boolean) {
   const counter = new Float32Array(DICT_SIZE);
   // Features 0..9 long inactive: dead unless they fire in this batch.
   if (dead) for (let feature = 0; feature < 10; feature++) counter[feature] = 4 + (feature % 3);
-  const perturb = (tensor: HostTensor) => hostTensor('float32', tensor.shape, (tensor.data as Float32Array).map((value) => value + 0.05 * rng.normal(1)[0]));
+  const perturb = (tensor: HostTensor) =>
+    hostTensor(
+      'float32',
+      tensor.shape,
+      (tensor.data as Float32Array).map((value) => value + 0.05 * rng.normal(1)[0]),
+    );
   return { rng, x, counter: hostTensor('float32', [DICT_SIZE], counter), perturb };
 }
 
@@ -62,8 +65,14 @@ const CASES = [
 describe('sparse decoder fast path equals the dense path', () => {
   it.each(CASES)('$architecture, aux_penalty $auxPenalty, dead features $dead, input_unit_norm $inputUnitNorm', ({ architecture, auxPenalty, dead, inputUnitNorm }) => {
     const base = {
-      architecture, act_size: ACT_SIZE, dict_size: DICT_SIZE, top_k: 3, top_k_aux: 4, aux_penalty: auxPenalty,
-      l1_coeff: 0.01, input_unit_norm: inputUnitNorm,
+      architecture,
+      act_size: ACT_SIZE,
+      dict_size: DICT_SIZE,
+      top_k: 3,
+      top_k_aux: 4,
+      aux_penalty: auxPenalty,
+      l1_coeff: 0.01,
+      input_unit_norm: inputUnitNorm,
     };
     const dense = createSae({ ...base, sparse_decoder: false });
     const sparse = createSae({ ...base, sparse_decoder: true });

@@ -1,7 +1,4 @@
-import {
-  add, evaluateGraph, Graph, grad, hostTensor, Rng, type Dim, type DType, type ForwardOutput, type HostTensor, type Tensor,
-  type TensorMap,
-} from '@nnd/core';
+import { add, evaluateGraph, Graph, grad, hostTensor, Rng, type Dim, type DType, type ForwardOutput, type HostTensor, type Tensor, type TensorMap } from '@nnd/core';
 import type { SaeConfig } from './sae-config.js';
 import type { SparseAutoencoder } from './sparse-autoencoder.js';
 
@@ -51,12 +48,7 @@ export function buildForward(sae: SparseAutoencoder<SaeConfig>, batch: Dim, dtyp
   return { graph, x, params, state, output, loss };
 }
 
-export function forwardFeeds(
-  x: HostTensor,
-  params: Record<string, HostTensor>,
-  state: Record<string, HostTensor>,
-  dtype: 'float32' | 'float64' = 'float64',
-): Record<string, HostTensor> {
+export function forwardFeeds(x: HostTensor, params: Record<string, HostTensor>, state: Record<string, HostTensor>, dtype: 'float32' | 'float64' = 'float64'): Record<string, HostTensor> {
   const feeds: Record<string, HostTensor> = { x: toDType(x, dtype) };
   for (const [name, tensor] of Object.entries(params)) feeds[name] = toDType(tensor, dtype);
   for (const [name, tensor] of Object.entries(state)) feeds[`state.${name}`] = tensor;
@@ -66,14 +58,21 @@ export function forwardFeeds(
 /** Evaluates named outputs with the reference interpreter. */
 export function evaluateNamed(graph: Graph, outputs: Record<string, Tensor>, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
   const names = Object.keys(outputs);
-  const results = evaluateGraph(graph, names.map((name) => outputs[name]), feeds);
+  const results = evaluateGraph(
+    graph,
+    names.map((name) => outputs[name]),
+    feeds,
+  );
   return Object.fromEntries(names.map((name, i) => [name, results[i]]));
 }
 
 /** Gradients of the summed loss w.r.t. every parameter, as named outputs `grad.<name>`. */
 export function gradientOutputs(built: BuiltForward): Record<string, Tensor> {
   const names = Object.keys(built.params);
-  const gradients = grad(built.loss, names.map((name) => built.params[name]));
+  const gradients = grad(
+    built.loss,
+    names.map((name) => built.params[name]),
+  );
   return Object.fromEntries(names.map((name, i) => [`grad.${name}`, gradients[i]]));
 }
 

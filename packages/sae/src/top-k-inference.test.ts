@@ -2,7 +2,7 @@ import { evaluateGraph, Graph, hostTensor, Rng } from '@nnd/core';
 import { describe, expect, it } from 'vitest';
 import { createSae } from './sae-registry.js';
 
-describe('an SAE\'s inference with topK', () => {
+describe("an SAE's inference with topK", () => {
   it('keeps the k largest dense activations per sample for every type, and declares one feature group', () => {
     for (const architecture of ['vanilla', 'topk', 'batchtopk', 'jumprelu']) {
       const sae = createSae({ architecture, act_size: 4, dict_size: 12, hook_point: 'h', ...(architecture.includes('topk') ? { top_k: 2 } : {}) });
@@ -13,7 +13,8 @@ describe('an SAE\'s inference with topK', () => {
       const state = Object.fromEntries(Object.entries(sae.initialState()).map(([name, tensor]) => [name, graph.input(`state.${name}`, tensor.shape, tensor.dtype)]));
       const kept = sae.inferOutputs(graph, { h: x }, inputs, state, { topK: 5 });
       const feeds = {
-        x: hostTensor('float32', [3, 4], new Rng(2).normal(12, 0, 1)), ...params,
+        x: hostTensor('float32', [3, 4], new Rng(2).normal(12, 0, 1)),
+        ...params,
         ...Object.fromEntries(Object.entries(sae.initialState()).map(([name, tensor]) => [`state.${name}`, tensor])),
       };
       const [acts, reconstruction] = evaluateGraph(graph, [kept.featureActs, kept.outputs.h], feeds);

@@ -16,9 +16,10 @@ export function inferTopK(config: SaeConfig, x: Tensor, params: TensorMap, k: nu
   const tensors = requireTensors(params, ['b_dec', 'b_enc', 'W_enc', 'W_dec'], 'params', config.architecture);
   return inferOnSamples(x, config.act_size, config.architecture, (samples) => {
     const input = normalizeInput(samples, config.input_unit_norm);
-    const dense = config.architecture === 'topk' || config.architecture === 'batchtopk'
-      ? topKEncoder(config, input.x, tensors).preactivations
-      : relu(add(centeredEncoder(input.x, tensors.b_dec, tensors.W_enc).preactivations, tensors.b_enc));
+    const dense =
+      config.architecture === 'topk' || config.architecture === 'batchtopk'
+        ? topKEncoder(config, input.x, tensors).preactivations
+        : relu(add(centeredEncoder(input.x, tensors.b_dec, tensors.W_enc).preactivations, tensors.b_enc));
     const featureActs = denseActivations(keepTopKPerSample(dense, Math.min(k, config.dict_size)));
     return { featureActs, reconstruction: input.restore(add(matmul(featureActs, tensors.W_dec), tensors.b_dec)) };
   });

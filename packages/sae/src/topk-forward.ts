@@ -1,7 +1,4 @@
-import {
-  add, axisSize, cast, GraphError, matmul, mul, reduceMax, reduceSum, relu, sub,
-  type ForwardOptions, type ForwardVariant, type Tensor, type TensorMap,
-} from '@nnd/core';
+import { add, axisSize, cast, GraphError, matmul, mul, reduceMax, reduceSum, relu, sub, type ForwardOptions, type ForwardVariant, type Tensor, type TensorMap } from '@nnd/core';
 import { auxiliaryLoss } from './auxiliary-loss.js';
 import { centeredEncoder, type CenteredEncoding } from './centered-encoder.js';
 import { updateDeadFeatures } from './dead-features.js';
@@ -28,21 +25,19 @@ export const NO_DEAD_FEATURES = 'no_dead_features';
  */
 export function topKVariants(config: { readonly aux_penalty: number; readonly n_batches_to_dead: number }): readonly ForwardVariant[] {
   if (config.aux_penalty === 0) return [];
-  return [{
-    name: NO_DEAD_FEATURES,
-    applies: (previous) => previous.max_batches_not_active < config.n_batches_to_dead - 1,
-  }];
+  return [
+    {
+      name: NO_DEAD_FEATURES,
+      applies: (previous) => previous.max_batches_not_active < config.n_batches_to_dead - 1,
+    },
+  ];
 }
 
 /**
  * relu((x - b_dec) @ W_enc), plus b_enc before the ReLU with `encoder_bias`
  * (SAELens's TopK). Without it the graph is the reference's, op for op.
  */
-export function topKEncoder(
-  config: TopKSaeConfig | BatchTopKSaeConfig,
-  x: Tensor,
-  params: { b_dec: Tensor; b_enc: Tensor; W_enc: Tensor },
-): { encoding: CenteredEncoding; preactivations: Tensor } {
+export function topKEncoder(config: TopKSaeConfig | BatchTopKSaeConfig, x: Tensor, params: { b_dec: Tensor; b_enc: Tensor; W_enc: Tensor }): { encoding: CenteredEncoding; preactivations: Tensor } {
   const encoding = centeredEncoder(x, params.b_dec, params.W_enc);
   return { encoding, preactivations: relu(config.encoder_bias ? add(encoding.preactivations, params.b_enc) : encoding.preactivations) };
 }
@@ -109,13 +104,13 @@ export function topKForward(
   const dead = updateDeadFeatures(counter, featureTotals, config.n_batches_to_dead, x.dtype);
   const auxLoss = auxiliary
     ? auxiliaryLoss({
-      preactivations,
-      dead: dead.dead,
-      residual: sub(input.x, reconstruction),
-      wDec,
-      topKAux: config.top_k_aux,
-      auxPenalty: config.aux_penalty,
-    })
+        preactivations,
+        dead: dead.dead,
+        residual: sub(input.x, reconstruction),
+        wDec,
+        topKAux: config.top_k_aux,
+        auxPenalty: config.aux_penalty,
+      })
     : x.graph.scalar(0, x.dtype);
   return {
     kept,

@@ -24,14 +24,18 @@ describe('TopK SAE', () => {
     const built = buildForward(sae, 3);
     const x = randomTensor(new Rng(2), [3, 4]);
     const params = sae.initialParams();
-    const out = evaluateNamed(built.graph, {
-      acts: built.output.featureActs,
-      recon: built.output.reconstruction,
-      l2: built.output.losses.l2_loss,
-      l1: built.output.losses.l1_loss,
-      l1Norm: built.output.metrics.l1_norm,
-      l0Norm: built.output.metrics.l0_norm,
-    }, forwardFeeds(x, params, sae.initialState()));
+    const out = evaluateNamed(
+      built.graph,
+      {
+        acts: built.output.featureActs,
+        recon: built.output.reconstruction,
+        l2: built.output.losses.l2_loss,
+        l1: built.output.losses.l1_loss,
+        l1Norm: built.output.metrics.l1_norm,
+        l0Norm: built.output.metrics.l0_norm,
+      },
+      forwardFeeds(x, params, sae.initialState()),
+    );
     const acts = values(out.acts);
     const wDec = values(params.W_dec);
     const xs = values(x);

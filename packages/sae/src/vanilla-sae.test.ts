@@ -15,14 +15,18 @@ describe('Vanilla SAE', () => {
     };
     const x = randomTensor(rng, [batch, actSize]);
     const built = buildForward(sae, 'batch');
-    const out = evaluateNamed(built.graph, {
-      acts: built.output.featureActs,
-      recon: built.output.reconstruction,
-      l2: built.output.losses.l2_loss,
-      l1: built.output.losses.l1_loss,
-      l0Norm: built.output.metrics.l0_norm,
-      ...gradientOutputs(built),
-    }, forwardFeeds(x, params, sae.initialState()));
+    const out = evaluateNamed(
+      built.graph,
+      {
+        acts: built.output.featureActs,
+        recon: built.output.reconstruction,
+        l2: built.output.losses.l2_loss,
+        l1: built.output.losses.l1_loss,
+        l0Norm: built.output.metrics.l0_norm,
+        ...gradientOutputs(built),
+      },
+      forwardFeeds(x, params, sae.initialState()),
+    );
 
     const [xs, wEnc, wDec, bEnc, bDec] = [x, params.W_enc, params.W_dec, params.b_enc, params.b_dec].map(values);
     const acts: number[] = [];

@@ -16,11 +16,15 @@ export type CiFnType = 'mlp' | 'vector_mlp' | 'shared_mlp';
  */
 export function gelu(x: Tensor): Tensor {
   // Phi(x) is computed once and shared by the forward and the derivative; the rule gives it no gradient of its own.
-  return customVjp([x, cdf(x)], (value, phi) => mul(value, phi), (_graph, [value, phi], _outputs, [dy]) => {
-    if (dy === undefined) return [undefined, undefined];
-    const density = mul(exp(mul(mul(value, value), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-    return [mul(dy, add(phi, mul(value, density))), undefined];
-  })[0];
+  return customVjp(
+    [x, cdf(x)],
+    (value, phi) => mul(value, phi),
+    (_graph, [value, phi], _outputs, [dy]) => {
+      if (dy === undefined) return [undefined, undefined];
+      const density = mul(exp(mul(mul(value, value), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+      return [mul(dy, add(phi, mul(value, density))), undefined];
+    },
+  )[0];
 }
 
 /** The standard normal CDF, 0.5 (1 + erf(x / sqrt 2)). */
@@ -34,7 +38,15 @@ function cdf(x: Tensor): Tensor {
  * biases 0.
  */
 function kaimingNormal(rng: Rng, shape: readonly number[], fan: number, gain: number): HostTensor {
-  return { dtype: 'float32', shape: [...shape], data: rng.normal(shape.reduce((a, b) => a * b, 1), 0, gain / Math.sqrt(fan)) };
+  return {
+    dtype: 'float32',
+    shape: [...shape],
+    data: rng.normal(
+      shape.reduce((a, b) => a * b, 1),
+      0,
+      gain / Math.sqrt(fan),
+    ),
+  };
 }
 
 /** Layer widths of a CI function: input, the hidden dims, output. */

@@ -18,15 +18,15 @@ const EPSILON = 1e-8;
  * small). Runs on the host in float64 (a few matrix products per step);
  * returns new V and U per module, leaving the inputs unchanged.
  */
-export function faithfulnessWarmup(
-  matrices: readonly { readonly W: HostTensor; readonly V: HostTensor; readonly U: HostTensor }[],
-  settings: WarmupSettings,
-): { V: HostTensor; U: HostTensor }[] {
+export function faithfulnessWarmup(matrices: readonly { readonly W: HostTensor; readonly V: HostTensor; readonly U: HostTensor }[], settings: WarmupSettings): { V: HostTensor; U: HostTensor }[] {
   const total = matrices.reduce((sum, { W }) => sum + W.data.length, 0);
   const state = matrices.map(({ V, U }) => ({
-    V: Float64Array.from(V.data as Float32Array), U: Float64Array.from(U.data as Float32Array),
-    mV: new Float64Array(V.data.length), vV: new Float64Array(V.data.length),
-    mU: new Float64Array(U.data.length), vU: new Float64Array(U.data.length),
+    V: Float64Array.from(V.data as Float32Array),
+    U: Float64Array.from(U.data as Float32Array),
+    mV: new Float64Array(V.data.length),
+    vV: new Float64Array(V.data.length),
+    mU: new Float64Array(U.data.length),
+    vU: new Float64Array(U.data.length),
   }));
   for (let step = 1; step <= settings.steps; step++) {
     matrices.forEach(({ W }, index) => {
@@ -77,6 +77,6 @@ function adamW(param: Float64Array, gradient: Float64Array, m: Float64Array, v: 
     param[i] *= 1 - lr * weightDecay;
     m[i] = BETA1 * m[i] + (1 - BETA1) * gradient[i];
     v[i] = BETA2 * v[i] + (1 - BETA2) * gradient[i] * gradient[i];
-    param[i] -= (lr / c1) * m[i] / (Math.sqrt(v[i] / c2) + EPSILON);
+    param[i] -= ((lr / c1) * m[i]) / (Math.sqrt(v[i] / c2) + EPSILON);
   }
 }

@@ -1,11 +1,22 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
 import {
-  add, evaluateGraph, geluTanh, grad, Graph, hostTensor, matmul, readSafetensors, reshape, toTypedArray,
-  type DeviceTensor, type Feed, type HostTensor, type Tensor, type TensorMap,
+  add,
+  evaluateGraph,
+  geluTanh,
+  grad,
+  Graph,
+  hostTensor,
+  matmul,
+  readSafetensors,
+  reshape,
+  toTypedArray,
+  type DeviceTensor,
+  type Feed,
+  type HostTensor,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
-import {
-  batchInputName, buildTrainingStep, frozenInputName, isConstantSchedule, lrScale, lrScaleInputName, randomInputName, stateInputName, stateOutputName, type LrSchedule,
-} from '@nnd/train';
+import { batchInputName, buildTrainingStep, frozenInputName, isConstantSchedule, lrScale, lrScaleInputName, randomInputName, stateInputName, stateOutputName, type LrSchedule } from '@nnd/train';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,8 +47,7 @@ function load(name: string): Fixture {
 }
 
 /** nnd's CI parameter names from the oracle's (`ci.in.W` is layer 0, `ci.out.W` layer 1). */
-const nndName = (name: string) =>
-  name.replace(/\.ci\.in\.(W|b)$/, '.ci.$10').replace(/\.ci\.out\.(W|b)$/, '.ci.$11');
+const nndName = (name: string) => name.replace(/\.ci\.in\.(W|b)$/, '.ci.$10').replace(/\.ci\.out\.(W|b)$/, '.ci.$11');
 
 /** The MLP-in-a-residual-stream target: logits = (x + gelu_tanh(x W_in + b_in) W_out + b_out) W_U. */
 function mlpTarget(fixture: Fixture, seq: number, width: number): SpdTarget {
@@ -47,7 +57,10 @@ function mlpTarget(fixture: Fixture, seq: number, width: number): SpdTarget {
     name: 'mlp_lm',
     inputs: [{ hook: 'x', width: seq * width }],
     positions: (rows) => [rows, seq],
-    matrices: new Map([['blocks.0.mlp.W_in', { dIn: width, dOut: weight('blocks.0.mlp.W_in').shape[1] }], ['blocks.0.mlp.W_out', { dIn: weight('blocks.0.mlp.W_out').shape[0], dOut: width }]]),
+    matrices: new Map([
+      ['blocks.0.mlp.W_in', { dIn: width, dOut: weight('blocks.0.mlp.W_in').shape[1] }],
+      ['blocks.0.mlp.W_out', { dIn: weight('blocks.0.mlp.W_out').shape[0], dOut: width }],
+    ]),
     weights: () => Object.fromEntries(names.map((name) => [name, weight(name)])),
     weightOf: (module) => module,
     outputLoss: 'kl',
@@ -68,14 +81,29 @@ function spdFor(fixture: Fixture): { spd: SpdDecomposition; rows: number; input:
   const pgd = losses.pgd_recon ?? {};
   const spdConfig = {
     modules: (modules as any[]).map(({ name, C }) => ({ name, C })),
-    ci_fn_type: config.ci_fn, ci_fn_hidden_dims: [config.ci_hidden], use_delta_component: config.use_delta_component, n_mask_samples: config.n_mask_samples,
-    faithfulness_coeff: coeff('faithfulness'), stochastic_recon_coeff: coeff('stochastic_recon'), stochastic_recon_layerwise_coeff: coeff('stochastic_recon_layerwise'),
-    stochastic_recon_subset_coeff: coeff('stochastic_recon_subset'), importance_minimality_coeff: coeff('importance_minimality'),
-    pnorm: importance.pnorm ?? 2, importance_minimality_beta: importance.beta ?? 0, p_anneal_final_p: importance.p_anneal_final_p ?? null,
-    p_anneal_start_frac: importance.p_anneal_start_frac ?? 1, p_anneal_end_frac: importance.p_anneal_end_frac ?? 1, importance_minimality_eps: importance.eps ?? 1e-12,
-    pgd_recon_coeff: coeff('pgd_recon'), pgd_init: pgd.init ?? 'random', pgd_step_size: pgd.step_size ?? 0.5, pgd_n_steps: pgd.n_steps ?? 4,
-    pgd_mask_scope: pgd.mask_scope ?? 'shared_across_batch', pgd_routing: pgd.routing ?? 'all',
-    grad_clip_norm_components: config.grad_clip_norm_components ?? null, grad_clip_norm_ci_fns: config.grad_clip_norm_ci_fns ?? null,
+    ci_fn_type: config.ci_fn,
+    ci_fn_hidden_dims: [config.ci_hidden],
+    use_delta_component: config.use_delta_component,
+    n_mask_samples: config.n_mask_samples,
+    faithfulness_coeff: coeff('faithfulness'),
+    stochastic_recon_coeff: coeff('stochastic_recon'),
+    stochastic_recon_layerwise_coeff: coeff('stochastic_recon_layerwise'),
+    stochastic_recon_subset_coeff: coeff('stochastic_recon_subset'),
+    importance_minimality_coeff: coeff('importance_minimality'),
+    pnorm: importance.pnorm ?? 2,
+    importance_minimality_beta: importance.beta ?? 0,
+    p_anneal_final_p: importance.p_anneal_final_p ?? null,
+    p_anneal_start_frac: importance.p_anneal_start_frac ?? 1,
+    p_anneal_end_frac: importance.p_anneal_end_frac ?? 1,
+    importance_minimality_eps: importance.eps ?? 1e-12,
+    pgd_recon_coeff: coeff('pgd_recon'),
+    pgd_init: pgd.init ?? 'random',
+    pgd_step_size: pgd.step_size ?? 0.5,
+    pgd_n_steps: pgd.n_steps ?? 4,
+    pgd_mask_scope: pgd.mask_scope ?? 'shared_across_batch',
+    pgd_routing: pgd.routing ?? 'all',
+    grad_clip_norm_components: config.grad_clip_norm_components ?? null,
+    grad_clip_norm_ci_fns: config.grad_clip_norm_ci_fns ?? null,
     ci_alive_threshold: fixture.json.ci_alive_threshold,
   };
   const first = fixture.tensors.get('batch0.input')!;
@@ -163,7 +191,7 @@ describe.each(CASES)('SPD reference steps: %s', (name) => {
   const initial = Object.fromEntries(parameterNames.map((parameter) => [nndName(parameter), fixture.tensors.get(`initial.${parameter}`)!]));
   const inputHook = spd.reads[0].hook;
 
-  it('gives the oracle\'s losses and step-0 gradients', () => {
+  it("gives the oracle's losses and step-0 gradients", () => {
     const graph = new Graph();
     const params = Object.fromEntries(Object.entries(initial).map(([parameter, tensor]) => [parameter, graph.input(`param.${parameter}`, tensor.shape)]));
     const frozen = Object.fromEntries(Object.entries(spd.target.weights()).map(([weight, tensor]) => [weight, graph.constant(tensor)]));
@@ -172,14 +200,22 @@ describe.each(CASES)('SPD reference steps: %s', (name) => {
     const forward = spd.forward(graph, { inputs, targets: {} }, params, {}, { frozen, random, progress: graph.scalar(fixture.json.steps[0].current_frac) });
     const total = Object.values(forward.losses).reduce((sum, term) => add(sum, term));
     const names = Object.keys(params);
-    const gradients = grad(total, names.map((parameter) => params[parameter]));
+    const gradients = grad(
+      total,
+      names.map((parameter) => params[parameter]),
+    );
     const lossNames = Object.keys(fixture.json.steps[0].losses);
-    const values = evaluateGraph(graph, [total, ...lossNames.map((loss) => forward.metrics[`${loss}_loss_unweighted`]), ...gradients],
-      Object.fromEntries(Object.entries(initial).map(([parameter, tensor]) => [`param.${parameter}`, tensor])));
+    const values = evaluateGraph(
+      graph,
+      [total, ...lossNames.map((loss) => forward.metrics[`${loss}_loss_unweighted`]), ...gradients],
+      Object.fromEntries(Object.entries(initial).map(([parameter, tensor]) => [`param.${parameter}`, tensor])),
+    );
     expectClose([values[0].data[0] as number], [fixture.json.steps[0].total_loss], 1e-5, 'total loss');
     lossNames.forEach((loss, index) => expectClose([values[1 + index].data[0] as number], [fixture.json.steps[0].losses[loss]], 1e-5, loss));
     for (const [l0Module, l0] of Object.entries(fixture.json.steps[0].l0 as Record<string, number>)) {
-      expect(evaluateGraph(graph, [forward.metrics[`l0.${l0Module}`]], Object.fromEntries(Object.entries(initial).map(([parameter, tensor]) => [`param.${parameter}`, tensor])))[0].data[0]).toBeCloseTo(l0, 6);
+      expect(
+        evaluateGraph(graph, [forward.metrics[`l0.${l0Module}`]], Object.fromEntries(Object.entries(initial).map(([parameter, tensor]) => [`param.${parameter}`, tensor])))[0].data[0],
+      ).toBeCloseTo(l0, 6);
     }
     parameterNames.forEach((parameter) => {
       const index = names.indexOf(nndName(parameter));
@@ -187,19 +223,26 @@ describe.each(CASES)('SPD reference steps: %s', (name) => {
     });
   });
 
-  it('takes the oracle\'s three AdamW steps (schedule, p annealing, clipping per group)', async () => {
+  it("takes the oracle's three AdamW steps (schedule, p annealing, clipping per group)", async () => {
     const { config } = fixture.json;
     const schedule: LrSchedule = { kind: config.lr_schedule.fn_type, warmupFrac: config.lr_schedule.warmup_pct, finalFrac: config.lr_schedule.final_val_frac };
     const frozenTensors = spd.target.weights();
-    const step = buildTrainingStep([{
-      decomposition: spd,
-      params: Object.fromEntries(Object.entries(initial).map(([parameter, tensor]) => [parameter, { shape: tensor.shape, dtype: 'float32' as const }])),
-      state: {},
-      adam: { lr: config.lr_schedule.start_val, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
-      maxGradNorm: 1e30,
-      lrSchedule: schedule,
-      frozen: Object.fromEntries(Object.entries(frozenTensors).map(([weight, tensor]) => [weight, { shape: tensor.shape, dtype: 'float32' as const }])),
-    }], rows, [], { totalSteps: config.total_steps });
+    const step = buildTrainingStep(
+      [
+        {
+          decomposition: spd,
+          params: Object.fromEntries(Object.entries(initial).map(([parameter, tensor]) => [parameter, { shape: tensor.shape, dtype: 'float32' as const }])),
+          state: {},
+          adam: { lr: config.lr_schedule.start_val, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+          maxGradNorm: 1e30,
+          lrSchedule: schedule,
+          frozen: Object.fromEntries(Object.entries(frozenTensors).map(([weight, tensor]) => [weight, { shape: tensor.shape, dtype: 'float32' as const }])),
+        },
+      ],
+      rows,
+      [],
+      { totalSteps: config.total_steps },
+    );
     const backend = createOnnxBackend();
     const program = await backend.compile(step.graph, { outputs: step.outputs });
     const zeros = (tensor: HostTensor) => hostTensor('float32', tensor.shape, new Float32Array(tensor.data.length));
@@ -213,7 +256,11 @@ describe.each(CASES)('SPD reference steps: %s', (name) => {
     for (let s = 0; s < fixture.json.n_steps; s++) {
       const random = Object.fromEntries(Object.entries(randomFeeds(fixture, spd, s)).map(([key, tensor]) => [randomInputName(0, key), tensor]));
       const outputs = await program.run({
-        ...state, ...constants, ...random, [batchInputName(inputHook)]: input(s), step: hostTensor('float64', [], [s + 1]),
+        ...state,
+        ...constants,
+        ...random,
+        [batchInputName(inputHook)]: input(s),
+        step: hostTensor('float64', [], [s + 1]),
         ...(isConstantSchedule(schedule) ? {} : { [lrScaleInputName(0)]: hostTensor('float64', [], [lrScale(s, config.total_steps, schedule)]) }),
       });
       expectClose([Number((await outputs[Object.keys(outputs).find((key) => key.endsWith('.metric.loss'))!].toHost()).data[0])], [fixture.json.steps[s].total_loss], 1e-5, `step ${s} loss`);

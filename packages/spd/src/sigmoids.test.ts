@@ -23,7 +23,7 @@ describe('leaky hard sigmoids (goodfire-ai/spd sigmoids.py)', () => {
     expect(up.gradients.map((value) => Math.fround(value))).toEqual([-0.01, -0.01, -1, -1, 0].map(Math.fround));
   });
 
-  it('upper-leaky: clamp(x, 0, 1) below 1 and 1 + 0.01 (x - 1) above, whatever the gradient\'s sign', () => {
+  it("upper-leaky: clamp(x, 0, 1) below 1 and 1 + 0.01 (x - 1) above, whatever the gradient's sign", () => {
     const { values, gradients } = run(upperLeakyHardSigmoid, 1);
     expect(values.map((value) => Math.fround(value))).toEqual([0, 0, 0.5, 1, 1.01].map(Math.fround));
     expect(gradients.map((value) => Math.fround(value))).toEqual([0, 1, 1, 1, 0.01].map(Math.fround));

@@ -11,11 +11,15 @@ export const LEAK = 0.01;
  * gate has gone below 0 can still come back when reconstruction needs it.
  */
 export function lowerLeakyHardSigmoid(x: Tensor, alpha = LEAK): Tensor {
-  return customVjp([x], (value) => minimum(maximum(value, 0), 1), (_graph, [value], _outputs, [dy]) => {
-    if (dy === undefined) return [undefined];
-    const leak = where(less(dy, 0), mul(dy, alpha), 0);
-    return [where(lessOrEqual(value, 0), leak, where(lessOrEqual(value, 1), dy, 0))];
-  })[0];
+  return customVjp(
+    [x],
+    (value) => minimum(maximum(value, 0), 1),
+    (_graph, [value], _outputs, [dy]) => {
+      if (dy === undefined) return [undefined];
+      const leak = where(less(dy, 0), mul(dy, alpha), 0);
+      return [where(lessOrEqual(value, 0), leak, where(lessOrEqual(value, 1), dy, 0))];
+    },
+  )[0];
 }
 
 /**
@@ -25,8 +29,12 @@ export function lowerLeakyHardSigmoid(x: Tensor, alpha = LEAK): Tensor {
  * 1 on [0, 1] (clamp passes its bounds), alpha above 1, 0 below 0.
  */
 export function upperLeakyHardSigmoid(x: Tensor, alpha = LEAK): Tensor {
-  return customVjp([x], (value) => where(greater(value, 1), add(mul(sub(value, 1), alpha), 1), minimum(maximum(value, 0), 1)), (_graph, [value], _outputs, [dy]) => {
-    if (dy === undefined) return [undefined];
-    return [where(greater(value, 1), mul(dy, alpha), where(less(value, 0), 0, dy))];
-  })[0];
+  return customVjp(
+    [x],
+    (value) => where(greater(value, 1), add(mul(sub(value, 1), alpha), 1), minimum(maximum(value, 0), 1)),
+    (_graph, [value], _outputs, [dy]) => {
+      if (dy === undefined) return [undefined];
+      return [where(greater(value, 1), mul(dy, alpha), where(less(value, 0), 0, dy))];
+    },
+  )[0];
 }

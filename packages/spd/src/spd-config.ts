@@ -15,10 +15,15 @@ const fraction = z.number({ error: 'a number in [0, 1]' }).min(0, { error: 'a nu
  */
 export const spdConfigSchema = z.strictObject({
   /** The matrices to decompose, each with its number of components. */
-  modules: z.array(z.strictObject({
-    name: z.string({ error: 'a module name' }).min(1, { error: 'a module name' }),
-    C: positiveInteger,
-  }), { error: 'a list of { name, C }' }).min(1, { error: 'at least one { name, C }' }),
+  modules: z
+    .array(
+      z.strictObject({
+        name: z.string({ error: 'a module name' }).min(1, { error: 'a module name' }),
+        C: positiveInteger,
+      }),
+      { error: 'a list of { name, C }' },
+    )
+    .min(1, { error: 'at least one { name, C }' }),
   ci_fn_type: z.enum(['mlp', 'vector_mlp', 'shared_mlp'], { error: "'mlp', 'vector_mlp' or 'shared_mlp'" }).default('mlp'),
   ci_fn_hidden_dims: z.array(positiveInteger).default([16]),
   /** W - VU as one more component with its own mask U(0, 1) per position. */

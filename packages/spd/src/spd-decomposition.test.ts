@@ -15,7 +15,14 @@ describe('createSpd', () => {
   it('refuses C < 1, a module listed twice and an annealing that ends before it starts', () => {
     expect(() => createSpd(target, { modules: [{ name: 'linear1', C: 0 }] })).toThrow(ConfigError);
     expect(() => createSpd(target, { modules: [{ name: 'linear1', C: 0 }] })).toThrow(/'modules.0.C' is 0; allowed: an integer >= 1/);
-    expect(() => createSpd(target, { modules: [{ name: 'linear1', C: 2 }, { name: 'linear1', C: 3 }] })).toThrow(/listed twice/);
+    expect(() =>
+      createSpd(target, {
+        modules: [
+          { name: 'linear1', C: 2 },
+          { name: 'linear1', C: 3 },
+        ],
+      }),
+    ).toThrow(/listed twice/);
     expect(() => createSpd(target, { modules: [{ name: 'linear1', C: 2 }], p_anneal_final_p: 1, p_anneal_start_frac: 0.5, p_anneal_end_frac: 0.25 })).toThrow(/before p_anneal_start_frac/);
   });
 
@@ -32,11 +39,26 @@ describe('createSpd', () => {
   });
 
   it('asks the trainer for one r per mask and module, a delta mask per position, and the routing draws', () => {
-    const spd = createSpd(target, { modules: [{ name: 'linear1', C: 3 }, { name: 'linear2', C: 4 }], stochastic_recon_subset_coeff: 1, stochastic_recon_layerwise_coeff: 0 });
+    const spd = createSpd(target, {
+      modules: [
+        { name: 'linear1', C: 3 },
+        { name: 'linear2', C: 4 },
+      ],
+      stochastic_recon_subset_coeff: 1,
+      stochastic_recon_layerwise_coeff: 0,
+    });
     expect(spd.randomInputs!(8)).toEqual({
-      'stochastic.0.linear1.r': [8, 3], 'stochastic.0.linear1.delta': [8], 'stochastic.0.linear2.r': [8, 4], 'stochastic.0.linear2.delta': [8],
-      'subset.0.linear1.r': [8, 3], 'subset.0.linear1.delta': [8], 'subset.0.linear1.order': [8],
-      'subset.0.linear2.r': [8, 4], 'subset.0.linear2.delta': [8], 'subset.0.linear2.order': [8], 'subset.0.k': [8],
+      'stochastic.0.linear1.r': [8, 3],
+      'stochastic.0.linear1.delta': [8],
+      'stochastic.0.linear2.r': [8, 4],
+      'stochastic.0.linear2.delta': [8],
+      'subset.0.linear1.r': [8, 3],
+      'subset.0.linear1.delta': [8],
+      'subset.0.linear1.order': [8],
+      'subset.0.linear2.r': [8, 4],
+      'subset.0.linear2.delta': [8],
+      'subset.0.linear2.order': [8],
+      'subset.0.k': [8],
     });
   });
 });
@@ -44,9 +66,16 @@ describe('createSpd', () => {
 describe('uniform_k_subset routing from uniform draws', () => {
   it('routes k = floor(u n) + 1 modules per position: those first in the random order', () => {
     const graph = new Graph();
-    const order = [[0.9, 0.1, 0.5, 0.3], [0.2, 0.8, 0.4, 0.6], [0.5, 0.3, 0.1, 0.9]];
+    const order = [
+      [0.9, 0.1, 0.5, 0.3],
+      [0.2, 0.8, 0.4, 0.6],
+      [0.5, 0.3, 0.1, 0.9],
+    ];
     const u = [0.0, 0.34, 0.67, 0.99];
-    const routes = uniformKSubsetRouting(order.map((values) => graph.constant(hostTensor('float32', [4], values))), graph.constant(hostTensor('float32', [4], u)));
+    const routes = uniformKSubsetRouting(
+      order.map((values) => graph.constant(hostTensor('float32', [4], values))),
+      graph.constant(hostTensor('float32', [4], u)),
+    );
     const values = evaluateGraph(graph, routes, {}).map((tensor) => Array.from(tensor.data as Uint8Array, Boolean));
     for (let position = 0; position < 4; position++) {
       const k = Math.floor(u[position] * 3) + 1;

@@ -1,7 +1,39 @@
 import {
-  add, cast, concat, ConfigError, DECOMPOSITION_SPECIFICATION_VERSION, div, exp, grad, greater, hostTensor, lessOrEqual, log, logSoftmax, matmul, maximum,
-  minimum, mul, pow, reduceMean, reduceSum, reshape, sign, slice, stopGradient, sub, unsqueeze, where,
-  type Decomposition, type ForwardOutput, type GradientGroup, type Graph, type HostTensor, type Rng, type Tensor, type TensorMap,
+  add,
+  cast,
+  concat,
+  ConfigError,
+  DECOMPOSITION_SPECIFICATION_VERSION,
+  div,
+  exp,
+  grad,
+  greater,
+  hostTensor,
+  lessOrEqual,
+  log,
+  logSoftmax,
+  matmul,
+  maximum,
+  minimum,
+  mul,
+  pow,
+  reduceMean,
+  reduceSum,
+  reshape,
+  sign,
+  slice,
+  stopGradient,
+  sub,
+  unsqueeze,
+  where,
+  type Decomposition,
+  type ForwardOutput,
+  type GradientGroup,
+  type Graph,
+  type HostTensor,
+  type Rng,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
 import { ciFunction, initialCiParams } from './ci-functions.js';
 import { faithfulnessWarmup } from './faithfulness-warmup.js';
@@ -121,9 +153,14 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
       if (config.faithfulness_warmup_steps > 0) {
         // The warm-up belongs to the initialisation: a run resumed from a checkpoint never repeats it.
         const weights = target.weights();
-        const warmed = faithfulnessWarmup(modules.map(({ name }) => ({ W: weights[target.weightOf(name)], V: params[componentNames(name).V], U: params[componentNames(name).U] })), {
-          steps: config.faithfulness_warmup_steps, lr: config.faithfulness_warmup_lr, weightDecay: config.faithfulness_warmup_weight_decay,
-        });
+        const warmed = faithfulnessWarmup(
+          modules.map(({ name }) => ({ W: weights[target.weightOf(name)], V: params[componentNames(name).V], U: params[componentNames(name).U] })),
+          {
+            steps: config.faithfulness_warmup_steps,
+            lr: config.faithfulness_warmup_lr,
+            weightDecay: config.faithfulness_warmup_weight_decay,
+          },
+        );
         modules.forEach(({ name }, index) => {
           params[componentNames(name).V] = warmed[index].V;
           params[componentNames(name).U] = warmed[index].U;
@@ -181,10 +218,15 @@ export interface SpdActivations {
 export function spdActivations(graph: Graph, spd: SpdDecomposition, inputs: TensorMap, params: TensorMap, frozen: TensorMap): SpdActivations {
   const { target, modules, config } = spd;
   const moduleInputs: TensorMap = {};
-  const recording: Record<string, MatrixProduct> = Object.fromEntries(modules.map(({ name }) => [name, (x: Tensor, W: Tensor) => {
-    moduleInputs[name] = x;
-    return matmul(x, W);
-  }]));
+  const recording: Record<string, MatrixProduct> = Object.fromEntries(
+    modules.map(({ name }) => [
+      name,
+      (x: Tensor, W: Tensor) => {
+        moduleInputs[name] = x;
+        return matmul(x, W);
+      },
+    ]),
+  );
   const targetOutput = stopGradient(target.forward(graph, inputs, frozen, recording));
   const ci: TensorMap = {};
   const ciUpper: TensorMap = {};
@@ -202,14 +244,25 @@ export function spdActivations(graph: Graph, spd: SpdDecomposition, inputs: Tens
     ciUpper[name] = reshape(upperLeakyHardSigmoid(raw), [...leading, C]);
     deltas[name] = sub(frozen[target.weightOf(name)], matmul(params[names.V], params[names.U]));
   }
-  const maskedOutput = (masks: Readonly<Record<string, MaskInfo>>) => target.forward(graph, inputs, frozen, Object.fromEntries(Object.entries(masks).map(([name, info]) => {
-    const names = componentNames(name);
-    return [name, (x: Tensor, W: Tensor) => {
-      let out = matmul(mul(matmul(x, params[names.V]), info.mask), params[names.U]);
-      if (info.deltaMask !== undefined) out = add(out, mul(matmul(x, deltas[name]), unsqueeze(info.deltaMask, -1)));
-      return info.routing === undefined ? out : where(unsqueeze(info.routing, -1), out, matmul(x, W));
-    }];
-  })));
+  const maskedOutput = (masks: Readonly<Record<string, MaskInfo>>) =>
+    target.forward(
+      graph,
+      inputs,
+      frozen,
+      Object.fromEntries(
+        Object.entries(masks).map(([name, info]) => {
+          const names = componentNames(name);
+          return [
+            name,
+            (x: Tensor, W: Tensor) => {
+              let out = matmul(mul(matmul(x, params[names.V]), info.mask), params[names.U]);
+              if (info.deltaMask !== undefined) out = add(out, mul(matmul(x, deltas[name]), unsqueeze(info.deltaMask, -1)));
+              return info.routing === undefined ? out : where(unsqueeze(info.routing, -1), out, matmul(x, W));
+            },
+          ];
+        }),
+      ),
+    );
   return { targetOutput, moduleInputs, ci, ciUpper, deltas, maskedOutput };
 }
 
@@ -246,7 +299,7 @@ export function uniformKSubsetRouting(orders: readonly Tensor[], u: Tensor): Ten
 export function annealedP(config: SpdConfig, progress: Tensor | undefined): Tensor | number {
   const { pnorm: initial, p_anneal_final_p: final, p_anneal_start_frac: start, p_anneal_end_frac: end } = config;
   if (final === null || start >= 1) return initial;
-  if (progress === undefined) throw new ConfigError('SPD: p annealing needs the step\'s progress (options.progress), which @nnd/train feeds.');
+  if (progress === undefined) throw new ConfigError("SPD: p annealing needs the step's progress (options.progress), which @nnd/train feeds.");
   if (end === start) return add(mul(cast(lessOrEqual(end, progress), 'float32'), final - initial), initial);
   const t = minimum(maximum(div(sub(progress, start), end - start), 0), 1);
   return add(mul(t, final - initial), initial);
@@ -263,14 +316,28 @@ function spdForward(graph: Graph, spd: SpdDecomposition, inputs: TensorMap, para
     losses[name] = mul(value, coeff);
   };
   const stochasticMasks = (prefix: string, routed: boolean): Record<string, MaskInfo> => {
-    const routing = routed ? uniformKSubsetRouting(modules.map(({ name }) => random[`${prefix}.${name}.order`]), random[`${prefix}.k`]) : undefined;
-    return Object.fromEntries(modules.map(({ name }, index) => [name, {
-      mask: add(ci[name], mul(sub(1, ci[name]), random[`${prefix}.${name}.r`])),
-      ...(config.use_delta_component ? { deltaMask: random[`${prefix}.${name}.delta`] } : {}),
-      ...(routing ? { routing: routing[index] } : {}),
-    }]));
+    const routing = routed
+      ? uniformKSubsetRouting(
+          modules.map(({ name }) => random[`${prefix}.${name}.order`]),
+          random[`${prefix}.k`],
+        )
+      : undefined;
+    return Object.fromEntries(
+      modules.map(({ name }, index) => [
+        name,
+        {
+          mask: add(ci[name], mul(sub(1, ci[name]), random[`${prefix}.${name}.r`])),
+          ...(config.use_delta_component ? { deltaMask: random[`${prefix}.${name}.delta`] } : {}),
+          ...(routing ? { routing: routing[index] } : {}),
+        },
+      ]),
+    );
   };
-  const mean = (terms: Tensor[]) => div(terms.reduce((sum, term) => add(sum, term)), terms.length);
+  const mean = (terms: Tensor[]) =>
+    div(
+      terms.reduce((sum, term) => add(sum, term)),
+      terms.length,
+    );
   const samples = Array.from({ length: config.n_mask_samples }, (_, sample) => sample);
 
   if (config.faithfulness_coeff > 0) {
@@ -279,18 +346,30 @@ function spdForward(graph: Graph, spd: SpdDecomposition, inputs: TensorMap, para
     record('faithfulness_loss', config.faithfulness_coeff, div(sumOfSquares, total));
   }
   if (config.stochastic_recon_coeff > 0) {
-    record('stochastic_recon_loss', config.stochastic_recon_coeff, mean(samples.map((sample) =>
-      reconLoss(target.outputLoss, activations.maskedOutput(stochasticMasks(`stochastic.${sample}`, false)), targetOutput))));
+    record(
+      'stochastic_recon_loss',
+      config.stochastic_recon_coeff,
+      mean(samples.map((sample) => reconLoss(target.outputLoss, activations.maskedOutput(stochasticMasks(`stochastic.${sample}`, false)), targetOutput))),
+    );
   }
   if (config.stochastic_recon_layerwise_coeff > 0) {
-    record('stochastic_recon_layerwise_loss', config.stochastic_recon_layerwise_coeff, mean(samples.flatMap((sample) => {
-      const masks = stochasticMasks(`layerwise.${sample}`, false);
-      return modules.map(({ name }) => reconLoss(target.outputLoss, activations.maskedOutput({ [name]: masks[name] }), targetOutput));
-    })));
+    record(
+      'stochastic_recon_layerwise_loss',
+      config.stochastic_recon_layerwise_coeff,
+      mean(
+        samples.flatMap((sample) => {
+          const masks = stochasticMasks(`layerwise.${sample}`, false);
+          return modules.map(({ name }) => reconLoss(target.outputLoss, activations.maskedOutput({ [name]: masks[name] }), targetOutput));
+        }),
+      ),
+    );
   }
   if (config.stochastic_recon_subset_coeff > 0) {
-    record('stochastic_recon_subset_loss', config.stochastic_recon_subset_coeff, mean(samples.map((sample) =>
-      reconLoss(target.outputLoss, activations.maskedOutput(stochasticMasks(`subset.${sample}`, true)), targetOutput))));
+    record(
+      'stochastic_recon_subset_loss',
+      config.stochastic_recon_subset_coeff,
+      mean(samples.map((sample) => reconLoss(target.outputLoss, activations.maskedOutput(stochasticMasks(`subset.${sample}`, true)), targetOutput))),
+    );
   }
   if (config.importance_minimality_coeff > 0) {
     const p = annealedP(config, progress);
@@ -302,7 +381,11 @@ function spdForward(graph: Graph, spd: SpdDecomposition, inputs: TensorMap, para
       const log2 = div(log(add(perComponentSum, 1)), Math.LN2);
       return reduceSum(add(perComponentMean, mul(mul(perComponentMean, log2), config.importance_minimality_beta)));
     });
-    record('importance_minimality_loss', config.importance_minimality_coeff, perModule.reduce((sum, term) => add(sum, term)));
+    record(
+      'importance_minimality_loss',
+      config.importance_minimality_coeff,
+      perModule.reduce((sum, term) => add(sum, term)),
+    );
   }
   if (config.pgd_recon_coeff > 0) record('pgd_recon_loss', config.pgd_recon_coeff, pgdReconLoss(graph, spd, activations, random));
 
@@ -310,7 +393,10 @@ function spdForward(graph: Graph, spd: SpdDecomposition, inputs: TensorMap, para
     metrics[`l0.${name}`] = reduceMean(reduceSum(cast(greater(ci[name], config.ci_alive_threshold), 'float32'), -1));
     void C;
   }
-  const featureActs = concat(modules.map(({ name, C }) => reshape(ci[name], [-1, C])), 1);
+  const featureActs = concat(
+    modules.map(({ name, C }) => reshape(ci[name], [-1, C])),
+    1,
+  );
   return { outputs: {}, featureActs, losses, metrics, nextState: {} };
 }
 
@@ -327,25 +413,38 @@ function pgdReconLoss(graph: Graph, spd: SpdDecomposition, activations: SpdActiv
   const { ci, targetOutput } = activations;
   const delta = config.use_delta_component;
   const positions = ci[modules[0].name].shape.slice(0, -1).map(Number);
-  const routing = config.pgd_routing === 'uniform_k_subset'
-    ? uniformKSubsetRouting(modules.map(({ name }) => random[`pgd.${name}.order`]), random['pgd.k'])
-    : undefined;
+  const routing =
+    config.pgd_routing === 'uniform_k_subset'
+      ? uniformKSubsetRouting(
+          modules.map(({ name }) => random[`pgd.${name}.order`]),
+          random['pgd.k'],
+        )
+      : undefined;
   const shapeOf = (C: number) => (config.pgd_mask_scope === 'shared_across_batch' ? [...positions.map(() => 1), C] : [...positions, C]);
   let sources: Tensor[] = modules.map(({ name, C }) => {
     if (config.pgd_init === 'random') return random[`pgd.${name}.init`];
     const shape = shapeOf(C + (delta ? 1 : 0));
     return graph.constant(hostTensor('float32', shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(config.pgd_init === 'ones' ? 1 : 0)));
   });
-  const lossWith = (current: readonly Tensor[]) => reconLoss(target.outputLoss, activations.maskedOutput(Object.fromEntries(modules.map(({ name, C }, index) => {
-    const source = current[index];
-    const componentSource = delta ? sliceLast(source, 0, C) : source;
-    const info: MaskInfo = {
-      mask: add(ci[name], mul(sub(1, ci[name]), componentSource)),
-      ...(delta ? { deltaMask: reshape(sliceLast(source, C, C + 1), source.shape.slice(0, -1)) } : {}),
-      ...(routing ? { routing: routing[index] } : {}),
-    };
-    return [name, info];
-  }))), targetOutput);
+  const lossWith = (current: readonly Tensor[]) =>
+    reconLoss(
+      target.outputLoss,
+      activations.maskedOutput(
+        Object.fromEntries(
+          modules.map(({ name, C }, index) => {
+            const source = current[index];
+            const componentSource = delta ? sliceLast(source, 0, C) : source;
+            const info: MaskInfo = {
+              mask: add(ci[name], mul(sub(1, ci[name]), componentSource)),
+              ...(delta ? { deltaMask: reshape(sliceLast(source, C, C + 1), source.shape.slice(0, -1)) } : {}),
+              ...(routing ? { routing: routing[index] } : {}),
+            };
+            return [name, info];
+          }),
+        ),
+      ),
+      targetOutput,
+    );
   for (let step = 0; step < config.pgd_n_steps; step++) {
     const frozenSources = sources.map((source) => stopGradient(source));
     const gradients = grad(lossWith(frozenSources), frozenSources);
@@ -357,4 +456,3 @@ function pgdReconLoss(graph: Graph, spd: SpdDecomposition, activations: SpdActiv
 function sliceLast(x: Tensor, start: number, end: number): Tensor {
   return slice(x, { starts: [start], ends: [end], axes: [x.rank - 1] });
 }
-

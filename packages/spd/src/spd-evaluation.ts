@@ -1,7 +1,4 @@
-import {
-  add, cast, mul, sub, crossEntropy, greater, hostTensor, reduceMax, reduceMean, reduceSum, reshape, Rng, slice, Graph,
-  type Backend, type HostTensor, type Tensor,
-} from '@nnd/core';
+import { add, cast, mul, sub, crossEntropy, greater, hostTensor, reduceMax, reduceMean, reduceSum, reshape, Rng, slice, Graph, type Backend, type HostTensor, type Tensor } from '@nnd/core';
 import { reconLoss, spdActivations, type SpdDecomposition } from './spd-decomposition.js';
 
 /** The masks spd's CEandKLLosses compares with the target (`rounded_{t}` for each rounding threshold). */
@@ -29,7 +26,12 @@ export interface SpdEvaluationOptions {
  * - `alive_{t}.{module}`: components whose CI exceeds t at some position
  *   (several thresholds, since one alone misleads).
  */
-export async function evaluateSpd(spd: SpdDecomposition, params: Readonly<Record<string, HostTensor>>, batches: readonly Readonly<Record<string, HostTensor>>[], options: SpdEvaluationOptions): Promise<Record<string, number>> {
+export async function evaluateSpd(
+  spd: SpdDecomposition,
+  params: Readonly<Record<string, HostTensor>>,
+  batches: readonly Readonly<Record<string, HostTensor>>[],
+  options: SpdEvaluationOptions,
+): Promise<Record<string, number>> {
   const rounding = options.roundingThresholds ?? [0, 0.5];
   const alive = options.aliveThresholds ?? [0, 0.01, 0.1, 0.5];
   const rng = new Rng(options.seed ?? 0);
@@ -53,18 +55,21 @@ export async function evaluateSpd(spd: SpdDecomposition, params: Readonly<Record
       feeds[name] = hostTensor('float32', shape, rng.uniform(shape.reduce((a, b) => a * b, 1)));
       return graph.input(name, [...shape]);
     };
-    const masksFor = (kind: string): Record<string, { mask: Tensor }> => Object.fromEntries(modules.map(({ name }) => {
-      const g = ci[name];
-      const shape = g.shape.map(Number);
-      let mask: Tensor;
-      if (kind === 'ci') mask = g;
-      else if (kind === 'unmasked') mask = graph.constant(hostTensor('float32', shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1)));
-      else if (kind === 'zero') mask = graph.constant(hostTensor('float32', shape, new Float32Array(shape.reduce((a, b) => a * b, 1))));
-      else if (kind === 'random') mask = uniform(`random.${name}`, shape);
-      else if (kind === 'stochastic') mask = add(g, mul(sub(1, g), uniform(`stochastic.${name}`, shape)));
-      else mask = cast(greater(g, Number(kind.slice('rounded_'.length))), 'float32');
-      return [name, { mask }];
-    }));
+    const masksFor = (kind: string): Record<string, { mask: Tensor }> =>
+      Object.fromEntries(
+        modules.map(({ name }) => {
+          const g = ci[name];
+          const shape = g.shape.map(Number);
+          let mask: Tensor;
+          if (kind === 'ci') mask = g;
+          else if (kind === 'unmasked') mask = graph.constant(hostTensor('float32', shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1)));
+          else if (kind === 'zero') mask = graph.constant(hostTensor('float32', shape, new Float32Array(shape.reduce((a, b) => a * b, 1))));
+          else if (kind === 'random') mask = uniform(`random.${name}`, shape);
+          else if (kind === 'stochastic') mask = add(g, mul(sub(1, g), uniform(`stochastic.${name}`, shape)));
+          else mask = cast(greater(g, Number(kind.slice('rounded_'.length))), 'float32');
+          return [name, { mask }];
+        }),
+      );
     const outputs: Tensor[] = [];
     const names: string[] = [];
     const tokenCe = (logits: Tensor) => {

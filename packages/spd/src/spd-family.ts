@@ -33,15 +33,17 @@ const DESCRIPTIONS: Record<string, string> = {
   pgd_routing: 'PGD masks every module (all) or a random k-subset per position (uniform_k_subset)',
   ci_alive_threshold: 'a component counts in the logged CI-L0 when its causal importance exceeds this',
   grad_clip_norm_components: 'clip V and U gradients to this global norm (null: with the rest, at max_grad_norm)',
-  grad_clip_norm_ci_fns: 'clip the causal-importance functions\' gradients to this global norm (null: with the rest)',
+  grad_clip_norm_ci_fns: "clip the causal-importance functions' gradients to this global norm (null: with the rest)",
   faithfulness_warmup_steps: 'AdamW steps on V and U alone towards VU = W before training',
   faithfulness_warmup_lr: 'learning rate of the faithfulness warm-up',
   faithfulness_warmup_weight_decay: 'weight decay of the faithfulness warm-up',
 };
 
-const describedShape = Object.fromEntries(Object.entries(spdConfigSchema.shape)
-  .filter(([key]) => key !== 'modules')
-  .map(([key, schema]) => [key, (schema as z.ZodType).describe(DESCRIPTIONS[key] ?? key)]));
+const describedShape = Object.fromEntries(
+  Object.entries(spdConfigSchema.shape)
+    .filter(([key]) => key !== 'modules')
+    .map(([key, schema]) => [key, (schema as z.ZodType).describe(DESCRIPTIONS[key] ?? key)]),
+);
 
 function modelOf(context: FamilyContext | undefined, where: string): HookedTransformer {
   const model = context?.model as HookedTransformer | undefined;
@@ -70,10 +72,17 @@ export const spdFamily: DecompositionFamily = {
   directoryName: 'spd',
   trainsThroughModel: true,
   configShape: {
-    spd_modules: z.string({ error: 'mlp, attn, all, or a comma-separated list of matrix names' }).min(1, { error: 'mlp, attn, all, or a comma-separated list of matrix names' }).default('mlp')
+    spd_modules: z
+      .string({ error: 'mlp, attn, all, or a comma-separated list of matrix names' })
+      .min(1, { error: 'mlp, attn, all, or a comma-separated list of matrix names' })
+      .default('mlp')
       .describe('the matrices to decompose: mlp (both MLP matrices of every layer), attn (Q, K, V, O), all, or names such as blocks.0.mlp.W_in,blocks.0.mlp.W_out'),
     C: z.number({ error: 'an integer >= 1' }).int({ error: 'an integer >= 1' }).min(1, { error: 'an integer >= 1' }).default(256).describe('components per decomposed matrix'),
-    batch_size: z.number({ error: 'an integer >= 1' }).int({ error: 'an integer >= 1' }).min(1, { error: 'an integer >= 1' }).default(8)
+    batch_size: z
+      .number({ error: 'an integer >= 1' })
+      .int({ error: 'an integer >= 1' })
+      .min(1, { error: 'an integer >= 1' })
+      .default(8)
       .describe('token sequences (of seq_len) per SPD step; steps = num_tokens / batch_size, so num_tokens counts sequences for spd'),
     ...describedShape,
   },
@@ -94,13 +103,23 @@ export const spdFamily: DecompositionFamily = {
   },
   async load(directory, context) {
     const model = modelOf(context, 'spdFamily.load');
-    const probe = await import('node:fs/promises').then(({ readFile }) => readFile(`${directory}/config.json`, 'utf8')).then((text) => JSON.parse(text) as { target?: { name?: string }; metadata?: { context_size?: number } }, () => undefined);
+    const probe = await import('node:fs/promises')
+      .then(({ readFile }) => readFile(`${directory}/config.json`, 'utf8'))
+      .then(
+        (text) => JSON.parse(text) as { target?: { name?: string }; metadata?: { context_size?: number } },
+        () => undefined,
+      );
     const seq = probe?.metadata?.context_size ?? context?.sequenceLength ?? 128;
     const { spd, params, metadata } = await loadSpd(directory, transformerTarget(model, Math.min(seq, model.config.contextLength), probe?.target?.name ?? model.config.modelType));
     return { decomposition: spd, params, state: {}, metadata };
   },
   async evaluate(decomposition, params: Record<string, HostTensor>, tokenBatches, context) {
     const model = modelOf(context, 'spdFamily.evaluate');
-    return evaluateSpd(decomposition as SpdDecomposition, params, tokenBatches.map((tokens) => ({ tokens })), { backend: model.backend });
+    return evaluateSpd(
+      decomposition as SpdDecomposition,
+      params,
+      tokenBatches.map((tokens) => ({ tokens })),
+      { backend: model.backend },
+    );
   },
 };

@@ -17,7 +17,14 @@ afterEach(async () => {
 async function saved() {
   const directory = await mkdtemp(join(tmpdir(), 'nnd-spd-'));
   directories.push(directory);
-  const spd = createSpd(tmsTarget(polygonTms(5)), { modules: [{ name: 'linear1', C: 6 }, { name: 'linear2', C: 4 }], ci_fn_type: 'vector_mlp', ci_fn_hidden_dims: [3] });
+  const spd = createSpd(tmsTarget(polygonTms(5)), {
+    modules: [
+      { name: 'linear1', C: 6 },
+      { name: 'linear2', C: 4 },
+    ],
+    ci_fn_type: 'vector_mlp',
+    ci_fn_hidden_dims: [3],
+  });
   const params = spd.initialParams(new Rng(3));
   await saveSpd(directory, spd, params, { dataset_path: 'toy' });
   return { directory, spd, params };
@@ -38,7 +45,11 @@ describe('SPD folders', () => {
   it('refuses a model whose weights changed since the decomposition (sha256)', async () => {
     const { directory } = await saved();
     const changed = polygonTms(5);
-    const bias = hostTensor('float32', [5], (changed.b.data as Float32Array).map((value) => value + 1e-3));
+    const bias = hostTensor(
+      'float32',
+      [5],
+      (changed.b.data as Float32Array).map((value) => value + 1e-3),
+    );
     await expect(loadSpd(directory, tmsTarget({ ...changed, b: bias }))).rejects.toThrow(SpdModelError);
     await expect(loadSpd(directory, tmsTarget({ ...changed, b: bias }))).rejects.toThrow(/weights changed since the decomposition was trained/);
   });

@@ -65,7 +65,10 @@ export async function loadSpd(directory: string, target: SpdTarget): Promise<Loa
   } catch (cause) {
     throw new SpdFileError(`loadSpd: cannot read ${configPath}: ${(cause as Error).message}; an SPD folder holds ${SPD_CONFIG_FILE} and ${SPD_WEIGHTS_FILE}.`, { cause });
   }
-  if (folder.architecture !== 'spd') throw new SpdFileError(`loadSpd: ${configPath} is for architecture ${JSON.stringify(folder.architecture)}, not 'spd'; load it with its own family (nnd eval reads any run directory), or point loadSpd at an SPD folder.`);
+  if (folder.architecture !== 'spd')
+    throw new SpdFileError(
+      `loadSpd: ${configPath} is for architecture ${JSON.stringify(folder.architecture)}, not 'spd'; load it with its own family (nnd eval reads any run directory), or point loadSpd at an SPD folder.`,
+    );
   const sha = weightsSha256(target.weights());
   if (folder.target?.weights_sha256 !== sha) {
     throw new SpdModelError(

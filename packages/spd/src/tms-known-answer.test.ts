@@ -18,7 +18,11 @@ function singleFeatureCi(spd: SpdDecomposition, params: Record<string, HostTenso
   const tensors = Object.fromEntries(Object.entries(params).map(([name, tensor]) => [name, graph.constant(tensor)]));
   const { ci } = spdActivations(graph, spd, inputs, tensors, frozen);
   const names = spd.modules.map(({ name }) => name);
-  const values = evaluateGraph(graph, names.map((name) => ci[name]), {});
+  const values = evaluateGraph(
+    graph,
+    names.map((name) => ci[name]),
+    {},
+  );
   return Object.fromEntries(names.map((name, index) => [name, Array.from({ length: features }, (_, feature) => Array.from(values[index].data.slice(feature * C, (feature + 1) * C) as Float64Array))]));
 }
 
@@ -34,21 +38,41 @@ const above = (rows: number[][], threshold: number) => rows.map((row) => row.fla
  */
 async function trainTms(steps: number): Promise<{ ci: Record<string, number[][]>; report: string }> {
   const spd = createSpd(tmsTarget(polygonTms(features)), {
-    modules: [{ name: 'linear1', C }, { name: 'linear2', C }],
-    ci_fn_type: 'mlp', ci_fn_hidden_dims: [16],
-    importance_minimality_coeff: 3e-3, pnorm: 1,
-    stochastic_recon_coeff: 1, stochastic_recon_layerwise_coeff: 1,
-    faithfulness_warmup_steps: 200, faithfulness_warmup_lr: 0.01, faithfulness_warmup_weight_decay: 0.1,
+    modules: [
+      { name: 'linear1', C },
+      { name: 'linear2', C },
+    ],
+    ci_fn_type: 'mlp',
+    ci_fn_hidden_dims: [16],
+    importance_minimality_coeff: 3e-3,
+    pnorm: 1,
+    stochastic_recon_coeff: 1,
+    stochastic_recon_layerwise_coeff: 1,
+    faithfulness_warmup_steps: 200,
+    faithfulness_warmup_lr: 0.01,
+    faithfulness_warmup_weight_decay: 0.1,
   });
   const batch = 1024;
-  const result = await trainDecomposition(spd, sparseFeatureSource(features, batch, 0.05, 0), {
-    num_tokens: steps * batch, batch_size: batch, lr: 1e-3, lr_schedule: 'cosine', lr_final_frac: 0, beta1: 0.9, beta2: 0.999, seed: 0,
-  }, { backend: createOnnxBackend(), handleSignals: false });
+  const result = await trainDecomposition(
+    spd,
+    sparseFeatureSource(features, batch, 0.05, 0),
+    {
+      num_tokens: steps * batch,
+      batch_size: batch,
+      lr: 1e-3,
+      lr_schedule: 'cosine',
+      lr_final_frac: 0,
+      beta1: 0.9,
+      beta2: 0.999,
+      seed: 0,
+    },
+    { backend: createOnnxBackend(), handleSignals: false },
+  );
   const ci = singleFeatureCi(spd, result.params, 0.75);
   return { ci, report: JSON.stringify(Object.fromEntries(Object.entries(ci).map(([name, rows]) => [name, rows.map((row) => row.map((value) => Number(value.toFixed(2))))]))) };
 }
 
-describe('SPD on the 5 -> 2 toy model of superposition (the paper\'s known answer)', () => {
+describe("SPD on the 5 -> 2 toy model of superposition (the paper's known answer)", () => {
   /**
    * 2000 steps (spd trains 10k of 4096) fit CI time; by then every feature
    * has its component in both matrices and most components are dead, but a
@@ -72,13 +96,20 @@ describe('SPD on the 5 -> 2 toy model of superposition (the paper\'s known answe
    * features on opposite sides of the pentagon, which the output ReLU lets
    * a single rank-one component of W2 reproduce.
    */
-  it.runIf(process.env.NND_LONG === '1')('after 10000 steps: linear1 has exactly one component per feature and 15 dead; linear2 at most 5 alive', async () => {
-    const { ci, report } = await trainTms(10_000);
-    const own = above(ci.linear1, 0.5);
-    expect(own.map((components) => components.length), report).toEqual([1, 1, 1, 1, 1]);
-    expect(new Set(own.flat()).size, report).toBe(features);
-    expect(above(ci.linear1, 0.1), report).toEqual(own);
-    for (const components of above(ci.linear2, 0.5)) expect(components.length, report).toBeGreaterThanOrEqual(1);
-    expect(new Set(above(ci.linear2, 0.1).flat()).size, report).toBeLessThanOrEqual(features);
-  }, 3_600_000);
+  it.runIf(process.env.NND_LONG === '1')(
+    'after 10000 steps: linear1 has exactly one component per feature and 15 dead; linear2 at most 5 alive',
+    async () => {
+      const { ci, report } = await trainTms(10_000);
+      const own = above(ci.linear1, 0.5);
+      expect(
+        own.map((components) => components.length),
+        report,
+      ).toEqual([1, 1, 1, 1, 1]);
+      expect(new Set(own.flat()).size, report).toBe(features);
+      expect(above(ci.linear1, 0.1), report).toEqual(own);
+      for (const components of above(ci.linear2, 0.5)) expect(components.length, report).toBeGreaterThanOrEqual(1);
+      expect(new Set(above(ci.linear2, 0.1).flat()).size, report).toBeLessThanOrEqual(features);
+    },
+    3_600_000,
+  );
 });

@@ -23,7 +23,10 @@ export function tmsTarget(weights: ToyModelWeights): SpdTarget {
     name: `tms_${features}-${hidden}`,
     inputs: [{ hook: 'features', width: features }],
     positions: (rows) => [rows],
-    matrices: new Map([['linear1', { dIn: features, dOut: hidden }], ['linear2', { dIn: hidden, dOut: features }]]),
+    matrices: new Map([
+      ['linear1', { dIn: features, dOut: hidden }],
+      ['linear2', { dIn: hidden, dOut: features }],
+    ]),
     weights: () => ({ linear1: weights.W, linear2: W2, b: weights.b }),
     weightOf: (module) => module,
     outputLoss: 'mse',

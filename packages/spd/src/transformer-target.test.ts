@@ -8,16 +8,35 @@ import { SpdModelError } from './spd-model-error.js';
 import { expandModules, transformerTarget } from './transformer-target.js';
 
 const config: TransformerConfig = {
-  layerCount: 2, hiddenSize: 16, headCount: 4, keyValueHeadCount: 4, headSize: 4, mlpSize: 32, vocabSize: 40, contextLength: 32, normEpsilon: 1e-5,
-  bosTokenId: 0, eosTokenId: 1, modelType: 'gpt2', normalization: 'layerNorm', activation: 'gelu_new', positional: 'learned', rotaryDim: 0, rotaryBase: 0,
-  parallelResidual: false, gatedMlp: false, tiedEmbeddings: true, attentionBias: true, mlpBias: true,
+  layerCount: 2,
+  hiddenSize: 16,
+  headCount: 4,
+  keyValueHeadCount: 4,
+  headSize: 4,
+  mlpSize: 32,
+  vocabSize: 40,
+  contextLength: 32,
+  normEpsilon: 1e-5,
+  bosTokenId: 0,
+  eosTokenId: 1,
+  modelType: 'gpt2',
+  normalization: 'layerNorm',
+  activation: 'gelu_new',
+  positional: 'learned',
+  rotaryDim: 0,
+  rotaryBase: 0,
+  parallelResidual: false,
+  gatedMlp: false,
+  tiedEmbeddings: true,
+  attentionBias: true,
+  mlpBias: true,
 };
 const seq = 6;
 const model = new HookedTransformer(config, initializeParameters(config, 2), { backend: createReferenceBackend() });
 const target = transformerTarget(model, seq, 'tiny');
 const tokens = (rows: number, seed: number) => BigInt64Array.from(new Rng(seed).uniform(rows * seq), (value) => BigInt(Math.floor(value * config.vocabSize)));
 
-describe('SPD of a transformer\'s matrices', () => {
+describe("SPD of a transformer's matrices", () => {
   it('expands module shorthands and refuses names that are not matrices', () => {
     expect(expandModules(target, 'mlp')).toEqual(['blocks.0.mlp.W_in', 'blocks.0.mlp.W_out', 'blocks.1.mlp.W_in', 'blocks.1.mlp.W_out']);
     expect(expandModules(target, 'blocks.1.attn.W_Q, blocks.0.mlp.W_in')).toEqual(['blocks.1.attn.W_Q', 'blocks.0.mlp.W_in']);
@@ -44,15 +63,32 @@ describe('SPD of a transformer\'s matrices', () => {
   it('trains through the frozen model from a stream of token batches (onnx backend)', async () => {
     const spd = createSpd(target, {
       modules: expandModules(target, 'mlp').map((name) => ({ name, C: 8 })),
-      stochastic_recon_subset_coeff: 0.5, pgd_recon_coeff: 0.5, pgd_n_steps: 2, faithfulness_coeff: 1,
-      importance_minimality_coeff: 1e-3, p_anneal_final_p: 0.5, p_anneal_start_frac: 0, p_anneal_end_frac: 1,
-      grad_clip_norm_components: 1, grad_clip_norm_ci_fns: 1,
+      stochastic_recon_subset_coeff: 0.5,
+      pgd_recon_coeff: 0.5,
+      pgd_n_steps: 2,
+      faithfulness_coeff: 1,
+      importance_minimality_coeff: 1e-3,
+      p_anneal_final_p: 0.5,
+      p_anneal_start_frac: 0,
+      p_anneal_end_frac: 1,
+      grad_clip_norm_components: 1,
+      grad_clip_norm_ci_fns: 1,
     });
     let batch = 0;
     const logged: Record<string, number>[] = [];
-    const result = await trainDecomposition(spd, { nextBatch: async () => ({ tokens: tokens(4, batch++) }) }, {
-      num_tokens: 3 * 4, batch_size: 4, lr: 1e-3, lr_schedule: 'cosine', lr_warmup_frac: 0.34, seed: 1,
-    }, { backend: createOnnxBackend(), handleSignals: false, logger: { log: (metrics) => void logged.push({ ...metrics }) } });
+    const result = await trainDecomposition(
+      spd,
+      { nextBatch: async () => ({ tokens: tokens(4, batch++) }) },
+      {
+        num_tokens: 3 * 4,
+        batch_size: 4,
+        lr: 1e-3,
+        lr_schedule: 'cosine',
+        lr_warmup_frac: 0.34,
+        seed: 1,
+      },
+      { backend: createOnnxBackend(), handleSignals: false, logger: { log: (metrics) => void logged.push({ ...metrics }) } },
+    );
     expect(logged).toHaveLength(3);
     for (const metrics of logged) {
       for (const name of ['loss', 'faithfulness_loss', 'stochastic_recon_loss', 'stochastic_recon_layerwise_loss', 'stochastic_recon_subset_loss', 'importance_minimality_loss', 'pgd_recon_loss']) {

@@ -32,10 +32,14 @@ export function transformerTarget(model: HookedTransformer, seq: number, name = 
 export function expandModules(target: SpdTarget, spec: string): string[] {
   const names = [...target.matrices.keys()];
   const pick = (pattern: RegExp) => names.filter((name) => pattern.test(name));
-  return spec.split(',').map((part) => part.trim()).filter((part) => part !== '').flatMap((part) => {
-    if (part === 'mlp') return pick(/\.mlp\./);
-    if (part === 'attn') return pick(/\.attn\./);
-    if (part === 'all') return names;
-    return [part];
-  });
+  return spec
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .flatMap((part) => {
+      if (part === 'mlp') return pick(/\.mlp\./);
+      if (part === 'attn') return pick(/\.attn\./);
+      if (part === 'all') return names;
+      return [part];
+    });
 }

@@ -1,7 +1,4 @@
-import {
-  ConfigError, hostTensor, isDeviceTensor, ShapeError,
-  type ActivationBatch, type ActivationPort, type ActivationSource, type DeviceTensor, type Feed, type StreamBatch,
-} from '@nnd/core';
+import { ConfigError, hostTensor, isDeviceTensor, ShapeError, type ActivationBatch, type ActivationPort, type ActivationSource, type DeviceTensor, type Feed, type StreamBatch } from '@nnd/core';
 
 // The source contract lives in @nnd/core, where @nnd/activations' stores implement it too.
 export type { ActivationBatch, ActivationSource, StreamBatch };
@@ -31,7 +28,13 @@ export async function readBatch(source: ActivationSource, batchSize: number, str
   for (const stream of streams) {
     const rows = (batch as Readonly<Record<string, StreamBatch>>)[stream.hook];
     if (rows === undefined) {
-      throw new ConfigError(`train: the source's batch has no '${stream.hook}' (it has ${Object.keys(batch).map((hook) => `'${hook}'`).join(', ') || 'nothing'}); a decomposition of the run reads or writes it.`);
+      throw new ConfigError(
+        `train: the source's batch has no '${stream.hook}' (it has ${
+          Object.keys(batch)
+            .map((hook) => `'${hook}'`)
+            .join(', ') || 'nothing'
+        }); a decomposition of the run reads or writes it.`,
+      );
     }
     feeds[stream.hook] = checkStream(rows, batchSize, stream);
   }

@@ -3,9 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  findLatestCheckpoint, readCheckpoint, removeIncompleteCheckpoints, writeCheckpoint, type TrainerCheckpoint,
-} from './checkpoint.js';
+import { findLatestCheckpoint, readCheckpoint, removeIncompleteCheckpoints, writeCheckpoint, type TrainerCheckpoint } from './checkpoint.js';
 import { CheckpointError } from './checkpoint-error.js';
 import { parseTrainConfig } from './train-config.js';
 
@@ -35,7 +33,7 @@ describe('writeCheckpoint', () => {
   it('writes a complete SAELens directory plus the trainer state, and reads it back', async () => {
     const path = await writeCheckpoint(directory, sampleCheckpoint(12));
     expect(path).toBe(join(directory, 'step_12'));
-    expect((await readdir(directory))).toEqual(['step_12']);
+    expect(await readdir(directory)).toEqual(['step_12']);
     expect((await readdir(path)).sort()).toEqual(['cfg.json', 'sae_weights.safetensors', 'trainer_state.json', 'trainer_state.safetensors']);
     expect(JSON.parse(await readFile(join(path, 'cfg.json'), 'utf8'))).toEqual({ act_size: 3, dict_size: 2, k: 1, architecture: 'topk' });
     const weights = readSafetensors(await readFile(join(path, 'sae_weights.safetensors')));
@@ -130,7 +128,11 @@ describe('readCheckpoint', () => {
   });
 
   it('accepts only the file names the trainer writes for config_file and params_file', async () => {
-    for (const [field, value] of [['config_file', '../../secret.txt'], ['config_file', '/etc/hostname'], ['params_file', '../other.safetensors']]) {
+    for (const [field, value] of [
+      ['config_file', '../../secret.txt'],
+      ['config_file', '/etc/hostname'],
+      ['params_file', '../other.safetensors'],
+    ]) {
       const path = await craftedCheckpoint((state) => (state.members[0][field] = value));
       await expect(readCheckpoint(path)).rejects.toThrow(new RegExp(`trainer_state.json is malformed \\(members\\.0\\.${field}: `));
     }

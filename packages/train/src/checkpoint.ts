@@ -1,6 +1,16 @@
 import {
-  fromTypedArray, hostTensor, readSafetensors, renameDurably, resolveInside, toTypedArray, writeSafetensors,
-  type DType, type HostTensor, type RngState, type SafetensorsDType, type SafetensorsTensor,
+  fromTypedArray,
+  hostTensor,
+  readSafetensors,
+  renameDurably,
+  resolveInside,
+  toTypedArray,
+  writeSafetensors,
+  type DType,
+  type HostTensor,
+  type RngState,
+  type SafetensorsDType,
+  type SafetensorsTensor,
 } from '@nnd/core';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -141,7 +151,10 @@ export async function writeCheckpoint(checkpointDir: string, checkpoint: Trainer
 
 /** Renames `source` to `target`; an existing `target` (the same step written again) is moved aside first. */
 async function replaceDirectory(source: string, target: string, aside: string): Promise<void> {
-  const exists = await stat(target).then(() => true, () => false);
+  const exists = await stat(target).then(
+    () => true,
+    () => false,
+  );
   if (exists) await rename(target, aside);
   // Syncs the finished directory before the rename and the checkpoint directory after it.
   await renameDurably(source, target);
@@ -167,15 +180,20 @@ export async function findLatestCheckpoint(checkpointDir: string): Promise<strin
     .sort((a, b) => b - a);
   for (const step of steps) {
     const path = checkpointPath(checkpointDir, step);
-    if (await stat(join(path, TRAINER_STATE_JSON)).then(() => true, () => false)) return path;
+    if (
+      await stat(join(path, TRAINER_STATE_JSON)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path;
   }
   return undefined;
 }
 
 /** Reads a checkpoint written by `writeCheckpoint`, checking its format. */
 export async function readCheckpoint(path: string): Promise<TrainerCheckpoint> {
-  const fail = (problem: string, cause?: unknown) =>
-    new CheckpointError(`Cannot read the checkpoint ${JSON.stringify(path)}: ${problem}`, cause === undefined ? {} : { cause });
+  const fail = (problem: string, cause?: unknown) => new CheckpointError(`Cannot read the checkpoint ${JSON.stringify(path)}: ${problem}`, cause === undefined ? {} : { cause });
   let json: unknown;
   try {
     json = JSON.parse(await readFile(join(path, TRAINER_STATE_JSON), 'utf8'));
@@ -200,18 +218,23 @@ export async function readCheckpoint(path: string): Promise<TrainerCheckpoint> {
     const directory = resolveInside(path, member.directory, `${field}.directory`);
     const weightsFile = resolveInside(path, SAE_WEIGHTS, `${field}'s ${SAE_WEIGHTS}`, { from: directory });
     const configFile = resolveInside(path, member.config_file, `${field}.config_file`, { from: directory });
-    const params = member.params_file === TRAINER_STATE_SAFETENSORS
-      ? Object.fromEntries(member.params.flatMap((name) => {
-        const tensor = stateTensors[stateInputName(index, 'param', name)];
-        return tensor === undefined ? [] : [[name, tensor]];
-      }))
-      : await readTensors(weightsFile, fail);
+    const params =
+      member.params_file === TRAINER_STATE_SAFETENSORS
+        ? Object.fromEntries(
+            member.params.flatMap((name) => {
+              const tensor = stateTensors[stateInputName(index, 'param', name)];
+              return tensor === undefined ? [] : [[name, tensor]];
+            }),
+          )
+        : await readTensors(weightsFile, fail);
     const pick = (kind: 'adam_m' | 'adam_v' | 'state', names: readonly string[]) =>
-      Object.fromEntries(names.map((name) => {
-        const tensor = stateTensors[stateInputName(index, kind, name)];
-        if (tensor === undefined) throw fail(`${TRAINER_STATE_SAFETENSORS} lacks '${stateInputName(index, kind, name)}'.`);
-        return [name, tensor];
-      }));
+      Object.fromEntries(
+        names.map((name) => {
+          const tensor = stateTensors[stateInputName(index, kind, name)];
+          if (tensor === undefined) throw fail(`${TRAINER_STATE_SAFETENSORS} lacks '${stateInputName(index, kind, name)}'.`);
+          return [name, tensor];
+        }),
+      );
     for (const name of member.params) {
       if (params[name] === undefined) throw fail(`${member.params_file === TRAINER_STATE_SAFETENSORS ? TRAINER_STATE_SAFETENSORS : join(member.directory, SAE_WEIGHTS)} lacks parameter '${name}'.`);
     }
@@ -246,19 +269,22 @@ const trainerStateSchema = z.object({
   /** The source's own record of where it stood; the source checks it when it seeks. */
   source_position: z.unknown().optional(),
   grouped: z.boolean(),
-  members: z.array(z.object({
-    directory: z.string(),
-    architecture: z.string(),
-    train_config: z.custom<TrainConfig>(isObject, 'expected an object'),
-    rng_state: z.custom<RngState>(isObject, 'expected an object'),
-    params: z.array(z.string()),
-    /** Where the raw parameters are: the SAELens weights file, or trainer_state.safetensors when a custom writer made the former. */
-    params_file: z.enum([SAE_WEIGHTS, TRAINER_STATE_SAFETENSORS]),
-    config_file: z.enum([SAE_CONFIG, NND_CONFIG]),
-    state: z.array(z.string()),
-  })).min(1),
+  members: z
+    .array(
+      z.object({
+        directory: z.string(),
+        architecture: z.string(),
+        train_config: z.custom<TrainConfig>(isObject, 'expected an object'),
+        rng_state: z.custom<RngState>(isObject, 'expected an object'),
+        params: z.array(z.string()),
+        /** Where the raw parameters are: the SAELens weights file, or trainer_state.safetensors when a custom writer made the former. */
+        params_file: z.enum([SAE_WEIGHTS, TRAINER_STATE_SAFETENSORS]),
+        config_file: z.enum([SAE_CONFIG, NND_CONFIG]),
+        state: z.array(z.string()),
+      }),
+    )
+    .min(1),
 });
-
 
 /**
  * cfg.json's contents: the decomposition's config fields plus `architecture`,

@@ -37,10 +37,15 @@ describe('forward variants', () => {
     };
     const { decomposition, builds } = recordingBuilds(withVariant);
     const logged: Record<string, number>[] = [];
-    await trainDecomposition(decomposition, gaussianSource(8, 6, 3), { num_tokens: 8 * 4, batch_size: 8, lr: 1e-3, log_freq: 1 }, {
-      backend: createOnnxBackend(),
-      logger: { log: (metrics) => void logged.push(metrics) },
-    });
+    await trainDecomposition(
+      decomposition,
+      gaussianSource(8, 6, 3),
+      { num_tokens: 8 * 4, batch_size: 8, lr: 1e-3, log_freq: 1 },
+      {
+        backend: createOnnxBackend(),
+        logger: { log: (metrics) => void logged.push(metrics) },
+      },
+    );
     expect(builds).toEqual([undefined, 'half_l1']);
     expect(logged).toHaveLength(4);
     // Step 0 ran the full forward: l1_loss = l1_coeff * l1_norm; steps 1-3 the variant: half of it.
@@ -58,8 +63,9 @@ describe('forward variants', () => {
         return options?.variant ? { ...output, metrics: {} } : output;
       },
     };
-    await expect(trainDecomposition(broken, gaussianSource(8, 6, 3), { num_tokens: 8 * 3, batch_size: 8 }, { backend: createOnnxBackend() }))
-      .rejects.toThrow(/variant 'fewer_metrics' of decomposition 0 reports losses and metrics \[.*\], but the full forward reports \[.*l1_norm.*\]/);
+    await expect(trainDecomposition(broken, gaussianSource(8, 6, 3), { num_tokens: 8 * 3, batch_size: 8 }, { backend: createOnnxBackend() })).rejects.toThrow(
+      /variant 'fewer_metrics' of decomposition 0 reports losses and metrics \[.*\], but the full forward reports \[.*l1_norm.*\]/,
+    );
   });
 
   for (const architecture of ['topk', 'batchtopk'] as const) {

@@ -14,10 +14,11 @@ else if (mode === 'sigint') {
   process.on('SIGINT', () => {
     received++;
     // Exits a little later, so that a second (duplicated) SIGINT would be counted.
-    if (received === 1) setTimeout(() => {
-      process.stdout.write(`child got ${received} SIGINT\n`);
-      process.exit(130);
-    }, 300);
+    if (received === 1)
+      setTimeout(() => {
+        process.stdout.write(`child got ${received} SIGINT\n`);
+        process.exit(130);
+      }, 300);
   });
   process.stdout.write('ready\n');
   setInterval(() => {}, 1000);

@@ -1,6 +1,20 @@
 import {
-  abs, add, DECOMPOSITION_SPECIFICATION_VERSION, div, hostTensor, matmul, mul, reduceMean, reduceSum, sqrt, sub, transpose,
-  type Decomposition, type Graph, type Rng, type TensorMap,
+  abs,
+  add,
+  DECOMPOSITION_SPECIFICATION_VERSION,
+  div,
+  hostTensor,
+  matmul,
+  mul,
+  reduceMean,
+  reduceSum,
+  sqrt,
+  sub,
+  transpose,
+  type Decomposition,
+  type Graph,
+  type Rng,
+  type TensorMap,
 } from '@nnd/core';
 
 export interface LinearConfig {

@@ -1,8 +1,5 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
-import {
-  ConfigError, DECOMPOSITION_SPECIFICATION_VERSION, hostTensor, matmul, mul, reduceMean, Rng, sub,
-  type Decomposition, type HostTensor,
-} from '@nnd/core';
+import { ConfigError, DECOMPOSITION_SPECIFICATION_VERSION, hostTensor, matmul, mul, reduceMean, Rng, sub, type Decomposition, type HostTensor } from '@nnd/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { trainDecomposition } from './train-decomposition.js';
 
@@ -70,7 +67,7 @@ describe('training on batches of several streams', () => {
     await expect(trainDecomposition(linearMap(), lone, config, { backend, handleSignals: false })).rejects.toThrow(/read and write 2 streams \(input, target\)/);
   });
 
-  it('starts from given parameters: the seed\'s own draw given back trains identically, other values train differently', async () => {
+  it("starts from given parameters: the seed's own draw given back trains identically, other values train differently", async () => {
     const map = Float32Array.from(new Rng(3).normal(IN * OUT, 0, 1));
     const short = { ...config, num_tokens: BATCH * 5, seed: 9 };
     const seeded = await trainDecomposition(linearMap(), pairedSource(map), short, { backend, handleSignals: false });
@@ -85,10 +82,10 @@ describe('training on batches of several streams', () => {
     expect(fromZero.params.W.data).not.toEqual(seeded.params.W.data);
 
     const wrongShape = { W: hostTensor('float32', [OUT, IN], new Float32Array(IN * OUT)) };
-    await expect(trainDecomposition(linearMap(), pairedSource(map), short, { backend, handleSignals: false, initialTensors: [{ params: wrongShape }] }))
-      .rejects.toThrow(/parameter 'W' is float32 \[3, 5\]; the decomposition needs float32 \[5, 3\]/);
-    await expect(trainDecomposition(linearMap(), pairedSource(map), short, { backend, handleSignals: false, initialTensors: [{ params: {} }] }))
-      .rejects.toThrow(ConfigError);
+    await expect(trainDecomposition(linearMap(), pairedSource(map), short, { backend, handleSignals: false, initialTensors: [{ params: wrongShape }] })).rejects.toThrow(
+      /parameter 'W' is float32 \[3, 5\]; the decomposition needs float32 \[5, 3\]/,
+    );
+    await expect(trainDecomposition(linearMap(), pairedSource(map), short, { backend, handleSignals: false, initialTensors: [{ params: {} }] })).rejects.toThrow(ConfigError);
   });
 
   it('refuses a decomposition written against another contract version', async () => {

@@ -30,13 +30,22 @@ const cases: [string, Record<string, unknown>, { steps: number; lr: number }][] 
 ];
 
 describe('recovery of known sparse directions with @nnd/sae on backend-onnx cpu', () => {
-  it.each(cases)('%s recovers at least 90% of the directions with cosine > 0.9', async (_, saeConfig, { steps, lr }) => {
-    const sae = createSae({ ...saeConfig, act_size: 64 });
-    const source = sparseDirectionSource(directions, { batchSize, fewest: 4, most: 4, minimum: 3, maximum: 5, seed: 2 });
-    const result = await trainDecomposition(sae, source, { num_tokens: batchSize * steps, batch_size: batchSize, lr, seed: 49 }, {
-      backend: createOnnxBackend({ device: 'cpu' }),
-    });
-    const recovered = recoveredFraction(directions, result.params.W_dec.data as Float32Array, 0.9);
-    expect(recovered, `fraction of directions recovered by ${String(saeConfig.architecture)}`).toBeGreaterThanOrEqual(0.9);
-  }, 180_000);
+  it.each(cases)(
+    '%s recovers at least 90% of the directions with cosine > 0.9',
+    async (_, saeConfig, { steps, lr }) => {
+      const sae = createSae({ ...saeConfig, act_size: 64 });
+      const source = sparseDirectionSource(directions, { batchSize, fewest: 4, most: 4, minimum: 3, maximum: 5, seed: 2 });
+      const result = await trainDecomposition(
+        sae,
+        source,
+        { num_tokens: batchSize * steps, batch_size: batchSize, lr, seed: 49 },
+        {
+          backend: createOnnxBackend({ device: 'cpu' }),
+        },
+      );
+      const recovered = recoveredFraction(directions, result.params.W_dec.data as Float32Array, 0.9);
+      expect(recovered, `fraction of directions recovered by ${String(saeConfig.architecture)}`).toBeGreaterThanOrEqual(0.9);
+    },
+    180_000,
+  );
 });

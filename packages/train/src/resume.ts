@@ -18,7 +18,13 @@ const FIXED_KEYS = ['batch_size', 'seed'] as const;
 
 /** A `step_N` checkpoint itself, or the newest complete one under a checkpoint directory. */
 export async function resolveCheckpoint(path: string): Promise<string> {
-  if (await stat(join(path, TRAINER_STATE_JSON)).then(() => true, () => false)) return path;
+  if (
+    await stat(join(path, TRAINER_STATE_JSON)).then(
+      () => true,
+      () => false,
+    )
+  )
+    return path;
   const latest = await findLatestCheckpoint(path);
   if (latest === undefined) {
     throw new CheckpointError(`Cannot resume from ${JSON.stringify(path)}: it is neither a checkpoint (no ${TRAINER_STATE_JSON}) nor a directory holding complete step_N checkpoints.`);
@@ -34,13 +40,7 @@ export async function resolveCheckpoint(path: string): Promise<string> {
  * per changed setting, e.g. "resuming with lr 0.0001 (the checkpoint trained
  * with 0.0003)".
  */
-export function checkResumable(
-  checkpoint: TrainerCheckpoint,
-  decompositions: readonly Decomposition[],
-  configs: readonly TrainConfig[],
-  grouped: boolean,
-  path: string,
-): string[] {
+export function checkResumable(checkpoint: TrainerCheckpoint, decompositions: readonly Decomposition[], configs: readonly TrainConfig[], grouped: boolean, path: string): string[] {
   const fail = (problem: string) => new CheckpointError(`Cannot resume from ${JSON.stringify(path)}: ${problem}`);
   if (checkpoint.grouped !== grouped || checkpoint.members.length !== decompositions.length) {
     const saved = checkpoint.grouped ? `a group of ${checkpoint.members.length}` : 'a single decomposition';

@@ -14,19 +14,26 @@ import { gaussianSource } from './synthetic-source.test-support.js';
 import { trainDecomposition } from './train-decomposition.js';
 
 const [checkpointDir, finishMarker, mode] = process.argv.slice(2);
-await trainDecomposition(linearDecomposition({ act_size: 8, dict_size: 4, l1_coeff: 0.01 }), gaussianSource(32, 8, 1), {
-  num_tokens: 32 * 1_000_000, batch_size: 32, checkpoint_freq: 1_000_000,
-}, {
-  backend: createOnnxBackend({ threads: 1 }),
-  checkpointDir,
-  logger: {
-    log: (_, step) => void process.stdout.write(`step ${step}\n`),
-    async finish(summary) {
-      process.stdout.write('finishing\n');
-      await sleep(mode === 'hang' ? 3_600_000 : 300);
-      await writeFile(finishMarker, JSON.stringify(summary));
+await trainDecomposition(
+  linearDecomposition({ act_size: 8, dict_size: 4, l1_coeff: 0.01 }),
+  gaussianSource(32, 8, 1),
+  {
+    num_tokens: 32 * 1_000_000,
+    batch_size: 32,
+    checkpoint_freq: 1_000_000,
+  },
+  {
+    backend: createOnnxBackend({ threads: 1 }),
+    checkpointDir,
+    logger: {
+      log: (_, step) => void process.stdout.write(`step ${step}\n`),
+      async finish(summary) {
+        process.stdout.write('finishing\n');
+        await sleep(mode === 'hang' ? 3_600_000 : 300);
+        await writeFile(finishMarker, JSON.stringify(summary));
+      },
     },
   },
-});
+);
 // Reached only if training ends without an interrupt.
 process.stdout.write('completed\n');

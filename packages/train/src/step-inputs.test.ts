@@ -1,7 +1,4 @@
-import {
-  cast, createReferenceBackend, DECOMPOSITION_SPECIFICATION_VERSION, evaluateGraph, gather, hostTensor, mul, reduceSum, Rng,
-  type Decomposition, type HostTensor,
-} from '@nnd/core';
+import { cast, createReferenceBackend, DECOMPOSITION_SPECIFICATION_VERSION, evaluateGraph, gather, hostTensor, mul, reduceSum, Rng, type Decomposition, type HostTensor } from '@nnd/core';
 import { describe, expect, it } from 'vitest';
 import { lrScale } from './lr-schedule.js';
 import { stateInputName, stateOutputName, STEP_INPUT } from './step-names.js';
@@ -42,7 +39,10 @@ function probe(groups = true): Decomposition {
   };
 }
 
-const tokens = [[0, 1, 2, 3, 3, 3], [0, 0, 0, 1, 1, 1]].map((ids) => BigInt64Array.from(ids, BigInt));
+const tokens = [
+  [0, 1, 2, 3, 3, 3],
+  [0, 0, 0, 1, 1, 1],
+].map((ids) => BigInt64Array.from(ids, BigInt));
 const source = () => {
   let next = 0;
   return { nextBatch: async () => ({ tokens: tokens[next++ % 2] }) };
@@ -51,9 +51,16 @@ const source = () => {
 describe('what a step feeds a decomposition beyond its batch', () => {
   it('feeds int64 token ids, the frozen inputs, fresh random tensors from the seeded Rng, and the progress', async () => {
     const logged: Record<string, number>[] = [];
-    await trainDecomposition(probe(), source(), { num_tokens: 2 * rows, batch_size: rows, seed: 5 }, {
-      backend: createReferenceBackend(), handleSignals: false, logger: { log: (metrics) => void logged.push({ ...metrics }) },
-    });
+    await trainDecomposition(
+      probe(),
+      source(),
+      { num_tokens: 2 * rows, batch_size: rows, seed: 5 },
+      {
+        backend: createReferenceBackend(),
+        handleSignals: false,
+        logger: { log: (metrics) => void logged.push({ ...metrics }) },
+      },
+    );
     const rng = new Rng(5);
     const draws = [rng.uniformFloat32(rows), rng.uniformFloat32(rows)].map((values) => values.reduce((sum, value) => sum + value, 0));
     expect(logged.map(({ r_sum }) => r_sum)).toEqual(draws.map((sum) => Math.fround(sum)));
@@ -64,14 +71,21 @@ describe('what a step feeds a decomposition beyond its batch', () => {
 
   it('clips each gradient group to its own norm and the rest to max_grad_norm', () => {
     const spec = { shape: [1], dtype: 'float32' as const };
-    const step = buildTrainingStep([{
-      decomposition: probe(),
-      params: { a: spec, b: spec },
-      state: {},
-      adam: { lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
-      maxGradNorm: 1000,
-      frozen: { table: { shape: [4, 1], dtype: 'float32' } },
-    }], rows, [], { totalSteps: 1 });
+    const step = buildTrainingStep(
+      [
+        {
+          decomposition: probe(),
+          params: { a: spec, b: spec },
+          state: {},
+          adam: { lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+          maxGradNorm: 1000,
+          frozen: { table: { shape: [4, 1], dtype: 'float32' } },
+        },
+      ],
+      rows,
+      [],
+      { totalSteps: 1 },
+    );
     const feeds: Record<string, HostTensor> = {
       'batch.tokens': hostTensor('int64', [rows, seq], tokens[0]),
       'member0.frozen.table': table,
@@ -92,9 +106,16 @@ describe('what a step feeds a decomposition beyond its batch', () => {
     expect([0, 5, 10].map((step) => lrScale(step, 11, { kind: 'cosine', warmupFrac: 0, finalFrac: 0.1 }))).toEqual([1, 0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI / 2)), 0.1]);
     expect([0, 5, 10].map((step) => lrScale(step, 11, { kind: 'linear', warmupFrac: 0, finalFrac: 0 }))).toEqual([1, 0.5, 0]);
     // One step inside the warm-up trains at rate 0: the parameters do not move; without it they do.
-    const train = (config: Record<string, unknown>) => trainDecomposition(probe(false), source(), { num_tokens: rows, batch_size: rows, ...config }, {
-      backend: createReferenceBackend(), handleSignals: false,
-    });
+    const train = (config: Record<string, unknown>) =>
+      trainDecomposition(
+        probe(false),
+        source(),
+        { num_tokens: rows, batch_size: rows, ...config },
+        {
+          backend: createReferenceBackend(),
+          handleSignals: false,
+        },
+      );
     expect((await train({ lr_schedule: 'linear', lr_warmup_frac: 1 })).params.a.data[0]).toBe(0.5);
     expect((await train({})).params.a.data[0]).toBeCloseTo(0.5 - 3e-4, 6);
   });

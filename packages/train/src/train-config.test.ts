@@ -6,8 +6,19 @@ describe('parseTrainConfig', () => {
   it('fills the seed defaults', () => {
     const config = parseTrainConfig({});
     expect(config).toEqual({
-      num_tokens: 1_000_000_000, batch_size: 4096, lr: 3e-4, beta1: 0.9, beta2: 0.99, max_grad_norm: 100_000,
-      lr_schedule: 'constant', lr_warmup_frac: 0, lr_final_frac: 0, log_freq: 1, perf_log_freq: 1000, checkpoint_freq: 10_000, seed: 49,
+      num_tokens: 1_000_000_000,
+      batch_size: 4096,
+      lr: 3e-4,
+      beta1: 0.9,
+      beta2: 0.99,
+      max_grad_norm: 100_000,
+      lr_schedule: 'constant',
+      lr_warmup_frac: 0,
+      lr_final_frac: 0,
+      log_freq: 1,
+      perf_log_freq: 1000,
+      checkpoint_freq: 10_000,
+      seed: 49,
     });
     expect(totalSteps(config)).toBe(244140);
   });

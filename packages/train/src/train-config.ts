@@ -67,7 +67,6 @@ export function totalSteps(config: TrainConfig): number {
   return Math.floor(config.num_tokens / config.batch_size);
 }
 
-
 /** The learning-rate schedule a config asks for. */
 export function lrScheduleOf(config: TrainConfig): LrSchedule {
   return { kind: config.lr_schedule, warmupFrac: config.lr_warmup_frac, finalFrac: config.lr_final_frac };

@@ -95,12 +95,17 @@ describe('trainDecomposition resume', () => {
     await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, num_tokens: 16 * 4 }, { backend: createReferenceBackend(), checkpointDir: directory });
     // Continued with an lr that overflows the parameters, the run diverges after the step_4 it resumed from.
     const warnings: string[] = [];
-    const error = await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, lr: 1e30 }, {
-      backend: createReferenceBackend(),
-      checkpointDir: directory,
-      resumeFrom: directory,
-      warn: (line) => warnings.push(line),
-    }).catch((caught: unknown) => caught);
+    const error = await trainDecomposition(
+      makeSae(),
+      gaussianSource(16, 6, 1),
+      { ...config, lr: 1e30 },
+      {
+        backend: createReferenceBackend(),
+        checkpointDir: directory,
+        resumeFrom: directory,
+        warn: (line) => warnings.push(line),
+      },
+    ).catch((caught: unknown) => caught);
     expect(warnings).toEqual(['resuming with lr 1e+30 (the checkpoint trained with 0.01)']);
     expect(error).toBeInstanceOf(TrainingDivergedError);
     const diverged = error as TrainingDivergedError;
@@ -109,12 +114,17 @@ describe('trainDecomposition resume', () => {
 
     // Doing what the message says.
     warnings.length = 0;
-    const resumed = await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, lr: 0.005, max_grad_norm: 0.5 }, {
-      backend: createReferenceBackend(),
-      checkpointDir: directory,
-      resumeFrom: diverged.lastCheckpoint,
-      warn: (line) => warnings.push(line),
-    });
+    const resumed = await trainDecomposition(
+      makeSae(),
+      gaussianSource(16, 6, 1),
+      { ...config, lr: 0.005, max_grad_norm: 0.5 },
+      {
+        backend: createReferenceBackend(),
+        checkpointDir: directory,
+        resumeFrom: diverged.lastCheckpoint,
+        warn: (line) => warnings.push(line),
+      },
+    );
     expect(warnings).toEqual(['resuming with lr 0.005 (the checkpoint trained with 0.01)', 'resuming with max_grad_norm 0.5 (the checkpoint trained with 1)']);
     expect(resumed).toMatchObject({ status: 'completed', step: 10 });
     expect((resumed.params.W.data as Float32Array).every(Number.isFinite)).toBe(true);
@@ -136,10 +146,15 @@ describe('trainDecomposition resume', () => {
 
 describe('trainDecomposition divergence', () => {
   it('stops at a NaN loss with TrainingDivergedError and keeps the last good checkpoint', async () => {
-    const error = await trainDecomposition(makeSae(), gaussianSource(16, 6, 1, { nanAtBatch: 7 }), { ...config, checkpoint_freq: 2 }, {
-      backend: createOnnxBackend(),
-      checkpointDir: directory,
-    }).catch((caught: unknown) => caught);
+    const error = await trainDecomposition(
+      makeSae(),
+      gaussianSource(16, 6, 1, { nanAtBatch: 7 }),
+      { ...config, checkpoint_freq: 2 },
+      {
+        backend: createOnnxBackend(),
+        checkpointDir: directory,
+      },
+    ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TrainingDivergedError);
     expect(NndError.isInstance(error)).toBe(true);
     const diverged = error as TrainingDivergedError;
@@ -157,18 +172,26 @@ describe('trainDecomposition callbacks', () => {
   it('logs every log_freq steps and evaluates every perf_log_freq steps with host copies of the parameters', async () => {
     const loggedSteps: number[] = [];
     const evaluated: { step: number; counter: number }[] = [];
-    await trainDecomposition(makeSae(), gaussianSource(16, 6, 1), { ...config, log_freq: 4, perf_log_freq: 5 }, {
-      backend: createOnnxBackend(),
-      logger: { log: (metrics, step) => void loggedSteps.push(step) },
-      onEvaluate: (step, saes) => {
-        expect(saes).toHaveLength(1);
-        expect(saes[0].params.W.shape).toEqual([6, 4]);
-        evaluated.push({ step, counter: Number(saes[0].state.counter.data[0]) });
+    await trainDecomposition(
+      makeSae(),
+      gaussianSource(16, 6, 1),
+      { ...config, log_freq: 4, perf_log_freq: 5 },
+      {
+        backend: createOnnxBackend(),
+        logger: { log: (metrics, step) => void loggedSteps.push(step) },
+        onEvaluate: (step, saes) => {
+          expect(saes).toHaveLength(1);
+          expect(saes[0].params.W.shape).toEqual([6, 4]);
+          evaluated.push({ step, counter: Number(saes[0].state.counter.data[0]) });
+        },
       },
-    });
+    );
     expect(loggedSteps).toEqual([0, 4, 8]);
     // Evaluation at step s sees the parameters after s updates, as the seed's log_model_performance.
-    expect(evaluated).toEqual([{ step: 0, counter: 0 }, { step: 5, counter: 5 }]);
+    expect(evaluated).toEqual([
+      { step: 0, counter: 0 },
+      { step: 5, counter: 5 },
+    ]);
   });
 
   it('takes no step when the signal was aborted before training', async () => {
@@ -179,22 +202,27 @@ describe('trainDecomposition callbacks', () => {
   });
 
   it('rejects a batch of the wrong size', async () => {
-    await expect(
-      trainDecomposition(makeSae(), { nextBatch: async () => new Float32Array(10) }, config, { backend: createReferenceBackend() }),
-    ).rejects.toThrow(/returned 10 values for 'activations', which is not batch_size \(16\) x width \(6\)/);
+    await expect(trainDecomposition(makeSae(), { nextBatch: async () => new Float32Array(10) }, config, { backend: createReferenceBackend() })).rejects.toThrow(
+      /returned 10 values for 'activations', which is not batch_size \(16\) x width \(6\)/,
+    );
   });
 });
 
-describe('trainDecomposition with a decomposition package\'s file writer', () => {
+describe("trainDecomposition with a decomposition package's file writer", () => {
   it('writes SAELens files through saveSae and still resumes exactly', async () => {
     const makeJumpRelu = () => createSae({ architecture: 'jumprelu', act_size: 6, dict_size: 8, l1_coeff: 1e-3, bandwidth: 1 });
     const jumpConfig = { num_tokens: 16 * 6, batch_size: 16, lr: 0.01, checkpoint_freq: 3 };
     const uninterrupted = await trainDecomposition(makeJumpRelu(), gaussianSource(16, 6, 4), jumpConfig, { backend: createOnnxBackend() });
-    await trainDecomposition(makeJumpRelu(), gaussianSource(16, 6, 4), { ...jumpConfig, num_tokens: 16 * 3 }, {
-      backend: createOnnxBackend(),
-      checkpointDir: directory,
-      saveFiles: saveSae,
-    });
+    await trainDecomposition(
+      makeJumpRelu(),
+      gaussianSource(16, 6, 4),
+      { ...jumpConfig, num_tokens: 16 * 3 },
+      {
+        backend: createOnnxBackend(),
+        checkpointDir: directory,
+        saveFiles: saveSae,
+      },
+    );
     // The checkpoint is an SAE folder that @nnd/sae loads (JumpReLU's threshold = exp(log_threshold) there).
     const loaded = await loadSae(join(directory, 'step_3'));
     expect(loaded.sae.architecture).toBe('jumprelu');

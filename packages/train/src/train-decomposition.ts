@@ -21,12 +21,7 @@ export interface TrainResult {
  * one compiled program (forward, gradients, clipping, constraint, Adam, state,
  * metrics) whose state stays on the backend's device between steps.
  */
-export async function trainDecomposition<D extends Decomposition>(
-  decomposition: D,
-  source: ActivationSource,
-  config: TrainConfigInput,
-  options: TrainOptions<D>,
-): Promise<TrainResult> {
+export async function trainDecomposition<D extends Decomposition>(decomposition: D, source: ActivationSource, config: TrainConfigInput, options: TrainOptions<D>): Promise<TrainResult> {
   const result = await runTraining('trainDecomposition', [decomposition], source, [config], options, false);
   const [trained] = result.members;
   return { status: result.status, step: result.step, checkpoint: result.checkpoint, params: trained.params, state: trained.state, metrics: result.metrics };

@@ -1,15 +1,10 @@
-import {
-  checkDecomposition, ConfigError, hostTensor, Rng, streamsOf,
-  type Backend, type Decomposition, type DeviceTensor, type Feed, type HostTensor, type Program,
-} from '@nnd/core';
+import { checkDecomposition, ConfigError, hostTensor, Rng, streamsOf, type Backend, type Decomposition, type DeviceTensor, type Feed, type HostTensor, type Program } from '@nnd/core';
 import { readBatch, seekSource, type ActivationSource } from './activation-source.js';
 import { readCheckpoint, removeIncompleteCheckpoints, writeCheckpoint, type MemberCheckpoint } from './checkpoint.js';
 import { InterruptWatcher, signalExitCode, type InterruptSignal } from './interrupt-watcher.js';
 import { noopLogger, type ExitSummary, type Logger } from './logger.js';
 import { checkResumable, resolveCheckpoint } from './resume.js';
-import {
-  batchInputName, frozenInputName, lrScaleInputName, randomInputName, STATE_KINDS, STEP_INPUT, stateInputName, stateOutputName, type StateKind,
-} from './step-names.js';
+import { batchInputName, frozenInputName, lrScaleInputName, randomInputName, STATE_KINDS, STEP_INPUT, stateInputName, stateOutputName, type StateKind } from './step-names.js';
 import { isConstantSchedule, lrScale } from './lr-schedule.js';
 import { lrScheduleOf, parseTrainConfig, totalSteps, type TrainConfig } from './train-config.js';
 import { TrainingDivergedError } from './training-diverged-error.js';
@@ -131,9 +126,10 @@ export async function runTraining<D extends Decomposition>(
   const streams = streamsOf(decompositions);
   const loop = configs[0];
   const steps = totalSteps(loop);
-  const start = options.resumeFrom === undefined
-    ? freshStart(caller, decompositions, configs, options.initialTensors ?? [])
-    : await resumedStart(options.resumeFrom, decompositions, configs, grouped, options.warn ?? ((line) => process.stderr.write(`${line}\n`)));
+  const start =
+    options.resumeFrom === undefined
+      ? freshStart(caller, decompositions, configs, options.initialTensors ?? [])
+      : await resumedStart(options.resumeFrom, decompositions, configs, grouped, options.warn ?? ((line) => process.stderr.write(`${line}\n`)));
   const { members } = start;
   // Names only: the tensors themselves are dropped once uploaded, so that host copies do not live as long as the run.
   const names = start.tensors.map((kinds) => Object.fromEntries(STATE_KINDS.map((kind) => [kind, Object.keys(kinds[kind])])) as Record<StateKind, string[]>);
@@ -267,8 +263,7 @@ export async function runTraining<D extends Decomposition>(
           batchesConsumed++;
         }
         // The first step of a run has no previous metrics, so it always takes the full forward.
-        const variants = members.map(({ decomposition }, index) =>
-          memberMetrics === undefined ? undefined : decomposition.variants?.find((variant) => variant.applies(memberMetrics![index]))?.name);
+        const variants = members.map(({ decomposition }, index) => (memberMetrics === undefined ? undefined : decomposition.variants?.find((variant) => variant.applies(memberMetrics![index]))?.name));
         const { program, metricOutputs, metricNames } = await programFor(variants);
         const outputs = await program.run({ ...feeds, ...constantFeeds, ...batch, ...stepFeeds(step), [STEP_INPUT]: hostTensor('float64', [], [step + 1]) });
 
@@ -322,9 +317,11 @@ export async function runTraining<D extends Decomposition>(
     const fromSignal = watcher.fromSignal;
     if (fromSignal !== undefined) {
       const ended = { steps: completed, checkpoint: lastCheckpoint ?? null };
-      await finishBeforeExit(logger, failure === undefined
-        ? { status: completed < steps ? 'interrupted' : 'completed', ...ended }
-        : { status: 'failed', ...ended, error: messageOf(failure) }, fromSignal);
+      await finishBeforeExit(
+        logger,
+        failure === undefined ? { status: completed < steps ? 'interrupted' : 'completed', ...ended } : { status: 'failed', ...ended, error: messageOf(failure) },
+        fromSignal,
+      );
     }
     watcher.dispose();
     for (const tensor of Object.values(feeds)) tensor.dispose();
@@ -361,7 +358,9 @@ interface CompiledStep {
 /** Variants must report what the full forward reports, or logs would change shape from step to step. */
 /** What the step builder needs of each member: its parameters' and state's shapes, Adam's settings and the clipping norm. */
 function stepMembersOf(
-  members: readonly { decomposition: Decomposition; config: TrainConfig }[], tensors: readonly TensorsByKind[], frozenTensors: readonly (Record<string, HostTensor> | undefined)[],
+  members: readonly { decomposition: Decomposition; config: TrainConfig }[],
+  tensors: readonly TensorsByKind[],
+  frozenTensors: readonly (Record<string, HostTensor> | undefined)[],
 ): StepMember[] {
   return members.map(({ decomposition, config }, index) => ({
     decomposition,
@@ -415,12 +414,7 @@ export interface InitialTensors {
 }
 
 /** Parameters drawn from each member's `seed` (or given), zero Adam moments, the decomposition's initial state (or given). */
-function freshStart<D extends Decomposition>(
-  caller: string,
-  decompositions: readonly D[],
-  configs: readonly TrainConfig[],
-  given: readonly (InitialTensors | undefined)[],
-): Start<D> {
+function freshStart<D extends Decomposition>(caller: string, decompositions: readonly D[], configs: readonly TrainConfig[], given: readonly (InitialTensors | undefined)[]): Start<D> {
   if (given.length > decompositions.length) {
     throw new ConfigError(`${caller}: initialTensors has ${given.length} entries for ${decompositions.length} decompositions; pass at most one per decomposition.`);
   }
@@ -443,26 +437,24 @@ function freshStart<D extends Decomposition>(
 }
 
 /** Given tensors must be exactly the decomposition's own, by name, shape and dtype; copies, so training never writes into the caller's arrays. */
-function checkedTensors(
-  caller: string,
-  index: number,
-  what: string,
-  given: Readonly<Record<string, HostTensor>>,
-  expected: Readonly<Record<string, HostTensor>>,
-): Record<string, HostTensor> {
+function checkedTensors(caller: string, index: number, what: string, given: Readonly<Record<string, HostTensor>>, expected: Readonly<Record<string, HostTensor>>): Record<string, HostTensor> {
   const expectedNames = Object.keys(expected).sort();
   const givenNames = Object.keys(given).sort();
   if (expectedNames.join() !== givenNames.join()) {
     throw new ConfigError(`${caller}: initialTensors[${index}] has ${what}s {${givenNames.join(', ')}}, but the decomposition has {${expectedNames.join(', ')}}; give exactly those.`);
   }
-  return Object.fromEntries(expectedNames.map((name) => {
-    const tensor = given[name];
-    const want = expected[name];
-    if (tensor.dtype !== want.dtype || tensor.shape.length !== want.shape.length || tensor.shape.some((dim, axis) => dim !== want.shape[axis])) {
-      throw new ConfigError(`${caller}: initialTensors[${index}] ${what} '${name}' is ${tensor.dtype} [${tensor.shape.join(', ')}]; the decomposition needs ${want.dtype} [${want.shape.join(', ')}].`);
-    }
-    return [name, { dtype: tensor.dtype, shape: [...tensor.shape], data: tensor.data.slice() as typeof tensor.data }];
-  }));
+  return Object.fromEntries(
+    expectedNames.map((name) => {
+      const tensor = given[name];
+      const want = expected[name];
+      if (tensor.dtype !== want.dtype || tensor.shape.length !== want.shape.length || tensor.shape.some((dim, axis) => dim !== want.shape[axis])) {
+        throw new ConfigError(
+          `${caller}: initialTensors[${index}] ${what} '${name}' is ${tensor.dtype} [${tensor.shape.join(', ')}]; the decomposition needs ${want.dtype} [${want.shape.join(', ')}].`,
+        );
+      }
+      return [name, { dtype: tensor.dtype, shape: [...tensor.shape], data: tensor.data.slice() as typeof tensor.data }];
+    }),
+  );
 }
 
 async function resumedStart<D extends Decomposition>(
@@ -478,7 +470,10 @@ async function resumedStart<D extends Decomposition>(
   return {
     members: decompositions.map((decomposition, index) => ({ decomposition, config: configs[index], rng: new Rng(checkpoint.members[index].rngState) })),
     tensors: checkpoint.members.map((member) => ({
-      param: { ...member.params }, adam_m: { ...member.firstMoments }, adam_v: { ...member.secondMoments }, state: { ...member.state },
+      param: { ...member.params },
+      adam_m: { ...member.firstMoments },
+      adam_v: { ...member.secondMoments },
+      state: { ...member.state },
     })),
     step: checkpoint.step,
     batchesConsumed: checkpoint.batchesConsumed,
@@ -486,4 +481,3 @@ async function resumedStart<D extends Decomposition>(
     checkpoint: path,
   };
 }
-

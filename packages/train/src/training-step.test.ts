@@ -146,9 +146,17 @@ describe('trainDecompositionGroup', () => {
   it('rejects configs that disagree on the shared loop', async () => {
     const make = () => linearDecomposition({ act_size: 5, dict_size: 3, l1_coeff: 0.01 });
     await expect(
-      trainDecompositionGroup([make(), make()], gaussianSource(8, 5, 9), [{ batch_size: 8, num_tokens: 80 }, { batch_size: 16, num_tokens: 80 }], {
-        backend: createReferenceBackend(),
-      }),
+      trainDecompositionGroup(
+        [make(), make()],
+        gaussianSource(8, 5, 9),
+        [
+          { batch_size: 8, num_tokens: 80 },
+          { batch_size: 16, num_tokens: 80 },
+        ],
+        {
+          backend: createReferenceBackend(),
+        },
+      ),
     ).rejects.toThrow(/'batch_size' is 8 in config 0 but 16 in config 1/);
   });
 });

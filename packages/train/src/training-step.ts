@@ -1,11 +1,24 @@
 import {
-  GraphError, adamCorrections, add, cast, clippedAdamStep, div, grad, Graph, streamsOf, sub,
-  type AdamHyperparameters, type Decomposition, type DType, type ForwardOptions, type HostTensor, type Tensor, type TensorMap,
+  GraphError,
+  adamCorrections,
+  add,
+  cast,
+  clippedAdamStep,
+  div,
+  grad,
+  Graph,
+  streamsOf,
+  sub,
+  type AdamHyperparameters,
+  type Decomposition,
+  type DType,
+  type ForwardOptions,
+  type HostTensor,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
 import { isConstantSchedule, scaledAdamCorrections, type LrSchedule } from './lr-schedule.js';
-import {
-  batchInputName, frozenInputName, lrScaleInputName, metricOutputName, randomInputName, STEP_INPUT, stateInputName, stateOutputName,
-} from './step-names.js';
+import { batchInputName, frozenInputName, lrScaleInputName, metricOutputName, randomInputName, STEP_INPUT, stateInputName, stateOutputName } from './step-names.js';
 
 /** Shape and dtype of one tensor the program carries from step to step. */
 export interface TensorSpec {
@@ -67,8 +80,9 @@ export function buildTrainingStep(
 ): TrainingStep {
   if (members.length === 0) throw new GraphError('buildTrainingStep: the group is empty; pass at least one decomposition.');
   const graph = new Graph();
-  const streams = Object.fromEntries(streamsOf(members.map(({ decomposition }) => decomposition))
-    .map(({ hook, width, dtype }) => [hook, graph.input(batchInputName(hook), [batchSize, width], dtype ?? 'float32')]));
+  const streams = Object.fromEntries(
+    streamsOf(members.map(({ decomposition }) => decomposition)).map(({ hook, width, dtype }) => [hook, graph.input(batchInputName(hook), [batchSize, width], dtype ?? 'float32')]),
+  );
   const pick = (ports: Decomposition['reads']): TensorMap => Object.fromEntries(ports.map(({ hook }) => [hook, streams[hook]]));
   const step = graph.input(STEP_INPUT, [], 'float64');
   // Built only when a forward reads it, so the programs of decompositions that do not are unchanged.
@@ -111,9 +125,10 @@ export function buildTrainingStep(
     offset += names.length;
 
     const { decomposition } = member;
-    const corrections = member.lrSchedule === undefined || isConstantSchedule(member.lrSchedule)
-      ? adamCorrections(step, member.adam)
-      : scaledAdamCorrections(step, member.adam, graph.input(lrScaleInputName(index), [], 'float64'));
+    const corrections =
+      member.lrSchedule === undefined || isConstantSchedule(member.lrSchedule)
+        ? adamCorrections(step, member.adam)
+        : scaledAdamCorrections(step, member.adam, graph.input(lrScaleInputName(index), [], 'float64'));
     const groups = decomposition.gradientGroups?.() ?? [];
     const { next } = clippedAdamStep({
       params,
@@ -126,12 +141,14 @@ export function buildTrainingStep(
         firstMoment: graph.input(stateInputName(index, 'adam_m', name), [...member.params[name].shape], member.params[name].dtype),
         secondMoment: graph.input(stateInputName(index, 'adam_v', name), [...member.params[name].shape], member.params[name].dtype),
       }),
-      constrain: decomposition.constrain && ((current, clipped) => {
-        const constrained = decomposition.constrain!(graph, current, clipped);
-        checkSameNames(names, constrained.params, `decomposition ${index}'s constrain() params`);
-        checkSameNames(names, constrained.gradients, `decomposition ${index}'s constrain() gradients`);
-        return constrained;
-      }),
+      constrain:
+        decomposition.constrain &&
+        ((current, clipped) => {
+          const constrained = decomposition.constrain!(graph, current, clipped);
+          checkSameNames(names, constrained.params, `decomposition ${index}'s constrain() params`);
+          checkSameNames(names, constrained.gradients, `decomposition ${index}'s constrain() gradients`);
+          return constrained;
+        }),
     });
     for (const name of names) {
       outputs[stateOutputName(index, 'param', name)] = next[name].param;
@@ -141,9 +158,7 @@ export function buildTrainingStep(
 
     for (const name of Object.keys(forward.nextState)) {
       if (!(name in state)) {
-        throw new GraphError(
-          `buildTrainingStep: decomposition ${index}'s forward returned next state '${name}', which initialState() does not have (it has [${Object.keys(state).join(', ')}]).`,
-        );
+        throw new GraphError(`buildTrainingStep: decomposition ${index}'s forward returned next state '${name}', which initialState() does not have (it has [${Object.keys(state).join(', ')}]).`);
       }
     }
     // State the forward pass leaves alone is carried over unchanged.
@@ -183,4 +198,3 @@ function withProgress(options: ForwardOptions, progress: () => Tensor): ForwardO
   Object.defineProperty(result, 'progress', { get: progress, enumerable: true });
   return result;
 }
-

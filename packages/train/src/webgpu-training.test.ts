@@ -10,9 +10,7 @@ import { trainDecomposition } from './train-decomposition.js';
 
 // WebGPU needs an adapter (a GPU, or Mesa 25's lavapipe on CPU-only machines), so this runs only on request.
 const enabled = process.env.NND_WEBGPU === '1';
-const title = enabled
-  ? 'trainDecomposition on backend-onnx WebGPU'
-  : 'trainDecomposition on backend-onnx WebGPU (skipped: set NND_WEBGPU=1 where Vulkan works)';
+const title = enabled ? 'trainDecomposition on backend-onnx WebGPU' : 'trainDecomposition on backend-onnx WebGPU (skipped: set NND_WEBGPU=1 where Vulkan works)';
 
 describe.skipIf(!enabled)(title, () => {
   it('keeps state in GPU buffers between steps and ends where the CPU run ends', async () => {

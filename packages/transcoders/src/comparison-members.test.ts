@@ -11,7 +11,11 @@ function inferred(architecture: string, params: Record<string, HostTensor>, topK
   const stateValues = { ...transcoder.initialState(), threshold: hostTensor('float32', [], [0.1]) };
   const stateInputs = Object.fromEntries(Object.entries(stateValues).map(([name, tensor]) => [name, graph.input(`state.${name}`, tensor.shape, tensor.dtype)]));
   const result = transcoder.inferOutputs(graph, { input: x }, paramInputs, stateInputs, topK === undefined ? undefined : { topK });
-  const feeds = { x: hostTensor('float32', [rows, 4], new Rng(3).normal(rows * 4, 0, 1)), ...params, ...Object.fromEntries(Object.entries(stateValues).map(([name, tensor]) => [`state.${name}`, tensor])) };
+  const feeds = {
+    x: hostTensor('float32', [rows, 4], new Rng(3).normal(rows * 4, 0, 1)),
+    ...params,
+    ...Object.fromEntries(Object.entries(stateValues).map(([name, tensor]) => [`state.${name}`, tensor])),
+  };
   const [acts, output] = evaluateGraph(graph, [result.featureActs, result.outputs.target], feeds);
   return { acts: acts.data as Float32Array, output: output.data as Float32Array, transcoder };
 }
@@ -32,7 +36,10 @@ describe('what comparisons ask of a transcoder', () => {
         expect(activePerRow(acts, 16)).toEqual(activePerRow(dense, 16).map((count) => Math.min(count, k)));
         // The kept values are the largest of the dense ones.
         for (let row = 0; row < 5; row++) {
-          const expected = [...dense.slice(row * 16, row * 16 + 16)].sort((a, b) => b - a).slice(0, k).filter((value) => value > 0);
+          const expected = [...dense.slice(row * 16, row * 16 + 16)]
+            .sort((a, b) => b - a)
+            .slice(0, k)
+            .filter((value) => value > 0);
           const kept = [...acts.slice(row * 16, row * 16 + 16)].filter((value) => value > 0).sort((a, b) => b - a);
           expect(kept).toEqual(expected);
         }

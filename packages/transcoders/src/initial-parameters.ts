@@ -37,9 +37,5 @@ export function initialTranscoderParameters(config: TranscoderConfig, rng: Rng):
 
 /** The parameter names, in the reference's optimiser order. */
 export function transcoderParameterNames(config: TranscoderConfig): string[] {
-  return [
-    'b_dec', 'b_enc', 'W_enc', 'W_dec',
-    ...(config.skip ? ['W_skip'] : []),
-    ...(config.architecture === 'jumprelu_transcoder' ? ['log_threshold'] : []),
-  ];
+  return ['b_dec', 'b_enc', 'W_enc', 'W_dec', ...(config.skip ? ['W_skip'] : []), ...(config.architecture === 'jumprelu_transcoder' ? ['log_threshold'] : [])];
 }

@@ -1,7 +1,5 @@
 import { defineDecomposition, matmul, mul, reduceMean, reduceSum, Rng, type Tensor, type TensorMap } from '@nnd/core';
-import {
-  constrainDecoder, denseNorms, initialDeadFeatureState, jumpRelu, l2Loss, thresholdStep, updateDeadFeatures,
-} from '@nnd/sae';
+import { constrainDecoder, denseNorms, initialDeadFeatureState, jumpRelu, l2Loss, thresholdStep, updateDeadFeatures } from '@nnd/sae';
 import { initialTranscoderParameters, transcoderParameterNames } from './initial-parameters.js';
 import { jumpReluTranscoderConfigSchema, parseTranscoderConfig, type JumpReluTranscoderConfig } from './transcoder-config.js';
 import { encodeTranscoder, finishOutput, standardise } from './transcoder-layers.js';

@@ -88,10 +88,14 @@ const cases: [string, Record<string, unknown>, { steps: number; lr: number }][] 
 ];
 
 describe('recovery of a known sparse map with @nnd/transcoders on backend-onnx cpu', () => {
-  it.each(cases)('%s recovers at least 90% of the output directions with cosine > 0.9', async (architecture, config, { steps, lr }) => {
-    const transcoder = createTranscoder({ architecture, input_size: D_IN, output_size: D_OUT, ...config });
-    const result = await trainDecomposition(transcoder, sparseMapSource(3), { num_tokens: BATCH * steps, batch_size: BATCH, lr, seed: 49 }, { backend, handleSignals: false });
-    const recovered = recoveredFraction(result.params.W_dec.data as Float32Array, 0.9);
-    expect(recovered, `fraction of directions recovered by ${architecture}`).toBeGreaterThanOrEqual(0.9);
-  }, 180_000);
+  it.each(cases)(
+    '%s recovers at least 90% of the output directions with cosine > 0.9',
+    async (architecture, config, { steps, lr }) => {
+      const transcoder = createTranscoder({ architecture, input_size: D_IN, output_size: D_OUT, ...config });
+      const result = await trainDecomposition(transcoder, sparseMapSource(3), { num_tokens: BATCH * steps, batch_size: BATCH, lr, seed: 49 }, { backend, handleSignals: false });
+      const recovered = recoveredFraction(result.params.W_dec.data as Float32Array, 0.9);
+      expect(recovered, `fraction of directions recovered by ${architecture}`).toBeGreaterThanOrEqual(0.9);
+    },
+    180_000,
+  );
 });

@@ -64,24 +64,35 @@ describe('transcoder training steps against the PyTorch reference', () => {
       };
       const logged: Record<string, number>[] = [];
       const after: { params: Record<string, HostTensor>; state: Record<string, HostTensor> }[] = [];
-      const result = await trainDecomposition(transcoder, source, {
-        num_tokens: STEPS * config.batch_size,
-        batch_size: config.batch_size,
-        lr: config.lr as number,
-        beta1: config.beta1 as number,
-        beta2: config.beta2 as number,
-        max_grad_norm: config.max_grad_norm as number,
-        seed: config.seed as number,
-        log_freq: 1,
-        perf_log_freq: 1,
-      }, {
-        backend,
-        handleSignals: false,
-        initialTensors: [{ params: initial, state: { ...transcoder.initialState(), num_batches_not_active: tensor('initial_state.num_batches_not_active') } }],
-        logger: { log: (metrics) => { logged.push({ ...metrics }); } },
-        // Called before steps 1..3 with the parameters after the steps before; step 0's are the initial ones.
-        onEvaluate: (step, [member]) => { if (step > 0) after.push({ params: member.params, state: member.state }); },
-      });
+      const result = await trainDecomposition(
+        transcoder,
+        source,
+        {
+          num_tokens: STEPS * config.batch_size,
+          batch_size: config.batch_size,
+          lr: config.lr as number,
+          beta1: config.beta1 as number,
+          beta2: config.beta2 as number,
+          max_grad_norm: config.max_grad_norm as number,
+          seed: config.seed as number,
+          log_freq: 1,
+          perf_log_freq: 1,
+        },
+        {
+          backend,
+          handleSignals: false,
+          initialTensors: [{ params: initial, state: { ...transcoder.initialState(), num_batches_not_active: tensor('initial_state.num_batches_not_active') } }],
+          logger: {
+            log: (metrics) => {
+              logged.push({ ...metrics });
+            },
+          },
+          // Called before steps 1..3 with the parameters after the steps before; step 0's are the initial ones.
+          onEvaluate: (step, [member]) => {
+            if (step > 0) after.push({ params: member.params, state: member.state });
+          },
+        },
+      );
       after.push({ params: result.params, state: result.state });
       expect(batchIndex).toBe(STEPS);
       expect(logged).toHaveLength(STEPS);

@@ -80,14 +80,19 @@ export function fromSaeLensTranscoderConfig(cfg: unknown, where: string): Transc
   const named = cfg.architecture;
   const entry = Object.entries(SAELENS_NAMES).find(([, names]) => names.includes(named as string));
   if (entry === undefined) {
-    const allowed = Object.values(SAELENS_NAMES).flat().map((name) => `'${name}'`).join(', ');
+    const allowed = Object.values(SAELENS_NAMES)
+      .flat()
+      .map((name) => `'${name}'`)
+      .join(', ');
     throw new ConfigError(`${where}: architecture = ${JSON.stringify(named)} is not a transcoder; allowed: ${allowed} (SAEs load with loadSae from @nnd/sae).`);
   }
   const architecture = entry[0] as TranscoderArchitecture;
   const inputSize = integerField(cfg, 'd_in', where);
   const outputSize = integerField(cfg, 'd_out', where);
   if ((cfg.normalize_activations ?? 'none') !== 'none') {
-    throw new ConfigError(`${where}: normalize_activations = ${JSON.stringify(cfg.normalize_activations)} is not supported for a transcoder written by another tool; allowed: 'none' (nnd's input_unit_norm maps the output back with the target's statistics, which SAELens does not).`);
+    throw new ConfigError(
+      `${where}: normalize_activations = ${JSON.stringify(cfg.normalize_activations)} is not supported for a transcoder written by another tool; allowed: 'none' (nnd's input_unit_norm maps the output back with the target's statistics, which SAELens does not).`,
+    );
   }
   const preEncoderBias = cfg.apply_b_dec_to_input === true;
   if (preEncoderBias && inputSize !== outputSize) {

@@ -17,10 +17,17 @@ function run(config: Record<string, unknown>, variant: string | undefined, rng =
   }
   const { input_size: dIn, output_size: dOut } = transcoder.config;
   const feeds = transcoderFeeds(rng.normal(BATCH * dIn, 0, 1), rng.normal(BATCH * dOut, 0, 1), transcoder, params);
-  return evaluate(built.graph, {
-    loss: built.loss, output: built.output.outputs[transcoder.outputHook], acts: built.output.featureActs,
-    counter: built.output.nextState.num_batches_not_active, ...gradientOutputs(built),
-  }, feeds);
+  return evaluate(
+    built.graph,
+    {
+      loss: built.loss,
+      output: built.output.outputs[transcoder.outputHook],
+      acts: built.output.featureActs,
+      counter: built.output.nextState.num_batches_not_active,
+      ...gradientOutputs(built),
+    },
+    feeds,
+  );
 }
 
 function expectClose(actual: Record<string, number[]>, expected: Record<string, number[]>): void {
@@ -32,7 +39,7 @@ function expectClose(actual: Record<string, number[]>, expected: Record<string, 
   }
 }
 
-describe('the TopK and BatchTopK transcoders\' sparse fast path', () => {
+describe("the TopK and BatchTopK transcoders' sparse fast path", () => {
   const shapes = [
     { input_size: 5, output_size: 3, pre_enc_bias: false, skip: true },
     { input_size: 4, output_size: 4, pre_enc_bias: true, skip: false },

@@ -66,19 +66,29 @@ export async function loadSparsifyTranscoder(directory: string, options: Sparsif
   const encoder = weights.get('encoder.weight');
   const decoder = weights.get('W_dec');
   if (encoder === undefined || encoder.shape.length !== 2 || decoder === undefined || decoder.shape.length !== 2) {
-    throw new TranscoderFileError(`${where}: ${JSON.stringify(weightsPath)} needs 2-D 'encoder.weight' [F, d_in] and 'W_dec' [F, d_out]; found ${[...weights].map(([name, t]) => `${name} [${t.shape.join(', ')}]`).join(', ')}.`);
+    throw new TranscoderFileError(
+      `${where}: ${JSON.stringify(weightsPath)} needs 2-D 'encoder.weight' [F, d_in] and 'W_dec' [F, d_out]; found ${[...weights].map(([name, t]) => `${name} [${t.shape.join(', ')}]`).join(', ')}.`,
+    );
   }
   const [features, inputSize] = encoder.shape;
   const outputSize = decoder.shape[1];
   if (cfg.d_in !== undefined && cfg.d_in !== inputSize) {
-    throw new TranscoderFileError(`${where}: cfg.json's d_in = ${JSON.stringify(cfg.d_in)} disagrees with encoder.weight [${encoder.shape.join(', ')}] (d_in ${inputSize}); the folder's files do not belong together.`);
+    throw new TranscoderFileError(
+      `${where}: cfg.json's d_in = ${JSON.stringify(cfg.d_in)} disagrees with encoder.weight [${encoder.shape.join(', ')}] (d_in ${inputSize}); the folder's files do not belong together.`,
+    );
   }
   const skip = weights.has('W_skip');
   if (cfg.skip_connection === true && !skip) {
     throw new TranscoderFileError(`${where}: cfg.json has skip_connection: true, but ${JSON.stringify(weightsPath)} has no 'W_skip'; the folder's files do not belong together.`);
   }
   const transcoder = createTranscoder({
-    architecture: 'topk_transcoder', input_size: inputSize, output_size: outputSize, dict_size: features, top_k: k, skip, ...options,
+    architecture: 'topk_transcoder',
+    input_size: inputSize,
+    output_size: outputSize,
+    dict_size: features,
+    top_k: k,
+    skip,
+    ...options,
   }) as Transcoder<TopKTranscoderConfig>;
   const implied = `encoder.weight [${features}, ${inputSize}] and W_dec [${features}, ${outputSize}]`;
   const params: Record<string, HostTensor> = {

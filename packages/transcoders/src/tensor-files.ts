@@ -49,17 +49,13 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /** A named tensor of the expected shape, or a TranscoderFileError that says what is wrong and where. */
-export function pickTensor(
-  tensors: Map<string, HostTensor<'float32'>>,
-  name: string,
-  shape: readonly number[],
-  path: string,
-  implied: string,
-): HostTensor<'float32'> {
+export function pickTensor(tensors: Map<string, HostTensor<'float32'>>, name: string, shape: readonly number[], path: string, implied: string): HostTensor<'float32'> {
   const tensor = tensors.get(name);
   if (tensor === undefined) throw new TranscoderFileError(`${JSON.stringify(path)} has no '${name}'; found ${[...tensors.keys()].join(', ') || 'no float tensors'}.`);
   if (!sameShape(tensor.shape, shape)) {
-    throw new TranscoderFileError(`'${name}' in ${JSON.stringify(path)} has shape [${tensor.shape.join(', ')}], but ${implied} implies [${shape.join(', ')}]; the widths disagree, so the file is not the transcoder its config describes.`);
+    throw new TranscoderFileError(
+      `'${name}' in ${JSON.stringify(path)} has shape [${tensor.shape.join(', ')}], but ${implied} implies [${shape.join(', ')}]; the widths disagree, so the file is not the transcoder its config describes.`,
+    );
   }
   return tensor;
 }

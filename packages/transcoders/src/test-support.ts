@@ -1,8 +1,5 @@
 import { readFileSync } from 'node:fs';
-import {
-  add, evaluateGraph, grad, Graph, hostTensor, readSafetensors, Rng, toTypedArray,
-  type ForwardOptions, type ForwardOutput, type HostTensor, type Tensor, type TensorMap,
-} from '@nnd/core';
+import { add, evaluateGraph, grad, Graph, hostTensor, readSafetensors, Rng, toTypedArray, type ForwardOptions, type ForwardOutput, type HostTensor, type Tensor, type TensorMap } from '@nnd/core';
 import type { Transcoder } from './transcoder.js';
 
 /** Test helpers (not exported from the package). */
@@ -76,14 +73,21 @@ export function transcoderFeeds(
 /** Evaluates named outputs with the reference interpreter, as plain arrays. */
 export function evaluate(graph: Graph, outputs: Record<string, Tensor>, feeds: Record<string, HostTensor>): Record<string, number[]> {
   const names = Object.keys(outputs);
-  const results = evaluateGraph(graph, names.map((name) => outputs[name]), feeds);
+  const results = evaluateGraph(
+    graph,
+    names.map((name) => outputs[name]),
+    feeds,
+  );
   return Object.fromEntries(names.map((name, i) => [name, Array.from(results[i].data as Float64Array, Number)]));
 }
 
 /** Gradients of the summed loss with respect to every parameter, as outputs `grad.<name>`. */
 export function gradientOutputs(built: BuiltTranscoderForward): Record<string, Tensor> {
   const names = Object.keys(built.params);
-  const gradients = grad(built.loss, names.map((name) => built.params[name]));
+  const gradients = grad(
+    built.loss,
+    names.map((name) => built.params[name]),
+  );
   return Object.fromEntries(names.map((name, i) => [`grad.${name}`, gradients[i]]));
 }
 

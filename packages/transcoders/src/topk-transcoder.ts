@@ -1,17 +1,25 @@
+import { axisSize, cast, defineDecomposition, greater, GraphError, hostTensor, matmul, mul, reduceMax, reduceSum, Rng, sub, type ForwardOptions, type Tensor, type TensorMap } from '@nnd/core';
 import {
-  axisSize, cast, defineDecomposition, greater, GraphError, hostTensor, matmul, mul, reduceMax, reduceSum, Rng, sub,
-  type ForwardOptions, type Tensor, type TensorMap,
-} from '@nnd/core';
-import {
-  auxiliaryLoss, constrainDecoder, denseActivations, denseNorms, initialDeadFeatureState, keepTopKOfBatch, keepTopKPerSample,
-  keptFeatureTotals, keptNorms, l2Loss, NO_DEAD_FEATURES, sparseDecode, topKVariants, updateDeadFeatures, updateRunningThreshold,
-  withSparseEncoderGradient, type KeptActivations,
+  auxiliaryLoss,
+  constrainDecoder,
+  denseActivations,
+  denseNorms,
+  initialDeadFeatureState,
+  keepTopKOfBatch,
+  keepTopKPerSample,
+  keptFeatureTotals,
+  keptNorms,
+  l2Loss,
+  NO_DEAD_FEATURES,
+  sparseDecode,
+  topKVariants,
+  updateDeadFeatures,
+  updateRunningThreshold,
+  withSparseEncoderGradient,
+  type KeptActivations,
 } from '@nnd/sae';
 import { initialTranscoderParameters, transcoderParameterNames } from './initial-parameters.js';
-import {
-  batchTopKTranscoderConfigSchema, parseTranscoderConfig, topKTranscoderConfigSchema,
-  type BatchTopKTranscoderConfig, type TopKTranscoderConfig,
-} from './transcoder-config.js';
+import { batchTopKTranscoderConfigSchema, parseTranscoderConfig, topKTranscoderConfigSchema, type BatchTopKTranscoderConfig, type TopKTranscoderConfig } from './transcoder-config.js';
 import { encodeTranscoder, finishOutput, standardise } from './transcoder-layers.js';
 import { requireTensors, transcoder, type Transcoder, type TranscoderForwardOutput } from './transcoder.js';
 
@@ -67,13 +75,13 @@ function topKTranscoderForward(
   const dead = updateDeadFeatures(counter, featureTotals, config.n_batches_to_dead, x.dtype);
   const auxLoss = auxiliary
     ? auxiliaryLoss({
-      preactivations: encoding.preactivations,
-      dead: dead.dead,
-      residual: sub(target.x, output),
-      wDec,
-      topKAux: config.top_k_aux,
-      auxPenalty: config.aux_penalty,
-    })
+        preactivations: encoding.preactivations,
+        dead: dead.dead,
+        residual: sub(target.x, output),
+        wDec,
+        topKAux: config.top_k_aux,
+        auxPenalty: config.aux_penalty,
+      })
     : x.graph.scalar(0, x.dtype);
   return {
     kept,

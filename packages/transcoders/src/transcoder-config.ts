@@ -25,8 +25,8 @@ const ALLOWED: Record<string, string> = {
   ...ENCODER_ALLOWED,
   pre_enc_bias: 'true or false (used only when input_size == output_size)',
   skip: 'true or false (adds a linear skip connection W_skip [output_size, input_size])',
-  hook_point: 'a non-empty string (the hook read, e.g. \'blocks.8.ln2.hook_normalized\')',
-  hook_point_out: 'a non-empty string (the hook written, e.g. \'blocks.8.hook_mlp_out\')',
+  hook_point: "a non-empty string (the hook read, e.g. 'blocks.8.ln2.hook_normalized')",
+  hook_point_out: "a non-empty string (the hook written, e.g. 'blocks.8.hook_mlp_out')",
 };
 
 // The reference's EncoderConfig defaults (DECOMPOSITIONS.md §0), except
@@ -80,13 +80,9 @@ function checkCrossFields(config: CrossFieldInput, context: z.RefinementCtx): vo
   }
 }
 
-export const vanillaTranscoderConfigSchema = z
-  .strictObject({ architecture: z.literal('vanilla_transcoder').default('vanilla_transcoder'), ...baseShape })
-  .superRefine(checkCrossFields);
+export const vanillaTranscoderConfigSchema = z.strictObject({ architecture: z.literal('vanilla_transcoder').default('vanilla_transcoder'), ...baseShape }).superRefine(checkCrossFields);
 
-export const topKTranscoderConfigSchema = z
-  .strictObject({ architecture: z.literal('topk_transcoder').default('topk_transcoder'), ...baseShape, ...topKShape })
-  .superRefine(checkCrossFields);
+export const topKTranscoderConfigSchema = z.strictObject({ architecture: z.literal('topk_transcoder').default('topk_transcoder'), ...baseShape, ...topKShape }).superRefine(checkCrossFields);
 
 export const batchTopKTranscoderConfigSchema = z
   .strictObject({ architecture: z.literal('batchtopk_transcoder').default('batchtopk_transcoder'), ...baseShape, ...topKShape })
@@ -123,12 +119,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function transcoderArchitectureOf(config: unknown): TranscoderArchitecture {
   if (!isRecord(config)) throw new ConfigError(`Transcoder config must be an object, got ${describeValue(config)}.`);
   const { architecture, encoder_type: encoderType } = config;
-  const fromEncoderType = typeof encoderType === 'string' ? ENCODER_TYPES[encoderType] ?? encoderType : encoderType;
+  const fromEncoderType = typeof encoderType === 'string' ? (ENCODER_TYPES[encoderType] ?? encoderType) : encoderType;
   if (architecture !== undefined && encoderType !== undefined && architecture !== fromEncoderType) {
     throw new ConfigError(`Transcoder config: architecture = ${describeValue(architecture)} and encoder_type = ${describeValue(encoderType)} disagree; give one of them, ${ALLOWED.architecture}.`);
   }
   const named = architecture ?? fromEncoderType;
-  if (named === undefined) throw new ConfigError(`Transcoder config: architecture (or encoder_type) is required; allowed: ${ALLOWED.architecture} (or encoder_type 'vanilla', 'topk', 'batchtopk', 'jumprelu').`);
+  if (named === undefined)
+    throw new ConfigError(`Transcoder config: architecture (or encoder_type) is required; allowed: ${ALLOWED.architecture} (or encoder_type 'vanilla', 'topk', 'batchtopk', 'jumprelu').`);
   if (!TRANSCODER_ARCHITECTURES.includes(named as TranscoderArchitecture)) {
     throw new ConfigError(`Transcoder config: architecture = ${describeValue(named)} is not supported; allowed: ${ALLOWED.architecture}.`);
   }
@@ -136,11 +133,7 @@ export function transcoderArchitectureOf(config: unknown): TranscoderArchitectur
 }
 
 /** Parses a raw config with a schema; every problem is named in one ConfigError, as @nnd/sae's configs. */
-export function parseTranscoderConfig<Shape extends z.core.$ZodLooseShape, T>(
-  schema: z.ZodObject<Shape> & z.ZodType<T>,
-  architecture: TranscoderArchitecture,
-  config: unknown,
-): T {
+export function parseTranscoderConfig<Shape extends z.core.$ZodLooseShape, T>(schema: z.ZodObject<Shape> & z.ZodType<T>, architecture: TranscoderArchitecture, config: unknown): T {
   if (!isRecord(config)) throw new ConfigError(`${architecture} config must be an object, got ${describeValue(config)}.`);
   // `encoder_type` (the reference's key) becomes `architecture` so that the strict schema sees one name.
   const { encoder_type: encoderType, ...rest } = config;

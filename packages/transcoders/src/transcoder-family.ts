@@ -12,8 +12,20 @@ const widthAllowed = (what: string) => `an integer >= 1 (${what}; left out, read
 
 /** Keys of a run config that every transcoder type reads, beside its own (TYPE_KEYS). */
 const SHARED_KEYS = [
-  'hook_point', 'hook_point_out', 'dict_size', 'seed', 'batch_size', 'lr', 'beta1', 'beta2', 'max_grad_norm', 'l1_coeff', 'n_batches_to_dead',
-  'input_unit_norm', 'pre_enc_bias', 'skip',
+  'hook_point',
+  'hook_point_out',
+  'dict_size',
+  'seed',
+  'batch_size',
+  'lr',
+  'beta1',
+  'beta2',
+  'max_grad_norm',
+  'l1_coeff',
+  'n_batches_to_dead',
+  'input_unit_norm',
+  'pre_enc_bias',
+  'skip',
 ] as const;
 const TYPE_KEYS: Readonly<Record<EncoderType, readonly string[]>> = {
   vanilla: [],
@@ -37,20 +49,32 @@ function encoderTypesOf(run: Readonly<Record<string, unknown>>): EncoderType[] {
  */
 export const transcoderFamily: DecompositionFamily = {
   name: 'transcoder',
-  summary: 'transcoders and skip transcoders (vanilla/L1, TopK, BatchTopK, JumpReLU) from one hook to another, by default an MLP\'s input to its output',
+  summary: "transcoders and skip transcoders (vanilla/L1, TopK, BatchTopK, JumpReLU) from one hook to another, by default an MLP's input to its output",
   directoryName: 'transcoder',
   configShape: {
-    encoder_type: z.union([z.enum(ENCODER_TYPES), z.array(z.enum(ENCODER_TYPES)).min(1)], { error: encoderTypeAllowed })
+    encoder_type: z
+      .union([z.enum(ENCODER_TYPES), z.array(z.enum(ENCODER_TYPES)).min(1)], { error: encoderTypeAllowed })
       .default('topk')
       .describe(`the encoder: ${encoderTypeAllowed}`),
     site: z.string({ error: 'a TransformerLens site name' }).default('ln2').describe('which hook of the block the transcoder reads (default the MLP input, ln2)'),
     site_out: z.string({ error: 'a TransformerLens site name' }).default('mlp_out').describe('which hook of the block it writes (default the MLP output, mlp_out)'),
-    hook_point_out: z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-empty string' }).optional()
+    hook_point_out: z
+      .string({ error: 'a non-empty string' })
+      .min(1, { error: 'a non-empty string' })
+      .optional()
       .describe('the hook written, e.g. blocks.8.hook_mlp_out; derived from site_out and layer unless given'),
-    input_size: z.number({ error: widthAllowed('the read hook\'s width') }).int({ error: widthAllowed('the read hook\'s width') }).min(1, { error: widthAllowed('the read hook\'s width') })
-      .optional().describe('the width of the read hook; left out, read from the model'),
-    output_size: z.number({ error: widthAllowed('the written hook\'s width') }).int({ error: widthAllowed('the written hook\'s width') }).min(1, { error: widthAllowed('the written hook\'s width') })
-      .optional().describe('the width of the written hook; left out, read from the model'),
+    input_size: z
+      .number({ error: widthAllowed("the read hook's width") })
+      .int({ error: widthAllowed("the read hook's width") })
+      .min(1, { error: widthAllowed("the read hook's width") })
+      .optional()
+      .describe('the width of the read hook; left out, read from the model'),
+    output_size: z
+      .number({ error: widthAllowed("the written hook's width") })
+      .int({ error: widthAllowed("the written hook's width") })
+      .min(1, { error: widthAllowed("the written hook's width") })
+      .optional()
+      .describe('the width of the written hook; left out, read from the model'),
     pre_enc_bias: z.boolean({ error: 'true or false' }).default(false).describe('subtract b_dec from the input before the encoder (only when the widths are equal, as the reference)'),
     skip: z.boolean({ error: 'true or false' }).default(false).describe('a skip transcoder: adds x @ W_skip^T, W_skip [output_size, input_size] starting at zero'),
     ...encoderRunConfigShape,
@@ -61,14 +85,19 @@ export const transcoderFamily: DecompositionFamily = {
       throw new ConfigError(`Invalid config: 'encoder_type' is ${describeValue(run.encoder_type)}; allowed: each type at most once.`);
     }
     if (run.hook_point === run.hook_point_out) {
-      throw new ConfigError(`Invalid config: hook_point and hook_point_out are both '${String(run.hook_point)}'; a transcoder reads one hook and writes another (for one hook, train an SAE: decomposition: sae).`);
+      throw new ConfigError(
+        `Invalid config: hook_point and hook_point_out are both '${String(run.hook_point)}'; a transcoder reads one hook and writes another (for one hook, train an SAE: decomposition: sae).`,
+      );
     }
     const sizes: Record<string, number | undefined> = {
       input_size: (run.input_size as number | undefined) ?? hookWidth?.(run.hook_point as string),
       output_size: (run.output_size as number | undefined) ?? hookWidth?.(run.hook_point_out as string),
     };
     if (hookWidth !== undefined) {
-      for (const [key, hook] of [['input_size', run.hook_point], ['output_size', run.hook_point_out]] as const) {
+      for (const [key, hook] of [
+        ['input_size', run.hook_point],
+        ['output_size', run.hook_point_out],
+      ] as const) {
         const width = hookWidth(hook as string);
         if (sizes[key] !== width) {
           throw new ConfigError(`Invalid config: '${key}' is ${sizes[key]}; allowed: ${width}, the width of ${String(hook)} in ${String(run.model_name)} (or leave it out).`);

@@ -11,8 +11,12 @@ import { createTranscoder } from './transcoder-registry.js';
 import type { Transcoder } from './transcoder.js';
 
 let root: string;
-beforeAll(async () => { root = await mkdtemp(join(tmpdir(), 'nnd-transcoder-files-')); });
-afterAll(async () => { await rm(root, { recursive: true, force: true }); });
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'nnd-transcoder-files-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 const BATCH = 5;
 
@@ -21,8 +25,11 @@ function outputsOf(transcoder: Transcoder, params: Record<string, HostTensor>, s
   const rng = new Rng(21);
   const { input_size: dIn, output_size: dOut } = transcoder.config;
   const built = buildTranscoderForward(transcoder, BATCH);
-  return evaluate(built.graph, { output: built.output.outputs[transcoder.outputHook], acts: built.output.featureActs },
-    transcoderFeeds(rng.normal(BATCH * dIn, 0, 2), rng.normal(BATCH * dOut, 0, 1), transcoder, params, state));
+  return evaluate(
+    built.graph,
+    { output: built.output.outputs[transcoder.outputHook], acts: built.output.featureActs },
+    transcoderFeeds(rng.normal(BATCH * dIn, 0, 2), rng.normal(BATCH * dOut, 0, 1), transcoder, params, state),
+  );
 }
 
 /** Parameters with every tensor non-zero (trained-looking), thresholds small enough that some features fire. */
@@ -45,7 +52,7 @@ const CONFIGS: Record<string, unknown>[] = [
   { architecture: 'topk_transcoder', input_size: 5, output_size: 5, dict_size: 10, top_k: 2, pre_enc_bias: true },
 ];
 
-describe('transcoder files in SAELens\'s layout', () => {
+describe("transcoder files in SAELens's layout", () => {
   it.each(CONFIGS.map((config) => [`${config.architecture}${config.skip ? ' skip' : ''}${config.pre_enc_bias ? ' pre_enc_bias' : ''}`, config]))(
     '%s: save then load gives the same config, parameters, state and outputs',
     async (name, config) => {
@@ -77,7 +84,12 @@ describe('transcoder files in SAELens\'s layout', () => {
     await saveTranscoder(directory, transcoder, trainedParams(transcoder), transcoder.initialState());
     const cfg = JSON.parse(await readFile(join(directory, 'cfg.json'), 'utf8'));
     expect(cfg).toMatchObject({
-      architecture: 'topk_skip_transcoder', d_in: 6, d_sae: 10, d_out: 4, k: 3, apply_b_dec_to_input: false,
+      architecture: 'topk_skip_transcoder',
+      d_in: 6,
+      d_sae: 10,
+      d_out: 4,
+      k: 3,
+      apply_b_dec_to_input: false,
       metadata: { sae_lens_version: '6.18.0', hook_name: 'blocks.1.ln2.hook_normalized', hook_name_out: 'blocks.1.hook_mlp_out' },
     });
     expect(cfg.metadata.nnd.architecture).toBe('topk_transcoder');
@@ -109,12 +121,29 @@ describe('transcoder folders written by other tools', () => {
 
   it('loads a SAELens jumprelu_skip_transcoder written by hand: log_threshold = log(threshold), hooks from metadata', async () => {
     const directory = join(root, 'saelens-jumprelu');
-    await writeFolder(directory, {
-      architecture: 'jumprelu_skip_transcoder', d_in: 6, d_sae: 10, d_out: 4, dtype: 'float32', device: 'cpu', apply_b_dec_to_input: false,
-      normalize_activations: 'none', metadata: { sae_lens_version: '6.18.0', hook_name: 'blocks.0.ln2.hook_normalized', hook_name_out: 'blocks.0.hook_mlp_out' },
-    }, 'sae_weights.safetensors', {
-      W_enc: [[6, 10], wEnc], b_enc: [[10], bEnc], W_dec: [[10, 4], wDec], b_dec: [[4], bDec], W_skip: [[4, 6], wSkip], threshold: [[10], threshold],
-    });
+    await writeFolder(
+      directory,
+      {
+        architecture: 'jumprelu_skip_transcoder',
+        d_in: 6,
+        d_sae: 10,
+        d_out: 4,
+        dtype: 'float32',
+        device: 'cpu',
+        apply_b_dec_to_input: false,
+        normalize_activations: 'none',
+        metadata: { sae_lens_version: '6.18.0', hook_name: 'blocks.0.ln2.hook_normalized', hook_name_out: 'blocks.0.hook_mlp_out' },
+      },
+      'sae_weights.safetensors',
+      {
+        W_enc: [[6, 10], wEnc],
+        b_enc: [[10], bEnc],
+        W_dec: [[10, 4], wDec],
+        b_dec: [[4], bDec],
+        W_skip: [[4, 6], wSkip],
+        threshold: [[10], threshold],
+      },
+    );
     const loaded = await loadTranscoder(directory);
     expect(loaded.transcoder.architecture).toBe('jumprelu_transcoder');
     expect(loaded.transcoder.config).toMatchObject({ input_size: 6, output_size: 4, dict_size: 10, skip: true });
@@ -145,21 +174,43 @@ describe('transcoder folders written by other tools', () => {
     await expect(loadTranscoder(join(root, 'an-sae'))).rejects.toThrow(/architecture = "topk" is not a transcoder.*loadSae from @nnd\/sae/);
   });
 
-  it('loads a sparsify transcoder (encoder.weight [F, d_in]) as a topk_transcoder whose outputs are sparsify\'s', async () => {
+  it("loads a sparsify transcoder (encoder.weight [F, d_in]) as a topk_transcoder whose outputs are sparsify's", async () => {
     const directory = join(root, 'sparsify', 'layers.3.mlp');
     const encoderWeight = new Float32Array(10 * 6);
     for (let f = 0; f < 10; f++) for (let i = 0; i < 6; i++) encoderWeight[f * 6 + i] = wEnc[i * 10 + f];
-    await writeFolder(directory, {
-      activation: 'topk', expansion_factor: 32, normalize_decoder: true, num_latents: 10, k: 3, multi_topk: false, skip_connection: true, transcode: true, d_in: 6,
-    }, 'sae.safetensors', {
-      'encoder.weight': [[10, 6], encoderWeight], 'encoder.bias': [[10], bEnc], W_dec: [[10, 4], wDec], b_dec: [[4], bDec], W_skip: [[4, 6], wSkip],
-    });
+    await writeFolder(
+      directory,
+      {
+        activation: 'topk',
+        expansion_factor: 32,
+        normalize_decoder: true,
+        num_latents: 10,
+        k: 3,
+        multi_topk: false,
+        skip_connection: true,
+        transcode: true,
+        d_in: 6,
+      },
+      'sae.safetensors',
+      {
+        'encoder.weight': [[10, 6], encoderWeight],
+        'encoder.bias': [[10], bEnc],
+        W_dec: [[10, 4], wDec],
+        b_dec: [[4], bDec],
+        W_skip: [[4, 6], wSkip],
+      },
+    );
     const loaded = await loadSparsifyTranscoder(directory, { hook_point: 'layers.3.mlp.in', hook_point_out: 'layers.3.mlp.out' });
     expect(loaded.transcoder.config).toMatchObject({ architecture: 'topk_transcoder', input_size: 6, output_size: 4, dict_size: 10, top_k: 3, skip: true, pre_enc_bias: false });
     expect(Array.from(loaded.params.W_enc.data as Float32Array)).toEqual(Array.from(wEnc));
     // sparsify: top-3 of relu(x W^T + b), decoded through W_dec, + b_dec + x W_skip^T.
     const x = new Rng(4).normal(6, 0, 2);
-    const pre = Array.from({ length: 10 }, (_, f) => Math.max(0, x.reduce((sum, value, i) => sum + value * encoderWeight[f * 6 + i], bEnc[f])));
+    const pre = Array.from({ length: 10 }, (_, f) =>
+      Math.max(
+        0,
+        x.reduce((sum, value, i) => sum + value * encoderWeight[f * 6 + i], bEnc[f]),
+      ),
+    );
     const kept = [...pre.keys()].sort((a, b) => pre[b] - pre[a]).slice(0, 3);
     const expected = Array.from({ length: 4 }, (_, o) => kept.reduce((sum, f) => sum + pre[f] * wDec[f * 4 + o], bDec[o]) + x.reduce((sum, value, i) => sum + value * wSkip[o * 6 + i], 0));
     const built = buildTranscoderForward(loaded.transcoder, 1);
@@ -172,7 +223,10 @@ describe('transcoder folders written by other tools', () => {
     await expect(loadSparsifyTranscoder(join(root, 'sparsify-sae'))).rejects.toThrow(/sparsify SAE, not a transcoder/);
     const directory = join(root, 'sparsify-bad');
     await writeFolder(directory, { activation: 'topk', k: 3, transcode: true, d_in: 7, skip_connection: false }, 'sae.safetensors', {
-      'encoder.weight': [[10, 6], new Float32Array(60)], 'encoder.bias': [[10], bEnc], W_dec: [[10, 4], wDec], b_dec: [[4], bDec],
+      'encoder.weight': [[10, 6], new Float32Array(60)],
+      'encoder.bias': [[10], bEnc],
+      W_dec: [[10, 4], wDec],
+      b_dec: [[4], bDec],
     });
     await expect(loadSparsifyTranscoder(directory)).rejects.toThrow(/d_in = 7 disagrees with encoder.weight \[10, 6\]/);
   });

@@ -1,8 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  ConfigError, fromTypedArray, hostTensor, writeFileDurably, writeSafetensors, type HostTensor, type SafetensorsTensor,
-} from '@nnd/core';
+import { ConfigError, fromTypedArray, hostTensor, writeFileDurably, writeSafetensors, type HostTensor, type SafetensorsTensor } from '@nnd/core';
 import { fromSaeLensTranscoderConfig, NND_METADATA_KEY, toSaeLensTranscoderConfig } from './saelens-transcoder-config.js';
 import { floatTensors, pickTensor, readJson, readOptional, readRequired } from './tensor-files.js';
 import type { TranscoderConfig } from './transcoder-config.js';
@@ -91,7 +89,9 @@ export async function saveTranscoder(
     await writeFileDurably(join(directory, TRANSCODER_CONFIG_FILE), `${JSON.stringify(toSaeLensTranscoderConfig(config, extraMetadata), null, 2)}\n`);
   } catch (cause) {
     if (cause instanceof TranscoderFileError) throw cause;
-    throw new TranscoderFileError(`saveTranscoder: cannot write ${JSON.stringify(directory)}: ${cause instanceof Error ? cause.message : String(cause)}; check that the folder is writable.`, { cause });
+    throw new TranscoderFileError(`saveTranscoder: cannot write ${JSON.stringify(directory)}: ${cause instanceof Error ? cause.message : String(cause)}; check that the folder is writable.`, {
+      cause,
+    });
   }
 }
 
@@ -116,21 +116,31 @@ export async function loadTranscoder(directory: string): Promise<LoadedTranscode
   for (const name of ['b_dec', 'b_enc', 'W_enc', 'W_dec']) params[name] = pickTensor(weights, name, shapes[name], weightsPath, implied);
   if (config.skip) {
     if (!weights.has('W_skip')) {
-      throw new TranscoderFileError(`loadTranscoder: ${JSON.stringify(weightsPath)} has no 'W_skip', but cfg.json's architecture '${(cfg as Record<string, unknown>).architecture}' has a skip connection; add W_skip [${shapes.W_skip.join(', ')}] or use the architecture without 'skip'.`);
+      throw new TranscoderFileError(
+        `loadTranscoder: ${JSON.stringify(weightsPath)} has no 'W_skip', but cfg.json's architecture '${(cfg as Record<string, unknown>).architecture}' has a skip connection; add W_skip [${shapes.W_skip.join(', ')}] or use the architecture without 'skip'.`,
+      );
     }
     params.W_skip = pickTensor(weights, 'W_skip', shapes.W_skip, weightsPath, implied);
   } else if (weights.has('W_skip')) {
-    throw new TranscoderFileError(`loadTranscoder: ${JSON.stringify(weightsPath)} has a 'W_skip', but cfg.json's architecture has no skip connection; name it with 'skip' (e.g. 'skip_transcoder') or drop W_skip.`);
+    throw new TranscoderFileError(
+      `loadTranscoder: ${JSON.stringify(weightsPath)} has a 'W_skip', but cfg.json's architecture has no skip connection; name it with 'skip' (e.g. 'skip_transcoder') or drop W_skip.`,
+    );
   }
   if (config.architecture === 'jumprelu_transcoder') {
     if (weights.has('threshold')) {
       // The ReLU comes first, so a threshold <= 0 acts as 0 (SAELens's relu(pre) * (pre > threshold) does the same); log(0) = -Infinity gives exp 0.
       const threshold = pickTensor(weights, 'threshold', shapes.threshold, weightsPath, implied).data;
-      params.log_threshold = hostTensor('float32', shapes.log_threshold, threshold.map((value) => Math.log(Math.max(value, 0))));
+      params.log_threshold = hostTensor(
+        'float32',
+        shapes.log_threshold,
+        threshold.map((value) => Math.log(Math.max(value, 0))),
+      );
     } else if (weights.has('log_threshold')) {
       params.log_threshold = pickTensor(weights, 'log_threshold', shapes.log_threshold, weightsPath, implied);
     } else {
-      throw new TranscoderFileError(`loadTranscoder: ${JSON.stringify(weightsPath)} is a JumpReLU transcoder without its 'threshold' [${config.dict_size}]; add the per-feature thresholds (SAELens's 'threshold', or nnd's 'log_threshold'), or load it as a 'transcoder'.`);
+      throw new TranscoderFileError(
+        `loadTranscoder: ${JSON.stringify(weightsPath)} is a JumpReLU transcoder without its 'threshold' [${config.dict_size}]; add the per-feature thresholds (SAELens's 'threshold', or nnd's 'log_threshold'), or load it as a 'transcoder'.`,
+      );
     }
   }
 
@@ -144,14 +154,14 @@ export async function loadTranscoder(directory: string): Promise<LoadedTranscode
     const stored = pickTensor(weights, 'threshold', shapes.threshold, weightsPath, implied);
     const first = stored.data[0];
     if (stored.data.some((value) => value !== first)) {
-      throw new ConfigError(`loadTranscoder: 'threshold' in ${JSON.stringify(weightsPath)} differs between features, but a BatchTopK transcoder has one threshold; load it as a JumpReLU transcoder instead.`);
+      throw new ConfigError(
+        `loadTranscoder: 'threshold' in ${JSON.stringify(weightsPath)} differs between features, but a BatchTopK transcoder has one threshold; load it as a JumpReLU transcoder instead.`,
+      );
     }
     state.threshold = hostTensor('float32', [], [first]);
   }
 
-  const metadata = typeof cfg === 'object' && cfg !== null && 'metadata' in cfg && typeof cfg.metadata === 'object' && cfg.metadata !== null
-    ? { ...(cfg.metadata as Record<string, unknown>) }
-    : {};
+  const metadata = typeof cfg === 'object' && cfg !== null && 'metadata' in cfg && typeof cfg.metadata === 'object' && cfg.metadata !== null ? { ...(cfg.metadata as Record<string, unknown>) } : {};
   delete metadata[NND_METADATA_KEY];
   return { transcoder, params, state, metadata };
 }

@@ -21,10 +21,20 @@ const W_SKIP = [0.5, 0, -1, 0, 2, 0];
 const B_ENC = [0.1, -0.2];
 const B_DEC = [0.3, -0.4];
 const params = {
-  b_dec: f32([2], B_DEC), b_enc: f32([2], B_ENC), W_enc: f32([3, 2], W_ENC), W_dec: f32([2, 2], W_DEC), W_skip: f32([2, 3], W_SKIP),
+  b_dec: f32([2], B_DEC),
+  b_enc: f32([2], B_ENC),
+  W_enc: f32([3, 2], W_ENC),
+  W_dec: f32([2, 2], W_DEC),
+  W_skip: f32([2, 3], W_SKIP),
 };
-const X = [[1, 2, 0.5], [-1, 0.5, 3]];
-const Y = [[2, 5], [-3, 1]];
+const X = [
+  [1, 2, 0.5],
+  [-1, 0.5, 3],
+];
+const Y = [
+  [2, 5],
+  [-3, 1],
+];
 
 describe('transcoder layers', () => {
   it('encodes relu(x W_enc + b_enc), decodes with b_dec, adds x W_skip^T with skip', () => {
@@ -53,7 +63,9 @@ describe('transcoder layers', () => {
       const y = standardiseRow(Y[index]);
       const acts = affine(x, W_ENC, B_ENC).map((value) => Math.max(0, value));
       const prediction = affine(acts, W_DEC, B_DEC).map((value, column) => value + x.reduce((sum, v, input) => sum + v * W_SKIP[column * 3 + input], 0));
-      prediction.forEach((value, column) => { squares += (value - y.values[column]) ** 2; });
+      prediction.forEach((value, column) => {
+        squares += (value - y.values[column]) ** 2;
+      });
       return prediction.map((value) => value * y.std + y.mean);
     });
     out.output.forEach((value, i) => expect(value).toBeCloseTo(expected.flat()[i], 6));
@@ -93,7 +105,11 @@ describe('transcoder layers', () => {
     // Thresholds exp(0.5) and 1 (parameters are float32, so values agree to ~1e-7).
     const { W_skip: _unused, ...withoutSkip } = params;
     const given = { ...withoutSkip, log_threshold: f32([2], [0.5, 0]) };
-    const out = evaluate(built.graph, { sparsity: built.output.losses.sparsity_loss, l0: built.output.metrics.l0_norm, acts: built.output.featureActs }, transcoderFeeds(X.flat(), Y.flat(), transcoder, given));
+    const out = evaluate(
+      built.graph,
+      { sparsity: built.output.losses.sparsity_loss, l0: built.output.metrics.l0_norm, acts: built.output.featureActs },
+      transcoderFeeds(X.flat(), Y.flat(), transcoder, given),
+    );
     const thresholds = [Math.exp(0.5), 1];
     const p = X.map((x) => affine(x, W_ENC, B_ENC).map((value) => Math.max(0, value)));
     const count = p.flat().filter((value, i) => value > thresholds[i % 2]).length / 2;

@@ -9,8 +9,16 @@ const backend = createOnnxBackend();
 afterAll(() => backend.dispose());
 
 describe('a transcoder behind the Decomposition contract', () => {
-  it('reads hook_point (input_size) and writes hook_point_out (output_size), or \'input\' and \'target\'', () => {
-    const named = createTranscoder({ architecture: 'topk_transcoder', input_size: 8, output_size: 6, dict_size: 16, top_k: 2, hook_point: 'blocks.0.ln2.hook_normalized', hook_point_out: 'blocks.0.hook_mlp_out' });
+  it("reads hook_point (input_size) and writes hook_point_out (output_size), or 'input' and 'target'", () => {
+    const named = createTranscoder({
+      architecture: 'topk_transcoder',
+      input_size: 8,
+      output_size: 6,
+      dict_size: 16,
+      top_k: 2,
+      hook_point: 'blocks.0.ln2.hook_normalized',
+      hook_point_out: 'blocks.0.hook_mlp_out',
+    });
     expect(named.reads).toEqual([{ hook: 'blocks.0.ln2.hook_normalized', width: 8 }]);
     expect(named.writes).toEqual([{ hook: 'blocks.0.hook_mlp_out', width: 6 }]);
     checkDecomposition(named, 'test');
@@ -20,14 +28,24 @@ describe('a transcoder behind the Decomposition contract', () => {
 
   it('describes itself by architecture, top_k or l1_coeff, and skip when set', () => {
     const base = { input_size: 4, output_size: 3, dict_size: 8 };
-    expect(describeDecomposition(createTranscoder({ ...base, architecture: 'topk_transcoder', top_k: 3 })))
-      .toEqual([{ key: 'architecture', value: 'topk_transcoder' }, { key: 'top_k', value: 3 }]);
-    expect(describeDecomposition(createTranscoder({ ...base, architecture: 'batchtopk_transcoder', top_k: 2, skip: true })))
-      .toEqual([{ key: 'architecture', value: 'batchtopk_transcoder' }, { key: 'top_k', value: 2 }, { key: 'skip', value: true }]);
-    expect(describeDecomposition(createTranscoder({ ...base, architecture: 'jumprelu_transcoder', l1_coeff: 0.1 })))
-      .toEqual([{ key: 'architecture', value: 'jumprelu_transcoder' }, { key: 'l1_coeff', value: 0.1 }]);
-    expect(describeDecomposition(createTranscoder({ ...base, encoder_type: 'vanilla', l1_coeff: 0.2, skip: true })))
-      .toEqual([{ key: 'architecture', value: 'vanilla_transcoder' }, { key: 'l1_coeff', value: 0.2 }, { key: 'skip', value: true }]);
+    expect(describeDecomposition(createTranscoder({ ...base, architecture: 'topk_transcoder', top_k: 3 }))).toEqual([
+      { key: 'architecture', value: 'topk_transcoder' },
+      { key: 'top_k', value: 3 },
+    ]);
+    expect(describeDecomposition(createTranscoder({ ...base, architecture: 'batchtopk_transcoder', top_k: 2, skip: true }))).toEqual([
+      { key: 'architecture', value: 'batchtopk_transcoder' },
+      { key: 'top_k', value: 2 },
+      { key: 'skip', value: true },
+    ]);
+    expect(describeDecomposition(createTranscoder({ ...base, architecture: 'jumprelu_transcoder', l1_coeff: 0.1 }))).toEqual([
+      { key: 'architecture', value: 'jumprelu_transcoder' },
+      { key: 'l1_coeff', value: 0.1 },
+    ]);
+    expect(describeDecomposition(createTranscoder({ ...base, encoder_type: 'vanilla', l1_coeff: 0.2, skip: true }))).toEqual([
+      { key: 'architecture', value: 'vanilla_transcoder' },
+      { key: 'l1_coeff', value: 0.2 },
+      { key: 'skip', value: true },
+    ]);
   });
 
   it('infers sample by sample the output its forward pass gives (TopK, Vanilla, JumpReLU), for any leading shape', () => {
@@ -50,7 +68,7 @@ describe('a transcoder behind the Decomposition contract', () => {
     }
   });
 
-  it('refuses inference with input_unit_norm, which needs the target\'s statistics', () => {
+  it("refuses inference with input_unit_norm, which needs the target's statistics", () => {
     const transcoder = createTranscoder({ architecture: 'topk_transcoder', input_size: 4, output_size: 3, dict_size: 8, top_k: 2, input_unit_norm: true });
     const graph = new Graph();
     expect(() => transcoder.infer(graph, graph.input('x', [2, 4]), {}, {})).toThrow(/not defined with input_unit_norm.*reconstruction 'forward'/);

@@ -1,7 +1,23 @@
 import {
-  DECOMPOSITION_SPECIFICATION_VERSION, GraphError, hostTensor, matmul, reshape, ShapeError,
-  type ActivationPort, type Decomposition, type DescribedValue, type ForwardOptions, type ForwardOutput, type ForwardVariant,
-  type Graph, type HostTensor, type InferenceOptions, type InferenceOutput, type Rng, type Tensor, type TensorMap,
+  DECOMPOSITION_SPECIFICATION_VERSION,
+  GraphError,
+  hostTensor,
+  matmul,
+  reshape,
+  ShapeError,
+  type ActivationPort,
+  type Decomposition,
+  type DescribedValue,
+  type ForwardOptions,
+  type ForwardOutput,
+  type ForwardVariant,
+  type Graph,
+  type HostTensor,
+  type InferenceOptions,
+  type InferenceOutput,
+  type Rng,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
 import { denseActivations, keepTopKPerSample } from '@nnd/sae';
 import { DEFAULT_INPUT_HOOK, DEFAULT_OUTPUT_HOOK, type TranscoderArchitecture, type TranscoderConfig } from './transcoder-config.js';
@@ -58,9 +74,8 @@ export interface TranscoderDefinition<Config extends TranscoderConfig> {
 }
 
 function describeTranscoder(config: TranscoderConfig): DescribedValue[] {
-  const swept: DescribedValue = config.architecture === 'topk_transcoder' || config.architecture === 'batchtopk_transcoder'
-    ? { key: 'top_k', value: config.top_k }
-    : { key: 'l1_coeff', value: config.l1_coeff };
+  const swept: DescribedValue =
+    config.architecture === 'topk_transcoder' || config.architecture === 'batchtopk_transcoder' ? { key: 'top_k', value: config.top_k } : { key: 'l1_coeff', value: config.l1_coeff };
   return [{ key: 'architecture', value: config.architecture }, swept, ...(config.skip ? [{ key: 'skip', value: true }] : [])];
 }
 
@@ -78,10 +93,12 @@ export function transcoder<Config extends TranscoderConfig>(definition: Transcod
     return { featureActs, output: finishOutput(config, matmul(featureActs, params.W_dec), x, params) };
   };
   const inferSamples = (graph: Graph, x: Tensor, params: TensorMap, state: TensorMap, options?: InferenceOptions): TranscoderInference =>
-    (options?.topK === undefined ? definition.inferSamples(graph, x, params, state) : inferTopK(x, params, options.topK));
+    options?.topK === undefined ? definition.inferSamples(graph, x, params, state) : inferTopK(x, params, options.topK);
   const infer = (graph: Graph, x: Tensor, params: TensorMap, state: TensorMap, options?: InferenceOptions): TranscoderInference => {
     if (config.input_unit_norm) {
-      throw new GraphError(`${architecture} inference: not defined with input_unit_norm, since the reference maps the output back with the target's mean and std, which inference does not have; evaluate with the forward pass (reconstruction 'forward'), or train without input_unit_norm.`);
+      throw new GraphError(
+        `${architecture} inference: not defined with input_unit_norm, since the reference maps the output back with the target's mean and std, which inference does not have; evaluate with the forward pass (reconstruction 'forward'), or train without input_unit_norm.`,
+      );
     }
     if (x.rank < 1 || x.shape[x.rank - 1] !== config.input_size) {
       throw new ShapeError(`${architecture} infer: x must be [..., ${config.input_size}] (input_size), got ${x}.`);
@@ -142,25 +159,22 @@ export function transcoder<Config extends TranscoderConfig>(definition: Transcod
     featureGroups: () => [{ label: outputHook, size: config.dict_size, streamsWritten: 1, activeParameters: config.input_size + config.output_size }],
     ...(architecture === 'topk_transcoder' || architecture === 'batchtopk_transcoder'
       ? {
-        withoutEncoderBias: (params: Readonly<Record<string, HostTensor>>) => ({ ...params, b_enc: hostTensor('float32', [config.dict_size], new Float32Array(config.dict_size)) }),
-      }
+          withoutEncoderBias: (params: Readonly<Record<string, HostTensor>>) => ({ ...params, b_enc: hostTensor('float32', [config.dict_size], new Float32Array(config.dict_size)) }),
+        }
       : {}),
   };
 }
 
 function checkBatch(tensor: Tensor, width: number, key: string, architecture: string): void {
   if (tensor.rank !== 2 || tensor.shape[1] !== width) {
-    throw new ShapeError(`${architecture} forward: ${key === 'input_size' ? 'the input' : 'the target'} must be [batch, ${width}] (${key}), got ${tensor}; reshape [batch, pos, d] activations to [batch*pos, d] first.`);
+    throw new ShapeError(
+      `${architecture} forward: ${key === 'input_size' ? 'the input' : 'the target'} must be [batch, ${width}] (${key}), got ${tensor}; reshape [batch, pos, d] activations to [batch*pos, d] first.`,
+    );
   }
 }
 
 /** Picks named tensors from a map, naming what is missing. */
-export function requireTensors<const Names extends readonly string[]>(
-  map: TensorMap,
-  names: Names,
-  role: string,
-  architecture: string,
-): { [K in Names[number]]: Tensor } {
+export function requireTensors<const Names extends readonly string[]>(map: TensorMap, names: Names, role: string, architecture: string): { [K in Names[number]]: Tensor } {
   const missing = names.filter((name) => map[name] === undefined);
   if (missing.length > 0) {
     throw new GraphError(`${architecture}: ${role} ${missing.map((name) => `'${name}'`).join(', ')} missing; expected {${names.join(', ')}}, got {${Object.keys(map).join(', ')}}.`);

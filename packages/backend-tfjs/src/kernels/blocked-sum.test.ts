@@ -27,7 +27,12 @@ describe('blockedSum on tfjs wasm', () => {
     const values = Float32Array.from({ length: 3 * 1031 * 2 }, (_, i) => (i % 7) - 3 + i / 1e4);
     const x = tf.tensor3d(values, [3, 1031, 2]);
     const expected = (axes: number[], keepdims: boolean) => tf.tidy(() => tf.sum(tf.cast(x, 'float32'), axes, keepdims));
-    for (const [axes, keepdims] of [[[1], false], [[1], true], [[0, 1], false], [[0, 1, 2], true]] as const) {
+    for (const [axes, keepdims] of [
+      [[1], false],
+      [[1], true],
+      [[0, 1], false],
+      [[0, 1, 2], true],
+    ] as const) {
       const [got, want] = [blockedSum(tf, x, axes, keepdims), expected([...axes], keepdims)];
       expect(got.shape).toEqual(want.shape);
       const [gotValues, wantValues] = [await got.data(), await want.data()];

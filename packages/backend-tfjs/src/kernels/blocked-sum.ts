@@ -31,7 +31,10 @@ export function blockedSum(tf: Tfjs, x: TfTensor, axes: readonly number[], keepd
   let block = balancedDivisor(count);
   if (block === undefined) {
     block = Math.ceil(Math.sqrt(count));
-    lines = tf.pad(lines, [[0, 0], [0, Math.ceil(count / block) * block - count]]);
+    lines = tf.pad(lines, [
+      [0, 0],
+      [0, Math.ceil(count / block) * block - count],
+    ]);
   }
   const blockSums = tf.sum(tf.reshape(lines, [keptSize, -1, block]), 2);
   const sums = tf.sum(blockSums, 1);

@@ -4,10 +4,35 @@ import { broadcast } from './fast-paths.js';
 import type { KernelTable } from './kernel.js';
 
 type ElementwiseOp =
-  | 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow' | 'Max' | 'Min'
-  | 'Equal' | 'Less' | 'LessOrEqual' | 'Greater' | 'GreaterOrEqual' | 'And' | 'Or' | 'Not'
-  | 'Neg' | 'Abs' | 'Sign' | 'Sqrt' | 'Exp' | 'Log' | 'Tanh' | 'Erf' | 'Sigmoid' | 'Relu'
-  | 'Identity' | 'StopGradient' | 'Where' | 'Cast';
+  | 'Add'
+  | 'Sub'
+  | 'Mul'
+  | 'Div'
+  | 'Pow'
+  | 'Max'
+  | 'Min'
+  | 'Equal'
+  | 'Less'
+  | 'LessOrEqual'
+  | 'Greater'
+  | 'GreaterOrEqual'
+  | 'And'
+  | 'Or'
+  | 'Not'
+  | 'Neg'
+  | 'Abs'
+  | 'Sign'
+  | 'Sqrt'
+  | 'Exp'
+  | 'Log'
+  | 'Tanh'
+  | 'Erf'
+  | 'Sigmoid'
+  | 'Relu'
+  | 'Identity'
+  | 'StopGradient'
+  | 'Where'
+  | 'Cast';
 
 /**
  * ONNX integer division truncates toward zero (C semantics); tfjs's `div` on
@@ -32,9 +57,11 @@ export function select(tf: Tfjs, condition: TfTensor, whenTrue: TfTensor, whenFa
   return tf.where(broadcast(tf, condition, shape), broadcast(tf, whenTrue, shape), broadcast(tf, whenFalse, shape));
 }
 
-const binary = (apply: (tf: Tfjs, left: TfTensor, right: TfTensor) => TfTensor) =>
+const binary =
+  (apply: (tf: Tfjs, left: TfTensor, right: TfTensor) => TfTensor) =>
   ([left, right]: readonly TfTensor[], _attributes: object, { tf }: { tf: Tfjs }) => [apply(tf, left, right)];
-const unary = (apply: (tf: Tfjs, x: TfTensor) => TfTensor) =>
+const unary =
+  (apply: (tf: Tfjs, x: TfTensor) => TfTensor) =>
   ([x]: readonly TfTensor[], _attributes: object, { tf }: { tf: Tfjs }) => [apply(tf, x)];
 
 export const ELEMENTWISE_KERNELS: KernelTable<ElementwiseOp> = {

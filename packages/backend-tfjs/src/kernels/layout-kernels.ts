@@ -50,7 +50,12 @@ export const LAYOUT_KERNELS: KernelTable<LayoutOp> = {
     if (!Number.isInteger(inferred) || sizeOf(target.map((dim) => (dim === -1 ? inferred : dim))) !== x.size) {
       throw new ShapeError(`${where}: cannot reshape ${formatShape(x.shape)} (${x.size} elements) to ${formatShape(shape)} = ${formatShape(target)}.`);
     }
-    return [tf.reshape(x, target.map((dim) => (dim === -1 ? inferred : dim)))];
+    return [
+      tf.reshape(
+        x,
+        target.map((dim) => (dim === -1 ? inferred : dim)),
+      ),
+    ];
   },
   Transpose: ([x], { perm }, { tf }) => [tf.transpose(x, perm)],
   Unsqueeze: ([x], { axes }, { tf, where }) => {
@@ -66,7 +71,12 @@ export const LAYOUT_KERNELS: KernelTable<LayoutOp> = {
     for (const axis of removed) {
       if (x.shape[axis] !== 1) throw new ShapeError(`${where}: cannot squeeze axis ${axis} of ${formatShape(x.shape)}: its size is not 1.`);
     }
-    return [tf.reshape(x, x.shape.filter((_, axis) => !removed.has(axis)))];
+    return [
+      tf.reshape(
+        x,
+        x.shape.filter((_, axis) => !removed.has(axis)),
+      ),
+    ];
   },
   Concat: (inputs, { axis }, { tf, where }) => [tf.concat([...inputs], normalizeAxis(axis, inputs[0].rank, where))],
   Slice: ([x], { starts, ends, axes, steps }, { tf, resolve, where }) => {

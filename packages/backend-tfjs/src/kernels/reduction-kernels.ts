@@ -14,8 +14,7 @@ function reducedAxes(x: TfTensor, axes: readonly number[], where: string): numbe
 type Reduce = (x: TfTensor, axes: number[], keepdims: boolean, context: KernelContext) => TfTensor;
 
 function reduction(reduce: Reduce) {
-  return ([x]: readonly TfTensor[], { axes, keepdims }: { axes: number[]; keepdims: boolean }, context: KernelContext) =>
-    [reduce(x, reducedAxes(x, axes, context.where), keepdims, context)];
+  return ([x]: readonly TfTensor[], { axes, keepdims }: { axes: number[]; keepdims: boolean }, context: KernelContext) => [reduce(x, reducedAxes(x, axes, context.where), keepdims, context)];
 }
 
 export const REDUCTION_KERNELS: KernelTable<ReductionOp> = {

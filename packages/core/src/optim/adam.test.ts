@@ -63,7 +63,10 @@ function expectedAfterTwoSteps(): { param: number[]; firstMoment: number[]; seco
 describe('adamUpdate on the reference interpreter', () => {
   it('equals torch.optim.Adam computed by hand for two steps', async () => {
     const backend = createReferenceBackend();
-    const result = await runAdam(backend, [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.0]]);
+    const result = await runAdam(backend, [
+      [0.1, -0.2, 0.3],
+      [-0.05, 0.4, 0.0],
+    ]);
     const expected = expectedAfterTwoSteps();
     for (let i = 0; i < 3; i++) {
       expect(result.param[i]).toBeCloseTo(expected.param[i], 6);
@@ -72,9 +75,7 @@ describe('adamUpdate on the reference interpreter', () => {
     }
     // The first step moves each coordinate by lr against the gradient's sign (bias correction undoes the zero init); float32 parameters near 2 resolve 2.4e-7.
     const first = await runAdam(backend, [[0.1, -0.2, 0.3]]);
-    expect(Array.from(first.param, (value, i) => value - [0.5, -1, 2][i])).toEqual([
-      expect.closeTo(-0.001, 6), expect.closeTo(0.001, 6), expect.closeTo(-0.001, 6),
-    ]);
+    expect(Array.from(first.param, (value, i) => value - [0.5, -1, 2][i])).toEqual([expect.closeTo(-0.001, 6), expect.closeTo(0.001, 6), expect.closeTo(-0.001, 6)]);
     await backend.dispose();
   });
 });

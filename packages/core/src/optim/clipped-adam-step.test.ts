@@ -18,7 +18,10 @@ async function step(maxGradNorm: number, constrain = false) {
   const params = { a: graph.input('a', [2]), b: graph.input('b', [1]) };
   const gradients = { a: graph.input('ga', [2]), b: graph.input('gb', [1]) };
   const { gradientNorm, next } = clippedAdamStep({
-    params, gradients, maxGradNorm, adam,
+    params,
+    gradients,
+    maxGradNorm,
+    adam,
     corrections: adamCorrections(graph.input('step', [], 'float64'), adam),
     moments: (name, param) => ({ firstMoment: graph.input(`m.${name}`, param.shape), secondMoment: graph.input(`v.${name}`, param.shape) }),
     // A constraint that zeroes b's gradient: Adam then leaves b where it is.
@@ -29,8 +32,15 @@ async function step(maxGradNorm: number, constrain = false) {
   });
   const f = (shape: number[], values: number[]) => hostTensor('float32', shape, values);
   const outputs = await program.run({
-    a: f([2], [1, 2]), b: f([1], [3]), ga: f([2], [3, 4]), gb: f([1], [12]), step: hostTensor('float64', [], [1]),
-    'm.a': f([2], [0, 0]), 'v.a': f([2], [0, 0]), 'm.b': f([1], [0]), 'v.b': f([1], [0]),
+    a: f([2], [1, 2]),
+    b: f([1], [3]),
+    ga: f([2], [3, 4]),
+    gb: f([1], [12]),
+    step: hostTensor('float64', [], [1]),
+    'm.a': f([2], [0, 0]),
+    'v.a': f([2], [0, 0]),
+    'm.b': f([1], [0]),
+    'v.b': f([1], [0]),
   });
   const read = async (name: string) => Array.from((await outputs[name].toHost()).data as Float32Array);
   return { norm: (await read('norm'))[0], a: await read('a'), b: await read('b'), ma: await read('ma'), vb: await read('vb') };

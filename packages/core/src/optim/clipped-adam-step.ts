@@ -45,9 +45,7 @@ export function clippedAdamStep(options: ClippedAdamStepOptions): { gradientNorm
 }
 
 /** Each group clipped on its own norm, the ungrouped rest together; the norm reported is all gradients' before clipping. */
-function clipByGroups(
-  gradients: TensorMap, maxGradNorm: number, groups: NonNullable<ClippedAdamStepOptions['groups']>,
-): { gradients: TensorMap; totalNorm: Tensor } {
+function clipByGroups(gradients: TensorMap, maxGradNorm: number, groups: NonNullable<ClippedAdamStepOptions['groups']>): { gradients: TensorMap; totalNorm: Tensor } {
   const grouped = new Set<string>();
   const result: TensorMap = {};
   for (const group of groups) {

@@ -37,9 +37,17 @@ export function storeAs(dtype: DType, shape: readonly number[], data: Float64Arr
     case 'float32':
       return dense(dtype, shape, data.map(Math.fround));
     case 'int64':
-      return dense(dtype, shape, data.map((value) => Math.trunc(value) || 0));
+      return dense(
+        dtype,
+        shape,
+        data.map((value) => Math.trunc(value) || 0),
+      );
     case 'bool':
-      return dense(dtype, shape, data.map((value) => Number(value !== 0)));
+      return dense(
+        dtype,
+        shape,
+        data.map((value) => Number(value !== 0)),
+      );
     default:
       return dense(dtype, shape, data);
   }
@@ -116,7 +124,10 @@ export function gatherOffsets(tensor: DenseTensor, offsets: Float64Array): Float
 
 /** Applies `compute` element-wise under multidirectional broadcasting. */
 export function mapBroadcast(inputs: readonly DenseTensor[], dtype: DType, where: string, compute: (...values: number[]) => number): DenseTensor {
-  const shape = broadcastShapes(inputs.map((input) => input.shape), where) as number[];
+  const shape = broadcastShapes(
+    inputs.map((input) => input.shape),
+    where,
+  ) as number[];
   const offsets = inputs.map((input) => broadcastOffsets(input.shape, shape));
   const data = new Float64Array(sizeOf(shape));
   const values = new Array<number>(inputs.length);

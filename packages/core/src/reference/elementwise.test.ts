@@ -5,11 +5,12 @@ import { constant, evaluateOne, float64 } from './test-support.js';
 
 describe('reference elementwise kernels', () => {
   it('broadcasts binary arithmetic multidirectionally', () => {
-    expect(evaluateOne((graph) => nn.add(constant(graph, [2, 3], [1, 2, 3, 4, 5, 6]), constant(graph, [3], [10, 20, 30])))).toEqual(
-      { dtype: 'float64', shape: [2, 3], values: [11, 22, 33, 14, 25, 36] },
-    );
-    expect(evaluateOne((graph) => nn.sub(constant(graph, [2, 1], [1, 2]), constant(graph, [1, 3], [10, 20, 30]))).values)
-      .toEqual([-9, -19, -29, -8, -18, -28]);
+    expect(evaluateOne((graph) => nn.add(constant(graph, [2, 3], [1, 2, 3, 4, 5, 6]), constant(graph, [3], [10, 20, 30])))).toEqual({
+      dtype: 'float64',
+      shape: [2, 3],
+      values: [11, 22, 33, 14, 25, 36],
+    });
+    expect(evaluateOne((graph) => nn.sub(constant(graph, [2, 1], [1, 2]), constant(graph, [1, 3], [10, 20, 30]))).values).toEqual([-9, -19, -29, -8, -18, -28]);
     expect(evaluateOne((graph) => nn.mul(constant(graph, [2, 1, 2], [1, 2, 3, 4]), constant(graph, [3, 1], [1, 10, 100]))).shape).toEqual([2, 3, 2]);
     expect(evaluateOne((graph) => nn.mul(constant(graph, [], [2]), constant(graph, [2], [3, 4]))).values).toEqual([6, 8]);
   });
@@ -27,8 +28,7 @@ describe('reference elementwise kernels', () => {
   });
 
   it('compares into bool tensors', () => {
-    const compare = (op: (a: nn.Operand, b: nn.Operand) => ReturnType<typeof nn.add>) =>
-      evaluateOne((graph) => op(constant(graph, [3], [1, 2, 3]), constant(graph, [], [2])));
+    const compare = (op: (a: nn.Operand, b: nn.Operand) => ReturnType<typeof nn.add>) => evaluateOne((graph) => op(constant(graph, [3], [1, 2, 3]), constant(graph, [], [2])));
     expect(compare(nn.equal)).toEqual({ dtype: 'bool', shape: [3], values: [0, 1, 0] });
     expect(compare(nn.less).values).toEqual([1, 0, 0]);
     expect(compare(nn.lessOrEqual).values).toEqual([1, 1, 0]);
@@ -45,8 +45,7 @@ describe('reference elementwise kernels', () => {
   });
 
   it('computes the unary math ops', () => {
-    const apply = (op: (x: ReturnType<typeof constant>) => ReturnType<typeof constant>, values: number[]) =>
-      evaluateOne((graph) => op(constant(graph, [values.length], values))).values;
+    const apply = (op: (x: ReturnType<typeof constant>) => ReturnType<typeof constant>, values: number[]) => evaluateOne((graph) => op(constant(graph, [values.length], values))).values;
     expect(apply(nn.neg, [1, -2])).toEqual([-1, 2]);
     expect(apply(nn.abs, [-1.5, 2])).toEqual([1.5, 2]);
     expect(apply(nn.sign, [-2, 0, 3])).toEqual([-1, 0, 1]);
@@ -60,12 +59,29 @@ describe('reference elementwise kernels', () => {
 
   it('computes erf to double precision', () => {
     const known: [number, number][] = [
-      [0.5, 0.5204998778130465], [1, 0.8427007929497149], [-2, -0.9953222650189527], [3, 0.9999779095030014],
-      [0, 0], [1e-10, 1.1283791670955126e-10], [0.1, 0.1124629160182849], [-0.3, -0.32862675945912745],
-      [0.46875, 0.49261347321793797], [4.5, 0.9999999998033839], [5.5, 0.9999999999999927], [7, 1],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [-2, -0.9953222650189527],
+      [3, 0.9999779095030014],
+      [0, 0],
+      [1e-10, 1.1283791670955126e-10],
+      [0.1, 0.1124629160182849],
+      [-0.3, -0.32862675945912745],
+      [0.46875, 0.49261347321793797],
+      [4.5, 0.9999999998033839],
+      [5.5, 0.9999999999999927],
+      [7, 1],
     ];
     // Values from mpmath at 30 digits; Cody's approximation is within about one ulp.
-    const values = evaluateOne((graph) => nn.erf(constant(graph, [known.length], known.map(([x]) => x)))).values;
+    const values = evaluateOne((graph) =>
+      nn.erf(
+        constant(
+          graph,
+          [known.length],
+          known.map(([x]) => x),
+        ),
+      ),
+    ).values;
     values.forEach((value, i) => expect(Math.abs(value - known[i][1])).toBeLessThanOrEqual(5e-16 * Math.abs(known[i][1])));
   });
 
@@ -89,7 +105,8 @@ describe('reference elementwise kernels', () => {
     expect(sum).toBe(Math.fround(Math.fround(0.1) + Math.fround(0.2)));
     expect(sum).not.toBe(Math.fround(0.1) + Math.fround(0.2));
     const wide = evaluateOne((graph) => nn.add(graph.input('x', [1], 'float64'), graph.input('y', [1], 'float64')), {
-      x: float64([1], [0.1]), y: float64([1], [0.2]),
+      x: float64([1], [0.1]),
+      y: float64([1], [0.2]),
     });
     expect(wide.values[0]).toBe(0.30000000000000004);
   });

@@ -3,10 +3,33 @@ import { dense, mapBroadcast, type Kernel } from './dense.js';
 import { erf } from './erf.js';
 
 type ElementwiseOp =
-  | 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow' | 'Max' | 'Min'
-  | 'Equal' | 'Less' | 'LessOrEqual' | 'Greater' | 'GreaterOrEqual' | 'And' | 'Or' | 'Not'
-  | 'Neg' | 'Abs' | 'Sign' | 'Sqrt' | 'Exp' | 'Log' | 'Tanh' | 'Erf' | 'Sigmoid' | 'Relu'
-  | 'Where' | 'Cast';
+  | 'Add'
+  | 'Sub'
+  | 'Mul'
+  | 'Div'
+  | 'Pow'
+  | 'Max'
+  | 'Min'
+  | 'Equal'
+  | 'Less'
+  | 'LessOrEqual'
+  | 'Greater'
+  | 'GreaterOrEqual'
+  | 'And'
+  | 'Or'
+  | 'Not'
+  | 'Neg'
+  | 'Abs'
+  | 'Sign'
+  | 'Sqrt'
+  | 'Exp'
+  | 'Log'
+  | 'Tanh'
+  | 'Erf'
+  | 'Sigmoid'
+  | 'Relu'
+  | 'Where'
+  | 'Cast';
 
 function arithmetic(compute: (left: number, right: number) => number): Kernel<OpName> {
   return ([left, right], _attributes, { where }) => [mapBroadcast([left, right], left.dtype, where, compute)];
@@ -54,8 +77,7 @@ export const ELEMENTWISE_KERNELS: { [O in ElementwiseOp]: Kernel<O> } = {
   Erf: unary(erf),
   Sigmoid: unary(sigmoid),
   Relu: unary((value) => Math.max(0, value)),
-  Where: ([condition, whenTrue, whenFalse], _attributes, { where }) =>
-    [mapBroadcast([condition, whenTrue, whenFalse], whenTrue.dtype, where, (test, a, b) => (test !== 0 ? a : b))],
+  Where: ([condition, whenTrue, whenFalse], _attributes, { where }) => [mapBroadcast([condition, whenTrue, whenFalse], whenTrue.dtype, where, (test, a, b) => (test !== 0 ? a : b))],
   // The evaluator stores the result in `to`: truncating toward zero for int64, != 0 for bool.
   Cast: ([x], { to }) => [dense(to, x.shape, x.data)],
 };

@@ -8,7 +8,11 @@ import { Graph } from '../graph.js';
 import { evaluateGraph } from './evaluate.js';
 import { constant, evaluate, evaluateOne, float64, result } from './test-support.js';
 
-const rows = (count: number) => float64([count, 3], Array.from({ length: count * 3 }, (_, i) => i));
+const rows = (count: number) =>
+  float64(
+    [count, 3],
+    Array.from({ length: count * 3 }, (_, i) => i),
+  );
 
 function failure(run: () => unknown): Error {
   try {
@@ -101,7 +105,12 @@ describe('evaluateGraph', () => {
     expect(evaluateOne((graph) => nn.stopGradient(constant(graph, [2], [3, 4]))).values).toEqual([3, 4]);
     expect(evaluateOne((graph) => constant(graph, [2, 1], [5, 6]))).toEqual({ dtype: 'float64', shape: [2, 1], values: [5, 6] });
     const [first, second] = evaluate((graph) =>
-      nn.customVjp([constant(graph, [2], [1, 2])], (x) => [nn.mul(x, x), nn.neg(x)], (_graph, primals) => primals.map(() => undefined)));
+      nn.customVjp(
+        [constant(graph, [2], [1, 2])],
+        (x) => [nn.mul(x, x), nn.neg(x)],
+        (_graph, primals) => primals.map(() => undefined),
+      ),
+    );
     expect(first.values).toEqual([1, 4]);
     expect(second.values).toEqual([-1, -2]);
   });

@@ -57,7 +57,11 @@ export function executePlan(plan: EvaluationPlan, outputs: readonly Tensor[], fe
     const nodeWhere = `${node.op} (node ${node.id})`;
     const context: KernelContext = { where: nodeWhere, resolve: (dim) => bindings.resolve(dim, nodeWhere) };
     const kernel = KERNELS[node.op] as Kernel<OpName>;
-    const results = kernel(node.inputs.map((input) => values.get(input)!), node.attributes as never, context);
+    const results = kernel(
+      node.inputs.map((input) => values.get(input)!),
+      node.attributes as never,
+      context,
+    );
     node.outputs.forEach((output, i) => {
       const result = results[i];
       bindings.match(output.shape, result.shape, `${nodeWhere} output ${i}`);

@@ -32,14 +32,11 @@ describe('reference indexing kernels', () => {
   });
 
   it('scatters slices by ND index, as in the ONNX examples', () => {
-    const first = evaluateOne((graph) =>
-      nn.scatterND(constant(graph, [8], [1, 2, 3, 4, 5, 6, 7, 8]), constant(graph, [4, 1], [4, 3, 1, 7], 'int64'), constant(graph, [4], [9, 10, 11, 12])));
+    const first = evaluateOne((graph) => nn.scatterND(constant(graph, [8], [1, 2, 3, 4, 5, 6, 7, 8]), constant(graph, [4, 1], [4, 3, 1, 7], 'int64'), constant(graph, [4], [9, 10, 11, 12])));
     expect(first.values).toEqual([1, 11, 3, 10, 9, 6, 7, 12]);
-    const rows = evaluateOne((graph) =>
-      nn.scatterND(constant(graph, [3, 2], [1, 2, 3, 4, 5, 6]), constant(graph, [2, 1], [-1, 0], 'int64'), constant(graph, [2, 2], [10, 20, 30, 40]), 'add'));
+    const rows = evaluateOne((graph) => nn.scatterND(constant(graph, [3, 2], [1, 2, 3, 4, 5, 6]), constant(graph, [2, 1], [-1, 0], 'int64'), constant(graph, [2, 2], [10, 20, 30, 40]), 'add'));
     expect(rows.values).toEqual([31, 42, 3, 4, 15, 26]);
-    const element = evaluateOne((graph) =>
-      nn.scatterND(constant(graph, [2, 2], [1, 2, 3, 4]), constant(graph, [2, 2], [1, 0, 1, 0], 'int64'), constant(graph, [2], [5, 6]), 'add'));
+    const element = evaluateOne((graph) => nn.scatterND(constant(graph, [2, 2], [1, 2, 3, 4]), constant(graph, [2, 2], [1, 0, 1, 0], 'int64'), constant(graph, [2], [5, 6]), 'add'));
     expect(element.values).toEqual([1, 2, 14, 4]);
   });
 

@@ -58,15 +58,20 @@ export const INDEXING_KERNELS: { [O in IndexingOp]: Kernel<O> } = {
   },
   GatherElements: ([x, indices], { axis }, { where }) => {
     const targets = elementTargets(x, indices, normalizeAxis(axis, x.shape.length, where), where);
-    return [dense(x.dtype, indices.shape, Float64Array.from(targets, (offset) => x.data[offset]))];
+    return [
+      dense(
+        x.dtype,
+        indices.shape,
+        Float64Array.from(targets, (offset) => x.data[offset]),
+      ),
+    ];
   },
   ScatterElements: ([x, indices, updates], { axis, reduction }, { where }) => {
     if (formatShape(indices.shape) !== formatShape(updates.shape)) {
       throw new ShapeError(`${where}: indices ${formatShape(indices.shape)} and updates ${formatShape(updates.shape)} must have the same shape.`);
     }
     const data = x.data.slice();
-    elementTargets(x, indices, normalizeAxis(axis, x.shape.length, where), where)
-      .forEach((offset, i) => accumulate(data, offset, updates.data[i], reduction));
+    elementTargets(x, indices, normalizeAxis(axis, x.shape.length, where), where).forEach((offset, i) => accumulate(data, offset, updates.data[i], reduction));
     return [dense(x.dtype, x.shape, data)];
   },
   ScatterND: ([x, indices, updates], { reduction }, { where }) => {
@@ -99,10 +104,12 @@ export const INDEXING_KERNELS: { [O in IndexingOp]: Kernel<O> } = {
       for (let j = 0; j < inner; j++) {
         const line = Array.from({ length: size }, (_, i) => x.data[(block * size + i) * inner + j]);
         // Always sorted: ONNX leaves the order unspecified when sorted is false, so sorted is valid.
-        topOrder(line, largest).slice(0, k).forEach((index, rank) => {
-          values[(block * k + rank) * inner + j] = line[index];
-          positions[(block * k + rank) * inner + j] = index;
-        });
+        topOrder(line, largest)
+          .slice(0, k)
+          .forEach((index, rank) => {
+            values[(block * k + rank) * inner + j] = line[index];
+            positions[(block * k + rank) * inner + j] = index;
+          });
       }
     }
     return [dense(x.dtype, shape, values), dense('int64', shape, positions)];

@@ -26,23 +26,19 @@ describe('reference layout kernels', () => {
   it('concatenates along an axis', () => {
     const result = evaluateOne((graph) => nn.concat([constant(graph, [2, 1], [1, 2]), constant(graph, [2, 2], [3, 4, 5, 6])], 1));
     expect(result).toEqual({ dtype: 'float64', shape: [2, 3], values: [1, 3, 4, 2, 5, 6] });
-    expect(evaluateOne((graph) => nn.concat([constant(graph, [1, 2], [1, 2]), constant(graph, [2, 2], [3, 4, 5, 6])], -2)).values)
-      .toEqual([1, 2, 3, 4, 5, 6]);
+    expect(evaluateOne((graph) => nn.concat([constant(graph, [1, 2], [1, 2]), constant(graph, [2, 2], [3, 4, 5, 6])], -2)).values).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('slices with steps, negative indices and clamping, as in the ONNX examples', () => {
     const data = (graph: Parameters<typeof constant>[0]) => constant(graph, [2, 4], [1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(evaluateOne((graph) => nn.slice(data(graph), { starts: [1, 0], ends: [2, 3], axes: [0, 1], steps: [1, 2] })))
-      .toEqual({ dtype: 'float64', shape: [1, 2], values: [5, 7] });
-    expect(evaluateOne((graph) => nn.slice(data(graph), { starts: [0, 1], ends: [-1, 1000] })))
-      .toEqual({ dtype: 'float64', shape: [1, 3], values: [2, 3, 4] });
+    expect(evaluateOne((graph) => nn.slice(data(graph), { starts: [1, 0], ends: [2, 3], axes: [0, 1], steps: [1, 2] }))).toEqual({ dtype: 'float64', shape: [1, 2], values: [5, 7] });
+    expect(evaluateOne((graph) => nn.slice(data(graph), { starts: [0, 1], ends: [-1, 1000] }))).toEqual({ dtype: 'float64', shape: [1, 3], values: [2, 3, 4] });
     expect(evaluateOne((graph) => nn.slice(constant(graph, [10], counting(10)), { starts: [-20], ends: [5] })).values).toEqual([0, 1, 2, 3, 4]);
     expect(evaluateOne((graph) => nn.slice(constant(graph, [10], counting(10)), { starts: [7], ends: [Infinity] })).values).toEqual([7, 8, 9]);
   });
 
   it('slices with negative steps', () => {
-    const slice = (starts: number[], ends: number[], steps: number[]) =>
-      evaluateOne((graph) => nn.slice(constant(graph, [10], counting(10)), { starts, ends, steps })).values;
+    const slice = (starts: number[], ends: number[], steps: number[]) => evaluateOne((graph) => nn.slice(constant(graph, [10], counting(10)), { starts, ends, steps })).values;
     expect(slice([-1], [-Number.MAX_SAFE_INTEGER], [-1])).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
     expect(slice([8], [2], [-2])).toEqual([8, 6, 4]);
     expect(slice([100], [5], [-3])).toEqual([9, 6]);

@@ -26,12 +26,29 @@ export const LAYOUT_KERNELS: { [O in LayoutOp]: Kernel<O> } = {
     if (!Number.isInteger(inferred) || sizeOf(target.map((dim) => (dim === -1 ? inferred : dim))) !== x.data.length) {
       throw new ShapeError(`${where}: cannot reshape ${formatShape(x.shape)} (${x.data.length} elements) to ${formatShape(shape)} = ${formatShape(target)}.`);
     }
-    return [reshaped(x, target.map((dim) => (dim === -1 ? inferred : dim)))];
+    return [
+      reshaped(
+        x,
+        target.map((dim) => (dim === -1 ? inferred : dim)),
+      ),
+    ];
   },
   Transpose: ([x], { perm }) => {
     const strides = stridesOf(x.shape);
     const shape = perm.map((axis) => x.shape[axis]);
-    return [dense(x.dtype, shape, gatherOffsets(x, viewOffsets(shape, perm.map((axis) => strides[axis]))))];
+    return [
+      dense(
+        x.dtype,
+        shape,
+        gatherOffsets(
+          x,
+          viewOffsets(
+            shape,
+            perm.map((axis) => strides[axis]),
+          ),
+        ),
+      ),
+    ];
   },
   Unsqueeze: ([x], { axes }, { where }) => {
     const rank = x.shape.length + axes.length;
@@ -46,7 +63,12 @@ export const LAYOUT_KERNELS: { [O in LayoutOp]: Kernel<O> } = {
     for (const axis of removed) {
       if (x.shape[axis] !== 1) throw new ShapeError(`${where}: cannot squeeze axis ${axis} of ${formatShape(x.shape)}: its size is not 1.`);
     }
-    return [reshaped(x, x.shape.filter((_, axis) => !removed.has(axis)))];
+    return [
+      reshaped(
+        x,
+        x.shape.filter((_, axis) => !removed.has(axis)),
+      ),
+    ];
   },
   Concat: (inputs, { axis }, { where }) => {
     const normalized = normalizeAxis(axis, inputs[0].shape.length, where);
@@ -98,6 +120,12 @@ export const LAYOUT_KERNELS: { [O in LayoutOp]: Kernel<O> } = {
     const [first, stop, step] = [start.data[0], limit.data[0], delta.data[0]];
     if (step === 0) throw new ShapeError(`${where}: Range delta must not be 0.`);
     const count = Math.max(0, Math.ceil((stop - first) / step));
-    return [dense(start.dtype, [count], Float64Array.from({ length: count }, (_, i) => first + i * step))];
+    return [
+      dense(
+        start.dtype,
+        [count],
+        Float64Array.from({ length: count }, (_, i) => first + i * step),
+      ),
+    ];
   },
 };

@@ -44,8 +44,7 @@ describe('reference MatMul', () => {
 
   it('broadcasts batch dimensions', () => {
     // Left [2,1,1,2] rows (1,0) and (0,1); right [3,2,2] scaled identities: every product picks one row of k*I.
-    const result = evaluateOne((graph) =>
-      nn.matmul(constant(graph, [2, 1, 1, 2], [1, 0, 0, 1]), constant(graph, [3, 2, 2], [1, 0, 0, 1, 2, 0, 0, 2, 3, 0, 0, 3])));
+    const result = evaluateOne((graph) => nn.matmul(constant(graph, [2, 1, 1, 2], [1, 0, 0, 1]), constant(graph, [3, 2, 2], [1, 0, 0, 1, 2, 0, 0, 2, 3, 0, 0, 3])));
     expect(result).toEqual({ dtype: 'float64', shape: [2, 3, 1, 2], values: [1, 0, 2, 0, 3, 0, 0, 1, 0, 2, 0, 3] });
   });
 });

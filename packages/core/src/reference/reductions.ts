@@ -17,7 +17,10 @@ function reduction({ initial, combine, finish }: Reducer): Kernel<Exclude<Reduct
     const keptShape = x.shape.map((dim, axis) => (reduced.has(axis) ? 1 : dim));
     const keptStrides = stridesOf(keptShape);
     // Walking the input with stride 0 on reduced axes gives each element's output slot.
-    const targets = viewOffsets(x.shape, keptStrides.map((stride, axis) => (reduced.has(axis) ? 0 : stride)));
+    const targets = viewOffsets(
+      x.shape,
+      keptStrides.map((stride, axis) => (reduced.has(axis) ? 0 : stride)),
+    );
     const data = new Float64Array(sizeOf(keptShape)).fill(initial);
     x.data.forEach((value, i) => (data[targets[i]] = combine(data[targets[i]], value)));
     const count = x.data.length / Math.max(data.length, 1);

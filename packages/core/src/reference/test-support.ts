@@ -28,5 +28,4 @@ export const float64 = (shape: readonly number[], values: readonly number[]): Ho
 export const int64 = (shape: readonly number[], values: readonly number[]): HostTensor => hostTensor('int64', shape, values);
 
 /** A float64 constant; most cases use float64 so that expected values are exact. */
-export const constant = (graph: Graph, shape: readonly number[], values: readonly number[], dtype: DType = 'float64'): Tensor =>
-  graph.constant(values, shape, dtype);
+export const constant = (graph: Graph, shape: readonly number[], values: readonly number[], dtype: DType = 'float64'): Tensor => graph.constant(values, shape, dtype);

@@ -1,10 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import {
-  bfloat16BitsToFloat32Bits,
-  float16BitsToFloat32Bits,
-  float32ToBFloat16Bits,
-  float32ToFloat16Bits,
-} from './half-precision.js';
+import { bfloat16BitsToFloat32Bits, float16BitsToFloat32Bits, float32ToBFloat16Bits, float32ToFloat16Bits } from './half-precision.js';
 
 const bitsView = new Uint32Array(1);
 const floatView = new Float32Array(bitsView.buffer);
@@ -81,7 +76,7 @@ describe('float16', () => {
     for (let sample = 0; sample < 100_000; sample += 1) {
       state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
       // Exponents around the float16 range, so subnormals, normals and overflow are all sampled.
-      const value = floatFromBits(((state & 0x80000000) | (((state >>> 23) % 48) + 95) << 23 | (state & 0x7fffff)) >>> 0);
+      const value = floatFromBits(((state & 0x80000000) | ((((state >>> 23) % 48) + 95) << 23) | (state & 0x7fffff)) >>> 0);
       const half = float32ToFloat16Bits(value);
       if ((half & 0x7fff) === 0x7c00) {
         // Halfway between 65504 and the next step (65536) is where rounding reaches Infinity.

@@ -1,11 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { SafetensorsError } from '../errors/safetensors-error.js';
-import {
-  headerLengthPrefixSize,
-  parseSafetensorsHeader,
-  readSafetensorsHeaderLength,
-} from './parse-safetensors-header.js';
+import { headerLengthPrefixSize, parseSafetensorsHeader, readSafetensorsHeaderLength } from './parse-safetensors-header.js';
 import type { SafetensorsHeader, SafetensorsTensorInfo } from './parse-safetensors-header.js';
 import type { SafetensorsTensor } from './tensor.js';
 
@@ -75,10 +71,7 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   const info = (name: string): SafetensorsTensorInfo => {
     const found = header.tensors.get(name);
     if (found === undefined) {
-      throw new SafetensorsError(
-        `safetensors file ${JSON.stringify(path)} has no tensor ${JSON.stringify(name)}; call names() to list the ` +
-          `${header.tensors.size} tensors it holds`,
-      );
+      throw new SafetensorsError(`safetensors file ${JSON.stringify(path)} has no tensor ${JSON.stringify(name)}; call names() to list the ` + `${header.tensors.size} tensors it holds`);
     }
     return { dtype: found.dtype, shape: [...found.shape], dataOffsets: [...found.dataOffsets] };
   };
@@ -92,10 +85,7 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     async read(name) {
       const { dtype, shape, dataOffsets } = info(name);
       if (closed) {
-        throw new SafetensorsError(
-          `cannot read tensor ${JSON.stringify(name)}: safetensors file ${JSON.stringify(path)} is closed; ` +
-            'open it again with openSafetensors',
-        );
+        throw new SafetensorsError(`cannot read tensor ${JSON.stringify(name)}: safetensors file ${JSON.stringify(path)} is closed; ` + 'open it again with openSafetensors');
       }
       const [begin, end] = dataOffsets;
       const position = header.dataStart + begin;
@@ -104,8 +94,7 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
         data = new Uint8Array(end - begin);
       } catch (cause) {
         throw new SafetensorsError(
-          `tensor ${JSON.stringify(name)} in ${JSON.stringify(path)} is ${end - begin} bytes, too large for one ` +
-            'buffer; process it in a runtime with more memory or split the tensor',
+          `tensor ${JSON.stringify(name)} in ${JSON.stringify(path)} is ${end - begin} bytes, too large for one ` + 'buffer; process it in a runtime with more memory or split the tensor',
           { cause },
         );
       }

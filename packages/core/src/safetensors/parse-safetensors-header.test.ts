@@ -110,10 +110,7 @@ describe('parseSafetensorsHeader', () => {
   });
 
   it('rejects a shape whose byte size does not match the data_offsets range', () => {
-    expectRejected(
-      buildFile(withEntry('a', { shape: [3] }), 11),
-      /tensor "a": shape \[3\] with dtype F32 needs 12 bytes but data_offsets \[0, 8\] span 8/,
-    );
+    expectRejected(buildFile(withEntry('a', { shape: [3] }), 11), /tensor "a": shape \[3\] with dtype F32 needs 12 bytes but data_offsets \[0, 8\] span 8/);
     expectRejected(buildFile(withEntry('a', { shape: [2 ** 30, 2 ** 30, 2 ** 30] }), 11), /needs more than 2\^53 bytes/);
   });
 
@@ -123,10 +120,7 @@ describe('parseSafetensorsHeader', () => {
   });
 
   it('rejects data_offsets past the end of the byte buffer', () => {
-    expectRejected(
-      buildFile(withEntry('b', { data_offsets: [80, 83] }), 11),
-      /tensor "b": data_offsets \[80, 83\] \(file bytes \d+\.\.\d+\) extend past the end of the 11-byte byte buffer/,
-    );
+    expectRejected(buildFile(withEntry('b', { data_offsets: [80, 83] }), 11), /tensor "b": data_offsets \[80, 83\] \(file bytes \d+\.\.\d+\) extend past the end of the 11-byte byte buffer/);
   });
 
   it('rejects data_offsets whose begin exceeds their end', () => {

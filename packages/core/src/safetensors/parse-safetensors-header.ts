@@ -49,18 +49,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  */
 export function readSafetensorsHeaderLength(prefix: Uint8Array, fileSize: number, source?: string): number {
   if (fileSize < headerLengthPrefixSize || prefix.length < headerLengthPrefixSize) {
-    throw new SafetensorsError(
-      `${where(source)} is truncated: it is ${fileSize} bytes, shorter than the ${headerLengthPrefixSize}-byte ` +
-        'header length prefix; re-download or re-export the file',
-    );
+    throw new SafetensorsError(`${where(source)} is truncated: it is ${fileSize} bytes, shorter than the ${headerLengthPrefixSize}-byte ` + 'header length prefix; re-download or re-export the file');
   }
   const view = new DataView(prefix.buffer, prefix.byteOffset, headerLengthPrefixSize);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(maxHeaderLength)) {
-    throw new SafetensorsError(
-      `${where(source)}: header length ${headerLength} (bytes 0..8) exceeds the ${maxHeaderLength}-byte limit; ` +
-        'the file is corrupt or not a safetensors file',
-    );
+    throw new SafetensorsError(`${where(source)}: header length ${headerLength} (bytes 0..8) exceeds the ${maxHeaderLength}-byte limit; ` + 'the file is corrupt or not a safetensors file');
   }
   if (headerLength > BigInt(fileSize - headerLengthPrefixSize)) {
     throw new SafetensorsError(
@@ -78,47 +72,31 @@ function parseMetadata(value: unknown, source: string | undefined): Record<strin
   }
   for (const [key, entry] of Object.entries(value)) {
     if (typeof entry !== 'string') {
-      throw new SafetensorsError(
-        `${where(source)}: "__metadata__" entry ${preview(key)} is ${preview(entry)}, not a string; ${fix}`,
-      );
+      throw new SafetensorsError(`${where(source)}: "__metadata__" entry ${preview(key)} is ${preview(entry)}, not a string; ${fix}`);
     }
   }
   // fromEntries defines own properties, so a "__proto__" key stays data rather than replacing the prototype.
   return Object.fromEntries(Object.entries(value)) as Record<string, string>;
 }
 
-function parseTensorInfo(
-  name: string,
-  entry: unknown,
-  bufferLength: number,
-  dataStart: number,
-  source: string | undefined,
-): SafetensorsTensorInfo {
+function parseTensorInfo(name: string, entry: unknown, bufferLength: number, dataStart: number, source: string | undefined): SafetensorsTensorInfo {
   const context = `${where(source)}: tensor ${preview(name)}`;
   if (!isPlainObject(entry)) {
-    throw new SafetensorsError(
-      `${context}: header entry is ${preview(entry)}, not an object with dtype, shape and data_offsets`,
-    );
+    throw new SafetensorsError(`${context}: header entry is ${preview(entry)}, not an object with dtype, shape and data_offsets`);
   }
   const { dtype, shape, data_offsets: offsets } = entry;
   if (!isSafetensorsDType(dtype)) {
-    throw new SafetensorsError(
-      `${context}: unknown dtype ${preview(dtype)}; supported dtypes are F32, F64, F16, BF16, I64, I32, U8, BOOL`,
-    );
+    throw new SafetensorsError(`${context}: unknown dtype ${preview(dtype)}; supported dtypes are F32, F64, F16, BF16, I64, I32, U8, BOOL`);
   }
   if (!isValidShape(shape)) {
     throw new SafetensorsError(`${context}: shape ${preview(shape)} is not an array of non-negative safe integers`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !isValidShape(offsets)) {
-    throw new SafetensorsError(
-      `${context}: data_offsets ${preview(offsets)} is not a pair [begin, end] of non-negative safe integers`,
-    );
+    throw new SafetensorsError(`${context}: data_offsets ${preview(offsets)} is not a pair [begin, end] of non-negative safe integers`);
   }
   const [begin, end] = offsets;
   if (begin > end) {
-    throw new SafetensorsError(
-      `${context}: data_offsets [${begin}, ${end}]: begin ${begin} is after end ${end}; begin must not exceed end`,
-    );
+    throw new SafetensorsError(`${context}: data_offsets [${begin}, ${end}]: begin ${begin} is after end ${end}; begin must not exceed end`);
   }
   if (end > bufferLength) {
     throw new SafetensorsError(
@@ -139,12 +117,7 @@ function parseTensorInfo(
 }
 
 /** Rejects overlaps, gaps and trailing bytes, as the Python library does. */
-function checkTiling(
-  tensors: Array<[string, SafetensorsTensorInfo]>,
-  bufferLength: number,
-  dataStart: number,
-  source: string | undefined,
-): void {
+function checkTiling(tensors: Array<[string, SafetensorsTensorInfo]>, bufferLength: number, dataStart: number, source: string | undefined): void {
   let expectedBegin = 0;
   let previousName: string | undefined;
   for (const [name, info] of tensors) {
@@ -179,35 +152,22 @@ function checkTiling(
  * and holds at least the prefix and the header; `fileSize` is the size of the
  * whole file, against which every offset is checked.
  */
-export function parseSafetensorsHeader(
-  bytes: Uint8Array,
-  fileSize: number,
-  options: SafetensorsSourceOptions = {},
-): SafetensorsHeader {
+export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, options: SafetensorsSourceOptions = {}): SafetensorsHeader {
   const { source } = options;
   const headerLength = readSafetensorsHeaderLength(bytes, fileSize, source);
   const dataStart = headerLengthPrefixSize + headerLength;
   if (bytes.length < dataStart) {
-    throw new SafetensorsError(
-      `${where(source)}: only ${bytes.length} header bytes were supplied but the header ends at byte ${dataStart}`,
-    );
+    throw new SafetensorsError(`${where(source)}: only ${bytes.length} header bytes were supplied but the header ends at byte ${dataStart}`);
   }
   let header: unknown;
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(headerLengthPrefixSize, dataStart));
     header = JSON.parse(text);
   } catch (cause) {
-    throw new SafetensorsError(
-      `${where(source)}: header (bytes 8..${dataStart}) is not valid UTF-8 JSON: ${(cause as Error).message}; ` +
-        'the file is corrupt or not a safetensors file',
-      { cause },
-    );
+    throw new SafetensorsError(`${where(source)}: header (bytes 8..${dataStart}) is not valid UTF-8 JSON: ${(cause as Error).message}; ` + 'the file is corrupt or not a safetensors file', { cause });
   }
   if (!isPlainObject(header)) {
-    throw new SafetensorsError(
-      `${where(source)}: header (bytes 8..${dataStart}) is ${Array.isArray(header) ? 'an array' : preview(header)}, ` +
-        'not a JSON object mapping tensor names to entries',
-    );
+    throw new SafetensorsError(`${where(source)}: header (bytes 8..${dataStart}) is ${Array.isArray(header) ? 'an array' : preview(header)}, ` + 'not a JSON object mapping tensor names to entries');
   }
   const bufferLength = fileSize - dataStart;
   let metadata: Record<string, string> = {};

@@ -47,8 +47,6 @@ describe('readSafetensors', () => {
   });
 
   it('names the source in error messages', () => {
-    expect(() => readSafetensors(new Uint8Array(3), { source: 'model.safetensors' })).toThrow(
-      /safetensors file "model.safetensors" is truncated/,
-    );
+    expect(() => readSafetensors(new Uint8Array(3), { source: 'model.safetensors' })).toThrow(/safetensors file "model.safetensors" is truncated/);
   });
 });

@@ -24,7 +24,11 @@ function mulberry32(seed: number): () => number {
 
 const original = serializeSafetensors(
   {
-    'layer.0.weight': fromTypedArray('F32', [3, 4], Float32Array.from({ length: 12 }, (_, index) => index - 5.5)),
+    'layer.0.weight': fromTypedArray(
+      'F32',
+      [3, 4],
+      Float32Array.from({ length: 12 }, (_, index) => index - 5.5),
+    ),
     'layer.0.bias': fromTypedArray('F16', [4], new Float32Array([1, -2.5, 65504, 2 ** -24])),
     embedding: fromTypedArray('BF16', [2, 3], new Float32Array([1, 2, 3, -4, 0.5, -0.125])),
     positions: fromTypedArray('I64', [3], new BigInt64Array([0n, -1n, 2n ** 40n])),

@@ -28,19 +28,15 @@ describe('serializeSafetensors', () => {
 
   it('rejects the reserved name __metadata__', () => {
     const tensor = fromTypedArray('U8', [1], new Uint8Array([1]));
-    expect(() => serializeSafetensors({ '__metadata__': tensor })).toThrow(SafetensorsError);
+    expect(() => serializeSafetensors({ __metadata__: tensor })).toThrow(SafetensorsError);
     expect(() => serializeSafetensors(new Map([['__metadata__', tensor]]))).toThrow(/"__metadata__" is reserved/);
   });
 
   it('rejects non-string metadata values', () => {
-    expect(() => serializeSafetensors({}, { epoch: 3 } as unknown as Record<string, string>)).toThrow(
-      /metadata entry "epoch" is a number/,
-    );
+    expect(() => serializeSafetensors({}, { epoch: 3 } as unknown as Record<string, string>)).toThrow(/metadata entry "epoch" is a number/);
   });
 
   it('rejects a tensor whose data length does not match its shape', () => {
-    expect(() => serializeSafetensors({ w: { dtype: 'F32', shape: [3], data: new Uint8Array(8) } })).toThrow(
-      /tensor "w": shape \[3\] with dtype F32 needs 12 bytes of data but data is 8 bytes/,
-    );
+    expect(() => serializeSafetensors({ w: { dtype: 'F32', shape: [3], data: new Uint8Array(8) } })).toThrow(/tensor "w": shape \[3\] with dtype F32 needs 12 bytes of data but data is 8 bytes/);
   });
 });

@@ -18,18 +18,14 @@ function checkMetadata(metadata: Record<string, string>): void {
   for (const [key, value] of Object.entries(metadata)) {
     if (typeof value !== 'string') {
       throw new SafetensorsError(
-        `metadata entry ${JSON.stringify(key)} is a ${typeof value}; safetensors metadata maps strings to strings, ` +
-          'so convert the value with String() or JSON.stringify()',
+        `metadata entry ${JSON.stringify(key)} is a ${typeof value}; safetensors metadata maps strings to strings, ` + 'so convert the value with String() or JSON.stringify()',
       );
     }
   }
 }
 
 /** Computes the header and data order shared by the in-memory and file writers. */
-export function layoutSafetensors(
-  tensors: SafetensorsTensors,
-  metadata: Record<string, string> = {},
-): SafetensorsLayout {
+export function layoutSafetensors(tensors: SafetensorsTensors, metadata: Record<string, string> = {}): SafetensorsLayout {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   // Sorting by name makes the output independent of insertion order, as the Python library's is.
   entries.sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0));

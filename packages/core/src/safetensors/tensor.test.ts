@@ -85,8 +85,6 @@ describe('fromTypedArray / toTypedArray', () => {
   });
 
   it('rejects data whose length does not match shape and dtype', () => {
-    expect(() => toTypedArray({ dtype: 'F32', shape: [2], data: new Uint8Array(7) })).toThrow(
-      /needs 8 bytes of data but data is 7 bytes/,
-    );
+    expect(() => toTypedArray({ dtype: 'F32', shape: [2], data: new Uint8Array(7) })).toThrow(/needs 8 bytes of data but data is 7 bytes/);
   });
 });

@@ -1,12 +1,7 @@
 import { SafetensorsError } from '../errors/safetensors-error.js';
 import { dtypeByteSize, elementCount, formatShape, isSafetensorsDType, isValidShape } from './dtype.js';
 import type { SafetensorsDType } from './dtype.js';
-import {
-  bfloat16BitsToFloat32Bits,
-  float16BitsToFloat32Bits,
-  float32ToBFloat16Bits,
-  float32ToFloat16Bits,
-} from './half-precision.js';
+import { bfloat16BitsToFloat32Bits, float16BitsToFloat32Bits, float32ToBFloat16Bits, float32ToFloat16Bits } from './half-precision.js';
 
 /** A tensor as stored on disk: `data` holds its raw little-endian bytes, row-major. */
 export interface SafetensorsTensor<D extends SafetensorsDType = SafetensorsDType> {
@@ -46,20 +41,14 @@ function alignedCopy(tensor: SafetensorsTensor): ArrayBuffer {
 
 function checkTensor(tensor: SafetensorsTensor, context: string): number {
   if (!isSafetensorsDType(tensor.dtype)) {
-    throw new SafetensorsError(
-      `${context}: unknown dtype ${JSON.stringify(tensor.dtype)}; use one of F32, F64, F16, BF16, I64, I32, U8, BOOL`,
-    );
+    throw new SafetensorsError(`${context}: unknown dtype ${JSON.stringify(tensor.dtype)}; use one of F32, F64, F16, BF16, I64, I32, U8, BOOL`);
   }
   if (!isValidShape(tensor.shape)) {
-    throw new SafetensorsError(
-      `${context}: shape ${JSON.stringify(tensor.shape)} must be an array of non-negative safe integers`,
-    );
+    throw new SafetensorsError(`${context}: shape ${JSON.stringify(tensor.shape)} must be an array of non-negative safe integers`);
   }
   const count = elementCount(tensor.shape);
   if (count === undefined) {
-    throw new SafetensorsError(
-      `${context}: shape ${formatShape(tensor.shape)} has more elements than fit a safe integer`,
-    );
+    throw new SafetensorsError(`${context}: shape ${formatShape(tensor.shape)} has more elements than fit a safe integer`);
   }
   return count;
 }
@@ -128,22 +117,13 @@ function matchesDType(dtype: SafetensorsDType, array: HostArray): boolean {
 }
 
 /** Encodes a host array as a tensor; F16/BF16 round to nearest even, BOOL stores any non-zero as 1. */
-export function fromTypedArray<D extends SafetensorsDType>(
-  dtype: D,
-  shape: readonly number[],
-  array: HostArray,
-): SafetensorsTensor<D> {
+export function fromTypedArray<D extends SafetensorsDType>(dtype: D, shape: readonly number[], array: HostArray): SafetensorsTensor<D> {
   const count = checkTensor({ dtype, shape: shape as number[], data: new Uint8Array(0) }, 'fromTypedArray');
   if (!matchesDType(dtype, array)) {
-    throw new SafetensorsError(
-      `fromTypedArray: dtype ${dtype} needs a ${expectedArrayName(dtype)}, got ${array.constructor.name}`,
-    );
+    throw new SafetensorsError(`fromTypedArray: dtype ${dtype} needs a ${expectedArrayName(dtype)}, got ${array.constructor.name}`);
   }
   if (array.length !== count) {
-    throw new SafetensorsError(
-      `fromTypedArray: shape ${formatShape(shape)} has ${count} elements but the array has ${array.length}; ` +
-        'reshape or pass an array of matching length',
-    );
+    throw new SafetensorsError(`fromTypedArray: shape ${formatShape(shape)} has ${count} elements but the array has ${array.length}; ` + 'reshape or pass an array of matching length');
   }
   let data: Uint8Array;
   if (dtype === 'F16' || dtype === 'BF16') {

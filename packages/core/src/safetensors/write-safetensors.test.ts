@@ -47,8 +47,6 @@ describe('writeSafetensors', () => {
 
   it('reports an unwritable destination as a SafetensorsError', async () => {
     const path = join(directory, 'no-such-directory', 'model.safetensors');
-    await expect(writeSafetensors(path, tensors)).rejects.toThrow(
-      /cannot write safetensors file ".*model.safetensors" \(via temporary file .*\): ENOENT/,
-    );
+    await expect(writeSafetensors(path, tensors)).rejects.toThrow(/cannot write safetensors file ".*model.safetensors" \(via temporary file .*\): ENOENT/);
   });
 });

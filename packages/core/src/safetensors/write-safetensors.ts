@@ -8,11 +8,7 @@ import type { SafetensorsTensors } from './serialize-safetensors.js';
  * readers see either the old file or the complete new one, never a partial
  * write, even across a crash.
  */
-export async function writeSafetensors(
-  path: string,
-  tensors: SafetensorsTensors,
-  metadata?: Record<string, string>,
-): Promise<void> {
+export async function writeSafetensors(path: string, tensors: SafetensorsTensors, metadata?: Record<string, string>): Promise<void> {
   // Validate before touching the disk so bad input leaves no temp file behind.
   const { header, ordered } = layoutSafetensors(tensors, metadata);
   const temporaryPath = temporaryPathFor(path);

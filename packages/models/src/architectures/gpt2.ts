@@ -114,7 +114,10 @@ export function gpt2ToHuggingFace(parameters: ReadonlyMap<string, FloatTensor>, 
   const joinVectors = (parts: FloatTensor[]): FloatTensor => {
     const data = new Float32Array(parts.reduce((sum, part) => sum + part.data.length, 0));
     let offset = 0;
-    for (const part of parts) { data.set(part.data, offset); offset += part.data.length; }
+    for (const part of parts) {
+      data.set(part.data, offset);
+      offset += part.data.length;
+    }
     return { dtype: 'float32', shape: [data.length], data };
   };
   for (let layer = 0; layer < config.layerCount; layer++) {

@@ -56,7 +56,12 @@ export const llama: Architecture = {
       const source = `layers.${layer}`;
       const block = `blocks.${layer}`;
       out.set(`${block}.ln1.w`, await read(`${source}.input_layernorm.weight`));
-      for (const [part, projection] of [['Q', 'q_proj'], ['K', 'k_proj'], ['V', 'v_proj'], ['O', 'o_proj']]) {
+      for (const [part, projection] of [
+        ['Q', 'q_proj'],
+        ['K', 'k_proj'],
+        ['V', 'v_proj'],
+        ['O', 'o_proj'],
+      ]) {
         out.set(`${block}.attn.W_${part}`, await linear(`${source}.self_attn.${projection}.weight`));
         if (config.attentionBias) out.set(`${block}.attn.b_${part}`, await read(`${source}.self_attn.${projection}.bias`));
       }

@@ -51,10 +51,13 @@ describe('compareMethods', () => {
     expect(identity.mse).toBeCloseTo(0, 10);
     expect(identity.streams).toBe(2);
     // Every |activation| is > 0 on these tokens (almost surely): L0 is the width in each module.
-    expect(identity.groups.map(({ label, l0, size }) => [label, l0, size])).toEqual([[hookName('mlp_out', 0), D, D], [hookName('mlp_out', 1), D, D]]);
+    expect(identity.groups.map(({ label, l0, size }) => [label, l0, size])).toEqual([
+      [hookName('mlp_out', 0), D, D],
+      [hookName('mlp_out', 1), D, D],
+    ]);
   });
 
-  it('gives the neuron baseline at k = d_mlp the original model\'s loss, and a worse one for fewer units', () => {
+  it("gives the neuron baseline at k = d_mlp the original model's loss, and a worse one for fewer units", () => {
     const neurons = comparison.points.filter((point) => point.method === 'neurons' && point.sweep === 'top_k');
     expect(neurons.map(({ k }) => k)).toEqual([1, 8, 64]);
     const all = neurons.find(({ k }) => k === TINY_CONFIG.mlpSize)!;
@@ -80,12 +83,15 @@ describe('compareMethods', () => {
     expect(halved.groups.map(({ label }) => label)).toEqual([hookName('mlp_out', 0), hookName('mlp_out', 1)]);
     expect(comparison.layers).toEqual([0, 1]);
     // Neither method has per-token inference, so no synthetic sweep; nor a reference quirk.
-    expect(comparison.points.filter((point) => point.method !== 'neurons').map(({ sweep, quirks }) => [sweep, quirks.length])).toEqual([['native', 0], ['native', 0]]);
+    expect(comparison.points.filter((point) => point.method !== 'neurons').map(({ sweep, quirks }) => [sweep, quirks.length])).toEqual([
+      ['native', 0],
+      ['native', 0],
+    ]);
   });
 });
 
-describe('compareMethods with the reference\'s quirks', () => {
-  it('evaluates each quirk alone and all together with reference: \'separate\', in the evaluation mode each quirk means', async () => {
+describe("compareMethods with the reference's quirks", () => {
+  it("evaluates each quirk alone and all together with reference: 'separate', in the evaluation mode each quirk means", async () => {
     // Its forward (what batch top-k evaluation splices) scales by 0.9 × scale, its inference by scale; without "b_enc" scale is 0.5.
     const coupled = (layer: number): Decomposition => {
       const base = scaling(layer, 1);
@@ -101,7 +107,10 @@ describe('compareMethods with the reference\'s quirks', () => {
     const result = await compareMethods({
       model,
       methods: [{ label: 'coupled', family: 'test', parts: [0, 1].map((layer) => ({ decomposition: coupled(layer), params: scaleParams(1), state: {} })) }],
-      tokenBatches: tokenBatches(1, 4, 16, 7), neuronK: [], topK: [1], reference: 'separate',
+      tokenBatches: tokenBatches(1, 4, 16, 7),
+      neuronK: [],
+      topK: [1],
+      reference: 'separate',
     });
     const points = result.points.filter((point) => point.method === 'coupled');
     expect(points.map(({ quirks }) => quirks.join('+'))).toEqual(['', 'batch_top_k', 'no_b_enc', 'batch_top_k+no_b_enc']);
@@ -117,11 +126,16 @@ describe('groupStatistics', () => {
   it('gives each group its L0, alive features and mean activation, from per-feature densities and activation sums', () => {
     // 10 tokens; features fire 5, 2, 0 and 10 times with activation sums 10, 1, 0, 5.
     const evaluation = { feature_density_log10: [Math.log10(0.5), Math.log10(0.2), null, 0], feature_activation_sums: [10, 1, 0, 5], evaluated_tokens: 10 };
-    const groups = groupStatistics([
-      { label: 'a', size: 2, streamsWritten: 3, activeParameters: 7 },
-      { label: 'b', size: 1, streamsWritten: 1, activeParameters: 5 },
-      { label: 'a', size: 1, streamsWritten: 1, activeParameters: 2 },
-    ], evaluation, 'test', 2);
+    const groups = groupStatistics(
+      [
+        { label: 'a', size: 2, streamsWritten: 3, activeParameters: 7 },
+        { label: 'b', size: 1, streamsWritten: 1, activeParameters: 5 },
+        { label: 'a', size: 1, streamsWritten: 1, activeParameters: 2 },
+      ],
+      evaluation,
+      'test',
+      2,
+    );
     expect(groups).toHaveLength(3);
     expect(groups[0]).toMatchObject({ label: 'a', size: 2, alive: 2, streamsWritten: 3, activeParameters: 7 });
     expect(groups[0].l0).toBeCloseTo(0.7, 12);

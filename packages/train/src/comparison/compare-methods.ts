@@ -1,7 +1,4 @@
-import {
-  combineDecompositions, combinedTensors, ConfigError,
-  type Decomposition, type FeatureGroup, type HostTensor, type InferenceOptions, type MeasuredFeatureGroup,
-} from '@nnd/core';
+import { combineDecompositions, combinedTensors, ConfigError, type Decomposition, type FeatureGroup, type HostTensor, type InferenceOptions, type MeasuredFeatureGroup } from '@nnd/core';
 import { hookName, type HookedTransformer, type TokenInput } from '@nnd/models';
 import type { DecompositionEvaluation } from '../evaluation/decomposition-evaluation.js';
 import { DecompositionEvaluator, type DecompositionTensors } from '../evaluation/decomposition-evaluator.js';
@@ -155,7 +152,10 @@ export async function compareMethods(options: CompareMethodsOptions): Promise<Co
     const state = parts.length === 1 ? parts[0].state : combinedTensors(parts.map((part) => part.state));
     const groups = decomposition.featureGroups?.();
     const base = {
-      method: method.label, family: method.family, streams: decomposition.writes.length, totalParams: numel(params),
+      method: method.label,
+      family: method.family,
+      streams: decomposition.writes.length,
+      totalParams: numel(params),
       ...(method.trainingTokens === undefined ? {} : { trainingTokens: method.trainingTokens }),
     };
     const coupled = decomposition.forwardCouplesSamples === true && decomposition.inferOutputs !== undefined;
@@ -200,10 +200,22 @@ export async function compareMethods(options: CompareMethodsOptions): Promise<Co
   const neuronBase = { method: NEURON_BASELINE_ARCHITECTURE, family: NEURON_BASELINE_ARCHITECTURE, streams: layers.length, quirks: [] as ReferenceQuirk[] };
   const neuronSweep = [...new Set([...(options.topK ?? powersOfTwoUpTo(hidden)), hidden])].filter((k) => k <= hidden).sort((a, b) => a - b);
   for (const k of neuronSweep) {
-    entries.push({ point: { ...neuronBase, sweep: 'top_k', k }, member: { decomposition: withInference(neurons, { topK: k }), params: neuronParams, state: {} }, groups: neuronGroups, mode: 'infer', spliced: 'replacement' });
+    entries.push({
+      point: { ...neuronBase, sweep: 'top_k', k },
+      member: { decomposition: withInference(neurons, { topK: k }), params: neuronParams, state: {} },
+      groups: neuronGroups,
+      mode: 'infer',
+      spliced: 'replacement',
+    });
   }
   for (const k of neuronK.filter((value) => !neuronSweep.includes(value) && value <= hidden)) {
-    entries.push({ point: { ...neuronBase, sweep: 'native', k }, member: { decomposition: withInference(neurons, { topK: k }), params: neuronParams, state: {} }, groups: neuronGroups, mode: 'infer', spliced: 'replacement' });
+    entries.push({
+      point: { ...neuronBase, sweep: 'native', k },
+      member: { decomposition: withInference(neurons, { topK: k }), params: neuronParams, state: {} },
+      groups: neuronGroups,
+      mode: 'infer',
+      spliced: 'replacement',
+    });
   }
 
   const evaluations = await evaluateEntries(model, entries, tokenBatches, options);
@@ -238,7 +250,10 @@ async function evaluateEntries(model: HookedTransformer, entries: readonly Entry
     try {
       for (let start = 0; start < indices.length; start += chunk) {
         const batch = indices.slice(start, start + chunk);
-        const evaluated = await evaluator.evaluate(batch.map((index) => entries[index].member), tokenBatches);
+        const evaluated = await evaluator.evaluate(
+          batch.map((index) => entries[index].member),
+          tokenBatches,
+        );
         batch.forEach((index, position) => {
           results[index] = evaluated[position];
         });
@@ -253,12 +268,19 @@ async function evaluateEntries(model: HookedTransformer, entries: readonly Entry
 }
 
 /** Per feature group, L0, alive features and mean activation from the evaluation's per-feature densities and activation sums. */
-export function groupStatistics(groups: readonly FeatureGroup[] | undefined, evaluation: Pick<DecompositionEvaluation, 'feature_density_log10' | 'feature_activation_sums' | 'evaluated_tokens'>, fallbackLabel: string, streams: number): ComparedGroup[] {
+export function groupStatistics(
+  groups: readonly FeatureGroup[] | undefined,
+  evaluation: Pick<DecompositionEvaluation, 'feature_density_log10' | 'feature_activation_sums' | 'evaluated_tokens'>,
+  fallbackLabel: string,
+  streams: number,
+): ComparedGroup[] {
   const densities = evaluation.feature_density_log10;
   const known: readonly (Omit<FeatureGroup, 'activeParameters'> & { activeParameters?: number })[] = groups ?? [{ label: fallbackLabel, size: densities.length, streamsWritten: streams }];
   const total = known.reduce((sum, group) => sum + group.size, 0);
   if (total !== densities.length) {
-    throw new ConfigError(`compareMethods: the feature groups of '${fallbackLabel}' cover ${total} features, but its evaluation measured ${densities.length}; featureGroups() must list every column of featureActs.`);
+    throw new ConfigError(
+      `compareMethods: the feature groups of '${fallbackLabel}' cover ${total} features, but its evaluation measured ${densities.length}; featureGroups() must list every column of featureActs.`,
+    );
   }
   let offset = 0;
   return known.map((group) => {
@@ -275,9 +297,13 @@ export function groupStatistics(groups: readonly FeatureGroup[] | undefined, eva
     offset += group.size;
     const meanActivation = l0 === 0 || !Number.isFinite(activation) ? undefined : activation / (l0 * evaluation.evaluated_tokens);
     return {
-      label: group.label, size: group.size, streamsWritten: group.streamsWritten,
+      label: group.label,
+      size: group.size,
+      streamsWritten: group.streamsWritten,
       ...(group.activeParameters === undefined ? {} : { activeParameters: group.activeParameters }),
-      alive, l0, ...(meanActivation === undefined ? {} : { meanActivation }),
+      alive,
+      l0,
+      ...(meanActivation === undefined ? {} : { meanActivation }),
     };
   });
 }

@@ -1,6 +1,21 @@
 import {
-  abs, add, cast, ConfigError, DECOMPOSITION_SPECIFICATION_VERSION, greaterOrEqual, hostTensor, matmul, mul, reshape, slice, topk,
-  type Decomposition, type HostTensor, type InferenceOptions, type Tensor, type TensorMap,
+  abs,
+  add,
+  cast,
+  ConfigError,
+  DECOMPOSITION_SPECIFICATION_VERSION,
+  greaterOrEqual,
+  hostTensor,
+  matmul,
+  mul,
+  reshape,
+  slice,
+  topk,
+  type Decomposition,
+  type HostTensor,
+  type InferenceOptions,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
 import { hookName, type HookedTransformer } from '@nnd/models';
 
@@ -53,9 +68,12 @@ export function createNeuronBaseline(config: NeuronBaselineConfig): Decompositio
     config,
     reads: [{ hook: read, width: hidden }],
     writes: [{ hook: write, width }],
-    describe: () => [{ key: 'architecture', value: NEURON_BASELINE_ARCHITECTURE }, { key: 'top_k', value: config.top_k ?? hidden }],
+    describe: () => [
+      { key: 'architecture', value: NEURON_BASELINE_ARCHITECTURE },
+      { key: 'top_k', value: config.top_k ?? hidden },
+    ],
     initialParams: () => {
-      throw new ConfigError('neuron baseline: its parameters are the model\'s (neuronBaseline builds them); it is not trained.');
+      throw new ConfigError("neuron baseline: its parameters are the model's (neuronBaseline builds them); it is not trained.");
     },
     initialState: () => ({}),
     forward: (_graph, batch, params) => ({ ...apply(batch.inputs[read], params, config.top_k), losses: {}, metrics: {}, nextState: {} }),

@@ -1,7 +1,4 @@
-import {
-  ConfigError, ShapeError,
-  type Backend, type Decomposition, type DeviceTensor, type Feed, type HostTensor, type Program,
-} from '@nnd/core';
+import { ConfigError, ShapeError, type Backend, type Decomposition, type DeviceTensor, type Feed, type HostTensor, type Program } from '@nnd/core';
 import { toTokenTensor, TOKENS_INPUT, type HookedTransformer, type TokenInput } from '@nnd/models';
 import { specOf } from '../training-step.js';
 import { buildEvaluationGraph, EVALUATION_OUTPUTS, memberInputName, type EvaluatedDecomposition, type ReconstructionMode, type SplicedInputs } from './evaluation-graph.js';
@@ -63,7 +60,9 @@ export class DecompositionEvaluator {
   constructor(options: DecompositionEvaluatorOptions) {
     const { model, backend, reconstruction = 'forward', splicedInputs = 'replacement', excludeBos = false } = options;
     if (backend !== model.backend) {
-      throw new ConfigError(`evaluation: the backend passed is not the model's (${model.backend.name}); the model's weights live on its own backend, so pass model.backend or load the model with this backend.`);
+      throw new ConfigError(
+        `evaluation: the backend passed is not the model's (${model.backend.name}); the model's weights live on its own backend, so pass model.backend or load the model with this backend.`,
+      );
     }
     if (!RECONSTRUCTION_MODES.includes(reconstruction)) {
       throw new ConfigError(`evaluation: reconstruction '${String(reconstruction)}' is not one of ${RECONSTRUCTION_MODES.map((mode) => `'${mode}'`).join(', ')}.`);
@@ -88,11 +87,13 @@ export class DecompositionEvaluator {
 
   /** One result per decomposition, in order; all are evaluated on the same batches in the same runs. */
   async evaluate(members: readonly DecompositionTensors[], tokenBatches: TokenBatches): Promise<DecompositionEvaluation[]> {
-    const { program, ablationGroups } = await this.program(members.map(({ decomposition, params, state }) => ({
-      decomposition,
-      params: mapValues(params, specOf),
-      state: mapValues(state, specOf),
-    })));
+    const { program, ablationGroups } = await this.program(
+      members.map(({ decomposition, params, state }) => ({
+        decomposition,
+        params: mapValues(params, specOf),
+        state: mapValues(state, specOf),
+      })),
+    );
     const { config } = this.model;
     const modelFeeds = await this.model.parameterFeeds(program.inputNames);
     const memberFeeds: Record<string, DeviceTensor> = {};
@@ -177,10 +178,15 @@ export class DecompositionEvaluator {
         zeroAblation: lossSums.zeroAblation[index] / predictedTokens,
         meanAblation: lossSums.meanAblation[index] / predictedTokens,
       };
-      const perHook = hookTotals[index].length === 0 ? undefined : Object.fromEntries(members[index].decomposition.writes.map(({ hook }, position) => {
-        const metrics = hookTotals[index][position].metrics();
-        return [hook, { explained_variance: metrics.explainedVariance, mse: metrics.mse }];
-      }));
+      const perHook =
+        hookTotals[index].length === 0
+          ? undefined
+          : Object.fromEntries(
+              members[index].decomposition.writes.map(({ hook }, position) => {
+                const metrics = hookTotals[index][position].metrics();
+                return [hook, { explained_variance: metrics.explainedVariance, mse: metrics.mse }];
+              }),
+            );
       // Every position has a next-token distribution (the last one too), so the KL divergences are means over all positions, as SAELens takes them.
       const kl = { reconstructed: klSums.reconstructed[index] / positions, zeroAblation: klSums.zeroAblation[index] / positions };
       return decompositionEvaluation(losses, lossRecovery(losses), reconstruction, batches, agreements[index] / positions, perHook, kl);
@@ -201,7 +207,11 @@ export class DecompositionEvaluator {
     if (!program) {
       program = (async () => {
         const { graph, outputs, ablationGroups } = buildEvaluationGraph({
-          model: this.model, members, reconstruction: this.reconstruction, splicedInputs: this.splicedInputs, excludedTokenId: this.excludedTokenId,
+          model: this.model,
+          members,
+          reconstruction: this.reconstruction,
+          splicedInputs: this.splicedInputs,
+          excludedTokenId: this.excludedTokenId,
           featureActivationSums: this.featureActivationSums,
         });
         return { program: await this.backend.compile(graph, { outputs, hostOutputs: Object.keys(outputs) }), ablationGroups };

@@ -1,22 +1,20 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
-import {
-  ConfigError, expand, hostTensor, NndError, reduceMean, reshape, ShapeError, zeros,
-  type Backend, type Graph, type HostTensor, type Program, type Tensor,
-} from '@nnd/core';
+import { ConfigError, expand, hostTensor, NndError, reduceMean, reshape, ShapeError, zeros, type Backend, type Graph, type HostTensor, type Program, type Tensor } from '@nnd/core';
 import { hookShape, type HookedTransformer } from '@nnd/models';
 import { createSae } from '@nnd/sae';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainDecomposition } from '../train-decomposition.js';
 import { evaluateDecomposition } from './evaluate-decomposition.js';
 import { DecompositionEvaluator } from './decomposition-evaluator.js';
-import {
-  BOS_TOKEN_ID, harvestedSource, identityDecomposition, TINY_CONFIG, tokenBatches, trainedTinyModel, zeroDecomposition,
-} from './tiny-model.test-support.js';
+import { BOS_TOKEN_ID, harvestedSource, identityDecomposition, TINY_CONFIG, tokenBatches, trainedTinyModel, zeroDecomposition } from './tiny-model.test-support.js';
 
 const HOOK = 'blocks.1.hook_resid_pre';
 const WIDTH = TINY_CONFIG.hiddenSize;
 /** Values per position of a hook of the tiny model. */
-const hookWidth = (hook: string) => hookShape(hook, TINY_CONFIG, 1, 1).slice(2).reduce((product: number, dim) => product * Number(dim), 1);
+const hookWidth = (hook: string) =>
+  hookShape(hook, TINY_CONFIG, 1, 1)
+    .slice(2)
+    .reduce((product: number, dim) => product * Number(dim), 1);
 
 /** The ONNX backend, counting compiled programs and runs. */
 function countingBackend(inner: Backend): { backend: Backend; counts: { compiles: number; runs: number } } {
@@ -76,7 +74,9 @@ async function modelLoss(replace?: (graph: Graph, value: Tensor) => Tensor): Pro
 describe('evaluateDecomposition on a tiny trained GPT-2', () => {
   it('splicing the exact activations back costs nothing: ce_degradation 0, recoveries 1, explained variance 1', async () => {
     const result = await evaluate(identityDecomposition(WIDTH, HOOK));
-    console.log(`[evaluation] original ${result['performance/original_loss'].toFixed(4)}, zero-ablated ${result['performance/zero_ablation_loss'].toFixed(4)}, mean-ablated ${result['performance/mean_ablation_loss'].toFixed(4)} nats`);
+    console.log(
+      `[evaluation] original ${result['performance/original_loss'].toFixed(4)}, zero-ablated ${result['performance/zero_ablation_loss'].toFixed(4)}, mean-ablated ${result['performance/mean_ablation_loss'].toFixed(4)} nats`,
+    );
     // The model learned something the hook carries, so the recoveries have a real denominator.
     expect(result['performance/zero_ablation_loss'] - result['performance/original_loss']).toBeGreaterThan(0.5);
     expect(result['performance/mean_ablation_loss'] - result['performance/original_loss']).toBeGreaterThan(0.5);
@@ -98,16 +98,14 @@ describe('evaluateDecomposition on a tiny trained GPT-2', () => {
     expect(result.explained_variance).toBeLessThan(0);
   });
 
-  it('the four losses equal the model\'s own runs with the same replacements', async () => {
+  it("the four losses equal the model's own runs with the same replacements", async () => {
     const { sae, params, state } = trainedSae;
     const result = await evaluate(sae, { params, state });
-    const constants = (graph: Graph, tensors: Record<string, HostTensor>) =>
-      Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, graph.constant(tensor)]));
+    const constants = (graph: Graph, tensors: Record<string, HostTensor>) => Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, graph.constant(tensor)]));
     expect(result['performance/original_loss']).toBeCloseTo(await modelLoss(), 5);
     expect(result['performance/zero_ablation_loss']).toBeCloseTo(await modelLoss((graph, value) => zeros(graph, value.shape, value.dtype)), 5);
     expect(result['performance/mean_ablation_loss']).toBeCloseTo(await modelLoss((_graph, value) => expand(reduceMean(value, [0, 1], true), value.shape)), 5);
-    const spliced = await modelLoss((graph, value) =>
-      reshape(sae.infer(graph, reshape(value, [-1, WIDTH]), constants(graph, params), constants(graph, state)).reconstruction, value.shape));
+    const spliced = await modelLoss((graph, value) => reshape(sae.infer(graph, reshape(value, [-1, WIDTH]), constants(graph, params), constants(graph, state)).reconstruction, value.shape));
     expect(result['performance/reconstructed_loss']).toBeCloseTo(spliced, 5);
   });
 
@@ -139,7 +137,7 @@ describe('evaluateDecomposition on a tiny trained GPT-2', () => {
     expect(densitySum).toBeCloseTo(trained.l0_norm, 4);
   });
 
-  it('TopK\'s per-sample inference reconstructs as its forward pass, so both modes agree', async () => {
+  it("TopK's per-sample inference reconstructs as its forward pass, so both modes agree", async () => {
     const { sae, params, state } = trainedSae;
     const forward = await evaluate(sae, { params, state });
     const inferred = await evaluate(sae, { params, state, reconstruction: 'infer' });

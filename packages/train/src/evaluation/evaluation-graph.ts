@@ -1,6 +1,25 @@
 import {
-  axisSize, cast, concat, ConfigError, equal, expand, Graph, mul, mulDims, not, reduceMean, reduceSum, reshape, ShapeError, streamsOf, topk, zeros,
-  type Decomposition, type Dim, type Tensor, type TensorMap,
+  axisSize,
+  cast,
+  concat,
+  ConfigError,
+  equal,
+  expand,
+  Graph,
+  mul,
+  mulDims,
+  not,
+  reduceMean,
+  reduceSum,
+  reshape,
+  ShapeError,
+  streamsOf,
+  topk,
+  zeros,
+  type Decomposition,
+  type Dim,
+  type Tensor,
+  type TensorMap,
 } from '@nnd/core';
 import { TOKENS_INPUT, type HookedTransformer, type HookReplacement } from '@nnd/models';
 import type { TensorSpec } from '../training-step.js';
@@ -132,11 +151,16 @@ export function buildEvaluationGraph(options: EvaluationGraphOptions): Evaluatio
       group = groupKeys.push(key) - 1;
       const written = decomposition.writes.map(({ hook }) => hook);
       const sums = activationSums(concatenated(written.map((hook) => samples[hook])), weights, count);
-      const zeroAblated = model.buildGraph(graph, tokens, { replace: Object.fromEntries(written.map((hook) => [hook, (_graph: Graph, value: Tensor) => zeros(graph, value.shape, value.dtype)])), returnType: 'both' });
+      const zeroAblated = model.buildGraph(graph, tokens, {
+        replace: Object.fromEntries(written.map((hook) => [hook, (_graph: Graph, value: Tensor) => zeros(graph, value.shape, value.dtype)])),
+        returnType: 'both',
+      });
       outputs[EVALUATION_OUTPUTS.zeroAblationLoss(group)] = zeroAblated.loss!;
       outputs[EVALUATION_OUTPUTS.zeroAblationKl(group)] = klDivergenceSum(cleanNextTokens, zeroAblated.logits!);
       // The reference's mean ablation: every position gets the hook's mean over the batch and positions.
-      outputs[EVALUATION_OUTPUTS.meanAblationLoss(group)] = splicedLoss(Object.fromEntries(written.map((hook) => [hook, () => expand(reduceMean(clean.hooks[hook], [0, 1], true), clean.hooks[hook].shape)])));
+      outputs[EVALUATION_OUTPUTS.meanAblationLoss(group)] = splicedLoss(
+        Object.fromEntries(written.map((hook) => [hook, () => expand(reduceMean(clean.hooks[hook], [0, 1], true), clean.hooks[hook].shape)])),
+      );
       outputs[EVALUATION_OUTPUTS.sum(group)] = sums.sum;
       outputs[EVALUATION_OUTPUTS.centeredSquareSum(group)] = sums.centeredSquareSum;
       outputs[EVALUATION_OUTPUTS.squareSum(group)] = sums.squareSum;
@@ -168,10 +192,13 @@ export function buildEvaluationGraph(options: EvaluationGraphOptions): Evaluatio
     for (const { hook, width } of decomposition.writes) {
       const output = splicedOutputs[hook];
       if (output === undefined || output.rank !== 2 || output.shape[1] !== width) {
-        throw new ShapeError(`evaluation: decomposition ${index} ('${decomposition.architecture}') returned ${output ?? 'no output'} for '${hook}' from ${samples[decomposition.reads[0].hook]} inputs; it must be [positions, ${width}].`);
+        throw new ShapeError(
+          `evaluation: decomposition ${index} ('${decomposition.architecture}') returned ${output ?? 'no output'} for '${hook}' from ${samples[decomposition.reads[0].hook]} inputs; it must be [positions, ${width}].`,
+        );
       }
     }
-    if (featureActs.rank !== 2) throw new ShapeError(`evaluation: decomposition ${index} ('${decomposition.architecture}') returned ${featureActs} feature activations; they must be [positions, features].`);
+    if (featureActs.rank !== 2)
+      throw new ShapeError(`evaluation: decomposition ${index} ('${decomposition.architecture}') returned ${featureActs} feature activations; they must be [positions, features].`);
     const written = decomposition.writes.map(({ hook }) => hook);
     const memberSums = reconstructionSums(concatenated(written.map((hook) => samples[hook])), concatenated(written.map((hook) => splicedOutputs[hook])), featureActs, weights);
     outputs[EVALUATION_OUTPUTS.squaredErrorSum(index)] = memberSums.squaredErrorSum;
@@ -197,7 +224,8 @@ function rowsOf(value: Tensor, hook: string, width: number, positions: Dim): Ten
   if (batch !== 'batch' || seq !== 'seq' || size === undefined) {
     throw new ConfigError(`evaluation: hook '${hook}' is [${value.shape.join(', ')}], not one vector per position [batch, seq, ...]; pick a per-position hook such as blocks.0.hook_resid_pre.`);
   }
-  if (size !== width) throw new ShapeError(`evaluation: hook '${hook}' holds ${size} values per position, but the decomposition declares width ${width} for it; it was trained on another hook or model.`);
+  if (size !== width)
+    throw new ShapeError(`evaluation: hook '${hook}' holds ${size} values per position, but the decomposition declares width ${width} for it; it was trained on another hook or model.`);
   return reshape(value, [positions, width]);
 }
 
@@ -223,13 +251,7 @@ interface Splice {
  * layered decompositions are. Inputs observed before any replacement are
  * the clean pass's own tensors, so the pass's prefix is never built twice.
  */
-function spliceDecomposition(
-  decomposition: Decomposition,
-  clean: TensorMap,
-  mode: SplicedInputs,
-  compute: (reads: TensorMap) => { outputs: TensorMap; featureActs: Tensor },
-  positions: Dim,
-): Splice {
+function spliceDecomposition(decomposition: Decomposition, clean: TensorMap, mode: SplicedInputs, compute: (reads: TensorMap) => { outputs: TensorMap; featureActs: Tensor }, positions: Dim): Splice {
   const readHooks = new Set(decomposition.reads.map(({ hook }) => hook));
   const writtenHooks = new Set(decomposition.writes.map(({ hook }) => hook));
   const observed: TensorMap = {};

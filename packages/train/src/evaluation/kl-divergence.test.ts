@@ -66,15 +66,14 @@ describe('the KL-divergence score (SAELens kl_div_score)', () => {
     expect(Math.abs(zero['performance/kl_div_score'])).toBeLessThan(1e-5);
   });
 
-  it('equals the KL divergences computed from the model\'s own logits, for zero-ablation and a trained SAE spliced in', async () => {
+  it("equals the KL divergences computed from the model's own logits, for zero-ablation and a trained SAE spliced in", async () => {
     const sae = createSae({ architecture: 'topk', act_size: WIDTH, dict_size: 64, top_k: 4, seed: 3, hook_point: HOOK });
     const source = await harvestedSource(model, HOOK, tokenBatches(4, 8, 16, 5), 64);
     const { params, state } = await trainDecomposition(sae, source, { num_tokens: 64 * 60, batch_size: 64, lr: 3e-3, log_freq: 1000 }, { backend, handleSignals: false });
     const result = await evaluate(sae, { params, state, reconstruction: 'infer' });
     const constants = (graph: Graph, tensors: Record<string, HostTensor>) => Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, graph.constant(tensor)]));
     const zeroAblation = await referenceKl((graph, value) => zeros(graph, value.shape, value.dtype));
-    const spliced = await referenceKl((graph, value) =>
-      reshape(sae.infer(graph, reshape(value, [-1, WIDTH]), constants(graph, params), constants(graph, state)).reconstruction, value.shape));
+    const spliced = await referenceKl((graph, value) => reshape(sae.infer(graph, reshape(value, [-1, WIDTH]), constants(graph, params), constants(graph, state)).reconstruction, value.shape));
     expect(Math.abs(result['performance/zero_ablation_kl_div'] - zeroAblation) / zeroAblation).toBeLessThan(1e-4);
     expect(Math.abs(result['performance/reconstructed_kl_div'] - spliced) / spliced).toBeLessThan(1e-3);
     // A partly trained SAE: better than ablation, not perfect.

@@ -28,12 +28,15 @@ function recordingLogger() {
   return { rows, log: (metrics: Readonly<Record<string, number>>, step: number) => void rows.push({ step, metrics }) };
 }
 
-describe('createPerformanceEvaluator as the trainer\'s onEvaluate', () => {
-  it('logs the reference\'s performance/* names every perf_log_freq steps, and the SAE recovers more of the loss as it trains', async () => {
+describe("createPerformanceEvaluator as the trainer's onEvaluate", () => {
+  it("logs the reference's performance/* names every perf_log_freq steps, and the SAE recovers more of the loss as it trains", async () => {
     const logger = recordingLogger();
     const evaluations: { step: number; evaluations: readonly DecompositionEvaluation[] }[] = [];
     const onEvaluate = createPerformanceEvaluator({
-      model, backend, tokenBatches: heldOut, logger,
+      model,
+      backend,
+      tokenBatches: heldOut,
+      logger,
       onEvaluation: (step, results) => void evaluations.push({ step, evaluations: results }),
     });
     await trainDecomposition(makeSae(1), await harvestedSource(model, HOOK, trainingBatches, 64), trainConfig, { backend, onEvaluate, handleSignals: false });
@@ -54,18 +57,24 @@ describe('createPerformanceEvaluator as the trainer\'s onEvaluate', () => {
     expect(evaluations[2].evaluations[0]['performance/recovery_from_zero']).toBe(last['performance/recovery_from_zero']);
   });
 
-  it('evaluates a group on the same batches and suffixes each member\'s names with _{index}', async () => {
+  it("evaluates a group on the same batches and suffixes each member's names with _{index}", async () => {
     const logger = recordingLogger();
     const requestedSteps: number[] = [];
     const onEvaluate = createPerformanceEvaluator({
-      model, backend, logger,
+      model,
+      backend,
+      logger,
       // Drawn afresh for every evaluation, as the reference's get_batch_tokens() does.
       tokenBatches: (step) => {
         requestedSteps.push(step);
         return tokenBatches(1, 8, 16, 100 + step);
       },
     });
-    await trainDecompositionGroup([makeSae(1), makeSae(2)], await harvestedSource(model, HOOK, trainingBatches, 64), [trainConfig, { ...trainConfig, lr: 1e-3 }], { backend, onEvaluate, handleSignals: false });
+    await trainDecompositionGroup([makeSae(1), makeSae(2)], await harvestedSource(model, HOOK, trainingBatches, 64), [trainConfig, { ...trainConfig, lr: 1e-3 }], {
+      backend,
+      onEvaluate,
+      handleSignals: false,
+    });
     await onEvaluate.dispose();
     expect(requestedSteps).toEqual([0, 40, 80]);
     const names = Object.keys(logger.rows[0].metrics);
@@ -77,7 +86,7 @@ describe('createPerformanceEvaluator as the trainer\'s onEvaluate', () => {
     expect(metrics['performance/reconstructed_loss_0']).not.toBe(metrics['performance/reconstructed_loss_1']);
   });
 
-  it('suffixes a single SAE\'s names when told it is a group of one', async () => {
+  it("suffixes a single SAE's names when told it is a group of one", async () => {
     const logger = recordingLogger();
     const onEvaluate = createPerformanceEvaluator({ model, backend, tokenBatches: heldOut, logger, grouped: true });
     const sae = makeSae(1);

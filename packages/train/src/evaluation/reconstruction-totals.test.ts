@@ -21,9 +21,24 @@ function sumsOf(x: number[][], reconstruction: number[][], featureActs: number[]
 
 describe('ReconstructionTotals', () => {
   // Four positions of width 2, mean (1, 2).
-  const x = [[0, 0], [2, 4], [1, 2], [1, 2]];
-  const reconstruction = [[0, 1], [2, 3], [1, 2], [2, 2]];
-  const featureActs = [[1, 0, 0], [2, 0, 0.5], [0, 0, 0], [3, 0, 0]];
+  const x = [
+    [0, 0],
+    [2, 4],
+    [1, 2],
+    [1, 2],
+  ];
+  const reconstruction = [
+    [0, 1],
+    [2, 3],
+    [1, 2],
+    [2, 2],
+  ];
+  const featureActs = [
+    [1, 0, 0],
+    [2, 0, 0.5],
+    [0, 0, 0],
+    [3, 0, 0],
+  ];
 
   it('computes explained variance and normalised MSE as the report defines them, by hand', () => {
     const totals = new ReconstructionTotals();
@@ -64,8 +79,20 @@ describe('ReconstructionTotals', () => {
     const offset = 1e6;
     const rows = [[offset + 1], [offset - 1], [offset + 1], [offset - 1]];
     const totals = new ReconstructionTotals();
-    totals.add(sumsOf(rows.slice(0, 2), rows.slice(0, 2).map(([value]) => [value + 1]), [[1], [1]]));
-    totals.add(sumsOf(rows.slice(2), rows.slice(2).map(([value]) => [value + 1]), [[1], [1]]));
+    totals.add(
+      sumsOf(
+        rows.slice(0, 2),
+        rows.slice(0, 2).map(([value]) => [value + 1]),
+        [[1], [1]],
+      ),
+    );
+    totals.add(
+      sumsOf(
+        rows.slice(2),
+        rows.slice(2).map(([value]) => [value + 1]),
+        [[1], [1]],
+      ),
+    );
     // Σ‖x − x̂‖² = 4, Σ‖x − mean‖² = 4.
     expect(totals.metrics().explainedVariance).toBeCloseTo(0, 12);
   });

@@ -64,7 +64,9 @@ export class ReconstructionTotals {
     this.mean ??= new Float64Array(batch.sum.length);
     this.firingCounts ??= new Float64Array(batch.firingCounts.length);
     if (batch.sum.length !== this.mean.length || batch.firingCounts.length !== this.firingCounts.length) {
-      throw new ShapeError(`ReconstructionTotals: a batch has ${batch.sum.length} activation sums and ${batch.firingCounts.length} firing counts; earlier batches had ${this.mean.length} and ${this.firingCounts.length}.`);
+      throw new ShapeError(
+        `ReconstructionTotals: a batch has ${batch.sum.length} activation sums and ${batch.firingCounts.length} firing counts; earlier batches had ${this.mean.length} and ${this.firingCounts.length}.`,
+      );
     }
     for (let feature = 0; feature < this.firingCounts.length; feature++) this.firingCounts[feature] += batch.firingCounts[feature];
     if (batch.activationSums !== undefined) {

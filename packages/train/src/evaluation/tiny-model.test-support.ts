@@ -6,10 +6,28 @@ export const BOS_TOKEN_ID = 0;
 
 /** A 2-block GPT-2 small enough to train in seconds on a shared CPU. */
 export const TINY_CONFIG: TransformerConfig = {
-  modelType: 'gpt2', layerCount: 2, hiddenSize: 32, headCount: 2, keyValueHeadCount: 2, headSize: 16, mlpSize: 64,
-  vocabSize: 24, contextLength: 32, normalization: 'layerNorm', normEpsilon: 1e-5, activation: 'gelu_new',
-  positional: 'learned', rotaryDim: 0, rotaryBase: 0, parallelResidual: false, gatedMlp: false, tiedEmbeddings: true,
-  attentionBias: true, mlpBias: true, bosTokenId: BOS_TOKEN_ID, eosTokenId: BOS_TOKEN_ID,
+  modelType: 'gpt2',
+  layerCount: 2,
+  hiddenSize: 32,
+  headCount: 2,
+  keyValueHeadCount: 2,
+  headSize: 16,
+  mlpSize: 64,
+  vocabSize: 24,
+  contextLength: 32,
+  normalization: 'layerNorm',
+  normEpsilon: 1e-5,
+  activation: 'gelu_new',
+  positional: 'learned',
+  rotaryDim: 0,
+  rotaryBase: 0,
+  parallelResidual: false,
+  gatedMlp: false,
+  tiedEmbeddings: true,
+  attentionBias: true,
+  mlpBias: true,
+  bosTokenId: BOS_TOKEN_ID,
+  eosTokenId: BOS_TOKEN_ID,
 };
 
 /**
@@ -19,7 +37,15 @@ export const TINY_CONFIG: TransformerConfig = {
  */
 export function wordCorpus(length: number, seed: number): number[] {
   const rng = new Rng(seed);
-  const words = [[1, 2, 3], [4, 5, 6, 7], [8, 9], [10, 11, 12, 13, 14], [15, 16, 17], [18, 19, 20, 21], [22, 23]];
+  const words = [
+    [1, 2, 3],
+    [4, 5, 6, 7],
+    [8, 9],
+    [10, 11, 12, 13, 14],
+    [15, 16, 17],
+    [18, 19, 20, 21],
+    [22, 23],
+  ];
   const corpus: number[] = [];
   while (corpus.length < length) corpus.push(...words[rng.int(words.length)]);
   return corpus.slice(0, length);
@@ -28,8 +54,16 @@ export function wordCorpus(length: number, seed: number): number[] {
 /** The tiny model trained for a few hundred Adam steps on `wordCorpus` (deterministic). */
 export async function trainedTinyModel(backend: Backend): Promise<HookedTransformer> {
   const { parameters } = await trainLanguageModel({
-    config: TINY_CONFIG, backend, corpus: wordCorpus(4000, 1), bosTokenId: BOS_TOKEN_ID, steps: 150, batchSize: 8,
-    sequenceLength: 16, learningRate: 1e-2, warmupSteps: 10, seed: 2,
+    config: TINY_CONFIG,
+    backend,
+    corpus: wordCorpus(4000, 1),
+    bosTokenId: BOS_TOKEN_ID,
+    steps: 150,
+    batchSize: 8,
+    sequenceLength: 16,
+    learningRate: 1e-2,
+    warmupSteps: 10,
+    seed: 2,
   });
   return new HookedTransformer(TINY_CONFIG, parameters, { backend });
 }
@@ -43,7 +77,11 @@ export function tokenBatches(count: number, rows: number, length: number, seed: 
       const start = (batch * rows + row) * (length - 1);
       data.push(BOS_TOKEN_ID, ...corpus.slice(start, start + length - 1));
     }
-    return hostTensor('int64', [rows, length], data.map((id) => BigInt(id))) as HostTensor<'int64'>;
+    return hostTensor(
+      'int64',
+      [rows, length],
+      data.map((id) => BigInt(id)),
+    ) as HostTensor<'int64'>;
   });
 }
 
@@ -103,11 +141,7 @@ export function zeroDecomposition(width: number, hook: string): Decomposition<{ 
  * (hooks of the tiny model, all of its width) with outputs computed by `map`
  * from the inputs, to test how evaluation splices decompositions in.
  */
-export function mappingDecomposition(
-  reads: readonly string[],
-  writes: readonly string[],
-  map: (inputs: TensorMap) => TensorMap,
-): Decomposition<Record<string, never>> {
+export function mappingDecomposition(reads: readonly string[], writes: readonly string[], map: (inputs: TensorMap) => TensorMap): Decomposition<Record<string, never>> {
   const width = TINY_CONFIG.hiddenSize;
   return {
     specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
