@@ -6,7 +6,7 @@ import { pytorchArgs, runPytorchScript } from './pytorch-reference.js';
  * nnd's own trainer should take these same options, so that both time the same thing.
  */
 export const CLT_PROBLEM_OPTIONS = {
-  type: { type: 'string', default: 'batchtopk' },
+  type: { type: 'string', default: 'topk' },
   layers: { type: 'string', default: '4' },
   'd-model': { type: 'string', default: '768' },
   'dict-size': { type: 'string', default: '4096' },
