@@ -66,7 +66,7 @@ export const moltConfigSchema = z
     jumprelu_surrogate: z.enum(['sigmoid', 'rectangle']).default('sigmoid'),
     bandwidth: z.number().positive().default(0.1),
     threshold_init: z.number().positive().default(0.1),
-    uv_init: z.enum(['scaled_normal', 'zero_u', 'uniform']).default('zero_u'),
+    uv_init: z.enum(['scaled_normal', 'zero_u', 'uniform']).default('scaled_normal'),
     encoder_init: z.enum(['unit_norm', 'uniform']).default('unit_norm'),
     /** Left out: -1 for JumpReLU gates (the reproducers' fix), 0 for TopK and BatchTopK (relu(pre) - 1 would leave most top-k slots at 0). */
     gate_bias_init: z.number().optional(),

@@ -31,7 +31,7 @@ function run(overrides: Record<string, unknown> = {}): Record<string, unknown> {
 describe('moltFamily', () => {
   it('defaults the sites to ln2 -> mlp_out, and every key it adds has a default or says it is read from the model', () => {
     const defaults = z.object(moltFamily.configShape as z.ZodRawShape).parse({});
-    expect(defaults).toMatchObject({ site: 'ln2', site_out: 'mlp_out', gate: 'topk', top_k: 16, lambda_warmup_fraction: 0.1, uv_init: 'zero_u' });
+    expect(defaults).toMatchObject({ site: 'ln2', site_out: 'mlp_out', gate: 'topk', top_k: 16, lambda_warmup_fraction: 0.1, uv_init: 'scaled_normal' });
     for (const [key, schema] of Object.entries(moltFamily.configShape)) expect((schema as z.ZodType).description, key).toBeTruthy();
   });
 

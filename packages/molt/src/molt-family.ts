@@ -64,10 +64,10 @@ export const moltFamily: DecompositionFamily = {
     bandwidth: number('a number > 0').positive({ error: 'a number > 0' }).default(0.1).describe('width of the JumpReLU surrogate kernel'),
     threshold_init: number('a number > 0').positive({ error: 'a number > 0' }).default(0.1).describe('initial JumpReLU threshold'),
     uv_init: z
-      .enum(['scaled_normal', 'zero_u', 'uniform'], { error: "'zero_u', 'scaled_normal' or 'uniform'" })
-      .default('zero_u')
+      .enum(['scaled_normal', 'zero_u', 'uniform'], { error: "'scaled_normal', 'zero_u' or 'uniform'" })
+      .default('scaled_normal')
       .describe(
-        "'zero_u': V normal with std (d r)^(-1/4), U = 0, so every transform starts writing 0 and no gate is pushed shut before its map learns; 'scaled_normal': U as V, ||U V||_F near sqrt(d); 'uniform': OpenMOSS's +-1/sqrt(transforms)",
+        "'scaled_normal': U and V normal with std (d r)^(-1/4) (the reproducers' fix), ||U V||_F near sqrt(d); 'zero_u': V so, U = 0, so every transform starts writing 0 and no gate is pushed shut before its map learns (better on the tiny LM); 'uniform': OpenMOSS's +-1/sqrt(transforms)",
       ),
     dispatch: z
       .enum(['sparse', 'dense'], { error: "'sparse' or 'dense'" })

@@ -103,8 +103,9 @@ describe('MOLT training', () => {
     };
     // JumpReLU with the sigmoid surrogate: under TopK with k = 1, a transform that loses every cluster at
     // initialisation never gets a gradient again, so which maps are found would depend on the draw.
-    // U drawn as V ('scaled_normal'): with the default U = 0 every map starts at 0 and, all gates open at bias 0,
-    // the three transforms first learn the same average map; at this budget one map then reached cosine 0.64 only.
+    // U drawn as V ('scaled_normal', the default, set here because the test depends on it): with U = 0 ('zero_u') every
+    // map starts at 0 and, all gates open at bias 0, the three transforms first learn the same average map; at this
+    // budget one map then reached cosine 0.64 only.
     const decomposition = createMolt(parseMoltConfig({ d_in: d, d_out: d, rank_counts: { [d]: maps }, gate: 'jumprelu', lambda: 0.05, gate_bias_init: 0, uv_init: 'scaled_normal' }));
     const result = await trainDecomposition(
       decomposition,

@@ -211,15 +211,15 @@ describe('MOLT shapes, initialisation and accounting', () => {
     expect(defaultRankCounts(128, 1)).toEqual({ 64: 1, 32: 2, 16: 4, 8: 8, 4: 16 });
   });
 
-  it('initialises V normal with std (d r)^(-1/4) and U at 0 (U as V with scaled_normal), encoder rows of unit norm, gate bias -1 for JumpReLU and 0 for TopK', () => {
+  it('initialises U and V normal with std (d r)^(-1/4) (U at 0 with zero_u), encoder rows of unit norm, gate bias -1 for JumpReLU and 0 for TopK', () => {
     const decomposition = createMolt(parseMoltConfig({ d_in: 64, d_out: 64, rank_counts: { 16: 8 }, top_k: 4 }));
     const params = decomposition.initialParams(new Rng(8));
-    expect(Array.from(params['U.16'].data as Float32Array).every((value) => value === 0)).toBe(true);
-    const scaled = createMolt(parseMoltConfig({ d_in: 64, d_out: 64, rank_counts: { 16: 8 }, top_k: 4, uv_init: 'scaled_normal' })).initialParams(new Rng(8));
-    expect(Array.from(scaled['V.16'].data as Float32Array)).toEqual(Array.from(params['V.16'].data as Float32Array));
+    const zeroU = createMolt(parseMoltConfig({ d_in: 64, d_out: 64, rank_counts: { 16: 8 }, top_k: 4, uv_init: 'zero_u' })).initialParams(new Rng(8));
+    expect(Array.from(zeroU['U.16'].data as Float32Array).every((value) => value === 0)).toBe(true);
+    expect(Array.from(zeroU['V.16'].data as Float32Array)).toEqual(Array.from(params['V.16'].data as Float32Array));
     const std = (data: Float32Array) => Math.sqrt(data.reduce((sum, value) => sum + value * value, 0) / data.length);
     expect(std(params['V.16'].data as Float32Array)).toBeCloseTo((64 * 16) ** -0.25, 2);
-    expect(std(scaled['U.16'].data as Float32Array)).toBeCloseTo((64 * 16) ** -0.25, 2);
+    expect(std(params['U.16'].data as Float32Array)).toBeCloseTo((64 * 16) ** -0.25, 2);
     const w = params.W_E.data as Float32Array;
     for (let t = 0; t < 8; t++) {
       let squares = 0;
