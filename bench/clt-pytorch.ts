@@ -5,7 +5,7 @@ import { pytorchArgs, runPytorchScript } from './pytorch-reference.js';
  * The cross-layer transcoder training problem and its timing. A `clt` benchmark of
  * nnd's own trainer should take these same options, so that both time the same thing.
  */
-export const CLT_PROBLEM_OPTIONS = {
+const CLT_PROBLEM_OPTIONS = {
   type: { type: 'string', default: 'topk' },
   layers: { type: 'string', default: '4' },
   'd-model': { type: 'string', default: '768' },

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 const CANDIDATES = [process.env.NND_PYTHON, 'python3', '/usr/bin/python3'].filter((path): path is string => !!path);
 
 /** The first Python that can import torch, or an error that says how to get one. */
-export function findTorchPython(): string {
+function findTorchPython(): string {
   for (const python of CANDIDATES) {
     if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return python;
   }

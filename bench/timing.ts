@@ -14,7 +14,7 @@ export async function medianMs(fn: () => Promise<unknown>, runs: number, warmup 
 }
 
 /** Median of a list, as `medianMs` reports it. */
-export function medianOf(values: readonly number[]): number {
+function medianOf(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;

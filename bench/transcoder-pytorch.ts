@@ -5,7 +5,7 @@ import { pytorchArgs, runPytorchScript } from './pytorch-reference.js';
  * The transcoder training problem and its timing. A `transcoder` benchmark of
  * nnd's own trainer should take these same options, so that both time the same thing.
  */
-export const TRANSCODER_PROBLEM_OPTIONS = {
+const TRANSCODER_PROBLEM_OPTIONS = {
   type: { type: 'string', default: 'topk' },
   'd-in': { type: 'string', default: '768' },
   'd-out': { type: 'string', default: '768' },

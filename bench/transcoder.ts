@@ -6,7 +6,7 @@ import { timeTrainingSteps } from './timing.js';
 const TYPES = ['vanilla', 'topk', 'batchtopk', 'jumprelu'] as const;
 
 /** The training problem, named as `bench/pytorch/transcoder_step.py bench` names it. */
-export const TRANSCODER_PROBLEM_OPTIONS = {
+const TRANSCODER_PROBLEM_OPTIONS = {
   type: { type: 'string', default: 'topk' },
   'd-in': { type: 'string', default: '768' },
   'd-out': { type: 'string', default: '768' },

@@ -196,6 +196,26 @@ describe('ActivationsStore.fromCache', () => {
     for (let batch = 0; batch < 10; batch++) expect(Array.from(await resumed.nextBatch())).toEqual(expected[batch]);
   });
 
+  it('seeks to a recorded position (as a checkpoint holds it) with the batches of a store that never stopped', async () => {
+    const options = { batchSize: 20, seed: 5, shardsInBuffer: 2, log: () => undefined };
+    const uninterrupted = await ActivationsStore.fromCache(reference, options);
+    for (let batch = 0; batch < 7; batch++) await uninterrupted.nextBatch();
+    const position = JSON.parse(JSON.stringify(uninterrupted.resumePosition()));
+    expect(position.buffer.source.shard).toBeGreaterThan(0);
+    // Into the next pass, whose shard order differs.
+    const expected = [];
+    for (let batch = 0; batch < 12; batch++) expected.push(Array.from(await uninterrupted.nextBatch()));
+    const lines: string[] = [];
+    const resumed = await ActivationsStore.fromCache(reference, { ...options, log: (line) => lines.push(line) });
+    await resumed.seek(7, position);
+    for (let batch = 0; batch < 12; batch++) expect(Array.from(await resumed.nextBatch())).toEqual(expected[batch]);
+    expect(resumed.position()).toEqual(uninterrupted.position());
+    expect(lines.at(-1)).toMatch(/continuing at batch 7 from shard \d+ of pass 1's shuffled order, row \d+ of that buffer/);
+    const replayed = await ActivationsStore.fromCache(reference, options);
+    await replayed.seek(7);
+    expect(Array.from(await replayed.nextBatch())).toEqual(expected[0]);
+  });
+
   it('detects a corrupted shard by its sha256, and the advice in the error repairs it', async () => {
     const directory = join(root, 'corrupted');
     await cp(reference, directory, { recursive: true });

@@ -16,8 +16,8 @@ export const CACHE_FORMAT = 'nnd-activation-cache';
 export const CACHE_FORMAT_VERSION = 2;
 const SINGLE_HOOK_VERSION = 1;
 export const CACHE_MANIFEST = 'manifest.json';
-export const ACTIVATIONS_TENSOR = 'activations';
-export const TOKENS_TENSOR = 'tokens';
+const ACTIVATIONS_TENSOR = 'activations';
+const TOKENS_TENSOR = 'tokens';
 
 /** One hook a cache holds, and its floats per row. */
 export interface CacheHook {
@@ -213,7 +213,7 @@ export async function writeCacheManifest(directory: string, manifest: Activation
   }
 }
 
-export async function sha256OfFile(path: string): Promise<string> {
+async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');

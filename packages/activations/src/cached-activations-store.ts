@@ -2,9 +2,10 @@ import { ConfigError, Rng } from '@nnd/core';
 import { resolve } from 'node:path';
 import { ActivationCacheError } from './activation-cache-error.js';
 import { readCacheManifest, readShard, type ActivationCacheManifest, type CacheShard } from './activation-cache.js';
-import type { HookBatchSource } from './activation-source.js';
+import { OneHookStore, ShuffledStore } from './shuffled-store.js';
 import { fitStoreFootprint } from './store-footprint.js';
-import { formatBytes, ShuffleBuffer, type BufferPosition, type RowChunkProducer } from './shuffle-buffer.js';
+import { parseCachedStorePosition } from './store-position.js';
+import { formatBytes, type BufferPosition, type RowChunkProducer } from './shuffle-buffer.js';
 
 /**
  * Where the cache reader continues: shard `shard` of pass `epoch` (in the
@@ -66,22 +67,21 @@ export interface CachedMultiHookStoreOptions extends CachedActivationsStoreOptio
  * needing more rows than the cache holds sees each row once per pass. With
  * `batchesInBuffer` it replays the live store's buffers instead (see there).
  */
-export class CachedMultiHookActivationsStore {
-  readonly hookPoints: readonly string[];
-  readonly batchSize: number;
-  private readonly sizes = new Map<string, number>();
-  private readonly buffer: ShuffleBuffer<CachePosition>;
+export class CachedMultiHookActivationsStore extends ShuffledStore<CachePosition> {
   /** Bytes of the shard a replaying store holds while it hands out its model batches (0 otherwise). */
   readonly shardBytes: number;
+  private readonly replay: boolean;
+  private readonly chunksPerBuffer: number;
+  private readonly largestShard: number;
 
   private constructor(
     readonly directory: string,
     readonly manifest: ActivationCacheManifest,
-    options: CachedMultiHookStoreOptions,
+    private readonly options: CachedMultiHookStoreOptions,
   ) {
+    super(options.batchSize, options.seed, `CachedActivationsStore(${directory})`, options.log ?? console.log);
     const cached = manifest.hooks.map(({ hook }) => hook);
-    this.hookPoints = options.hookPoints === undefined ? cached : [...options.hookPoints];
-    for (const hook of this.hookPoints) {
+    for (const hook of options.hookPoints ?? cached) {
       const entry = manifest.hooks.find((candidate) => candidate.hook === hook);
       if (entry === undefined) {
         throw new ConfigError(
@@ -90,41 +90,27 @@ export class CachedMultiHookActivationsStore {
       }
       this.sizes.set(hook, entry.activationSize);
     }
-    if (this.hookPoints.length === 0) throw new ConfigError('hookPoints is empty; name at least one hook of the cache, or leave it out for all.');
-    this.batchSize = options.batchSize;
-    const log = options.log ?? console.log;
+    if (this.sizes.size === 0) throw new ConfigError('hookPoints is empty; name at least one hook of the cache, or leave it out for all.');
     if (!Number.isSafeInteger(options.seed)) throw new ConfigError(`seed must be an integer, got ${options.seed}.`);
-    const replay = options.batchesInBuffer !== undefined;
-    const floatsPerRow = this.hookPoints.reduce((total, hook) => total + this.sizes.get(hook)!, 0);
-    const largestShard = Math.max(...manifest.shards.map((shard) => shard.rows));
-    this.shardBytes = replay ? largestShard * floatsPerRow * Float32Array.BYTES_PER_ELEMENT : 0;
-    log(
+    this.replay = options.batchesInBuffer !== undefined;
+    const floatsPerRow = [...this.sizes.values()].reduce((total, size) => total + size, 0);
+    this.largestShard = Math.max(...manifest.shards.map((shard) => shard.rows));
+    this.shardBytes = this.replay ? this.largestShard * floatsPerRow * Float32Array.BYTES_PER_ELEMENT : 0;
+    this.log(
       `Activation cache ${directory}: ${manifest.shards.length} shards, ${manifest.rows} rows of ${this.hookPoints.join(', ')} from ${manifest.model} ` +
         `(${manifest.dtype})${manifest.complete ? '' : `, incomplete: ${manifest.targetRows} rows were asked for`}` +
-        `${replay ? `; model batches in harvest order, as the live store, with one shard (${formatBytes(this.shardBytes)}) held while its batches are served` : ''}.`,
+        `${this.replay ? `; model batches in harvest order, as the live store, with one shard (${formatBytes(this.shardBytes)}) held while its batches are served` : ''}.`,
     );
-    const batchesInBuffer = replay
+    this.chunksPerBuffer = this.replay
       ? fitStoreFootprint(
           { rowsPerModelBatch: manifest.modelBatchSize * manifest.sequenceLength, floatsPerRow, batchSize: options.batchSize, excludesTokens: manifest.excludedTokenIds.length > 0 },
           options.batchesInBuffer!,
           options.maxBytes,
-          this.hookPoints.length,
-          log,
+          this.sizes.size,
+          this.log,
         ).batchesInBuffer
-      : 0;
-    const verify = options.verify ?? true;
-    const start = options.resume?.buffer.source;
-    this.buffer = new ShuffleBuffer({
-      producer: replay ? harvestOrderProducer(directory, manifest, this.hookPoints, verify, start) : shardProducer(directory, manifest, this.hookPoints, options.seed, verify, start),
-      hooks: this.hookPoints.map((name) => ({ name, size: this.sizes.get(name)! })),
-      chunksPerBuffer: replay ? batchesInBuffer : Math.min(options.shardsInBuffer ?? 4, manifest.shards.length),
-      maxRowsPerChunk: replay ? manifest.modelBatchSize * manifest.sequenceLength : largestShard,
-      batchSize: options.batchSize,
-      rng: new Rng(options.resume?.buffer.rng ?? options.seed),
-      resume: options.resume,
-      label: `CachedActivationsStore(${directory})`,
-      log,
-    });
+      : Math.min(options.shardsInBuffer ?? 4, manifest.shards.length);
+    this.openBuffer(options.resume);
   }
 
   static async open(directory: string, options: CachedMultiHookStoreOptions): Promise<CachedMultiHookActivationsStore> {
@@ -136,47 +122,49 @@ export class CachedMultiHookActivationsStore {
     return new CachedMultiHookActivationsStore(absolute, manifest, options);
   }
 
-  activationSize(hook: string): number {
-    const size = this.sizes.get(hook);
-    if (size === undefined) throw new ConfigError(`This store serves ${this.hookPoints.join(', ')}; it has no hook '${hook}'.`);
-    return size;
+  /** Shards from `resume` on (or from the first pass's first): whole shards a chunk, or, replaying, model batches in harvest order. */
+  protected override bufferParts(resume: CachedStorePosition | undefined) {
+    const { directory, manifest, options, hookPoints } = this;
+    const verify = options.verify ?? true;
+    const start = resume?.buffer.source;
+    return {
+      producer: this.replay ? harvestOrderProducer(directory, manifest, hookPoints, verify, start) : shardProducer(directory, manifest, hookPoints, options.seed, verify, start),
+      hooks: hookPoints.map((name) => ({ name, size: this.sizes.get(name)! })),
+      chunksPerBuffer: this.chunksPerBuffer,
+      maxRowsPerChunk: this.replay ? manifest.modelBatchSize * manifest.sequenceLength : this.largestShard,
+    };
   }
 
-  /** Bytes of one buffer; two exist while the next one is read. */
-  get bufferBytes(): number {
-    return this.buffer.bufferBytes;
+  protected override parsePosition(value: unknown, where: string): CachedStorePosition {
+    const position = parseCachedStorePosition(value, where);
+    const { shard, batch } = position.buffer.source;
+    const batches = shard < this.manifest.shards.length ? modelBatchRows(this.manifest, this.manifest.shards[shard]).length : 0;
+    // Shard order positions may stand at the end of a pass; harvest order ones always name a model batch of a shard.
+    if (this.replay ? batch === undefined || batch >= batches : batch !== undefined || shard > this.manifest.shards.length) {
+      throw new ConfigError(
+        `${where}: the recorded position ${JSON.stringify(position.buffer.source)} is not one of this cache's ${this.replay ? 'model batches' : 'shards'} ` +
+          `(${this.manifest.shards.length} shards, read ${this.replay ? 'in harvest order' : 'in shuffled shard order'}); resume with the cache and the batchesInBuffer or shardsInBuffer the run was started with.`,
+      );
+    }
+    return position;
+  }
+
+  protected override describeSource({ epoch, shard, batch }: CachePosition): string {
+    return this.replay ? `shard ${shard}, model batch ${batch} (pass ${epoch + 1})` : `shard ${shard} of pass ${epoch + 1}'s shuffled order`;
   }
 
   /** The most the store holds at once: two buffers, and the shard being replayed. */
   get footprintBytes(): number {
     return 2 * this.buffer.bufferBytes + this.shardBytes;
   }
-
-  /** The next batch of every served hook, the same rows for each. */
-  nextBatches(): Promise<Record<string, Float32Array>> {
-    return this.buffer.nextBatches();
-  }
-
-  /** The same as `nextBatches()`: a trainer's source of batches keyed by hook. */
-  nextBatch(): Promise<Record<string, Float32Array>> {
-    return this.nextBatches();
-  }
-
-  position(): CachedStorePosition {
-    return this.buffer.position();
-  }
 }
 
 /** One hook of a cache as a single-hook source (the whole cache when it holds one hook). */
-export class CachedActivationsStore implements HookBatchSource {
-  readonly hook: string;
-  readonly activationSize: number;
-  readonly batchSize: number;
+export class CachedActivationsStore extends OneHookStore<CachePosition> {
+  declare protected readonly store: CachedMultiHookActivationsStore;
 
-  private constructor(private readonly store: CachedMultiHookActivationsStore) {
-    [this.hook] = store.hookPoints;
-    this.activationSize = store.activationSize(this.hook);
-    this.batchSize = store.batchSize;
+  private constructor(store: CachedMultiHookActivationsStore) {
+    super(store, store.hookPoints[0]);
   }
 
   /** `hook` picks one hook of a cache of several; a one-hook cache needs none. */
@@ -201,18 +189,6 @@ export class CachedActivationsStore implements HookBatchSource {
 
   get manifest(): ActivationCacheManifest {
     return this.store.manifest;
-  }
-
-  get bufferBytes(): number {
-    return this.store.bufferBytes;
-  }
-
-  async nextBatch(): Promise<Float32Array> {
-    return (await this.store.nextBatches())[this.hook];
-  }
-
-  position(): CachedStorePosition {
-    return this.store.position();
   }
 }
 

@@ -1,5 +1,5 @@
 import { ConfigError } from '@nnd/core';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,54 @@ describe('a cache of several hooks of one model run', () => {
     expect(await serve(resumed, 14)).toEqual(expected.slice(10));
     // The footprint it states: two buffers of 4 model batches and the shard being replayed.
     expect(cached.footprintBytes).toBe(2 * 64 * 9 * 4 + 48 * 9 * 4);
+  });
+
+  it('seeks to a recorded position (as a checkpoint holds it), reading one buffer of shards instead of every batch before', async () => {
+    const options = { batchSize: 16, seed: 7, batchesInBuffer: 4, log: () => undefined };
+    const uninterrupted = await MultiHookActivationsStore.fromCache(cache, options);
+    await serve(uninterrupted, 17);
+    const position = JSON.parse(JSON.stringify(uninterrupted.resumePosition()));
+    const expected = await serve(uninterrupted, 7);
+    const { shard } = position.buffer.source;
+    expect(shard).toBeGreaterThan(2);
+
+    // The shards before the recorded buffer are gone, so a store that read them again would fail.
+    const directory = join(root, 'seek');
+    await cp(cache, directory, { recursive: true });
+    const manifest = await readCacheManifest(directory);
+    for (const earlier of manifest.shards.slice(0, shard)) await unlink(join(directory, earlier.file));
+    const lines: string[] = [];
+    const resumed = await MultiHookActivationsStore.fromCache(directory, { ...options, log: (line) => lines.push(line) });
+    await resumed.seek(17, position);
+    expect(resumed.position()).toEqual(position);
+    expect(await serve(resumed, 7)).toEqual(expected);
+    expect(resumed.position().batchesServed).toBe(24);
+    expect(lines.at(-1)).toMatch(new RegExp(`continuing at batch 17 from shard ${shard}, model batch \\d+ \\(pass 1\\), row \\d+ of that buffer`));
+
+    // Without a position, seek serves and drops the batches: the same batches, every shard read.
+    const replayed = await MultiHookActivationsStore.fromCache(cache, options);
+    await replayed.seek(17);
+    expect(await serve(replayed, 7)).toEqual(expected);
+    const missing = await MultiHookActivationsStore.fromCache(directory, options);
+    await expect(missing.seek(17)).rejects.toThrow(ActivationCacheError);
+  });
+
+  it('refuses a recorded position that is malformed, of another batch count, or of the other way of reading the cache', async () => {
+    const options = { batchSize: 16, seed: 7, batchesInBuffer: 4, log: () => undefined };
+    const store = await MultiHookActivationsStore.fromCache(cache, options);
+    await serve(store, 5);
+    const position = JSON.parse(JSON.stringify(store.resumePosition()));
+    const fresh = () => MultiHookActivationsStore.fromCache(cache, options);
+    await expect((await fresh()).seek(6, position)).rejects.toThrow(/the recorded position is after 5 batches, not 6/);
+    await expect((await fresh()).seek(5, { ...position, buffer: { ...position.buffer, source: { document: 3, epoch: 0, token: 0 } } })).rejects.toThrow(/has cache position/);
+    await expect((await fresh()).seek(5, { ...position, buffer: { ...position.buffer, source: { epoch: 0, shard: 9, batch: 0 } } })).rejects.toThrow(
+      /is not one of this cache's model batches \(9 shards, read in harvest order\)/,
+    );
+    const byShard = await MultiHookActivationsStore.fromCache(cache, { batchSize: 16, seed: 7, shardsInBuffer: 2, log: () => undefined });
+    await serve(byShard, 5);
+    await expect((await fresh()).seek(5, JSON.parse(JSON.stringify(byShard.resumePosition())))).rejects.toThrow(ConfigError);
+    await expect(byShard.seek(5, position)).rejects.toThrow(/is not one of this cache's shards/);
+    await expect(store.seek(1)).rejects.toThrow(/5 batches were served already/);
   });
 
   it('replays the live store also when special tokens were dropped, from the model batches the shards record', async () => {

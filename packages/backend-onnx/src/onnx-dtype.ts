@@ -16,9 +16,3 @@ export function onnxDataType(dtype: DType): number {
   if (dataType === undefined) throw new DTypeError(`ONNX export: unknown dtype '${String(dtype)}'.`);
   return dataType;
 }
-
-/** onnxruntime's tensor type strings happen to equal the IR dtype names for all four dtypes. */
-export function dtypeOfRuntimeType(type: string): DType {
-  if (type === 'float32' || type === 'float64' || type === 'int64' || type === 'bool') return type;
-  throw new DTypeError(`onnxruntime returned a tensor of type '${type}', which has no IR dtype (float32, float64, int64, bool).`);
-}

@@ -17,7 +17,7 @@ export const stringAttribute = (name: string, value: string): AttributeProto => 
 });
 
 /** A TensorProto holding a host tensor's bytes as raw data: ONNX wants little-endian, the byte order of every platform onnxruntime-node ships for. */
-export function tensorProto(name: string, value: HostTensor): onnxProto.onnx.ITensorProto {
+function tensorProto(name: string, value: HostTensor): onnxProto.onnx.ITensorProto {
   const { buffer, byteOffset, byteLength } = value.data;
   return { name, dataType: onnxDataType(value.dtype), dims: [...value.shape], rawData: new Uint8Array(buffer, byteOffset, byteLength) };
 }

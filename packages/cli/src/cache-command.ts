@@ -28,7 +28,7 @@ const OPTIONS = {
  * hook, their count and a digest of the list, so that two runs needing other
  * hooks never share a directory and a file name stays short with 24 hooks.
  */
-export function defaultCacheDirectory(config: Pick<RunConfig, 'model_name' | 'hook_point'>, hooks: readonly string[] = [config.hook_point]): string {
+function defaultCacheDirectory(config: Pick<RunConfig, 'model_name' | 'hook_point'>, hooks: readonly string[] = [config.hook_point]): string {
   const model = config.model_name.replaceAll('/', '__');
   if (hooks.length === 1) return `cache/${model}_${hooks[0]}`;
   const digest = createHash('sha256').update(hooks.join('\n')).digest('hex').slice(0, 8);

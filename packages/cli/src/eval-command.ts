@@ -28,7 +28,7 @@ const OPTIONS = {
 } as const;
 
 /** Written beside each evaluated SAE's weights. */
-export const EVALUATION_FILE = 'evaluation.json';
+const EVALUATION_FILE = 'evaluation.json';
 
 export const evalCommand: Command = {
   name: 'eval',

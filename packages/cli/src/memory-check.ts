@@ -9,7 +9,7 @@ export interface MachineMemory {
 }
 
 /** One part of a run's memory, for the message. */
-export interface MemoryPart {
+interface MemoryPart {
   readonly what: string;
   readonly bytes: number;
 }

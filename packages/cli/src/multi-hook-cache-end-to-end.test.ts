@@ -1,5 +1,5 @@
 import { readSafetensors } from '@nnd/core';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +106,47 @@ describe('nnd cache and nnd train with decompositions of several hooks', () => {
     expect(cached.stderr).toMatch(/2048 rows of blocks\.1\.ln2\.hook_normalized, blocks\.1\.hook_mlp_out from /);
     expect(trainingLosses('transcoder-cached')).toEqual(trainingLosses('transcoder-live'));
     expect(await weightsOf('transcoder-cached', 'transcoder')).toEqual(await weightsOf('transcoder-live', 'transcoder'));
+  });
+
+  it('resumes a run trained from the cache at its checkpoint, seeking in the cache instead of reading the batches before, with the batches of an uninterrupted run', async () => {
+    const sae = { decomposition: 'sae', sae_type: 'topk', hook_point: 'blocks.1.hook_mlp_out', activation_cache: cache(), checkpoint_freq: 3 };
+    const config = await configFile('sae-resumed', sae);
+    const uninterrupted = await runCaptured(['train', '--config', config]);
+    expect(uninterrupted.code, uninterrupted.stderr).toBe(0);
+    const state = JSON.parse(readFileSync(join(runs, 'sae-resumed', 'checkpoints', 'step_3', 'trainer_state.json'), 'utf8'));
+    expect(state.source_position).toMatchObject({ batchesServed: 3, rowOffset: 256, buffer: { source: { epoch: 0, shard: 0, batch: 2 } } });
+
+    // The run as a process killed after its step-3 checkpoint left it.
+    const killed = join(directory, 'killed');
+    const run = join(killed, 'sae-resumed');
+    await cp(join(runs, 'sae-resumed'), run, { recursive: true });
+    await rm(join(run, 'checkpoints', 'step_4'), { recursive: true });
+    await rm(join(run, 'sae'), { recursive: true });
+    await rm(join(run, 'summary.json'));
+    const resumed = await runCaptured(['train', '--config', config, '--set', `run_dir=${killed}`, '--resume', run]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/CachedActivationsStore\(.*clt-cache\): continuing at batch 3 from shard 0, model batch 2 \(pass 1\), row 256 of that buffer/);
+    const weights = await weightsOf(join('..', 'killed', 'sae-resumed'), 'sae');
+
+    // Without the recorded position the trainer has the store serve and drop the 3 batches before: the same batches, so the same bits.
+    const replayed = join(directory, 'replayed');
+    await cp(join(runs, 'sae-resumed'), join(replayed, 'sae-resumed'), { recursive: true });
+    for (const part of [join('checkpoints', 'step_4'), 'sae', 'summary.json']) await rm(join(replayed, 'sae-resumed', part), { recursive: true });
+    const statePath = join(replayed, 'sae-resumed', 'checkpoints', 'step_3', 'trainer_state.json');
+    const { source_position: _position, ...withoutPosition } = JSON.parse(readFileSync(statePath, 'utf8'));
+    await writeFile(statePath, JSON.stringify(withoutPosition));
+    const replay = await runCaptured(['train', '--config', config, '--set', `run_dir=${replayed}`, '--resume', join(replayed, 'sae-resumed')]);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stderr).not.toMatch(/continuing at batch/);
+    expect(await weightsOf(join('..', 'replayed', 'sae-resumed'), 'sae')).toEqual(weights);
+
+    // A resumed run (by seek or by replay alike) moves a few weights of the uninterrupted one by a rounding step (~1e-8), not by a batch.
+    const uninterruptedWeights = await weightsOf('sae-resumed', 'sae');
+    for (const [name, bytes] of Object.entries(uninterruptedWeights)) {
+      const [resumedValues, values] = [weights[name], bytes].map((data) => new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4));
+      const scale = Math.max(1, ...values.map(Math.abs));
+      expect(Math.max(...resumedValues.map((value, index) => Math.abs(value - values[index]))), name).toBeLessThanOrEqual(1e-6 * scale);
+    }
   });
 
   it('refuses a cache that lacks a stream of the run, naming what it holds and the fix', async () => {

@@ -14,7 +14,7 @@ const OPTIONS = {
 const WANDB_PREFIX = 'wandb:';
 
 /** `wandb:entity/project` is a W&B project; anything else a run directory or a folder of them. */
-export function runSourceOf(argument: string, env: Readonly<Record<string, string | undefined>>): RunSource {
+function runSourceOf(argument: string, env: Readonly<Record<string, string | undefined>>): RunSource {
   if (!argument.startsWith(WANDB_PREFIX)) return { type: 'directory', directory: argument };
   const project = argument.slice(WANDB_PREFIX.length);
   if (!/^[^/\s]+\/[^/\s]+$/.test(project)) throw new CliUsageError(`'${argument}' is not a W&B project; write wandb:entity/project, e.g. wandb:patrickaaleask/batchtopk_comparison.`);

@@ -5,7 +5,7 @@ import type { CrossLayerTranscoder } from './cross-layer-transcoder.js';
 
 /** Test helpers (not exported from the package). */
 
-export const FIXTURES = new URL('../fixtures/reference-steps/', import.meta.url);
+const FIXTURES = new URL('../fixtures/reference-steps/', import.meta.url);
 export const TRANSCODER_FIXTURES = new URL('../fixtures/transcoder-steps/', import.meta.url);
 
 export interface ReferenceCase {

@@ -81,8 +81,3 @@ export function hostTensor<D extends DType>(dtype: D, shape: readonly number[], 
   }
   return { dtype, shape: [...shape], data: typed };
 }
-
-/** Reads element i as a JS number (int64 converted, so exact only below 2^53). */
-export function elementAsNumber(data: HostData, index: number): number {
-  return Number(data[index]);
-}

@@ -3,7 +3,7 @@ import { DATA_CALLBACK_NAME, DATA_FOLDER_NAME } from './data-file-names.js';
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Text for HTML content and quoted attributes: a run name comes from files we did not write. */
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => ESCAPES[character]!);
 }
 

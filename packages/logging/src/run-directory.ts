@@ -70,7 +70,7 @@ export function runDirectoryFor(runsDirectory: string, name: string): string {
   return path.join(runsDirectory, safeRunName(name));
 }
 
-export function safeRunName(name: string): string {
+function safeRunName(name: string): string {
   const safe = name.replaceAll('/', '__').replaceAll('\\', '__');
   if (safe === '' || safe === '.' || safe === '..') throw new RunDirectoryError(`'${name}' cannot name a run directory`);
   return safe;

@@ -7,7 +7,7 @@ import { runName } from './run-name.js';
 /** Environment variables, passed in (default `process.env`) rather than read at import. */
 export type Environment = Record<string, string | undefined>;
 
-export const DEFAULT_BASE_URL = 'https://api.wandb.ai';
+const DEFAULT_BASE_URL = 'https://api.wandb.ai';
 
 /** Where W&B is: the option, else `WANDB_BASE_URL`, else W&B's cloud. */
 export function resolveBaseUrl(baseUrl: string | undefined, env: Environment): string {

@@ -10,7 +10,7 @@ export const BYTE_LEVEL_VOCAB_SIZE = 258;
  * themselves, the rest to code points from 256 up, so every byte sequence is
  * a string of visible characters (what the ByteLevel pre-tokenizer emits).
  */
-export function bytesToUnicode(): string[] {
+function bytesToUnicode(): string[] {
   const kept: number[] = [];
   for (let byte = 0x21; byte <= 0x7e; byte++) kept.push(byte);
   for (let byte = 0xa1; byte <= 0xac; byte++) kept.push(byte);

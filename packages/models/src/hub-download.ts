@@ -47,7 +47,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Whether a folder holds config.json and complete weights (one file, or an index and every shard it names). */
-export async function hasModelFiles(directory: string): Promise<boolean> {
+async function hasModelFiles(directory: string): Promise<boolean> {
   if (!(await exists(join(directory, 'config.json')))) return false;
   if (await exists(join(directory, SINGLE_FILE))) return true;
   if (!(await exists(join(directory, SHARD_INDEX)))) return false;

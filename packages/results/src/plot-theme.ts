@@ -27,7 +27,7 @@ export const CATEGORY_COLORS = [
   '#6e6863',
 ];
 
-export const FONT_FAMILY = 'Helvetica, Arial, "Liberation Sans", sans-serif';
+const FONT_FAMILY = 'Helvetica, Arial, "Liberation Sans", sans-serif';
 
 /**
  * Shared look of every plot. Label limits are off because, in Node without a

@@ -28,7 +28,7 @@ export function updateRunningThreshold(keptValues: Tensor, threshold: Tensor, st
  * inference one sample at a time it keeps a running threshold (saved with
  * the weights as `threshold`): acts = pre * (pre > threshold).
  */
-export function createBatchTopKSae(config: BatchTopKSaeConfig): SparseAutoencoder<BatchTopKSaeConfig> {
+function createBatchTopKSae(config: BatchTopKSaeConfig): SparseAutoencoder<BatchTopKSaeConfig> {
   const keep = (preactivations: Tensor) => keepTopKOfBatch(preactivations, config.top_k);
   return sparseAutoencoder({
     architecture: 'batchtopk',

@@ -22,7 +22,7 @@ function encode(x: Tensor, params: TensorMap, bandwidth: number): Tensor {
  * loss = l2 + l1_coeff * mean over samples of sum_f H(out > t). The
  * reference names that sparsity term `l1_loss`, and so do we.
  */
-export function createJumpReluSae(config: JumpReluSaeConfig): SparseAutoencoder<JumpReluSaeConfig> {
+function createJumpReluSae(config: JumpReluSaeConfig): SparseAutoencoder<JumpReluSaeConfig> {
   const decode = (acts: Tensor, params: TensorMap) => add(matmul(acts, params.W_dec), params.b_dec);
   return sparseAutoencoder({
     architecture: 'jumprelu',

@@ -8,7 +8,7 @@ import { createSae } from './sae-registry.js';
  * SAEs as JumpReLU with the running threshold for every feature
  * (`BatchTopKTrainingSAE.process_state_dict_for_saving_inference`), and so do we.
  */
-export const SAELENS_ARCHITECTURES: Readonly<Record<SaeArchitecture, string>> = {
+const SAELENS_ARCHITECTURES: Readonly<Record<SaeArchitecture, string>> = {
   vanilla: 'standard',
   topk: 'topk',
   batchtopk: 'jumprelu',
@@ -24,7 +24,7 @@ const FROM_SAELENS: Readonly<Record<string, SaeArchitecture>> = {
 };
 
 /** Key under cfg.json's `metadata` where our full config lives. */
-export const NND_METADATA_KEY = 'nnd';
+const NND_METADATA_KEY = 'nnd';
 
 /**
  * The SAELens release whose file layout we write. SAELens reads a cfg.json
@@ -32,7 +32,7 @@ export const NND_METADATA_KEY = 'nnd';
  * file and keeps only top-level model and hook fields, so without it
  * `hook_name` would be lost and `HookedSAETransformer.add_sae` would attach nothing.
  */
-export const SAELENS_VERSION = '6.18.0';
+const SAELENS_VERSION = '6.18.0';
 
 /**
  * SAELens 6's metadata fields (`SAEMetadata`, and `LLM_METADATA_KEYS` in

@@ -4,7 +4,7 @@ import type { SparseAutoencoder } from './sparse-autoencoder.js';
 
 /** Test helpers (not exported from the package). */
 
-export function toDType(tensor: HostTensor, dtype: 'float32' | 'float64'): HostTensor {
+function toDType(tensor: HostTensor, dtype: 'float32' | 'float64'): HostTensor {
   const data = dtype === 'float64' ? Float64Array.from(tensor.data as Float32Array) : Float32Array.from(tensor.data as Float64Array);
   return hostTensor(dtype, tensor.shape, data);
 }

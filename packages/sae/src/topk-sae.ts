@@ -12,7 +12,7 @@ import { TOPK_PARAMETERS, topKEncoder, topKForward, topKVariants } from './topk-
  * the ReLU with `encoder_bias`, as SAELens); the top_k largest
  * per sample are kept; loss = l2 + l1_coeff * l1_norm + aux.
  */
-export function createTopKSae(config: TopKSaeConfig): SparseAutoencoder<TopKSaeConfig> {
+function createTopKSae(config: TopKSaeConfig): SparseAutoencoder<TopKSaeConfig> {
   const keep = (preactivations: Tensor) => keepTopKPerSample(preactivations, config.top_k);
   return sparseAutoencoder({
     architecture: 'topk',

@@ -23,7 +23,7 @@ function decode(acts: Tensor, params: TensorMap): Tensor {
  * The reference's VanillaSAE (SAELens 'standard'): acts = relu((x - b_dec) @
  * W_enc + b_enc), recon = acts @ W_dec + b_dec, loss = l2 + l1_coeff * l1_norm.
  */
-export function createVanillaSae(config: VanillaSaeConfig): SparseAutoencoder<VanillaSaeConfig> {
+function createVanillaSae(config: VanillaSaeConfig): SparseAutoencoder<VanillaSaeConfig> {
   return sparseAutoencoder({
     architecture: 'vanilla',
     config,

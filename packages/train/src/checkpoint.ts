@@ -57,11 +57,11 @@ export interface TrainerCheckpoint {
 }
 
 export const TRAINER_STATE_JSON = 'trainer_state.json';
-export const TRAINER_STATE_SAFETENSORS = 'trainer_state.safetensors';
-export const SAE_WEIGHTS = 'sae_weights.safetensors';
-export const SAE_CONFIG = 'cfg.json';
+const TRAINER_STATE_SAFETENSORS = 'trainer_state.safetensors';
+const SAE_WEIGHTS = 'sae_weights.safetensors';
+const SAE_CONFIG = 'cfg.json';
 /** The decomposition's config as the trainer saw it, when a custom writer owns cfg.json. */
-export const NND_CONFIG = 'nnd_config.json';
+const NND_CONFIG = 'nnd_config.json';
 const FORMAT = 'nnd-trainer-state';
 const FORMAT_VERSION = 1;
 const STEP_DIRECTORY = /^step_(\d+)$/;

@@ -12,7 +12,7 @@ import { requireTensors, transcoder, type Transcoder } from './transcoder.js';
  * samples of sum_f Step(p, threshold). The Step reads p, not the acts, so
  * values just below the threshold (inside the bandwidth) pull it down too.
  */
-export function createJumpReluTranscoder(config: JumpReluTranscoderConfig): Transcoder<JumpReluTranscoderConfig> {
+function createJumpReluTranscoder(config: JumpReluTranscoderConfig): Transcoder<JumpReluTranscoderConfig> {
   const { architecture, bandwidth } = config;
   const decode = (acts: Tensor, x: Tensor, params: TensorMap) => finishOutput(config, matmul(acts, params.W_dec), x, params);
   return transcoder({

@@ -6,7 +6,7 @@ import { createTranscoder } from './transcoder-registry.js';
 export const NND_METADATA_KEY = 'nnd';
 
 /** The SAELens release whose transcoder layout these files follow. */
-export const SAELENS_LAYOUT_VERSION = '6.18.0';
+const SAELENS_LAYOUT_VERSION = '6.18.0';
 
 /**
  * SAELens's architecture names, without and with the skip connection.
@@ -21,7 +21,7 @@ const SAELENS_NAMES: Readonly<Record<TranscoderArchitecture, readonly [string, s
   jumprelu_transcoder: ['jumprelu_transcoder', 'jumprelu_skip_transcoder'],
 };
 
-export function saeLensArchitecture(config: TranscoderConfig): string {
+function saeLensArchitecture(config: TranscoderConfig): string {
   return SAELENS_NAMES[config.architecture][config.skip ? 1 : 0];
 }
 

@@ -103,7 +103,7 @@ function topKTranscoderForward(
 }
 
 /** The reference's TopKTranscoder: the top_k largest of relu(x @ W_enc + b_enc) per sample are kept. */
-export function createTopKTranscoder(config: TopKTranscoderConfig): Transcoder<TopKTranscoderConfig> {
+function createTopKTranscoder(config: TopKTranscoderConfig): Transcoder<TopKTranscoderConfig> {
   const keep = (preactivations: Tensor) => keepTopKPerSample(preactivations, config.top_k);
   return transcoder({
     config,
@@ -126,7 +126,7 @@ export function createTopKTranscoder(config: TopKTranscoderConfig): Transcoder<T
  * running threshold (the mean over steps of the smallest kept positive
  * activation): acts = p * (p > threshold).
  */
-export function createBatchTopKTranscoder(config: BatchTopKTranscoderConfig): Transcoder<BatchTopKTranscoderConfig> {
+function createBatchTopKTranscoder(config: BatchTopKTranscoderConfig): Transcoder<BatchTopKTranscoderConfig> {
   const keep = (preactivations: Tensor) => keepTopKOfBatch(preactivations, config.top_k);
   return transcoder({
     config,

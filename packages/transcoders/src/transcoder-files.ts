@@ -24,7 +24,7 @@ export interface LoadedTranscoder {
 }
 
 /** The shape of every tensor a config implies. */
-export function transcoderShapes(config: TranscoderConfig): Record<string, number[]> {
+function transcoderShapes(config: TranscoderConfig): Record<string, number[]> {
   const { input_size: dIn, output_size: dOut, dict_size: features } = config;
   return {
     b_dec: [dOut],

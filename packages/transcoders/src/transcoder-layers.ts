@@ -14,7 +14,7 @@ export function standardise(x: Tensor, y: Tensor, enabled: boolean): { input: No
 }
 
 /** Whether b_dec is subtracted from the input: asked for, and possible only when the widths are equal. */
-export function usesPreEncoderBias(config: TranscoderConfig): boolean {
+function usesPreEncoderBias(config: TranscoderConfig): boolean {
   return config.pre_enc_bias && config.input_size === config.output_size;
 }
 

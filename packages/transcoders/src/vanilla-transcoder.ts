@@ -10,7 +10,7 @@ import { requireTensors, transcoder, type Transcoder } from './transcoder.js';
  * relu(x @ W_enc + b_enc), output = acts @ W_dec + b_dec (+ x @ W_skip^T),
  * loss = l2 + l1_coeff * l1_norm.
  */
-export function createVanillaTranscoder(config: VanillaTranscoderConfig): Transcoder<VanillaTranscoderConfig> {
+function createVanillaTranscoder(config: VanillaTranscoderConfig): Transcoder<VanillaTranscoderConfig> {
   const decode = (acts: Tensor, x: Tensor, params: TensorMap) => finishOutput(config, matmul(acts, params.W_dec), x, params);
   return transcoder({
     config,

@@ -6,7 +6,7 @@ import type { KernelTable } from './kernel.js';
 type LayoutOp = 'MatMul' | 'Reshape' | 'Transpose' | 'Unsqueeze' | 'Squeeze' | 'Concat' | 'Slice' | 'Expand' | 'Shape' | 'Range';
 
 /** Start and element count along one axis, clamped as the ONNX Slice spec describes (as the reference does). */
-export function sliceBounds(size: number, start: number, end: number, step: number): { first: number; count: number } {
+function sliceBounds(size: number, start: number, end: number, step: number): { first: number; count: number } {
   const clamp = (value: number, low: number, high: number) => Math.min(Math.max(value, low), high);
   const from = start < 0 ? start + size : start;
   const to = end < 0 ? end + size : end;

@@ -12,8 +12,6 @@ const byteSizes: Readonly<Record<SafetensorsDType, number>> = {
   BOOL: 1,
 };
 
-export const safetensorsDTypes = Object.keys(byteSizes) as readonly SafetensorsDType[];
-
 export function isSafetensorsDType(value: unknown): value is SafetensorsDType {
   return typeof value === 'string' && Object.hasOwn(byteSizes, value);
 }

@@ -3,7 +3,7 @@ import { dtypeByteSize, elementCount, formatShape, isSafetensorsDType, isValidSh
 import type { SafetensorsDType } from './dtype.js';
 
 /** Same cap as the Python library: a larger header is almost surely corrupt, and we refuse to allocate for it. */
-export const maxHeaderLength = 100_000_000;
+const maxHeaderLength = 100_000_000;
 
 /** Byte length of the little-endian u64 that precedes the JSON header. */
 export const headerLengthPrefixSize = 8;

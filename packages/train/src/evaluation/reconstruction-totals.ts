@@ -5,7 +5,7 @@ import { ShapeError } from '@nnd/core';
  * as dense; the results report (`dense_fraction` in @nnd/results'
  * metric definitions) draws the same line.
  */
-export const DENSE_DENSITY_THRESHOLD = 0.1;
+const DENSE_DENSITY_THRESHOLD = 0.1;
 
 /** Sums over the evaluated positions of one batch, as the evaluation program returns them. */
 export interface BatchReconstructionSums {
