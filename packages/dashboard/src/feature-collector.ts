@@ -262,9 +262,14 @@ export class FeatureCollector {
       }
       const sequence = this.sequences++;
       // In feature order, as `add` visits them: the reservoir's random draws then match.
-      const fired = touched.subarray(0, touchedCount).sort();
-      for (const feature of fired) {
+      // When most features fired, a pass over all of them beats sorting the ones that did.
+      const scan = touchedCount * Math.log2(touchedCount + 1) > features;
+      const fired = scan ? touched : touched.subarray(0, touchedCount).sort();
+      const count = scan ? features : touchedCount;
+      for (let index = 0; index < count; index++) {
+        const feature = scan ? index : fired[index]!;
         const maxPosition = sequenceArgmax[feature]!;
+        if (maxPosition === -1) continue;
         const maximum = sequenceMax[feature]!;
         sequenceMax[feature] = 0;
         sequenceArgmax[feature] = -1;
