@@ -1,5 +1,21 @@
-import { add, concat, GraphError, matmul, relu, reshape, ShapeError, slice, squeeze, type FeatureGroup, type InferenceOptions, type InferenceOutput, type Tensor, type TensorMap } from '@nnd/core';
-import { denseActivations, jumpRelu, keepTopKPerSample } from '@nnd/sae';
+import {
+  add,
+  concat,
+  GraphError,
+  matmul,
+  relu,
+  type KeptFeatures,
+  reshape,
+  ShapeError,
+  slice,
+  squeeze,
+  type FeatureGroup,
+  type InferenceOptions,
+  type InferenceOutput,
+  type Tensor,
+  type TensorMap,
+} from '@nnd/core';
+import { denseActivations, jumpRelu, keepTopKPerSample, keptPairsShaped, type KeptActivations } from '@nnd/sae';
 import { hookForLayer, type CltConfig } from './clt-config.js';
 import type { CltPorts } from './clt-forward.js';
 import { decoderName } from './clt-parameters.js';
@@ -24,10 +40,16 @@ export function cltInference(config: CltConfig, ports: CltPorts, inputs: TensorM
     return x.rank === 2 ? x : reshape(x, [-1, port.width]);
   };
   const xs = ports.reads.map(rows);
+  // Each layer's kept pairs when it keeps k per sample, for the contract's sparse featureActs.
+  const keptByLayer: KeptActivations[] = [];
   const acts = xs.map((x, i) => {
     const dense = relu(add(matmul(x, params[`W_enc_${i}`]), params[`b_enc_${i}`]));
-    if (options.topK !== undefined) return denseActivations(keepTopKPerSample(dense, Math.min(options.topK, features)));
-    if (config.encoder_type === 'topk' || config.encoder_type === 'batchtopk') return denseActivations(keepTopKPerSample(dense, config.top_k));
+    const k = options.topK !== undefined ? Math.min(options.topK, features) : config.encoder_type === 'topk' || config.encoder_type === 'batchtopk' ? config.top_k : undefined;
+    if (k !== undefined) {
+      const kept = keepTopKPerSample(dense, k);
+      keptByLayer.push(kept);
+      return denseActivations(kept);
+    }
     if (config.encoder_type === 'jumprelu') return jumpRelu(dense, params[`log_threshold_${i}`], config.bandwidth);
     return dense;
   });
@@ -44,7 +66,21 @@ export function cltInference(config: CltConfig, ports: CltPorts, inputs: TensorM
     outputs[ports.writes[j].hook] = first.rank === 2 ? sum : reshape(sum, [...leading, dOut]);
   }
   const joined = n === 1 ? acts[0] : concat(acts, -1);
-  return { outputs, featureActs: first.rank === 2 ? joined : reshape(joined, [...leading, n * features]) };
+  const featureActs = first.rank === 2 ? joined : reshape(joined, [...leading, n * features]);
+  if (keptByLayer.length !== n) return { outputs, featureActs };
+  // Layer i's features are columns i * dict_size on of featureActs.
+  const indices = keptByLayer.map(({ features: layerIndices }, i) => (i === 0 ? layerIndices : add(layerIndices, i * features)));
+  const samples: KeptFeatures = {
+    indices: n === 1 ? indices[0] : concat(indices, -1),
+    values:
+      n === 1
+        ? keptByLayer[0].values
+        : concat(
+            keptByLayer.map(({ values }) => values),
+            -1,
+          ),
+  };
+  return { outputs, featureActs, keptFeatures: first.rank === 2 ? samples : keptPairsShaped(samples, leading) };
 }
 
 /**

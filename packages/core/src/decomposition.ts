@@ -59,6 +59,24 @@ export interface InferenceOutput {
   outputs: TensorMap;
   /** [..., features]. */
   featureActs: Tensor;
+  /**
+   * Optional: featureActs in sparse form, for consumers that read only its
+   * non-zero entries (feature dashboards), when the decomposition keeps a
+   * fixed number per sample (TopK). Its dense featureActs is then never
+   * computed unless asked for.
+   */
+  keptFeatures?: KeptFeatures;
+}
+
+/**
+ * A sample's kept (feature, value) pairs: `indices` (int64) and `values`,
+ * both [..., k]; featureActs[..., indices[..., j]] = values[..., j] and every
+ * other feature is 0. Indices are distinct within a sample; a value may be 0
+ * (a TopK sample with fewer than k positive pre-activations).
+ */
+export interface KeptFeatures {
+  readonly indices: Tensor;
+  readonly values: Tensor;
 }
 
 /**

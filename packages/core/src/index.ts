@@ -56,6 +56,7 @@ export type {
   GradientGroup,
   InferenceOptions,
   InferenceOutput,
+  KeptFeatures,
   TensorMap,
 } from './decomposition.js';
 export type { DecompositionFamily, FamilyContext, FamilyMember, SavedDecomposition } from './decomposition-family.js';

@@ -11,6 +11,7 @@ import {
   type DeviceTensor,
   type Feed,
   type HostTensor,
+  type KeptFeatures,
   type Program,
   type Tensor,
   type TensorMap,
@@ -51,6 +52,13 @@ export interface CollectDashboardOptions {
    * residual-stream or MLP-output hook (see logitEffects).
    */
   readonly logitTokens?: number;
+  /**
+   * Read the decomposition's kept (feature, value) pairs (the contract's
+   * `keptFeatures`) instead of its dense featureActs, when its inference
+   * gives them (default true): the same dashboard, without the dense
+   * [positions, features] tensor on the device or the host.
+   */
+  readonly sparse?: boolean;
   /** Called after each batch with the tokens collected so far (progress). */
   readonly onBatch?: (tokens: number) => void;
 }
@@ -71,6 +79,8 @@ export interface DashboardData {
 export type DashboardFeature = FeatureStatistics & { readonly logitEffects?: LogitEffects };
 
 const FEATURE_ACTS = 'feature_acts';
+const KEPT_INDICES = 'kept_indices';
+const KEPT_VALUES = 'kept_values';
 
 /**
  * One pass of the model over token batches, collecting for each feature of
@@ -84,7 +94,7 @@ const FEATURE_ACTS = 'feature_acts';
  */
 export async function collectDashboard(options: CollectDashboardOptions): Promise<DashboardData> {
   const { model, decomposition, params, state } = options;
-  const { graph, featureCount } = dashboardGraph(model, decomposition, params, state, options.features);
+  const { graph, featureCount } = dashboardGraph(model, decomposition, params, state, options.features, { sparse: options.sparse ?? true });
   const range = options.features ?? { start: 0, end: featureCount };
   if (!(Number.isInteger(range.start) && Number.isInteger(range.end) && range.start >= 0 && range.end > range.start && range.end <= featureCount)) {
     throw new ConfigError(
@@ -92,7 +102,9 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
     );
   }
   const backend = model.backend;
-  const program: Program = await backend.compile(graph.graph, { outputs: { [FEATURE_ACTS]: graph.output }, hostOutputs: [FEATURE_ACTS] });
+  const { kept } = graph;
+  const outputs: TensorMap = kept === undefined ? { [FEATURE_ACTS]: graph.output } : { [KEPT_INDICES]: kept.indices, [KEPT_VALUES]: kept.values };
+  const program: Program = await backend.compile(graph.graph, { outputs, hostOutputs: Object.keys(outputs) });
   const collector = new FeatureCollector({
     firstFeature: range.start,
     features: range.end - range.start,
@@ -114,9 +126,18 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
       if (length > model.config.contextLength) throw new ShapeError(`dashboard: batch ${batches} has sequences of ${length} tokens; the model takes at most ${model.config.contextLength}.`);
       const feeds: Record<string, Feed> = { ...modelFeeds, ...uploaded, [TOKENS_INPUT]: tokens };
       const outputs = await program.run(feeds);
-      const acts = await outputs[FEATURE_ACTS]!.toHost();
-      for (const tensor of Object.values(outputs)) tensor.dispose();
-      collector.add(acts.data as Float32Array, tokens.data, rows, length);
+      try {
+        if (kept === undefined) {
+          const acts = await outputs[FEATURE_ACTS]!.toHost();
+          collector.add(acts.data as Float32Array, tokens.data, rows, length);
+        } else {
+          const indices = await outputs[KEPT_INDICES]!.toHost();
+          const values = await outputs[KEPT_VALUES]!.toHost();
+          collector.addKept(int64AsNumbers(indices.data as BigInt64Array), values.data as Float32Array, kept.k, tokens.data, rows, length);
+        }
+      } finally {
+        for (const tensor of Object.values(outputs)) tensor.dispose();
+      }
       batches++;
       options.onBatch?.(collector.tokenCount);
     }
@@ -141,7 +162,9 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
 /**
  * The graph: the model up to the last hook the decomposition reads or
  * writes, each hook as [positions, width] rows, then featureActs (sliced to
- * `range`). Also gives the decomposition's total feature count.
+ * `range`). Also gives the decomposition's total feature count. With
+ * `sparse`, `kept` is the decomposition's kept pairs ([positions, k] int64
+ * indices and float32 values) when its inference gives them.
  */
 export function dashboardGraph(
   model: HookedTransformer,
@@ -149,7 +172,8 @@ export function dashboardGraph(
   params: Readonly<Record<string, HostTensor>>,
   state: Readonly<Record<string, HostTensor>>,
   range?: FeatureRange,
-): { graph: { graph: Graph; output: Tensor }; featureCount: number } {
+  options: { readonly sparse?: boolean } = {},
+): { graph: { graph: Graph; output: Tensor; kept?: { indices: Tensor; values: Tensor; k: number } }; featureCount: number } {
   const graph = new Graph();
   const tokens = graph.input(TOKENS_INPUT, ['batch', 'seq'], 'int64');
   const streams = streamsOf([decomposition]);
@@ -169,9 +193,10 @@ export function dashboardGraph(
   const paramInputs = inputs('param', params);
   const stateInputs = inputs('state', state);
   const reads = Object.fromEntries(decomposition.reads.map(({ hook }) => [hook, rows[hook]!]));
-  const featureActs = decomposition.inferOutputs
-    ? decomposition.inferOutputs(graph, reads, paramInputs, stateInputs).featureActs
-    : decomposition.forward(graph, { inputs: reads, targets: Object.fromEntries(decomposition.writes.map(({ hook }) => [hook, rows[hook]!])) }, paramInputs, stateInputs).featureActs;
+  const inferred = decomposition.inferOutputs?.(graph, reads, paramInputs, stateInputs);
+  const featureActs =
+    inferred?.featureActs ??
+    decomposition.forward(graph, { inputs: reads, targets: Object.fromEntries(decomposition.writes.map(({ hook }) => [hook, rows[hook]!])) }, paramInputs, stateInputs).featureActs;
   const featureCount = featureActs.shape.at(-1);
   if (featureActs.rank !== 2 || typeof featureCount !== 'number') {
     throw new ShapeError(`dashboard: decomposition '${decomposition.architecture}' returned feature activations ${featureActs}; they must be [positions, features] with a fixed feature count.`);
@@ -181,5 +206,34 @@ export function dashboardGraph(
       ? featureActs
       : slice(featureActs, { starts: [Math.max(0, range.start)], ends: [Math.min(featureCount, range.end)], axes: [1] });
   // The host collector reads float32.
-  return { graph: { graph, output: output.dtype === 'float32' ? output : cast(output, 'float32') }, featureCount };
+  const asFloat32 = (tensor: Tensor) => (tensor.dtype === 'float32' ? tensor : cast(tensor, 'float32'));
+  return { graph: { graph, output: asFloat32(output), kept: options.sparse ? keptOutputs(decomposition, inferred?.keptFeatures, asFloat32) : undefined }, featureCount };
 }
+
+/** The kept pairs as [positions, k] (int64 indices, float32 values); undefined when the decomposition gives none. */
+function keptOutputs(decomposition: Decomposition, kept: KeptFeatures | undefined, asFloat32: (tensor: Tensor) => Tensor): { indices: Tensor; values: Tensor; k: number } | undefined {
+  if (kept === undefined) return undefined;
+  const { indices, values } = kept;
+  const k = indices.shape.at(-1);
+  if (indices.rank !== 2 || values.rank !== 2 || typeof k !== 'number' || values.shape.at(-1) !== k || indices.dtype !== 'int64') {
+    throw new ShapeError(
+      `dashboard: decomposition '${decomposition.architecture}' returned kept features with indices ${indices} and values ${values}; they must be [positions, k] each (int64 indices) with a fixed k.`,
+    );
+  }
+  return { indices, values: asFloat32(values), k };
+}
+
+/**
+ * int64 feature indices as numbers without a BigInt per element: the low
+ * 32-bit words of the little-endian int64s (indices are < 2^31), read
+ * through an Int32Array view of the same memory.
+ */
+function int64AsNumbers(data: BigInt64Array): ArrayLike<number> {
+  if (!LITTLE_ENDIAN) return Float64Array.from(data, Number);
+  const words = new Int32Array(data.buffer, data.byteOffset, data.length * 2);
+  const low = new Int32Array(data.length);
+  for (let index = 0; index < low.length; index++) low[index] = words[2 * index]!;
+  return low;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

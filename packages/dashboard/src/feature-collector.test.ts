@@ -75,3 +75,39 @@ describe('FeatureCollector', () => {
     }
   });
 });
+
+describe('FeatureCollector.addKept', () => {
+  // A dictionary of 60 (most collected features fire in every sequence) and of 600 (a few do): both ways of visiting them.
+  for (const total of [60, 600])
+    it(`gives exactly the statistics of \`add\` on the same values in dense form (a range of the features, zeros, negatives, an excluded token; ${total} features)`, () => {
+      const [rows, length, k, firstFeature, features] = [5, 24, 6, 10, 30];
+      const rng = new Rng(7);
+      const options = { firstFeature, features, window: 3, topExamples: 5, quantileExamples: 4, excludedTokenId: 3, seed: 11 };
+      const dense = new FeatureCollector(options);
+      const kept = new FeatureCollector(options);
+      for (let batch = 0; batch < 30; batch++) {
+        const indices = new Int32Array(rows * length * k);
+        const values = new Float32Array(rows * length * k);
+        const denseValues = new Float32Array(rows * length * features);
+        for (let at = 0; at < rows * length; at++) {
+          // k distinct features of the whole dictionary, some outside the collected range; some values 0 or negative.
+          const chosen = new Set<number>();
+          while (chosen.size < k) chosen.add(rng.int(total));
+          [...chosen].forEach((feature, j) => {
+            const draw = rng.next();
+            const value = draw < 0.15 ? 0 : draw < 0.3 ? -rng.next() : rng.next() * 4;
+            indices[at * k + j] = feature;
+            values[at * k + j] = value;
+            if (feature >= firstFeature && feature < firstFeature + features) denseValues[at * features + feature - firstFeature] = value;
+          });
+        }
+        const tokens = BigInt64Array.from({ length: rows * length }, () => BigInt(rng.int(8)));
+        dense.add(denseValues, tokens, rows, length);
+        kept.addKept(indices, values, k, tokens, rows, length);
+      }
+      const expected = dense.statistics();
+      expect(expected.some(({ top }) => top.length === 5)).toBe(true);
+      expect(kept.tokenCount).toBe(dense.tokenCount);
+      expect(kept.statistics()).toEqual(expected);
+    });
+});

@@ -100,6 +100,24 @@ export class FeatureCollector {
   private readonly rng: Rng;
   private tokens = 0;
   private sequences = 0;
+  /** Per feature, its maximum and argmax in the sequence being read; -1: not fired positive in it. Reset after each sequence for the features it touched only. */
+  private readonly sequenceMax: Float32Array;
+  private readonly sequenceArgmax: Int32Array;
+  private readonly touched: Int32Array;
+  /**
+   * The batch being read, for copying windows into slabs: its token ids, and
+   * either its dense values or its kept pairs. For kept pairs, each
+   * feature's pairs in the current sequence form a list from `pairHead`
+   * (latest position first) through `pairNext`; `pairStamp` says which
+   * sequence a feature's head belongs to, so nothing is cleared per sequence.
+   */
+  private batchIds: Int32Array = new Int32Array(0);
+  private denseValues: Float32Array | undefined;
+  private keptValues: Float32Array = new Float32Array(0);
+  private keptK = 0;
+  private pairNext: Int32Array = new Int32Array(0);
+  private readonly pairHead: Int32Array;
+  private readonly pairStamp: Int32Array;
 
   constructor(options: FeatureCollectorOptions) {
     const { firstFeature, features, topExamples = 20, quantileExamples = 20, window = 16, seed = 0 } = options;
@@ -120,6 +138,11 @@ export class FeatureCollector {
     this.maxima = new Float32Array(features);
     this.histogram = new Uint32Array(features * BINS);
     this.rng = new Rng(seed);
+    this.sequenceMax = new Float32Array(features);
+    this.sequenceArgmax = new Int32Array(features).fill(-1);
+    this.touched = new Int32Array(features);
+    this.pairHead = new Int32Array(features);
+    this.pairStamp = new Int32Array(features).fill(-1);
   }
 
   /** Tokens counted so far (excluded positions left out). */
@@ -139,6 +162,8 @@ export class FeatureCollector {
     if (tokens.length !== rows * length) throw new RangeError(`FeatureCollector.add: ${tokens.length} tokens for ${rows} x ${length} positions.`);
     // Token ids once as numbers: a BigInt64Array read allocates a BigInt each time.
     const ids = Int32Array.from(tokens as ArrayLike<number>, Number);
+    this.batchIds = ids;
+    this.denseValues = values;
     const sequenceMax = new Float32Array(features);
     const sequenceArgmax = new Int32Array(features);
     const { histogram, firings, negative } = this;
@@ -171,12 +196,84 @@ export class FeatureCollector {
       for (let feature = 0; feature < features; feature++) {
         const maximum = sequenceMax[feature]!;
         if (maximum <= 0) continue;
-        if (maximum > this.maxima[feature]!) this.maxima[feature] = maximum;
-        const top = this.top[feature]!;
-        if (top.accepts(maximum)) top.offer(maximum, (evicted) => this.store(0, evicted, values, ids, row, length, feature, sequenceArgmax[feature]!, sequence));
-        const reservoir = this.reservoir[feature]!;
-        const draw = this.rng.next();
-        if (reservoir.accepts(draw)) reservoir.offer(draw, (evicted) => this.store(1, evicted, values, ids, row, length, feature, sequenceArgmax[feature]!, sequence));
+        this.offer(feature, maximum, sequenceArgmax[feature]!, sequence, row, length);
+      }
+    }
+  }
+
+  /**
+   * One batch in sparse form, as a decomposition's kept features give it
+   * (the contract's KeptFeatures): `indices` and `values` [rows * length, k]
+   * row-major, position p's j-th pair at p * k + j, with `indices` in the
+   * decomposition's numbering (pairs outside the collected range and zero
+   * values are skipped). The same statistics as `add` of the dense values,
+   * at O(k) per position instead of O(features), plus a sort of the
+   * features that fired in each sequence.
+   */
+  addKept(indices: ArrayLike<number>, values: Float32Array, k: number, tokens: ArrayLike<number | bigint>, rows: number, length: number): void {
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`FeatureCollector.addKept: k must be an integer >= 1, got ${k}.`);
+    if (values.length !== rows * length * k || indices.length !== values.length) {
+      throw new RangeError(
+        `FeatureCollector.addKept: ${indices.length} indices and ${values.length} values for ${rows} x ${length} positions of ${k} kept features (expected ${rows * length * k} each).`,
+      );
+    }
+    if (tokens.length !== rows * length) throw new RangeError(`FeatureCollector.addKept: ${tokens.length} tokens for ${rows} x ${length} positions.`);
+    const ids = Int32Array.from(tokens as ArrayLike<number>, Number);
+    this.batchIds = ids;
+    this.denseValues = undefined;
+    this.keptValues = values;
+    this.keptK = k;
+    if (this.pairNext.length < values.length) this.pairNext = new Int32Array(values.length);
+    const { histogram, firings, negative, sequenceMax, sequenceArgmax, touched, firstFeature, features, pairNext, pairHead, pairStamp } = this;
+    const excluded = this.excludedTokenId;
+    for (let row = 0; row < rows; row++) {
+      let touchedCount = 0;
+      const stamp = this.sequences;
+      for (let position = 0; position < length; position++) {
+        const at = row * length + position;
+        // An excluded position counts in no statistic, but its values still show in the windows around it.
+        const counted = excluded === undefined || ids[at] !== excluded;
+        if (counted) this.tokens++;
+        for (let pair = at * k, end = pair + k; pair < end; pair++) {
+          const value = values[pair]!;
+          if (value === 0) continue;
+          const feature = indices[pair]! - firstFeature;
+          if (feature < 0 || feature >= features) continue;
+          if (pairStamp[feature] !== stamp) {
+            pairStamp[feature] = stamp;
+            pairHead[feature] = -1;
+          }
+          pairNext[pair] = pairHead[feature]!;
+          pairHead[feature] = pair;
+          if (!counted) continue;
+          firings[feature]++;
+          let magnitude = value;
+          if (value < 0) {
+            negative[feature]++;
+            magnitude = -value;
+          } else if (value > sequenceMax[feature]!) {
+            if (sequenceArgmax[feature] === -1) touched[touchedCount++] = feature;
+            sequenceMax[feature] = value;
+            sequenceArgmax[feature] = position;
+          }
+          const bin = Math.min(BINS - 1, Math.max(0, Math.floor((Math.log10(magnitude) - LOG10_LOW) * BINS_PER_DECADE)));
+          histogram[feature * BINS + bin]++;
+        }
+      }
+      const sequence = this.sequences++;
+      // In feature order, as `add` visits them: the reservoir's random draws then match.
+      // When most features fired, a pass over all of them beats sorting the ones that did.
+      const scan = touchedCount * Math.log2(touchedCount + 1) > features;
+      const fired = scan ? touched : touched.subarray(0, touchedCount).sort();
+      const count = scan ? features : touchedCount;
+      for (let index = 0; index < count; index++) {
+        const feature = scan ? index : fired[index]!;
+        const maxPosition = sequenceArgmax[feature]!;
+        if (maxPosition === -1) continue;
+        const maximum = sequenceMax[feature]!;
+        sequenceMax[feature] = 0;
+        sequenceArgmax[feature] = -1;
+        this.offer(feature, maximum, maxPosition, sequence, row, length);
       }
     }
   }
@@ -200,23 +297,23 @@ export class FeatureCollector {
     });
   }
 
+  /** A sequence where `feature` peaked at `maximum` (> 0) at `maxPosition`: into its maximum, top heap and reservoir. */
+  private offer(feature: number, maximum: number, maxPosition: number, sequence: number, row: number, length: number): void {
+    if (maximum > this.maxima[feature]!) this.maxima[feature] = maximum;
+    const top = this.top[feature]!;
+    if (top.accepts(maximum)) top.offer(maximum, (evicted) => this.store(0, evicted, row, length, feature, maxPosition, maximum, sequence));
+    const reservoir = this.reservoir[feature]!;
+    const draw = this.rng.next();
+    if (reservoir.accepts(draw)) reservoir.offer(draw, (evicted) => this.store(1, evicted, row, length, feature, maxPosition, maximum, sequence));
+  }
+
   /**
    * Copies the window around a sequence's maximum into the feature's slab,
    * in the slot of the example it replaces (or the next free slot of `heap`):
    * one allocation per feature instead of two typed arrays per example, which
    * cost microseconds each.
    */
-  private store(
-    heap: 0 | 1,
-    evicted: StoredExample | undefined,
-    values: Float32Array,
-    ids: Int32Array,
-    row: number,
-    length: number,
-    feature: number,
-    maxPosition: number,
-    sequence: number,
-  ): StoredExample {
+  private store(heap: 0 | 1, evicted: StoredExample | undefined, row: number, length: number, feature: number, maxPosition: number, maximum: number, sequence: number): StoredExample {
     let slab = this.slabs[feature];
     if (slab === undefined) {
       const slots = (this.topCapacity + this.quantileCapacity) * this.windowLength;
@@ -228,11 +325,23 @@ export class FeatureCollector {
     const end = Math.min(length, maxPosition + this.window + 1);
     const first = row * length + start;
     const offset = slot * this.windowLength;
-    for (let index = 0; index < end - start; index++) {
-      slab.tokens[offset + index] = ids[first + index]!;
-      slab.values[offset + index] = values[(first + index) * this.features + feature]!;
+    const size = end - start;
+    const ids = this.batchIds;
+    for (let index = 0; index < size; index++) slab.tokens[offset + index] = ids[first + index]!;
+    const dense = this.denseValues;
+    if (dense !== undefined) {
+      for (let index = 0; index < size; index++) slab.values[offset + index] = dense[(first + index) * this.features + feature]!;
+    } else {
+      // The feature's pairs in this sequence, latest position first; positions without one are 0.
+      slab.values.fill(0, offset, offset + size);
+      const k = this.keptK;
+      for (let pair = this.pairHead[feature]!; pair !== -1; pair = this.pairNext[pair]!) {
+        const at = Math.floor(pair / k);
+        if (at < first) break;
+        if (at < first + size) slab.values[offset + at - first] = this.keptValues[pair]!;
+      }
     }
-    return { slot, sequence, start, size: end - start, maxIndex: maxPosition - start, maxValue: values[(row * length + maxPosition) * this.features + feature]! };
+    return { slot, sequence, start, size, maxIndex: maxPosition - start, maxValue: maximum };
   }
 
   private example(feature: number, stored: StoredExample): FeatureExample {

@@ -1,10 +1,44 @@
-import { abs, add, cast, customVjp, div, exp, greater, less, mul, mulDims, neg, relu, reshape, scatterElements, shapeOf, sigmoid, sub, topk, zeros, type Dim, type Tensor } from '@nnd/core';
+import {
+  abs,
+  add,
+  cast,
+  customVjp,
+  div,
+  exp,
+  greater,
+  less,
+  mul,
+  mulDims,
+  neg,
+  relu,
+  reshape,
+  scatterElements,
+  shapeOf,
+  sigmoid,
+  sub,
+  topk,
+  zeros,
+  type Dim,
+  type KeptFeatures,
+  type Tensor,
+} from '@nnd/core';
 
 /** Dense [batch, transforms] with the k largest relu(pre) of each row kept, zeros elsewhere. */
 export function topKGate(preactivations: Tensor, k: number): Tensor {
+  return topKGateKept(preactivations, k).gates;
+}
+
+/** topKGate with its kept (transform, gate) pairs, [batch, k] each: the contract's sparse featureActs. */
+export function topKGateKept(preactivations: Tensor, k: number): { gates: Tensor; kept: KeptFeatures } {
   const dense = relu(preactivations);
   const { values, indices } = topk(dense, k, { axis: -1 });
-  return scatterElements(zeros(dense.graph, dense.shape, dense.dtype), indices, values, 1);
+  return { gates: scatterElements(zeros(dense.graph, dense.shape, dense.dtype), indices, values, 1), kept: { indices, values } };
+}
+
+/** Kept pairs of [samples, k] as [...leading, k], as inference reshapes its gates. */
+export function keptShaped(kept: KeptFeatures, leading: readonly Dim[]): KeptFeatures {
+  const k = kept.indices.shape.at(-1)!;
+  return { indices: reshape(kept.indices, [...leading, k]), values: reshape(kept.values, [...leading, k]) };
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   reduceMean,
   reduceSum,
   reshape,
+  type KeptFeatures,
   Rng,
   ShapeError,
   slice,
@@ -33,7 +34,7 @@ import {
 } from '@nnd/core';
 import { parseMoltConfig, rankGroups, transformCount, type MoltConfig, type RankGroup } from './molt-config.js';
 import { moltDecoderDirections } from './molt-decoder-directions.js';
-import { batchTopKGate, jumpReluGate, topKGate } from './molt-gates.js';
+import { batchTopKGate, jumpReluGate, keptShaped, topKGate, topKGateKept } from './molt-gates.js';
 import { sparseMoltOutput } from './sparse-dispatch.js';
 import { groupTransformNorms } from './transform-norms.js';
 
@@ -177,10 +178,22 @@ export function createMolt(config: MoltConfig): Molt {
       if (x === undefined) throw new GraphError(`molt inference: no input '${inputHook}' (got {${Object.keys(inputs).join(', ')}}).`);
       const k = options?.topK ?? (config.gate === 'jumprelu' ? undefined : config.top_k);
       const rows = x.rank === 2 ? x : reshape(x, [-1, dIn]);
-      const { output, gates } = apply(rows, params, k === undefined ? undefined : (preactivations) => topKGate(preactivations, Math.min(k, transforms)));
-      if (x.rank === 2) return { outputs: { [outputHook]: output }, featureActs: gates };
+      let kept: KeptFeatures | undefined;
+      const { output, gates } = apply(
+        rows,
+        params,
+        k === undefined
+          ? undefined
+          : (preactivations) => {
+              const selected = topKGateKept(preactivations, Math.min(k, transforms));
+              kept = selected.kept;
+              return selected.gates;
+            },
+      );
+      const keptFeatures = kept === undefined ? {} : { keptFeatures: x.rank === 2 ? kept : keptShaped(kept, x.shape.slice(0, -1)) };
+      if (x.rank === 2) return { outputs: { [outputHook]: output }, featureActs: gates, ...keptFeatures };
       const leading = x.shape.slice(0, -1);
-      return { outputs: { [outputHook]: reshape(output, [...leading, dOut]) }, featureActs: reshape(gates, [...leading, transforms]) };
+      return { outputs: { [outputHook]: reshape(output, [...leading, dOut]) }, featureActs: reshape(gates, [...leading, transforms]), ...keptFeatures };
     },
     inferenceOptions: ['topK'],
     forwardCouplesSamples: config.gate === 'batchtopk',

@@ -42,7 +42,7 @@ export { initialDeadFeatureState } from './initial-parameters.js';
 export { INPUT_NORM_EPSILON, normalizeInput } from './input-normalization.js';
 export type { NormalizedInput } from './input-normalization.js';
 export { jumpRelu, thresholdStep } from './jumprelu-estimators.js';
-export { denseActivations, keepTopKOfBatch, keepTopKPerSample, keptFeatureTotals, keptNorms } from './kept-activations.js';
+export { denseActivations, keepTopKOfBatch, keepTopKPerSample, keptFeatureTotals, keptNorms, keptPairs, keptPairsShaped } from './kept-activations.js';
 export type { KeptActivations } from './kept-activations.js';
 export { denseNorms, l2Loss } from './reconstruction-metrics.js';
 export { scatterAddRows, sparseDecode } from './sparse-decoder.js';

@@ -1,4 +1,4 @@
-import { abs, cast, div, greater, mul, mulDims, reduceSum, reshape, scatterElements, scatterND, shapeOf, ShapeError, sub, topk, zeros, type Dim, type Tensor } from '@nnd/core';
+import { abs, cast, div, greater, mul, mulDims, reduceSum, reshape, scatterElements, scatterND, shapeOf, ShapeError, sub, topk, zeros, type Dim, type KeptFeatures, type Tensor } from '@nnd/core';
 
 /**
  * The activations a TopK-style SAE keeps, in sparse form.
@@ -85,4 +85,19 @@ export function keptNorms(kept: KeptActivations, batchSize: Tensor): { l1Norm: T
     l1Norm: div(reduceSum(abs(values)), batchSize),
     l0Norm: div(reduceSum(cast(greater(values, 0), values.dtype)), batchSize),
   };
+}
+
+/**
+ * The contract's sparse featureActs (KeptFeatures) of a per-sample
+ * selection: its k (feature, value) pairs per sample. A flat (BatchTopK)
+ * selection keeps a varying count per sample, so it has none.
+ */
+export function keptPairs(kept: KeptActivations): KeptFeatures | undefined {
+  return kept.layout === 'per-sample' ? { indices: kept.features, values: kept.values } : undefined;
+}
+
+/** Kept pairs of [samples, k] reshaped to [...leading, k], as inference reshapes featureActs. */
+export function keptPairsShaped(kept: KeptFeatures, leading: readonly Dim[]): KeptFeatures {
+  const k = kept.indices.shape.at(-1)!;
+  return { indices: reshape(kept.indices, [...leading, k]), values: reshape(kept.values, [...leading, k]) };
 }

@@ -13,11 +13,13 @@ import {
   type HostTensor,
   type InferenceOptions,
   type InferenceOutput,
+  type KeptFeatures,
   type Rng,
   type Tensor,
   type TensorMap,
 } from '@nnd/core';
 import type { SaeArchitecture, SaeConfig } from './sae-config.js';
+import { keptPairsShaped } from './kept-activations.js';
 import { inferTopK } from './top-k-inference.js';
 
 /** Per-sample inference: no coupling between samples (BatchTopK uses its running threshold). */
@@ -26,6 +28,8 @@ export interface SaeInference {
   readonly featureActs: Tensor;
   /** Same shape as the input, mapped back to the input space. */
   readonly reconstruction: Tensor;
+  /** featureActs' kept (index, value) pairs, [..., k] each, when the type keeps k per sample (see KeptFeatures). */
+  readonly kept?: KeptFeatures;
 }
 
 /** The stream an SAE reads and writes when its config names no `hook_point` (library use without a model). */
@@ -111,8 +115,8 @@ export function sparseAutoencoder<Config extends SaeConfig>(definition: SaeDefin
       if (x === undefined) {
         throw new GraphError(`${config.architecture} SAE inference: no input '${hook}' (got {${Object.keys(inputs).join(', ')}}); this SAE reads '${hook}'.`);
       }
-      const { reconstruction, featureActs } = options?.topK === undefined ? definition.infer(graph, x, params, state) : inferTopK(config, x, params, options.topK);
-      return { outputs: { [hook]: reconstruction }, featureActs };
+      const { reconstruction, featureActs, kept } = options?.topK === undefined ? definition.infer(graph, x, params, state) : inferTopK(config, x, params, options.topK);
+      return { outputs: { [hook]: reconstruction }, featureActs, ...(kept === undefined ? {} : { keptFeatures: kept }) };
     },
     inferenceOptions: ['topK'],
     forwardCouplesSamples: config.architecture === 'batchtopk',
@@ -147,10 +151,12 @@ export function inferOnSamples(x: Tensor, actSize: number, architecture: string,
   }
   if (x.rank === 2) return encodeDecode(x);
   const samples = reshape(x, [-1, actSize]);
-  const { featureActs, reconstruction } = encodeDecode(samples);
+  const { featureActs, reconstruction, kept } = encodeDecode(samples);
   const dictSize = featureActs.shape[1];
+  const leading = x.shape.slice(0, -1);
   return {
-    featureActs: reshape(featureActs, [...x.shape.slice(0, -1), dictSize]),
+    featureActs: reshape(featureActs, [...leading, dictSize]),
     reconstruction: reshape(reconstruction, x.shape),
+    ...(kept === undefined ? {} : { kept: keptPairsShaped(kept, leading) }),
   };
 }

@@ -1,7 +1,7 @@
 import { add, matmul, relu, type Tensor, type TensorMap } from '@nnd/core';
 import { centeredEncoder } from './centered-encoder.js';
 import { normalizeInput } from './input-normalization.js';
-import { denseActivations, keepTopKPerSample } from './kept-activations.js';
+import { denseActivations, keepTopKPerSample, keptPairs } from './kept-activations.js';
 import type { SaeConfig } from './sae-config.js';
 import { inferOnSamples, requireTensors, type SaeInference } from './sparse-autoencoder.js';
 import { topKEncoder } from './topk-forward.js';
@@ -20,7 +20,8 @@ export function inferTopK(config: SaeConfig, x: Tensor, params: TensorMap, k: nu
       config.architecture === 'topk' || config.architecture === 'batchtopk'
         ? topKEncoder(config, input.x, tensors).preactivations
         : relu(add(centeredEncoder(input.x, tensors.b_dec, tensors.W_enc).preactivations, tensors.b_enc));
-    const featureActs = denseActivations(keepTopKPerSample(dense, Math.min(k, config.dict_size)));
-    return { featureActs, reconstruction: input.restore(add(matmul(featureActs, tensors.W_dec), tensors.b_dec)) };
+    const kept = keepTopKPerSample(dense, Math.min(k, config.dict_size));
+    const featureActs = denseActivations(kept);
+    return { featureActs, reconstruction: input.restore(add(matmul(featureActs, tensors.W_dec), tensors.b_dec)), kept: keptPairs(kept) };
   });
 }

@@ -2,7 +2,7 @@ import { add, defineDecomposition, matmul, Rng, type Tensor, type TensorMap } fr
 import { constrainDecoder } from './decoder-constraint.js';
 import { initialDeadFeatureState, initialSaeParameters } from './initial-parameters.js';
 import { normalizeInput } from './input-normalization.js';
-import { denseActivations, keepTopKPerSample } from './kept-activations.js';
+import { denseActivations, keepTopKPerSample, keptPairs } from './kept-activations.js';
 import { parseWithSchema, topKConfigSchema, type TopKSaeConfig } from './sae-config.js';
 import { inferOnSamples, requireTensors, sparseAutoencoder, type SparseAutoencoder } from './sparse-autoencoder.js';
 import { TOPK_PARAMETERS, topKEncoder, topKForward, topKVariants } from './topk-forward.js';
@@ -27,8 +27,9 @@ function createTopKSae(config: TopKSaeConfig): SparseAutoencoder<TopKSaeConfig> 
       const { b_dec: bDec, W_dec: wDec } = tensors;
       return inferOnSamples(x, config.act_size, 'topk', (samples) => {
         const input = normalizeInput(samples, config.input_unit_norm);
-        const featureActs = denseActivations(keep(topKEncoder(config, input.x, tensors).preactivations));
-        return { featureActs, reconstruction: input.restore(add(matmul(featureActs, wDec), bDec)) };
+        const kept = keep(topKEncoder(config, input.x, tensors).preactivations);
+        const featureActs = denseActivations(kept);
+        return { featureActs, reconstruction: input.restore(add(matmul(featureActs, wDec), bDec)), kept: keptPairs(kept) };
       });
     },
     constrain: constrainDecoder,

@@ -8,6 +8,7 @@ import {
   keepTopKOfBatch,
   keepTopKPerSample,
   keptFeatureTotals,
+  keptPairs,
   keptNorms,
   l2Loss,
   NO_DEAD_FEATURES,
@@ -113,8 +114,9 @@ function createTopKTranscoder(config: TopKTranscoderConfig): Transcoder<TopKTran
     forward: (_graph, x, y, params, state, options) => topKTranscoderForward(config, keep, x, y, params, state, options).output,
     variants: topKVariants(config),
     inferSamples(_graph, x, params) {
-      const featureActs = denseActivations(keep(encodeTranscoder(config, x, params).preactivations));
-      return { featureActs, output: finishOutput(config, matmul(featureActs, params.W_dec), x, params) };
+      const kept = keep(encodeTranscoder(config, x, params).preactivations);
+      const featureActs = denseActivations(kept);
+      return { featureActs, output: finishOutput(config, matmul(featureActs, params.W_dec), x, params), kept: keptPairs(kept) };
     },
     constrain: constrainDecoder,
   });

@@ -15,11 +15,12 @@ import {
   type HostTensor,
   type InferenceOptions,
   type InferenceOutput,
+  type KeptFeatures,
   type Rng,
   type Tensor,
   type TensorMap,
 } from '@nnd/core';
-import { denseActivations, keepTopKPerSample } from '@nnd/sae';
+import { denseActivations, keepTopKPerSample, keptPairs, keptPairsShaped } from '@nnd/sae';
 import { DEFAULT_INPUT_HOOK, DEFAULT_OUTPUT_HOOK, type TranscoderArchitecture, type TranscoderConfig } from './transcoder-config.js';
 import { encodeTranscoder, finishOutput } from './transcoder-layers.js';
 
@@ -29,6 +30,8 @@ export interface TranscoderInference {
   readonly featureActs: Tensor;
   /** [..., output_size]: what replaces the written hook. */
   readonly output: Tensor;
+  /** featureActs' kept (index, value) pairs, [..., k] each, when the type keeps k per sample (see KeptFeatures). */
+  readonly kept?: KeptFeatures;
 }
 
 /**
@@ -89,8 +92,9 @@ export function transcoder<Config extends TranscoderConfig>(definition: Transcod
   const writes: ActivationPort[] = [{ hook: outputHook, width: config.output_size }];
   // The synthetic top-k sweep's selection: the k largest dense activations of each sample, in place of the type's own.
   const inferTopK = (x: Tensor, params: TensorMap, k: number): TranscoderInference => {
-    const featureActs = denseActivations(keepTopKPerSample(encodeTranscoder(config, x, params).preactivations, Math.min(k, config.dict_size)));
-    return { featureActs, output: finishOutput(config, matmul(featureActs, params.W_dec), x, params) };
+    const kept = keepTopKPerSample(encodeTranscoder(config, x, params).preactivations, Math.min(k, config.dict_size));
+    const featureActs = denseActivations(kept);
+    return { featureActs, output: finishOutput(config, matmul(featureActs, params.W_dec), x, params), kept: keptPairs(kept) };
   };
   const inferSamples = (graph: Graph, x: Tensor, params: TensorMap, state: TensorMap, options?: InferenceOptions): TranscoderInference =>
     options?.topK === undefined ? definition.inferSamples(graph, x, params, state) : inferTopK(x, params, options.topK);
@@ -109,6 +113,7 @@ export function transcoder<Config extends TranscoderConfig>(definition: Transcod
     return {
       featureActs: reshape(result.featureActs, [...leading, config.dict_size]),
       output: reshape(result.output, [...leading, config.output_size]),
+      ...(result.kept === undefined ? {} : { kept: keptPairsShaped(result.kept, leading) }),
     };
   };
   return {
@@ -150,8 +155,8 @@ export function transcoder<Config extends TranscoderConfig>(definition: Transcod
       if (x === undefined) {
         throw new GraphError(`${architecture} inference: no input '${inputHook}' (got {${Object.keys(inputs).join(', ')}}); this transcoder reads '${inputHook}'.`);
       }
-      const { output, featureActs } = infer(graph, x, params, state, options);
-      return { outputs: { [outputHook]: output }, featureActs };
+      const { output, featureActs, kept } = infer(graph, x, params, state, options);
+      return { outputs: { [outputHook]: output }, featureActs, ...(kept === undefined ? {} : { keptFeatures: kept }) };
     },
     inferenceOptions: ['topK'],
     forwardCouplesSamples: architecture === 'batchtopk_transcoder',
