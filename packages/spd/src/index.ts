@@ -8,7 +8,7 @@ export type { ToyModelWeights } from './tms.js';
 export { residualMlpTarget, residualMlpModules, randomUnitEmbedding, trainableResidualMlp } from './residual-mlp.js';
 export type { ResidualMlpLayer, ResidualMlpWeights } from './residual-mlp.js';
 export type { TrainableToyModel } from './toy-model-training.js';
-export { singleFeatureCausalImportances, identityOrder, denseOrder, permuteColumns, identityCiError, featuresWithOwnComponent, componentsAbove } from './single-feature-ci.js';
+export { singleFeatureCausalImportances, identityOrder, denseOrder, permuteColumns, identityCiError, featuresWithOwnComponent, featuresCaptured, componentsAbove } from './single-feature-ci.js';
 export type { Matrix } from './single-feature-ci.js';
 export { columnMatches, neuronContributions, matrixRows, matrixProduct } from './subcomponent-geometry.js';
 export type { ColumnMatches, NeuronContributions } from './subcomponent-geometry.js';

@@ -1,6 +1,6 @@
 import { Rng } from '@nnd/core';
 import { describe, expect, it } from 'vitest';
-import { componentsAbove, denseOrder, featuresWithOwnComponent, identityCiError, identityOrder, permuteColumns, singleFeatureCausalImportances } from './single-feature-ci.js';
+import { componentsAbove, denseOrder, featuresCaptured, featuresWithOwnComponent, identityCiError, identityOrder, permuteColumns, singleFeatureCausalImportances } from './single-feature-ci.js';
 import { createSpd } from './spd-decomposition.js';
 import { polygonTms, tmsTarget } from './tms.js';
 
@@ -58,6 +58,13 @@ describe('causal importance per input feature', () => {
     ];
     expect(featuresWithOwnComponent(shared)).toBe(0);
     expect(featuresWithOwnComponent(shared.slice(3))).toBe(1);
+    expect(featuresCaptured(shared)).toBe(4);
+    expect(
+      featuresCaptured([
+        [0.4, 0.3],
+        [0, 0.6],
+      ]),
+    ).toBe(1);
     expect(componentsAbove(clean, 0.1)).toBe(3);
     expect(componentsAbove(clean, 0.97)).toBe(2);
   });

@@ -92,6 +92,9 @@ export function featuresWithOwnComponent(rows: Matrix, threshold = 0.5): number 
   return above.filter((columns) => columns.length === 1 && users.get(columns[0]) === 1).length;
 }
 
+/** How many features some component has CI above `threshold` for (captured at all, by one component or several). */
+export const featuresCaptured = (rows: Matrix, threshold = 0.5): number => rows.filter((row) => row.some((value) => value > threshold)).length;
+
 /** Components whose CI exceeds `threshold` for at least one feature. */
 export function componentsAbove(rows: Matrix, threshold: number): number {
   const columns = rows[0]?.length ?? 0;
