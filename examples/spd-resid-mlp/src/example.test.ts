@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => rm(directory, { recursive: true, force: true }));
 
 describe('the spd-resid-mlp example at CI scale', () => {
-  it('trains the residual MLP, decomposes it, and writes the report with its three SVG figures; mlp_in moves toward one component per feature', async () => {
+  it('trains the residual MLP, decomposes it, and writes the report with its three SVG figures; every feature gets an important mlp_in component', async () => {
     const result = await runResidMlpExample(directory, CI_SCALE);
     expect(result.files).toEqual(['ci-per-feature.svg', 'neuron-contributions.svg', 'neuron-contribution-pairs.svg', 'summary.json', 'report.md']);
     for (const file of result.files) expect(existsSync(join(directory, file)), file).toBe(true);
@@ -27,9 +27,12 @@ describe('the spd-resid-mlp example at CI scale', () => {
       expect(rows).toHaveLength(20);
       for (const row of rows) expect(row).toHaveLength(20);
     }
-    const summary = JSON.stringify({ atInit: result.atInit, trained: result.trained });
-    expect(result.trained.identityCiError, summary).toBeLessThan(result.atInit.identityCiError);
+    const summary = JSON.stringify({ atInit: result.atInit, trained: result.trained, correlation: result.contributionCorrelation });
+    // At initialisation few features have an important component in mlp_in; after training all do (at this length still
+    // several each: the importance loss has not yet pruned them to one per feature, which takes thousands of steps).
+    expect(result.atInit.featuresCaptured, summary).toBeLessThan(10);
+    expect(result.trained.featuresCaptured, summary).toBe(20);
     // The chosen subcomponents reproduce the target's neuron contributions (the paper's Figure 7 diagonal).
-    expect(result.contributionCorrelation).toBeGreaterThan(0.5);
+    expect(result.contributionCorrelation, summary).toBeGreaterThan(0.5);
   }, 300_000);
 });
