@@ -147,13 +147,7 @@ export async function runResidMlpExample(directory: string, scale: ResidMlpScale
     const spdLogger = createLogger({ runsDirectory: runs, name: 'spd', console: scale.console ?? false, wandb: false });
     await spdLogger.init({ name: 'spd', model: spd.target.name, decomposition: 'spd', ...spdSettings(C), modules: `${MLP_IN},${MLP_OUT}`, C, ...spdConfig });
     const initial = spd.initialParams(new Rng(0));
-    const result = await trainDecomposition(spd, sparseFeatureSource(features, scale.spdBatch, FEATURE_PROBABILITY, 2, VALUE_RANGE), spdConfig, {
-      backend,
-      logger: spdLogger,
-      handleSignals: false,
-      // The figures' 'at initialisation' is exactly where training starts, and the faithfulness warm-up runs once.
-      initialTensors: [{ params: initial }],
-    });
+    const result = await trainDecomposition(spd, sparseFeatureSource(features, scale.spdBatch, FEATURE_PROBABILITY, 2, VALUE_RANGE), spdConfig, { backend, logger: spdLogger, handleSignals: false });
     await saveSpd(join(runs, 'spd', 'spd'), spd, result.params, { target: 'trained by examples/spd-resid-mlp' });
 
     // 3. What the figures and the report show.

@@ -136,13 +136,7 @@ export async function runTmsExample(directory: string, scale: TmsScale = DEFAULT
     const spdLogger = createLogger({ runsDirectory: runs, name: 'spd', console: scale.console ?? false, wandb: false });
     await spdLogger.init({ name: 'spd', model: spd.target.name, decomposition: 'spd', ...spdSettings(scale), modules: 'linear1,linear2', C, ...spdConfig });
     const initial = spd.initialParams(new Rng(0));
-    const result = await trainDecomposition(spd, sparseFeatureSource(features, scale.spdBatch, FEATURE_PROBABILITY, 2), spdConfig, {
-      backend,
-      logger: spdLogger,
-      handleSignals: false,
-      // The figures' 'at initialisation' is exactly where training starts, and the faithfulness warm-up runs once.
-      initialTensors: [{ params: initial }],
-    });
+    const result = await trainDecomposition(spd, sparseFeatureSource(features, scale.spdBatch, FEATURE_PROBABILITY, 2), spdConfig, { backend, logger: spdLogger, handleSignals: false });
     await saveSpd(join(runs, 'spd', 'spd'), spd, result.params, { target: 'trained by examples/spd-tms' });
 
     // 3. What the figures and the report show.
