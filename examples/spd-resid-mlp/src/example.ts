@@ -146,6 +146,8 @@ export async function runResidMlpExample(directory: string, scale: ResidMlpScale
     const spdConfig = { num_tokens: scale.spdSteps * scale.spdBatch, batch_size: scale.spdBatch, lr: 2e-3, lr_schedule: 'constant' as const, beta2: 0.999, seed: 0, log_freq: 50 };
     const spdLogger = createLogger({ runsDirectory: runs, name: 'spd', console: scale.console ?? false, wandb: false });
     await spdLogger.init({ name: 'spd', model: spd.target.name, decomposition: 'spd', ...spdSettings(C), modules: `${MLP_IN},${MLP_OUT}`, C, ...spdConfig });
+    // The trainer starts from initialParams(new Rng(seed)) with seed 0: these are the parameters training starts from
+    // (faithfulness warm-up included, which therefore runs twice).
     const initial = spd.initialParams(new Rng(0));
     const result = await trainDecomposition(spd, sparseFeatureSource(features, scale.spdBatch, FEATURE_PROBABILITY, 2, VALUE_RANGE), spdConfig, { backend, logger: spdLogger, handleSignals: false });
     await saveSpd(join(runs, 'spd', 'spd'), spd, result.params, { target: 'trained by examples/spd-resid-mlp' });
