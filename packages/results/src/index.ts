@@ -21,6 +21,8 @@ export type { SweepMetric } from './sweep-plots.js';
 export { DEFAULT_TRAINING_CURVE_METRICS, trainingCurvesSpec } from './training-curves-plot.js';
 export type { TrainingCurveRun, TrainingCurvesOptions } from './training-curves-plot.js';
 export { featureDensitySpec } from './feature-density-plot.js';
+export { heatmapSpec } from './heatmap-plot.js';
+export type { HeatmapOptions, HeatmapPanel } from './heatmap-plot.js';
 export type { FeatureDensityPlotOptions, FeatureDensityRun } from './feature-density-plot.js';
 export { renderReportPlots, reportPlotSpecs } from './report-plots.js';
 export type { RenderedReportPlot, ReportPlot, ReportPlotOptions, ReportSection } from './report-plots.js';

@@ -3,8 +3,15 @@ export type { SpdDecomposition, SpdModule, SpdActivations } from './spd-decompos
 export { parseSpdConfig, spdConfigSchema } from './spd-config.js';
 export type { SpdConfig, SpdConfigInput } from './spd-config.js';
 export type { MatrixProduct, SpdTarget, TargetMatrix } from './spd-target.js';
-export { tmsTarget, polygonTms, sparseFeatureSource } from './tms.js';
+export { tmsTarget, polygonTms, sparseFeatureSource, trainableTms } from './tms.js';
 export type { ToyModelWeights } from './tms.js';
+export { residualMlpTarget, residualMlpModules, randomUnitEmbedding, trainableResidualMlp } from './residual-mlp.js';
+export type { ResidualMlpLayer, ResidualMlpWeights } from './residual-mlp.js';
+export type { TrainableToyModel } from './toy-model-training.js';
+export { singleFeatureCausalImportances, identityOrder, denseOrder, permuteColumns, identityCiError, featuresWithOwnComponent, featuresCaptured, componentsAbove } from './single-feature-ci.js';
+export type { Matrix } from './single-feature-ci.js';
+export { columnMatches, neuronContributions, matrixRows, matrixProduct } from './subcomponent-geometry.js';
+export type { ColumnMatches, NeuronContributions } from './subcomponent-geometry.js';
 export { lowerLeakyHardSigmoid, upperLeakyHardSigmoid, LEAK } from './sigmoids.js';
 export { ciFunction, initialCiParams, gelu } from './ci-functions.js';
 export type { CiFnType } from './ci-functions.js';

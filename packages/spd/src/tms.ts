@@ -1,5 +1,23 @@
-import { add, hostTensor, matmul, relu, Rng, type ActivationSource, type Graph, type HostTensor, type Tensor, type TensorMap } from '@nnd/core';
+import {
+  add,
+  DECOMPOSITION_SPECIFICATION_VERSION,
+  hostTensor,
+  matmul,
+  mul,
+  reduceMean,
+  relu,
+  Rng,
+  sub,
+  transpose,
+  type ActivationSource,
+  type Graph,
+  type HostTensor,
+  type Tensor,
+  type TensorMap,
+} from '@nnd/core';
+import { transposeMatrix } from './host-matrix.js';
 import type { MatrixProduct, SpdTarget } from './spd-target.js';
+import type { TrainableToyModel } from './toy-model-training.js';
 
 export interface ToyModelWeights {
   /** linear1's W [features, hidden] (x @ W). */
@@ -18,7 +36,7 @@ export interface ToyModelWeights {
  */
 export function tmsTarget(weights: ToyModelWeights): SpdTarget {
   const [features, hidden] = weights.W.shape;
-  const W2 = weights.W2 ?? transposed(weights.W);
+  const W2 = weights.W2 ?? transposeMatrix(weights.W);
   return {
     name: `tms_${features}-${hidden}`,
     inputs: [{ hook: 'features', width: features }],
@@ -31,17 +49,42 @@ export function tmsTarget(weights: ToyModelWeights): SpdTarget {
     weightOf: (module) => module,
     outputLoss: 'mse',
     forward(_graph: Graph, inputs: TensorMap, frozen: TensorMap, products: Readonly<Record<string, MatrixProduct>>): Tensor {
-      const product = (name: string, x: Tensor) => (products[name] ?? matmul)(x, frozen[name]);
-      return relu(add(product('linear2', product('linear1', inputs.features)), frozen.b));
+      return tmsForward(inputs.features, frozen.linear1, frozen.linear2, frozen.b, products);
     },
   };
 }
 
-function transposed(matrix: HostTensor): HostTensor {
-  const [rows, columns] = matrix.shape;
-  const data = new Float32Array(rows * columns);
-  for (let row = 0; row < rows; row++) for (let column = 0; column < columns; column++) data[column * rows + row] = Number(matrix.data[row * columns + column]);
-  return hostTensor('float32', [columns, rows], data);
+function tmsForward(x: Tensor, W1: Tensor, W2: Tensor, b: Tensor, products: Readonly<Record<string, MatrixProduct>>): Tensor {
+  const hidden = (products.linear1 ?? matmul)(x, W1);
+  return relu(add((products.linear2 ?? matmul)(hidden, W2), b));
+}
+
+/**
+ * The TMS's training task as spd's train_tms sets it: W [features, hidden]
+ * with nn.Linear's initialisation U(-1/sqrt(features), 1/sqrt(features)),
+ * the two layers tied (linear2 = W^T), the bias starting at 0 (spd's
+ * `init_bias_to_zero`, as for 40-10), trained to reproduce sparse inputs
+ * by MSE.
+ */
+export function trainableTms(features: number, hidden: number): TrainableToyModel<ToyModelWeights> {
+  return {
+    specificationVersion: DECOMPOSITION_SPECIFICATION_VERSION,
+    architecture: 'tms',
+    config: { features, hidden },
+    reads: [{ hook: 'features', width: features }],
+    writes: [],
+    initialParams: (rng: Rng) => ({
+      W: hostTensor('float32', [features, hidden], rng.uniform(features * hidden, -1 / Math.sqrt(features), 1 / Math.sqrt(features))),
+      b: hostTensor('float32', [features], new Float32Array(features)),
+    }),
+    initialState: () => ({}),
+    forward(_graph, { inputs }, params) {
+      const output = tmsForward(inputs.features, params.W, transpose(params.W, [1, 0]), params.b, {});
+      const difference = sub(output, inputs.features);
+      return { outputs: {}, featureActs: output, losses: { mse: reduceMean(mul(difference, difference)) }, metrics: {}, nextState: {} };
+    },
+    weightsFrom: (params) => ({ W: params.W, b: params.b }),
+  };
 }
 
 /**
@@ -60,11 +103,13 @@ export function polygonTms(features: number): ToyModelWeights {
 }
 
 /**
- * spd's TMS data (`at_least_zero_active`): each feature is active with
- * probability `featureProbability`, with a value drawn from U(0, 1).
+ * spd's toy data (`at_least_zero_active`): each feature is active with
+ * probability `featureProbability`, with a value drawn from U(low, high)
+ * (U(0, 1) for the TMS, U(-1, 1) for the residual MLP).
  * Batch n depends only on the seed and n, so runs resume exactly.
  */
-export function sparseFeatureSource(features: number, batchSize: number, featureProbability: number, seed: number): ActivationSource {
+export function sparseFeatureSource(features: number, batchSize: number, featureProbability: number, seed: number, valueRange: readonly [number, number] = [0, 1]): ActivationSource {
+  const [low, high] = valueRange;
   let position = 0;
   return {
     async nextBatch() {
@@ -72,7 +117,7 @@ export function sparseFeatureSource(features: number, batchSize: number, feature
       const values = new Float32Array(batchSize * features);
       for (let i = 0; i < values.length; i++) {
         const active = rng.next() < featureProbability;
-        const value = rng.next();
+        const value = low + (high - low) * rng.next();
         values[i] = active ? value : 0;
       }
       return { features: values };
