@@ -27,6 +27,8 @@ export const spdBenchmark: Benchmark = {
   options: {
     ...SPD_PROBLEM_OPTIONS,
     device: { type: 'string', default: 'cpu' },
+    /** Also time each op of the step with ORT's profiler (onnx only). */
+    profile: { type: 'boolean', default: false },
     ...BACKEND_OPTIONS,
   },
   async run(options, log) {
@@ -57,6 +59,12 @@ export const spdBenchmark: Benchmark = {
     });
     const rng = new Rng(0);
     const batches = [0, 1].map(() => BigInt64Array.from(rng.uniform(batch * seq), (value) => BigInt(Math.floor(value * model.config.vocabSize))));
+    if (options.profile) {
+      const { profileTrainingStep } = await import('./sae-profile.js');
+      const profile = await profileTrainingStep(spd, batches[0], batch, String(options.device), steps, warmup);
+      for (const [op, ms] of Object.entries(profile.ops)) log(`  ${op}: ${ms.toFixed(1)} ms per step`);
+      return { benchmark: 'spd-profile', device: options.device, model: options.model, c: C, batch, seq, ...profile };
+    }
     let position = 0;
     const source = { nextBatch: async () => ({ tokens: batches[position++ % batches.length] }) };
     const timed = await timeTrainingSteps(spd, source, { batchSize: batch, steps, warmup, trainConfig: { lr: 1e-3, beta2: 0.999 } }, options, log);

@@ -97,18 +97,26 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_steps(step, warmup, steps, log_prefix):
-    """Runs step(index) -> loss warmup+steps times; returns the timed samples in ms."""
+def time_steps(step, warmup, steps, log_prefix, cpu_samples=None):
+    """Runs step(index) -> loss warmup+steps times; returns the timed samples in ms. With a list as
+    cpu_samples, also appends each timed step's process CPU time (all threads) in ms, which a loaded
+    machine inflates less than the wall time."""
     samples = []
     for index in range(warmup + steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         loss = step(index)
         elapsed = (time.perf_counter() - start) * 1000
-        print(f'{log_prefix} step {index}: {elapsed:.0f} ms, loss {loss:.4g}', flush=True)
+        cpu = (time.process_time() - cpu_start) * 1000
+        print(f'{log_prefix} step {index}: {elapsed:.0f} ms, cpu {cpu:.0f} ms, loss {loss:.4g}', flush=True)
         if index >= warmup:
             samples.append(elapsed)
+            if cpu_samples is not None:
+                cpu_samples.append(cpu)
     return samples
 
 
-def summarise(samples):
-    return {'ms_per_step': statistics.median(samples), 'samples_ms': samples, 'peak_rss_mb': peak_rss_mb()}
+def summarise(samples, cpu_samples=None):
+    result = {'ms_per_step': statistics.median(samples), 'samples_ms': samples, 'peak_rss_mb': peak_rss_mb()}
+    if cpu_samples:
+        result['cpu_ms_per_step'] = statistics.median(cpu_samples)
+    return result

@@ -159,8 +159,9 @@ def bench(args):
         optimizer.zero_grad()
         return float(total)
 
-    samples = time_steps(step, args.warmup, args.steps, 'spd')
-    result = summarise(samples)
+    cpu_samples = []
+    samples = time_steps(step, args.warmup, args.steps, 'spd', cpu_samples)
+    result = summarise(samples, cpu_samples)
     print(f"pytorch {torch.__version__} spd {len(model.modules)} modules x C {args.c}, {args.losses}: "
           f"{result['ms_per_step']:.0f} ms per step median ({', '.join(f'{s:.0f}' for s in samples)}), "
           f"peak RSS {result['peak_rss_mb']:.0f} MB, {torch.get_num_threads()} threads", flush=True)

@@ -1,4 +1,4 @@
-export { createSpd, SPD_ARCHITECTURE, componentNames, spdActivations, reconLoss, uniformKSubsetRouting, annealedP } from './spd-decomposition.js';
+export { createSpd, SPD_ARCHITECTURE, componentNames, componentMatrices, spdActivations, reconLoss, uniformKSubsetRouting, annealedP } from './spd-decomposition.js';
 export type { SpdDecomposition, SpdModule, SpdActivations } from './spd-decomposition.js';
 export { parseSpdConfig, spdConfigSchema } from './spd-config.js';
 export type { SpdConfig, SpdConfigInput } from './spd-config.js';

@@ -24,6 +24,16 @@ export const spdConfigSchema = z.strictObject({
       { error: 'a list of { name, C }' },
     )
     .min(1, { error: 'at least one { name, C }' }),
+  /**
+   * Pairs [source, target] of modules whose components are tied as spd ties
+   * the TMS's (run_spd's `tied_weights`): the target's V is the source's U
+   * transposed and its U the source's V transposed, one trained tensor for
+   * both (the CI functions stay separate). For models whose target matrix
+   * is the source's transpose, like the TMS with tied weights.
+   */
+  tied_weights: z
+    .array(z.tuple([z.string({ error: 'a module name' }), z.string({ error: 'a module name' })], { error: 'a pair [source, target]' }), { error: 'a list of [source, target] module pairs' })
+    .default([]),
   ci_fn_type: z.enum(['mlp', 'vector_mlp', 'shared_mlp'], { error: "'mlp', 'vector_mlp' or 'shared_mlp'" }).default('mlp'),
   ci_fn_hidden_dims: z.array(positiveInteger).default([16]),
   /** W - VU as one more component with its own mask U(0, 1) per position. */
@@ -81,6 +91,19 @@ export function parseSpdConfig(input: unknown): SpdConfig {
   const names = config.modules.map(({ name }) => name);
   const repeated = names.find((name, index) => names.indexOf(name) !== index);
   if (repeated !== undefined) throw new ConfigError(`Invalid SPD config: module '${repeated}' is listed twice in 'modules'; list each matrix once.`);
+  const modules = new Map(config.modules.map(({ name, C }) => [name, C]));
+  const targets = new Set<string>();
+  for (const [source, target] of config.tied_weights) {
+    const unknown = [source, target].find((name) => !modules.has(name));
+    if (unknown !== undefined) throw new ConfigError(`Invalid SPD config: tied_weights names '${unknown}', which is not in 'modules' (${names.join(', ')}); tie only decomposed modules.`);
+    if (source === target) throw new ConfigError(`Invalid SPD config: tied_weights ties '${source}' to itself; name two different modules.`);
+    if (modules.get(source) !== modules.get(target))
+      throw new ConfigError(`Invalid SPD config: tied_weights ties '${source}' (C ${modules.get(source)}) to '${target}' (C ${modules.get(target)}); tied modules need the same C.`);
+    if (targets.has(target)) throw new ConfigError(`Invalid SPD config: tied_weights ties '${target}' to two sources; tie each target once.`);
+    targets.add(target);
+  }
+  const chained = config.tied_weights.find(([source]) => targets.has(source));
+  if (chained !== undefined) throw new ConfigError(`Invalid SPD config: tied_weights uses '${chained[0]}' as a source and as a target; tie each target to an untied source.`);
   if (config.p_anneal_end_frac < config.p_anneal_start_frac) {
     throw new ConfigError(`Invalid SPD config: p_anneal_end_frac (${config.p_anneal_end_frac}) is before p_anneal_start_frac (${config.p_anneal_start_frac}); the annealing must end after it starts.`);
   }

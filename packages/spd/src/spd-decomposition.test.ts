@@ -1,6 +1,6 @@
 import { ConfigError, evaluateGraph, Graph, hostTensor, Rng } from '@nnd/core';
 import { describe, expect, it } from 'vitest';
-import { createSpd, uniformKSubsetRouting } from './spd-decomposition.js';
+import { componentMatrices, createSpd, uniformKSubsetRouting } from './spd-decomposition.js';
 import { SpdModelError } from './spd-model-error.js';
 import { polygonTms, tmsTarget } from './tms.js';
 
@@ -36,6 +36,47 @@ describe('createSpd', () => {
     expect(variance(params['linear1.U'].data as Float32Array) * 100).toBeCloseTo(1, 0);
     expect(params['linear1.ci.W0'].shape).toEqual([100, 1, 16]);
     expect(Array.from(params['linear1.ci.b1'].data as Float32Array).every((value) => value === 0)).toBe(true);
+  });
+
+  it("ties a target module's V and U to its source's U and V transposed, with one trained tensor and separate CI functions", () => {
+    const modules = [
+      { name: 'linear1', C: 3 },
+      { name: 'linear2', C: 3 },
+    ];
+    const spd = createSpd(target, { modules, tied_weights: [['linear1', 'linear2']], faithfulness_warmup_steps: 2 });
+    const params = spd.initialParams(new Rng(0));
+    expect(Object.keys(params).filter((name) => /\.(V|U)$/.test(name))).toEqual(['linear1.V', 'linear1.U']);
+    expect(Object.keys(spd.parameterShapes()).sort()).toEqual(Object.keys(params).sort());
+    expect(params['linear2.ci.W0'].shape).toEqual([3, 1, 16]);
+    expect(spd.gradientGroups!()).toEqual([]);
+    const graph = new Graph();
+    const tensors = Object.fromEntries(Object.entries(params).map(([name, tensor]) => [name, graph.constant(tensor)]));
+    const [V2, U2] = evaluateGraph(graph, Object.values(componentMatrices(spd, tensors, 'linear2')), {});
+    expect(V2.shape).toEqual([2, 3]);
+    expect(U2.shape).toEqual([3, 5]);
+    for (let c = 0; c < 3; c++) {
+      for (let i = 0; i < 2; i++) expect(V2.data[i * 3 + c]).toBe(params['linear1.U'].data[c * 2 + i]);
+      for (let o = 0; o < 5; o++) expect(U2.data[c * 5 + o]).toBe(params['linear1.V'].data[o * 3 + c]);
+    }
+  });
+
+  it('refuses tied modules that are not decomposed, have different C, or chain', () => {
+    const modules = [
+      { name: 'linear1', C: 3 },
+      { name: 'linear2', C: 3 },
+    ];
+    expect(() => createSpd(target, { modules: [modules[0]], tied_weights: [['linear1', 'linear2']] })).toThrow(/tied_weights names 'linear2', which is not in 'modules'/);
+    expect(() => createSpd(target, { modules: [modules[0], { name: 'linear2', C: 4 }], tied_weights: [['linear1', 'linear2']] })).toThrow(/tied modules need the same C/);
+    expect(() => createSpd(target, { modules, tied_weights: [['linear1', 'linear1']] })).toThrow(/to itself/);
+    expect(() =>
+      createSpd(target, {
+        modules,
+        tied_weights: [
+          ['linear1', 'linear2'],
+          ['linear2', 'linear1'],
+        ],
+      }),
+    ).toThrow(/as a source and as a target/);
   });
 
   it('asks the trainer for one r per mask and module, a delta mask per position, and the routing draws', () => {

@@ -24,6 +24,7 @@ import {
   slice,
   stopGradient,
   sub,
+  transpose,
   unsqueeze,
   where,
   type Decomposition,
@@ -75,6 +76,13 @@ const ZERO_RNG = { normal: (size: number) => new Float32Array(size) } as unknown
 /** Parameter names of a module. */
 export const componentNames = (module: string) => ({ V: `${module}.V`, U: `${module}.U`, ci: `${module}.ci` });
 
+/** A module's V [d_in, C] and U [C, d_out]: its own parameters, or its tied source's U and V transposed. */
+export function componentMatrices(spd: SpdDecomposition, params: TensorMap, module: string): { V: Tensor; U: Tensor } {
+  const source = spd.config.tied_weights.find(([, target]) => target === module)?.[0];
+  if (source === undefined) return { V: params[componentNames(module).V], U: params[componentNames(module).U] };
+  return { V: transpose(params[componentNames(source).U]), U: transpose(params[componentNames(source).V]) };
+}
+
 /**
  * SPD (Bushnaq, Braun & Sharkey 2025) as goodfire-ai/spd implements it: each
  * chosen matrix W [d_in, d_out] of `target` becomes V [d_in, C] U [C, d_out]
@@ -98,6 +106,17 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
     }
     return { name, C, ...matrix };
   });
+  const tied = new Set(config.tied_weights.map(([, tiedTarget]) => tiedTarget));
+  for (const [source, tiedTarget] of config.tied_weights) {
+    const [from, to] = [target.matrices.get(source), target.matrices.get(tiedTarget)];
+    if (from !== undefined && to !== undefined && (from.dIn !== to.dOut || from.dOut !== to.dIn)) {
+      throw new SpdModelError(
+        `SPD: tied_weights ties '${source}' [${from.dIn}, ${from.dOut}] to '${tiedTarget}' [${to.dIn}, ${to.dOut}] of ${target.name}; the target must have the source's transposed shape.`,
+      );
+    }
+  }
+  /** The modules that own their V and U (tied targets borrow their source's). */
+  const owners = modules.filter(({ name }) => !tied.has(name));
   const ciLayers = config.ci_fn_hidden_dims.length + 1;
   const deltaWidth = config.use_delta_component ? 1 : 0;
 
@@ -144,7 +163,7 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
     initialParams(rng: Rng) {
       const params: Record<string, HostTensor> = {};
       // spd's init_param_ with the linear gain: V ~ N(0, 1/d_in), U ~ N(0, 1/C).
-      for (const { name, C, dIn, dOut } of modules) {
+      for (const { name, C, dIn, dOut } of owners) {
         const names = componentNames(name);
         params[names.V] = hostTensor('float32', [dIn, C], rng.normal(dIn * C, 0, 1 / Math.sqrt(dIn)));
         params[names.U] = hostTensor('float32', [C, dOut], rng.normal(C * dOut, 0, 1 / Math.sqrt(C)));
@@ -152,16 +171,17 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
       for (const { name, C, dIn } of modules) Object.assign(params, initialCiParams(rng, componentNames(name).ci, config.ci_fn_type, dIn, C, config.ci_fn_hidden_dims));
       if (config.faithfulness_warmup_steps > 0) {
         // The warm-up belongs to the initialisation: a run resumed from a checkpoint never repeats it.
+        // A tied target's faithfulness is its source's when its matrix is the source's transpose, so the owners alone are warmed.
         const weights = target.weights();
         const warmed = faithfulnessWarmup(
-          modules.map(({ name }) => ({ W: weights[target.weightOf(name)], V: params[componentNames(name).V], U: params[componentNames(name).U] })),
+          owners.map(({ name }) => ({ W: weights[target.weightOf(name)], V: params[componentNames(name).V], U: params[componentNames(name).U] })),
           {
             steps: config.faithfulness_warmup_steps,
             lr: config.faithfulness_warmup_lr,
             weightDecay: config.faithfulness_warmup_weight_decay,
           },
         );
-        modules.forEach(({ name }, index) => {
+        owners.forEach(({ name }, index) => {
           params[componentNames(name).V] = warmed[index].V;
           params[componentNames(name).U] = warmed[index].U;
         });
@@ -173,8 +193,10 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
       const shapes: Record<string, number[]> = {};
       for (const { name, C, dIn, dOut } of modules) {
         const names = componentNames(name);
-        shapes[names.V] = [dIn, C];
-        shapes[names.U] = [C, dOut];
+        if (!tied.has(name)) {
+          shapes[names.V] = [dIn, C];
+          shapes[names.U] = [C, dOut];
+        }
         for (const [parameter, tensor] of Object.entries(initialCiParams(ZERO_RNG, names.ci, config.ci_fn_type, dIn, C, config.ci_fn_hidden_dims))) shapes[parameter] = [...tensor.shape];
       }
       return shapes;
@@ -183,7 +205,7 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
     randomInputs: randomShapes,
     gradientGroups(): readonly GradientGroup[] {
       const groups: GradientGroup[] = [];
-      const components = modules.flatMap(({ name }) => [componentNames(name).V, componentNames(name).U]);
+      const components = owners.flatMap(({ name }) => [componentNames(name).V, componentNames(name).U]);
       const ciParams = modules.flatMap(({ name }) => Array.from({ length: ciLayers }, (_, layer) => [`${componentNames(name).ci}.W${layer}`, `${componentNames(name).ci}.b${layer}`]).flat());
       if (config.grad_clip_norm_components !== null) groups.push({ params: components, maxGradNorm: config.grad_clip_norm_components });
       if (config.grad_clip_norm_ci_fns !== null) groups.push({ params: ciParams, maxGradNorm: config.grad_clip_norm_ci_fns });
@@ -232,17 +254,19 @@ export function spdActivations(graph: Graph, spd: SpdDecomposition, inputs: Tens
   const ciUpper: TensorMap = {};
   const deltas: TensorMap = {};
   const ciLayers = config.ci_fn_hidden_dims.length + 1;
+  const matrices = Object.fromEntries(modules.map(({ name }) => [name, componentMatrices(spd, params, name)]));
   for (const { name, C, dIn } of modules) {
     const names = componentNames(name);
+    const { V, U } = matrices[name];
     const x = moduleInputs[name];
     const leading = x.shape.slice(0, -1);
     const flat = reshape(x, [-1, dIn]);
     // spd does not detach the CI function's input in training, so the CI losses train V through h too.
-    const h = matmul(flat, params[names.V]);
+    const h = matmul(flat, V);
     const raw = ciFunction(config.ci_fn_type, params, names.ci, ciLayers, h, flat);
     ci[name] = reshape(lowerLeakyHardSigmoid(raw), [...leading, C]);
     ciUpper[name] = reshape(upperLeakyHardSigmoid(raw), [...leading, C]);
-    deltas[name] = sub(frozen[target.weightOf(name)], matmul(params[names.V], params[names.U]));
+    deltas[name] = sub(frozen[target.weightOf(name)], matmul(V, U));
   }
   const maskedOutput = (masks: Readonly<Record<string, MaskInfo>>) =>
     target.forward(
@@ -251,11 +275,11 @@ export function spdActivations(graph: Graph, spd: SpdDecomposition, inputs: Tens
       frozen,
       Object.fromEntries(
         Object.entries(masks).map(([name, info]) => {
-          const names = componentNames(name);
+          const { V, U } = matrices[name];
           return [
             name,
             (x: Tensor, W: Tensor) => {
-              let out = matmul(mul(matmul(x, params[names.V]), info.mask), params[names.U]);
+              let out = matmul(mul(matmul(x, V), info.mask), U);
               if (info.deltaMask !== undefined) out = add(out, mul(matmul(x, deltas[name]), unsqueeze(info.deltaMask, -1)));
               return info.routing === undefined ? out : where(unsqueeze(info.routing, -1), out, matmul(x, W));
             },

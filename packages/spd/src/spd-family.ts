@@ -9,6 +9,7 @@ import { expandModules, transformerTarget } from './transformer-target.js';
 
 /** One line per key for `nnd train --help`. */
 const DESCRIPTIONS: Record<string, string> = {
+  tied_weights: "pairs [source, target] of modules whose components are tied (target V = source U transposed, target U = source V transposed), as spd's TMS",
   ci_fn_type: 'causal-importance function: mlp (per component, on its own activation), vector_mlp (per component, on the input vector) or shared_mlp',
   ci_fn_hidden_dims: 'hidden widths of the causal-importance MLPs',
   use_delta_component: 'W - VU as one more component with its own random mask',
