@@ -96,7 +96,7 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
     }
     const directory = join(runDirectory, family.directoryName);
     await family.save(directory, decomposition, result.params, result.state, metadata);
-    let evaluation: Record<string, number> = {};
+    let evaluation: Record<string, number | number[]> = {};
     if (family.evaluate !== undefined && config.eval_tokens > 0) {
       const batches: HostTensor[] = await evaluationBatches(settings, config.eval_tokens, Math.min(evaluationRows(model, config), config.batch_size), packer.position());
       log(`Evaluating on ${tokensIn(batches as HostTensor<'int64'>[])} held-out tokens ...`);
