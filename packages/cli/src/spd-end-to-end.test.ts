@@ -89,6 +89,10 @@ describe('nnd train with decomposition: spd', () => {
     expect(report).toContain('<tr><th scope="row"><code>ci</code></th>');
     expect(report).toContain('id="plot-run-0-ci-histograms"');
     expect(report).toContain('id="plot-run-0-component-density"');
+    // Training curves of SPD's own losses, beside the total.
+    const curves = report.slice(report.indexOf('<section id="training">'), report.indexOf('<section id="feature-density">'));
+    expect(curves).toContain('stochastic_recon_subset_loss');
+    expect(curves).toContain('importance_minimality_loss');
 
     const evaluated = await runCaptured(['eval', run]);
     expect(evaluated.code, evaluated.stderr).toBe(0);

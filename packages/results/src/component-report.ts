@@ -76,7 +76,7 @@ async function renderRun(label: string, id: string, metrics: ComponentMetrics): 
     {
       key: 'component-density',
       spec: densities,
-      caption: `Component activation density: per module, how many components are active (CI > ${threshold}) on each fraction of the evaluated positions, on a log10 scale; components never active are counted in the subtitle.`,
+      caption: `Component activation density: per module, how many components are active (CI > ${threshold}) on each fraction of the evaluated positions, on a log10 scale; the subtitle counts the components that never fired (never active).`,
     },
   ];
   parts.push('<div class="plots wide">');
