@@ -1,11 +1,10 @@
-import { DATASET_START, type DatasetPosition } from '@nnd/activations';
+import { DATASET_START, type DatasetPosition, type HarvestSettings } from '@nnd/activations';
 import type { Decomposition, DecompositionFamily, HostTensor } from '@nnd/core';
 import { SAE_CONFIG_FILE } from '@nnd/sae';
 import { readCheckpoint, DecompositionEvaluator } from '@nnd/train';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { HarvestSettings } from '@nnd/activations';
 import type { HookedTransformer } from '@nnd/models';
 import { activationModel, harvestSettings, hookWidthOf } from './activation-stream.js';
 import type { CliIo } from './cli-io.js';
