@@ -1,11 +1,13 @@
-import { DATASET_START, type DatasetPosition } from '@nnd/activations';
-import type { Decomposition, HostTensor } from '@nnd/core';
+import { DATASET_START, type DatasetPosition, type HarvestSettings } from '@nnd/activations';
+import type { Decomposition, DecompositionFamily, HostTensor } from '@nnd/core';
 import { SAE_CONFIG_FILE } from '@nnd/sae';
 import { readCheckpoint, DecompositionEvaluator } from '@nnd/train';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { HookedTransformer } from '@nnd/models';
 import { activationModel, harvestSettings, hookWidthOf } from './activation-stream.js';
+import type { CliIo } from './cli-io.js';
 import { DEFAULT_FAMILY, familyNamed } from './decomposition-families.js';
 import { locateCheckpoint, TRAINER_STATE } from './checkpoint-location.js';
 import { CliUsageError } from './cli-usage-error.js';
@@ -16,7 +18,7 @@ import { EVALUATION_START_KEY, evaluationBatches, evaluationRows, tokensIn } fro
 import { evaluationSummaryLines } from './evaluation-summary.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { JobResources } from './job-resources.js';
-import { RUN_CONFIG_KEYS } from './run-config.js';
+import { RUN_CONFIG_KEYS, type RunConfig } from './run-config.js';
 import { readRunJson } from './run-json.js';
 
 const OPTIONS = {
@@ -32,7 +34,7 @@ const EVALUATION_FILE = 'evaluation.json';
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: "evaluate a trained SAE: reconstruction, sparsity, dead features, the model's loss with it spliced in",
+  summary: "evaluate a trained SAE: reconstruction, sparsity, dead features, the model's loss with it spliced in (an SPD run: spd's metrics)",
   help: () => `Usage: nnd eval <checkpoint | run directory | SAE folder> [--tokens N] [--model NAME] [--hook NAME]
                 [--config FILE] [--set KEY=VALUE ...]
 
@@ -49,6 +51,11 @@ metadata (model_name, hook_name, dataset_path, context_size); --model,
 --hook, --config and --set override them. Tokens start where the run's own
 final evaluation started (after the tokens it trained on), else at the
 dataset's start.
+
+A run of a family trained through the model (decomposition: spd) is
+evaluated by its family instead: for SPD, KL and CE difference to the model
+for each mask kind, CI-L0, alive components, CI histograms and component
+activation densities, in evaluation.json beside the checkpoint.
 
 Arguments:
   <checkpoint>           a step_N checkpoint, a member folder step_N/sae_I of a
@@ -95,7 +102,7 @@ Example:
       target.step !== undefined
         ? target.members
         : target.members.map((member) => {
-            const recorded = member.decomposition.config as Record<string, unknown>;
+            const recorded = member.config as Record<string, unknown>;
             if (recorded.hook_point === config.hook_point) return member;
             return { ...member, decomposition: familyNamed(DEFAULT_FAMILY).create({ ...recorded, hook_point: config.hook_point }) };
           });
@@ -104,9 +111,15 @@ Example:
     try {
       const model = await resources.model(config);
       const activations = activationModel(model, config);
+      if (target.family.trainsThroughModel) {
+        io.stdout(
+          await evaluateThroughModel(target, tokens ?? config.eval_tokens, { model, settings: await harvestSettings(activations, config, (message) => io.stderr(`${message}\n`)), config }, io),
+        );
+        return EXIT_CODES.ok;
+      }
       const hookWidth = hookWidthOf(activations);
       const members = loaded.map((member) => {
-        const { decomposition } = member;
+        const decomposition = member.decomposition!;
         for (const { hook, width } of [...decomposition.reads, ...decomposition.writes]) {
           if (hookWidth(hook) !== width) {
             throw new CliUsageError(
@@ -114,7 +127,7 @@ Example:
             );
           }
         }
-        return member;
+        return { ...member, decomposition };
       });
       const settings = await harvestSettings(activations, config, (message) => io.stderr(`${message}\n`));
       const start = target.start ?? DATASET_START;
@@ -142,12 +155,44 @@ Example:
   },
 };
 
+/**
+ * `nnd eval` of a family trained through the model (SPD): each member is
+ * rebuilt around the loaded model from its recorded config and evaluated by
+ * the family's own `evaluate` on token batches of the run's shape (at most
+ * batch_size sequences, as the run's final evaluation), from where that
+ * evaluation started. Writes evaluation.json and returns the printed text.
+ */
+async function evaluateThroughModel(
+  target: EvaluationTarget,
+  tokens: number,
+  { model, settings, config }: { model: HookedTransformer; settings: HarvestSettings; config: RunConfig },
+  io: CliIo,
+): Promise<string> {
+  const { family } = target;
+  if (family.evaluate === undefined) throw new CliUsageError(`${target.path}: decomposition '${family.name}' has no evaluation of its own.`);
+  const context = { model, sequenceLength: config.seq_len };
+  const start = target.start ?? DATASET_START;
+  const batches = await evaluationBatches(settings, tokens, Math.min(evaluationRows(model, config), config.batch_size), start);
+  io.stderr(`Evaluating ${target.members.length} decomposition(s) of ${target.path} on ${tokensIn(batches)} tokens of ${config.dataset_path} ...\n`);
+  const lines: string[] = [];
+  for (const [position, member] of target.members.entries()) {
+    const decomposition = family.create(member.config, context);
+    const evaluation = await family.evaluate(decomposition, member.params, batches, context);
+    const folder = target.folders[position];
+    await writeFile(join(folder, EVALUATION_FILE), `${JSON.stringify({ step: target.step, evaluation_start: start, ...evaluation })}\n`);
+    lines.push(`${folder} (${decomposition.architecture}, step ${target.step})`, ...evaluationSummaryLines(evaluation as never), `Written: ${join(folder, EVALUATION_FILE)}`, '');
+  }
+  return lines.join('\n');
+}
+
 interface EvaluationTarget {
   /** What the user pointed at, for messages. */
   readonly path: string;
   /** Config keys recorded with the SAEs (a run's config.json, or an SAE folder's metadata). */
   readonly base: Record<string, unknown>;
-  readonly members: { decomposition: Decomposition; params: Record<string, HostTensor>; state: Record<string, HostTensor> }[];
+  readonly family: DecompositionFamily;
+  /** The decompositions, or for a family trained through the model (built around the loaded model) their recorded configs only. */
+  readonly members: { config: unknown; decomposition?: Decomposition; params: Record<string, HostTensor>; state: Record<string, HostTensor> }[];
   /** Where each member's evaluation.json goes. */
   readonly folders: readonly string[];
   /** The checkpoint's step; undefined for a plain SAE folder. */
@@ -178,7 +223,7 @@ async function evaluationTarget(path: string): Promise<EvaluationTarget> {
         .filter(([key]) => metadata[key] !== undefined && metadata[key] !== null)
         .map(([key, name]) => [name, metadata[key]]),
     );
-    return { path, base, members: [{ decomposition: sae, params, state }], folders: [path], step: undefined, start: undefined };
+    return { path, base, family: familyNamed(DEFAULT_FAMILY), members: [{ config: sae.config, decomposition: sae, params, state }], folders: [path], step: undefined, start: undefined };
   }
   const location = await locateCheckpoint(path);
   const recorded = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'config.json'), 'evaluate the step_N checkpoint folder itself');
@@ -193,7 +238,11 @@ async function evaluationTarget(path: string): Promise<EvaluationTarget> {
   return {
     path: location.checkpoint,
     base,
-    members: indices.map((index) => ({ decomposition: family.create(checkpoint.members[index].config), params: checkpoint.members[index].params, state: checkpoint.members[index].state })),
+    family,
+    members: indices.map((index) => {
+      const { config, params, state } = checkpoint.members[index];
+      return { config, decomposition: family.trainsThroughModel ? undefined : family.create(config), params, state };
+    }),
     folders: indices.map((index) => (checkpoint.grouped ? join(location.checkpoint, `sae_${index}`) : location.checkpoint)),
     step: checkpoint.step,
     start: summary[EVALUATION_START_KEY] as DatasetPosition | undefined,

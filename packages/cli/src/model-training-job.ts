@@ -1,12 +1,11 @@
-import { ConfigError } from '@nnd/core';
-import { DATASET_START, TokenPacker } from '@nnd/activations';
 import type { DecompositionFamily, HostTensor } from '@nnd/core';
 import { createConsoleSink, createLogger, lockRunDirectory, runDirectoryFor } from '@nnd/logging';
-import { trainDecomposition, type ActivationSource } from '@nnd/train';
+import { loadRuns, writeReport } from '@nnd/results';
+import { trainDecomposition } from '@nnd/train';
 import { join, relative } from 'node:path';
 import { activationModel, harvestSettings } from './activation-stream.js';
 import type { CliIo } from './cli-io.js';
-import { evaluationBatches, evaluationRows, tokensIn } from './evaluation-batches.js';
+import { EVALUATION_START_KEY, evaluationBatches, evaluationRows, tokensIn } from './evaluation-batches.js';
 import { groupLogger } from './group-logger.js';
 import { InterruptedError } from './interrupted-error.js';
 import { interruptSignalOf } from './interrupt-watcher.js';
@@ -14,7 +13,8 @@ import { JobResources } from './job-resources.js';
 import { trainConfigOf } from './member-configs.js';
 import { setAsidePreviousRun } from './previous-run.js';
 import { memberConfigs, type RunConfig } from './run-config.js';
-import type { TrainingJobOptions, TrainingJobResult } from './training-job.js';
+import { tokenBatchSource } from './token-batch-source.js';
+import { REPORT_FILE, type TrainingJobOptions, type TrainingJobResult } from './training-job.js';
 
 /**
  * The training job of a family that decomposes the model's own weights
@@ -23,7 +23,8 @@ import type { TrainingJobOptions, TrainingJobResult } from './training-job.js';
  * them), the family builds its decomposition around the loaded model, and
  * the family's `evaluate` gives the final metrics on held-out tokens. One
  * run directory as for the other families, with checkpoints, resume and the
- * family's folder; no splicing evaluation, report or dashboard.
+ * family's folder and the report (report.html, with the family's
+ * evaluation); no splicing evaluation or dashboard.
  */
 export async function runModelTrainingJob(config: RunConfig, family: DecompositionFamily, io: CliIo, options: TrainingJobOptions = {}): Promise<TrainingJobResult> {
   const log = (message: string) => io.stderr(`${message}\n`);
@@ -47,15 +48,8 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
       keepRemainder: settings.keepRemainder ?? false,
       repeat: true,
     };
-    const packer = new TokenPacker(settings.dataset, model.tokenizer, packing, DATASET_START);
     const hook = decomposition.reads[0].hook;
-    const source: ActivationSource = {
-      async nextBatch() {
-        const batch = await packer.next();
-        if (batch === undefined) throw new ConfigError(`The dataset ${config.dataset_path} gave no more token batches; set repeat_dataset: true, lower num_tokens, or use a larger dataset.`);
-        return { [hook]: batch.data as BigInt64Array };
-      },
-    };
+    const source = tokenBatchSource(settings.dataset, model.tokenizer, packing, hook, config.dataset_path);
     if (options.resumeFrom === undefined) {
       const aside = await setAsidePreviousRun(runDirectory);
       if (aside !== undefined) log(`${runDirectory} held an earlier run; it was moved to ${aside}.`);
@@ -96,16 +90,24 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
     }
     const directory = join(runDirectory, family.directoryName);
     await family.save(directory, decomposition, result.params, result.state, metadata);
-    let evaluation: Record<string, number> = {};
+    // The held-out tokens start after the last training batch; `nnd eval` of the run starts there too.
+    const evaluationStart = source.position();
+    let evaluation: Record<string, number | number[]> = {};
     if (family.evaluate !== undefined && config.eval_tokens > 0) {
-      const batches: HostTensor[] = await evaluationBatches(settings, config.eval_tokens, Math.min(evaluationRows(model, config), config.batch_size), packer.position());
+      const batches: HostTensor[] = await evaluationBatches(settings, config.eval_tokens, Math.min(evaluationRows(model, config), config.batch_size), evaluationStart);
       log(`Evaluating on ${tokensIn(batches as HostTensor<'int64'>[])} held-out tokens ...`);
       evaluation = await family.evaluate(decomposition, result.params, batches, context);
     }
-    await logger.finish({ ...evaluation, status: 'completed', steps: result.step, checkpoint: result.checkpoint ?? null });
+    await logger.finish({ ...evaluation, status: 'completed', steps: result.step, checkpoint: result.checkpoint ?? null, [EVALUATION_START_KEY]: evaluationStart });
+    // The training curves of the losses this decomposition logs (its own names, not an SAE's).
+    const trainingMetrics = ['loss', ...Object.keys(result.metrics ?? {}).filter((name) => name.endsWith('_loss') && name !== 'loss')];
+    const report =
+      options.report === false
+        ? undefined
+        : await writeReport(await loadRuns([{ type: 'directory', directory: runDirectory }]), join(runDirectory, REPORT_FILE), { title: `nnd: ${config.name}`, trainingMetrics });
     return {
       runs: [{ name: member.name, runDirectory, config: member, checkpoint: result.checkpoint, decomposition: directory, evaluation: evaluation as never }],
-      report: undefined,
+      report,
     };
   } finally {
     lock.release();

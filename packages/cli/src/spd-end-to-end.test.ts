@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCaptured } from './cli-capture.test-support.js';
 import { tinyLanguageModelPresent, writeRandomLanguageModel } from './language-model.test-support.js';
 import { modelLocation } from './model-source.js';
+import { parseRunConfig } from './run-config.js';
 
 /** `decomposition: spd`: token batches through the frozen model, the family's folder and its evaluation. */
 let directory: string;
@@ -75,6 +76,48 @@ describe('nnd train with decomposition: spd', () => {
     );
     await expect(loadSpd(join(run, 'spd'), transformerTarget(changed, 32, modelName))).rejects.toThrow(SpdModelError);
   }, 300_000);
+
+  it('writes the report with the evaluation; nnd eval of the run gives the same evaluation again; nnd report shows it', async () => {
+    const run = join(runs, 'spd');
+    const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as Record<string, unknown>;
+    // The CI histograms and component densities, per module, in the summary.
+    expect(summary['ci_histogram.blocks.1.mlp.W_in']).toHaveLength(50);
+    expect((summary['ci_histogram.blocks.1.mlp.W_in'] as number[]).reduce((a, b) => a + b, 0)).toBe(128 * 16);
+    expect(summary['component_density.blocks.1.mlp.W_out']).toHaveLength(16);
+    const report = readFileSync(join(run, 'report.html'), 'utf8');
+    expect(report).toContain('<section id="components">');
+    expect(report).toContain('<tr><th scope="row"><code>ci</code></th>');
+    expect(report).toContain('id="plot-run-0-ci-histograms"');
+    expect(report).toContain('id="plot-run-0-component-density"');
+    // Training curves of SPD's own losses, beside the total.
+    const curves = report.slice(report.indexOf('<section id="training">'), report.indexOf('<section id="feature-density">'));
+    expect(curves).toContain('stochastic_recon_subset_loss');
+    expect(curves).toContain('importance_minimality_loss');
+
+    const evaluated = await runCaptured(['eval', run]);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(evaluated.stdout).toContain('kl_ci:');
+    const checkpoint = join(run, 'checkpoints', 'step_3');
+    expect(evaluated.stdout).toContain(`Written: ${join(checkpoint, 'evaluation.json')}`);
+    const evaluation = JSON.parse(readFileSync(join(checkpoint, 'evaluation.json'), 'utf8')) as Record<string, unknown>;
+    // The same held-out tokens (from where the run's evaluation started), the same batches and the same mask draws.
+    const { step, ...again } = evaluation;
+    expect(step).toBe(3);
+    expect(Object.keys(again)).toEqual(
+      expect.arrayContaining(['kl_ci', 'ce_unrecovered_zero', 'alive_0.5.blocks.1.mlp.W_in', 'ci_histogram.blocks.1.mlp.W_out', 'component_density.blocks.1.mlp.W_in']),
+    );
+    expect(summary).toMatchObject(again);
+
+    const reported = await runCaptured(['report', run, '--out', join(directory, 'report.html')]);
+    expect(reported.code, reported.stderr).toBe(0);
+    expect(readFileSync(join(directory, 'report.html'), 'utf8')).toContain('<h2>Components</h2>');
+  }, 300_000);
+
+  it("names the run after its matrices and C, without an SAE's dictionary keys", () => {
+    const config = parseRunConfig({ decomposition: 'spd', model_name: 'tiny-lm', spd_modules: 'blocks.0.mlp.W_in,blocks.1.mlp.W_out', C: 64 });
+    expect(config.name).toBe('tiny-lm_blocks.0.mlp.W_in+blocks.1.mlp.W_out_C64_spd_0.0003');
+    expect(parseRunConfig({ decomposition: 'spd', model_name: 'tiny-lm' }).name).toBe('tiny-lm_mlp_C256_spd_0.0003');
+  });
 
   it('names a module that is not a matrix of the model', async () => {
     const { code, stderr } = await runCaptured(['train', '--config', configFile, '--set', 'spd_modules=blocks.1.mlp.W_up', '--set', `run_dir=${join(directory, 'bad')}`]);

@@ -62,8 +62,12 @@ export interface DecompositionFamily {
    * evaluated by the family (`evaluate`), not by splicing written hooks.
    */
   readonly trainsThroughModel?: boolean;
-  /** The family's own evaluation of a trained decomposition on token batches (int64 [rows, seq]): named scalars for the run's summary. */
-  evaluate?(decomposition: Decomposition, params: Record<string, HostTensor>, tokenBatches: readonly HostTensor[], context: FamilyContext): Promise<Record<string, number>>;
+  /**
+   * The family's own evaluation of a trained decomposition on token batches
+   * (int64 [rows, seq]) for the run's summary: named scalars, and named
+   * arrays of numbers (histograms, per-component values).
+   */
+  evaluate?(decomposition: Decomposition, params: Record<string, HostTensor>, tokenBatches: readonly HostTensor[], context: FamilyContext): Promise<Record<string, number | number[]>>;
 }
 
 /** What a driver hands a family beside a config: the run's loaded model (a HookedTransformer from @nnd/models for `nnd`). */

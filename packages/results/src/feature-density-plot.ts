@@ -14,6 +14,10 @@ export interface FeatureDensityRun {
 export interface FeatureDensityPlotOptions {
   /** Width of a bin in log10 units. Default 0.25 (four bins per decade). */
   binWidth?: number;
+  /** What is counted, singular: 'feature' (default), 'component'. */
+  noun?: string;
+  /** Where the dashed line marks dense ones; null for none. Default DENSE_DENSITY_THRESHOLD. */
+  denseThreshold?: number | null;
 }
 
 /**
@@ -29,12 +33,13 @@ export function featureDensitySpec(runs: readonly FeatureDensityRun[], options: 
   const binWidth = options.binWidth ?? 0.25;
   if (!(binWidth > 0) || !Number.isFinite(binWidth)) throw new ResultsError(`featureDensitySpec: binWidth must be a positive number, got ${String(binWidth)}`);
   if (runs.length === 0) return undefined;
-  let lowest = Math.log10(DENSE_DENSITY_THRESHOLD);
+  const noun = options.noun ?? 'feature';
+  const denseThreshold = options.denseThreshold === undefined ? DENSE_DENSITY_THRESHOLD : options.denseThreshold;
+  let lowest = Math.log10(denseThreshold ?? DENSE_DENSITY_THRESHOLD);
   for (const run of runs) for (const value of run.density.firingLog10) lowest = Math.min(lowest, value);
   // Whole bins from below the rarest feature up to density 1 (log10 = 0).
   const binCount = Math.max(1, Math.ceil(-lowest / binWidth));
   const domainStart = -binCount * binWidth;
-  const denseCut = Math.log10(DENSE_DENSITY_THRESHOLD);
   const charts = runs.map((run) => {
     const counts = new Array<number>(binCount).fill(0);
     for (const value of run.density.firingLog10) {
@@ -44,7 +49,7 @@ export function featureDensitySpec(runs: readonly FeatureDensityRun[], options: 
     const values = counts.map((count, index) => ({ start: domainStart + index * binWidth, end: domainStart + (index + 1) * binWidth, count }));
     const { neverFired, featureCount } = run.density;
     return {
-      title: { text: run.label, subtitle: `${featureCount} features; ${neverFired} never fired (${percent(neverFired, featureCount)})` },
+      title: { text: run.label, subtitle: `${featureCount} ${noun}s; ${neverFired} never fired (${percent(neverFired, featureCount)})` },
       width: 300,
       height: 150,
       layer: [
@@ -52,16 +57,20 @@ export function featureDensitySpec(runs: readonly FeatureDensityRun[], options: 
           data: { values },
           mark: { type: 'rect' as const, color: run.color, stroke: 'white', strokeWidth: 0.5 },
           encoding: {
-            x: { field: 'start', type: 'quantitative' as const, title: 'log10 feature density', scale: { domain: [domainStart, 0], nice: false } },
+            x: { field: 'start', type: 'quantitative' as const, title: `log10 ${noun} density`, scale: { domain: [domainStart, 0], nice: false } },
             x2: { field: 'end' },
-            y: { field: 'count', type: 'quantitative' as const, title: 'Features' },
+            y: { field: 'count', type: 'quantitative' as const, title: `${noun[0]!.toUpperCase()}${noun.slice(1)}s` },
           },
         },
-        {
-          data: { values: [{ cut: denseCut }] },
-          mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#5f6b7a' },
-          encoding: { x: { field: 'cut', type: 'quantitative' as const } },
-        },
+        ...(denseThreshold === null
+          ? []
+          : [
+              {
+                data: { values: [{ cut: Math.log10(denseThreshold) }] },
+                mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#5f6b7a' },
+                encoding: { x: { field: 'cut', type: 'quantitative' as const } },
+              },
+            ]),
       ],
     };
   });

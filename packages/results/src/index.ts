@@ -23,6 +23,10 @@ export type { TrainingCurveRun, TrainingCurvesOptions } from './training-curves-
 export { featureDensitySpec } from './feature-density-plot.js';
 export { heatmapSpec } from './heatmap-plot.js';
 export type { HeatmapOptions, HeatmapPanel } from './heatmap-plot.js';
+export { ciHistogramSpec } from './ci-histogram-plot.js';
+export type { CiHistogramChart } from './ci-histogram-plot.js';
+export { readComponentMetrics } from './component-metrics.js';
+export type { ComponentMetrics, ComponentModuleMetrics } from './component-metrics.js';
 export type { FeatureDensityPlotOptions, FeatureDensityRun } from './feature-density-plot.js';
 export { renderReportPlots, reportPlotSpecs } from './report-plots.js';
 export type { RenderedReportPlot, ReportPlot, ReportPlotOptions, ReportSection } from './report-plots.js';

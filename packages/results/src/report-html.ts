@@ -1,3 +1,4 @@
+import { COMPONENTS_SECTION, renderComponentSection } from './component-report.js';
 import { escapeHtml } from './html-escape.js';
 import { METRIC_DEFINITIONS } from './metric-definitions.js';
 import type { MetricDefinition } from './metric-definitions.js';
@@ -50,6 +51,7 @@ export async function renderReport(runs: readonly RunRecord[], options: ReportOp
   const generatedAt = options.generatedAt ?? new Date();
   const rows = runsTable(runs);
   const plots = await renderReportPlots(runs, options);
+  const components = await renderComponentSection(runs);
 
   const sections = SECTIONS.map(({ section, heading, introduction }) => {
     const sectionPlots = plots.filter((plot) => plot.section === section);
@@ -72,7 +74,7 @@ ${pageStart(title)}<p class="meta">${runs.length} ${runs.length === 1 ? 'run' : 
       .replace('T', ' ')
       .replace(/\.\d+Z$/, ' UTC'),
   )}</p>
-<nav><a href="#runs">Runs</a>${SECTIONS.map(({ section, heading }) => `<a href="#${section}">${escapeHtml(heading)}</a>`).join('')}<a href="#metrics">Metrics</a>${(options.dashboards ?? []).map(({ label, href }) => `<a href="${escapeHtml(href)}">${escapeHtml(label)}</a>`).join('')}</nav>
+<nav><a href="#runs">Runs</a>${components === '' ? '' : `<a href="#${COMPONENTS_SECTION.id}">${COMPONENTS_SECTION.heading}</a>`}${SECTIONS.map(({ section, heading }) => `<a href="#${section}">${escapeHtml(heading)}</a>`).join('')}<a href="#metrics">Metrics</a>${(options.dashboards ?? []).map(({ label, href }) => `<a href="${escapeHtml(href)}">${escapeHtml(label)}</a>`).join('')}</nav>
 </header>
 <main>
 <section id="runs">
@@ -80,7 +82,7 @@ ${pageStart(title)}<p class="meta">${runs.length} ${runs.length === 1 ? 'run' : 
 <p class="introduction">Final values of each run: the summary it finished with, or its last logged values if it has none. Sorted by method, dictionary size and k.</p>
 ${table}
 </section>
-${sections.join('\n')}
+${components === '' ? '' : `${components}\n`}${sections.join('\n')}
 <section id="metrics">
 <h2>Metrics</h2>
 <p class="introduction">Names are those the runs log (and the reference logs to W&amp;B), shown in grey.</p>

@@ -23,6 +23,6 @@ export { weightsSha256 } from './weights-digest.js';
 export { saveSpd, loadSpd, SPD_CONFIG_FILE, SPD_WEIGHTS_FILE } from './spd-files.js';
 export type { LoadedSpd, SpdFolderConfig } from './spd-files.js';
 export { SpdFileError } from './spd-file-error.js';
-export { evaluateSpd, EVALUATION_MASKS } from './spd-evaluation.js';
-export type { SpdEvaluationOptions } from './spd-evaluation.js';
+export { evaluateSpd, EVALUATION_MASKS, CI_HISTOGRAM_PREFIX, COMPONENT_DENSITY_PREFIX } from './spd-evaluation.js';
+export type { SpdEvaluation, SpdEvaluationOptions } from './spd-evaluation.js';
 export { spdFamily } from './spd-family.js';

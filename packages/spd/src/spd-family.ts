@@ -90,10 +90,16 @@ export const spdFamily: DecompositionFamily = {
   members(run): FamilyMember[] {
     const config: Record<string, unknown> = { spd_modules: run.spd_modules, C: run.C, seq_len: run.seq_len, model_name: run.model_name };
     for (const key of Object.keys(describedShape)) if (run[key] !== undefined) config[key] = run[key];
-    return [{ label: 'spd', runKeys: {}, config, hookLabel: `spd_${String(run.spd_modules).replace(/[^A-Za-z0-9_.-]+/g, '+')}` }];
+    // Run names read {model}_{modules}_C{C}_spd_{lr}: the matrices and C tell SPD runs apart, as hook and dict_size do SAEs.
+    return [{ label: 'spd', runKeys: {}, config, hookLabel: `${String(run.spd_modules).replace(/[^A-Za-z0-9_.-]+/g, '+')}_C${String(run.C)}` }];
   },
   create(config, context): Decomposition {
     const model = modelOf(context, 'spdFamily.create');
+    const { architecture: _architecture, ...recorded } = config as Record<string, unknown>;
+    if (Array.isArray(recorded.modules)) {
+      // The decomposition's own config as a checkpoint records it (its modules with their C), rebuilt around the given model.
+      return createSpd(transformerTarget(model, sequenceLengthOf({}, context, model), model.config.modelType), recorded);
+    }
     const { spd_modules: modules, C, seq_len: _seq, model_name: modelName, ...rest } = config as Record<string, unknown>;
     const target = transformerTarget(model, sequenceLengthOf(config as Record<string, unknown>, context, model), String(modelName ?? model.config.modelType));
     if (typeof C !== 'number' || !Number.isInteger(C) || C < 1) throw new ConfigError(`Invalid config: 'C' is ${JSON.stringify(C)}; allowed: an integer >= 1 (components per matrix).`);
