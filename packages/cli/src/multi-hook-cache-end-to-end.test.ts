@@ -140,13 +140,9 @@ describe('nnd cache and nnd train with decompositions of several hooks', () => {
     expect(replay.stderr).not.toMatch(/continuing at batch/);
     expect(await weightsOf(join('..', 'replayed', 'sae-resumed'), 'sae')).toEqual(weights);
 
-    // A resumed run (by seek or by replay alike) moves a few weights of the uninterrupted one by a rounding step (~1e-8), not by a batch.
-    const uninterruptedWeights = await weightsOf('sae-resumed', 'sae');
-    for (const [name, bytes] of Object.entries(uninterruptedWeights)) {
-      const [resumedValues, values] = [weights[name], bytes].map((data) => new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4));
-      const scale = Math.max(1, ...values.map(Math.abs));
-      expect(Math.max(...resumedValues.map((value, index) => Math.abs(value - values[index]))), name).toBeLessThanOrEqual(1e-6 * scale);
-    }
+    // The checkpoint carries each member's last metrics, so the resumed first step takes the same forward variant
+    // (an SAE without dead features skips its aux loss) and the run ends bit for bit where the uninterrupted one did.
+    expect(weights).toEqual(await weightsOf('sae-resumed', 'sae'));
   });
 
   it('refuses a cache that lacks a stream of the run, naming what it holds and the fix', async () => {

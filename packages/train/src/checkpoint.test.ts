@@ -51,6 +51,14 @@ describe('writeCheckpoint', () => {
     expect(read.members[0].state.seen).toEqual(hostTensor('int64', [], [7n]));
   });
 
+  it("keeps each member's last-step metrics (what the next step's forward variant is chosen from), non-finite ones included", async () => {
+    const checkpoint = sampleCheckpoint(3);
+    const withMetrics = { ...checkpoint, members: [{ ...checkpoint.members[0], lastMetrics: { num_dead_features: 0, l2_loss: 0.125, ratio: Number.NaN } }] };
+    const read = await readCheckpoint(await writeCheckpoint(directory, withMetrics));
+    expect(read.members[0].lastMetrics).toEqual({ num_dead_features: 0, l2_loss: 0.125, ratio: Number.NaN });
+    expect((await readCheckpoint(await writeCheckpoint(directory, sampleCheckpoint(4)))).members[0].lastMetrics).toBeUndefined();
+  });
+
   it('puts each member of a group in its own SAELens directory', async () => {
     const path = await writeCheckpoint(directory, sampleCheckpoint(5, true));
     expect((await readdir(path)).sort()).toEqual(['sae_0', 'sae_1', 'trainer_state.json', 'trainer_state.safetensors']);

@@ -32,6 +32,12 @@ export interface MemberCheckpoint {
   readonly secondMoments: Readonly<Record<string, HostTensor>>;
   readonly state: Readonly<Record<string, HostTensor>>;
   /**
+   * The member's metrics of the last step, from which the next step's forward variant is chosen
+   * (Decomposition.variants): a resumed run must pick the variant the uninterrupted one would, or
+   * its first step differs by rounding. Absent before the first step.
+   */
+  readonly lastMetrics?: Readonly<Record<string, number>>;
+  /**
    * Writes the decomposition's own files (e.g. @nnd/sae's `saveSae`: SAELens
    * names, JumpReLU thresholds) into the given directory instead of the
    * default cfg.json and raw sae_weights.safetensors. The raw parameters
@@ -123,6 +129,8 @@ export async function writeCheckpoint(checkpointDir: string, checkpoint: Trainer
         params_file: member.writeFiles ? TRAINER_STATE_SAFETENSORS : SAE_WEIGHTS,
         config_file: member.writeFiles ? NND_CONFIG : SAE_CONFIG,
         state: Object.keys(member.state),
+        // JSON has no NaN or infinities; they come back as null and are read as NaN.
+        ...(member.lastMetrics === undefined ? {} : { last_metrics: member.lastMetrics }),
       });
     }
     await writeSafetensors(join(temporary, TRAINER_STATE_SAFETENSORS), stateTensors, { format: FORMAT });
@@ -253,6 +261,7 @@ export async function readCheckpoint(path: string): Promise<TrainerCheckpoint> {
       firstMoments: pick('adam_m', member.params),
       secondMoments: pick('adam_v', member.params),
       state: pick('state', member.state),
+      ...(member.last_metrics === undefined ? {} : { lastMetrics: Object.fromEntries(Object.entries(member.last_metrics).map(([name, value]) => [name, value ?? Number.NaN])) }),
     });
   }
   return { step: manifest.step, batchesConsumed: manifest.batches_consumed, sourcePosition: manifest.source_position, grouped: manifest.grouped, members };
@@ -281,6 +290,7 @@ const trainerStateSchema = z.object({
         params_file: z.enum([SAE_WEIGHTS, TRAINER_STATE_SAFETENSORS]),
         config_file: z.enum([SAE_CONFIG, NND_CONFIG]),
         state: z.array(z.string()),
+        last_metrics: z.record(z.string(), z.number().nullable()).optional(),
       }),
     )
     .min(1),

@@ -106,6 +106,8 @@ interface Start<D extends Decomposition> {
   readonly batchesConsumed: number;
   readonly sourcePosition?: unknown;
   readonly checkpoint: string | undefined;
+  /** Each member's metrics of the step before the start, when a checkpoint recorded them. */
+  readonly memberMetrics?: Record<string, number>[];
 }
 
 /**
@@ -142,7 +144,7 @@ export async function runTraining<D extends Decomposition>(
   const suffix = (index: number) => (grouped ? `_${index}` : '');
   const programs = new Map<string, CompiledStep>();
   /** Each member's metrics of the step before, unsuffixed: what its forward variants are chosen from. */
-  let memberMetrics: Record<string, number>[] | undefined;
+  let memberMetrics: Record<string, number>[] | undefined = start.memberMetrics;
   let feeds: Record<string, DeviceTensor> = {};
   const constantFeeds: Record<string, DeviceTensor> = {};
   const frozenTensors = members.map(({ decomposition }) => decomposition.frozenInputs?.());
@@ -189,6 +191,7 @@ export async function runTraining<D extends Decomposition>(
         firstMoments: await read(index, 'adam_m', false),
         secondMoments: await read(index, 'adam_v', false),
         state,
+        ...(memberMetrics === undefined ? {} : { lastMetrics: memberMetrics[index] }),
         writeFiles: saveFiles && ((directory) => saveFiles(directory, member.decomposition, params, state)),
       });
     }
@@ -479,5 +482,6 @@ async function resumedStart<D extends Decomposition>(
     batchesConsumed: checkpoint.batchesConsumed,
     sourcePosition: checkpoint.sourcePosition,
     checkpoint: path,
+    ...(checkpoint.members.every((member) => member.lastMetrics !== undefined) ? { memberMetrics: checkpoint.members.map((member) => ({ ...member.lastMetrics! })) } : {}),
   };
 }
