@@ -81,6 +81,7 @@ export const saeBenchmark: Benchmark = {
       cpu_ms_per_step: timed.cpuMsPerStep,
       peak_rss_mb: timed.peakRssMb,
       first_step_ms: timed.firstStepMs,
+      first_step_cpu_ms: timed.firstStepCpuMs,
       samples_ms: timed.samples,
     };
   },

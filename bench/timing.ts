@@ -32,6 +32,8 @@ export interface TimedTraining {
   readonly peakRssMb: number;
   /** From the start to the end of the first step: compilation included. */
   readonly firstStepMs: number;
+  /** CPU time (all threads) of the same span: on a loaded machine the steadier number. */
+  readonly firstStepCpuMs: number;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function timeTrainingSteps(
   const stamps: number[] = [];
   const cpuStamps: number[] = [];
   const start = performance.now();
+  const startCpu = process.cpuUsage();
   const backend = await createBenchBackend(options);
   try {
     await trainDecomposition(
@@ -92,6 +95,7 @@ export async function timeTrainingSteps(
     // maxRSS is in kilobytes.
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     firstStepMs: stamps[0] - start,
+    firstStepCpuMs: cpuStamps[0] - (startCpu.user + startCpu.system) / 1000,
   };
   log(
     `${decomposition.architecture} on ${timed.backend} ${timed.device}: ${timed.msPerStep.toFixed(0)} ms per step median (${samples.map((sample) => sample.toFixed(0)).join(', ')}), CPU ${timed.cpuMsPerStep.toFixed(0)} ms per step, peak RSS ${timed.peakRssMb.toFixed(0)} MB`,

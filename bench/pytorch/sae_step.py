@@ -8,6 +8,7 @@ its last stdout line.
 """
 import argparse
 import json
+import resource
 import statistics
 import time
 
@@ -99,11 +100,13 @@ def main():
         if step >= args.warmup:
             samples.append(elapsed)
     ms = statistics.median(samples)
-    print(f'pytorch {torch.__version__} {args.type}: {ms:.0f} ms per step median ({", ".join(f"{s:.0f}" for s in samples)}), {torch.get_num_threads()} threads')
+    print(f'pytorch {torch.__version__} {args.type}: {ms:.0f} ms per step median ({", ".join(f"{s:.0f}" for s in samples)}), {torch.get_num_threads()} threads, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB')
     print(json.dumps({
         'benchmark': 'sae-pytorch', 'type': args.type, 'torch': torch.__version__, 'threads': torch.get_num_threads(),
         'act_size': args.act_size, 'dict_size': args.dict_size, 'batch': args.batch, 'k': args.k, 'steps': args.steps,
         'ms_per_step': ms, 'tokens_per_s': args.batch / (ms / 1000), 'samples_ms': samples,
+        # ru_maxrss is in KiB on Linux: the process's peak resident memory, as nnd's bench reports it.
+        'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
 

@@ -17,6 +17,7 @@ import {
 import onnxProto from 'onnx-proto';
 import { onnxDataType } from './onnx-dtype.js';
 import { OnnxGraphWriter, floatAttribute, intAttribute, intsAttribute, stringAttribute } from './onnx-graph-writer.js';
+import { planRowUpdateFusion } from './fused-row-updates.js';
 import { emitRowScatterAdd } from './row-scatter-add.js';
 
 const { onnx } = onnxProto;
@@ -97,7 +98,20 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
 
   const writer = new OnnxGraphWriter(prefix, symbolSources(nodes), valueName);
   const rowScatterAdd = options.rowScatterAdd ?? 'sorted-tree';
-  for (const node of nodes) emitNode(writer, node, valueName, rowScatterAdd);
+  const fusion =
+    rowScatterAdd === 'sorted-tree'
+      ? planRowUpdateFusion(
+          nodes,
+          entries.map(([, tensor]) => tensor),
+          (node) => (node.attributes as OpAttributes['ScatterND']).reduction === 'add' && scattersRows(node),
+        )
+      : undefined;
+  for (const node of nodes) {
+    if (fusion?.skipped.has(node)) continue;
+    const fused = fusion?.fused.get(node);
+    if (fused) emitRowScatterAdd(writer, node, node.inputs.map(valueName), valueName(node.outputs[0]), { updates: fused, valueName });
+    else emitNode(writer, node, valueName, rowScatterAdd);
+  }
   for (const [name, tensor] of entries) {
     if (valueName(tensor) !== name) writer.add('Identity', [valueName(tensor)], [name], tensor.node);
   }

@@ -88,6 +88,19 @@ function arenaFromEnvironment(): boolean {
   throw new ConfigError(`${ARENA_ENV} is ${JSON.stringify(text)}; allowed: 0 (no CPU memory arena: less memory held between runs) or 1 (the default).`);
 }
 
+/**
+ * The largest tensor onnxruntime's constant folding may compute at session
+ * creation. A step's gradients scatter into zeros of a parameter's shape and
+ * a TopK forward into zeros of [batch, dict_size] (`Expand` of a scalar):
+ * folded, each became an initializer that the session holds for its life
+ * (201 MB + 38 MB + 13 MB for a TopK SAE at GPT-2-small size, per compiled
+ * program) and that the scatter copies from on every run. Unfolded, the
+ * Expand fills a buffer at run time that the scatter may write in place.
+ * Small folds (shapes, index arithmetic, scalars) are unaffected, and
+ * neither way changes a result.
+ */
+const CONSTANT_FOLDING_MAX_BYTES = 4 * 1024 * 1024;
+
 const DEVICES: readonly OnnxDevice[] = ['cpu', 'webgpu', 'cuda'];
 const LOG_LEVELS: readonly OnnxLogLevel[] = ['verbose', 'info', 'warning', 'error', 'fatal'];
 type OutputLocation = 'cpu' | 'gpu-buffer';
@@ -215,8 +228,11 @@ class OnnxBackend implements Backend, ProgramHost {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: threads,
       enableCpuMemArena: this.cpuMemoryArena && this.arena,
-      ...(this.arena ? {} : { enableMemPattern: false }),
+      // Memory patterns preallocate a run's intermediates as one block planned from the first runs; without the CPU arena
+      // that block is a fresh allocation per run, larger than what the freed-as-you-go intermediates need at their peak.
+      ...(this.arena && (this.device !== 'cpu' || this.cpuMemoryArena) ? {} : { enableMemPattern: false }),
       logSeverityLevel: LOG_LEVELS.indexOf(this.logLevel) as 0 | 1 | 2 | 3 | 4,
+      extra: { optimization: { constant_folding_max_output_size_in_bytes: String(CONSTANT_FOLDING_MAX_BYTES) } },
       ...(this.device === 'webgpu' ? { preferredOutputLocation: locations } : {}),
     };
   }

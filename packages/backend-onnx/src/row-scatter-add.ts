@@ -1,4 +1,5 @@
-import { allocate, type Node } from '@nnd/core';
+import { allocate, type Node, type Tensor } from '@nnd/core';
+import type { FusedRowUpdates, UpdateFactor } from './fused-row-updates.js';
 import onnxProto from 'onnx-proto';
 import { intAttribute, stringAttribute, type OnnxGraphWriter } from './onnx-graph-writer.js';
 
@@ -35,7 +36,13 @@ const INT64 = onnx.TensorProto.DataType.INT64;
  * kernel. The sums are pairwise rather than left to right, so they round
  * differently from a serial kernel, by the usual float error and no more.
  */
-export function emitRowScatterAdd(writer: OnnxGraphWriter, node: Node, [data, indices, updates]: readonly string[], output: string): void {
+export function emitRowScatterAdd(
+  writer: OnnxGraphWriter,
+  node: Node,
+  [data, indices, updates]: readonly string[],
+  output: string,
+  fusion?: { readonly updates: FusedRowUpdates; readonly valueName: (tensor: Tensor) => string },
+): void {
   const name = () => writer.helperName(node);
   const op = (type: string, inputs: readonly string[], attributes: onnxProto.onnx.IAttributeProto[] = []): string => {
     const result = name();
@@ -69,12 +76,20 @@ export function emitRowScatterAdd(writer: OnnxGraphWriter, node: Node, [data, in
   // each later level's sums keep one at the end, the sum of the zero row with itself.
   const zero = name();
   writer.initializer(zero, { dtype: node.inputs[2].dtype, shape: [], data: allocate(node.inputs[2].dtype, 1) });
-  const rowShape = op('Concat', [vector([1]), op('Shape', [updates], [intAttribute('start', 1)])], [intAttribute('axis', 0)]);
-  let source = op('Concat', [updates, op('Expand', [zero, rowShape])], [intAttribute('axis', 0)]);
-  // Positions in `source` of this level's rows, and of its zero row.
+  const gather = (from: string, at: string) => op('Gather', [from, at], [intAttribute('axis', 0)]);
+  // Positions in the level's source of its rows, and of its zero row; `read` gathers rows of the source at positions.
   let rowAt = op('Concat', [order, n], [intAttribute('axis', 0)]);
   let zeroAt = n;
-  const gather = (from: string, at: string) => op('Gather', [from, at], [intAttribute('axis', 0)]);
+  let read: (at: string) => string;
+  if (fusion === undefined) {
+    const rowShape = op('Concat', [vector([1]), op('Shape', [updates], [intAttribute('start', 1)])], [intAttribute('axis', 0)]);
+    const source = op('Concat', [updates, op('Expand', [zero, rowShape])], [intAttribute('axis', 0)]);
+    read = (at) => gather(source, at);
+  } else {
+    // The updates are a product of two factors (fused-row-updates.ts): level 0 gathers each factor's rows and multiplies them.
+    const readers = fusion.updates.factors.map((factor) => factorReader(factor, fusion.valueName, rowCount as number, zero, op, vector, int));
+    read = (at) => op('Mul', [readers[0](at), readers[1](at)]);
+  }
   const doneRows: string[] = [];
   const doneRuns: string[] = [];
   const levels = typeof rowCount === 'number' ? Math.ceil(Math.log2(Math.max(rowCount, 1))) + 1 : 48;
@@ -82,7 +97,7 @@ export function emitRowScatterAdd(writer: OnnxGraphWriter, node: Node, [data, in
     const here = op('Range', [int(0), op('Squeeze', [op('Shape', [runLength])]), int(1)]);
     const single = op('Equal', [runLength, int(1)]);
     const done = op('Compress', [here, single], [intAttribute('axis', 0)]);
-    doneRows.push(gather(source, gather(rowAt, done)));
+    doneRows.push(read(gather(rowAt, done)));
     doneRuns.push(gather(run, done));
     if (level === levels - 1) break;
     const even = op('Equal', [op('Mod', [rankInRun, int(2)]), int(0)]);
@@ -92,7 +107,8 @@ export function emitRowScatterAdd(writer: OnnxGraphWriter, node: Node, [data, in
     const paired = op('Less', [op('Add', [headRank, int(1)]), headLength]);
     const headRows = op('Concat', [gather(rowAt, heads), zeroAt], [intAttribute('axis', 0)]);
     const partnerRows = op('Concat', [op('Where', [paired, gather(rowAt, op('Add', [heads, int(1)])), op('Expand', [zeroAt, op('Shape', [heads])])]), zeroAt], [intAttribute('axis', 0)]);
-    source = op('Add', [gather(source, headRows), gather(source, partnerRows)]);
+    const source = op('Add', [read(headRows), read(partnerRows)]);
+    read = (at) => gather(source, at);
     const sums = op('Shape', [heads]);
     rowAt = op('Range', [int(0), op('Squeeze', [op('Add', [sums, vector([1])])]), int(1)]);
     zeroAt = sums;
@@ -104,4 +120,33 @@ export function emitRowScatterAdd(writer: OnnxGraphWriter, node: Node, [data, in
   const runs = doneRuns.length === 1 ? doneRuns[0] : op('Concat', doneRuns, [intAttribute('axis', 0)]);
   const uniqueKeys = op('Unsqueeze', [op('Gather', [op('Gather', [sortedKeys, starts], [intAttribute('axis', 0)]), runs], [intAttribute('axis', 0)]), vector([1])]);
   writer.add('ScatterND', [data, uniqueKeys, rows], [output], node, [stringAttribute('reduction', 'add')]);
+}
+
+/**
+ * Reads rows of one factor of fused updates at positions in [0, n], where
+ * position n is the zero row: the factor's rows with a zero row appended,
+ * gathered through its row map (update row e reads factor row index(e);
+ * a folded Gather's indices are applied after it).
+ */
+function factorReader(
+  factor: UpdateFactor,
+  valueName: (tensor: Tensor) => string,
+  n: number,
+  zero: string,
+  op: (type: string, inputs: readonly string[], attributes?: onnxProto.onnx.IAttributeProto[]) => string,
+  vector: (values: number[]) => string,
+  int: (value: number) => string,
+): (at: string) => string {
+  const concat = (parts: string[]) => op('Concat', parts, [intAttribute('axis', 0)]);
+  const matrix = factor.rows.rank === 2 && factor.rows.shape[1] === factor.width ? valueName(factor.rows) : op('Reshape', [valueName(factor.rows), vector([factor.rowCount, factor.width])]);
+  const padded = concat([matrix, op('Expand', [zero, vector([1, factor.width])])]);
+  if (factor.terms.length === 0 && factor.gatheredBy === undefined) return (at) => op('Gather', [padded, at], [intAttribute('axis', 0)]);
+  let index = op('Range', [int(0), int(n), int(1)]);
+  if (factor.terms.length > 0) {
+    const terms = factor.terms.map(({ inner, size, stride }) => op('Mul', [op('Mod', [op('Div', [index, int(inner)]), int(size)]), int(stride)]));
+    index = terms.reduce((sum, term) => op('Add', [sum, term]));
+  }
+  if (factor.gatheredBy !== undefined) index = op('Gather', [valueName(factor.gatheredBy), index], [intAttribute('axis', 0)]);
+  const map = concat([index, vector([factor.rowCount])]);
+  return (at) => op('Gather', [padded, op('Gather', [map, at], [intAttribute('axis', 0)])], [intAttribute('axis', 0)]);
 }
