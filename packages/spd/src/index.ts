@@ -19,3 +19,4 @@ export { SpdFileError } from './spd-file-error.js';
 export { evaluateSpd, EVALUATION_MASKS } from './spd-evaluation.js';
 export type { SpdEvaluationOptions } from './spd-evaluation.js';
 export { spdFamily } from './spd-family.js';
+export { spdMlpReplacements, SPD_MLP_ARCHITECTURE, DEFAULT_CI_THRESHOLD } from './spd-mlp-replacement.js';
