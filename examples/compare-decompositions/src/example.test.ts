@@ -10,7 +10,12 @@ const CI_SCALE: ExampleScale = {
   layers: [0, 1],
   topK: [4, 8],
   sets: ['num_tokens=768', 'batch_size=256', 'seq_len=32', 'model_batch_size=8', 'num_batches_in_buffer=2', 'checkpoint_freq=3', 'eval_tokens=256'],
-  configSets: { 'transcoder.yaml': ['dict_size=128'], 'clt.yaml': ['dict_size=64'], 'molt.yaml': ['molt_n=1', 'top_k=2'] },
+  configSets: {
+    'transcoder.yaml': ['dict_size=128'],
+    'clt.yaml': ['dict_size=64'],
+    'molt.yaml': ['molt_n=1', 'top_k=2'],
+    'spd.yaml': ['C=8', 'num_tokens=4', 'batch_size=2', 'faithfulness_warmup_steps=5', 'checkpoint_freq=2'],
+  },
   compare: ['--tokens', '512', '--top-k', '1,8', '--neuron-k', '8'],
 };
 
@@ -21,13 +26,13 @@ beforeAll(async () => {
 afterAll(() => rm(directory, { recursive: true, force: true }));
 
 describe('the compare-decompositions example at CI scale', () => {
-  it('trains transcoders per layer and k, a CLT and a MOLT per layer, and compares them as four transcoder methods, a CLT and a MOLT method', async () => {
+  it('trains transcoders per layer and k, a CLT, a MOLT per layer and an SPD, and compares them as two transcoder methods, a CLT, a MOLT and an SPD method', async () => {
     let stdout = '';
     let stderr = '';
     const io = { stdout: (text: string) => void (stdout += text), stderr: (text: string) => void (stderr += text), progress: { write: () => true, isTTY: false }, env: { PATH: process.env.PATH } };
     const out = join(directory, 'comparison');
     await runExample(join(directory, 'runs'), out, CI_SCALE, io);
-    expect(stderr).toContain('Comparing 4 method(s) (7 decomposition(s))');
+    expect(stderr).toContain('Comparing 5 method(s) (8 decomposition(s))');
     expect(stdout).toContain(join(out, 'report.html'));
     const comparison = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8'));
     const native = comparison.points.filter((point: any) => point.sweep === 'native' && point.quirks.length === 0);
@@ -36,8 +41,13 @@ describe('the compare-decompositions example at CI scale', () => {
       'transcoder batchtopk_transcoder top_k=8',
       'clt batchtopk_clt layers=0,1 top_k=16',
       'molt gate=topk top_k=2 transforms=31',
+      expect.stringMatching(/^spd modules=blocks\.0\.mlp\.W_in:8,/),
+      expect.stringMatching(/^spd /),
       'neurons',
     ]);
+    // SPD: its default (CI > 0.5, with the delta component) and its CI > 0 view; both MLP matrices of both layers.
+    expect(native.filter((point: any) => point.family === 'spd').map((point: any) => point.variant ?? '')).toEqual(['', 'CI > 0']);
+    expect(native.find((point: any) => point.family === 'spd').groups.map((group: any) => group.label)).toEqual(['blocks.0.mlp.W_in', 'blocks.0.mlp.W_out', 'blocks.1.mlp.W_in', 'blocks.1.mlp.W_out']);
     // Every method replaces both MLPs.
     for (const point of native) expect(point.streams).toBe(2);
     const csv = readFileSync(join(out, 'model_comparison.csv'), 'utf8').trim().split('\n');
@@ -47,6 +57,6 @@ describe('the compare-decompositions example at CI scale', () => {
     stderr = '';
     await runExample(join(directory, 'runs'), out, CI_SCALE, io);
     expect(stderr).not.toContain('step ');
-    expect(stderr).toContain('Comparing 4 method(s)');
+    expect(stderr).toContain('Comparing 5 method(s)');
   }, 600_000);
 });

@@ -145,34 +145,40 @@ export interface CompareRunsOptions {
   readonly io: CliIo;
 }
 
-/** One decomposition of a run, as compare loads it. */
-interface LoadedPart {
+/** One decomposition of a run, as compare reads it from its checkpoint (built once the model is loaded: SPD decomposes the model itself). */
+interface ReadPart {
   readonly path: string;
   readonly family: DecompositionFamily;
-  readonly decomposition: Decomposition;
+  readonly config: unknown;
   readonly params: Record<string, HostTensor>;
   readonly state: Record<string, HostTensor>;
   readonly base: Record<string, unknown>;
   readonly start: DatasetPosition | undefined;
 }
 
+interface LoadedPart extends Omit<ReadPart, 'config'> {
+  readonly decomposition: Decomposition;
+}
+
 /** `nnd compare` as a function: loads the runs through their families, groups them into methods, evaluates and writes the comparison. */
 export async function compareRuns(options: CompareRunsOptions): Promise<{ comparison: Comparison; written: Awaited<ReturnType<typeof writeComparison>> }> {
   const log = (message: string) => options.io.stderr(`${message}\n`);
-  const parts: LoadedPart[] = [];
-  for (const path of options.paths.flatMap(runPaths)) parts.push(...(await loadParts(path)));
-  const models = new Set(parts.map((part) => part.base.model_name));
+  const read: ReadPart[] = [];
+  for (const path of options.paths.flatMap(runPaths)) read.push(...(await readParts(path)));
+  const models = new Set(read.map((part) => part.base.model_name));
   if (options.model === undefined && models.size > 1) {
     throw new CliUsageError(`nnd compare: the runs decompose different models (${[...models].join(', ')}); compare runs of one model, or name it with --model.`);
   }
-  const config = await resolveRunConfig({ base: parts[0].base, configFile: options.configFile, flags: { model_name: options.model }, sets: options.sets });
-  const methods = groupIntoMethods(parts);
+  const config = await resolveRunConfig({ base: read[0].base, configFile: options.configFile, flags: { model_name: options.model }, sets: options.sets });
   const resources = new JobResources(options.io.env);
   try {
     const model = await resources.model(config);
+    const parts: LoadedPart[] = read.map(({ config: memberConfig, ...part }) => ({ ...part, decomposition: part.family.create(memberConfig, { model, sequenceLength: config.seq_len }) }));
+    const methods = groupIntoMethods(parts);
     const activations = activationModel(model, config);
     const hookWidth = hookWidthOf(activations);
-    for (const part of parts) {
+    // A family that decomposes the model itself (SPD) was just built from it and reads token ids, not streams.
+    for (const part of parts.filter(({ family }) => family.trainsThroughModel !== true)) {
       for (const { hook, width } of [...part.decomposition.reads, ...part.decomposition.writes]) {
         if (hookWidth(hook) !== width) {
           throw new CliUsageError(
@@ -222,7 +228,7 @@ function later(a: DatasetPosition, b: DatasetPosition): boolean {
   return a.epoch !== b.epoch ? a.epoch > b.epoch : a.document !== b.document ? a.document > b.document : a.token > b.token;
 }
 
-async function loadParts(path: string): Promise<LoadedPart[]> {
+async function readParts(path: string): Promise<ReadPart[]> {
   const location = await locateCheckpoint(path);
   const recorded = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'config.json'), 'point nnd compare at the step_N checkpoint folder itself');
   const base = Object.fromEntries(Object.entries(recorded).filter(([key]) => RUN_CONFIG_KEYS.includes(key)));
@@ -237,7 +243,7 @@ async function loadParts(path: string): Promise<LoadedPart[]> {
     return {
       path: location.runDirectory ?? location.checkpoint,
       family,
-      decomposition: family.create(member.config),
+      config: member.config,
       params: member.params,
       state: member.state,
       base,

@@ -71,7 +71,9 @@ export function combineDecompositions(parts: readonly Decomposition[]): Combined
   }
   const allInfer = parts.every((part) => part.inferOutputs !== undefined);
   const allGroups = parts.every((part) => part.featureGroups !== undefined);
-  const inferenceOptions = (['topK'] as const).filter((option) => parts.every((part) => part.inferenceOptions?.includes(option)));
+  const inferenceOptions = (['topK', 'option'] as const).filter((option) => parts.every((part) => part.inferenceOptions?.includes(option)));
+  // An evaluation option of the combination is one every part offers under the same name.
+  const evaluationOptions = (parts[0].evaluationOptions ?? []).filter(({ name }) => parts.every((part) => part.evaluationOptions?.some((option) => option.name === name)));
   const anyWithoutBias = parts.some((part) => part.withoutEncoderBias !== undefined);
   const joined = (results: readonly { outputs: TensorMap; featureActs: Tensor }[]) => ({
     outputs: Object.assign({}, ...results.map(({ outputs }) => outputs)) as TensorMap,
@@ -106,6 +108,7 @@ export function combineDecompositions(parts: readonly Decomposition[]): Combined
     },
     forwardCouplesSamples: parts.some((part) => part.forwardCouplesSamples === true),
     inferenceOptions,
+    ...(evaluationOptions.length > 0 ? { evaluationOptions } : {}),
     ...(allInfer
       ? {
           inferOutputs(graph, inputs, params, state, options?: InferenceOptions) {

@@ -92,6 +92,30 @@ export interface InferenceOptions {
    * Pareto comparison.
    */
   readonly topK?: number;
+  /** The `name` of one of the decomposition's `evaluationOptions` (SPD's `ci_0`, `no_delta`); absent: its default evaluation. */
+  readonly option?: string;
+}
+
+/**
+ * A labelled alternative to a decomposition's default evaluation, which
+ * comparisons evaluate beside it through `inferOutputs(..., { option: name })`:
+ * a second correct view (SPD's masks at CI > 0 besides CI > 0.5) or the
+ * reference's way of evaluating it (SPD without its delta component).
+ */
+export interface EvaluationOption {
+  readonly name: string;
+  /** Its name in tables and legends when it is a second correct view (`CI > 0`); absent when the quirks say all. */
+  readonly variant?: string;
+  /** The reference's evaluation quirks it reproduces (`no_delta`, DECOMPOSITIONS.md 11); empty for a correct evaluation. */
+  readonly quirks: readonly string[];
+  /** Whether the top-k sweep is evaluated with it too; false where top-k replaces what it changes (a CI threshold). */
+  readonly topK: boolean;
+}
+
+/** A decomposition with the tensors it runs on, as `streamReplacement` returns them. */
+export interface DecompositionWithParams {
+  readonly decomposition: Decomposition;
+  readonly params: Record<string, HostTensor>;
 }
 
 /**
@@ -223,6 +247,19 @@ export interface Decomposition<Config = unknown> {
    * there is nothing to leave out.
    */
   withoutEncoderBias?(params: Readonly<Record<string, HostTensor>>): Record<string, HostTensor>;
+  /** Labelled alternatives to its default evaluation, for comparisons (see EvaluationOption); `inferOutputs` honours `option`. */
+  readonly evaluationOptions?: readonly EvaluationOption[];
+  /**
+   * Optional, for a decomposition of a model's weights (it writes no stream:
+   * SPD): the same decomposition as replacements of the streams around the
+   * matrices it decomposes, one per block (SPD of MLP matrices reads
+   * `blocks.L.ln2.hook_normalized` and writes `blocks.L.hook_mlp_out` by
+   * running the MLP with its component products), so that comparisons
+   * splice it in like any other. `params` are its trained tensors; each
+   * replacement's params are its share of them plus the model tensors it
+   * reads (frozen weights).
+   */
+  streamReplacement?(params: Readonly<Record<string, HostTensor>>): readonly DecompositionWithParams[];
   /** How featureActs' columns split into groups (layers, modules), for per-group statistics and sparsity axes. */
   featureGroups?(): readonly FeatureGroup[];
   /**

@@ -48,6 +48,8 @@ export type {
   DecompositionBatch,
   DecompositionDefinition,
   DecompositionRegistry,
+  DecompositionWithParams,
+  EvaluationOption,
   FeatureGroup,
   ForwardOptions,
   MeasuredFeatureGroup,

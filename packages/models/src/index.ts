@@ -1,6 +1,8 @@
 export { HookedTransformer, TOKENS_INPUT } from './hooked-transformer.js';
 export type { FromPretrainedOptions, HookedTransformerOptions, RunOptions, RunResult } from './hooked-transformer.js';
 export { buildTransformerGraph, planForward, weightMatrices } from './transformer-graph.js';
+export { mlpGraph } from './mlp-graph.js';
+export type { MlpGraphParts } from './mlp-graph.js';
 export type { ForwardOptions, ForwardResult, HookReplacement, MatrixProduct, ReturnType } from './transformer-graph.js';
 export { hookName, hookPointNames, hookShape } from './hook-points.js';
 export type { LayerHookKind, ModelHookKind } from './hook-points.js';

@@ -24,7 +24,7 @@ import {
   type Graph,
   type Tensor,
 } from '@nnd/core';
-import { ACTIVATIONS } from './activations.js';
+import { mlpGraph } from './mlp-graph.js';
 import { hookName, hookPointNames, hookShape, locateHook } from './hook-points.js';
 import { parameterShapes } from './parameter-shapes.js';
 import { ROTARY_COS, ROTARY_SIN, applyRotary } from './rotary.js';
@@ -251,20 +251,7 @@ export function buildTransformerGraph(graph: Graph, tokens: Tensor, config: Tran
     return linear(reshape(z, [batch, seq, headCount * headSize]), `${prefix}.W_O`, `${prefix}.b_O`);
   };
 
-  const mlp = (x: Tensor, layer: number): Tensor => {
-    const prefix = `blocks.${layer}.mlp`;
-    const activation = ACTIVATIONS[config.activation];
-    let post: Tensor;
-    if (config.gatedMlp) {
-      const gate = hook(hookName('pre', layer), product(x, `${prefix}.W_gate`));
-      const linearBranch = hook(hookName('pre_linear', layer), linear(x, `${prefix}.W_in`, `${prefix}.b_in`));
-      post = hook(hookName('post', layer), mul(activation(gate), linearBranch));
-    } else {
-      const pre = hook(hookName('pre', layer), linear(x, `${prefix}.W_in`, `${prefix}.b_in`));
-      post = hook(hookName('post', layer), activation(pre));
-    }
-    return linear(post, `${prefix}.W_out`, `${prefix}.b_out`);
-  };
+  const mlp = (x: Tensor, layer: number): Tensor => mlpGraph(x, config, layer, { product, bias: optional, hook });
 
   for (let layer = 0; layer < stop; layer++) {
     const block = `blocks.${layer}`;

@@ -26,6 +26,8 @@ export interface ComparisonPointData {
   readonly k?: number;
   /** The reference's evaluation quirks this point reproduces; empty for the correct evaluation. */
   readonly quirks: readonly string[];
+  /** A second correct evaluation the decomposition offers (SPD's `CI > 0`); absent for its default. */
+  readonly variant?: string;
   readonly ce: number;
   /** ce − original (positive when splicing hurts). */
   readonly ceDegradation: number;
@@ -111,16 +113,21 @@ export function modulesOf(groups: readonly ComparisonGroupData[]): ComparisonMod
   }));
 }
 
-const QUIRK_LABELS: Readonly<Record<string, string>> = { batch_top_k: 'batch top-k', no_b_enc: 'no b_enc', clean_inputs: 'clean inputs' };
+const QUIRK_LABELS: Readonly<Record<string, string>> = { batch_top_k: 'batch top-k', no_b_enc: 'no b_enc', clean_inputs: 'clean inputs', no_delta: 'no delta' };
 
 /** `reference eval: batch top-k, no b_enc`, or '' for the correct evaluation. */
 export function quirksLabel(quirks: readonly string[]): string {
   return quirks.length === 0 ? '' : `reference eval: ${quirks.map((quirk) => QUIRK_LABELS[quirk] ?? quirk).join(', ')}`;
 }
 
-/** The point's name in tables: its method, the sweep's k, and the reference's quirks it reproduces. */
-export function pointLabel(point: Pick<ComparisonPointData, 'method' | 'sweep' | 'k' | 'quirks'>): string {
+/** `CI > 0; reference eval: no delta`: a point's evaluation option and the reference's quirks, '' for the default correct evaluation. */
+export function evaluationLabel(point: Pick<ComparisonPointData, 'quirks' | 'variant'>): string {
+  return [point.variant ?? '', quirksLabel(point.quirks)].filter((part) => part !== '').join('; ');
+}
+
+/** The point's name in tables: its method, the sweep's k, its evaluation option and the reference's quirks it reproduces. */
+export function pointLabel(point: Pick<ComparisonPointData, 'method' | 'sweep' | 'k' | 'quirks' | 'variant'>): string {
   const k = point.k === undefined ? '' : ` top-${point.k}`;
-  const quirks = quirksLabel(point.quirks);
-  return `${point.method}${k}${quirks === '' ? '' : ` (${quirks})`}`;
+  const evaluation = evaluationLabel(point);
+  return `${point.method}${k}${evaluation === '' ? '' : ` (${evaluation})`}`;
 }

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ComparisonData, ComparisonPointData } from './comparison-data.js';
 import { renderComparisonReport, writeComparison } from './comparison-report.js';
 import { modelComparisonCsv, modelComparisonRows } from './model-comparison-table.js';
-import { paretoPlotSpec } from './pareto-plots.js';
+import { FAMILY_COLORS, NEURON_COLOR, paretoPlotSpec } from './pareto-plots.js';
 
 function point(method: string, family: string, sweep: 'native' | 'top_k', l0: number, ceDegradation: number, extra: Partial<ComparisonPointData> = {}): ComparisonPointData {
   return {
@@ -65,6 +65,20 @@ describe('the Pareto figures and the report', () => {
     const sweep = paretoPlotSpec(comparison, 'top_k', 'ceDegradation') as typeof spec;
     // The neuron baseline with every unit has degradation 0: not on a log axis.
     expect(sweep.hconcat[0].layer[0].data.values.map((value) => value.series)).toEqual(['transcoder k=16']);
+  });
+
+  it("keeps each family's fixed colour but lists only the families present in the legend", () => {
+    const spec = paretoPlotSpec(comparison, 'native', 'ceDegradation', { families: ['sae', 'transcoder', 'clt', 'spd'] }) as {
+      hconcat: { layer: { encoding: { color: { scale: { domain: string[]; range: string[] } } } }[] }[];
+    };
+    const { scale } = spec.hconcat[0].layer[0].encoding.color;
+    expect(scale.domain).toEqual(['neurons', 'transcoder']);
+    expect(scale.range).toEqual([NEURON_COLOR, FAMILY_COLORS[1]]);
+  });
+
+  it('names a point by its evaluation option and quirks (SPD at CI > 0 without its delta component)', () => {
+    const spd = point('spd', 'spd', 'native', 3, 0.4, { variant: 'CI > 0', quirks: ['no_delta'] });
+    expect(modelComparisonRows({ ...comparison, points: [spd] })[0].label).toBe('spd (CI > 0; reference eval: no delta)');
   });
 
   it('writes report.html with inline SVG plots and the tables, model_comparison.csv, pareto_points.csv and comparison.json', async () => {

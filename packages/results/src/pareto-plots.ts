@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { PARETO_AXES, PARETO_AXIS_TITLES, paretoAxes, quirksLabel, type ComparisonData, type ComparisonSweep, type ParetoAxis } from './comparison-data.js';
+import { evaluationLabel, PARETO_AXES, PARETO_AXIS_TITLES, paretoAxes, pointLabel, type ComparisonData, type ComparisonSweep, type ParetoAxis } from './comparison-data.js';
 import { CATEGORY_COLORS, PLOT_CONFIG } from './plot-theme.js';
 
 export type ParetoMetric = 'ceDegradation' | 'mse';
@@ -45,8 +45,11 @@ const PANEL_HEIGHT = 240;
  * and are left out. Undefined when no point can be drawn.
  */
 export function paretoPlotSpec(comparison: ComparisonData, sweep: ComparisonSweep, metric: ParetoMetric, options: ParetoPlotOptions = {}): TopLevelSpec | undefined {
-  const families = options.families ?? [...new Set(comparison.points.map((point) => point.family))];
-  const colors = familyColorScale(families);
+  const present = new Set(comparison.points.map((point) => point.family));
+  // Colours come from the full list (fixed across comparisons); the legend lists only the families present.
+  const all = familyColorScale(options.families ?? [...present]);
+  const shown = all.domain.map((family, index) => ({ family, color: all.range[index] })).filter(({ family }) => present.has(family));
+  const colors = { domain: shown.map(({ family }) => family), range: shown.map(({ color }) => color) };
   const points = comparison.points.filter((point) => point.sweep === sweep);
   const panels = PARETO_AXES.map((axis) => panel(axis));
   if (panels.every((candidate) => candidate === undefined)) return undefined;
@@ -66,9 +69,9 @@ export function paretoPlotSpec(comparison: ComparisonData, sweep: ComparisonSwee
       const x = paretoAxes(point)[axis];
       const y = point[metric];
       if (x === undefined || !(x > 0) || !(y > 0)) return [];
-      const quirks = quirksLabel(point.quirks);
-      const series = `${sweep === 'native' ? point.family : point.method}${quirks === '' ? '' : ` (${quirks})`}`;
-      return [{ x, y, family: point.family, series, evaluation: quirks === '' ? 'correct' : 'reference', label: `${point.method}${point.k === undefined ? '' : ` top-${point.k}`}` }];
+      const evaluation = evaluationLabel(point);
+      const series = `${sweep === 'native' ? point.family : point.method}${evaluation === '' ? '' : ` (${evaluation})`}`;
+      return [{ x, y, family: point.family, series, evaluation: point.quirks.length === 0 ? 'correct' : 'reference', label: pointLabel(point) }];
     });
     if (values.length === 0) return undefined;
     const layers: object[] = [

@@ -26,3 +26,4 @@ export { SpdFileError } from './spd-file-error.js';
 export { evaluateSpd, EVALUATION_MASKS, CI_HISTOGRAM_PREFIX, COMPONENT_DENSITY_PREFIX } from './spd-evaluation.js';
 export type { SpdEvaluation, SpdEvaluationOptions } from './spd-evaluation.js';
 export { spdFamily } from './spd-family.js';
+export { spdMlpReplacements, SPD_MLP_ARCHITECTURE, DEFAULT_CI_THRESHOLD } from './spd-mlp-replacement.js';

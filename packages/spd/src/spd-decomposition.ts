@@ -40,6 +40,7 @@ import { ciFunction, initialCiParams } from './ci-functions.js';
 import { faithfulnessWarmup } from './faithfulness-warmup.js';
 import { lowerLeakyHardSigmoid, upperLeakyHardSigmoid } from './sigmoids.js';
 import { parseSpdConfig, type SpdConfig } from './spd-config.js';
+import { spdMlpReplacements } from './spd-mlp-replacement.js';
 import { SpdModelError } from './spd-model-error.js';
 import type { MatrixProduct, SpdTarget, TargetMatrix } from './spd-target.js';
 
@@ -211,6 +212,8 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
       if (config.grad_clip_norm_ci_fns !== null) groups.push({ params: ciParams, maxGradNorm: config.grad_clip_norm_ci_fns });
       return groups;
     },
+    // In comparisons, SPD of a transformer's MLP matrices replaces the MLP outputs (spd-mlp-replacement.ts).
+    ...(target.transformer === undefined ? {} : { streamReplacement: (params: Readonly<Record<string, HostTensor>>) => spdMlpReplacements(decomposition, params) }),
     forward(graph, { inputs }, params, _state, options): ForwardOutput {
       if (options?.frozen === undefined || options.random === undefined) {
         throw new ConfigError("SPD's forward needs the step's frozen model weights and random inputs (options.frozen, options.random); train it with @nnd/train, which feeds them.");

@@ -102,6 +102,11 @@ export const spdFamily: DecompositionFamily = {
     }
     const { spd_modules: modules, C, seq_len: _seq, model_name: modelName, ...rest } = config as Record<string, unknown>;
     const target = transformerTarget(model, sequenceLengthOf(config as Record<string, unknown>, context, model), String(modelName ?? model.config.modelType));
+    // A checkpoint records the decomposition's own config, whose modules are already expanded.
+    if (Array.isArray(rest.modules)) {
+      const { architecture: _architecture, ...saved } = rest;
+      return createSpd(target, saved);
+    }
     if (typeof C !== 'number' || !Number.isInteger(C) || C < 1) throw new ConfigError(`Invalid config: 'C' is ${JSON.stringify(C)}; allowed: an integer >= 1 (components per matrix).`);
     return createSpd(target, { ...rest, modules: expandModules(target, String(modules ?? 'mlp')).map((name) => ({ name, C })) });
   },

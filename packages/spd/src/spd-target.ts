@@ -1,4 +1,5 @@
 import type { ActivationPort, Graph, HostTensor, Tensor, TensorMap } from '@nnd/core';
+import type { TransformerConfig } from '@nnd/models';
 
 /** Computes a weight matrix's product in place of x @ W (see @nnd/models' MatrixProduct). */
 export type MatrixProduct = (x: Tensor, weight: Tensor) => Tensor;
@@ -28,6 +29,8 @@ export interface SpdTarget {
   weights(): Record<string, HostTensor>;
   /** The name in `weights()` of a matrix's W [d_in, d_out]. */
   weightOf(module: string): string;
+  /** The transformer the matrices belong to, when they do: its MLP blocks are what SPD of MLP matrices replaces in comparisons (spdMlpReplacements). */
+  readonly transformer?: TransformerConfig;
   /** How outputs are compared: KL on a language model's logits, MSE for a toy model. */
   readonly outputLoss: 'kl' | 'mse';
   /** The model's output [...positions, d_out] on `inputs`, with `products` replacing the named matrices' products. */

@@ -17,6 +17,7 @@ export function transformerTarget(model: HookedTransformer, seq: number, name = 
     matrices: weightMatrices(model.config),
     weights: () => Object.fromEntries(model.parameterNames.map((parameter): [string, HostTensor] => [parameter, model.parameter(parameter)])),
     weightOf: (module) => module,
+    transformer: model.config,
     outputLoss: 'kl',
     forward(graph, inputs, weights, products) {
       return model.buildGraph(graph, inputs.tokens, { returnType: 'logits', products, weights }).logits!;

@@ -1,4 +1,14 @@
-import { combineDecompositions, combinedTensors, ConfigError, type Decomposition, type FeatureGroup, type HostTensor, type InferenceOptions, type MeasuredFeatureGroup } from '@nnd/core';
+import {
+  combineDecompositions,
+  combinedTensors,
+  ConfigError,
+  type Decomposition,
+  type EvaluationOption,
+  type FeatureGroup,
+  type HostTensor,
+  type InferenceOptions,
+  type MeasuredFeatureGroup,
+} from '@nnd/core';
 import { hookName, type HookedTransformer, type TokenInput } from '@nnd/models';
 import type { DecompositionEvaluation } from '../evaluation/decomposition-evaluation.js';
 import { DecompositionEvaluator, type DecompositionTensors } from '../evaluation/decomposition-evaluator.js';
@@ -24,7 +34,9 @@ export type ReferenceQuirk =
   /** TopK and BatchTopK encoders without b_enc. */
   | 'no_b_enc'
   /** A multi-layer decomposition's outputs computed from the clean model's inputs, not the patched stream's (the reference's CLT evaluation). */
-  | 'clean_inputs';
+  | 'clean_inputs'
+  /** SPD without its delta component W - VU (the reference drops it; decompositions offer it as an EvaluationOption). */
+  | 'no_delta';
 
 /** Per feature group, what the model table and the sparsity axes need; @nnd/results adds up the groups of one module. */
 export type ComparedGroup = MeasuredFeatureGroup;
@@ -39,6 +51,8 @@ export interface ComparisonPoint {
   readonly k?: number;
   /** Empty for the correct evaluation; else the reference's quirks it reproduces. */
   readonly quirks: readonly ReferenceQuirk[];
+  /** A second correct evaluation the decomposition offers (its EvaluationOption's variant: SPD's `CI > 0`); absent for its default. */
+  readonly variant?: string;
   /** Mean next-token cross-entropy with the method spliced in (nats). */
   readonly ce: number;
   /** ce − the original model's: positive when splicing hurts (the reference's exp_011 convention). */
@@ -138,15 +152,27 @@ export async function compareMethods(options: CompareMethodsOptions): Promise<Co
   const hookOrder = new Map(model.hookNames.map((hook, index) => [hook, index]));
   const position = (decomposition: Decomposition) => Math.min(...decomposition.writes.map(({ hook }) => hookOrder.get(hook) ?? Infinity));
 
+  // A decomposition of weights (SPD) is compared as the stream replacements it offers, one per block.
+  const replacing = new Map(
+    methods.map((method) => [
+      method,
+      method.parts.flatMap((part) =>
+        part.decomposition.writes.length === 0 && part.decomposition.streamReplacement !== undefined
+          ? part.decomposition.streamReplacement(part.params).map((view) => ({ ...view, state: {} }))
+          : [part],
+      ),
+    ]),
+  );
+
   // The MLPs the methods replace: the neuron baseline and zero ablation cover the same ones.
   const mlpOuts = new Map(Array.from({ length: model.config.layerCount }, (_, layer) => [hookName('mlp_out', layer), layer]));
-  const written = new Set(methods.flatMap((method) => method.parts.flatMap(({ decomposition }) => decomposition.writes.map(({ hook }) => hook))));
+  const written = new Set(methods.flatMap((method) => replacing.get(method)!.flatMap(({ decomposition }) => decomposition.writes.map(({ hook }) => hook))));
   let layers = [...mlpOuts].filter(([hook]) => written.has(hook)).map(([, layer]) => layer);
   if (layers.length === 0) layers = [...mlpOuts.values()];
 
   const entries: Entry[] = [];
   for (const method of methods) {
-    const parts = [...method.parts].sort((a, b) => position(a.decomposition) - position(b.decomposition));
+    const parts = [...replacing.get(method)!].sort((a, b) => position(a.decomposition) - position(b.decomposition));
     const decomposition = parts.length === 1 ? parts[0].decomposition : combineDecompositions(parts.map((part) => part.decomposition));
     const params = parts.length === 1 ? parts[0].params : combinedTensors(parts.map((part) => part.params));
     const state = parts.length === 1 ? parts[0].state : combinedTensors(parts.map((part) => part.state));
@@ -155,7 +181,8 @@ export async function compareMethods(options: CompareMethodsOptions): Promise<Co
       method: method.label,
       family: method.family,
       streams: decomposition.writes.length,
-      totalParams: numel(params),
+      // Its own trained tensors, not the model weights a replacement view carries.
+      totalParams: method.parts.reduce((total, part) => total + numel(part.params), 0),
       ...(method.trainingTokens === undefined ? {} : { trainingTokens: method.trainingTokens }),
     };
     const coupled = decomposition.forwardCouplesSamples === true && decomposition.inferOutputs !== undefined;
@@ -181,12 +208,24 @@ export async function compareMethods(options: CompareMethodsOptions): Promise<Co
       spliced: quirks.includes('clean_inputs') ? 'clean_inputs' : 'replacement',
     });
     for (const quirks of quirkSets('native')) entries.push(referenceEntry('native', quirks, decomposition));
+    // The labelled evaluation options it offers (SPD's CI > 0, and without its delta component as the reference).
+    const offered = decomposition.inferOutputs !== undefined && decomposition.inferenceOptions?.includes('option') ? (decomposition.evaluationOptions ?? []) : [];
+    const choices = offered.filter(({ quirks }) => quirks.length === 0 || reference !== 'none');
+    const optionEntry = (option: EvaluationOption, sweep: 'native' | 'top_k', k?: number): Entry => ({
+      point: { ...base, sweep, ...(k === undefined ? {} : { k }), quirks: option.quirks as ReferenceQuirk[], ...(option.variant === undefined ? {} : { variant: option.variant }) },
+      member: { decomposition: withInference(decomposition, { ...(k === undefined ? {} : { topK: k }), option: option.name }), params, state },
+      groups,
+      mode: 'infer',
+      spliced: 'replacement',
+    });
+    for (const option of choices) entries.push(optionEntry(option, 'native'));
     if (decomposition.inferOutputs !== undefined && decomposition.inferenceOptions?.includes('topK')) {
       const largest = Math.max(...(groups ?? []).map(({ size }) => size), 1);
       for (const k of (options.topK ?? powersOfTwoUpTo(largest)).filter((value) => value <= largest)) {
         const swept = withInference(decomposition, { topK: k });
         entries.push({ point: { ...base, sweep: 'top_k', k, quirks: [] }, member: { decomposition: swept, params, state }, groups, mode: 'infer', spliced: 'replacement' });
         for (const quirks of quirkSets('top_k')) entries.push(referenceEntry('top_k', quirks, swept, k));
+        for (const option of choices.filter(({ topK }) => topK)) entries.push(optionEntry(option, 'top_k', k));
       }
     }
   }
