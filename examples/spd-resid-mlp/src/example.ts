@@ -31,6 +31,7 @@ import {
   trainableResidualMlp,
   type Matrix,
   type NeuronContributions,
+  type SpdEvaluation,
 } from '@nnd/spd';
 import { trainDecomposition } from '@nnd/train';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -104,7 +105,7 @@ export interface ResidMlpExampleResult {
   readonly alive: Readonly<Record<string, number>>;
   /** Correlation of the target's neuron contributions with the matched subcomponents' (the paper's Figure 7 is near the diagonal). */
   readonly contributionCorrelation: number;
-  readonly evaluation: Readonly<Record<string, number>>;
+  readonly evaluation: SpdEvaluation;
   /** The trained causal importances per module, [features][C] (one-hot inputs at 0.75), in component order. */
   readonly ci: Readonly<Record<string, Matrix>>;
   readonly minutes: number;
@@ -180,7 +181,7 @@ export async function runResidMlpExample(directory: string, scale: ResidMlpScale
       targetLoss: trainedTarget.metrics?.loss ?? Number.NaN,
       atInit,
       trained: summarise(ci),
-      alive: Object.fromEntries(spd.modules.map(({ name }) => [name, evaluation[`alive_0.1.${name}`]])),
+      alive: Object.fromEntries(spd.modules.map(({ name }) => [name, evaluation[`alive_0.1.${name}`] as number])),
       contributionCorrelation: correlation(contributions.model.flat(), contributions.subcomponent.flat()),
       evaluation,
       ci,
@@ -302,7 +303,7 @@ function report(scale: ResidMlpScale, result: ResidMlpExampleResult): string {
   const row = (title: string, summary: CiSummary) =>
     `| ${title} | ${summary.featuresCaptured} of ${scale.features} | ${summary.featuresWithOwnComponent} of ${scale.features} | ${summary.identityCiError} | ${summary.aliveOnOneHot[MLP_IN]} | ${summary.aliveOnOneHot[MLP_OUT]} |`;
   const e = result.evaluation;
-  const fmt = (value: number | undefined) => (value === undefined ? 'n/a' : value.toExponential(2));
+  const fmt = (value: number | number[] | undefined) => (typeof value === 'number' ? value.toExponential(2) : 'n/a');
   return [
     '# SPD of the toy model of compressed computation (one-layer residual MLP)',
     '',

@@ -29,6 +29,7 @@ import {
   trainableTms,
   type Matrix,
   type ToyModelWeights,
+  type SpdEvaluation,
 } from '@nnd/spd';
 import { trainDecomposition } from '@nnd/train';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -102,7 +103,7 @@ export interface TmsExampleResult {
   readonly alive: Readonly<Record<string, number>>;
   readonly mmcs: number;
   readonly ml2r: number;
-  readonly evaluation: Readonly<Record<string, number>>;
+  readonly evaluation: SpdEvaluation;
   /** The trained causal importances per module, [features][C] (one-hot inputs at 0.75), in component order. */
   readonly ci: Readonly<Record<string, Matrix>>;
   readonly minutes: number;
@@ -157,7 +158,7 @@ export async function runTmsExample(directory: string, scale: TmsScale = DEFAULT
       );
     const linear1 = componentNames('linear1');
     const matches = columnMatches(weights.W, result.params[linear1.V], result.params[linear1.U]);
-    const alive = Object.fromEntries(spd.modules.map(({ name }) => [name, evaluation[`alive_0.1.${name}`]]));
+    const alive = Object.fromEntries(spd.modules.map(({ name }) => [name, evaluation[`alive_0.1.${name}`] as number]));
 
     const files = await writeFigures(directory, weights, result.params, ci, matches);
     const summary: TmsExampleResult = {
@@ -318,4 +319,4 @@ function report(scale: TmsScale, result: TmsExampleResult): string {
   ].join('\n');
 }
 
-const fmt = (value: number | undefined) => (value === undefined ? 'n/a' : value.toExponential(2));
+const fmt = (value: number | number[] | undefined) => (typeof value === 'number' ? value.toExponential(2) : 'n/a');

@@ -100,8 +100,8 @@ describe('SPD of MLP matrices in a comparison', () => {
 
     // Layer 0's W_in reads the unreplaced input, so its L0 at CI > 0.5 and > 0 is spd's own CI-L0 (evaluateSpd, another code path).
     const metrics = await evaluateSpd(spd, params, [{ tokens: batch }], { backend: model.backend });
-    expect(native[0].groups[0].l0).toBeCloseTo(metrics['ci_l0_0.5.blocks.0.mlp.W_in'], 5);
-    expect(native[1].groups[0].l0).toBeCloseTo(metrics['ci_l0_0.blocks.0.mlp.W_in'], 5);
+    expect(native[0].groups[0].l0).toBeCloseTo(metrics['ci_l0_0.5.blocks.0.mlp.W_in'] as number, 5);
+    expect(native[1].groups[0].l0).toBeCloseTo(metrics['ci_l0_0.blocks.0.mlp.W_in'] as number, 5);
     for (const [index, group] of native[1].groups.entries()) expect(group.l0).toBeGreaterThanOrEqual(native[0].groups[index].l0);
   }, 120_000);
 
