@@ -41,7 +41,7 @@ describe('the compare-decompositions example at CI scale', () => {
       'transcoder batchtopk_transcoder top_k=8',
       'clt batchtopk_clt layers=0,1 top_k=16',
       'molt gate=topk top_k=2 transforms=31',
-      expect.stringMatching(/^spd modules=blocks\.0\.mlp\.W_in:8,/),
+      expect.stringMatching(/^spd modules=mlp\.W_in@0-1,mlp\.W_out@0-1:8 /),
       expect.stringMatching(/^spd /),
       'neurons',
     ]);

@@ -1,3 +1,4 @@
+import { moduleLabel } from './module-label.js';
 import {
   add,
   cast,
@@ -158,7 +159,7 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
     writes: [],
     describe: () => [
       { key: 'architecture', value: SPD_ARCHITECTURE },
-      { key: 'modules', value: modules.map(({ name, C }) => `${name}:${C}`).join(',') },
+      { key: 'modules', value: moduleLabel(modules) },
       { key: 'importance_minimality_coeff', value: config.importance_minimality_coeff },
     ],
     initialParams(rng: Rng) {
