@@ -3,9 +3,9 @@ import { Rng } from '@nnd/core';
 import { createSae } from '@nnd/sae';
 // Imported by path: the bench workspace does not depend on these packages.
 import { collectDashboard } from '../packages/dashboard/src/index.js';
-import { HookedTransformer, initializeParameters, type TransformerConfig } from '../packages/models/src/index.js';
+import { HookedTransformer, initializeParameters } from '../packages/models/src/index.js';
 import type { Benchmark } from './benchmarks.js';
-import { HARVEST_PROBLEM_OPTIONS } from './harvest.js';
+import { HARVEST_PROBLEM_OPTIONS, harvestModelConfig } from './harvest.js';
 
 /**
  * The dashboard's collection pass next to a plain harvest of the same
@@ -32,30 +32,7 @@ export const dashboardBenchmark: Benchmark = {
   },
   async run(options, log) {
     const number = (key: string) => Number(options[key]);
-    const hiddenSize = number('d-model');
-    const headCount = number('n-head');
-    const config: TransformerConfig = {
-      modelType: 'gpt2',
-      layerCount: number('n-layer'),
-      hiddenSize,
-      headCount,
-      keyValueHeadCount: headCount,
-      headSize: hiddenSize / headCount,
-      mlpSize: 4 * hiddenSize,
-      vocabSize: number('vocab'),
-      contextLength: number('n-ctx'),
-      normalization: 'layerNorm',
-      normEpsilon: 1e-5,
-      activation: 'gelu_new',
-      positional: 'learned',
-      rotaryDim: 0,
-      rotaryBase: 0,
-      parallelResidual: false,
-      gatedMlp: false,
-      tiedEmbeddings: true,
-      attentionBias: true,
-      mlpBias: true,
-    };
+    const config = harvestModelConfig(options);
     const [batch, seq] = [number('batch'), number('seq')];
     const hook = String(options.hook);
     const backend = createOnnxBackend();
@@ -64,7 +41,7 @@ export const dashboardBenchmark: Benchmark = {
     const tokens = { dtype: 'int64' as const, shape: [batch, seq], data: BigInt64Array.from({ length: batch * seq }, () => BigInt(rng.int(config.vocabSize))) };
 
     const dictSize = number('dict-size');
-    const sae = createSae({ architecture: 'topk', act_size: hiddenSize, dict_size: dictSize, top_k: number('k'), hook_point: hook });
+    const sae = createSae({ architecture: 'topk', act_size: config.hiddenSize, dict_size: dictSize, top_k: number('k'), hook_point: hook });
     const match = options.features === undefined ? undefined : /^(\d+)-(\d+)$/.exec(String(options.features));
     const features = match ? { start: Number(match[1]), end: Number(match[2]) + 1 } : undefined;
     const batches = number('batches');
@@ -130,7 +107,7 @@ export const dashboardBenchmark: Benchmark = {
     return {
       benchmark: 'dashboard',
       n_layer: config.layerCount,
-      d_model: hiddenSize,
+      d_model: config.hiddenSize,
       hook,
       batch,
       seq,

@@ -34,6 +34,42 @@ export const HARVEST_PROBLEM_OPTIONS = {
   runs: { type: 'string', default: '5' },
 } as const satisfies Benchmark['options'];
 
+/** The random-weight model `HARVEST_PROBLEM_OPTIONS` (and `--arch`, `--d-mlp`) describe; `bench dashboard` times the same model. */
+export function harvestModelConfig(options: Record<string, unknown>): TransformerConfig {
+  const number = (key: string) => Number(options[key]);
+  const architecture = String(options.arch ?? 'gpt2').replace('-', '_');
+  const overrides = ARCHITECTURE_DEFAULTS[architecture];
+  if (!overrides) throw new Error(`--arch must be one of ${Object.keys(ARCHITECTURE_DEFAULTS).join(', ')}`);
+  const hiddenSize = number('d-model');
+  const headCount = number('n-head');
+  const config: { -readonly [K in keyof TransformerConfig]: TransformerConfig[K] } = {
+    modelType: architecture,
+    layerCount: number('n-layer'),
+    hiddenSize,
+    headCount,
+    keyValueHeadCount: headCount,
+    headSize: hiddenSize / headCount,
+    mlpSize: options['d-mlp'] ? number('d-mlp') : 4 * hiddenSize,
+    vocabSize: number('vocab'),
+    contextLength: number('n-ctx'),
+    normalization: 'layerNorm',
+    normEpsilon: 1e-5,
+    activation: 'gelu_new',
+    positional: 'learned',
+    rotaryDim: 0,
+    rotaryBase: 0,
+    parallelResidual: false,
+    gatedMlp: false,
+    tiedEmbeddings: true,
+    attentionBias: true,
+    mlpBias: true,
+    ...overrides,
+  };
+  // Pythia rotates a quarter of each head, Llama all of it.
+  if (config.positional === 'rotary') config.rotaryDim = architecture === 'llama' ? config.headSize : config.headSize / 4;
+  return config;
+}
+
 /**
  * Activation harvesting: tokens/s of a random-weight model of the given
  * shape computing one hook's activations (only the blocks that hook needs)
@@ -50,36 +86,8 @@ export const harvestBenchmark: Benchmark = {
   },
   async run(options, log) {
     const number = (key: string) => Number(options[key]);
-    const architecture = String(options.arch).replace('-', '_');
-    const overrides = ARCHITECTURE_DEFAULTS[architecture];
-    if (!overrides) throw new Error(`--arch must be one of ${Object.keys(ARCHITECTURE_DEFAULTS).join(', ')}`);
-    const hiddenSize = number('d-model');
-    const headCount = number('n-head');
-    const config: { -readonly [K in keyof TransformerConfig]: TransformerConfig[K] } = {
-      modelType: architecture,
-      layerCount: number('n-layer'),
-      hiddenSize,
-      headCount,
-      keyValueHeadCount: headCount,
-      headSize: hiddenSize / headCount,
-      mlpSize: options['d-mlp'] ? number('d-mlp') : 4 * hiddenSize,
-      vocabSize: number('vocab'),
-      contextLength: number('n-ctx'),
-      normalization: 'layerNorm',
-      normEpsilon: 1e-5,
-      activation: 'gelu_new',
-      positional: 'learned',
-      rotaryDim: 0,
-      rotaryBase: 0,
-      parallelResidual: false,
-      gatedMlp: false,
-      tiedEmbeddings: true,
-      attentionBias: true,
-      mlpBias: true,
-      ...overrides,
-    };
-    // Pythia rotates a quarter of each head, Llama all of it.
-    if (config.positional === 'rotary') config.rotaryDim = architecture === 'llama' ? config.headSize : config.headSize / 4;
+    const config = harvestModelConfig(options);
+    const architecture = config.modelType;
     const [batch, seq, runs] = [number('batch'), number('seq'), number('runs')];
     const hook = String(options.hook);
     const device = options.device as 'cpu' | 'webgpu';
@@ -111,7 +119,7 @@ export const harvestBenchmark: Benchmark = {
     );
     const tokensPerSecond = (batch * seq) / (timing.median / 1000);
     log(
-      `${architecture} ${config.layerCount}x${hiddenSize}, ${hook} ${JSON.stringify(shape)}: ${timing.median.toFixed(0)} ms median ` +
+      `${architecture} ${config.layerCount}x${config.hiddenSize}, ${hook} ${JSON.stringify(shape)}: ${timing.median.toFixed(0)} ms median ` +
         `(${timing.samples.map((sample) => sample.toFixed(0)).join(', ')}), ${tokensPerSecond.toFixed(0)} tokens/s, blocks built: ${blocks.size}`,
     );
     await model.dispose();
@@ -120,8 +128,8 @@ export const harvestBenchmark: Benchmark = {
       benchmark: 'harvest',
       arch: architecture,
       n_layer: config.layerCount,
-      d_model: hiddenSize,
-      n_head: headCount,
+      d_model: config.hiddenSize,
+      n_head: config.headCount,
       vocab: config.vocabSize,
       hook,
       batch,
