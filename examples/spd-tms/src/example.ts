@@ -6,7 +6,7 @@
  * Markdown report.
  */
 import { createOnnxBackend } from '@nnd/backend-onnx';
-import { hostTensor, Rng, type ActivationBatch, type HostTensor } from '@nnd/core';
+import { hostTensor, initialTrainingParams, Rng, type ActivationBatch, type HostTensor } from '@nnd/core';
 import { createLogger } from '@nnd/logging';
 import { heatmapSpec, renderSvg } from '@nnd/results';
 import {
@@ -136,10 +136,15 @@ export async function runTmsExample(directory: string, scale: TmsScale = DEFAULT
     const spdConfig = { num_tokens: scale.spdSteps * scale.spdBatch, batch_size: scale.spdBatch, lr: 1e-3, lr_schedule: 'cosine' as const, lr_final_frac: 0, beta2: 0.999, seed: 0, log_freq: 50 };
     const spdLogger = createLogger({ runsDirectory: runs, name: 'spd', console: scale.console ?? false, wandb: false });
     await spdLogger.init({ name: 'spd', model: spd.target.name, decomposition: 'spd', ...spdSettings(scale), modules: 'linear1,linear2', C, ...spdConfig });
-    // The trainer starts from initialParams(new Rng(seed)) with seed 0: these are the parameters training starts from
-    // (faithfulness warm-up included, which therefore runs twice).
-    const initial = spd.initialParams(new Rng(0));
-    const result = await trainDecomposition(spd, sparseFeatureSource(features, scale.spdBatch, FEATURE_PROBABILITY, 2), spdConfig, { backend, logger: spdLogger, handleSignals: false });
+    // Where a plain run with seed 0 starts (the draw and the faithfulness warm-up): the figures' 'at initialisation'.
+    // Given to the trainer, it trains as the plain run does, without warming up again.
+    const initial = initialTrainingParams(spd, new Rng(spdConfig.seed));
+    const result = await trainDecomposition(spd, sparseFeatureSource(features, scale.spdBatch, FEATURE_PROBABILITY, 2), spdConfig, {
+      backend,
+      logger: spdLogger,
+      handleSignals: false,
+      initialTensors: [{ params: initial }],
+    });
     await saveSpd(join(runs, 'spd', 'spd'), spd, result.params, { target: 'trained by examples/spd-tms' });
 
     // 3. What the figures and the report show.

@@ -69,6 +69,27 @@ describe('combineDecompositions', () => {
     expect([...combined.withoutEncoderBias!(params)['1/scale'].data]).toEqual([0, 0, 0]);
   });
 
+  it("prepares each part's drawn parameters with the part's own prepareInitialParams, and has none when no part does", () => {
+    const doubling: Decomposition = {
+      ...scaler('in1', 'out1', 2),
+      prepareInitialParams: (drawn) => ({
+        scale: hostTensor(
+          'float32',
+          [2],
+          Array.from(drawn.scale.data as Float32Array, (value) => 2 * value),
+        ),
+      }),
+    };
+    const combined = combineDecompositions([scaler('in0', 'out0', 2), doubling]);
+    const drawn = combined.initialParams(undefined as never);
+    const prepared = combined.prepareInitialParams!(drawn);
+    expect(Object.keys(prepared)).toEqual(['0/scale', '1/scale']);
+    expect([...prepared['0/scale'].data]).toEqual([2, 2]);
+    expect([...prepared['1/scale'].data]).toEqual([4, 4]);
+    expect([...drawn['1/scale'].data]).toEqual([2, 2]);
+    expect(combineDecompositions([scaler('in0', 'out0', 2), scaler('in1', 'out1', 2)]).prepareInitialParams).toBeUndefined();
+  });
+
   it('refuses two parts that write the same stream, and offers inference only when every part does', () => {
     expect(() => combineDecompositions([scaler('a', 'out', 2), scaler('b', 'out', 2)])).toThrow(/two parts write 'out'/);
     const { inferOutputs: _dropped, inferenceOptions: _options, ...withoutInference } = scaler('in1', 'out1', 2);

@@ -127,6 +127,17 @@ export function combineDecompositions(parts: readonly Decomposition[]): Combined
             ),
         }
       : {}),
+    ...(parts.some((part) => part.prepareInitialParams !== undefined)
+      ? {
+          prepareInitialParams: (drawn: Readonly<Record<string, HostTensor>>) =>
+            combinedTensors(
+              parts.map((part, index) => {
+                const own = partOf(index, drawn);
+                return part.prepareInitialParams?.(own) ?? own;
+              }),
+            ),
+        }
+      : {}),
     ...(allGroups ? { featureGroups: (): FeatureGroup[] => parts.flatMap((part) => part.featureGroups!()) } : {}),
   };
   return combined;

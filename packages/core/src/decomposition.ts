@@ -226,6 +226,15 @@ export interface Decomposition<Config = unknown> {
   describe?(): readonly DescribedValue[];
   /** Initial trained parameters, drawn in JS from `rng`. */
   initialParams(rng: Rng): Record<string, HostTensor>;
+  /**
+   * Optional: the deterministic rest of the initialisation, applied to what
+   * `initialParams` drew (SPD's faithfulness warm-up). The trainer applies it
+   * only to parameters it draws itself; a run given its initial parameters
+   * (`initialTensors`, such as `initialTrainingParams`' result) or resumed
+   * from a checkpoint starts from them as they are, so the work runs once.
+   * Returns new tensors, leaving `drawn` unchanged.
+   */
+  prepareInitialParams?(drawn: Readonly<Record<string, HostTensor>>): Record<string, HostTensor>;
   /** Initial non-trained state (dead-feature counters, running thresholds). */
   initialState(): Record<string, HostTensor>;
   forward(graph: Graph, batch: DecompositionBatch, params: TensorMap, state: TensorMap, options?: ForwardOptions): ForwardOutput;

@@ -62,6 +62,7 @@ export type {
   TensorMap,
 } from './decomposition.js';
 export type { DecompositionFamily, FamilyContext, FamilyMember, SavedDecomposition } from './decomposition-family.js';
+export { initialTrainingParams } from './initial-training-params.js';
 export { combineDecompositions, combinedTensors, COMBINED_ARCHITECTURE } from './combined-decomposition.js';
 export type { CombinedDecomposition } from './combined-decomposition.js';
 export type { ActivationBatch, ActivationSource, StreamBatch } from './activation-source.js';

@@ -1,4 +1,4 @@
-import { ConfigError, evaluateGraph, Graph, hostTensor, Rng } from '@nnd/core';
+import { ConfigError, evaluateGraph, Graph, hostTensor, initialTrainingParams, Rng } from '@nnd/core';
 import { describe, expect, it } from 'vitest';
 import { componentMatrices, createSpd, uniformKSubsetRouting } from './spd-decomposition.js';
 import { SpdModelError } from './spd-model-error.js';
@@ -44,7 +44,7 @@ describe('createSpd', () => {
       { name: 'linear2', C: 3 },
     ];
     const spd = createSpd(target, { modules, tied_weights: [['linear1', 'linear2']], faithfulness_warmup_steps: 2 });
-    const params = spd.initialParams(new Rng(0));
+    const params = initialTrainingParams(spd, new Rng(0));
     expect(Object.keys(params).filter((name) => /\.(V|U)$/.test(name))).toEqual(['linear1.V', 'linear1.U']);
     expect(Object.keys(spd.parameterShapes()).sort()).toEqual(Object.keys(params).sort());
     expect(params['linear2.ci.W0'].shape).toEqual([3, 1, 16]);

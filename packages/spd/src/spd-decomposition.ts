@@ -171,23 +171,27 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
         params[names.U] = hostTensor('float32', [C, dOut], rng.normal(C * dOut, 0, 1 / Math.sqrt(C)));
       }
       for (const { name, C, dIn } of modules) Object.assign(params, initialCiParams(rng, componentNames(name).ci, config.ci_fn_type, dIn, C, config.ci_fn_hidden_dims));
-      if (config.faithfulness_warmup_steps > 0) {
-        // The warm-up belongs to the initialisation: a run resumed from a checkpoint never repeats it.
-        // A tied target's faithfulness is its source's when its matrix is the source's transpose, so the owners alone are warmed.
-        const weights = target.weights();
-        const warmed = faithfulnessWarmup(
-          owners.map(({ name }) => ({ W: weights[target.weightOf(name)], V: params[componentNames(name).V], U: params[componentNames(name).U] })),
-          {
-            steps: config.faithfulness_warmup_steps,
-            lr: config.faithfulness_warmup_lr,
-            weightDecay: config.faithfulness_warmup_weight_decay,
-          },
-        );
-        owners.forEach(({ name }, index) => {
-          params[componentNames(name).V] = warmed[index].V;
-          params[componentNames(name).U] = warmed[index].U;
-        });
-      }
+      return params;
+    },
+    prepareInitialParams(drawn) {
+      const params = { ...drawn };
+      if (config.faithfulness_warmup_steps === 0) return params;
+      // The warm-up is the second stage of the initialisation: the trainer runs it on its own draw only, never on
+      // given parameters or a checkpoint's. A tied target's faithfulness is its source's when its matrix is the
+      // source's transpose, so the owners alone are warmed.
+      const weights = target.weights();
+      const warmed = faithfulnessWarmup(
+        owners.map(({ name }) => ({ W: weights[target.weightOf(name)], V: params[componentNames(name).V], U: params[componentNames(name).U] })),
+        {
+          steps: config.faithfulness_warmup_steps,
+          lr: config.faithfulness_warmup_lr,
+          weightDecay: config.faithfulness_warmup_weight_decay,
+        },
+      );
+      owners.forEach(({ name }, index) => {
+        params[componentNames(name).V] = warmed[index].V;
+        params[componentNames(name).U] = warmed[index].U;
+      });
       return params;
     },
     initialState: () => ({}),

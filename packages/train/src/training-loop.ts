@@ -55,8 +55,10 @@ export interface TrainOptions<D extends Decomposition = Decomposition> {
   /**
    * Per member, the parameters (and optionally the state) to start from
    * instead of drawing them from the config's seed: weights another tool
-   * wrote, or a decomposition trained before. Shapes must be the ones the
-   * decomposition draws; missing state starts from `initialState()`.
+   * wrote, a decomposition trained before, or `initialTrainingParams` from
+   * @nnd/core (a plain run's start, which trains identically and is not
+   * prepared a second time). Shapes must be the ones the decomposition
+   * draws; missing state starts from `initialState()`.
    * Ignored when resuming (the checkpoint has them).
    */
   initialTensors?: readonly (InitialTensors | undefined)[];
@@ -423,8 +425,10 @@ function freshStart<D extends Decomposition>(caller: string, decompositions: rea
   }
   const members = decompositions.map((decomposition, index) => ({ decomposition, config: configs[index], rng: new Rng(configs[index].seed) }));
   const tensors = members.map(({ decomposition, rng }, index): TensorsByKind => {
+    // Drawn also when parameters are given: the draw checks their shapes and leaves the member's Rng where a plain run's is.
+    // Only a draw is prepared (SPD's faithfulness warm-up), so given parameters are never prepared again.
     const drawn = decomposition.initialParams(rng);
-    const param = given[index] === undefined ? drawn : checkedTensors(caller, index, 'parameter', given[index]!.params, drawn);
+    const param = given[index] === undefined ? (decomposition.prepareInitialParams?.(drawn) ?? drawn) : checkedTensors(caller, index, 'parameter', given[index]!.params, drawn);
     for (const [name, tensor] of Object.entries(param)) {
       if (tensor.dtype !== 'float32') {
         throw new ConfigError(`${caller}: parameter '${name}' of decomposition ${index} ('${decomposition.architecture}') is ${tensor.dtype}; the trainer's Adam runs on float32 parameters.`);
