@@ -14,6 +14,7 @@ import { CliUsageError } from './cli-usage-error.js';
 import type { Command } from './command.js';
 import { parseCommandLine, positiveIntegerOption } from './command-line.js';
 import { resolveRunConfig } from './config-input.js';
+import { savedFolderAt } from './saved-folder.js';
 import { EVALUATION_START_KEY, evaluationBatches, evaluationRows, tokensIn } from './evaluation-batches.js';
 import { evaluationSummaryLines } from './evaluation-summary.js';
 import { EXIT_CODES } from './exit-codes.js';
@@ -35,7 +36,7 @@ const EVALUATION_FILE = 'evaluation.json';
 export const evalCommand: Command = {
   name: 'eval',
   summary: "evaluate a trained SAE: reconstruction, sparsity, dead features, the model's loss with it spliced in (an SPD run: spd's metrics)",
-  help: () => `Usage: nnd eval <checkpoint | run directory | SAE folder> [--tokens N] [--model NAME] [--hook NAME]
+  help: () => `Usage: nnd eval <checkpoint | run directory | SAE or spd folder> [--tokens N] [--model NAME] [--hook NAME]
                 [--config FILE] [--set KEY=VALUE ...]
 
 Evaluates a trained SAE at its hook on N tokens of its dataset: L0, explained
@@ -55,12 +56,17 @@ dataset's start.
 A run of a family trained through the model (decomposition: spd) is
 evaluated by its family instead: for SPD, KL and CE difference to the model
 for each mask kind, CI-L0, alive components, CI histograms and component
-activation densities, in evaluation.json beside the checkpoint.
+activation densities, in evaluation.json beside the checkpoint. A bare
+spd/ folder (components.safetensors and config.json, as nnd train and
+saveSpd write it) is evaluated with the model its config.json names, from
+the dataset's start; --model overrides it, and a model whose weights are
+not the decomposed ones (their sha256 differs) is refused.
 
 Arguments:
   <checkpoint>           a step_N checkpoint, a member folder step_N/sae_I of a
                          group, a checkpoints directory (its newest) or a run
-                         directory; or an SAE folder in SAELens's layout
+                         directory; or an SAE folder in SAELens's layout,
+                         or an spd/ folder
 
 Options:
       --tokens N         tokens to evaluate (default: the run's eval_tokens)
@@ -73,6 +79,7 @@ Options:
 Example:
   nnd eval runs/tiny-lm_blocks.2.hook_resid_pre_2048_topk_32_0.0003 --tokens 131072
   nnd eval path/to/saelens_sae --model gpt2 --hook blocks.8.hook_resid_pre --set dataset_path=sotu
+  nnd eval runs/tiny-lm_mlp_C256_spd_0.0003/spd --tokens 4096
 `,
   async run(args, io) {
     const { values, positionals } = parseCommandLine('eval', args, OPTIONS);
@@ -85,11 +92,10 @@ Example:
     const flags = { model_name: values.model, hook_point: values.hook };
     const target = await evaluationTarget(positionals[0]);
     if (target.step === undefined) {
-      // Run configs default both; for a lone SAE folder a default model or hook would be a guess.
-      const missing = [
-        ['model_name', '--model', flags.model_name],
-        ['hook_point', '--hook', flags.hook_point],
-      ].filter(([key, , flag]) => target.base[key as string] === undefined && flag === undefined);
+      // Run configs default both; for a lone SAE folder a default model or hook would be a guess (a family trained through the model reads no hook).
+      const missing = [['model_name', '--model', flags.model_name], ...(target.family.trainsThroughModel ? [] : [['hook_point', '--hook', flags.hook_point]])].filter(
+        ([key, , flag]) => target.base[key as string] === undefined && flag === undefined,
+      );
       if (missing.length > 0) {
         throw new CliUsageError(
           `${positionals[0]}: its cfg.json metadata has no ${missing.map(([key]) => (key === 'hook_point' ? 'hook_name' : key)).join(' or ')}; pass ${missing.map(([, option]) => option).join(' and ')} (e.g. --model gpt2 --hook blocks.8.hook_resid_pre).`,
@@ -99,7 +105,7 @@ Example:
     const config = await resolveRunConfig({ base: target.base, configFile: values.config, flags, sets: values.set });
     // A lone folder's decomposition reads the hook its metadata or --hook names (the run config's hook_point).
     const loaded =
-      target.step !== undefined
+      target.step !== undefined || target.family.trainsThroughModel
         ? target.members
         : target.members.map((member) => {
             const recorded = member.config as Record<string, unknown>;
@@ -176,11 +182,13 @@ async function evaluateThroughModel(
   io.stderr(`Evaluating ${target.members.length} decomposition(s) of ${target.path} on ${tokensIn(batches)} tokens of ${config.dataset_path} ...\n`);
   const lines: string[] = [];
   for (const [position, member] of target.members.entries()) {
-    const decomposition = family.create(member.config, context);
-    const evaluation = await family.evaluate(decomposition, member.params, batches, context);
     const folder = target.folders[position];
+    // A bare folder is loaded against the model (which checks it is the decomposed one); a checkpoint's members are rebuilt around it.
+    const { decomposition, params } = target.step === undefined ? await family.load(folder, context) : { decomposition: family.create(member.config, context), params: member.params };
+    const evaluation = await family.evaluate(decomposition, params, batches, context);
     await writeFile(join(folder, EVALUATION_FILE), `${JSON.stringify({ step: target.step, evaluation_start: start, ...evaluation })}\n`);
-    lines.push(`${folder} (${decomposition.architecture}, step ${target.step})`, ...evaluationSummaryLines(evaluation as never), `Written: ${join(folder, EVALUATION_FILE)}`, '');
+    const step = target.step === undefined ? '' : `, step ${target.step}`;
+    lines.push(`${folder} (${decomposition.architecture}${step})`, ...evaluationSummaryLines(evaluation as never), `Written: ${join(folder, EVALUATION_FILE)}`, '');
   }
   return lines.join('\n');
 }
@@ -191,11 +199,11 @@ interface EvaluationTarget {
   /** Config keys recorded with the SAEs (a run's config.json, or an SAE folder's metadata). */
   readonly base: Record<string, unknown>;
   readonly family: DecompositionFamily;
-  /** The decompositions, or for a family trained through the model (built around the loaded model) their recorded configs only. */
+  /** The decompositions, or for a family trained through the model (built around the loaded model) their recorded configs only (nothing for a bare folder, loaded with the model). */
   readonly members: { config: unknown; decomposition?: Decomposition; params: Record<string, HostTensor>; state: Record<string, HostTensor> }[];
   /** Where each member's evaluation.json goes. */
   readonly folders: readonly string[];
-  /** The checkpoint's step; undefined for a plain SAE folder. */
+  /** The checkpoint's step; undefined for a bare folder. */
   readonly step: number | undefined;
   readonly start: DatasetPosition | undefined;
 }
@@ -208,6 +216,15 @@ const METADATA_KEYS: Readonly<Record<string, string>> = {
   context_size: 'seq_len',
 };
 
+/** The run-config keys a folder's metadata records. */
+function metadataRunKeys(metadata: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(METADATA_KEYS)
+      .filter(([key]) => metadata[key] !== undefined && metadata[key] !== null)
+      .map(([key, name]) => [name, metadata[key]]),
+  );
+}
+
 /**
  * The SAEs to evaluate: a plain SAE folder (cfg.json without the trainer's
  * state, e.g. written by SAELens), or a checkpoint, member or run directory.
@@ -218,12 +235,14 @@ async function evaluationTarget(path: string): Promise<EvaluationTarget> {
   if (existsSync(join(path, SAE_CONFIG_FILE)) && !inCheckpoint) {
     // A lone folder in SAELens's layout; decompositions of other families come with their runs.
     const { decomposition: sae, params, state, metadata } = await familyNamed(DEFAULT_FAMILY).load(path);
-    const base = Object.fromEntries(
-      Object.entries(METADATA_KEYS)
-        .filter(([key]) => metadata[key] !== undefined && metadata[key] !== null)
-        .map(([key, name]) => [name, metadata[key]]),
-    );
+    const base = metadataRunKeys(metadata);
     return { path, base, family: familyNamed(DEFAULT_FAMILY), members: [{ config: sae.config, decomposition: sae, params, state }], folders: [path], step: undefined, start: undefined };
+  }
+  // A bare folder of a family trained through the model (SPD's spd/), which needs the model its metadata names to load.
+  const saved = inCheckpoint ? undefined : await savedFolderAt(path);
+  if (saved?.family.trainsThroughModel) {
+    const base = { ...metadataRunKeys(saved.metadata), decomposition: saved.family.name };
+    return { path, base, family: saved.family, members: [{ config: undefined, params: {}, state: {} }], folders: [path], step: undefined, start: undefined };
   }
   const location = await locateCheckpoint(path);
   const recorded = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'config.json'), 'evaluate the step_N checkpoint folder itself');

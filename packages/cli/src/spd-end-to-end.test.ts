@@ -113,6 +113,27 @@ describe('nnd train with decomposition: spd', () => {
     expect(readFileSync(join(directory, 'report.html'), 'utf8')).toContain('<h2>Components</h2>');
   }, 300_000);
 
+  it('nnd eval of a bare spd/ folder loads the model its config.json names, --model overrides it, and a model with other weights is refused', async () => {
+    const folder = join(runs, 'spd', 'spd');
+    const evaluated = await runCaptured(['eval', folder, '--tokens', '64']);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(evaluated.stderr).toContain('on 64 tokens of sotu');
+    expect(evaluated.stdout).toContain(`${folder} (spd)\n`);
+    expect(evaluated.stdout).toContain('kl_ci:');
+    const evaluation = JSON.parse(readFileSync(join(folder, 'evaluation.json'), 'utf8')) as Record<string, unknown>;
+    expect(evaluation.evaluation_start).toEqual({ epoch: 0, document: 0, token: 0 });
+    expect((evaluation['ci_histogram.blocks.1.mlp.W_in'] as number[]).reduce((a, b) => a + b, 0)).toBe(64 * 16);
+    // The same tokens and model by --model give the same evaluation.
+    const again = await runCaptured(['eval', folder, '--tokens', '64', '--model', modelName]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(folder, 'evaluation.json'), 'utf8'))).toEqual(evaluation);
+
+    const other = await writeRandomLanguageModel(join(directory, 'other-lm'), undefined, 7);
+    const refused = await runCaptured(['eval', folder, '--tokens', '64', '--model', other]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/whose weights have sha256 [0-9a-f]{64}, but the model given .* has [0-9a-f]{64}; its weights changed/);
+  }, 300_000);
+
   it("names the run after its matrices and C, without an SAE's dictionary keys", () => {
     const config = parseRunConfig({ decomposition: 'spd', model_name: 'tiny-lm', spd_modules: 'blocks.0.mlp.W_in,blocks.1.mlp.W_out', C: 64 });
     expect(config.name).toBe('tiny-lm_blocks.0.mlp.W_in+blocks.1.mlp.W_out_C64_spd_0.0003');

@@ -57,6 +57,16 @@ export interface DecompositionFamily {
   save(directory: string, decomposition: Decomposition, params: Record<string, HostTensor>, state: Record<string, HostTensor>, metadata: Record<string, unknown>): Promise<void>;
   load(directory: string, context?: FamilyContext): Promise<SavedDecomposition>;
   /**
+   * Optional: the metadata a folder this family's `save` wrote records
+   * (model_name, dataset_path, context_size, hook_name: the keys `load`
+   * returns as `metadata`), read without loading the folder; undefined when
+   * the folder is not one of this family's. A driver evaluating a bare
+   * folder learns from it which family wrote the folder and which model to
+   * load before calling `load` (which, for a family trained through the
+   * model, needs that model).
+   */
+  savedMetadata?(directory: string): Promise<Record<string, unknown> | undefined>;
+  /**
    * True for decompositions of the model's weights (SPD): they read token
    * ids, are trained through the frozen model's own forward pass and are
    * evaluated by the family (`evaluate`), not by splicing written hooks.

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { spdConfigSchema } from './spd-config.js';
 import { createSpd, type SpdDecomposition } from './spd-decomposition.js';
 import { evaluateSpd } from './spd-evaluation.js';
-import { loadSpd, saveSpd } from './spd-files.js';
+import { loadSpd, readSpdFolderConfig, saveSpd } from './spd-files.js';
 import { expandModules, transformerTarget } from './transformer-target.js';
 
 /** One line per key for `nnd train --help`. */
@@ -115,15 +115,16 @@ export const spdFamily: DecompositionFamily = {
   },
   async load(directory, context) {
     const model = modelOf(context, 'spdFamily.load');
-    const probe = await import('node:fs/promises')
-      .then(({ readFile }) => readFile(`${directory}/config.json`, 'utf8'))
-      .then(
-        (text) => JSON.parse(text) as { target?: { name?: string }; metadata?: { context_size?: number } },
-        () => undefined,
-      );
-    const seq = probe?.metadata?.context_size ?? context?.sequenceLength ?? 128;
+    const probe = await readSpdFolderConfig(directory);
+    const seq = (probe?.metadata?.context_size as number | undefined) ?? context?.sequenceLength ?? 128;
     const { spd, params, metadata } = await loadSpd(directory, transformerTarget(model, Math.min(seq, model.config.contextLength), probe?.target?.name ?? model.config.modelType));
     return { decomposition: spd, params, state: {}, metadata };
+  },
+  async savedMetadata(directory) {
+    const folder = await readSpdFolderConfig(directory);
+    if (folder === undefined) return undefined;
+    // saveSpd's callers record the model's name in metadata (nnd train does); the target's name is the decomposed model's own.
+    return { model_name: folder.target?.name, ...folder.metadata };
   },
   async evaluate(decomposition, params: Record<string, HostTensor>, tokenBatches, context) {
     const model = modelOf(context, 'spdFamily.evaluate');

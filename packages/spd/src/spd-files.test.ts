@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSpd } from './spd-decomposition.js';
-import { loadSpd, saveSpd, SPD_WEIGHTS_FILE } from './spd-files.js';
+import { loadSpd, readSpdFolderConfig, saveSpd, SPD_CONFIG_FILE, SPD_WEIGHTS_FILE } from './spd-files.js';
+import { spdFamily } from './spd-family.js';
 import { SpdFileError } from './spd-file-error.js';
 import { SpdModelError } from './spd-model-error.js';
 import { polygonTms, tmsTarget } from './tms.js';
@@ -40,6 +41,17 @@ describe('SPD folders', () => {
     expect(Object.keys(params)).toContain('linear1.V');
     expect(Object.keys(params)).toContain('linear2.ci.W1');
     for (const [name, tensor] of Object.entries(params)) expect(loaded.params[name]).toEqual(tensor);
+  });
+
+  it('tells an SPD folder apart without the model: its config, and the metadata the family reports for a bare folder', async () => {
+    const { directory } = await saved();
+    expect((await readSpdFolderConfig(directory))?.target.name).toBe('tms_5-2');
+    expect(await spdFamily.savedMetadata!(directory)).toEqual({ model_name: 'tms_5-2', dataset_path: 'toy' });
+    // Another family's folder, or no folder at all, is not SPD's.
+    await writeFile(join(directory, SPD_CONFIG_FILE), JSON.stringify({ architecture: 'topk', config: {} }));
+    expect(await readSpdFolderConfig(directory)).toBeUndefined();
+    expect(await spdFamily.savedMetadata!(directory)).toBeUndefined();
+    expect(await spdFamily.savedMetadata!(join(directory, 'nowhere'))).toBeUndefined();
   });
 
   it('refuses a model whose weights changed since the decomposition (sha256)', async () => {

@@ -46,6 +46,21 @@ export async function saveSpd(directory: string, spd: SpdDecomposition, params: 
   await writeFileDurably(join(directory, SPD_CONFIG_FILE), `${JSON.stringify(folder, null, 2)}\n`);
 }
 
+/**
+ * The config.json of an SPD folder, or undefined when `directory` holds no
+ * readable config.json of architecture 'spd' (another family's folder, or
+ * none): how a reader tells an SPD folder apart before it has the model.
+ */
+export async function readSpdFolderConfig(directory: string): Promise<SpdFolderConfig | undefined> {
+  let folder: unknown;
+  try {
+    folder = JSON.parse(await readFile(join(directory, SPD_CONFIG_FILE), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return typeof folder === 'object' && folder !== null && (folder as { architecture?: unknown }).architecture === 'spd' ? (folder as SpdFolderConfig) : undefined;
+}
+
 export interface LoadedSpd {
   readonly spd: SpdDecomposition;
   readonly params: Record<string, HostTensor>;
