@@ -99,12 +99,9 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
       evaluation = await family.evaluate(decomposition, result.params, batches, context);
     }
     await logger.finish({ ...evaluation, status: 'completed', steps: result.step, checkpoint: result.checkpoint ?? null, [EVALUATION_START_KEY]: evaluationStart });
-    // The training curves of the losses this decomposition logs (its own names, not an SAE's).
-    const trainingMetrics = ['loss', ...Object.keys(result.metrics ?? {}).filter((name) => name.endsWith('_loss') && name !== 'loss')];
+    // The training curves are the losses this decomposition logged (its own names, not an SAE's), as `nnd report` of the run draws them.
     const report =
-      options.report === false
-        ? undefined
-        : await writeReport(await loadRuns([{ type: 'directory', directory: runDirectory }]), join(runDirectory, REPORT_FILE), { title: `nnd: ${config.name}`, trainingMetrics });
+      options.report === false ? undefined : await writeReport(await loadRuns([{ type: 'directory', directory: runDirectory }]), join(runDirectory, REPORT_FILE), { title: `nnd: ${config.name}` });
     return {
       runs: [{ name: member.name, runDirectory, config: member, checkpoint: result.checkpoint, decomposition: directory, evaluation: evaluation as never }],
       report,

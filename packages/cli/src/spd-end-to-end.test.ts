@@ -110,7 +110,13 @@ describe('nnd train with decomposition: spd', () => {
 
     const reported = await runCaptured(['report', run, '--out', join(directory, 'report.html')]);
     expect(reported.code, reported.stderr).toBe(0);
-    expect(readFileSync(join(directory, 'report.html'), 'utf8')).toContain('<h2>Components</h2>');
+    const standalone = readFileSync(join(directory, 'report.html'), 'utf8');
+    expect(standalone).toContain('<h2>Components</h2>');
+    // The same curves as the run's own report: SPD's losses, from what the run logged.
+    const standaloneCurves = standalone.slice(standalone.indexOf('<section id="training">'), standalone.indexOf('<section id="feature-density">'));
+    const titles = (html: string) => [...new Set([...html.matchAll(/<text[^>]*>([a-z_/]+_loss|loss)(?: \(log scale\))?<\/text>/g)].map((match) => match[1]))];
+    expect(titles(standaloneCurves)).toEqual(titles(curves));
+    expect(titles(standaloneCurves)).toEqual(['loss', 'stochastic_recon_loss', 'stochastic_recon_layerwise_loss', 'stochastic_recon_subset_loss', 'importance_minimality_loss']);
   }, 300_000);
 
   it('nnd eval of a bare spd/ folder loads the model its config.json names, --model overrides it, and a model with other weights is refused', async () => {

@@ -19,6 +19,7 @@ export type { RenderSvgOptions } from './render-svg.js';
 export { defaultSparsitySweepSize, dictionarySweepSpec, explainedVarianceSpec, sparsitySweepSpec } from './sweep-plots.js';
 export type { SweepMetric } from './sweep-plots.js';
 export { DEFAULT_TRAINING_CURVE_METRICS, trainingCurvesSpec } from './training-curves-plot.js';
+export { trainingCurveMetrics } from './training-curve-metrics.js';
 export type { TrainingCurveRun, TrainingCurvesOptions } from './training-curves-plot.js';
 export { featureDensitySpec } from './feature-density-plot.js';
 export { heatmapSpec } from './heatmap-plot.js';

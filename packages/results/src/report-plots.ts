@@ -7,6 +7,7 @@ import { renderSvg } from './render-svg.js';
 import type { RunRecord } from './run-record.js';
 import { tabulatedRuns } from './runs-table.js';
 import { defaultSparsitySweepSize, dictionarySweepSpec, explainedVarianceSpec, methodsOf, sparsitySweepSpec } from './sweep-plots.js';
+import { trainingCurveMetrics } from './training-curve-metrics.js';
 import { trainingCurvesSpec } from './training-curves-plot.js';
 
 export interface ReportPlotOptions {
@@ -14,7 +15,7 @@ export interface ReportPlotOptions {
   k?: number;
   /** The dictionary size of the L0 panels. Default: the size with the most runs (see `defaultSparsitySweepSize`). */
   dictionarySize?: number;
-  /** Metrics of the training curves. Default `DEFAULT_TRAINING_CURVE_METRICS`. */
+  /** Metrics of the training curves. Default `trainingCurveMetrics(runs)`: the reference's SAE curves, and the losses of runs that logged none of them. */
   trainingMetrics?: readonly string[];
 }
 
@@ -103,7 +104,7 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
       description: 'Logged metrics against training step, one line per run, coloured by method. A y axis marked log scale spans more than two decades.',
       spec: trainingCurvesSpec(
         entries.map(({ run, row }) => ({ label: row.label, history: run.history, color: methodColor(row) })),
-        options.trainingMetrics === undefined ? {} : { metrics: options.trainingMetrics },
+        { metrics: options.trainingMetrics ?? trainingCurveMetrics(runs) },
       ),
       emptyMessage: 'No run has logged history for these metrics.',
     },
