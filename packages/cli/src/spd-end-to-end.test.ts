@@ -90,7 +90,7 @@ describe('nnd train with decomposition: spd', () => {
     expect(report).toContain('id="plot-run-0-ci-histograms"');
     expect(report).toContain('id="plot-run-0-component-density"');
     // Training curves of SPD's own losses, beside the total.
-    const curves = report.slice(report.indexOf('<section id="training">'), report.indexOf('<section id="feature-density">'));
+    const curves = report.slice(report.indexOf('<section id="training">'), report.indexOf('<section id="metrics">'));
     expect(curves).toContain('stochastic_recon_subset_loss');
     expect(curves).toContain('importance_minimality_loss');
 
@@ -112,8 +112,11 @@ describe('nnd train with decomposition: spd', () => {
     expect(reported.code, reported.stderr).toBe(0);
     const standalone = readFileSync(join(directory, 'report.html'), 'utf8');
     expect(standalone).toContain('<h2>Components</h2>');
+    // No empty panels about features' L0, explained variance or densities, which an SPD run does not measure.
+    expect(standalone).not.toContain('<section id="sweeps">');
+    expect(standalone).not.toContain('<section id="feature-density">');
     // The same curves as the run's own report: SPD's losses, from what the run logged.
-    const standaloneCurves = standalone.slice(standalone.indexOf('<section id="training">'), standalone.indexOf('<section id="feature-density">'));
+    const standaloneCurves = standalone.slice(standalone.indexOf('<section id="training">'), standalone.indexOf('<section id="metrics">'));
     const titles = (html: string) => [...new Set([...html.matchAll(/<text[^>]*>([a-z_/]+_loss|loss)(?: \(log scale\))?<\/text>/g)].map((match) => match[1]))];
     expect(titles(standaloneCurves)).toEqual(titles(curves));
     expect(titles(standaloneCurves)).toEqual(['loss', 'stochastic_recon_loss', 'stochastic_recon_layerwise_loss', 'stochastic_recon_subset_loss', 'importance_minimality_loss']);
@@ -146,9 +149,14 @@ describe('nnd train with decomposition: spd', () => {
     expect(parseRunConfig({ decomposition: 'spd', model_name: 'tiny-lm' }).name).toBe('tiny-lm_mlp_C256_spd_0.0003');
   });
 
-  it('names a module that is not a matrix of the model', async () => {
+  it('names a module that is not a matrix of the model, with the matrices it has, and refuses C < 1', async () => {
     const { code, stderr } = await runCaptured(['train', '--config', configFile, '--set', 'spd_modules=blocks.1.mlp.W_up', '--set', `run_dir=${join(directory, 'bad')}`]);
     expect(code).not.toBe(0);
-    expect(stderr).toMatch(/'blocks.1.mlp.W_up' is not a weight matrix of/);
+    expect(stderr).toMatch(
+      /spd_modules names 'blocks.1.mlp.W_up', which is neither mlp, attn, all nor a weight matrix of \S+ \(blocks.\{0-\d\}.\{attn.W_Q, attn.W_K, attn.W_V, attn.W_O, mlp.W_in, mlp.W_out\}\)/,
+    );
+    const zero = await runCaptured(['train', '--config', configFile, '--set', 'C=0', '--set', `run_dir=${join(directory, 'bad')}`]);
+    expect(zero.code).toBe(1);
+    expect(zero.stderr).toContain("'C' is 0; allowed: an integer >= 1");
   });
 });

@@ -53,7 +53,9 @@ export async function renderReport(runs: readonly RunRecord[], options: ReportOp
   const plots = await renderReportPlots(runs, options);
   const components = await renderComponentSection(runs);
 
-  const sections = SECTIONS.map(({ section, heading, introduction }) => {
+  // A section without plots (reportPlotSpecs leaves the feature sections out for runs without an L0) is left out, with its link.
+  const shown = SECTIONS.filter(({ section }) => plots.some((plot) => plot.section === section));
+  const sections = shown.map(({ section, heading, introduction }) => {
     const sectionPlots = plots.filter((plot) => plot.section === section);
     const wide = section === 'training' || section === 'feature-density';
     return `<section id="${section}">
@@ -74,7 +76,7 @@ ${pageStart(title)}<p class="meta">${runs.length} ${runs.length === 1 ? 'run' : 
       .replace('T', ' ')
       .replace(/\.\d+Z$/, ' UTC'),
   )}</p>
-<nav><a href="#runs">Runs</a>${components === '' ? '' : `<a href="#${COMPONENTS_SECTION.id}">${COMPONENTS_SECTION.heading}</a>`}${SECTIONS.map(({ section, heading }) => `<a href="#${section}">${escapeHtml(heading)}</a>`).join('')}<a href="#metrics">Metrics</a>${(options.dashboards ?? []).map(({ label, href }) => `<a href="${escapeHtml(href)}">${escapeHtml(label)}</a>`).join('')}</nav>
+<nav><a href="#runs">Runs</a>${components === '' ? '' : `<a href="#${COMPONENTS_SECTION.id}">${COMPONENTS_SECTION.heading}</a>`}${shown.map(({ section, heading }) => `<a href="#${section}">${escapeHtml(heading)}</a>`).join('')}<a href="#metrics">Metrics</a>${(options.dashboards ?? []).map(({ label, href }) => `<a href="${escapeHtml(href)}">${escapeHtml(label)}</a>`).join('')}</nav>
 </header>
 <main>
 <section id="runs">

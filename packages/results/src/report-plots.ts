@@ -39,7 +39,7 @@ export interface RenderedReportPlot extends ReportPlot {
   svg: string | undefined;
 }
 
-/** Every plot of the report, as Vega-Lite specs, in report order. */
+/** Every plot of the report, as Vega-Lite specs, in report order; only the training curves when no run has an L0. */
 export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotOptions = {}): ReportPlot[] {
   const entries = tabulatedRuns(runs);
   const rows = entries.map((entry) => entry.row);
@@ -56,7 +56,7 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
     return [{ label: row.label, color: methodColor(row), density }];
   });
 
-  return [
+  const plots: ReportPlot[] = [
     {
       id: 'normalized-mse-vs-dictionary-size',
       section: 'sweeps',
@@ -118,6 +118,11 @@ export function reportPlotSpecs(runs: readonly RunRecord[], options: ReportPlotO
       emptyMessage: 'No run has feature_density_log10 in its summary (evaluation writes it).',
     },
   ];
+  // Sweeps, trade-off and feature density are about features measured by L0. Runs none of which has one (a decomposition
+  // of weights, such as SPD, whose own measures are the report's component section) get their training curves alone
+  // rather than empty panels; a report with any L0, or of no runs, keeps every plot.
+  const measuresFeatures = rows.length === 0 || rows.some((row) => row.l0Norm !== undefined);
+  return measuresFeatures ? plots : plots.filter((plot) => plot.section === 'training');
 }
 
 /** Every plot of the report, rendered to SVG in Node; plots without data keep `svg` undefined. */

@@ -39,6 +39,7 @@ import {
 } from '@nnd/core';
 import { ciFunction, initialCiParams } from './ci-functions.js';
 import { faithfulnessWarmup } from './faithfulness-warmup.js';
+import { describeMatrixNames } from './matrix-names.js';
 import { lowerLeakyHardSigmoid, upperLeakyHardSigmoid } from './sigmoids.js';
 import { parseSpdConfig, type SpdConfig } from './spd-config.js';
 import { spdMlpReplacements } from './spd-mlp-replacement.js';
@@ -101,10 +102,7 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
     const matrix = target.matrices.get(name);
     if (matrix === undefined) {
       const known = [...target.matrices.keys()];
-      throw new SpdModelError(
-        `SPD: '${name}' is not a weight matrix of ${target.name}; its matrices are ${known.slice(0, 12).join(', ')}${known.length > 12 ? `, ... (${known.length})` : ''}. ` +
-          'Name modules as the model does (e.g. blocks.0.mlp.W_in).',
-      );
+      throw new SpdModelError(`SPD: '${name}' is not a weight matrix of ${target.name}; its matrices are ${describeMatrixNames(known)}. Name modules as the model does (e.g. ${known[0]}).`);
     }
     return { name, C, ...matrix };
   });

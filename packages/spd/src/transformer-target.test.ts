@@ -41,6 +41,15 @@ describe("SPD of a transformer's matrices", () => {
     expect(expandModules(target, 'mlp')).toEqual(['blocks.0.mlp.W_in', 'blocks.0.mlp.W_out', 'blocks.1.mlp.W_in', 'blocks.1.mlp.W_out']);
     expect(expandModules(target, 'blocks.1.attn.W_Q, blocks.0.mlp.W_in')).toEqual(['blocks.1.attn.W_Q', 'blocks.0.mlp.W_in']);
     expect(() => createSpd(target, { modules: [{ name: 'blocks.0.mlp.b_in', C: 4 }] })).toThrow(SpdModelError);
+    expect(() => createSpd(target, { modules: [{ name: 'blocks.0.mlp.b_in', C: 4 }] })).toThrow(
+      /'blocks.0.mlp.b_in' is not a weight matrix of tiny; its matrices are blocks.\{0-1\}.\{attn.W_Q, attn.W_K, attn.W_V, attn.W_O, mlp.W_in, mlp.W_out\}. Name modules as the model does \(e.g. blocks.0.attn.W_Q\)/,
+    );
+    // A shorthand that is not one, or a layer the model does not have, is named with the model's matrices before anything is built.
+    expect(() => expandModules(target, 'mlp,attention')).toThrow(SpdModelError);
+    expect(() => expandModules(target, 'mlp,attention')).toThrow(
+      /spd_modules names 'attention', which is neither mlp, attn, all nor a weight matrix of tiny \(blocks.\{0-1\}.\{attn.W_Q, .*mlp.W_out\}\); write a comma-separated list of those, e.g. mlp or blocks.0.attn.W_Q,blocks.0.attn.W_K/,
+    );
+    expect(() => expandModules(target, 'blocks.2.mlp.W_in')).toThrow(/names 'blocks.2.mlp.W_in', which is neither/);
   });
 
   it('reproduces the model exactly with every mask at 1 plus the delta component, and not without the delta', () => {

@@ -1,5 +1,7 @@
 import type { HostTensor } from '@nnd/core';
 import { weightMatrices, type HookedTransformer } from '@nnd/models';
+import { describeMatrixNames } from './matrix-names.js';
+import { SpdModelError } from './spd-model-error.js';
 import type { SpdTarget } from './spd-target.js';
 
 /**
@@ -28,7 +30,8 @@ export function transformerTarget(model: HookedTransformer, seq: number, name = 
 /**
  * The modules a run names by shorthand: `mlp` (both MLP matrices of every
  * layer, and the gate when there is one), `attn` (Q, K, V, O of every layer),
- * `all`, or a comma-separated list of module names.
+ * `all`, or a comma-separated list of module names. Any other name is an
+ * SpdModelError listing the model's matrices.
  */
 export function expandModules(target: SpdTarget, spec: string): string[] {
   const names = [...target.matrices.keys()];
@@ -41,6 +44,12 @@ export function expandModules(target: SpdTarget, spec: string): string[] {
       if (part === 'mlp') return pick(/\.mlp\./);
       if (part === 'attn') return pick(/\.attn\./);
       if (part === 'all') return names;
+      if (!target.matrices.has(part)) {
+        throw new SpdModelError(
+          `SPD: spd_modules names '${part}', which is neither mlp, attn, all nor a weight matrix of ${target.name} (${describeMatrixNames(names)}); ` +
+            `write a comma-separated list of those, e.g. mlp or ${names.slice(0, 2).join(',')}.`,
+        );
+      }
       return [part];
     });
 }
