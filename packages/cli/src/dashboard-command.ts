@@ -148,6 +148,11 @@ export async function writeRunDashboards(options: RunDashboardOptions): Promise<
   const summary = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'summary.json'), 'point nnd dashboard at the step_N checkpoint folder itself');
   const start = (summary[EVALUATION_START_KEY] as DatasetPosition | undefined) ?? DATASET_START;
   const family = familyNamed(base.decomposition ?? DEFAULT_FAMILY);
+  if (family.trainsThroughModel) {
+    throw new CliUsageError(
+      `${options.path}: a '${family.name}' run decomposes the model's weights, so it has no features read from a hook for a dashboard; its report.html shows its components (CI histograms, densities), and nnd eval evaluates it again.`,
+    );
+  }
   const config = await resolveRunConfig({ base, configFile: options.configFile, flags: {}, sets: options.sets });
   const outRoot = options.out ?? join(location.runDirectory ?? location.checkpoint, DASHBOARD_FOLDER);
 

@@ -112,6 +112,10 @@ describe('nnd train with decomposition: spd', () => {
     expect(reported.code, reported.stderr).toBe(0);
     const standalone = readFileSync(join(directory, 'report.html'), 'utf8');
     expect(standalone).toContain('<h2>Components</h2>');
+    // No dashboard: a clear refusal, not a failure inside the family.
+    const dashboard = await runCaptured(['dashboard', run]);
+    expect(dashboard.code).toBe(1);
+    expect(dashboard.stderr).toContain("a 'spd' run decomposes the model's weights, so it has no features read from a hook for a dashboard");
     // No empty panels about features' L0, explained variance or densities, which an SPD run does not measure.
     expect(standalone).not.toContain('<section id="sweeps">');
     expect(standalone).not.toContain('<section id="feature-density">');
