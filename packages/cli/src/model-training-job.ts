@@ -33,6 +33,7 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
   const lock = lockRunDirectory(runDirectory);
   const resources = options.resources ?? new JobResources(io.env);
   try {
+    if (config.dashboard_features > 0) log(`dashboard_features is ignored: a '${family.name}' run decomposes the model's weights and has no hook features for a dashboard.`);
     log(`Loading ${config.model_name} on ${config.backend}/${config.device} ...`);
     const model = await resources.model(config);
     const context = { model, sequenceLength: config.seq_len };

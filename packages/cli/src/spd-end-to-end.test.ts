@@ -154,8 +154,20 @@ describe('nnd train with decomposition: spd', () => {
   });
 
   it('names a module that is not a matrix of the model, with the matrices it has, and refuses C < 1', async () => {
-    const { code, stderr } = await runCaptured(['train', '--config', configFile, '--set', 'spd_modules=blocks.1.mlp.W_up', '--set', `run_dir=${join(directory, 'bad')}`]);
+    const { code, stderr } = await runCaptured([
+      'train',
+      '--config',
+      configFile,
+      '--set',
+      'spd_modules=blocks.1.mlp.W_up',
+      '--set',
+      `run_dir=${join(directory, 'bad')}`,
+      '--set',
+      'dashboard_features=8',
+    ]);
     expect(code).not.toBe(0);
+    // A dashboard asked for is not silently skipped.
+    expect(stderr).toContain("dashboard_features is ignored: a 'spd' run decomposes the model's weights");
     expect(stderr).toMatch(
       /spd_modules names 'blocks.1.mlp.W_up', which is neither mlp, attn, all nor a weight matrix of \S+ \(blocks.\{0-\d\}.\{attn.W_Q, attn.W_K, attn.W_V, attn.W_O, mlp.W_in, mlp.W_out\}\)/,
     );
