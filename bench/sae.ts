@@ -11,9 +11,10 @@ const TYPES = ['vanilla', 'topk', 'batchtopk', 'jumprelu'] as const;
  * real trainer. Step times are the gaps between consecutive logger calls, so
  * they include the trainer's own work (feeding state back, reading the metric
  * scalars); the first `warmup` steps (session creation, first-run allocation)
- * are not counted. TopK and BatchTopK compile their cheaper variant (no
- * auxiliary loss while no feature can be dead) at step 1, so by default the
- * first three steps are warm-up.
+ * are not counted. TopK and BatchTopK take their cheaper variant (no
+ * auxiliary loss while no feature can be dead) from step 0, as a fresh run
+ * does, and the full step at step 1 (see timing.ts: a real run takes it once
+ * features die), so by default the first three steps are warm-up.
  */
 /** The training problem and its timing, shared with `sae-pytorch` so that both time the same thing. */
 export const SAE_PROBLEM_OPTIONS = {

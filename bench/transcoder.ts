@@ -23,8 +23,8 @@ const TRANSCODER_PROBLEM_OPTIONS = {
 /**
  * One transcoder training step through the real trainer, timed as `bench
  * sae` times an SAE step (gaps between consecutive logger calls after
- * `warmup` steps; TopK and BatchTopK compile their no-auxiliary-loss variant
- * at step 1). The batch is an input [batch, d_in] and a target [batch,
+ * `warmup` steps; TopK and BatchTopK take their no-auxiliary-loss variant
+ * from step 0 and the full step at step 1). The batch is an input [batch, d_in] and a target [batch,
  * d_out], two pre-drawn pairs alternated.
  */
 export const transcoderBenchmark: Benchmark = {

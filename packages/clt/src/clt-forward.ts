@@ -38,6 +38,7 @@ import {
   keepTopKPerSample,
   keptFeatureTotals,
   keptNorms,
+  largestCounter,
   NO_DEAD_FEATURES,
   thresholdStep,
   updateDeadFeatures,
@@ -66,7 +67,13 @@ function isTopK(config: CltConfig): boolean {
  */
 export function cltVariants(config: CltConfig): readonly ForwardVariant[] {
   if (!isTopK(config) || config.aux_penalty === 0) return [];
-  return [{ name: NO_DEAD_FEATURES, applies: (previous) => previous.max_batches_not_active < config.n_batches_to_dead - 1 }];
+  return [
+    {
+      name: NO_DEAD_FEATURES,
+      applies: (previous) => previous.max_batches_not_active < config.n_batches_to_dead - 1,
+      appliesAtStart: (state) => largestCounter(state) < config.n_batches_to_dead - 1,
+    },
+  ];
 }
 
 function requireNames(map: TensorMap, names: readonly string[], role: string, architecture: string): void {

@@ -194,10 +194,19 @@ export interface ForwardVariant {
   readonly name: string;
   /**
    * Decides from the metrics of the step before (this decomposition's own,
-   * unsuffixed names) whether the variant is exact for the next step. Never
-   * asked before the first step of a run, which always uses the full forward.
+   * unsuffixed names) whether the variant is exact for the next step. Asked
+   * before every step but a run's first, which has no step before it.
    */
   applies(previousMetrics: Readonly<Record<string, number>>): boolean;
+  /**
+   * Optional: decides from the state a run starts from (`initialState()`, the
+   * state given or a checkpoint's) whether the variant is exact for the run's
+   * first step, e.g. TopK while every dead-feature counter is below
+   * n_batches_to_dead - 1, as in a fresh run. Asked only when the trainer
+   * has no metrics of the step before (a checkpoint records them). Absent: a
+   * run's first step takes the full forward.
+   */
+  appliesAtStart?(state: Readonly<Record<string, HostTensor>>): boolean;
 }
 
 /**

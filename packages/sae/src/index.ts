@@ -48,7 +48,7 @@ export { denseNorms, l2Loss } from './reconstruction-metrics.js';
 export { scatterAddRows, sparseDecode } from './sparse-decoder.js';
 export { withSparseEncoderGradient } from './sparse-encoder-gradient.js';
 export type { EncoderOperands } from './sparse-encoder-gradient.js';
-export { topKVariants } from './topk-forward.js';
+export { largestCounter, topKVariants } from './topk-forward.js';
 export { updateRunningThreshold } from './batchtopk-sae.js';
 export { formatConfigIssue, formatConfigIssues } from './sae-config.js';
 export {

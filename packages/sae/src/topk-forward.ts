@@ -1,4 +1,4 @@
-import { add, axisSize, cast, GraphError, matmul, mul, reduceMax, reduceSum, relu, sub, type ForwardOptions, type ForwardVariant, type Tensor, type TensorMap } from '@nnd/core';
+import { add, axisSize, cast, GraphError, matmul, mul, reduceMax, reduceSum, relu, sub, type ForwardOptions, type ForwardVariant, type HostTensor, type Tensor, type TensorMap } from '@nnd/core';
 import { auxiliaryLoss } from './auxiliary-loss.js';
 import { centeredEncoder, type CenteredEncoding } from './centered-encoder.js';
 import { updateDeadFeatures } from './dead-features.js';
@@ -29,8 +29,21 @@ export function topKVariants(config: { readonly aux_penalty: number; readonly n_
     {
       name: NO_DEAD_FEATURES,
       applies: (previous) => previous.max_batches_not_active < config.n_batches_to_dead - 1,
+      // The metric above is the largest counter after the step before, that is the largest in the state the next step
+      // reads; a fresh run's counters are all 0, so its first step needs no auxiliary loss either.
+      appliesAtStart: (state) => largestCounter(state) < config.n_batches_to_dead - 1,
     },
   ];
+}
+
+/** The largest dead-feature counter in a state (`num_batches_not_active`, or one per layer `num_batches_not_active_<i>`); infinite without one. */
+export function largestCounter(state: Readonly<Record<string, HostTensor>>): number {
+  let largest = Number.NEGATIVE_INFINITY;
+  for (const [name, tensor] of Object.entries(state)) {
+    if (!/^num_batches_not_active(_\d+)?$/.test(name)) continue;
+    for (const value of tensor.data) largest = Math.max(largest, Number(value));
+  }
+  return largest === Number.NEGATIVE_INFINITY ? Number.POSITIVE_INFINITY : largest;
 }
 
 /**

@@ -240,18 +240,22 @@ export async function runTraining<D extends Decomposition>(
         return { program: compiled, metricOutputs: trainingStep.metricOutputs, metricNames };
       };
       const keyOf = (variants: readonly (string | undefined)[]) => JSON.stringify(members.map((_, index) => variants[index] ?? null));
-      const full = await compileStep([]);
-      programs.set(keyOf([]), full);
+      // The full forward's metric names, from its graph alone: it is compiled only if a step takes it (a short run may never).
+      const fullMetrics = members.some(({ decomposition }) => (decomposition.variants?.length ?? 0) > 0)
+        ? buildTrainingStep(stepMembers, loop.batch_size, [], { totalSteps: steps }).metricOutputs
+        : undefined;
       const programFor = async (variants: readonly (string | undefined)[]): Promise<CompiledStep> => {
         const key = keyOf(variants);
         let compiled = programs.get(key);
         if (!compiled) {
           compiled = await compileStep(variants);
-          checkSameMetrics(compiled.metricOutputs, full.metricOutputs, variants);
+          if (fullMetrics !== undefined) checkSameMetrics(compiled.metricOutputs, fullMetrics, variants);
           programs.set(key, compiled);
         }
         return compiled;
       };
+      // A run's first step has no step before it: its variants are chosen from the state it starts from (or the checkpoint's metrics, below).
+      const startVariants = variantsAtStart(members, hostTensors!);
       for (const [index, kinds] of hostTensors!.entries()) {
         for (const kind of STATE_KINDS) {
           for (const [name, tensor] of Object.entries(kinds[kind])) feeds[stateInputName(index, kind, name)] = await backend.upload(tensor);
@@ -267,8 +271,8 @@ export async function runTraining<D extends Decomposition>(
           batch = batchFeeds(await readBatch(source, loop.batch_size, streams));
           batchesConsumed++;
         }
-        // The first step of a run has no previous metrics, so it always takes the full forward.
-        const variants = members.map(({ decomposition }, index) => (memberMetrics === undefined ? undefined : decomposition.variants?.find((variant) => variant.applies(memberMetrics![index]))?.name));
+        const variants =
+          memberMetrics === undefined ? startVariants : members.map(({ decomposition }, index) => decomposition.variants?.find((variant) => variant.applies(memberMetrics![index]))?.name);
         const { program, metricOutputs, metricNames } = await programFor(variants);
         const outputs = await program.run({ ...feeds, ...constantFeeds, ...batch, ...stepFeeds(step), [STEP_INPUT]: hostTensor('float64', [], [step + 1]) });
 
@@ -360,7 +364,15 @@ interface CompiledStep {
   readonly metricNames: readonly string[];
 }
 
-/** Variants must report what the full forward reports, or logs would change shape from step to step. */
+/**
+ * Each member's variant for a run's first step when no metrics of a step
+ * before are known: the first whose `appliesAtStart` holds for the state the
+ * run starts from, else the full forward.
+ */
+function variantsAtStart(members: readonly { decomposition: Decomposition }[], tensors: readonly TensorsByKind[]): (string | undefined)[] {
+  return members.map(({ decomposition }, index) => decomposition.variants?.find((variant) => variant.appliesAtStart?.(tensors[index].state) === true)?.name);
+}
+
 /** What the step builder needs of each member: its parameters' and state's shapes, Adam's settings and the clipping norm. */
 function stepMembersOf(
   members: readonly { decomposition: Decomposition; config: TrainConfig }[],
@@ -378,6 +390,7 @@ function stepMembersOf(
   }));
 }
 
+/** Variants must report what the full forward reports, or logs would change shape from step to step. */
 function checkSameMetrics(actual: readonly Record<string, string>[], expected: readonly Record<string, string>[], variants: readonly (string | undefined)[]): void {
   for (const [index, names] of expected.entries()) {
     const want = Object.keys(names).sort().join(', ');
