@@ -36,6 +36,8 @@ export const saeBenchmark: Benchmark = {
     ...BACKEND_OPTIONS,
     /** Also time each op of the step with ORT's profiler (onnx only). */
     profile: { type: 'boolean', default: false },
+    /** Instead of training, the peak of each step program's live intermediates inside onnxruntime, and what is alive there (onnx cpu). */
+    memory: { type: 'boolean', default: false },
   },
   async run(options, log) {
     const type = options.type as (typeof TYPES)[number];
@@ -63,6 +65,16 @@ export const saeBenchmark: Benchmark = {
       const profile = await profileTrainingStep(sae, batches[0], batchSize, device, steps, warmup);
       for (const [op, ms] of Object.entries(profile.ops)) log(`  ${op}: ${ms.toFixed(1)} ms per step`);
       return { benchmark: 'sae-profile', type, device, act_size: actSize, dict_size: dictSize, batch: batchSize, k, ...profile };
+    }
+
+    if (options.memory) {
+      const { stepMemory } = await import('./sae-memory.js');
+      const programs = await stepMemory(sae, batches[0], batchSize);
+      for (const program of programs) {
+        log(`${program.variant ?? 'full step'}: ${program.peak_live_mb} MB live at ${program.peak_at}`);
+        for (const tensor of program.alive) log(`  ${tensor.mb} MB ${tensor.op} ${tensor.value}, kernels ${tensor.made} to ${tensor.lastRead}`);
+      }
+      return { benchmark: 'sae-memory', type, act_size: actSize, dict_size: dictSize, batch: batchSize, k, programs };
     }
 
     const timed = await timeTrainingSteps(sae, source, { batchSize, steps, warmup }, options, log);

@@ -18,6 +18,7 @@ import onnxProto from 'onnx-proto';
 import { onnxDataType } from './onnx-dtype.js';
 import { OnnxGraphWriter, floatAttribute, intAttribute, intsAttribute, stringAttribute } from './onnx-graph-writer.js';
 import { planRowUpdateFusion } from './fused-row-updates.js';
+import { copyAxis, planRecomputedGathers } from './recomputed-gathers.js';
 import { emitRowScatterAdd } from './row-scatter-add.js';
 
 const { onnx } = onnxProto;
@@ -106,11 +107,24 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
           (node) => (node.attributes as OpAttributes['ScatterND']).reduction === 'add' && scattersRows(node),
         )
       : undefined;
-  for (const node of nodes) {
-    if (fusion?.skipped.has(node)) continue;
+  const emitted = nodes.filter((node) => !fusion?.skipped.has(node));
+  const readsOf = (node: Node): Tensor[] => [...node.inputs, ...(fusion?.fused.get(node)?.factors.flatMap((factor) => (factor.gatheredBy ? [factor.rows, factor.gatheredBy] : [factor.rows])) ?? [])];
+  const recomputed = planRecomputedGathers(emitted, readsOf, new Set(exports.keys()), (tensor) => writer.helperName(tensor.node));
+  const copiesEmitted = new Set<Tensor>();
+  for (const node of emitted) {
+    // A later reader of a large Gather reads a copy gathered for it (see recomputed-gathers.ts).
+    const reads = new Map<Tensor, string>();
+    for (const [tensor, copy] of recomputed) {
+      if (!copy.readers.has(node)) continue;
+      reads.set(tensor, copy.name);
+      if (copiesEmitted.has(tensor)) continue;
+      copiesEmitted.add(tensor);
+      writer.add('Gather', tensor.node.inputs.map(valueName), [copy.name], tensor.node, [intAttribute('axis', copyAxis(tensor.node))]);
+    }
+    const read = reads.size === 0 ? valueName : (tensor: Tensor) => reads.get(tensor) ?? valueName(tensor);
     const fused = fusion?.fused.get(node);
-    if (fused) emitRowScatterAdd(writer, node, node.inputs.map(valueName), valueName(node.outputs[0]), { updates: fused, valueName });
-    else emitNode(writer, node, valueName, rowScatterAdd);
+    if (fused) emitRowScatterAdd(writer, node, node.inputs.map(read), read(node.outputs[0]), { updates: fused, valueName: read });
+    else emitNode(writer, node, read, rowScatterAdd);
   }
   for (const [name, tensor] of entries) {
     if (valueName(tensor) !== name) writer.add('Identity', [valueName(tensor)], [name], tensor.node);

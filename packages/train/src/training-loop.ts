@@ -130,7 +130,7 @@ export async function runTraining<D extends Decomposition>(
   const streams = streamsOf(decompositions);
   const loop = configs[0];
   const steps = totalSteps(loop);
-  const start =
+  let start: Start<D> =
     options.resumeFrom === undefined
       ? freshStart(caller, decompositions, configs, options.initialTensors ?? [])
       : await resumedStart(options.resumeFrom, decompositions, configs, grouped, options.warn ?? ((line) => process.stderr.write(`${line}\n`)));
@@ -256,12 +256,10 @@ export async function runTraining<D extends Decomposition>(
       };
       // A run's first step has no step before it: its variants are chosen from the state it starts from (or the checkpoint's metrics, below).
       const startVariants = variantsAtStart(members, hostTensors!);
-      for (const [index, kinds] of hostTensors!.entries()) {
-        for (const kind of STATE_KINDS) {
-          for (const [name, tensor] of Object.entries(kinds[kind])) feeds[stateInputName(index, kind, name)] = await backend.upload(tensor);
-        }
-      }
+      feeds = await uploadStartTensors(backend, hostTensors!);
       hostTensors = undefined;
+      // `start` held them too: without this, one host copy of every parameter and moment lived as long as the run.
+      start = { ...start, tensors: [] };
 
       for (let step = completed; step < steps; step++) {
         // An interrupt that arrived before this step (or before training) stops here; one during a step lets it finish.
@@ -371,6 +369,21 @@ interface CompiledStep {
  */
 function variantsAtStart(members: readonly { decomposition: Decomposition }[], tensors: readonly TensorsByKind[]): (string | undefined)[] {
   return members.map(({ decomposition }, index) => decomposition.variants?.find((variant) => variant.appliesAtStart?.(tensors[index].state) === true)?.name);
+}
+
+/**
+ * Every member's start tensors on the backend, under their step input names. A function of its own: an async
+ * function's loop variables stay alive across its later awaits, which kept the last member's host copies (every
+ * parameter and moment, 226 MB for a TopK SAE at GPT-2-small size) for the whole run.
+ */
+async function uploadStartTensors(backend: Backend, tensors: readonly TensorsByKind[]): Promise<Record<string, DeviceTensor>> {
+  const feeds: Record<string, DeviceTensor> = {};
+  for (const [index, kinds] of tensors.entries()) {
+    for (const kind of STATE_KINDS) {
+      for (const [name, tensor] of Object.entries(kinds[kind])) feeds[stateInputName(index, kind, name)] = await backend.upload(tensor);
+    }
+  }
+  return feeds;
 }
 
 /** What the step builder needs of each member: its parameters' and state's shapes, Adam's settings and the clipping norm. */
