@@ -29,6 +29,8 @@ export const dashboardBenchmark: Benchmark = {
     batches: { type: 'string', default: '32' },
     /** Read the dense featureActs even where the decomposition gives its kept pairs (the path of decompositions without them). */
     dense: { type: 'boolean', default: false },
+    /** Time each stage of the pass (harvest, encoder, selection, host collector) as programs of their own instead (see dashboard-breakdown.ts). */
+    breakdown: { type: 'boolean', default: false },
   },
   async run(options, log) {
     const number = (key: string) => Number(options[key]);
@@ -45,6 +47,25 @@ export const dashboardBenchmark: Benchmark = {
     const match = options.features === undefined ? undefined : /^(\d+)-(\d+)$/.exec(String(options.features));
     const features = match ? { start: Number(match[1]), end: Number(match[2]) + 1 } : undefined;
     const batches = number('batches');
+    if (options.breakdown) {
+      const { dashboardBreakdown } = await import('./dashboard-breakdown.js');
+      const stages = await dashboardBreakdown({
+        model,
+        backend,
+        sae,
+        params: sae.initialParams(new Rng(2)),
+        state: sae.initialState(),
+        tokens,
+        hook,
+        k: number('k'),
+        batches,
+        window: number('window'),
+      });
+      for (const [stage, { wall_ms, cpu_ms }] of Object.entries(stages)) log(`  ${stage}: ${wall_ms.toFixed(1)} ms wall, ${cpu_ms.toFixed(1)} ms cpu (median per batch)`);
+      await model.dispose();
+      await backend.dispose();
+      return { benchmark: 'dashboard-breakdown', n_layer: config.layerCount, d_model: config.hiddenSize, hook, batch, seq, dict_size: dictSize, k: number('k'), batches, stages };
+    }
     // Harvest and dashboard batches alternate, so that a busy machine slows both alike: before each dashboard batch
     // but the first, the batch source times one harvest of the same tokens, and that time is taken out of the interval.
     await model.runWithCache(tokens, { names: [hook], returnType: 'none' });
@@ -85,6 +106,8 @@ export const dashboardBenchmark: Benchmark = {
         cpuStamps.push(cpuNow());
       },
     });
+    // After the last batch: the collector's statistics and the logit effects, once per pass whatever its length.
+    const finishMs = performance.now() - stamps.at(-1)!;
     const heapMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
     const dashboardMs = stamps.slice(1).map((stamp, index) => stamp - stamps[index]! - harvestMs[index]!);
     const dashboardCpuMs = cpuStamps.slice(1).map((stamp, index) => stamp - cpuStamps[index]! - harvestCpuMs[index]!);
@@ -100,7 +123,7 @@ export const dashboardBenchmark: Benchmark = {
       `harvest of ${hook}: ${median(harvestMs).toFixed(0)} ms median per batch of ${batch} x ${seq}; dashboard of ${data.features.length} features: ${median(dashboardMs).toFixed(0)} ms median ` +
         `(${dashboardMs.map((value) => value.toFixed(0)).join(', ')}); over ${batches} batches ${(dashboardTotal / harvestTotal).toFixed(2)}x the harvest ` +
         `(cpu: ${median(harvestCpuMs).toFixed(0)} and ${median(dashboardCpuMs).toFixed(0)} ms median, ${(sum(dashboardCpuMs) / sum(harvestCpuMs)).toFixed(2)}x); ` +
-        `compile and first batch ${(stamps[0]! - started).toFixed(0)} ms; heap +${heapMiB.toFixed(0)} MiB`,
+        `compile and first batch ${(stamps[0]! - started).toFixed(0)} ms; statistics and logit effects after the last batch ${finishMs.toFixed(0)} ms; heap +${heapMiB.toFixed(0)} MiB`,
     );
     await model.dispose();
     await backend.dispose();
@@ -126,6 +149,7 @@ export const dashboardBenchmark: Benchmark = {
       harvest_tokens_per_s: (batches * batch * seq) / (harvestTotal / 1000),
       dashboard_tokens_per_s: (batches * batch * seq) / (dashboardTotal / 1000),
       first_batch_ms: stamps[0]! - started,
+      finish_ms: finishMs,
       heap_growth_mib: heapMiB,
     };
   },
