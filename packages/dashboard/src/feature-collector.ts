@@ -1,5 +1,5 @@
 import { Rng } from '@nnd/core';
-import { BoundedMinHeap } from './bounded-min-heap.js';
+import { BoundedMinHeaps } from './bounded-min-heaps.js';
 
 /** A window of tokens around one sequence's maximum for a feature, with the feature's value at every token. */
 export interface FeatureExample {
@@ -58,16 +58,6 @@ export interface FeatureCollectorOptions {
   readonly seed?: number;
 }
 
-/** An example's place in its feature's slab, and what is known of it. */
-interface StoredExample {
-  readonly slot: number;
-  readonly sequence: number;
-  readonly start: number;
-  readonly size: number;
-  readonly maxIndex: number;
-  readonly maxValue: number;
-}
-
 /** The histogram's range: 1e-6 to 1e6 in tenths of a decade covers float32 activations of any usual scale. */
 const LOG10_LOW = -6;
 const BINS_PER_DECADE = 10;
@@ -89,8 +79,9 @@ export class FeatureCollector {
   readonly features: number;
   private readonly window: number;
   private readonly excludedTokenId: number | undefined;
-  private readonly top: BoundedMinHeap<StoredExample>[];
-  private readonly reservoir: BoundedMinHeap<StoredExample>[];
+  /** Per feature, its top heap (keyed on sequence maxima) and its reservoir (random keys); entries are slots of its slab. */
+  private readonly top: BoundedMinHeaps;
+  private readonly reservoir: BoundedMinHeaps;
   private readonly topCapacity: number;
   private readonly quantileCapacity: number;
   private readonly windowLength: number;
@@ -100,6 +91,12 @@ export class FeatureCollector {
    * `slab`). `slabChunk` and `slabOffset` say where each view lies.
    */
   private readonly slabs: ({ tokens: Int32Array; values: Float32Array } | undefined)[];
+  /** Per feature and slot (feature * slots + slot), what is known of the example there. */
+  private readonly exampleSequence: Float64Array;
+  private readonly exampleStart: Int32Array;
+  private readonly exampleSize: Int32Array;
+  private readonly exampleMaxIndex: Int32Array;
+  private readonly exampleMaxValue: Float64Array;
   private readonly slabChunk: Int32Array;
   private readonly slabOffset: Int32Array;
   private readonly chunks: { tokens: Int32Array; values: Float32Array }[] = [];
@@ -138,8 +135,14 @@ export class FeatureCollector {
     this.features = features;
     this.window = window;
     this.excludedTokenId = options.excludedTokenId;
-    this.top = Array.from({ length: features }, () => new BoundedMinHeap<StoredExample>(topExamples));
-    this.reservoir = Array.from({ length: features }, () => new BoundedMinHeap<StoredExample>(quantileExamples));
+    this.top = new BoundedMinHeaps(features, topExamples);
+    this.reservoir = new BoundedMinHeaps(features, quantileExamples);
+    const slots = features * (topExamples + quantileExamples);
+    this.exampleSequence = new Float64Array(slots);
+    this.exampleStart = new Int32Array(slots);
+    this.exampleSize = new Int32Array(slots);
+    this.exampleMaxIndex = new Int32Array(slots);
+    this.exampleMaxValue = new Float64Array(slots);
     this.topCapacity = topExamples;
     this.quantileCapacity = quantileExamples;
     this.windowLength = 2 * window + 1;
@@ -301,8 +304,9 @@ export class FeatureCollector {
     const BINS_OF = (feature: number) => Array.from(this.histogram.subarray(feature * BINS, (feature + 1) * BINS));
     const copies = this.chunks.map(({ tokens, values }) => ({ tokens: tokens.slice(), values: values.slice() }));
     return Array.from({ length: this.features }, (_, feature) => {
-      const sample = this.reservoir[feature]!.sorted()
-        .map(({ item }) => this.example(copies, feature, item))
+      const sample = this.reservoir
+        .sorted(feature)
+        .map(({ slot }) => this.example(copies, feature, this.topCapacity + slot))
         .sort((a, b) => a.maxValue - b.maxValue);
       return {
         feature: this.firstFeature + feature,
@@ -310,7 +314,7 @@ export class FeatureCollector {
         density: this.tokens === 0 ? 0 : this.firings[feature]! / this.tokens,
         maxValue: this.maxima[feature]!,
         histogram: { log10Low: LOG10_LOW, binsPerDecade: BINS_PER_DECADE, counts: BINS_OF(feature), negative: this.negative[feature]! },
-        top: this.top[feature]!.sorted().map(({ item }) => this.example(copies, feature, item)),
+        top: this.top.sorted(feature).map(({ slot }) => this.example(copies, feature, slot)),
         quantiles: sample.map((example, rank) => ({ ...example, decile: Math.floor((rank * 10) / sample.length) })),
       };
     });
@@ -319,22 +323,19 @@ export class FeatureCollector {
   /** A sequence where `feature` peaked at `maximum` (> 0) at `maxPosition`: into its maximum, top heap and reservoir. */
   private offer(feature: number, maximum: number, maxPosition: number, sequence: number, row: number, length: number): void {
     if (maximum > this.maxima[feature]!) this.maxima[feature] = maximum;
-    const top = this.top[feature]!;
-    if (top.accepts(maximum)) top.offer(maximum, (evicted) => this.store(0, evicted, row, length, feature, maxPosition, maximum, sequence));
-    const reservoir = this.reservoir[feature]!;
-    const draw = this.rng.next();
-    if (reservoir.accepts(draw)) reservoir.offer(draw, (evicted) => this.store(1, evicted, row, length, feature, maxPosition, maximum, sequence));
+    const topSlot = this.top.offer(feature, maximum);
+    if (topSlot !== -1) this.store(topSlot, row, length, feature, maxPosition, maximum, sequence);
+    const sampleSlot = this.reservoir.offer(feature, this.rng.next());
+    if (sampleSlot !== -1) this.store(this.topCapacity + sampleSlot, row, length, feature, maxPosition, maximum, sequence);
   }
 
   /**
    * Copies the window around a sequence's maximum into the feature's slab,
-   * in the slot of the example it replaces (or the next free slot of `heap`):
-   * one allocation per feature instead of two typed arrays per example, which
-   * cost microseconds each.
+   * at the slot its heap gave it (the evicted example's, or a free one), and
+   * what is known of it into the per-slot arrays: no allocation per example.
    */
-  private store(heap: 0 | 1, evicted: StoredExample | undefined, row: number, length: number, feature: number, maxPosition: number, maximum: number, sequence: number): StoredExample {
+  private store(slot: number, row: number, length: number, feature: number, maxPosition: number, maximum: number, sequence: number): void {
     const slab = this.slabs[feature] ?? this.slab(feature);
-    const slot = evicted?.slot ?? (heap === 0 ? this.top[feature]!.size : this.topCapacity + this.reservoir[feature]!.size);
     const start = Math.max(0, maxPosition - this.window);
     const end = Math.min(length, maxPosition + this.window + 1);
     const first = row * length + start;
@@ -355,7 +356,12 @@ export class FeatureCollector {
         if (at < first + size) slab.values[offset + at - first] = this.keptValues[pair]!;
       }
     }
-    return { slot, sequence, start, size, maxIndex: maxPosition - start, maxValue: maximum };
+    const at = feature * (this.topCapacity + this.quantileCapacity) + slot;
+    this.exampleSequence[at] = sequence;
+    this.exampleStart[at] = start;
+    this.exampleSize[at] = size;
+    this.exampleMaxIndex[at] = maxPosition - start;
+    this.exampleMaxValue[at] = maximum;
   }
 
   /**
@@ -381,16 +387,18 @@ export class FeatureCollector {
     return slab;
   }
 
-  private example(copies: readonly { tokens: Int32Array; values: Float32Array }[], feature: number, stored: StoredExample): FeatureExample {
+  private example(copies: readonly { tokens: Int32Array; values: Float32Array }[], feature: number, slot: number): FeatureExample {
     const { tokens, values } = copies[this.slabChunk[feature]!]!;
-    const offset = this.slabOffset[feature]! + stored.slot * this.windowLength;
+    const offset = this.slabOffset[feature]! + slot * this.windowLength;
+    const at = feature * (this.topCapacity + this.quantileCapacity) + slot;
+    const size = this.exampleSize[at]!;
     return {
-      sequence: stored.sequence,
-      start: stored.start,
-      maxIndex: stored.maxIndex,
-      maxValue: stored.maxValue,
-      tokens: tokens.subarray(offset, offset + stored.size),
-      values: values.subarray(offset, offset + stored.size),
+      sequence: this.exampleSequence[at]!,
+      start: this.exampleStart[at]!,
+      maxIndex: this.exampleMaxIndex[at]!,
+      maxValue: this.exampleMaxValue[at]!,
+      tokens: tokens.subarray(offset, offset + size),
+      values: values.subarray(offset, offset + size),
     };
   }
 }
