@@ -345,7 +345,11 @@ export class FeatureCollector {
     for (let index = 0; index < size; index++) slab.tokens[offset + index] = ids[first + index]!;
     const dense = this.denseValues;
     if (dense !== undefined) {
-      for (let index = 0; index < size; index++) slab.values[offset + index] = dense[(first + index) * this.features + feature]!;
+      // -0 (say a negative pre-activation times a 0 gate) as 0, as the kept pairs' windows have it: both paths give the same data.
+      for (let index = 0; index < size; index++) {
+        const value = dense[(first + index) * this.features + feature]!;
+        slab.values[offset + index] = value === 0 ? 0 : value;
+      }
     } else {
       // The feature's pairs in this sequence, latest position first; positions without one are 0.
       slab.values.fill(0, offset, offset + size);
