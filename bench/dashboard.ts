@@ -1,5 +1,5 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
-import { Rng } from '@nnd/core';
+import { Rng, type Decomposition } from '@nnd/core';
 import { createSae } from '@nnd/sae';
 // Imported by path: the bench workspace does not depend on these packages.
 import { collectDashboard } from '../packages/dashboard/src/index.js';
@@ -29,6 +29,8 @@ export const dashboardBenchmark: Benchmark = {
     batches: { type: 'string', default: '32' },
     /** Read the dense featureActs even where the decomposition gives its kept pairs (the path of decompositions without them). */
     dense: { type: 'boolean', default: false },
+    /** Hide the SAE's kept pairs, so the pass selects the non-zero values of its dense featureActs on the device (the path of JumpReLU and the other families without them). */
+    select: { type: 'boolean', default: false },
     /** Time each stage of the pass (harvest, encoder, selection, host collector) as programs of their own instead (see dashboard-breakdown.ts). */
     breakdown: { type: 'boolean', default: false },
   },
@@ -43,7 +45,16 @@ export const dashboardBenchmark: Benchmark = {
     const tokens = { dtype: 'int64' as const, shape: [batch, seq], data: BigInt64Array.from({ length: batch * seq }, () => BigInt(rng.int(config.vocabSize))) };
 
     const dictSize = number('dict-size');
-    const sae = createSae({ architecture: 'topk', act_size: config.hiddenSize, dict_size: dictSize, top_k: number('k'), hook_point: hook });
+    const topK = createSae({ architecture: 'topk', act_size: config.hiddenSize, dict_size: dictSize, top_k: number('k'), hook_point: hook });
+    const sae: Decomposition = options.select
+      ? {
+          ...topK,
+          inferOutputs: (...args) => {
+            const { keptFeatures: _kept, ...rest } = topK.inferOutputs!(...args);
+            return rest;
+          },
+        }
+      : topK;
     const match = options.features === undefined ? undefined : /^(\d+)-(\d+)$/.exec(String(options.features));
     const features = match ? { start: Number(match[1]), end: Number(match[2]) + 1 } : undefined;
     const batches = number('batches');
@@ -136,7 +147,7 @@ export const dashboardBenchmark: Benchmark = {
       seq,
       dict_size: dictSize,
       features: data.features.length,
-      path: options.dense ? 'dense' : 'kept',
+      path: options.dense ? 'dense' : options.select ? 'selected' : 'kept',
       batches,
       harvest_ms: median(harvestMs),
       dashboard_ms: median(dashboardMs),
