@@ -51,11 +51,18 @@ const batches = Array.from({ length: 6 }, () =>
 );
 const D = CONFIG.hiddenSize;
 
-/** Each family's members with (true) and without (false) kept features, with encoder biases that make most features fire. */
+/**
+ * Each family's members with (true) and without (false) kept features, with encoder biases that make most features fire;
+ * those without have their non-zero values' pairs selected on the device by the dashboard (see @nnd/dashboard's nonZeroPairs).
+ */
 const members: [string, boolean, () => Decomposition][] = [
   ['TopK SAE', true, () => createSae({ architecture: 'topk', act_size: D, dict_size: 48, top_k: 5, hook_point: 'blocks.1.hook_resid_pre' })],
-  ['BatchTopK SAE (running threshold: dense)', false, () => createSae({ architecture: 'batchtopk', act_size: D, dict_size: 48, top_k: 5, hook_point: 'blocks.1.hook_resid_pre' })],
-  ['JumpReLU SAE (dense)', false, () => createSae({ architecture: 'jumprelu', act_size: D, dict_size: 48, hook_point: 'blocks.1.hook_resid_pre' })],
+  [
+    'BatchTopK SAE (running threshold: pairs selected from the dense values)',
+    false,
+    () => createSae({ architecture: 'batchtopk', act_size: D, dict_size: 48, top_k: 5, hook_point: 'blocks.1.hook_resid_pre' }),
+  ],
+  ['JumpReLU SAE (pairs selected from the dense values)', false, () => createSae({ architecture: 'jumprelu', act_size: D, dict_size: 48, hook_point: 'blocks.1.hook_resid_pre' })],
   [
     'TopK transcoder',
     true,
@@ -95,7 +102,7 @@ function trained(decomposition: Decomposition): { params: Record<string, HostTen
 
 describe('collectDashboard from kept features', () => {
   for (const [name, kept, create] of members) {
-    it(`${name}: ${kept ? 'reads the kept (index, value) pairs and' : 'falls back to the dense featureActs and'} gives exactly the dense path's dashboard`, async () => {
+    it(`${name}: ${kept ? 'reads the kept (index, value) pairs and' : 'selects the non-zero pairs of its dense featureActs on the device and'} gives exactly the dense path's dashboard`, async () => {
       const decomposition = create();
       const { params, state } = trained(decomposition);
       const { graph, featureCount } = dashboardGraph(model, decomposition, params, state, undefined, { sparse: true });

@@ -1,5 +1,6 @@
 import {
   cast,
+  hostTensor,
   ConfigError,
   Graph,
   mulDims,
@@ -19,6 +20,7 @@ import {
 import { toTokenTensor, TOKENS_INPUT, type HookedTransformer, type TokenInput } from '@nnd/models';
 import { FeatureCollector, type FeatureStatistics } from './feature-collector.js';
 import { logitEffects, type LogitEffects } from './logit-effects.js';
+import { INITIAL_KEEP, KEEP_INPUT, mayOverflow, nextKeep, nonZeroPairs } from './non-zero-pairs.js';
 
 /** Token batches [rows, seq] (int64 host tensors or anything `toTokenTensor` takes); shapes may differ between batches. */
 export type DashboardTokenBatches = Iterable<TokenInput> | AsyncIterable<TokenInput>;
@@ -53,10 +55,12 @@ export interface CollectDashboardOptions {
    */
   readonly logitTokens?: number;
   /**
-   * Read the decomposition's kept (feature, value) pairs (the contract's
-   * `keptFeatures`) instead of its dense featureActs, when its inference
-   * gives them (default true): the same dashboard, without the dense
-   * [positions, features] tensor on the device or the host.
+   * Read (feature, value) pairs instead of the dense featureActs (default
+   * true): the decomposition's kept pairs (the contract's `keptFeatures`)
+   * when its inference gives them, without the dense [positions, features]
+   * tensor on the device or the host; else each position's non-zero values
+   * selected on the device (nonZeroPairs), so only they reach the host. The
+   * same dashboard either way; false reads the dense featureActs.
    */
   readonly sparse?: boolean;
   /** Called after each batch with the tokens collected so far (progress). */
@@ -103,8 +107,15 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
   }
   const backend = model.backend;
   const { kept } = graph;
-  const outputs: TensorMap = kept === undefined ? { [FEATURE_ACTS]: graph.output } : { [KEPT_INDICES]: kept.indices, [KEPT_VALUES]: kept.values };
-  const program: Program = await backend.compile(graph.graph, { outputs, hostOutputs: Object.keys(outputs) });
+  const columns = range.end - range.start;
+  // Without the decomposition's own kept pairs, the non-zero values' pairs are selected on the device (see nonZeroPairs).
+  const selected = kept === undefined && (options.sparse ?? true) ? nonZeroPairs(graph.output, range.start) : undefined;
+  const pairs = kept ?? selected;
+  const compile = (outputs: TensorMap) => backend.compile(graph.graph, { outputs, hostOutputs: Object.keys(outputs) });
+  let program: Program = await compile(pairs === undefined ? { [FEATURE_ACTS]: graph.output } : { [KEPT_INDICES]: pairs.indices, [KEPT_VALUES]: pairs.values });
+  /** Pairs per position the selection keeps; undefined once it gave way to the dense values. */
+  let keep: number | undefined = selected === undefined ? undefined : Math.min(columns, INITIAL_KEEP);
+  let dense: Program | undefined = pairs === undefined ? program : undefined;
   const collector = new FeatureCollector({
     firstFeature: range.start,
     features: range.end - range.start,
@@ -125,18 +136,33 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
       const [rows, length] = tokens.shape as [number, number];
       if (length > model.config.contextLength) throw new ShapeError(`dashboard: batch ${batches} has sequences of ${length} tokens; the model takes at most ${model.config.contextLength}.`);
       const feeds: Record<string, Feed> = { ...modelFeeds, ...uploaded, [TOKENS_INPUT]: tokens };
-      const outputs = await program.run(feeds);
-      try {
-        if (kept === undefined) {
-          const acts = await outputs[FEATURE_ACTS]!.toHost();
-          collector.add(acts.data as Float32Array, tokens.data, rows, length);
-        } else {
-          const indices = await outputs[KEPT_INDICES]!.toHost();
-          const values = await outputs[KEPT_VALUES]!.toHost();
-          collector.addKept(int64AsNumbers(indices.data as BigInt64Array), values.data as Float32Array, kept.k, tokens.data, rows, length);
+      for (;;) {
+        if (keep === undefined && dense !== undefined && program !== dense) {
+          await program.dispose();
+          program = dense;
         }
-      } finally {
-        for (const tensor of Object.values(outputs)) tensor.dispose();
+        const readsPairs = program !== dense;
+        const outputs = await program.run(keep === undefined ? feeds : { ...feeds, [KEEP_INPUT]: hostTensor('int64', [1], BigInt64Array.of(BigInt(keep))) });
+        try {
+          if (!readsPairs) {
+            const acts = await outputs[FEATURE_ACTS]!.toHost();
+            collector.add(acts.data as Float32Array, tokens.data, rows, length);
+            break;
+          }
+          const values = (await outputs[KEPT_VALUES]!.toHost()).data as Float32Array;
+          const k = kept?.k ?? keep!;
+          if (kept === undefined && k < columns && mayOverflow(values, k)) {
+            // A position may have more non-zero values than it kept: this batch again with more pairs, or dense.
+            keep = nextKeep(k, columns);
+            if (keep === undefined) dense = await compile({ [FEATURE_ACTS]: graph.output });
+            continue;
+          }
+          const indices = await outputs[KEPT_INDICES]!.toHost();
+          collector.addKept(int64AsNumbers(indices.data as BigInt64Array), values, k, tokens.data, rows, length);
+          break;
+        } finally {
+          for (const tensor of Object.values(outputs)) tensor.dispose();
+        }
       }
       batches++;
       options.onBatch?.(collector.tokenCount);
@@ -145,6 +171,7 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
   } finally {
     for (const tensor of Object.values(uploaded)) tensor.dispose();
     await program.dispose();
+    if (dense !== undefined && dense !== program) await dense.dispose();
   }
   const effects = (options.logitTokens ?? 10) > 0 ? await logitEffects(model, decomposition, params, range, options.logitTokens ?? 10) : undefined;
   const statistics = collector.statistics();

@@ -111,3 +111,47 @@ describe('FeatureCollector.addKept', () => {
       expect(kept.statistics()).toEqual(expected);
     });
 });
+
+describe('FeatureCollector slabs', () => {
+  it("keeps every feature's windows apart when their slabs span several chunks (150 features), and statistics() is a snapshot later batches leave alone", () => {
+    const [rows, length, features, window, top] = [3, 12, 150, 2, 4];
+    const batches = randomBatches(8, rows, length, features, 9);
+    const collector = new FeatureCollector({ firstFeature: 0, features, window, topExamples: top, quantileExamples: 3 });
+    for (const { values, tokens } of batches) collector.add(values, tokens, rows, length);
+    const plain = (examples: readonly { tokens: ArrayLike<number>; values: ArrayLike<number> }[]) =>
+      examples.map((example) => ({ ...example, tokens: Array.from(example.tokens), values: Array.from(example.values) }));
+    const statistics = collector.statistics();
+    const snapshot = statistics.map(({ top, quantiles }) => ({ top: plain(top), quantiles: plain(quantiles) }));
+    for (let feature = 0; feature < features; feature++) {
+      // Each sequence's window around its positive maximum, computed directly.
+      const expected = batches
+        .flatMap(({ values, tokens }, batch) =>
+          Array.from({ length: rows }, (_, row) => {
+            let best = -1;
+            for (let position = 0; position < length; position++) {
+              const value = values[(row * length + position) * features + feature]!;
+              if (value > 0 && (best === -1 || value > values[(row * length + best) * features + feature]!)) best = position;
+            }
+            if (best === -1) return undefined;
+            const start = Math.max(0, best - window);
+            const positions = Array.from({ length: Math.min(length, best + window + 1) - start }, (_, index) => row * length + start + index);
+            return {
+              sequence: batch * rows + row,
+              start,
+              maxIndex: best - start,
+              maxValue: values[(row * length + best) * features + feature]!,
+              tokens: positions.map((at) => Number(tokens[at])),
+              values: positions.map((at) => values[at * features + feature]!),
+            };
+          }),
+        )
+        .filter((example) => example !== undefined)
+        .sort((a, b) => b.maxValue - a.maxValue)
+        .slice(0, top);
+      expect(snapshot[feature]!.top).toEqual(expected);
+    }
+    for (const { values, tokens } of randomBatches(4, rows, length, features, 10)) collector.add(values, tokens, rows, length);
+    expect(statistics.map(({ top, quantiles }) => ({ top: plain(top), quantiles: plain(quantiles) }))).toEqual(snapshot);
+    expect(collector.statistics().map(({ top }) => plain(top))).not.toEqual(snapshot.map(({ top }) => top));
+  });
+});
