@@ -6,7 +6,7 @@
  * Markdown report.
  */
 import { createOnnxBackend } from '@nnd/backend-onnx';
-import { hostTensor, Rng, type ActivationBatch, type HostTensor } from '@nnd/core';
+import { type Backend, hostTensor, Rng, type ActivationBatch, type HostTensor } from '@nnd/core';
 import { createLogger } from '@nnd/logging';
 import { heatmapSpec, renderSvg } from '@nnd/results';
 import {
@@ -32,7 +32,7 @@ import {
   type SpdEvaluation,
 } from '@nnd/spd';
 import { trainDecomposition } from '@nnd/train';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface TmsScale {
@@ -49,6 +49,13 @@ export interface TmsScale {
   /** The importance-minimality coefficient and p: the paper's 1e-4 and 2 for 40-10, 3e-3 and 1 for 5-2. */
   readonly importanceMinimalityCoeff: number;
   readonly pnorm: number;
+  /**
+   * Tie linear2's components to linear1's (V2 = U1^T, U2 = V1^T), as spd's tms_decomposition does for a
+   * target trained with tied weights (both of spd's TMS targets are). Default true.
+   */
+  readonly tiedComponents?: boolean;
+  /** A target-weights.json from an earlier run: decompose that target instead of training one. */
+  readonly targetWeights?: string;
   /** The progress bar on stderr. */
   readonly console?: boolean;
 }
@@ -63,11 +70,12 @@ const FEATURE_PROBABILITY = 0.05;
 const INPUT_MAGNITUDE = 0.75;
 
 /** The paper's SPD settings for the TMS (section 5a; spd's tms_40-10_config.yaml and tms_5-2_config.yaml). */
-export const spdSettings = ({ C, importanceMinimalityCoeff, pnorm }: TmsScale) => ({
+export const spdSettings = ({ C, importanceMinimalityCoeff, pnorm, tiedComponents = true }: TmsScale) => ({
   modules: [
     { name: 'linear1', C },
     { name: 'linear2', C },
   ],
+  tied_weights: tiedComponents ? [['linear1', 'linear2'] as [string, string]] : [],
   ci_fn_type: 'mlp' as const,
   ci_fn_hidden_dims: [16],
   use_delta_component: true,
@@ -117,19 +125,10 @@ export async function runTmsExample(directory: string, scale: TmsScale = DEFAULT
   const backend = createOnnxBackend();
   const runs = join(directory, 'runs');
   try {
-    // 1. The target, as spd's train_tms (AdamW's weight decay 0.01 aside: the trainer's Adam has none).
-    const model = trainableTms(features, hidden);
-    const targetConfig = { num_tokens: scale.targetSteps * scale.targetBatch, batch_size: scale.targetBatch, lr: 5e-3, lr_schedule: 'constant' as const, beta2: 0.999, seed: 0, log_freq: 50 };
-    const targetLogger = createLogger({ runsDirectory: runs, name: 'target', console: scale.console ?? false, wandb: false });
-    await targetLogger.init({ name: 'target', model: `tms_${features}-${hidden}`, ...targetConfig });
-    const trainedTarget = await trainDecomposition(model, sparseFeatureSource(features, scale.targetBatch, FEATURE_PROBABILITY, 1), targetConfig, {
-      backend,
-      logger: targetLogger,
-      handleSignals: false,
-    });
-    await targetLogger.finish({ status: 'completed', steps: trainedTarget.step });
-    const weights = model.weightsFrom(trainedTarget.params);
-    const targetLoss = trainedTarget.metrics?.loss ?? Number.NaN;
+    // 1. The target, as spd's train_tms (AdamW's weight decay 0.01 aside: the trainer's Adam has none), or one from an earlier run.
+    const { weights, targetLoss } = scale.targetWeights === undefined ? await trainTarget(scale, runs, backend) : { weights: await readTargetWeights(scale.targetWeights), targetLoss: Number.NaN };
+    // The target as JSON, for bench/pytorch/spd_toy_twin.py (the PyTorch twin of this run) and TARGET_WEIGHTS.
+    await writeFile(join(directory, 'target-weights.json'), `${JSON.stringify({ kind: 'tms', W: matrixRows(weights.W), b: Array.from(weights.b.data, Number) })}\n`);
 
     // 2. SPD of both matrices.
     const spd = createSpd(tmsTarget(weights), spdSettings(scale));
@@ -181,6 +180,23 @@ export async function runTmsExample(directory: string, scale: TmsScale = DEFAULT
   } finally {
     await backend.dispose();
   }
+}
+
+async function trainTarget(scale: TmsScale, runs: string, backend: Backend): Promise<{ weights: ToyModelWeights; targetLoss: number }> {
+  const { features, hidden } = scale;
+  const model = trainableTms(features, hidden);
+  const targetConfig = { num_tokens: scale.targetSteps * scale.targetBatch, batch_size: scale.targetBatch, lr: 5e-3, lr_schedule: 'constant' as const, beta2: 0.999, seed: 0, log_freq: 50 };
+  const targetLogger = createLogger({ runsDirectory: runs, name: 'target', console: scale.console ?? false, wandb: false });
+  await targetLogger.init({ name: 'target', model: `tms_${features}-${hidden}`, ...targetConfig });
+  const trained = await trainDecomposition(model, sparseFeatureSource(features, scale.targetBatch, FEATURE_PROBABILITY, 1), targetConfig, { backend, logger: targetLogger, handleSignals: false });
+  await targetLogger.finish({ status: 'completed', steps: trained.step });
+  return { weights: model.weightsFrom(trained.params), targetLoss: trained.metrics?.loss ?? Number.NaN };
+}
+
+/** A target-weights.json (W [features][hidden], b [features]) as the TMS's weights. */
+async function readTargetWeights(path: string): Promise<ToyModelWeights> {
+  const { W, b } = JSON.parse(await readFile(path, 'utf8')) as { W: number[][]; b: number[] };
+  return { W: hostTensor('float32', [W.length, W[0].length], Float32Array.from(W.flat())), b: hostTensor('float32', [b.length], Float32Array.from(b)) };
 }
 
 function hostFeatures(batch: ActivationBatch, features: number): HostTensor {
