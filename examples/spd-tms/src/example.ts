@@ -120,7 +120,7 @@ export interface TmsExampleResult {
 /** Trains the TMS, decomposes it and writes `report.md`, its SVG figures and the runs under `directory`. */
 export async function runTmsExample(directory: string, scale: TmsScale = DEFAULT_SCALE): Promise<TmsExampleResult> {
   const started = Date.now();
-  const { features, hidden, C } = scale;
+  const { features, C } = scale;
   await mkdir(directory, { recursive: true });
   const backend = createOnnxBackend();
   const runs = join(directory, 'runs');
