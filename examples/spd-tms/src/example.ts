@@ -17,6 +17,7 @@ import {
   evaluateSpd,
   featuresCaptured,
   featuresWithOwnComponent,
+  foldTiedComponents,
   identityCiError,
   identityOrder,
   matrixProduct,
@@ -156,10 +157,12 @@ export async function runTmsExample(directory: string, scale: TmsScale = DEFAULT
         ]),
       );
     const linear1 = componentNames('linear1');
-    const matches = columnMatches(weights.W, result.params[linear1.V], result.params[linear1.U]);
+    // With tied components linear1's V and U hold part of the shared tensors and linear2's the rest: fold them.
+    const components = foldTiedComponents(spd, result.params);
+    const matches = columnMatches(weights.W, components[linear1.V], components[linear1.U]);
     const alive = Object.fromEntries(spd.modules.map(({ name }) => [name, evaluation[`alive_0.1.${name}`] as number]));
 
-    const files = await writeFigures(directory, weights, result.params, ci, matches);
+    const files = await writeFigures(directory, weights, components, ci, matches);
     const summary: TmsExampleResult = {
       directory,
       files,
