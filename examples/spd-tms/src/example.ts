@@ -306,12 +306,16 @@ function report(scale: TmsScale, result: TmsExampleResult): string {
   return [
     `# SPD of the toy model of superposition ${scale.features} -> ${scale.hidden}`,
     '',
-    `Target: ${scale.targetSteps} steps of ${scale.targetBatch} (loss ${result.targetLoss.toExponential(3)}); with one feature at 0.75, ${result.targetPreserved.within01} of ${scale.features} outputs come back within 0.1 of it and ${result.targetPreserved.within03} within 0.3 (spd's train_tms check; the bias that silences interference lowers them all a little).`,
+    `Target: ${scale.targetWeights === undefined ? `${scale.targetSteps} steps of ${scale.targetBatch} (loss ${result.targetLoss.toExponential(3)})` : `read from ${scale.targetWeights}`}; with one feature at 0.75, ${result.targetPreserved.within01} of ${scale.features} outputs come back within 0.1 of it and ${result.targetPreserved.within03} within 0.3 (spd's train_tms check; the bias that silences interference lowers them all a little).`,
     `SPD: C = ${scale.C} per matrix, ${scale.spdSteps} steps of ${scale.spdBatch}; ${result.minutes.toFixed(1)} min in all.`,
     '',
     ...table('at initialisation', result.atInit),
     '',
     ...table('trained', result.trained),
+    '',
+    `CI-L0 on held-out batches (components with CI > 0.1 per input; the paper's answer is one per active feature, about 2): ${Object.keys(result.alive)
+      .map((name) => `${name} ${fmtL0(e[`ci_l0_0.1.${name}`])}`)
+      .join(', ')}.`,
     '',
     `Alive on held-out batches (CI > 0.1 somewhere): ${Object.entries(result.alive)
       .map(([name, count]) => `${name} ${count}`)
@@ -338,4 +342,5 @@ function report(scale: TmsScale, result: TmsExampleResult): string {
   ].join('\n');
 }
 
+const fmtL0 = (value: number | number[] | undefined) => (typeof value === 'number' ? value.toFixed(2) : 'n/a');
 const fmt = (value: number | number[] | undefined) => (typeof value === 'number' ? value.toExponential(2) : 'n/a');
