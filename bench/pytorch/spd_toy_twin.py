@@ -4,7 +4,7 @@ run_spd.py trains them, and scored by the same measures as the examples' report.
 
 Run with a torch (1.13 is enough) that can import bench/pytorch/spd_step.py:
 
-  python3 bench/pytorch/spd_toy_twin.py runs/spd-tms/target-weights.json --steps 1500 --batch 256 --out twin.json
+  /usr/bin/python3 bench/pytorch/spd_toy_twin.py examples/spd-tms/results/target-weights.json --steps 1500 --batch 256 --eval-every 250 --out twin.json
 
 What it follows (docs DECOMPOSITIONS.md 5b; spd_step.py holds the step, the losses and the sigmoids):
 - spd's yaml per toy: TMS 40-10 (`tms_40-10_config.yaml`: C 200, importance minimality 1e-4 with p 2,
