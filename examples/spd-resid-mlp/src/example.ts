@@ -60,8 +60,11 @@ export interface ResidMlpScale {
 /** The paper's settings, for a long run. */
 export const PAPER_SCALE: ResidMlpScale = { features: 100, dEmbed: 1000, dMlp: 50, targetSteps: 1000, targetBatch: 2048, spdSteps: 30_000, spdBatch: 2048, C: 100 };
 
-/** The default: the paper's model and hyperparameters, with the target trained on batches of 1024 and SPD for 2000 steps of 256. */
-export const DEFAULT_SCALE: ResidMlpScale = { features: 100, dEmbed: 1000, dMlp: 50, targetSteps: 1000, targetBatch: 1024, spdSteps: 2000, spdBatch: 256, C: 100 };
+/**
+ * The default: the paper's model and hyperparameters, with the target trained on batches of 1024 and SPD for 10000
+ * steps of 256, which reaches the paper's answer (5000 steps do not yet; README).
+ */
+export const DEFAULT_SCALE: ResidMlpScale = { features: 100, dEmbed: 1000, dMlp: 50, targetSteps: 1000, targetBatch: 1024, spdSteps: 10_000, spdBatch: 256, C: 100 };
 
 const FEATURE_PROBABILITY = 0.01;
 const INPUT_MAGNITUDE = 0.75;
