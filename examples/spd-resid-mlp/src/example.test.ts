@@ -21,6 +21,9 @@ describe('the spd-resid-mlp example at CI scale', () => {
     for (const file of result.files) expect(existsSync(join(directory, file)), file).toBe(true);
     for (const file of result.files.filter((name) => name.endsWith('.svg'))) expect(readFileSync(join(directory, file), 'utf8').startsWith('<svg'), file).toBe(true);
     const report = readFileSync(join(directory, 'report.md'), 'utf8');
+    // The target's weights, for the PyTorch twin (bench/pytorch/spd_toy_twin.py) and TARGET_WEIGHTS.
+    const written = JSON.parse(readFileSync(join(directory, 'target-weights.json'), 'utf8')) as { kind: string; W_E: number[][]; layers: { mlp_in: number[][]; mlp_out: number[][] }[] };
+    expect([written.kind, written.W_E.length, written.layers.length, written.layers[0].mlp_in.length, written.layers[0].mlp_out.length]).toEqual(['resid_mlp', 20, 1, 100, 10]);
     for (const file of ['ci-per-feature.svg', 'neuron-contributions.svg', 'neuron-contribution-pairs.svg']) expect(report).toContain(`](${file})`);
     expect(Object.keys(result.ci)).toEqual(['layers.0.mlp_in', 'layers.0.mlp_out']);
     for (const rows of Object.values(result.ci)) {

@@ -15,6 +15,7 @@ const scale = {
   spdSteps: number('SPD_STEPS', DEFAULT_SCALE.spdSteps),
   spdBatch: number('SPD_BATCH', DEFAULT_SCALE.spdBatch),
   C: number('SPD_C', DEFAULT_SCALE.C),
+  targetWeights: process.env.TARGET_WEIGHTS,
   console: true,
 };
 const directory = process.env.OUT ?? 'runs/spd-resid-mlp';

@@ -33,6 +33,9 @@ describe('the spd-tms example at CI scale', () => {
       expect(result.trained[name].featuresCaptured, report2).toBe(5);
       expect(result.trained[name].aliveOnOneHot, report2).toBeLessThan(10);
     }
+    // The target's weights, for the PyTorch twin (bench/pytorch/spd_toy_twin.py) and TARGET_WEIGHTS.
+    const written = JSON.parse(readFileSync(join(directory, 'target-weights.json'), 'utf8')) as { kind: string; W: number[][]; b: number[] };
+    expect([written.kind, written.W.length, written.W[0].length, written.b.length]).toEqual(['tms', 5, 2, 5]);
     // Each of the target's columns has a subcomponent pointing its way (the paper's MMCS).
     expect(result.mmcs).toBeGreaterThan(0.9);
   }, 300_000);

@@ -14,6 +14,9 @@ const scale = {
   spdSteps: number('SPD_STEPS', DEFAULT_SCALE.spdSteps),
   spdBatch: number('SPD_BATCH', DEFAULT_SCALE.spdBatch),
   C: number('SPD_C', DEFAULT_SCALE.C),
+  importanceMinimalityCoeff: number('SPD_IMPORTANCE', DEFAULT_SCALE.importanceMinimalityCoeff),
+  tiedComponents: process.env.SPD_TIED !== '0',
+  targetWeights: process.env.TARGET_WEIGHTS,
   console: true,
 };
 const directory = process.env.OUT ?? 'runs/spd-tms';

@@ -17,8 +17,15 @@ const EPSILON = 1e-8;
  * so that training starts with VU close to W (and the delta component
  * small). Runs on the host in float64 (a few matrix products per step);
  * returns new V and U per module, leaving the inputs unchanged.
+ * `updatesPerStep` 2 is a tied pair's source: spd's warm-up holds two
+ * Parameters on the shared storage whose gradients are equal (the target's
+ * matrix being the source's transpose), so AdamW applies the same update,
+ * weight decay included, twice per step.
  */
-export function faithfulnessWarmup(matrices: readonly { readonly W: HostTensor; readonly V: HostTensor; readonly U: HostTensor }[], settings: WarmupSettings): { V: HostTensor; U: HostTensor }[] {
+export function faithfulnessWarmup(
+  matrices: readonly { readonly W: HostTensor; readonly V: HostTensor; readonly U: HostTensor; readonly updatesPerStep?: number }[],
+  settings: WarmupSettings,
+): { V: HostTensor; U: HostTensor }[] {
   const total = matrices.reduce((sum, { W }) => sum + W.data.length, 0);
   const state = matrices.map(({ V, U }) => ({
     V: Float64Array.from(V.data as Float32Array),
@@ -59,8 +66,9 @@ export function faithfulnessWarmup(matrices: readonly { readonly W: HostTensor; 
           for (let o = 0; o < dOut; o++) gradU[c * dOut + o] += v * delta[i * dOut + o];
         }
       }
-      adamW(own.V, gradV, own.mV, own.vV, step, settings);
-      adamW(own.U, gradU, own.mU, own.vU, step, settings);
+      const updates = matrices[index].updatesPerStep ?? 1;
+      adamW(own.V, gradV, own.mV, own.vV, step, settings, updates);
+      adamW(own.U, gradU, own.mU, own.vU, step, settings, updates);
     });
   }
   return state.map(({ V, U }, index) => ({
@@ -69,14 +77,14 @@ export function faithfulnessWarmup(matrices: readonly { readonly W: HostTensor; 
   }));
 }
 
-/** torch.optim.AdamW's step: decoupled decay p *= 1 - lr wd, then Adam with bias corrections. */
-function adamW(param: Float64Array, gradient: Float64Array, m: Float64Array, v: Float64Array, step: number, { lr, weightDecay }: WarmupSettings): void {
+/** torch.optim.AdamW's step: decoupled decay p *= 1 - lr wd, then Adam with bias corrections; `updates` times with the same moments. */
+function adamW(param: Float64Array, gradient: Float64Array, m: Float64Array, v: Float64Array, step: number, { lr, weightDecay }: WarmupSettings, updates: number): void {
   const c1 = 1 - BETA1 ** step;
   const c2 = 1 - BETA2 ** step;
   for (let i = 0; i < param.length; i++) {
-    param[i] *= 1 - lr * weightDecay;
     m[i] = BETA1 * m[i] + (1 - BETA1) * gradient[i];
     v[i] = BETA2 * v[i] + (1 - BETA2) * gradient[i] * gradient[i];
-    param[i] -= ((lr / c1) * m[i]) / (Math.sqrt(v[i] / c2) + EPSILON);
+    const update = ((lr / c1) * m[i]) / (Math.sqrt(v[i] / c2) + EPSILON);
+    for (let copy = 0; copy < updates; copy++) param[i] = param[i] * (1 - lr * weightDecay) - update;
   }
 }

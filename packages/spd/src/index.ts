@@ -22,6 +22,7 @@ export { transformerTarget, expandModules } from './transformer-target.js';
 export { weightsSha256 } from './weights-digest.js';
 export { saveSpd, loadSpd, readSpdFolderConfig, SPD_CONFIG_FILE, SPD_WEIGHTS_FILE } from './spd-files.js';
 export type { LoadedSpd, SpdFolderConfig } from './spd-files.js';
+export { foldTiedComponents } from './tied-components.js';
 export { SpdFileError } from './spd-file-error.js';
 export { evaluateSpd, EVALUATION_MASKS, CI_HISTOGRAM_PREFIX, COMPONENT_DENSITY_PREFIX } from './spd-evaluation.js';
 export type { SpdEvaluation, SpdEvaluationOptions } from './spd-evaluation.js';

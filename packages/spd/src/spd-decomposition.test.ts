@@ -38,14 +38,15 @@ describe('createSpd', () => {
     expect(Array.from(params['linear1.ci.b1'].data as Float32Array).every((value) => value === 0)).toBe(true);
   });
 
-  it("ties a target module's V and U to its source's U and V transposed, with one trained tensor and separate CI functions", () => {
+  it("ties a target module's V and U to its source's U and V transposed (its own part starting at 0), with separate CI functions", () => {
     const modules = [
       { name: 'linear1', C: 3 },
       { name: 'linear2', C: 3 },
     ];
     const spd = createSpd(target, { modules, tied_weights: [['linear1', 'linear2']], faithfulness_warmup_steps: 2 });
     const params = initialTrainingParams(spd, new Rng(0));
-    expect(Object.keys(params).filter((name) => /\.(V|U)$/.test(name))).toEqual(['linear1.V', 'linear1.U']);
+    expect(Object.keys(params).filter((name) => /\.(V|U)$/.test(name))).toEqual(['linear1.V', 'linear1.U', 'linear2.V', 'linear2.U']);
+    expect(Array.from(params['linear2.V'].data as Float32Array).every((value) => value === 0)).toBe(true);
     expect(Object.keys(spd.parameterShapes()).sort()).toEqual(Object.keys(params).sort());
     expect(params['linear2.ci.W0'].shape).toEqual([3, 1, 16]);
     expect(spd.gradientGroups!()).toEqual([]);

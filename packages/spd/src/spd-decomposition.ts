@@ -79,11 +79,27 @@ const ZERO_RNG = { normal: (size: number) => new Float32Array(size) } as unknown
 /** Parameter names of a module. */
 export const componentNames = (module: string) => ({ V: `${module}.V`, U: `${module}.U`, ci: `${module}.ci` });
 
-/** A module's V [d_in, C] and U [C, d_out]: its own parameters, or its tied source's U and V transposed. */
+/**
+ * A module's V [d_in, C] and U [C, d_out]. Tied modules follow spd's run_spd, where the tied target's U and V
+ * are Parameters of their own whose storage is the source's V and U transposed: AdamW then moves the shared
+ * tensor twice per step, once by the gradient through the source's use (with its own moments) and once by
+ * the gradient through the target's. Here the shared tensor is the source's parameter plus the target's
+ * (transposed, starting at 0), each reached only by its own module's gradient, so Adam's two updates add up
+ * as spd's do. Without the target's parameters (params from before this), the source's alone.
+ */
 export function componentMatrices(spd: SpdDecomposition, params: TensorMap, module: string): { V: Tensor; U: Tensor } {
+  const own = componentNames(module);
   const source = spd.config.tied_weights.find(([, target]) => target === module)?.[0];
-  if (source === undefined) return { V: params[componentNames(module).V], U: params[componentNames(module).U] };
-  return { V: transpose(params[componentNames(source).U]), U: transpose(params[componentNames(source).V]) };
+  if (source !== undefined) {
+    const from = componentNames(source);
+    const V = transpose(stopGradient(params[from.U]));
+    const U = transpose(stopGradient(params[from.V]));
+    return params[own.V] === undefined ? { V, U } : { V: add(V, params[own.V]), U: add(U, params[own.U]) };
+  }
+  const tiedTarget = spd.config.tied_weights.find(([tiedSource]) => tiedSource === module)?.[1];
+  const other = tiedTarget === undefined ? undefined : componentNames(tiedTarget);
+  if (other === undefined || params[other.V] === undefined) return { V: params[own.V], U: params[own.U] };
+  return { V: add(params[own.V], stopGradient(transpose(params[other.U]))), U: add(params[own.U], stopGradient(transpose(params[other.V]))) };
 }
 
 /**
@@ -115,7 +131,7 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
       );
     }
   }
-  /** The modules that own their V and U (tied targets borrow their source's). */
+  /** The modules that own their V and U (a tied target's start at 0 and add to its source's, see componentMatrices). */
   const owners = modules.filter(({ name }) => !tied.has(name));
   const ciLayers = config.ci_fn_hidden_dims.length + 1;
   const deltaWidth = config.use_delta_component ? 1 : 0;
@@ -168,6 +184,10 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
         params[names.V] = hostTensor('float32', [dIn, C], rng.normal(dIn * C, 0, 1 / Math.sqrt(dIn)));
         params[names.U] = hostTensor('float32', [C, dOut], rng.normal(C * dOut, 0, 1 / Math.sqrt(C)));
       }
+      for (const { name, C, dIn, dOut } of modules.filter(({ name }) => tied.has(name))) {
+        params[componentNames(name).V] = hostTensor('float32', [dIn, C], new Float32Array(dIn * C));
+        params[componentNames(name).U] = hostTensor('float32', [C, dOut], new Float32Array(C * dOut));
+      }
       for (const { name, C, dIn } of modules) Object.assign(params, initialCiParams(rng, componentNames(name).ci, config.ci_fn_type, dIn, C, config.ci_fn_hidden_dims));
       return params;
     },
@@ -179,7 +199,13 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
       // source's transpose, so the owners alone are warmed.
       const weights = target.weights();
       const warmed = faithfulnessWarmup(
-        owners.map(({ name }) => ({ W: weights[target.weightOf(name)], V: params[componentNames(name).V], U: params[componentNames(name).U] })),
+        owners.map(({ name }) => ({
+          W: weights[target.weightOf(name)],
+          V: params[componentNames(name).V],
+          U: params[componentNames(name).U],
+          // A tied source gets two AdamW updates per step, as spd's warm-up gives the shared storage (one per Parameter on it).
+          updatesPerStep: config.tied_weights.some(([source]) => source === name) ? 2 : 1,
+        })),
         {
           steps: config.faithfulness_warmup_steps,
           lr: config.faithfulness_warmup_lr,
@@ -197,10 +223,8 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
       const shapes: Record<string, number[]> = {};
       for (const { name, C, dIn, dOut } of modules) {
         const names = componentNames(name);
-        if (!tied.has(name)) {
-          shapes[names.V] = [dIn, C];
-          shapes[names.U] = [C, dOut];
-        }
+        shapes[names.V] = [dIn, C];
+        shapes[names.U] = [C, dOut];
         for (const [parameter, tensor] of Object.entries(initialCiParams(ZERO_RNG, names.ci, config.ci_fn_type, dIn, C, config.ci_fn_hidden_dims))) shapes[parameter] = [...tensor.shape];
       }
       return shapes;
@@ -209,7 +233,7 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
     randomInputs: randomShapes,
     gradientGroups(): readonly GradientGroup[] {
       const groups: GradientGroup[] = [];
-      const components = owners.flatMap(({ name }) => [componentNames(name).V, componentNames(name).U]);
+      const components = modules.flatMap(({ name }) => [componentNames(name).V, componentNames(name).U]);
       const ciParams = modules.flatMap(({ name }) => Array.from({ length: ciLayers }, (_, layer) => [`${componentNames(name).ci}.W${layer}`, `${componentNames(name).ci}.b${layer}`]).flat());
       if (config.grad_clip_norm_components !== null) groups.push({ params: components, maxGradNorm: config.grad_clip_norm_components });
       if (config.grad_clip_norm_ci_fns !== null) groups.push({ params: ciParams, maxGradNorm: config.grad_clip_norm_ci_fns });

@@ -1,8 +1,9 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromTypedArray, readSafetensors, toTypedArray, writeFileDurably, writeSafetensors, type HostTensor, type SafetensorsTensor } from '@nnd/core';
-import { createSpd, type SpdDecomposition } from './spd-decomposition.js';
+import { componentNames, createSpd, type SpdDecomposition } from './spd-decomposition.js';
 import { SpdFileError } from './spd-file-error.js';
+import { foldTiedComponents } from './tied-components.js';
 import { SpdModelError } from './spd-model-error.js';
 import type { SpdTarget } from './spd-target.js';
 import { weightsSha256 } from './weights-digest.js';
@@ -31,8 +32,10 @@ export interface SpdFolderConfig {
 export async function saveSpd(directory: string, spd: SpdDecomposition, params: Record<string, HostTensor>, metadata: Record<string, unknown> = {}): Promise<void> {
   await mkdir(directory, { recursive: true });
   const tensors: Record<string, SafetensorsTensor> = {};
-  for (const name of Object.keys(params).sort()) {
-    const tensor = params[name];
+  // A tied target's components are its source's: the file holds the shared tensors once, in the source's V and U.
+  const folded = foldTiedComponents(spd, params);
+  for (const name of Object.keys(folded).sort()) {
+    const tensor = folded[name];
     tensors[name] = fromTypedArray('F32', [...tensor.shape], tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data as ArrayLike<number>));
   }
   await writeSafetensors(join(directory, SPD_WEIGHTS_FILE), tensors, { format: 'pt' });
@@ -101,8 +104,14 @@ export async function loadSpd(directory: string, target: SpdTarget): Promise<Loa
   }
   const expected = spd.parameterShapes();
   const params: Record<string, HostTensor> = {};
+  const tiedTargets = new Set(spd.config.tied_weights.flatMap(([, target]) => [componentNames(target).V, componentNames(target).U]));
   for (const [name, shape] of Object.entries(expected)) {
     const tensor = contents.tensors.get(name);
+    if (tensor === undefined && tiedTargets.has(name)) {
+      // saveSpd folds a tied target's components into its source's: its own part starts again at 0.
+      params[name] = { dtype: 'float32', shape: [...shape], data: new Float32Array(shape.reduce((product, size) => product * size, 1)) };
+      continue;
+    }
     if (tensor === undefined) throw new SpdFileError(`loadSpd: ${weightsPath} has no tensor '${name}'; the config needs it.`);
     if (tensor.shape.join() !== shape.join()) throw new SpdFileError(`loadSpd: '${name}' in ${weightsPath} is [${tensor.shape.join(', ')}]; the config needs [${shape.join(', ')}].`);
     params[name] = { dtype: 'float32', shape: [...shape], data: Float32Array.from(toTypedArray(tensor) as Float32Array) };
