@@ -123,8 +123,14 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
   try {
     for (const [name, tensor] of Object.entries(params)) uploaded[`param.${name}`] = await backend.upload(tensor);
     for (const [name, tensor] of Object.entries(state)) uploaded[`state.${name}`] = await backend.upload(tensor);
-    for (const [name, tensor] of Object.entries(graph.frozen)) uploaded[`${FROZEN_PREFIX}${name}`] = await backend.upload(tensor);
-    const modelFeeds = await model.parameterFeeds(program.inputNames);
+    const frozenFeeds: Record<string, DeviceTensor> = {};
+    for (const [name, tensor] of Object.entries(graph.frozen)) {
+      // A frozen input that is the model's own weight (SPD's) shares the model's device copy instead of a second upload.
+      const own = model.parameterNames.includes(name) && model.parameter(name) === tensor ? (await model.parameterFeeds([name]))[name] : undefined;
+      if (own !== undefined) frozenFeeds[`${FROZEN_PREFIX}${name}`] = own;
+      else uploaded[`${FROZEN_PREFIX}${name}`] = await backend.upload(tensor);
+    }
+    const modelFeeds = { ...(await model.parameterFeeds(program.inputNames)), ...frozenFeeds };
     let batches = 0;
     for await (const input of options.batches) {
       const tokens = toTokenTensor(input, model.config.vocabSize);
