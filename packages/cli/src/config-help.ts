@@ -50,7 +50,7 @@ const DESCRIPTIONS: Readonly<Record<RunConfigKey, string>> = {
   repeat_dataset: 'start the dataset again when it runs out',
   spliced_inputs:
     "where a multi-layer decomposition's inputs come from when spliced in for evaluation: replacement (the patched pass, errors compound) or clean_inputs (the clean run, the reference's CLT evaluation)",
-  dashboard_features: 'after training, write a feature dashboard (dashboard/index.html, linked from the report) of the first this many features; 0 for none',
+  dashboard_features: 'after training, write a feature dashboard (dashboard/index.html, linked from the report) of the first this many features (components for spd); 0 for none',
   decomposition: `the family of decompositions to train: ${DECOMPOSITION_FAMILIES.map(({ name }) => name).join(', ')} (each adds its own keys, below)`,
 };
 

@@ -49,6 +49,11 @@ and its data files.
 Tokens start where the run's own final evaluation started (after the tokens
 it trained on), else at the dataset's start.
 
+For an SPD run every component of every decomposed matrix is a feature
+(named blocks.0.mlp.W_in:17; --features numbers them across the matrices in
+the run's order), and its value at a token is its causal importance, from the
+matrix's input in the model's forward pass.
+
 Options:
       --tokens N         tokens to collect over (default ${DEFAULT_DASHBOARD_TOKENS})
       --features A-B     features A to B inclusive (default: all), e.g. 0-255
@@ -148,11 +153,6 @@ export async function writeRunDashboards(options: RunDashboardOptions): Promise<
   const summary = location.runDirectory === undefined ? {} : readRunJson(join(location.runDirectory, 'summary.json'), 'point nnd dashboard at the step_N checkpoint folder itself');
   const start = (summary[EVALUATION_START_KEY] as DatasetPosition | undefined) ?? DATASET_START;
   const family = familyNamed(base.decomposition ?? DEFAULT_FAMILY);
-  if (family.trainsThroughModel) {
-    throw new CliUsageError(
-      `${options.path}: a '${family.name}' run decomposes the model's weights, so it has no features read from a hook for a dashboard; its report.html shows its components (CI histograms, densities), and nnd eval evaluates it again.`,
-    );
-  }
   const config = await resolveRunConfig({ base, configFile: options.configFile, flags: {}, sets: options.sets });
   const outRoot = options.out ?? join(location.runDirectory ?? location.checkpoint, DASHBOARD_FOLDER);
 
@@ -166,8 +166,10 @@ export async function writeRunDashboards(options: RunDashboardOptions): Promise<
     const sequenceLength = Math.min(config.seq_len, model.config.contextLength);
     for (const index of indices) {
       const member = checkpoint.members[index]!;
-      const decomposition = family.create(member.config);
-      for (const { hook, width } of [...decomposition.reads, ...decomposition.writes]) {
+      // A family that decomposes the model itself (SPD) builds its decomposition around the loaded model.
+      const decomposition = family.create(member.config, { model, sequenceLength: config.seq_len });
+      // Token ids (an int64 port: SPD reads the model's input) are no hook of the model.
+      for (const { hook, width } of [...decomposition.reads, ...decomposition.writes].filter(({ dtype }) => dtype !== 'int64')) {
         if (hookWidth(hook) !== width) {
           throw new CliUsageError(
             `${location.checkpoint}: its ${decomposition.architecture} reads or writes ${hook} with width ${width}, but ${hook} of ${config.model_name} has width ${hookWidth(hook)}; use the model it was trained on (--set model_name=...).`,

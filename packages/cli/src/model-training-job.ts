@@ -4,6 +4,7 @@ import { loadRuns, writeReport } from '@nnd/results';
 import { trainDecomposition } from '@nnd/train';
 import { join, relative } from 'node:path';
 import { activationModel, harvestSettings } from './activation-stream.js';
+import { writeRunDashboards } from './dashboard-command.js';
 import type { CliIo } from './cli-io.js';
 import { EVALUATION_START_KEY, evaluationBatches, evaluationRows, tokensIn } from './evaluation-batches.js';
 import { groupLogger } from './group-logger.js';
@@ -14,7 +15,7 @@ import { trainConfigOf } from './member-configs.js';
 import { setAsidePreviousRun } from './previous-run.js';
 import { memberConfigs, type RunConfig } from './run-config.js';
 import { tokenBatchSource } from './token-batch-source.js';
-import { REPORT_FILE, type TrainingJobOptions, type TrainingJobResult } from './training-job.js';
+import { DEFAULT_RUN_DASHBOARD_TOKENS, REPORT_FILE, type TrainingJobOptions, type TrainingJobResult } from './training-job.js';
 
 /**
  * The training job of a family that decomposes the model's own weights
@@ -24,7 +25,8 @@ import { REPORT_FILE, type TrainingJobOptions, type TrainingJobResult } from './
  * the family's `evaluate` gives the final metrics on held-out tokens. One
  * run directory as for the other families, with checkpoints, resume and the
  * family's folder and the report (report.html, with the family's
- * evaluation); no splicing evaluation or dashboard.
+ * evaluation, linking the component dashboard when `dashboard_features` asks
+ * for one); no splicing evaluation.
  */
 export async function runModelTrainingJob(config: RunConfig, family: DecompositionFamily, io: CliIo, options: TrainingJobOptions = {}): Promise<TrainingJobResult> {
   const log = (message: string) => io.stderr(`${message}\n`);
@@ -33,7 +35,6 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
   const lock = lockRunDirectory(runDirectory);
   const resources = options.resources ?? new JobResources(io.env);
   try {
-    if (config.dashboard_features > 0) log(`dashboard_features is ignored: a '${family.name}' run decomposes the model's weights and has no hook features for a dashboard.`);
     log(`Loading ${config.model_name} on ${config.backend}/${config.device} ...`);
     const model = await resources.model(config);
     const context = { model, sequenceLength: config.seq_len };
@@ -100,9 +101,13 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
       evaluation = await family.evaluate(decomposition, result.params, batches, context);
     }
     await logger.finish({ ...evaluation, status: 'completed', steps: result.step, checkpoint: result.checkpoint ?? null, [EVALUATION_START_KEY]: evaluationStart });
+    // As the other families' jobs do: a dashboard of the first components (each one's causal importance), linked from the report.
+    const dashboards = config.dashboard_features > 0 ? await writeComponentDashboard(runDirectory, config.dashboard_features, resources, io.env, log) : [];
     // The training curves are the losses this decomposition logged (its own names, not an SAE's), as `nnd report` of the run draws them.
     const report =
-      options.report === false ? undefined : await writeReport(await loadRuns([{ type: 'directory', directory: runDirectory }]), join(runDirectory, REPORT_FILE), { title: `nnd: ${config.name}` });
+      options.report === false
+        ? undefined
+        : await writeReport(await loadRuns([{ type: 'directory', directory: runDirectory }]), join(runDirectory, REPORT_FILE), { title: `nnd: ${config.name}`, dashboards });
     return {
       runs: [{ name: member.name, runDirectory, config: member, checkpoint: result.checkpoint, decomposition: directory, evaluation: evaluation as never }],
       report,
@@ -111,4 +116,16 @@ export async function runModelTrainingJob(config: RunConfig, family: Decompositi
     lock.release();
     if (options.resources === undefined) await resources.dispose();
   }
+}
+
+async function writeComponentDashboard(
+  runDirectory: string,
+  features: number,
+  resources: JobResources,
+  env: Readonly<Record<string, string | undefined>>,
+  log: (message: string) => void,
+): Promise<{ label: string; href: string }[]> {
+  log(`Writing a component dashboard of the first ${features} components ...`);
+  const written = await writeRunDashboards({ path: runDirectory, features: { start: 0, end: features }, tokens: DEFAULT_RUN_DASHBOARD_TOKENS, resources, env, log });
+  return written.map(({ index }) => ({ label: 'Component dashboard', href: relative(runDirectory, index) }));
 }

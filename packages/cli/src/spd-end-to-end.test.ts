@@ -41,6 +41,7 @@ beforeAll(async () => {
       lr_schedule: 'cosine',
       lr_final_frac: 0.1,
       stochastic_recon_subset_coeff: 0.5,
+      dashboard_features: 4,
     }),
   );
 });
@@ -112,10 +113,11 @@ describe('nnd train with decomposition: spd', () => {
     expect(reported.code, reported.stderr).toBe(0);
     const standalone = readFileSync(join(directory, 'report.html'), 'utf8');
     expect(standalone).toContain('<h2>Components</h2>');
-    // No dashboard: a clear refusal, not a failure inside the family.
-    const dashboard = await runCaptured(['dashboard', run]);
-    expect(dashboard.code).toBe(1);
-    expect(dashboard.stderr).toContain("a 'spd' run decomposes the model's weights, so it has no features read from a hook for a dashboard");
+    // dashboard_features: the training job wrote a dashboard of the first components, linked from the run's report.
+    expect(report).toContain('<a href="dashboard/index.html">Component dashboard</a>');
+    const trained = readFileSync(join(run, 'dashboard', 'data', 'features.js'), 'utf8');
+    expect(trained).toContain('"valueLabel":"causal importance"');
+    expect(trained).toContain('"name":["blocks.1.mlp.W_in:0","blocks.1.mlp.W_in:1","blocks.1.mlp.W_in:2","blocks.1.mlp.W_in:3"]');
     // No empty panels about features' L0, explained variance or densities, which an SPD run does not measure.
     expect(standalone).not.toContain('<section id="sweeps">');
     expect(standalone).not.toContain('<section id="feature-density">');
@@ -124,6 +126,25 @@ describe('nnd train with decomposition: spd', () => {
     const titles = (html: string) => [...new Set([...html.matchAll(/<text[^>]*>([a-z_/]+_loss|loss)(?: \(log scale\))?<\/text>/g)].map((match) => match[1]))];
     expect(titles(standaloneCurves)).toEqual(titles(curves));
     expect(titles(standaloneCurves)).toEqual(['loss', 'stochastic_recon_loss', 'stochastic_recon_layerwise_loss', 'stochastic_recon_subset_loss', 'importance_minimality_loss']);
+  }, 300_000);
+
+  it('nnd dashboard of the run shows every component of both matrices, by its causal importance; --features counts across the matrices', async () => {
+    const run = join(runs, 'spd');
+    const out = join(directory, 'spd-dashboard');
+    const { code, stdout, stderr } = await runCaptured(['dashboard', run, '--tokens', '256', '--features', '14-17', '--out', out]);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain(`${join(out, 'index.html')}\n  features 14-17 of 32 (`);
+    expect(stdout).toContain('over 256 tokens');
+    const features = readFileSync(join(out, 'data', 'features.js'), 'utf8');
+    expect(features).toContain('"valueLabel":"causal importance"');
+    expect(features).toContain('"name":["blocks.1.mlp.W_in:14","blocks.1.mlp.W_in:15","blocks.1.mlp.W_out:0","blocks.1.mlp.W_out:1"]');
+    expect(features).toContain('"feature":[14,15,16,17]');
+    // Every shown value is a causal importance, within [0, 1].
+    const chunk = readFileSync(join(out, 'data', 'chunk-0.js'), 'utf8');
+    const payload = JSON.parse(chunk.slice(chunk.indexOf(',') + 1, chunk.lastIndexOf(')'))) as Record<string, { top: { values: number[] }[] }>;
+    const values = Object.values(payload).flatMap(({ top }) => top.flatMap((example) => example.values));
+    expect(values.length).toBeGreaterThan(0);
+    expect(values.every((value) => value >= 0 && value <= 1)).toBe(true);
   }, 300_000);
 
   it('nnd eval of a bare spd/ folder loads the model its config.json names, --model overrides it, and a model with other weights is refused', async () => {
@@ -154,20 +175,8 @@ describe('nnd train with decomposition: spd', () => {
   });
 
   it('names a module that is not a matrix of the model, with the matrices it has, and refuses C < 1', async () => {
-    const { code, stderr } = await runCaptured([
-      'train',
-      '--config',
-      configFile,
-      '--set',
-      'spd_modules=blocks.1.mlp.W_up',
-      '--set',
-      `run_dir=${join(directory, 'bad')}`,
-      '--set',
-      'dashboard_features=8',
-    ]);
+    const { code, stderr } = await runCaptured(['train', '--config', configFile, '--set', 'spd_modules=blocks.1.mlp.W_up', '--set', `run_dir=${join(directory, 'bad')}`]);
     expect(code).not.toBe(0);
-    // A dashboard asked for is not silently skipped.
-    expect(stderr).toContain("dashboard_features is ignored: a 'spd' run decomposes the model's weights");
     expect(stderr).toMatch(
       /spd_modules names 'blocks.1.mlp.W_up', which is neither mlp, attn, all nor a weight matrix of \S+ \(blocks.\{0-\d\}.\{attn.W_Q, attn.W_K, attn.W_V, attn.W_O, mlp.W_in, mlp.W_out\}\)/,
     );

@@ -30,7 +30,7 @@ import { trainConfigOf } from './member-configs.js';
 import { DEFAULT_WANDB_PROJECT, memberConfigs, type MemberConfig, type RunConfig } from './run-config.js';
 
 /** Tokens the dashboard at the end of a training job reads (`dashboard_features`); `nnd dashboard` reads more by default. */
-const DEFAULT_RUN_DASHBOARD_TOKENS = 65_536;
+export const DEFAULT_RUN_DASHBOARD_TOKENS = 65_536;
 
 /** The report a training job writes into the first run directory. */
 export const REPORT_FILE = 'report.html';

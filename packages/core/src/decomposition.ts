@@ -112,6 +112,19 @@ export interface EvaluationOption {
   readonly topK: boolean;
 }
 
+/**
+ * A decomposition's per-position feature values for a feature dashboard, when
+ * they are not its featureActs on hook rows (see `Decomposition.dashboardValues`).
+ */
+export interface DashboardValues {
+  /** [positions, features], positions being the token batch [batch, seq] flattened row-major. */
+  readonly values: Tensor;
+  /** What a value is, as the page names it ('causal importance'). */
+  readonly valueLabel: string;
+  /** One name per feature (`blocks.0.mlp.W_in:17`) for the page; absent: features are known by index alone. */
+  readonly featureNames?: readonly string[];
+}
+
 /** A decomposition with the tensors it runs on, as `streamReplacement` returns them. */
 export interface DecompositionWithParams {
   readonly decomposition: Decomposition;
@@ -289,6 +302,16 @@ export interface Decomposition<Config = unknown> {
    * dashboards without logit effects. Omit a hook a feature cannot write to.
    */
   decoderDirections?(graph: Graph, params: TensorMap): TensorMap;
+  /**
+   * Optional, for a decomposition whose features are not read from hook rows
+   * (SPD's components, whose value per token is the causal importance the
+   * model's forward pass gives them): its dashboard values. `inputs` are keyed
+   * like `reads`: a float32 port's hook as [positions, width] rows, an int64
+   * port the token ids [batch, seq] themselves; `frozen` holds one input per
+   * tensor of `frozenInputs()`. Feature dashboards use it in place of
+   * featureActs, with its value label and feature names.
+   */
+  dashboardValues?(graph: Graph, inputs: TensorMap, params: TensorMap, frozen: TensorMap): DashboardValues;
   /** Cheaper forwards, tried in order before each training step; the first that applies is used. */
   readonly variants?: readonly ForwardVariant[];
   /**

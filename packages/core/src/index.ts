@@ -45,6 +45,7 @@ export type {
   ActivationPort,
   DescribedValue,
   Decomposition,
+  DashboardValues,
   DecompositionBatch,
   DecompositionDefinition,
   DecompositionRegistry,

@@ -77,6 +77,10 @@ export interface DashboardData {
   /** Tokens the statistics cover. */
   readonly tokens: number;
   readonly features: readonly DashboardFeature[];
+  /** What a value is, when the decomposition says (its `dashboardValues`: 'causal importance' for SPD); the page's default is 'activation'. */
+  readonly valueLabel?: string;
+  /** One name per feature of `features` (`blocks.0.mlp.W_in:17`), when the decomposition names them. */
+  readonly featureNames?: readonly string[];
 }
 
 /** A feature's statistics, with its logit effects when the decomposition gives directions. */
@@ -85,6 +89,7 @@ export type DashboardFeature = FeatureStatistics & { readonly logitEffects?: Log
 const FEATURE_ACTS = 'feature_acts';
 const KEPT_INDICES = 'kept_indices';
 const KEPT_VALUES = 'kept_values';
+const FROZEN_PREFIX = 'frozen.';
 
 /**
  * One pass of the model over token batches, collecting for each feature of
@@ -129,7 +134,14 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
   try {
     for (const [name, tensor] of Object.entries(params)) uploaded[`param.${name}`] = await backend.upload(tensor);
     for (const [name, tensor] of Object.entries(state)) uploaded[`state.${name}`] = await backend.upload(tensor);
-    const modelFeeds = await model.parameterFeeds(program.inputNames);
+    const frozenFeeds: Record<string, DeviceTensor> = {};
+    for (const [name, tensor] of Object.entries(graph.frozen)) {
+      // A frozen input that is the model's own weight (SPD's) shares the model's device copy instead of a second upload.
+      const own = model.parameterNames.includes(name) && model.parameter(name) === tensor ? (await model.parameterFeeds([name]))[name] : undefined;
+      if (own !== undefined) frozenFeeds[`${FROZEN_PREFIX}${name}`] = own;
+      else uploaded[`${FROZEN_PREFIX}${name}`] = await backend.upload(tensor);
+    }
+    const modelFeeds = { ...(await model.parameterFeeds(program.inputNames)), ...frozenFeeds };
     let batches = 0;
     for await (const input of options.batches) {
       const tokens = toTokenTensor(input, model.config.vocabSize);
@@ -175,7 +187,9 @@ export async function collectDashboard(options: CollectDashboardOptions): Promis
   }
   const effects = (options.logitTokens ?? 10) > 0 ? await logitEffects(model, decomposition, params, range, options.logitTokens ?? 10) : undefined;
   const statistics = collector.statistics();
+  const { labels } = graph;
   return {
+    ...(labels === undefined ? {} : { valueLabel: labels.valueLabel, ...(labels.featureNames === undefined ? {} : { featureNames: labels.featureNames.slice(range.start, range.end) }) }),
     architecture: decomposition.architecture,
     reads: decomposition.reads.map(({ hook }) => hook),
     writes: decomposition.writes.map(({ hook }) => hook),
@@ -200,11 +214,23 @@ export function dashboardGraph(
   state: Readonly<Record<string, HostTensor>>,
   range?: FeatureRange,
   options: { readonly sparse?: boolean } = {},
-): { graph: { graph: Graph; output: Tensor; kept?: { indices: Tensor; values: Tensor; k: number } }; featureCount: number } {
+): {
+  graph: {
+    graph: Graph;
+    output: Tensor;
+    kept?: { indices: Tensor; values: Tensor; k: number };
+    /** Tensors to feed as `frozen.{name}` (the decomposition's `frozenInputs`, when it gives `dashboardValues`). */
+    frozen: Readonly<Record<string, HostTensor>>;
+    labels?: { valueLabel: string; featureNames?: readonly string[] };
+  };
+  featureCount: number;
+} {
   const graph = new Graph();
   const tokens = graph.input(TOKENS_INPUT, ['batch', 'seq'], 'int64');
-  const streams = streamsOf([decomposition]);
-  const { hooks } = model.buildGraph(graph, tokens, { outputs: streams.map(({ hook }) => hook), returnType: 'none' });
+  const hasOwnValues = decomposition.dashboardValues !== undefined;
+  // With its own dashboard values, an int64 port is the token ids themselves, not a hook of the model.
+  const streams = streamsOf([decomposition]).filter((port) => !(hasOwnValues && port.dtype === 'int64'));
+  const { hooks } = streams.length === 0 && hasOwnValues ? { hooks: {} as TensorMap } : model.buildGraph(graph, tokens, { outputs: streams.map(({ hook }) => hook), returnType: 'none' });
   const positions = mulDims('batch', 'seq');
   const rows: TensorMap = {};
   for (const { hook, width } of streams) {
@@ -219,9 +245,12 @@ export function dashboardGraph(
     Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, graph.input(`${prefix}.${name}`, [...tensor.shape], tensor.dtype)]));
   const paramInputs = inputs('param', params);
   const stateInputs = inputs('state', state);
-  const reads = Object.fromEntries(decomposition.reads.map(({ hook }) => [hook, rows[hook]!]));
-  const inferred = decomposition.inferOutputs?.(graph, reads, paramInputs, stateInputs);
+  const reads = Object.fromEntries(decomposition.reads.map(({ hook, dtype }) => [hook, hasOwnValues && dtype === 'int64' ? tokens : rows[hook]!]));
+  const frozen = hasOwnValues ? (decomposition.frozenInputs?.() ?? {}) : {};
+  const ownValues = decomposition.dashboardValues?.(graph, reads, paramInputs, inputs(FROZEN_PREFIX.slice(0, -1), frozen));
+  const inferred = ownValues === undefined ? decomposition.inferOutputs?.(graph, reads, paramInputs, stateInputs) : undefined;
   const featureActs =
+    ownValues?.values ??
     inferred?.featureActs ??
     decomposition.forward(graph, { inputs: reads, targets: Object.fromEntries(decomposition.writes.map(({ hook }) => [hook, rows[hook]!])) }, paramInputs, stateInputs).featureActs;
   const featureCount = featureActs.shape.at(-1);
@@ -234,7 +263,19 @@ export function dashboardGraph(
       : slice(featureActs, { starts: [Math.max(0, range.start)], ends: [Math.min(featureCount, range.end)], axes: [1] });
   // The host collector reads float32.
   const asFloat32 = (tensor: Tensor) => (tensor.dtype === 'float32' ? tensor : cast(tensor, 'float32'));
-  return { graph: { graph, output: asFloat32(output), kept: options.sparse ? keptOutputs(decomposition, inferred?.keptFeatures, asFloat32) : undefined }, featureCount };
+  if (ownValues?.featureNames !== undefined && ownValues.featureNames.length !== featureCount) {
+    throw new ShapeError(`dashboard: decomposition '${decomposition.architecture}' names ${ownValues.featureNames.length} features but its dashboard values have ${featureCount}.`);
+  }
+  return {
+    graph: {
+      graph,
+      output: asFloat32(output),
+      kept: options.sparse ? keptOutputs(decomposition, inferred?.keptFeatures, asFloat32) : undefined,
+      frozen,
+      ...(ownValues === undefined ? {} : { labels: { valueLabel: ownValues.valueLabel, featureNames: ownValues.featureNames } }),
+    },
+    featureCount,
+  };
 }
 
 /** The kept pairs as [positions, k] (int64 indices, float32 values); undefined when the decomposition gives none. */

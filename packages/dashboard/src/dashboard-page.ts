@@ -142,6 +142,7 @@ const SCRIPT = `
       row.style.top = (rank * ROW_HEIGHT) + 'px';
       row.setAttribute('data-feature', String(meta.feature[position]));
       row.appendChild(element('span', 'index', '#' + meta.feature[position]));
+      if (meta.name) row.title = meta.name[position];
       row.appendChild(element('span', 'density', percent(meta.density[position])));
       row.appendChild(element('span', 'max', 'max ' + format(meta.max[position])));
       spacer.appendChild(row);
@@ -204,7 +205,7 @@ const SCRIPT = `
     var position = positionOf(feature);
     var chunk = Math.floor(position / state.meta.chunkSize);
     detail.textContent = '';
-    detail.appendChild(element('h2', '', 'Feature ' + feature));
+    detail.appendChild(element('h2', '', featureTitle(feature)));
     detail.appendChild(element('p', 'empty', 'loading...'));
     load('chunk-' + chunk).then(function (features) {
       if (state.selected !== feature) return;
@@ -221,10 +222,15 @@ const SCRIPT = `
     return node;
   }
 
+  /** 'Feature N', with the decomposition's name for it when it names features (SPD: 'blocks.0.mlp.W_in:17'). */
+  function featureTitle(feature) {
+    return 'Feature ' + feature + (state.meta.name ? ' (' + state.meta.name[positionOf(feature)] + ')' : '');
+  }
+
   function showFeature(feature, data) {
     detail.textContent = '';
     detail.setAttribute('data-shown', String(feature));
-    detail.appendChild(element('h2', '', 'Feature ' + feature));
+    detail.appendChild(element('h2', '', featureTitle(feature)));
     var metrics = element('div', 'metrics');
     metrics.appendChild(metric(percent(data.density), 'density (' + data.firings + ' of ' + state.meta.tokens + ' tokens)'));
     metrics.appendChild(metric(format(data.max), 'max ' + state.meta.valueLabel));

@@ -11,7 +11,7 @@ export interface WriteDashboardOptions {
   readonly tokenText?: (id: number) => string;
   /** Shown as the page's title (a run name); data, escaped. */
   readonly title?: string;
-  /** What the values are called on the page (default 'activation'; 'causal importance' for SPD components). */
+  /** What the values are called on the page (default: the data's `valueLabel`, 'causal importance' for SPD components, else 'activation'). */
   readonly valueLabel?: string;
   /** Features per data file (default 64): the page loads one file per feature it shows. */
   readonly chunkSize?: number;
@@ -48,7 +48,8 @@ export async function writeDashboard(data: DashboardData, outDirectory: string, 
     range: data.range,
     tokens: data.tokens,
     chunkSize,
-    valueLabel: options.valueLabel ?? 'activation',
+    valueLabel: options.valueLabel ?? data.valueLabel ?? 'activation',
+    ...(data.featureNames === undefined ? {} : { name: data.featureNames }),
     feature: features.map(({ feature }) => feature),
     density: features.map(({ density }) => round(density)),
     max: features.map(({ maxValue }) => round(maxValue)),

@@ -28,3 +28,4 @@ export { evaluateSpd, EVALUATION_MASKS, CI_HISTOGRAM_PREFIX, COMPONENT_DENSITY_P
 export type { SpdEvaluation, SpdEvaluationOptions } from './spd-evaluation.js';
 export { spdFamily } from './spd-family.js';
 export { spdMlpReplacements, SPD_MLP_ARCHITECTURE, DEFAULT_CI_THRESHOLD } from './spd-mlp-replacement.js';
+export { spdDashboardValues, CAUSAL_IMPORTANCE_LABEL } from './spd-dashboard-values.js';

@@ -42,6 +42,7 @@ import { faithfulnessWarmup } from './faithfulness-warmup.js';
 import { describeMatrixNames } from './matrix-names.js';
 import { lowerLeakyHardSigmoid, upperLeakyHardSigmoid } from './sigmoids.js';
 import { parseSpdConfig, type SpdConfig } from './spd-config.js';
+import { spdDashboardValues } from './spd-dashboard-values.js';
 import { spdMlpReplacements } from './spd-mlp-replacement.js';
 import { SpdModelError } from './spd-model-error.js';
 import type { MatrixProduct, SpdTarget, TargetMatrix } from './spd-target.js';
@@ -241,6 +242,8 @@ export function createSpd(target: SpdTarget, configInput: unknown): SpdDecomposi
     },
     // In comparisons, SPD of a transformer's MLP matrices replaces the MLP outputs (spd-mlp-replacement.ts).
     ...(target.transformer === undefined ? {} : { streamReplacement: (params: Readonly<Record<string, HostTensor>>) => spdMlpReplacements(decomposition, params) }),
+    // Feature dashboards show each component's causal importance per token (spd-dashboard-values.ts).
+    dashboardValues: (graph, inputs, params, frozen) => spdDashboardValues(graph, decomposition, inputs, params, frozen),
     forward(graph, { inputs }, params, _state, options): ForwardOutput {
       if (options?.frozen === undefined || options.random === undefined) {
         throw new ConfigError("SPD's forward needs the step's frozen model weights and random inputs (options.frozen, options.random); train it with @nnd/train, which feeds them.");
