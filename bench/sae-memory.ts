@@ -9,7 +9,7 @@ import onnxProto from 'onnx-proto';
 const require = createRequire(new URL('../packages/backend-onnx/package.json', import.meta.url));
 const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
 
-export interface LiveTensor {
+interface LiveTensor {
   readonly mb: number;
   /** The ONNX value and the op that made it. */
   readonly value: string;
