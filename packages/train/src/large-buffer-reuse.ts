@@ -36,7 +36,7 @@ export function largeBufferReuseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 function hasHugePagesSetting(tunables: string | undefined): boolean {
-  return tunables !== undefined && tunables.split(':').some((tunable) => tunable.startsWith('glibc.malloc.hugetlb='));
+  return tunables?.split(':').some((tunable) => tunable.startsWith('glibc.malloc.hugetlb=')) === true;
 }
 
 /** Set to 1 to keep a command in its own process (no relaunch). */
