@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { relaunchWithLargeBufferReuse } from './large-buffer-reuse.js';
 
 // Run as a script: `mode` says how the (relaunched) process ends.
@@ -7,8 +8,14 @@ if (code !== undefined) {
   process.stdout.write(`parent exits ${code}\n`);
   process.exit(code);
 }
-process.stdout.write(`child env ${process.env.MALLOC_MMAP_MAX_} ${process.env.MALLOC_TRIM_THRESHOLD_}\n`);
-if (mode === 'signal') process.kill(process.pid, 'SIGTERM');
+process.stdout.write(`child env ${process.env.MALLOC_MMAP_MAX_} ${process.env.MALLOC_TRIM_THRESHOLD_} ${process.env.GLIBC_TUNABLES}\n`);
+if (mode === 'hugepages') {
+  // 256 MB from malloc, every page touched: with the tunable the heap is madvised for huge pages.
+  const buffer = Buffer.alloc(256 * 1024 * 1024, 1);
+  const kilobytes = /AnonHugePages:\s+(\d+) kB/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1];
+  process.stdout.write(`huge ${kilobytes} ${buffer.length}\n`);
+  process.exit(7);
+} else if (mode === 'signal') process.kill(process.pid, 'SIGTERM');
 else if (mode === 'sigint') {
   let received = 0;
   process.on('SIGINT', () => {

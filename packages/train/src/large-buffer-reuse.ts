@@ -16,6 +16,29 @@ export const LARGE_BUFFER_REUSE_ENV: Readonly<Record<string, string>> = {
   MALLOC_TRIM_THRESHOLD_: '100000000000',
 };
 
+/**
+ * The glibc tunable (2.35 and later; older versions ignore it) that asks the
+ * kernel for transparent huge pages on the heap (`madvise`, so it takes
+ * effect where THP is `always` or `madvise`). The first run of a training
+ * step touches its whole heap (about 2 GB for a TopK SAE at GPT-2-small
+ * size) for the first time: with 4 KB pages that is half a million page
+ * faults, during which the other intra-op thread spins, and the first step
+ * cost several times a later one (README "Performance notes"). It is added
+ * to the user's own GLIBC_TUNABLES; a hugetlb setting there wins.
+ */
+export const HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1';
+
+/** The environment a relaunched process gets: `env` with the allocator settings. */
+export function largeBufferReuseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const tunables = env.GLIBC_TUNABLES;
+  const withHugePages = hasHugePagesSetting(tunables) ? tunables : tunables ? `${tunables}:${HUGE_PAGES_TUNABLE}` : HUGE_PAGES_TUNABLE;
+  return { ...env, ...LARGE_BUFFER_REUSE_ENV, GLIBC_TUNABLES: withHugePages };
+}
+
+function hasHugePagesSetting(tunables: string | undefined): boolean {
+  return tunables?.split(':').some((tunable) => tunable.startsWith('glibc.malloc.hugetlb=')) === true;
+}
+
 /** Set to 1 to keep a command in its own process (no relaunch). */
 export const NO_RELAUNCH_ENV = 'NND_NO_RELAUNCH';
 
@@ -45,11 +68,11 @@ export async function relaunchWithLargeBufferReuse(env: NodeJS.ProcessEnv = proc
     delete env[PARENT_PIPE_ENV];
   }
   if (process.platform !== 'linux' || env[NO_RELAUNCH_ENV] === '1') return undefined;
-  if (Object.entries(LARGE_BUFFER_REUSE_ENV).every(([name, value]) => env[name] === value)) return undefined;
+  if (Object.entries(LARGE_BUFFER_REUSE_ENV).every(([name, value]) => env[name] === value) && hasHugePagesSetting(env.GLIBC_TUNABLES)) return undefined;
 
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-    env: { ...env, ...LARGE_BUFFER_REUSE_ENV, [PARENT_PIPE_ENV]: String(PARENT_PIPE_FD) },
+    env: { ...largeBufferReuseEnv(env), [PARENT_PIPE_ENV]: String(PARENT_PIPE_FD) },
     detached: true,
   });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
