@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { HUGE_PAGES_TUNABLE } from '../packages/train/src/large-buffer-reuse.js';
 
 /** Interpreters tried in order: NND_PYTHON, then the PATH's, then Debian's (where apt's python3-torch lives). */
 const CANDIDATES = [process.env.NND_PYTHON, 'python3', '/usr/bin/python3'].filter((path): path is string => !!path);
@@ -19,11 +20,22 @@ function findTorchPython(): string {
 export function runPytorchScript(script: string, args: readonly string[], log: (line: string) => void, env: NodeJS.ProcessEnv = {}): Record<string, unknown> {
   const python = findTorchPython();
   const path = fileURLToPath(new URL(`./pytorch/${script}`, import.meta.url));
-  const result = spawnSync(python, [path, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const result = spawnSync(python, [path, ...args], { encoding: 'utf8', env: { ...withoutHugePages(process.env), ...env } });
   if (result.status !== 0) throw new Error(`${python} ${script} failed (exit ${result.status}):\n${result.stderr}`);
   const lines = result.stdout.trim().split('\n');
   for (const line of lines.slice(0, -1)) log(line);
   return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+}
+
+/**
+ * The environment less the huge-pages tunable that nnd's relaunch adds: PyTorch runs with glibc's settings as
+ * before it (the relaunch's MALLOC_* included, as in every earlier comparison), since huge pages raise its peak
+ * resident memory (2.3 to 2.9 GB for the TopK SAE step) without making it faster.
+ */
+function withoutHugePages(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const tunables = env.GLIBC_TUNABLES?.split(':').filter((tunable) => tunable !== HUGE_PAGES_TUNABLE);
+  const { GLIBC_TUNABLES: _dropped, ...rest } = env;
+  return tunables && tunables.length > 0 ? { ...rest, GLIBC_TUNABLES: tunables.join(':') } : rest;
 }
 
 /** `--key value` for each option in `keys` that is set; a boolean option is a bare `--key` when true. */
