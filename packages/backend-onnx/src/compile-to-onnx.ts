@@ -18,6 +18,7 @@ import onnxProto from 'onnx-proto';
 import { onnxDataType } from './onnx-dtype.js';
 import { OnnxGraphWriter, floatAttribute, intAttribute, intsAttribute, stringAttribute } from './onnx-graph-writer.js';
 import { planRowUpdateFusion } from './fused-row-updates.js';
+import { BroadcastVariants, isLargeBroadcast, planRecomputedBroadcasts } from './recomputed-broadcasts.js';
 import { copyAxis, planRecomputedGathers } from './recomputed-gathers.js';
 import { emitRowScatterAdd } from './row-scatter-add.js';
 
@@ -109,22 +110,28 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
       : undefined;
   const emitted = nodes.filter((node) => !fusion?.skipped.has(node));
   const readsOf = (node: Node): Tensor[] => [...node.inputs, ...(fusion?.fused.get(node)?.factors.flatMap((factor) => (factor.gatheredBy ? [factor.rows, factor.gatheredBy] : [factor.rows])) ?? [])];
-  const recomputed = planRecomputedGathers(emitted, readsOf, new Set(exports.keys()), (tensor) => writer.helperName(tensor.node));
-  const copiesEmitted = new Set<Tensor>();
+  const outputSet = new Set(exports.keys());
+  const copyName = (tensor: Tensor) => writer.helperName(tensor.node);
+  const recomputed = new Map([...planRecomputedGathers(emitted, readsOf, outputSet, copyName), ...planRecomputedBroadcasts(emitted, readsOf, outputSet, copyName)]);
+  const copiesEmitted = new Set<string>();
+  const variants = new BroadcastVariants();
   for (const node of emitted) {
-    // A later reader of a large Gather reads a copy gathered for it (see recomputed-gathers.ts).
+    // A later reader of a large Gather or broadcast reads a copy made for it (see recomputed-gathers.ts, recomputed-broadcasts.ts).
     const reads = new Map<Tensor, string>();
-    for (const [tensor, copy] of recomputed) {
-      if (!copy.readers.has(node)) continue;
-      reads.set(tensor, copy.name);
-      if (copiesEmitted.has(tensor)) continue;
-      copiesEmitted.add(tensor);
-      writer.add('Gather', tensor.node.inputs.map(valueName), [copy.name], tensor.node, [intAttribute('axis', copyAxis(tensor.node))]);
+    for (const [tensor, { copies }] of recomputed) {
+      const copy = copies.get(node);
+      if (copy === undefined) continue;
+      reads.set(tensor, copy);
+      if (copiesEmitted.has(copy)) continue;
+      copiesEmitted.add(copy);
+      const source = tensor.node;
+      if (source.op === 'Gather') writer.add('Gather', source.inputs.map(valueName), [copy], source, [intAttribute('axis', copyAxis(source))]);
+      else emitLargeBroadcast(writer, source, valueName, copy, variants);
     }
     const read = reads.size === 0 ? valueName : (tensor: Tensor) => reads.get(tensor) ?? valueName(tensor);
     const fused = fusion?.fused.get(node);
     if (fused) emitRowScatterAdd(writer, node, node.inputs.map(read), read(node.outputs[0]), { updates: fused, valueName: read });
-    else emitNode(writer, node, read, rowScatterAdd);
+    else emitNode(writer, node, read, rowScatterAdd, variants);
   }
   for (const [name, tensor] of entries) {
     if (valueName(tensor) !== name) writer.add('Identity', [valueName(tensor)], [name], tensor.node);
@@ -148,7 +155,7 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
   return { bytes, inputs: modelInputs, outputs: modelOutputs, reducingScatterND };
 }
 
-function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string, rowScatterAdd: NonNullable<CompileToOnnxOptions['rowScatterAdd']>): void {
+function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string, rowScatterAdd: NonNullable<CompileToOnnxOptions['rowScatterAdd']>, variants: BroadcastVariants): void {
   const inputs = node.inputs.map(valueName);
   const outputs = node.outputs.map(valueName);
   const emit = (opType: string, extraInputs: string[] = [], attributes: onnxProto.onnx.IAttributeProto[] = []) => writer.add(opType, [...inputs, ...extraInputs], outputs, node, attributes);
@@ -168,8 +175,10 @@ function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tenso
       return writer.initializer(outputs[0], (node.attributes as OpAttributes['Constant']).value);
     case 'Cast':
       return emit('Cast', [], [intAttribute('to', onnxDataType((node.attributes as OpAttributes['Cast']).to))]);
-    case 'Reshape':
     case 'Expand':
+      if (isLargeBroadcast(node.outputs[0])) return emitLargeBroadcast(writer, node, valueName, outputs[0], variants);
+      return emit(op, [writer.dimsTensor((node.attributes as OpAttributes['Expand']).shape, node)]);
+    case 'Reshape':
       return emit(op, [writer.dimsTensor((node.attributes as OpAttributes['Reshape']).shape, node)]);
     case 'Transpose':
       return emit(op, [], [intsAttribute('perm', (node.attributes as OpAttributes['Transpose']).perm)]);
@@ -225,6 +234,35 @@ function emitNode(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tenso
     default:
       throw new UnsupportedOpError(`${op} (node ${node.id}): the ONNX compiler has no mapping for this op.`);
   }
+}
+
+/**
+ * A large broadcast, written so that no other Expand of the same value to the
+ * same shape is equal to it (recomputed-broadcasts.ts): the n-th such Expand
+ * reads its input with n leading axes of size 1 added, which broadcasts the
+ * same.
+ */
+function emitLargeBroadcast(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string, output: string, variants: BroadcastVariants): void {
+  const [input] = node.inputs;
+  const shape = node.outputs[0].shape as number[];
+  const added = variants.next(input, valueName(input), shape);
+  let source = valueName(input);
+  if (added > 0) {
+    source = writer.helperName(node);
+    writer.add(
+      'Unsqueeze',
+      [
+        valueName(input),
+        writer.int64Constant(
+          Array.from({ length: added }, (_, axis) => axis),
+          node,
+        ),
+      ],
+      [source],
+      node,
+    );
+  }
+  writer.add('Expand', [source, writer.int64Constant(shape, node)], [output], node);
 }
 
 /** onnxruntime's CPU provider has no float64 Erf kernel: evaluate in float32 (about 1e-7 relative error). */

@@ -9,12 +9,10 @@ export const RECOMPUTE_MIN_BYTES = 16 * 1024 * 1024;
 
 const BYTES: Readonly<Record<string, number>> = { float32: 4, float64: 8, int64: 8, bool: 1 };
 
-/** A Gather emitted a second time, and the nodes that read that copy instead of the original. */
-export interface RecomputedGather {
-  /** The ONNX value name of the copy. */
-  readonly name: string;
-  /** Emitted nodes that read the copy; the first reader reads the original. */
-  readonly readers: ReadonlySet<Node>;
+/** A value emitted again for its later readers: the ONNX value name each of them reads instead of the original. */
+export interface Recomputed {
+  /** Emitted nodes that read a copy, and that copy's value name; the first reader reads the original. */
+  readonly copies: ReadonlyMap<Node, string>;
 }
 
 /**
@@ -37,19 +35,37 @@ export function planRecomputedGathers(
   readsOf: (node: Node) => readonly Tensor[],
   outputs: ReadonlySet<Tensor>,
   copyName: (tensor: Tensor) => string,
-): ReadonlyMap<Tensor, RecomputedGather> {
+): ReadonlyMap<Tensor, Recomputed> {
+  return planRecomputed(nodes, readsOf, outputs, copyName, (tensor) => tensor.node.op === 'Gather' && worthRecomputing(tensor), false);
+}
+
+/**
+ * The tensors for which `recompute` holds that more than one emitted node
+ * reads, with a copy for their later readers (the first reads the original):
+ * one copy that they share, or with `perReader` one each.
+ */
+export function planRecomputed(
+  nodes: readonly Node[],
+  readsOf: (node: Node) => readonly Tensor[],
+  outputs: ReadonlySet<Tensor>,
+  copyName: (tensor: Tensor) => string,
+  recompute: (tensor: Tensor) => boolean,
+  perReader: boolean,
+): ReadonlyMap<Tensor, Recomputed> {
   const readers = new Map<Tensor, Node[]>();
   for (const node of nodes) {
     for (const tensor of new Set(readsOf(node))) {
-      if (tensor.node.op !== 'Gather' || outputs.has(tensor) || !worthRecomputing(tensor)) continue;
+      if (outputs.has(tensor) || !recompute(tensor)) continue;
       const list = readers.get(tensor) ?? [];
       list.push(node);
       readers.set(tensor, list);
     }
   }
-  const planned = new Map<Tensor, RecomputedGather>();
+  const planned = new Map<Tensor, Recomputed>();
   for (const [tensor, list] of readers) {
-    if (list.length > 1) planned.set(tensor, { name: copyName(tensor), readers: new Set(list.slice(1)) });
+    if (list.length < 2) continue;
+    const shared = perReader ? undefined : copyName(tensor);
+    planned.set(tensor, { copies: new Map(list.slice(1).map((reader) => [reader, shared ?? copyName(tensor)])) });
   }
   return planned;
 }
@@ -66,15 +82,16 @@ export function copyAxis(gather: Node): number {
   return axis < 0 ? axis + rank : axis - rank;
 }
 
-function worthRecomputing(tensor: Tensor): boolean {
+/** Whether a copy is at least {@link RECOMPUTE_MIN_BYTES} and larger than its node's inputs. */
+export function worthRecomputing(tensor: Tensor): boolean {
   const outputBytes = bytesOf(tensor);
   if (outputBytes === undefined || outputBytes < RECOMPUTE_MIN_BYTES) return false;
-  const [data, indices] = tensor.node.inputs;
-  const inputBytes = (bytesOf(data) ?? Number.POSITIVE_INFINITY) + (bytesOf(indices) ?? Number.POSITIVE_INFINITY);
+  const inputBytes = tensor.node.inputs.reduce((sum, input) => sum + (bytesOf(input) ?? Number.POSITIVE_INFINITY), 0);
   return outputBytes > inputBytes;
 }
 
-function bytesOf(tensor: Tensor): number | undefined {
+/** Bytes of a tensor of static shape; undefined when symbolic. */
+export function bytesOf(tensor: Tensor): number | undefined {
   if (!tensor.shape.every((dim) => typeof dim === 'number')) return undefined;
   return (tensor.shape as number[]).reduce((a, b) => a * b, BYTES[tensor.dtype] ?? 8);
 }
