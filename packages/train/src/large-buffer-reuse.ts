@@ -29,7 +29,7 @@ export const LARGE_BUFFER_REUSE_ENV: Readonly<Record<string, string>> = {
 export const HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1';
 
 /** The environment a relaunched process gets: `env` with the allocator settings. */
-export function largeBufferReuseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function largeBufferReuseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const tunables = env.GLIBC_TUNABLES;
   const withHugePages = hasHugePagesSetting(tunables) ? tunables : tunables ? `${tunables}:${HUGE_PAGES_TUNABLE}` : HUGE_PAGES_TUNABLE;
   return { ...env, ...LARGE_BUFFER_REUSE_ENV, GLIBC_TUNABLES: withHugePages };
