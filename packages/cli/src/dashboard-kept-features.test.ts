@@ -2,37 +2,14 @@ import { createOnnxBackend } from '@nnd/backend-onnx';
 import { createClt } from '@nnd/clt';
 import { hostTensor, Rng, type Decomposition, type HostTensor } from '@nnd/core';
 import { collectDashboard, dashboardGraph } from '@nnd/dashboard';
-import { HookedTransformer, initializeParameters, type TransformerConfig } from '@nnd/models';
+import { HookedTransformer, initializeParameters } from '@nnd/models';
 import { createMolt, parseMoltConfig } from '@nnd/molt';
 import { createSae } from '@nnd/sae';
 import { createTranscoder } from '@nnd/transcoders';
+import { SMALL_GPT2_CONFIG as CONFIG } from './language-model.test-support.js';
 import { afterAll, describe, expect, it } from 'vitest';
 
 // Lives in the CLI's tests because the CLI depends on every decomposition family; @nnd/dashboard depends on none.
-const CONFIG: TransformerConfig = {
-  modelType: 'gpt2',
-  layerCount: 2,
-  hiddenSize: 16,
-  headCount: 2,
-  keyValueHeadCount: 2,
-  headSize: 8,
-  mlpSize: 32,
-  vocabSize: 20,
-  contextLength: 24,
-  normalization: 'layerNorm',
-  normEpsilon: 1e-5,
-  activation: 'gelu_new',
-  positional: 'learned',
-  rotaryDim: 0,
-  rotaryBase: 0,
-  parallelResidual: false,
-  gatedMlp: false,
-  tiedEmbeddings: true,
-  attentionBias: true,
-  mlpBias: true,
-  bosTokenId: 0,
-  eosTokenId: 0,
-};
 
 const backend = createOnnxBackend();
 const model = new HookedTransformer(CONFIG, initializeParameters(CONFIG, 3), { backend });

@@ -12,6 +12,32 @@ import {
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** A 2-layer, 16-wide GPT-2 of random weights for tests that build a model in memory. */
+export const SMALL_GPT2_CONFIG: TransformerConfig = {
+  modelType: 'gpt2',
+  layerCount: 2,
+  hiddenSize: 16,
+  headCount: 2,
+  keyValueHeadCount: 2,
+  headSize: 8,
+  mlpSize: 32,
+  vocabSize: 20,
+  contextLength: 24,
+  normalization: 'layerNorm',
+  normEpsilon: 1e-5,
+  activation: 'gelu_new',
+  positional: 'learned',
+  rotaryDim: 0,
+  rotaryBase: 0,
+  parallelResidual: false,
+  gatedMlp: false,
+  tiedEmbeddings: true,
+  attentionBias: true,
+  mlpBias: true,
+  bosTokenId: 0,
+  eosTokenId: 0,
+};
+
 /** The shipped tiny LM's shape (packages/models/scripts/train-tiny-lm.ts), scaled by the arguments. */
 export function tinyShapedConfig(layerCount = 4, hiddenSize = 128): TransformerConfig {
   const headCount = 4;

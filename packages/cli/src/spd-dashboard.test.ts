@@ -1,38 +1,15 @@
 import { createOnnxBackend } from '@nnd/backend-onnx';
 import { Graph, hostTensor, reshape, Rng, type HostTensor } from '@nnd/core';
 import { collectDashboard, writeDashboard } from '@nnd/dashboard';
-import { HookedTransformer, initializeParameters, type TransformerConfig } from '@nnd/models';
+import { HookedTransformer, initializeParameters } from '@nnd/models';
 import { createSpd, evaluateSpd, spdActivations, transformerTarget, type SpdDecomposition } from '@nnd/spd';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SMALL_GPT2_CONFIG as CONFIG } from './language-model.test-support.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // In the CLI's tests because the CLI depends on @nnd/spd and @nnd/dashboard; neither depends on the other.
-const CONFIG: TransformerConfig = {
-  modelType: 'gpt2',
-  layerCount: 2,
-  hiddenSize: 16,
-  headCount: 2,
-  keyValueHeadCount: 2,
-  headSize: 8,
-  mlpSize: 32,
-  vocabSize: 20,
-  contextLength: 24,
-  normalization: 'layerNorm',
-  normEpsilon: 1e-5,
-  activation: 'gelu_new',
-  positional: 'learned',
-  rotaryDim: 0,
-  rotaryBase: 0,
-  parallelResidual: false,
-  gatedMlp: false,
-  tiedEmbeddings: true,
-  attentionBias: true,
-  mlpBias: true,
-  bosTokenId: 0,
-  eosTokenId: 0,
-};
 const ROWS = 4;
 const SEQ = 24;
 const MODULES = [

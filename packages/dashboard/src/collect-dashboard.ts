@@ -264,7 +264,9 @@ export function dashboardGraph(
   // The host collector reads float32.
   const asFloat32 = (tensor: Tensor) => (tensor.dtype === 'float32' ? tensor : cast(tensor, 'float32'));
   if (ownValues?.featureNames !== undefined && ownValues.featureNames.length !== featureCount) {
-    throw new ShapeError(`dashboard: decomposition '${decomposition.architecture}' names ${ownValues.featureNames.length} features but its dashboard values have ${featureCount}.`);
+    throw new ShapeError(
+      `dashboard: decomposition '${decomposition.architecture}' names ${ownValues.featureNames.length} features but its dashboard values have ${featureCount}; dashboardValues must return one name per feature (or no featureNames).`,
+    );
   }
   return {
     graph: {
