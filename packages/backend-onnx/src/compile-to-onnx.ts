@@ -125,7 +125,7 @@ export function compileToOnnx(graph: Graph, outputs: Readonly<Record<string, Ten
       if (copiesEmitted.has(copy)) continue;
       copiesEmitted.add(copy);
       const source = tensor.node;
-      if (source.op === 'Gather') writer.add('Gather', source.inputs.map(valueName), [copy], source, [intAttribute('axis', copyAxis(source))]);
+      if (source.op === 'Gather') emitGatherCopy(writer, source, valueName, copy);
       else emitLargeBroadcast(writer, source, valueName, copy, variants);
     }
     const read = reads.size === 0 ? valueName : (tensor: Tensor) => reads.get(tensor) ?? valueName(tensor);
@@ -263,6 +263,26 @@ function emitLargeBroadcast(writer: OnnxGraphWriter, node: Node, valueName: (ten
     );
   }
   writer.add('Expand', [source, writer.int64Constant(shape, node)], [output], node);
+}
+
+/**
+ * A later reader's copy of a large Gather (recomputed-gathers.ts), gathered
+ * through its indices reshaped to another rank and reshaped back (a Reshape
+ * is a view). onnxruntime's sequential planner gives a new value the buffer
+ * of a dead value of the same shape and frees a buffer only after the last
+ * reader of every value placed in it: a copy shaped like its original took
+ * the original's buffer, which then lived from the forward pass to the
+ * backward all the same (the 403 MB decoder rows of a TopK SAE at
+ * GPT-2-small size, through both row scatter-adds). The axis is written as
+ * `copyAxis` gives it, so that no optimisation sees two equal Gathers.
+ */
+function emitGatherCopy(writer: OnnxGraphWriter, node: Node, valueName: (tensor: Tensor) => string, output: string): void {
+  const [data, indices] = node.inputs;
+  const count = (indices.shape as number[]).reduce((product, size) => product * size, 1);
+  const [flatIndices, gathered] = [writer.helperName(node), writer.helperName(node)];
+  writer.add('Reshape', [valueName(indices), writer.int64Constant(indices.rank === 1 ? [1, count] : [count], node)], [flatIndices], node);
+  writer.add('Gather', [valueName(data), flatIndices], [gathered], node, [intAttribute('axis', copyAxis(node))]);
+  writer.add('Reshape', [gathered, writer.int64Constant(node.outputs[0].shape as number[], node)], [output], node);
 }
 
 /** onnxruntime's CPU provider has no float64 Erf kernel: evaluate in float32 (about 1e-7 relative error). */

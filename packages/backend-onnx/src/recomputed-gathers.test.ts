@@ -61,8 +61,12 @@ describe('recomputed gathers', () => {
     expect(rows.shape.reduce<number>((a, b) => a * (b as number), 4)).toBe(RECOMPUTE_MIN_BYTES);
     const gathers = gathersOfW(compileToOnnx(graph, { decoded, dValues }).bytes);
     expect(gathers).toHaveLength(2);
-    // Each has exactly one reader: the forward's MatMul, and the gradient's (MatMul's rule reads the rows transposed).
-    expect(gathers.map(({ readers }) => readers)).toEqual([['MatMul'], ['Transpose']]);
+    // Each has exactly one reader: the forward's MatMul, and (through the Reshape that gives the copy its shape back) the
+    // gradient's, since MatMul's rule reads the rows transposed.
+    expect(gathers.map(({ readers }) => readers)).toEqual([['MatMul'], ['Reshape']]);
+    const nodes = onnx.ModelProto.decode(compileToOnnx(graph, { decoded, dValues }).bytes).graph!.node!;
+    const reshaped = nodes.find((node) => node.opType === 'Reshape' && node.input![0] === gathers[1].node.output![0])!;
+    expect(nodes.filter((node) => node.input!.includes(reshaped.output![0])).map((node) => node.opType)).toEqual(['Transpose']);
   });
 
   it("survives onnxruntime's optimisations: the optimised model still gathers twice, so no copy lives from forward to backward", async () => {
@@ -77,6 +81,35 @@ describe('recomputed gathers', () => {
       const gathers = gathersOfW(await readFile(optimizedModelFilePath));
       expect(gathers).toHaveLength(2);
       for (const { readers } of gathers) expect(readers).toHaveLength(1);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it("shapes the copy unlike the original, so that onnxruntime cannot place it in the original's buffer", async () => {
+    const graph = new Graph();
+    const { decoded, dValues } = sparseDecode(graph);
+    const { bytes } = compileToOnnx(graph, { decoded, dValues });
+    const model = onnx.ModelProto.decode(bytes).graph!;
+    const [original, copy] = gathersOfW(bytes).map(({ node }) => node);
+    expect(original.input![1]).toBe('features');
+    // The copy reads the [batch, k] indices flattened to [batch * k] and is reshaped back for its reader.
+    const flatten = model.node!.find((node) => node.output![0] === copy.input![1])!;
+    expect(flatten.opType).toBe('Reshape');
+    expect(flatten.input![0]).toBe('features');
+    const target = model.initializer!.find((initializer) => initializer.name === flatten.input![1])!;
+    expect(target.dims!.map(Number)).toEqual([1]);
+    expect(Number(target.int64Data?.[0] ?? new BigInt64Array(new Uint8Array(target.rawData!).slice().buffer)[0])).toBe(batch * k);
+    const back = model.node!.filter((node) => node.input!.includes(copy.output![0]));
+    expect(back.map((node) => node.opType)).toEqual(['Reshape']);
+    // onnxruntime's optimiser keeps it so.
+    const directory = await mkdtemp(join(tmpdir(), 'nnd-recomputed-'));
+    try {
+      const optimizedModelFilePath = join(directory, 'optimized.onnx');
+      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath });
+      await session.release();
+      const indices = gathersOfW(await readFile(optimizedModelFilePath)).map(({ node }) => node.input![1]);
+      expect(indices.filter((name) => name === 'features')).toHaveLength(1);
     } finally {
       await rm(directory, { recursive: true, force: true });
     }

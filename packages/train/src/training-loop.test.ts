@@ -51,4 +51,55 @@ describe('the training loop', () => {
     // TopK SAE at GPT-2-small size).
     expect(alive.slice(1)).toEqual([0, 0, 0]);
   });
+
+  it('frees the host memory of the state a step replaces before the next step runs, unasked', async () => {
+    const backend = createOnnxBackend();
+    // Every output of every run, by step: the parameters, moments and state it hands to the next step, and the metrics.
+    const outputsOfRun: WeakRef<object>[][] = [];
+    const watching: Backend = {
+      specificationVersion: backend.specificationVersion,
+      name: backend.name,
+      capabilities: backend.capabilities,
+      compile: async (graph, options) => {
+        const program = await backend.compile(graph, options);
+        return {
+          inputNames: program.inputNames,
+          outputNames: program.outputNames,
+          run: async (feeds) => {
+            const outputs = await program.run(feeds);
+            const refs: WeakRef<object>[] = [];
+            for (const tensor of Object.values(outputs)) refs.push(new WeakRef((await tensor.toHost()).data));
+            outputsOfRun.push(refs);
+            return outputs;
+          },
+          dispose: () => program.dispose(),
+        };
+      },
+      upload: (tensor) => backend.upload(tensor),
+      dispose: () => backend.dispose(),
+    };
+    // W [2048, 3072] and its two Adam moments: 75 MB of state in host memory, above RELEASE_MIN_BYTES.
+    const decomposition = linearDecomposition({ act_size: 2048, dict_size: 3072, l1_coeff: 0.01 });
+    const previousAlive: number[] = [];
+    try {
+      await trainDecomposition(
+        decomposition,
+        gaussianSource(8, 2048, 1),
+        { num_tokens: 8 * 4, batch_size: 8, seed: 5 },
+        {
+          backend: watching,
+          logger: {
+            log(_metrics, step) {
+              // No collection here: whatever of the previous run is gone, the trainer freed.
+              if (step > 0) previousAlive.push(outputsOfRun[step - 1].filter((ref) => ref.deref() !== undefined).length);
+            },
+          },
+        },
+      );
+    } finally {
+      await watching.dispose();
+    }
+    expect(outputsOfRun).toHaveLength(4);
+    expect(previousAlive).toEqual([0, 0, 0]);
+  });
 });

@@ -1,5 +1,6 @@
 import { checkDecomposition, ConfigError, hostTensor, Rng, streamsOf, type Backend, type Decomposition, type DeviceTensor, type Feed, type HostTensor, type Program } from '@nnd/core';
 import { readBatch, seekSource, type ActivationSource } from './activation-source.js';
+import { hostBytesOf, RELEASE_MIN_BYTES, releaseHostMemory } from './host-memory-release.js';
 import { readCheckpoint, removeIncompleteCheckpoints, writeCheckpoint, type MemberCheckpoint } from './checkpoint.js';
 import { InterruptWatcher, signalExitCode, type InterruptSignal } from './interrupt-watcher.js';
 import { noopLogger, type ExitSummary, type Logger } from './logger.js';
@@ -301,8 +302,10 @@ export async function runTraining<D extends Decomposition>(
           }
         }
         for (const name of metricNames) outputs[name].dispose();
+        const released = hostBytesOf(Object.values(feeds));
         for (const tensor of Object.values(feeds)) tensor.dispose();
         feeds = next;
+        if (released >= RELEASE_MIN_BYTES) releaseHostMemory();
         completed = step + 1;
         lastMetrics = metrics;
         memberMetrics = stepMemberMetrics;
