@@ -1,4 +1,4 @@
-import type { Node, OpAttributes, Tensor } from '@nnd/core';
+import { bytesPerElement, type Node, type OpAttributes, type Tensor } from '@nnd/core';
 
 /**
  * A Gather output at least this large is gathered again for its later
@@ -6,8 +6,6 @@ import type { Node, OpAttributes, Tensor } from '@nnd/core';
  * Gather's inputs, which must then stay alive instead).
  */
 export const RECOMPUTE_MIN_BYTES = 16 * 1024 * 1024;
-
-const BYTES: Readonly<Record<string, number>> = { float32: 4, float64: 8, int64: 8, bool: 1 };
 
 /** A value emitted again for its later readers: the ONNX value name each of them reads instead of the original. */
 export interface Recomputed {
@@ -93,5 +91,5 @@ export function worthRecomputing(tensor: Tensor): boolean {
 /** Bytes of a tensor of static shape; undefined when symbolic. */
 export function bytesOf(tensor: Tensor): number | undefined {
   if (!tensor.shape.every((dim) => typeof dim === 'number')) return undefined;
-  return (tensor.shape as number[]).reduce((a, b) => a * b, BYTES[tensor.dtype] ?? 8);
+  return (tensor.shape as number[]).reduce((a, b) => a * b, bytesPerElement(tensor.dtype));
 }

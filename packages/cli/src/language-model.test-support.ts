@@ -4,6 +4,8 @@ import {
   BYTE_LEVEL_VOCAB_SIZE,
   byteLevelTokenizerConfig,
   byteLevelTokenizerJson,
+  gpt2,
+  HuggingFaceConfig,
   initializeParameters,
   saveGpt2Directory,
   tinyLanguageModelDirectory,
@@ -12,59 +14,26 @@ import {
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** A GPT-2 config as the model package reads one from config.json, so that the architecture's defaults are written once. */
+function gpt2Config(fields: Record<string, number>): TransformerConfig {
+  return gpt2.config(new HuggingFaceConfig({ model_type: 'gpt2', ...fields }, 'test GPT-2 config'));
+}
+
 /** A 2-layer, 16-wide GPT-2 of random weights for tests that build a model in memory. */
-export const SMALL_GPT2_CONFIG: TransformerConfig = {
-  modelType: 'gpt2',
-  layerCount: 2,
-  hiddenSize: 16,
-  headCount: 2,
-  keyValueHeadCount: 2,
-  headSize: 8,
-  mlpSize: 32,
-  vocabSize: 20,
-  contextLength: 24,
-  normalization: 'layerNorm',
-  normEpsilon: 1e-5,
-  activation: 'gelu_new',
-  positional: 'learned',
-  rotaryDim: 0,
-  rotaryBase: 0,
-  parallelResidual: false,
-  gatedMlp: false,
-  tiedEmbeddings: true,
-  attentionBias: true,
-  mlpBias: true,
-  bosTokenId: 0,
-  eosTokenId: 0,
-};
+export const SMALL_GPT2_CONFIG: TransformerConfig = gpt2Config({ n_layer: 2, n_embd: 16, n_head: 2, n_inner: 32, vocab_size: 20, n_positions: 24, bos_token_id: 0, eos_token_id: 0 });
 
 /** The shipped tiny LM's shape (packages/models/scripts/train-tiny-lm.ts), scaled by the arguments. */
 export function tinyShapedConfig(layerCount = 4, hiddenSize = 128): TransformerConfig {
-  const headCount = 4;
-  return {
-    modelType: 'gpt2',
-    layerCount,
-    hiddenSize,
-    headCount,
-    keyValueHeadCount: headCount,
-    headSize: hiddenSize / headCount,
-    mlpSize: 4 * hiddenSize,
-    vocabSize: BYTE_LEVEL_VOCAB_SIZE,
-    contextLength: 128,
-    normalization: 'layerNorm',
-    normEpsilon: 1e-5,
-    activation: 'gelu_new',
-    positional: 'learned',
-    rotaryDim: 0,
-    rotaryBase: 0,
-    parallelResidual: false,
-    gatedMlp: false,
-    tiedEmbeddings: true,
-    attentionBias: true,
-    mlpBias: true,
-    bosTokenId: BYTE_LEVEL_BOS_ID,
-    eosTokenId: BYTE_LEVEL_EOS_ID,
-  };
+  return gpt2Config({
+    n_layer: layerCount,
+    n_embd: hiddenSize,
+    n_head: 4,
+    n_inner: 4 * hiddenSize,
+    vocab_size: BYTE_LEVEL_VOCAB_SIZE,
+    n_positions: 128,
+    bos_token_id: BYTE_LEVEL_BOS_ID,
+    eos_token_id: BYTE_LEVEL_EOS_ID,
+  });
 }
 
 /**

@@ -26,6 +26,13 @@ export function isFloatDType(dtype: DType): dtype is 'float32' | 'float64' {
   return dtype === 'float32' || dtype === 'float64';
 }
 
+const BYTES_PER_ELEMENT: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int64: 8, bool: 1 };
+
+/** Bytes of one element of `dtype` in host memory (its typed array's BYTES_PER_ELEMENT). */
+export function bytesPerElement(dtype: DType): number {
+  return BYTES_PER_ELEMENT[dtype];
+}
+
 export function sizeOf(shape: readonly number[]): number {
   let size = 1;
   for (const dim of shape) size *= dim;

@@ -1,5 +1,5 @@
 export * from './errors/index.js';
-export { DTYPES, allocate, dtypeOfData, hostTensor, isFloatDType, sizeOf } from './dtype.js';
+export { DTYPES, allocate, bytesPerElement, dtypeOfData, hostTensor, isFloatDType, sizeOf } from './dtype.js';
 export type { DType, HostData, HostTensor, TypedArrayOf } from './dtype.js';
 export { broadcastShapes, dimFactors, dimsEqual, evaluateDim, formatShape, isStatic, mulDims, normalizeAxis } from './shape.js';
 export type { Dim, Shape } from './shape.js';

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { DeviceTensor } from '@nnd/core';
+import { bytesPerElement, sizeOf, type DeviceTensor } from '@nnd/core';
 
 /**
  * Host memory that the trainer disposes of in one step at least this large is
@@ -8,14 +8,12 @@ import type { DeviceTensor } from '@nnd/core';
  */
 export const RELEASE_MIN_BYTES = 64 * 1024 * 1024;
 
-const BYTES: Readonly<Record<string, number>> = { float64: 8, int64: 8, bool: 1 };
-
 /** Bytes of the tensors that live in host memory ('cpu'); GPU buffers are freed by dispose() itself. */
 export function hostBytesOf(tensors: Iterable<DeviceTensor>): number {
   let bytes = 0;
   for (const tensor of tensors) {
     if (tensor.location !== 'cpu') continue;
-    bytes += tensor.shape.reduce((product, size) => product * size, BYTES[tensor.dtype] ?? 4);
+    bytes += sizeOf(tensor.shape) * bytesPerElement(tensor.dtype);
   }
   return bytes;
 }
